@@ -1,0 +1,48 @@
+# Two commands do all setup: `make demo` and `make test`. Both create .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+NODE_DIRS := $(shell find tests -name package.json -not -path '*/node_modules/*' -exec dirname {} \; 2>/dev/null)
+
+.PHONY: venv install node test lint typecheck pytest demo clean bench
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml examples/courier/pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install -q -e '.[dev]' -e examples/courier
+	touch $(STAMP)
+
+install: venv node
+
+# npm packages for the compatibility tests (real third-party clients), one folder each.
+node:
+	@for d in $(NODE_DIRS); do \
+	  if [ ! -d $$d/node_modules ] || [ $$d/package.json -nt $$d/node_modules ]; then \
+	    echo "npm install in $$d"; (cd $$d && npm install --no-audit --no-fund --loglevel=error) || exit 1; \
+	    touch $$d/node_modules; \
+	  fi; \
+	done
+
+lint: venv
+	$(BIN)/ruff check $(wildcard src tests examples benchmarks)
+
+typecheck: venv
+	$(BIN)/mypy src
+
+pytest: install
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+demo: install
+	bash examples/demo.sh
+
+bench: install
+	$(BIN)/python -m pip install -q -e '.[bench]'
+	@echo "see benchmarks/README.md"
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info

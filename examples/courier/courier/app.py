@@ -1,0 +1,427 @@
+"""The HTTP and WebSocket API, and the lifespan that runs the relay and the stream consumer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Query, Request, WebSocket
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.websockets import WebSocketDisconnect
+
+from courier import store
+from courier.db import Database
+from courier.errors import ApiError, DbUnavailable
+from courier.hub import BEHIND, Hub
+from courier.metrics import Metrics
+from courier.middleware import ERROR_CODE_KEY, AdmissionMiddleware, MetricsMiddleware
+from courier.relay import Relay
+from courier.settings import Settings
+from courier.streams import EventStream, StreamDown, make_stream
+
+log = logging.getLogger("courier")
+
+DB_UNAVAILABLE_MESSAGE = "the database is unavailable; retry shortly"
+HEALTH_TIMEOUT_S = 1.0
+
+
+@dataclass
+class Courier:
+    """Everything one running app owns."""
+
+    settings: Settings
+    metrics: Metrics
+    db: Database
+    hub: Hub
+    stream: EventStream
+    relay: Relay
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+class ConversationIn(BaseModel):
+    title: str = Field(min_length=1, max_length=200)
+    participants: list[str] = Field(default_factory=list, max_length=100)
+
+
+class ConversationPatch(BaseModel):
+    title: str = Field(min_length=1, max_length=200)
+    version: int | None = Field(None, ge=1, description="The version you read; or send If-Match.")
+
+
+class ParticipantIn(BaseModel):
+    user_id: str = Field(min_length=1, max_length=100)
+
+
+class MessageIn(BaseModel):
+    body: str = Field(min_length=1, max_length=4000)
+
+
+def current_user(x_user_id: Annotated[str | None, Header()] = None) -> str:
+    """Callers name themselves in X-User-Id (an auth proxy would set it in production)."""
+    if not x_user_id:
+        raise ApiError(401, "UNAUTHENTICATED", "send your user id in the X-User-Id header")
+    if len(x_user_id) > 100:
+        raise ApiError(400, "BAD_USER_ID", "X-User-Id is longer than 100 characters")
+    return x_user_id
+
+
+User = Annotated[str, Depends(current_user)]
+
+
+def expected_version(if_match: str | None, body_version: int | None) -> int | None:
+    if body_version is not None:
+        return body_version
+    if if_match is None:
+        return None
+    raw = if_match.strip().removeprefix("W/").strip('"')
+    try:
+        return int(raw)
+    except ValueError:
+        raise ApiError(400, "BAD_IF_MATCH", 'If-Match must be a version such as "3"') from None
+
+
+def error_response(request: Request, status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    request.scope[ERROR_CODE_KEY] = code
+    headers = {"Retry-After": "1"} if status == 503 else None
+    return JSONResponse(
+        {"status": status, "message": message, "error_code": code, **extra}, status, headers=headers
+    )
+
+
+def create_app(settings: Settings) -> FastAPI:
+    metrics = Metrics()
+    db = Database(settings, metrics)
+    stream = make_stream(settings, metrics)
+    hub = Hub(metrics)
+    relay = Relay(settings, db, stream, metrics)
+    courier = Courier(settings, metrics, db, hub, stream, relay)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        courier.stop = asyncio.Event()
+        if not db.migrated:
+            try:
+                await db.migrate()
+            except DbUnavailable as exc:
+                log.warning("migrations could not run yet (%s); retrying in the background", exc.reason)
+                courier.tasks.append(asyncio.create_task(_migrate_until_done(courier)))
+        courier.tasks.append(asyncio.create_task(relay.run(courier.stop)))
+        courier.tasks.append(
+            asyncio.create_task(stream.consume(lambda ev: _deliver(courier, ev), courier.stop))
+        )
+        courier.tasks.append(asyncio.create_task(_sample_depths(courier)))
+        try:
+            yield
+        finally:
+            courier.stop.set()
+            done, pending = await asyncio.wait(courier.tasks, timeout=3.0)
+            for task in pending:
+                task.cancel()
+            await stream.close()
+            db.close()
+
+    app = FastAPI(title="courier", version="0.1.0", lifespan=lifespan)
+    app.state.courier = courier
+    app.add_middleware(AdmissionMiddleware, settings=settings, metrics=metrics)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    _install_error_handlers(app)
+    _install_routes(app, courier)
+    return app
+
+
+async def _migrate_until_done(c: Courier) -> None:
+    delay = 0.5
+    while not c.stop.is_set() and not c.db.migrated:
+        try:
+            await asyncio.wait_for(c.stop.wait(), delay)
+            return
+        except TimeoutError:
+            pass
+        try:
+            await c.db.migrate()
+            log.warning("migrations done; the database is ready")
+        except DbUnavailable:
+            delay = min(delay * 2, 5.0)
+
+
+async def _deliver(c: Courier, event: dict[str, Any]) -> None:
+    cid = event["message"]["conversation_id"]
+    c.hub.publish(int(cid), event)
+
+
+async def _sample_depths(c: Courier) -> None:
+    """Refresh the queue-depth gauges that are cheaper to sample than to track."""
+    while not c.stop.is_set():
+        try:
+            c.metrics.queue_depth.labels(c.stream.kind.replace("-", "_")).set(await c.stream.depth())
+        except StreamDown:
+            pass
+        try:
+            await asyncio.wait_for(c.stop.wait(), 2.0)
+        except TimeoutError:
+            pass
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        request.scope[ERROR_CODE_KEY] = exc.error_code
+        return JSONResponse(exc.body(), exc.status)
+
+    @app.exception_handler(DbUnavailable)
+    async def _db_down(request: Request, exc: DbUnavailable) -> JSONResponse:
+        return error_response(request, 503, "DB_UNAVAILABLE", DB_UNAVAILABLE_MESSAGE)
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _db_error(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        log.error("database error: %s", type(exc).__name__)
+        return error_response(request, 503, "DB_UNAVAILABLE", DB_UNAVAILABLE_MESSAGE)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
+        return error_response(request, 422, "VALIDATION_ERROR", "the request is not valid", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, f"HTTP_{exc.status_code}")
+        return error_response(request, exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return JSONResponse({"status": 500, "message": "internal error", "error_code": "INTERNAL"}, 500)
+
+
+def _install_routes(app: FastAPI, c: Courier) -> None:
+    db, s = c.db, c.settings
+
+    @app.get("/health/live")
+    async def live() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/health/ready")
+    async def ready() -> JSONResponse:
+        checks: dict[str, dict[str, Any]] = {}
+        start = time.perf_counter()
+        try:
+            await db.ping(HEALTH_TIMEOUT_S)
+            checks["database"] = {"status": "up"}
+        except DbUnavailable as exc:
+            checks["database"] = {"status": "down", "error_code": "DB_UNAVAILABLE", "reason": exc.reason}
+        except SQLAlchemyError:
+            checks["database"] = {"status": "down", "error_code": "DB_UNAVAILABLE", "reason": "error"}
+        checks["database"]["latency_ms"] = round((time.perf_counter() - start) * 1000, 1)
+        checks["database"]["circuit"] = db.breaker.state.name.lower()
+        start = time.perf_counter()
+        try:
+            await c.stream.ping()
+            checks["queue"] = {"status": "up", "kind": c.stream.kind}
+        except StreamDown:
+            checks["queue"] = {"status": "down", "kind": c.stream.kind, "error_code": "QUEUE_UNAVAILABLE"}
+        checks["queue"]["latency_ms"] = round((time.perf_counter() - start) * 1000, 1)
+        if checks["database"]["status"] != "up":
+            return JSONResponse({"status": "unavailable", "checks": checks}, 503)
+        # Messages wait in the outbox while the queue is down: degraded, still serving.
+        status = "ready" if checks["queue"]["status"] == "up" else "degraded"
+        return JSONResponse({"status": status, "checks": checks}, 200)
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(c.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.post("/conversations", status_code=201)
+    async def create_conversation(body: ConversationIn, user: User) -> JSONResponse:
+        conv = await db.run(
+            lambda conn: store.create_conversation(conn, user, body.title, body.participants), write=True
+        )
+        return JSONResponse(
+            conv, 201, headers={"ETag": f'"{conv["version"]}"', "Location": f"/conversations/{conv['id']}"}
+        )
+
+    @app.get("/conversations")
+    async def list_conversations(
+        user: User, limit: Annotated[int, Query(ge=1, le=200)] = 50, offset: Annotated[int, Query(ge=0)] = 0
+    ) -> dict[str, Any]:
+        items = await db.run(lambda conn: store.list_conversations(conn, user, limit, offset))
+        return {"items": items, "limit": limit, "offset": offset}
+
+    @app.get("/conversations/{cid}")
+    async def get_conversation(cid: int, user: User) -> JSONResponse:
+        conv = await db.run(lambda conn: store.get_conversation(conn, cid, user))
+        return JSONResponse(conv, headers={"ETag": f'"{conv["version"]}"'})
+
+    @app.patch("/conversations/{cid}")
+    async def update_conversation(
+        cid: int, body: ConversationPatch, user: User, if_match: Annotated[str | None, Header()] = None
+    ) -> JSONResponse:
+        version = expected_version(if_match, body.version)
+        if version is None:
+            raise ApiError(428, "VERSION_REQUIRED", "send the version you read, in the body or in If-Match")
+        conv = await db.run(
+            lambda conn: store.update_conversation(conn, cid, user, body.title, version), write=True
+        )
+        return JSONResponse(conv, headers={"ETag": f'"{conv["version"]}"'})
+
+    @app.delete("/conversations/{cid}", status_code=204)
+    async def delete_conversation(
+        cid: int,
+        user: User,
+        if_match: Annotated[str | None, Header()] = None,
+        version: Annotated[int | None, Query(ge=1)] = None,
+    ) -> Response:
+        expected = expected_version(if_match, version)
+        await db.run(lambda conn: store.delete_conversation(conn, cid, user, expected), write=True)
+        return Response(status_code=204)
+
+    @app.get("/conversations/{cid}/participants")
+    async def list_participants(cid: int, user: User) -> dict[str, Any]:
+        return {"items": await db.run(lambda conn: store.list_participants(conn, cid, user))}
+
+    @app.post("/conversations/{cid}/participants")
+    async def add_participant(cid: int, body: ParticipantIn, user: User) -> JSONResponse:
+        member, created = await db.run(
+            lambda conn: store.add_participant(conn, cid, user, body.user_id), write=True
+        )
+        return JSONResponse(member, 201 if created else 200)
+
+    @app.delete("/conversations/{cid}/participants/{member}", status_code=204)
+    async def remove_participant(cid: int, member: str, user: User) -> Response:
+        await db.run(lambda conn: store.remove_participant(conn, cid, user, member), write=True)
+        return Response(status_code=204)
+
+    @app.post("/conversations/{cid}/messages", status_code=201)
+    async def post_message(
+        cid: int,
+        body: MessageIn,
+        user: User,
+        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    ) -> JSONResponse:
+        try:
+            msg, replayed = await db.run(
+                lambda conn: store.post_message(conn, cid, user, body.body, idempotency_key), write=True
+            )
+        except IntegrityError:
+            if idempotency_key is None:
+                raise
+            # Two requests with one key raced; the loser replays the winner's message.
+            digest = store.request_hash(cid, body.body)
+            found = await db.run(lambda conn: store.find_idempotent(conn, cid, user, idempotency_key, digest))
+            if found is None:
+                raise
+            msg, replayed = found, True
+        if replayed:
+            return JSONResponse(msg, 200, headers={"Idempotent-Replayed": "true"})
+        c.relay.nudge()
+        return JSONResponse(msg, 201, headers={"Location": f"/conversations/{cid}/messages/{msg['id']}"})
+
+    @app.get("/conversations/{cid}/messages")
+    async def list_messages(
+        cid: int,
+        user: User,
+        after: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        wait: Annotated[float, Query(ge=0, description="Long-poll: seconds to wait for a new message.")] = 0,
+    ) -> dict[str, Any]:
+        items = await db.run(lambda conn: store.list_messages(conn, cid, user, after, limit))
+        if items or wait <= 0:
+            return {"items": items}
+        queue = c.hub.subscribe(cid, counted=False)
+        try:
+            items = await db.run(lambda conn: store.list_messages(conn, cid, user, after, limit))
+            if not items:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(queue.get(), min(wait, s.long_poll_max_s))
+                items = await db.run(lambda conn: store.list_messages(conn, cid, user, after, limit))
+        finally:
+            c.hub.unsubscribe(cid, queue, counted=False)
+        return {"items": items}
+
+    @app.get("/admin/dead-letters")
+    async def dead_letters(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+        try:
+            return {"items": await c.stream.dead_letters(limit)}
+        except StreamDown:
+            raise ApiError(503, "QUEUE_UNAVAILABLE", "the queue is unavailable; retry shortly") from None
+
+    @app.websocket("/conversations/{cid}/ws")
+    async def subscribe(
+        ws: WebSocket, cid: int, user: str | None = None, after: Annotated[int | None, Query(ge=0)] = None
+    ) -> None:
+        await _serve_subscriber(c, ws, cid, user or ws.headers.get("x-user-id"), after)
+
+
+async def _serve_subscriber(c: Courier, ws: WebSocket, cid: int, user: str | None, after: int | None) -> None:
+    """Push message events of one conversation; ?after=ID first replays what was missed."""
+    if not user:
+        await ws.close(code=4401, reason="send X-User-Id or ?user=")
+        return
+    try:
+        await c.db.run(lambda conn: store.require_participant(conn, cid, user))
+    except ApiError as exc:
+        await ws.close(code=4000 + exc.status, reason=exc.error_code)
+        return
+    except (DbUnavailable, SQLAlchemyError):
+        await ws.close(code=1013, reason="DB_UNAVAILABLE")
+        return
+    queue = c.hub.subscribe(cid)
+    try:
+        await ws.accept()
+        sent: set[int] = set()
+        if after is not None:
+            cursor = after
+            while True:
+                page = await c.db.run(
+                    functools.partial(store.list_messages, cid=cid, user=user, after=cursor, limit=500)
+                )
+                for msg in page:
+                    await ws.send_json({"type": "message.created", "message": msg})
+                    sent.add(msg["id"])
+                if len(page) < 500:
+                    break
+                cursor = page[-1]["id"]
+        receiver = asyncio.create_task(_drain_client(ws))
+        try:
+            while True:
+                getter = asyncio.create_task(queue.get())
+                done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
+                if receiver in done:
+                    getter.cancel()
+                    return
+                event = getter.result()
+                if event is BEHIND:
+                    await ws.close(code=1013, reason="subscriber fell behind; reconnect with ?after=")
+                    return
+                mid = event["message"].get("id")
+                if mid in sent:
+                    continue  # at-least-once upstream; each subscriber sees a message once
+                sent.add(mid)
+                if len(sent) > 50_000:
+                    sent.clear()
+                await ws.send_json(event)
+        finally:
+            receiver.cancel()
+    except (WebSocketDisconnect, DbUnavailable, RuntimeError):
+        return
+    finally:
+        c.hub.unsubscribe(cid, queue)
+
+
+async def _drain_client(ws: WebSocket) -> None:
+    """Read (and ignore) client frames until the client goes away."""
+    while True:
+        message = await ws.receive()
+        if message["type"] == "websocket.disconnect":
+            return

@@ -1,0 +1,236 @@
+"""`assay broker`: run a Pact broker, and talk to ours or any real Pact Broker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(
+    name="broker",
+    help="Pact broker server and client, can-i-deploy.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+BROKER_URL = typer.Option(
+    "http://127.0.0.1:9292",
+    "--broker-base-url",
+    "-b",
+    envvar="PACT_BROKER_BASE_URL",
+    help="The broker's base URL.",
+)
+BROKER_TOKEN = typer.Option(None, "--broker-token", "-k", envvar="PACT_BROKER_TOKEN", help="Bearer token.")
+
+
+def _client(url: str, token: str | None):  # type: ignore[no-untyped-def]
+    from assay.contracts.client import BrokerClient
+
+    return BrokerClient(url, token=token)
+
+
+@app.command("serve")
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind."),
+    port: int = typer.Option(9292, "--port", help="Port to bind."),
+    db: str = typer.Option(
+        "sqlite:///assay-broker.db",
+        "--db",
+        envvar="ASSAY_BROKER_DB",
+        help="sqlite:///file.db or postgresql://...",
+    ),
+    read_token: list[str] = typer.Option([], "--read-token", help="A read-only bearer token (repeatable)."),
+    write_token: list[str] = typer.Option(
+        [], "--write-token", help="A read-write bearer token (repeatable)."
+    ),
+    webhook_retries: int = typer.Option(5, "--webhook-retries", help="Retries after a failed webhook call."),
+    webhook_backoff: float = typer.Option(
+        1.0, "--webhook-backoff", help="First retry delay in seconds; doubles each retry."
+    ),
+) -> None:
+    """Run the broker (HAL JSON API compatible with Pact Broker clients, plus an HTML page at /ui)."""
+    from assay.contracts.broker.server import ServerConfig
+    from assay.contracts.broker.server import serve as run
+
+    cfg = ServerConfig.from_env(
+        db=db,
+        host=host,
+        port=port,
+        read_tokens=set(read_token),
+        write_tokens=set(write_token),
+        webhook_retries=webhook_retries,
+        webhook_backoff=webhook_backoff,
+    )
+    typer.echo(f"assay broker on http://{host}:{port} (db {cfg.db.split('@')[-1]})", err=True)
+    run(cfg)
+
+
+def _print_notices(notices: list[dict[str, str]]) -> None:
+    for n in notices:
+        mark = {"success": "✔", "error": "✘", "danger": "✘", "warning": "!"}.get(n.get("type", ""), "·")
+        typer.echo(f"{mark} {n.get('text', '')}")
+
+
+@app.command("publish")
+def publish(
+    paths: list[Path] = typer.Argument(..., help="Pact files, or folders of them."),
+    version: str = typer.Option(..., "--version", "--consumer-app-version", "-a", help="Consumer version."),
+    branch: str | None = typer.Option(None, "--branch", help="Consumer branch."),
+    tag: list[str] = typer.Option([], "--tag", "-t", help="Tag (repeatable)."),
+    build_url: str | None = typer.Option(None, "--build-url", help="CI build URL."),
+    broker: str = BROKER_URL,
+    token: str | None = BROKER_TOKEN,
+) -> None:
+    """Publish pacts (uses POST /contracts/publish, or the old PUT on brokers without it)."""
+    with _client(broker, token) as client:
+        result = client.publish(paths, version=version, branch=branch, tags=tag, build_url=build_url)
+    _print_notices(result["notices"])
+
+
+@app.command("can-i-deploy")
+def can_i_deploy(
+    pacticipant: str = typer.Option(..., "--pacticipant", "-a", help="The application to deploy."),
+    version: str | None = typer.Option(None, "--version", "-e", help="Its version (default: latest)."),
+    to_environment: str | None = typer.Option(None, "--to-environment", help="Target environment."),
+    to: str | None = typer.Option(None, "--to", help="Target tag (legacy)."),
+    branch: str | None = typer.Option(None, "--branch", help="Use the latest version from this branch."),
+    ignore: list[str] = typer.Option([], "--ignore", help="Pacticipant to ignore (repeatable)."),
+    retry_while_unknown: int = typer.Option(
+        0, "--retry-while-unknown", help="Retries while the answer is unknown."
+    ),
+    retry_interval: float = typer.Option(10.0, "--retry-interval", help="Seconds between retries."),
+    output: str = typer.Option("table", "--output", "-o", help="table or json."),
+    broker: str = BROKER_URL,
+    token: str | None = BROKER_TOKEN,
+) -> None:
+    """Ask the broker whether a version is safe to deploy. Exit 0 yes, 2 no or unknown."""
+    import json
+
+    from assay.errors import AssayError, ExitCode, UsageError
+
+    if output not in ("table", "json"):
+        raise UsageError(f"--output: expected table or json, got {output!r}")
+    with _client(broker, token) as client:
+        answer = client.can_i_deploy(
+            pacticipant,
+            version=version,
+            to_environment=to_environment,
+            to_tag=to,
+            branch=branch,
+            ignore=ignore,
+            retry_while_unknown=retry_while_unknown,
+            retry_interval=retry_interval,
+        )
+    if output == "json":
+        typer.echo(json.dumps(answer.body, indent=2))
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table("Consumer", "C.version", "Provider", "P.version", "Success?")
+        for row in answer.body.get("matrix", []):
+            pv = (row.get("provider") or {}).get("version") or {}
+            vr = row.get("verificationResult")
+            ok = "unknown" if vr is None else ("true" if vr.get("success") else "false")
+            table.add_row(
+                row["consumer"]["name"],
+                row["consumer"]["version"]["number"],
+                row["provider"]["name"],
+                pv.get("number", "unknown"),
+                ok + (" (ignored)" if row.get("ignored") else ""),
+            )
+        console = Console()
+        if answer.body.get("matrix"):
+            console.print(table)
+        console.print(answer.reason, highlight=False)
+        verdict = {
+            True: "Computer says yes \\o/",
+            False: "Computer says no",
+            None: "Computer says no (unknown)",
+        }
+        console.print(verdict[answer.deployable], highlight=False)
+    if answer.deployable is not True:
+        verdict_text = "no" if answer.deployable is False else "unknown"
+        raise AssayError(
+            f"can-i-deploy: {pacticipant} {version or ''} -> {verdict_text}", exit_code=ExitCode.GATE_FAILED
+        )
+
+
+@app.command("record-deployment")
+def record_deployment(
+    pacticipant: str = typer.Option(..., "--pacticipant", "-a"),
+    version: str = typer.Option(..., "--version", "-e"),
+    environment: str = typer.Option(..., "--environment"),
+    application_instance: str | None = typer.Option(None, "--application-instance"),
+    broker: str = BROKER_URL,
+    token: str | None = BROKER_TOKEN,
+) -> None:
+    """Record that a version is now deployed to an environment."""
+    with _client(broker, token) as client:
+        client.record_deployment(pacticipant, version, environment, application_instance)
+    typer.echo(f"Recorded deployment of {pacticipant} version {version} to {environment}")
+
+
+@app.command("record-undeployment")
+def record_undeployment(
+    pacticipant: str = typer.Option(..., "--pacticipant", "-a"),
+    environment: str = typer.Option(..., "--environment"),
+    application_instance: str | None = typer.Option(None, "--application-instance"),
+    broker: str = BROKER_URL,
+    token: str | None = BROKER_TOKEN,
+) -> None:
+    """Record that a pacticipant is no longer deployed to an environment."""
+    with _client(broker, token) as client:
+        client.record_undeployment(pacticipant, environment, application_instance)
+    typer.echo(f"Recorded undeployment of {pacticipant} from {environment}")
+
+
+@app.command("record-release")
+def record_release(
+    pacticipant: str = typer.Option(..., "--pacticipant", "-a"),
+    version: str = typer.Option(..., "--version", "-e"),
+    environment: str = typer.Option(..., "--environment"),
+    broker: str = BROKER_URL,
+    token: str | None = BROKER_TOKEN,
+) -> None:
+    """Record that a version is released (and supported) in an environment."""
+    with _client(broker, token) as client:
+        client.record_release(pacticipant, version, environment)
+    typer.echo(f"Recorded release of {pacticipant} version {version} to {environment}")
+
+
+@app.command("create-environment")
+def create_environment(
+    name: str = typer.Option(..., "--name"),
+    display_name: str | None = typer.Option(None, "--display-name"),
+    production: bool = typer.Option(False, "--production/--no-production"),
+    broker: str = BROKER_URL,
+    token: str | None = BROKER_TOKEN,
+) -> None:
+    """Create an environment."""
+    with _client(broker, token) as client:
+        env = client.create_environment(name, display_name=display_name, production=production)
+    typer.echo(f"Created {env['name']} environment with UUID {env['uuid']}")
+
+
+@app.command("describe-version")
+def describe_version(
+    pacticipant: str = typer.Option(..., "--pacticipant", "-a"),
+    version: str | None = typer.Option(None, "--version", "-e", help="Default: the latest version."),
+    output: str = typer.Option("table", "--output", "-o", help="table or json."),
+    broker: str = BROKER_URL,
+    token: str | None = BROKER_TOKEN,
+) -> None:
+    """Show a version: branches, tags and the environments it is in."""
+    import json
+
+    with _client(broker, token) as client:
+        v = client.version(pacticipant, version)
+    if output == "json":
+        typer.echo(json.dumps(v, indent=2))
+        return
+    typer.echo(f"{pacticipant} {v['number']}")
+    typer.echo(f"  branches:     {', '.join(b['name'] for b in v.get('branchVersions', [])) or '-'}")
+    typer.echo(f"  tags:         {', '.join(t['name'] for t in v.get('tags', [])) or '-'}")
+    typer.echo(f"  environments: {', '.join(e['name'] for e in v.get('environments', [])) or '-'}")
+    typer.echo(f"  created:      {v.get('createdAt')}")

@@ -1,0 +1,79 @@
+"""`assay results`: show, convert and merge run results, assay's own and k6's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from assay.errors import UsageError
+
+app = typer.Typer(help="Show, convert and merge run results (assay JSON and every k6 output).", no_args_is_help=True)
+
+FORMATS_HELP = "assay | k6-summary (--summary-export shape) | k6-handle-summary"
+
+
+@app.command("show")
+def show(
+    files: list[Path] = typer.Argument(..., help="Result files: assay JSON, k6 summary-export, handleSummary, NDJSON or CSV."),
+    as_json: bool = typer.Option(False, "--json", help="Print assay JSON instead of the summary table."),
+) -> None:
+    """Print a k6-style end-of-test summary of each result."""
+    from assay.formats import load_result
+    from assay.report.console import summary_text
+
+    console = Console(highlight=False, soft_wrap=True)
+    for path in files:
+        result = load_result(path)
+        if as_json:
+            typer.echo(result.to_json())
+        else:
+            console.print(summary_text(result))
+
+
+@app.command("convert")
+def convert(
+    file: Path = typer.Argument(..., help="A result file in any supported format."),
+    to: str = typer.Option("assay", "--to", help=FORMATS_HELP),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write here (atomically) instead of stdout."),
+) -> None:
+    """Convert a result to assay's format or one of k6's summary shapes."""
+    from assay.formats import OUTPUT_FORMATS, load_result, render_result, save_result
+
+    if to not in OUTPUT_FORMATS:
+        raise UsageError(f"--to {to!r}: expected one of {', '.join(OUTPUT_FORMATS)}")
+    result = load_result(file)
+    if output is None:
+        typer.echo(render_result(result, to))
+    else:
+        save_result(result, output, to)
+        typer.echo(f"wrote {output} ({to})", err=True)
+
+
+@app.command("merge")
+def merge(
+    files: list[Path] = typer.Argument(..., help="Two or more parts of one run (workers, machines)."),
+    output: Path = typer.Option(..., "--output", "-o", help="The merged result file."),
+    to: str = typer.Option("assay", "--to", help=FORMATS_HELP),
+    name: str | None = typer.Option(None, "--name", help="Name of the merged run."),
+) -> None:
+    """Merge results exactly (histograms, counters, rates) and re-evaluate their thresholds."""
+    from assay.formats import OUTPUT_FORMATS, load_result, save_result
+    from assay.results import RunStatus, merge_results
+    from assay.thresholds import evaluate_result
+
+    if to not in OUTPUT_FORMATS:
+        raise UsageError(f"--to {to!r}: expected one of {', '.join(OUTPUT_FORMATS)}")
+    if len(files) < 2:
+        raise UsageError("merge needs at least two result files")
+    results = [load_result(f) for f in files]
+    try:
+        merged = merge_results(results, name=name)
+    except ValueError as exc:
+        raise UsageError(f"cannot merge: {exc} (k6 summaries hold percentiles, not samples; merge NDJSON or assay results)") from None
+    failed = evaluate_result(merged)
+    if failed and merged.status is RunStatus.PASSED:
+        merged.status = RunStatus.FAILED
+    save_result(merged, output, to)
+    typer.echo(f"merged {len(results)} results into {output}", err=True)

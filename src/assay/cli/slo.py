@@ -1,0 +1,127 @@
+"""`assay slo`: SLO gates with tiers, scores and exit codes (0 pass, 1 warning, 2 fail/critical)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from assay.errors import UsageError
+
+app = typer.Typer(
+    name="slo",
+    help="SLO gates with tiers, scores and exit codes.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+FORMATS = ("console", "json", "markdown", "junit", "html")
+
+
+@app.command("check")
+def check_command(
+    results: list[Path] = typer.Argument(
+        ..., metavar="RESULT...", help="Run results: assay JSON or any k6 file (summary-export, handleSummary, NDJSON, CSV)."
+    ),
+    slo: Path = typer.Option(..., "--slo", help="The SLO file (assay YAML/JSON/TOML, or OpenSLO v1 YAML)."),
+    baseline: Path | None = typer.Option(
+        None, "--baseline", help="A folder of earlier results: the baseline for relative criteria such as <=+10%."
+    ),
+    fmt: str = typer.Option("console", "--format", "-f", help=f"Report format: {', '.join(FORMATS)}."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the report here (the console table still prints)."),
+    pushgateway: str | None = typer.Option(None, "--pushgateway", help="Push the SLO metrics to this Prometheus Pushgateway."),
+    metrics_file: Path | None = typer.Option(
+        None, "--metrics-file", help="Write the SLO metrics in Prometheus text format (for a textfile collector)."
+    ),
+    name: str | None = typer.Option(None, "--name", help="The SLO's name in reports and metrics (default: the file's)."),
+    record: bool = typer.Option(
+        False, "--record", help="After judging, save each result with its verdict into the --baseline folder (future baselines)."
+    ),
+) -> None:
+    """Judge results against an SLO file; exit 0 pass, 1 warning, 2 fail or critical, 64 bad input."""
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown --format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    from rich.console import Console
+
+    from assay.atomic import write_text_atomic
+    from assay.formats import load_result
+    from assay.slo.check import check
+    from assay.slo.files import load_slo
+    from assay.slo.history import DirectoryHistory
+    from assay.slo.reports import console as console_report
+
+    if record and baseline is None:
+        raise UsageError("--record needs --baseline DIR: the folder the results are saved into")
+    spec = load_slo(slo)
+    loaded = [load_result(p) for p in results]
+    history = DirectoryHistory(baseline) if baseline is not None else None
+    outcome = check(spec, loaded, history=history, slo_name=name or spec.name or slo.stem)
+
+    text = None if fmt == "console" and output is None else render(outcome, fmt)
+    if output is not None:
+        assert text is not None
+        write_text_atomic(output, text)
+    if output is not None or fmt == "console":
+        console = Console()
+        if not console.is_terminal:
+            console.width = max(console.width, 140)  # CI logs: room for the table instead of folded names
+        console_report.render(outcome, console)
+    else:
+        typer.echo(text, nl=False)
+    if metrics_file is not None:
+        from assay.slo.reports.prometheus import exposition
+
+        write_text_atomic(metrics_file, exposition(outcome))
+    if pushgateway:
+        from assay.slo.reports.prometheus import push
+
+        push(outcome, pushgateway)
+    if record:
+        assert baseline is not None
+        from assay.slo.history import record_verdicts
+
+        for path in record_verdicts(outcome, baseline):
+            typer.echo(f"recorded {path}", err=True)
+    # sys.exit, not typer.Exit: the CLI runs click with standalone_mode=False, which turns
+    # typer.Exit into a return value and would lose the gate's exit code.
+    sys.exit(outcome.exit_code)
+
+
+def render(outcome: object, fmt: str) -> str:
+    """The report of `outcome` (a SloCheck) in one of FORMATS, as text."""
+    from assay.slo.check import SloCheck
+
+    assert isinstance(outcome, SloCheck)
+    if fmt == "json":
+        return outcome.to_json() + "\n"
+    if fmt == "markdown":
+        from assay.slo.reports import markdown
+
+        return markdown.render(outcome)
+    if fmt == "junit":
+        from assay.slo.reports import junit
+
+        return junit.render(outcome)
+    if fmt == "html":
+        from assay.slo.reports import html
+
+        return html.render(outcome)
+    from assay.slo.reports import console
+
+    return console.render_text(outcome)
+
+
+@app.command("validate")
+def validate_command(
+    slo: Path = typer.Argument(..., help="The SLO file to check (assay YAML/JSON/TOML, or OpenSLO v1 YAML)."),
+) -> None:
+    """Check an SLO file without a result: criteria, keys and shapes (exit 64 with located errors)."""
+    from assay.slo.files import load_slo
+
+    spec = load_slo(slo)
+    for objective in spec.objectives:
+        tags = [objective.priority] + (["key"] if objective.key else []) + [f"weight {objective.weight}"]
+        criteria = " or ".join(" and ".join(g.criteria) for g in objective.pass_ or []) or "info only"
+        typer.echo(f"{objective.id}: pass {criteria} ({', '.join(tags)})")
+    typer.echo(f"{slo}: {len(spec.objectives)} objective(s), total score pass {spec.total_score.pass_:g}% warning {spec.total_score.warning:g}%")

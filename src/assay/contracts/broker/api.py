@@ -1,0 +1,1472 @@
+"""The broker's HTTP API: Pact Broker compatible HAL JSON over Starlette.
+
+Handlers are thin: parse, open one transaction, call `service`/`matrix`/
+`selection`, render HAL.  Webhooks fire only after the transaction commits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from assay.contracts.broker import html as html_page
+from assay.contracts.broker import matrix as mx
+from assay.contracts.broker import rackquery, selection
+from assay.contracts.broker import service as svc
+from assay.contracts.broker.models import (
+    Branch,
+    DeployedVersion,
+    Environment,
+    Pacticipant,
+    ReleasedVersion,
+    Tag,
+    Verification,
+    Version,
+    Webhook,
+    WebhookExecution,
+)
+from assay.contracts.broker.webhooks import Dispatcher, validate
+
+log = logging.getLogger(__name__)
+HAL = "application/hal+json"
+
+
+@dataclass
+class AuthConfig:
+    """Bearer tokens: read tokens may GET, write tokens may do anything. No tokens: open broker."""
+
+    read_tokens: set[str] = field(default_factory=set)
+    write_tokens: set[str] = field(default_factory=set)
+    public_paths: tuple[str, ...] = ("/diagnostic/status/heartbeat",)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.read_tokens or self.write_tokens)
+
+
+def hal(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body, ensure_ascii=False), status_code=status, media_type=HAL, headers=headers)
+
+
+def q(part: str) -> str:
+    return quote(part, safe="")
+
+
+class Links:
+    """URL builders relative to the base the client used to reach us."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base.rstrip("/")
+
+    def pacticipant(self, name: str) -> str:
+        return f"{self.base}/pacticipants/{q(name)}"
+
+    def version(self, name: str, number: str) -> str:
+        return f"{self.pacticipant(name)}/versions/{q(number)}"
+
+    def tag(self, name: str, number: str, tag: str) -> str:
+        return f"{self.version(name, number)}/tags/{q(tag)}"
+
+    def branch_version(self, name: str, branch: str, number: str) -> str:
+        return f"{self.pacticipant(name)}/branches/{q(branch)}/versions/{q(number)}"
+
+    def pact(self, provider: str, consumer: str, number: str) -> str:
+        return f"{self.base}/pacts/provider/{q(provider)}/consumer/{q(consumer)}/version/{q(number)}"
+
+    def pact_version(self, provider: str, consumer: str, sha: str) -> str:
+        return f"{self.base}/pacts/provider/{q(provider)}/consumer/{q(consumer)}/pact-version/{sha}"
+
+    def verification(self, provider: str, consumer: str, sha: str, vid: int) -> str:
+        return f"{self.pact_version(provider, consumer, sha)}/verification-results/{vid}"
+
+    def environment(self, uuid_: str) -> str:
+        return f"{self.base}/environments/{uuid_}"
+
+
+class BrokerApp:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        auth: AuthConfig | None = None,
+        dispatcher: Dispatcher | None = None,
+    ) -> None:
+        self.sessions = sessions
+        # Reads need no transaction: autocommit saves the BEGIN/ROLLBACK round trips on every GET.
+        engine = sessions.kw["bind"]
+        self.reads = sessionmaker(
+            engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+        )
+        self.auth = auth or AuthConfig()
+        self.dispatcher = dispatcher or Dispatcher(sessions)
+
+    # ------------------------------------------------------------------ plumbing
+
+    def wrap(self, fn: Callable[..., Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            denied = self.check_auth(request)
+            if denied is not None:
+                return denied
+            try:
+                return await fn(request, Links(str(request.base_url)))
+            except svc.BrokerError as exc:
+                return hal(exc.body(), exc.status)
+
+        return endpoint
+
+    def check_auth(self, request: Request) -> Response | None:
+        if not self.auth.enabled or request.url.path in self.auth.public_paths:
+            return None
+        header = request.headers.get("authorization", "")
+        token = header[7:].strip() if header.lower().startswith("bearer ") else None
+        if token is None or (token not in self.auth.read_tokens and token not in self.auth.write_tokens):
+            return hal(
+                {"error": {"message": "Unauthorized: a valid bearer token is required"}},
+                401,
+                headers={"WWW-Authenticate": 'Bearer realm="assay broker"'},
+            )
+        if request.method not in ("GET", "HEAD", "OPTIONS") and token not in self.auth.write_tokens:
+            return hal({"error": {"message": "Forbidden: this token is read-only"}}, 403)
+        return None
+
+    async def json_body(self, request: Request) -> Any:
+        raw = await request.body()
+        if not raw.strip():
+            return {}
+        try:
+            return json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise svc.invalid("body", f"Invalid JSON: {exc}") from exc
+
+    # ------------------------------------------------------------------ index
+
+    async def index(self, request: Request, L: Links) -> Response:
+        accept = request.headers.get("accept", "")
+        if "text/html" in accept and "json" not in accept:
+            return await self.html(request, L)
+        b = L.base
+        links = {
+            "self": {"href": b, "title": "Index"},
+            "pb:publish-contracts": {"href": f"{b}/contracts/publish", "title": "Publish contracts"},
+            "pb:publish-pact": {
+                "href": f"{b}/pacts/provider/{{provider}}/consumer/{{consumer}}/version/{{consumerApplicationVersion}}",
+                "title": "Publish a pact",
+                "templated": True,
+            },
+            "pb:latest-pact-versions": {"href": f"{b}/pacts/latest", "title": "Latest pact versions"},
+            "pb:pacticipants": {"href": f"{b}/pacticipants", "title": "Pacticipants"},
+            "pb:pacticipant": {
+                "href": f"{b}/pacticipants/{{pacticipant}}",
+                "title": "Fetch pacticipant by name",
+                "templated": True,
+            },
+            "pb:pacticipant-version": {
+                "href": f"{b}/pacticipants/{{pacticipant}}/versions/{{version}}",
+                "title": "Get, create or delete a pacticipant version",
+                "templated": True,
+            },
+            "pb:pacticipant-version-tag": {
+                "href": f"{b}/pacticipants/{{pacticipant}}/versions/{{version}}/tags/{{tag}}",
+                "title": "Get, create or delete a tag for a pacticipant version",
+                "templated": True,
+            },
+            "pb:pacticipant-branch-version": {
+                "href": f"{b}/pacticipants/{{pacticipant}}/branches/{{branch}}/versions/{{version}}",
+                "title": "Get or add/create a pacticipant version for a branch",
+                "templated": True,
+            },
+            "pb:latest-provider-pacts": {
+                "href": f"{b}/pacts/provider/{{provider}}/latest",
+                "title": "Latest pacts by provider",
+                "templated": True,
+            },
+            "pb:latest-provider-pacts-with-tag": {
+                "href": f"{b}/pacts/provider/{{provider}}/latest/{{tag}}",
+                "title": "Latest pacts for provider with the specified tag",
+                "templated": True,
+            },
+            "pb:provider-pacts-for-verification": {
+                "href": f"{b}/pacts/provider/{{provider}}/for-verification",
+                "title": "Pact versions to be verified for the specified provider",
+                "templated": True,
+            },
+            "pb:latest-version": {
+                "href": f"{b}/pacticipants/{{pacticipant}}/latest-version",
+                "title": "Latest pacticipant version",
+                "templated": True,
+            },
+            "pb:latest-tagged-version": {
+                "href": f"{b}/pacticipants/{{pacticipant}}/latest-version/{{tag}}",
+                "title": "Latest pacticipant version with the specified tag",
+                "templated": True,
+            },
+            "pb:environments": {"href": f"{b}/environments", "title": "Environments"},
+            "pb:environment": {
+                "href": f"{b}/environments/{{uuid}}",
+                "title": "Environment",
+                "templated": True,
+            },
+            "pb:can-i-deploy-pacticipant-version-to-environment": {
+                "href": f"{b}/can-i-deploy?pacticipant={{pacticipant}}&version={{version}}&environment={{environment}}",
+                "title": "Determine whether a pacticipant version can be safely deployed to an environment",
+                "templated": True,
+            },
+            "pb:matrix": {"href": f"{b}/matrix", "title": "The matrix of verification results"},
+            "pb:webhooks": {"href": f"{b}/webhooks", "title": "Webhooks"},
+            "curies": [{"name": "pb", "href": f"{b}/doc/{{rel}}?context=index", "templated": True}],
+        }
+        return hal({"_links": links})
+
+    async def heartbeat(self, request: Request, L: Links) -> Response:
+        return hal({"ok": True, "_links": {"self": {"href": f"{L.base}/diagnostic/status/heartbeat"}}})
+
+    async def html(self, request: Request, L: Links) -> Response:
+        with self.reads() as s:
+            page = html_page.render(s, L.base)
+        return HTMLResponse(page)
+
+    # ------------------------------------------------------------------ representations
+
+    def pacticipant_body(self, p: Pacticipant, L: Links) -> dict[str, Any]:
+        return {
+            "name": p.name,
+            "displayName": p.display_name or p.name,
+            "mainBranch": p.main_branch,
+            "repositoryUrl": p.repository_url,
+            "createdAt": svc.iso(p.created_at),
+            "updatedAt": svc.iso(p.updated_at),
+            "_links": {
+                "self": {"href": L.pacticipant(p.name), "title": "Pacticipant", "name": p.name},
+                "pb:versions": {"href": f"{L.pacticipant(p.name)}/versions"},
+                "pb:version": {"href": f"{L.pacticipant(p.name)}/versions/{{version}}", "templated": True},
+                "pb:version-tag": {
+                    "href": f"{L.pacticipant(p.name)}/versions/{{version}}/tags/{{tag}}",
+                    "templated": True,
+                },
+                "pb:branch-version": {
+                    "href": f"{L.pacticipant(p.name)}/branches/{{branch}}/versions/{{version}}",
+                    "templated": True,
+                },
+                "pb:latest-version": {"href": f"{L.pacticipant(p.name)}/latest-version"},
+                "pb:branches": {"href": f"{L.pacticipant(p.name)}/branches"},
+            },
+        }
+
+    def version_body(
+        self,
+        s: Session,
+        v: Version,
+        L: Links,
+        *,
+        with_env_links: bool = True,
+        known: tuple[list[str], list[str], list[Any]] | None = None,
+    ) -> dict[str, Any]:
+        """`known` = (branches, tags, environments) when the caller already has them (a fresh version)."""
+        p = s.get(Pacticipant, v.pacticipant_id)
+        assert p is not None
+        if known is not None:
+            branches, tags, envs = known
+        else:
+            all_branches, all_tags = svc.version_labels(s, [v.id])
+            branches, tags = all_branches[v.id], all_tags[v.id]
+            envs = svc.version_environments(s, [v.id])[v.id]
+        bv = [
+            {"name": b, "latest": True, "_links": {"self": {"href": L.branch_version(p.name, b, v.number)}}}
+            for b in branches
+        ]
+        tag_list = [{"name": t, "_links": {"self": {"href": L.tag(p.name, v.number, t)}}} for t in tags]
+        links: dict[str, Any] = {
+            "self": {"title": "Version", "name": v.number, "href": L.version(p.name, v.number)},
+            "pb:pacticipant": {"title": "Pacticipant", "name": p.name, "href": L.pacticipant(p.name)},
+            "pb:tag": {"href": f"{L.version(p.name, v.number)}/tags/{{tag}}", "templated": True},
+        }
+        if with_env_links:
+            all_envs = s.scalars(select(Environment).order_by(Environment.id)).all()
+            links["pb:record-deployment"] = [
+                {
+                    "name": e.name,
+                    "title": f"Record deployment to {e.display_name or e.name}",
+                    "href": f"{L.version(p.name, v.number)}/deployed-versions/environment/{e.uuid}",
+                }
+                for e in all_envs
+            ]
+            links["pb:record-release"] = [
+                {
+                    "name": e.name,
+                    "title": f"Record release to {e.display_name or e.name}",
+                    "href": f"{L.version(p.name, v.number)}/released-versions/environment/{e.uuid}",
+                }
+                for e in all_envs
+            ]
+        return {
+            "number": v.number,
+            "buildUrl": v.build_url,
+            "createdAt": svc.iso(v.created_at),
+            "branchVersions": bv,
+            "tags": tag_list,
+            "environments": [{"name": e.name, "uuid": e.uuid} for e in envs],
+            "_embedded": {"branchVersions": bv, "tags": tag_list},
+            "_links": links,
+        }
+
+    def environment_body(self, e: Environment, L: Links) -> dict[str, Any]:
+        return {
+            "uuid": e.uuid,
+            "name": e.name,
+            "displayName": e.display_name,
+            "production": e.production,
+            "createdAt": svc.iso(e.created_at),
+            "updatedAt": svc.iso(e.updated_at),
+            "_links": {
+                "self": {"title": "Environment", "name": e.name, "href": L.environment(e.uuid)},
+                "pb:currently-deployed-deployed-versions": {
+                    "href": f"{L.environment(e.uuid)}/deployed-versions/currently-deployed"
+                },
+                "pb:currently-supported-released-versions": {
+                    "href": f"{L.environment(e.uuid)}/released-versions/currently-supported"
+                },
+                "pb:environments": {"href": f"{L.base}/environments"},
+            },
+        }
+
+    def deployed_body(self, s: Session, dv: DeployedVersion | ReleasedVersion, L: Links) -> dict[str, Any]:
+        v = s.get(Version, dv.version_id)
+        e = s.get(Environment, dv.environment_id)
+        p = s.get(Pacticipant, dv.pacticipant_id)
+        assert v is not None and e is not None and p is not None
+        version = self.version_body(s, v, L, with_env_links=False)
+        version["_embedded"]["pacticipant"] = {
+            "name": p.name,
+            "_links": {"self": {"href": L.pacticipant(p.name)}},
+        }
+        if isinstance(dv, DeployedVersion):
+            body: dict[str, Any] = {
+                "uuid": dv.uuid,
+                "currentlyDeployed": dv.undeployed_at is None,
+                "applicationInstance": dv.application_instance,
+                "target": dv.application_instance,
+                "createdAt": svc.iso(dv.created_at),
+                "undeployedAt": svc.iso(dv.undeployed_at),
+                "_links": {"self": {"href": f"{L.base}/deployed-versions/{dv.uuid}"}},
+            }
+        else:
+            body = {
+                "uuid": dv.uuid,
+                "currentlySupported": dv.support_ended_at is None,
+                "createdAt": svc.iso(dv.created_at),
+                "supportEndedAt": svc.iso(dv.support_ended_at),
+                "_links": {"self": {"href": f"{L.base}/released-versions/{dv.uuid}"}},
+            }
+        body["_embedded"] = {
+            "version": version,
+            "environment": self.environment_body(e, L),
+            "pacticipant": {"name": p.name},
+        }
+        return body
+
+    def pact_links(self, ref: svc.PactRef, L: Links) -> dict[str, Any]:
+        c, p, sha = ref.consumer.name, ref.provider.name, ref.content.sha
+        self_href = (
+            L.pact(p, c, ref.consumer_version.number) if ref.consumer_version else L.pact_version(p, c, sha)
+        )
+        cv = ref.consumer_version.number if ref.consumer_version else None
+        return {
+            "self": {"title": "Pact", "name": f"Pact between {c} ({cv}) and {p}", "href": self_href},
+            "pb:consumer": {"title": "Consumer", "name": c, "href": L.pacticipant(c)},
+            "pb:consumer-version": {"title": "Consumer version", "name": cv, "href": L.version(c, cv)}
+            if cv
+            else None,
+            "pb:provider": {"title": "Provider", "name": p, "href": L.pacticipant(p)},
+            "pb:pact-version": {
+                "title": "Pact content version permalink",
+                "name": sha,
+                "href": L.pact_version(p, c, sha),
+            },
+            "pb:latest-pact-version": {
+                "title": "Latest version of this pact",
+                "href": f"{L.base}/pacts/provider/{q(p)}/consumer/{q(c)}/latest",
+            },
+            "pb:publish-verification-results": {
+                "title": "Publish verification results",
+                "href": f"{L.pact_version(p, c, sha)}/verification-results",
+            },
+        }
+
+    def pact_document(self, ref: svc.PactRef, L: Links) -> Response:
+        """The published bytes, unchanged, with `_links` spliced in before the closing brace."""
+        links = {k: v for k, v in self.pact_links(ref, L).items() if v is not None}
+        raw = ref.content.content
+        end = raw.rstrip()
+        if end.endswith(b"}"):
+            idx = len(end) - 1
+            inner = end[:idx].rstrip()
+            sep = b"," if not inner.endswith(b"{") else b""
+            splice = sep + b'"_links":' + json.dumps(links, ensure_ascii=False).encode() + b"}"
+            body = end[:idx] + splice + raw[len(end) :]
+        else:  # not an object (cannot happen: publish validates), serve as stored
+            body = raw
+        return Response(body, media_type=HAL)
+
+    # ------------------------------------------------------------------ publishing
+
+    async def publish_contracts(self, request: Request, L: Links) -> Response:
+        body = await self.json_body(request)
+        with self.sessions.begin() as s:
+            hooks = self.dispatcher.enabled_hooks(s)
+            listening = any("contract_content_changed" in json.loads(h.events) for h in hooks)
+            out = svc.publish_contracts(s, body, track_changes=listening)
+            name, number = out.pacticipant.name, out.version.number
+            resp: dict[str, Any] = {
+                "notices": out.notices,
+                "logs": [
+                    {"level": n["type"], "message": n["text"], "deprecationWarning": "Replaced by notices"}
+                    for n in out.notices
+                ],
+                "_embedded": {
+                    "pacticipant": self.pacticipant_body(out.pacticipant, L),
+                    "version": self.version_body(
+                        s,
+                        out.version,
+                        L,
+                        with_env_links=False,
+                        known=([out.branch] if out.branch else [], list(out.tags), [])
+                        if out.version_is_new
+                        else None,
+                    ),
+                },
+                "_links": {
+                    "pb:pacticipant": {"title": "Pacticipant", "name": name, "href": L.pacticipant(name)},
+                    "pb:pacticipant-version": {
+                        "title": "Pacticipant version",
+                        "name": number,
+                        "href": L.version(name, number),
+                    },
+                    "pb:pacticipant-version-tags": [
+                        {"title": "Tag", "name": t, "href": L.tag(name, number, t)} for t in out.tags
+                    ],
+                    "pb:branch-version": {
+                        "title": "Branch version",
+                        "name": out.branch,
+                        "href": L.branch_version(name, out.branch, number),
+                    }
+                    if out.branch
+                    else None,
+                    "pb:contracts": [
+                        {
+                            "title": "Pact",
+                            "name": f"Pact between {c} ({number}) and {p}",
+                            "href": L.pact(p, c, number),
+                        }
+                        for c, p, _sha in out.contracts
+                    ],
+                },
+            }
+            if resp["_links"]["pb:branch-version"] is None:
+                del resp["_links"]["pb:branch-version"]
+            deliveries = self.dispatcher.deliveries(s, out.events, L.base, hooks)
+        self.dispatcher.submit(deliveries)
+        return hal(resp)
+
+    async def put_pact(self, request: Request, L: Links) -> Response:
+        pp = request.path_params
+        raw = await request.body()
+        doc = svc.parse_pact(raw, "body")
+        if doc["consumer"]["name"] != pp["consumer"] or doc["provider"]["name"] != pp["provider"]:
+            raise svc.invalid(
+                "body",
+                f"The consumer/provider names in the pact ({doc['consumer']['name']}/{doc['provider']['name']}) "
+                f"do not match the URL ({pp['consumer']}/{pp['provider']})",
+            )
+        with self.sessions.begin() as s:
+            consumer, _ = svc.ensure_pacticipant(s, pp["consumer"])
+            version, _ = svc.ensure_version(s, consumer, pp["version"])
+            content, status, events = svc.store_pact(s, consumer, version, pp["provider"], raw, doc)
+            provider = svc.require_pacticipant(s, pp["provider"])
+            ref = svc.PactRef(consumer, provider, content, version)
+            resp = self.pact_document(ref, L)
+            deliveries = self.dispatcher.deliveries(s, events, L.base)
+        self.dispatcher.submit(deliveries)
+        resp.status_code = 201 if status != "unchanged" else 200
+        return resp
+
+    async def get_pact(self, request: Request, L: Links) -> Response:
+        pp = request.path_params
+        with self.reads() as s:
+            ref = svc.resolve_pact(
+                s,
+                pp["provider"],
+                pp["consumer"],
+                version=pp.get("version"),
+                sha=pp.get("sha"),
+                tag=pp.get("tag"),
+                branch=pp.get("branch"),
+            )
+            return self.pact_document(ref, L)
+
+    async def latest_pacts(self, request: Request, L: Links) -> Response:
+        pp = request.path_params
+        with self.reads() as s:
+            provider = svc.require_pacticipant(s, pp["provider"]) if "provider" in pp else None
+            refs = svc.latest_pacts(s, provider, pp.get("tag"))
+            items = [
+                {
+                    "_embedded": {
+                        "consumer": {
+                            "name": r.consumer.name,
+                            "_embedded": {
+                                "version": {
+                                    "number": r.consumer_version.number if r.consumer_version else None
+                                }
+                            },
+                        },
+                        "provider": {"name": r.provider.name},
+                    },
+                    "_links": {
+                        "self": [
+                            {"href": L.pact_version(r.provider.name, r.consumer.name, r.content.sha)},
+                            {
+                                "href": L.pact(
+                                    r.provider.name,
+                                    r.consumer.name,
+                                    r.consumer_version.number if r.consumer_version else "",
+                                )
+                            },
+                        ]
+                    },
+                    "createdAt": svc.iso(r.content.created_at),
+                }
+                for r in refs
+            ]
+            links = {
+                "self": {"href": str(request.url)},
+                "pb:pacts": [
+                    {
+                        "href": L.pact_version(r.provider.name, r.consumer.name, r.content.sha),
+                        "title": "Pact",
+                        "name": f"Pact between {r.consumer.name} ({r.consumer_version.number if r.consumer_version else ''}) "
+                        f"and {r.provider.name}",
+                    }
+                    for r in refs
+                ],
+            }
+            if provider is not None:
+                links["provider"] = {"href": L.pacticipant(provider.name), "name": provider.name}
+            return hal({"pacts": items, "_links": links})
+
+    # ------------------------------------------------------------------ pacticipants and versions
+
+    async def list_pacticipants(self, request: Request, L: Links) -> Response:
+        with self.reads() as s:
+            ps = s.scalars(select(Pacticipant).order_by(Pacticipant.name)).all()
+            items = [self.pacticipant_body(p, L) for p in ps]
+            return hal(
+                {
+                    "pacticipants": items,
+                    "_embedded": {"pacticipants": items},
+                    "_links": {
+                        "self": {"href": f"{L.base}/pacticipants"},
+                        "pb:pacticipants": [{"href": L.pacticipant(p.name), "title": p.name} for p in ps],
+                    },
+                }
+            )
+
+    def _apply_pacticipant(self, p: Pacticipant, body: dict[str, Any]) -> None:
+        for key, attr in (
+            ("displayName", "display_name"),
+            ("mainBranch", "main_branch"),
+            ("repositoryUrl", "repository_url"),
+        ):
+            if key in body:
+                if body[key] is not None and not isinstance(body[key], str):
+                    raise svc.invalid(key, f"{key} must be a string")
+                setattr(p, attr, body[key])
+        p.updated_at = svc.now()
+
+    async def create_pacticipant(self, request: Request, L: Links) -> Response:
+        body = await self.json_body(request)
+        if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not body["name"].strip():
+            raise svc.invalid("name", "name is missing")
+        with self.sessions.begin() as s:
+            p, created = svc.ensure_pacticipant(s, body["name"])
+            self._apply_pacticipant(p, body)
+            return hal(self.pacticipant_body(p, L), 201 if created else 200)
+
+    async def pacticipant(self, request: Request, L: Links) -> Response:
+        name = request.path_params["pacticipant"]
+        if request.method == "GET":
+            with self.reads() as s:
+                return hal(self.pacticipant_body(svc.require_pacticipant(s, name), L))
+        if request.method == "DELETE":
+            with self.sessions.begin() as s:
+                s.delete(svc.require_pacticipant(s, name))
+            return Response(status_code=204)
+        body = await self.json_body(request)
+        if not isinstance(body, dict):
+            raise svc.invalid("body", "The request body must be a JSON object")
+        with self.sessions.begin() as s:
+            p, created = svc.ensure_pacticipant(s, name)
+            if request.method == "PUT":
+                p.display_name = p.main_branch = p.repository_url = None
+            self._apply_pacticipant(p, body)
+            return hal(self.pacticipant_body(p, L), 201 if created else 200)
+
+    async def versions(self, request: Request, L: Links) -> Response:
+        name = request.path_params["pacticipant"]
+        limit = int(request.query_params.get("size", "100") or 100)
+        with self.reads() as s:
+            p = svc.require_pacticipant(s, name)
+            vs = s.scalars(
+                select(Version).where(Version.pacticipant_id == p.id).order_by(Version.id.desc()).limit(limit)
+            ).all()
+            items = [self.version_body(s, v, L, with_env_links=False) for v in vs]
+            return hal(
+                {
+                    "_embedded": {"versions": items},
+                    "_links": {
+                        "self": {"href": f"{L.pacticipant(name)}/versions"},
+                        "pb:pacticipant": {"href": L.pacticipant(name)},
+                    },
+                }
+            )
+
+    async def version(self, request: Request, L: Links) -> Response:
+        pp = request.path_params
+        if request.method == "GET":
+            with self.reads() as s:
+                p = svc.require_pacticipant(s, pp["pacticipant"])
+                return hal(self.version_body(s, svc.require_version(s, p, pp["version"]), L))
+        if request.method == "DELETE":
+            with self.sessions.begin() as s:
+                p = svc.require_pacticipant(s, pp["pacticipant"])
+                s.delete(svc.require_version(s, p, pp["version"]))
+            return Response(status_code=204)
+        body = await self.json_body(request)
+        if not isinstance(body, dict):
+            raise svc.invalid("body", "The request body must be a JSON object")
+        with self.sessions.begin() as s:
+            p, _ = svc.ensure_pacticipant(s, pp["pacticipant"])
+            v, created = svc.ensure_version(s, p, pp["version"])
+            if "buildUrl" in body:
+                v.build_url = body["buildUrl"]
+            if body.get("branch"):
+                svc.ensure_branch_version(s, p, v, str(body["branch"]))
+            for t in body.get("tags") or []:
+                svc.ensure_tag(s, v, str(t["name"] if isinstance(t, dict) else t))
+            return hal(self.version_body(s, v, L), 201 if created else 200)
+
+    async def latest_version(self, request: Request, L: Links) -> Response:
+        pp = request.path_params
+        with self.reads() as s:
+            p = svc.require_pacticipant(s, pp["pacticipant"])
+            v = svc.latest_version(s, p, tag=pp.get("tag"), branch=pp.get("branch"))
+            if v is None:
+                raise svc.not_found(f"No matching version of {p.name} found")
+            return hal(self.version_body(s, v, L))
+
+    async def branches(self, request: Request, L: Links) -> Response:
+        name = request.path_params["pacticipant"]
+        with self.reads() as s:
+            p = svc.require_pacticipant(s, name)
+            rows = s.execute(
+                select(Branch.name, Branch.created_at)
+                .where(Branch.pacticipant_id == p.id)
+                .order_by(Branch.name)
+            ).all()
+            items = [
+                {
+                    "name": b,
+                    "createdAt": svc.iso(created),
+                    "_links": {
+                        "self": {"href": f"{L.pacticipant(name)}/branches/{quote(b, safe='')}"},
+                        "pb:latest-version": {
+                            "href": f"{L.pacticipant(name)}/branches/{quote(b, safe='')}/latest-version"
+                        },
+                    },
+                }
+                for b, created in rows
+            ]
+            return hal(
+                {
+                    "_embedded": {"branches": items},
+                    "_links": {"self": {"href": f"{L.pacticipant(name)}/branches"}},
+                }
+            )
+
+    async def branch_version(self, request: Request, L: Links) -> Response:
+        pp = request.path_params
+        if request.method == "GET":
+            with self.reads() as s:
+                p = svc.require_pacticipant(s, pp["pacticipant"])
+                v = svc.require_version(s, p, pp["version"])
+                if pp["branch"] not in svc.version_branches(s, [v.id])[v.id]:
+                    raise svc.not_found(f"Version {v.number} of {p.name} is not on branch {pp['branch']}")
+                return hal(self._branch_version_body(s, p, v, pp["branch"], L))
+        with self.sessions.begin() as s:
+            p, _ = svc.ensure_pacticipant(s, pp["pacticipant"])
+            v, _ = svc.ensure_version(s, p, pp["version"])
+            created = svc.ensure_branch_version(s, p, v, pp["branch"])
+            return hal(self._branch_version_body(s, p, v, pp["branch"], L), 201 if created else 200)
+
+    def _branch_version_body(
+        self, s: Session, p: Pacticipant, v: Version, branch: str, L: Links
+    ) -> dict[str, Any]:
+        return {
+            "name": branch,
+            "_embedded": {"version": self.version_body(s, v, L, with_env_links=False)},
+            "_links": {
+                "self": {"href": L.branch_version(p.name, branch, v.number)},
+                "pb:version": {"href": L.version(p.name, v.number), "name": v.number},
+                "pb:pacticipant": {"href": L.pacticipant(p.name), "name": p.name},
+            },
+        }
+
+    async def tag(self, request: Request, L: Links) -> Response:
+        pp = request.path_params
+        if request.method == "GET":
+            with self.reads() as s:
+                p = svc.require_pacticipant(s, pp["pacticipant"])
+                v = svc.require_version(s, p, pp["version"])
+                if pp["tag"] not in svc.version_tags(s, [v.id])[v.id]:
+                    raise svc.not_found(f"Tag {pp['tag']} not found on version {v.number} of {p.name}")
+                return hal(self._tag_body(p, v, pp["tag"], L))
+        if request.method == "DELETE":
+            with self.sessions.begin() as s:
+                p = svc.require_pacticipant(s, pp["pacticipant"])
+                v = svc.require_version(s, p, pp["version"])
+                tag = s.scalar(select(Tag).where(Tag.version_id == v.id, Tag.name == pp["tag"]))
+                if tag is None:
+                    raise svc.not_found(f"Tag {pp['tag']} not found on version {v.number} of {p.name}")
+                s.delete(tag)
+            return Response(status_code=204)
+        with self.sessions.begin() as s:
+            p, _ = svc.ensure_pacticipant(s, pp["pacticipant"])
+            v, _ = svc.ensure_version(s, p, pp["version"])
+            created = svc.ensure_tag(s, v, pp["tag"])
+            return hal(self._tag_body(p, v, pp["tag"], L), 201 if created else 200)
+
+    def _tag_body(self, p: Pacticipant, v: Version, tag: str, L: Links) -> dict[str, Any]:
+        return {
+            "name": tag,
+            "_links": {
+                "self": {"title": "Tag", "name": tag, "href": L.tag(p.name, v.number, tag)},
+                "version": {"title": "Version", "name": v.number, "href": L.version(p.name, v.number)},
+                "pacticipant": {"title": "Pacticipant", "name": p.name, "href": L.pacticipant(p.name)},
+            },
+        }
+
+    # ------------------------------------------------------------------ environments and deployments
+
+    async def environments(self, request: Request, L: Links) -> Response:
+        if request.method == "GET":
+            name = request.query_params.get("name")
+            with self.reads() as s:
+                query = select(Environment).order_by(Environment.id)
+                if name:
+                    query = query.where(Environment.name == name)
+                items = [self.environment_body(e, L) for e in s.scalars(query).all()]
+                return hal(
+                    {
+                        "_embedded": {"environments": items},
+                        "_links": {"self": {"href": f"{L.base}/environments"}},
+                    }
+                )
+        body = await self.json_body(request)
+        if not isinstance(body, dict):
+            raise svc.invalid("body", "The request body must be a JSON object")
+        with self.sessions.begin() as s:
+            e = svc.create_environment(s, body)
+            return hal(self.environment_body(e, L), 201, headers={"Location": L.environment(e.uuid)})
+
+    async def environment(self, request: Request, L: Links) -> Response:
+        uuid_ = request.path_params["uuid"]
+        with self.sessions.begin() as s:
+            e = svc.find_environment(s, uuid_=uuid_)
+            if e is None:
+                raise svc.not_found(f"No environment with uuid {uuid_} found")
+            if request.method == "DELETE":
+                s.delete(e)
+                return Response(status_code=204)
+            if request.method == "PUT":
+                body = await self.json_body(request)
+                if not isinstance(body, dict):
+                    raise svc.invalid("body", "The request body must be a JSON object")
+                svc.update_environment(s, e, body)
+            return hal(self.environment_body(e, L))
+
+    async def record(self, request: Request, L: Links) -> Response:
+        pp = request.path_params
+        body = await self.json_body(request)
+        if not isinstance(body, dict):
+            raise svc.invalid("body", "The request body must be a JSON object")
+        instance = body.get("applicationInstance", body.get("target"))
+        if instance is not None and not isinstance(instance, str):
+            raise svc.invalid("applicationInstance", "applicationInstance must be a string")
+        with self.sessions.begin() as s:
+            p = svc.require_pacticipant(s, pp["pacticipant"])
+            v = svc.require_version(s, p, pp["version"])
+            e = svc.find_environment(s, uuid_=pp["uuid"])
+            if e is None:
+                raise svc.not_found(f"No environment with uuid {pp['uuid']} found")
+            if request.url.path.split("/")[-3] == "deployed-versions":
+                dv, created = svc.record_deployment(s, v, e, instance or None)
+                return hal(self.deployed_body(s, dv, L), 201 if created else 200)
+            rv, created = svc.record_release(s, v, e)
+            return hal(self.deployed_body(s, rv, L), 201 if created else 200)
+
+    async def deployed_version(self, request: Request, L: Links) -> Response:
+        uuid_ = request.path_params["uuid"]
+        released = request.url.path.startswith("/released-versions")
+        with self.sessions.begin() as s:
+            row: DeployedVersion | ReleasedVersion | None
+            if released:
+                row = s.scalar(select(ReleasedVersion).where(ReleasedVersion.uuid == uuid_))
+            else:
+                row = s.scalar(select(DeployedVersion).where(DeployedVersion.uuid == uuid_))
+            if row is None:
+                raise svc.not_found(
+                    f"No {'released' if released else 'deployed'} version with uuid {uuid_} found"
+                )
+            if request.method == "PATCH":
+                body = await self.json_body(request)
+                if not isinstance(body, dict):
+                    raise svc.invalid("body", "The request body must be a JSON object")
+                if isinstance(row, DeployedVersion) and body.get("currentlyDeployed") is False:
+                    row.undeployed_at = row.undeployed_at or svc.now()
+                if isinstance(row, ReleasedVersion) and body.get("currentlySupported") is False:
+                    row.support_ended_at = row.support_ended_at or svc.now()
+            return hal(self.deployed_body(s, row, L))
+
+    async def currently(self, request: Request, L: Links) -> Response:
+        uuid_ = request.path_params["uuid"]
+        pacticipant = request.query_params.get("pacticipant")
+        instance = request.query_params.get("applicationInstance")
+        with self.reads() as s:
+            e = svc.find_environment(s, uuid_=uuid_)
+            if e is None:
+                raise svc.not_found(f"No environment with uuid {uuid_} found")
+            if "deployed-versions" in request.url.path:
+                rows = svc.currently_deployed(s, e, pacticipant)
+                if instance is not None:
+                    rows = [r for r in rows if (r.application_instance or "") == instance]
+                items = [self.deployed_body(s, r, L) for r in rows]
+                return hal(
+                    {"_embedded": {"deployedVersions": items}, "_links": {"self": {"href": str(request.url)}}}
+                )
+            items = [self.deployed_body(s, r, L) for r in svc.currently_supported(s, e, pacticipant)]
+            return hal(
+                {"_embedded": {"releasedVersions": items}, "_links": {"self": {"href": str(request.url)}}}
+            )
+
+    # ------------------------------------------------------------------ verification
+
+    async def for_verification(self, request: Request, L: Links) -> Response:
+        provider = request.path_params["provider"]
+        if request.method == "GET":
+            body: Any = {}
+            params = rackquery.parse(request.query_params.multi_items())
+            if params:
+                body = {k: v for k, v in params.items()}
+                if "includePendingStatus" in body:
+                    body["includePendingStatus"] = str(body["includePendingStatus"]).lower() == "true"
+                flags = (
+                    "mainBranch",
+                    "matchingBranch",
+                    "deployed",
+                    "released",
+                    "deployedOrReleased",
+                    "latest",
+                )
+                for sel in body.get("consumerVersionSelectors") or []:
+                    if isinstance(sel, dict):
+                        for key in flags:
+                            if key in sel and str(sel[key]).lower() in ("true", "false"):
+                                sel[key] = str(sel[key]).lower() == "true"
+            if not params:
+                return hal(
+                    {
+                        "_links": {
+                            "self": {
+                                "href": f"{L.base}/pacts/provider/{q(provider)}/for-verification",
+                                "title": "Pacts to be verified",
+                            }
+                        }
+                    }
+                )
+        else:
+            body = await self.json_body(request)
+        if not isinstance(body, dict):
+            raise svc.invalid("body", "The request body must be a JSON object")
+        with self.reads() as s:
+            picked = selection.pacts_for_verification(s, provider, body)
+            include_pending = bool(body.get("includePendingStatus"))
+            branch = body.get("providerVersionBranch")
+            pacts = [self._verifiable(p, provider, include_pending, branch, L) for p in picked]
+        return hal(
+            {
+                "_embedded": {"pacts": pacts},
+                "_links": {
+                    "self": {
+                        "href": f"{L.base}/pacts/provider/{q(provider)}/for-verification",
+                        "title": "Pacts to be verified",
+                    }
+                },
+            }
+        )
+
+    def _verifiable(
+        self, p: selection.Picked, provider: str, include_pending: bool, branch: str | None, L: Links
+    ) -> dict[str, Any]:
+        href = L.pact_version(provider, p.consumer.name, p.content.sha)
+        versions = ", ".join(v.number for v in p.versions)
+        notices = [
+            {
+                "when": "before_verification",
+                "text": f"The pact at {href} is being verified because the pact content belongs to the consumer "
+                f"version{'s' if len(p.versions) > 1 else ''} matching the following criteri"
+                f"{'a' if len(p.reasons) > 1 else 'on'}:\n" + "\n".join(f"    * {r}" for r in p.reasons),
+            }
+        ]
+        where = f"a version of {provider} from branch '{branch}'" if branch else f"any version of {provider}"
+        if p.wip:
+            notices.append(
+                {
+                    "when": "before_verification",
+                    "text": "This pact is being verified because it is a 'work in progress' pact (ie. it is the "
+                    f"pact for {p.reasons[0]} and it has not yet been successfully verified by {where}).",
+                }
+            )
+        if include_pending:
+            if p.pending:
+                notices.append(
+                    {
+                        "when": "before_verification",
+                        "text": f"This pact is in pending state for this version of {provider} because a "
+                        f"successful verification result for {where} does not yet exist. As such, "
+                        "it will not affect the build result.",
+                    }
+                )
+                notices.append(
+                    {
+                        "when": "after_verification:success_true",
+                        "text": "This pact is still in pending state for this version of "
+                        f"{provider} as the successfully verified results have not yet been published.",
+                    }
+                )
+                notices.append(
+                    {
+                        "when": "after_verification:success_false",
+                        "text": "Failure! This pact is in pending state for this version of "
+                        f"{provider} because a successful verification result for {where} does not "
+                        "yet exist. As such, it will not affect the build result.",
+                    }
+                )
+            else:
+                notices.append(
+                    {
+                        "when": "before_verification",
+                        "text": f"This pact has previously been successfully verified by {where}. If this "
+                        "verification fails, it will fail the build.",
+                    }
+                )
+        props: dict[str, Any] = {"notices": notices}
+        if include_pending:
+            props["pending"] = p.pending
+        if p.wip:
+            props["wip"] = True
+        short = "; ".join(p.reasons)
+        return {
+            "shortDescription": short,
+            "verificationProperties": props,
+            "_links": {
+                "self": {"href": href, "name": f"Pact between {p.consumer.name} ({versions}) and {provider}"}
+            },
+        }
+
+    async def post_verification(self, request: Request, L: Links) -> Response:
+        pp = request.path_params
+        body = await self.json_body(request)
+        with self.sessions.begin() as s:
+            ver, ref, pv, events = svc.publish_verification(
+                s, pp["provider"], pp["consumer"], pp["sha"], body
+            )
+            resp = self._verification_body(s, ver, ref, pv, L)
+            deliveries = self.dispatcher.deliveries(s, events, L.base)
+        self.dispatcher.submit(deliveries)
+        return hal(resp, 201, headers={"Location": resp["_links"]["self"]["href"]})
+
+    async def get_verification(self, request: Request, L: Links) -> Response:
+        pp = request.path_params
+        with self.reads() as s:
+            ref = svc.resolve_pact(s, pp["provider"], pp["consumer"], sha=pp["sha"])
+            try:
+                vid = int(pp["id"])
+            except ValueError as exc:
+                raise svc.not_found("No such verification result") from exc
+            ver = s.get(Verification, vid)
+            if ver is None or ver.pact_content_id != ref.content.id:
+                raise svc.not_found(f"No verification result {pp['id']} for this pact")
+            pv = s.get(Version, ver.provider_version_id)
+            assert pv is not None
+            return hal(self._verification_body(s, ver, ref, pv, L))
+
+    def _verification_body(
+        self, s: Session, ver: Verification, ref: svc.PactRef, pv: Version, L: Links
+    ) -> dict[str, Any]:
+        p, c, sha = ref.provider.name, ref.consumer.name, ref.content.sha
+        return {
+            "providerName": p,
+            "providerApplicationVersion": pv.number,
+            "success": ver.success,
+            "verificationDate": svc.iso(ver.created_at),
+            "buildUrl": ver.build_url,
+            "testResults": json.loads(ver.test_results) if ver.test_results else None,
+            "verifiedBy": json.loads(ver.verified_by) if ver.verified_by else None,
+            "_links": {
+                "self": {
+                    "title": "Verification result",
+                    "name": f"Verification result {ver.id} for {c} and {p}",
+                    "href": L.verification(p, c, sha, ver.id),
+                },
+                "pb:pact-version": {"title": "Pact", "href": L.pact_version(p, c, sha)},
+                "pb:provider-version": {
+                    "title": "Provider version",
+                    "name": pv.number,
+                    "href": L.version(p, pv.number),
+                },
+            },
+        }
+
+    # ------------------------------------------------------------------ matrix / can-i-deploy
+
+    async def matrix(self, request: Request, L: Links) -> Response:
+        params = rackquery.parse(request.query_params.multi_items())
+        with self.reads() as s:
+            if request.url.path.endswith("/can-i-deploy"):
+                name = params.get("pacticipant")
+                if not name:
+                    raise svc.invalid("pacticipant", "Please specify the pacticipant")
+                selectors = [
+                    mx.Selector(
+                        pacticipant=name,
+                        version=params.get("version") or None,
+                        latest=not params.get("version"),
+                        tag=params.get("tag") or None,
+                        branch=params.get("branch") or None,
+                        main_branch=str(params.get("mainBranch", "")).lower() == "true",
+                    )
+                ]
+                if selectors[0].tag or selectors[0].branch:
+                    selectors[0].latest = True
+                env_name = params.get("environment") or params.get("to-environment")
+                if not env_name:
+                    raise svc.invalid("environment", "Please specify the environment")
+                target = mx.Target(environment=svc.require_environment_named(s, env_name))
+                ignore_raw = params.get("ignore") or []
+                ignore = [
+                    mx.Selector(pacticipant=i)
+                    if isinstance(i, str)
+                    else mx.Selector(pacticipant=i.get("pacticipant", ""), version=i.get("version"))
+                    for i in (ignore_raw if isinstance(ignore_raw, list) else [ignore_raw])
+                ]
+            else:
+                selectors = mx.selectors_from_query(params)
+                target = mx.Target()
+                if params.get("environment"):
+                    target.environment = svc.require_environment_named(s, params["environment"])
+                elif params.get("tag"):
+                    target.tag = params["tag"]
+                elif str(params.get("mainBranch", "")).lower() == "true":
+                    target.main_branch = True
+                elif str(params.get("latest", "")).lower() == "true":
+                    target.latest = True
+                ignore_raw = params.get("ignore") or []
+                if isinstance(ignore_raw, dict):
+                    ignore_raw = [ignore_raw]
+                ignore = [
+                    mx.Selector(pacticipant=i.get("pacticipant", ""), version=i.get("version"))
+                    for i in ignore_raw
+                    if isinstance(i, dict)
+                ]
+            try:
+                limit = int(params.get("limit") or 100)
+            except ValueError as exc:
+                raise svc.invalid("limit", "limit must be an integer") from exc
+            result = mx.compute(s, selectors, target, ignore=ignore, limit=limit)
+            rows = self._matrix_rows(s, result.rows, L)
+        summary: dict[str, Any] = {
+            "deployable": result.deployable,
+            "reason": "\n".join(result.reasons),
+            **result.counts,
+        }
+        return hal(
+            {
+                "summary": summary,
+                "notices": result.notices,
+                "matrix": rows,
+                "_links": {"self": {"href": str(request.url)}},
+            }
+        )
+
+    def _matrix_rows(self, s: Session, rows: list[mx.Row], L: Links) -> list[dict[str, Any]]:
+        vids = list(
+            {r.consumer_version.id for r in rows}
+            | {r.provider_version.id for r in rows if r.provider_version}
+        )
+        branches, tags = svc.version_labels(s, vids)
+        envs = svc.version_environments(s, vids)
+
+        def version(p: Pacticipant, v: Version) -> dict[str, Any]:
+            return {
+                "number": v.number,
+                "branch": branches[v.id][-1] if branches[v.id] else None,
+                "branches": [{"name": b} for b in branches[v.id]],
+                "branchVersions": [{"name": b, "latest": True} for b in branches[v.id]],
+                "environments": [
+                    {
+                        "uuid": e.uuid,
+                        "name": e.name,
+                        "displayName": e.display_name,
+                        "production": e.production,
+                    }
+                    for e in envs[v.id]
+                ],
+                "tags": [{"name": t, "latest": False} for t in tags[v.id]],
+                "_links": {"self": {"href": L.version(p.name, v.number)}},
+            }
+
+        out = []
+        for r in rows:
+            row: dict[str, Any] = {
+                "consumer": {
+                    "name": r.consumer.name,
+                    "_links": {"self": {"href": L.pacticipant(r.consumer.name)}},
+                    "version": version(r.consumer, r.consumer_version),
+                },
+                "provider": {
+                    "name": r.provider.name,
+                    "_links": {"self": {"href": L.pacticipant(r.provider.name)}},
+                    "version": version(r.provider, r.provider_version) if r.provider_version else None,
+                },
+                "pact": {
+                    "createdAt": svc.iso(r.pact_created_at),
+                    "_links": {
+                        "self": {"href": L.pact(r.provider.name, r.consumer.name, r.consumer_version.number)}
+                    },
+                }
+                if r.content is not None
+                else None,
+                "verificationResult": {
+                    "success": r.verification.success,
+                    "verifiedAt": svc.iso(r.verification.created_at),
+                    "_links": {
+                        "self": {
+                            "href": L.verification(
+                                r.provider.name, r.consumer.name, r.content.sha, r.verification.id
+                            )
+                        }
+                    },
+                }
+                if r.verification is not None and r.content is not None
+                else None,
+            }
+            if r.ignored:
+                row["ignored"] = True
+            out.append(row)
+        return out
+
+    # ------------------------------------------------------------------ webhooks
+
+    def webhook_body(self, w: Webhook, L: Links) -> dict[str, Any]:
+        return {
+            "uuid": w.uuid,
+            "description": w.description,
+            "events": [{"name": n} for n in json.loads(w.events)],
+            "request": json.loads(w.request),
+            "consumer": {"name": w.consumer_name} if w.consumer_name else None,
+            "provider": {"name": w.provider_name} if w.provider_name else None,
+            "enabled": w.enabled,
+            "createdAt": svc.iso(w.created_at),
+            "_links": {
+                "self": {"title": w.description or "Webhook", "href": f"{L.base}/webhooks/{w.uuid}"},
+                "pb:execute": {"href": f"{L.base}/webhooks/{w.uuid}/execute"},
+                "pb:logs": {"href": f"{L.base}/webhooks/{w.uuid}/logs"},
+                "pb:webhooks": {"href": f"{L.base}/webhooks"},
+            },
+        }
+
+    def _store_webhook(self, s: Session, w: Webhook, body: dict[str, Any]) -> None:
+        checked = validate(body)
+        w.description = body.get("description")
+        w.events = json.dumps(checked["events"])
+        w.request = json.dumps(checked["request"])
+        w.consumer_name = (body.get("consumer") or {}).get("name")
+        w.provider_name = (body.get("provider") or {}).get("name")
+        w.enabled = bool(body.get("enabled", True))
+
+    async def webhooks(self, request: Request, L: Links) -> Response:
+        if request.method == "GET":
+            with self.reads() as s:
+                hooks = s.scalars(select(Webhook).order_by(Webhook.id)).all()
+                return hal(
+                    {
+                        "_embedded": {"webhooks": [self.webhook_body(w, L) for w in hooks]},
+                        "_links": {
+                            "self": {"href": f"{L.base}/webhooks"},
+                            "pb:webhooks": [
+                                {"href": f"{L.base}/webhooks/{w.uuid}", "title": w.description} for w in hooks
+                            ],
+                        },
+                    }
+                )
+        body = await self.json_body(request)
+        import uuid as uuid_mod
+
+        with self.sessions.begin() as s:
+            w = Webhook(uuid=str(uuid_mod.uuid4()), created_at=svc.now())
+            self._store_webhook(s, w, body)
+            s.add(w)
+            s.flush()
+            return hal(self.webhook_body(w, L), 201, headers={"Location": f"{L.base}/webhooks/{w.uuid}"})
+
+    async def webhook(self, request: Request, L: Links) -> Response:
+        uuid_ = request.path_params["uuid"]
+        with self.sessions.begin() as s:
+            w = s.scalar(select(Webhook).where(Webhook.uuid == uuid_))
+            if request.method == "PUT":
+                body = await self.json_body(request)
+                created = w is None
+                if w is None:
+                    w = Webhook(uuid=uuid_, created_at=svc.now())
+                    s.add(w)
+                self._store_webhook(s, w, body)
+                s.flush()
+                return hal(self.webhook_body(w, L), 201 if created else 200)
+            if w is None:
+                raise svc.not_found(f"No webhook with uuid {uuid_} found")
+            if request.method == "DELETE":
+                s.delete(w)
+                return Response(status_code=204)
+            return hal(self.webhook_body(w, L))
+
+    async def execute_webhook(self, request: Request, L: Links) -> Response:
+        uuid_ = request.path_params["uuid"]
+        with self.reads() as s:
+            w = s.scalar(select(Webhook).where(Webhook.uuid == uuid_))
+            if w is None:
+                raise svc.not_found(f"No webhook with uuid {uuid_} found")
+            event = svc.Event(
+                json.loads(w.events)[0],
+                {
+                    "consumer": w.consumer_name or "Consumer",
+                    "provider": w.provider_name or "Provider",
+                    "consumerVersion": "1",
+                    "providerVersion": "1",
+                    "sha": "0" * 40,
+                    "success": "true",
+                },
+            )
+            delivery = self.dispatcher.delivery_for(w, event, L.base)
+        ok = self.dispatcher.run(delivery)
+        with self.reads() as s:
+            last = s.scalar(
+                select(WebhookExecution)
+                .where(WebhookExecution.webhook_id == delivery.webhook_id)
+                .order_by(WebhookExecution.id.desc())
+                .limit(1)
+            )
+            assert last is not None
+            return hal(
+                {
+                    "success": ok,
+                    "request": {
+                        "method": delivery.method,
+                        "url": delivery.url,
+                        "headers": delivery.headers,
+                        "body": delivery.body,
+                    },
+                    "response": {"status": last.status, "body": last.response_body},
+                    "error": last.error,
+                    "logs": self._log_lines([last]),
+                },
+                200 if ok else 500,
+            )
+
+    def _log_lines(self, rows: list[WebhookExecution]) -> str:
+        return "\n".join(
+            f"[{svc.iso(r.created_at)}] {r.event_name} attempt {r.attempt}: "
+            + (f"HTTP {r.status}" if r.status is not None else f"error {r.error}")
+            + (" (success)" if r.success else " (failed)")
+            for r in rows
+        )
+
+    async def webhook_logs(self, request: Request, L: Links) -> Response:
+        uuid_ = request.path_params["uuid"]
+        with self.reads() as s:
+            w = s.scalar(select(Webhook).where(Webhook.uuid == uuid_))
+            if w is None:
+                raise svc.not_found(f"No webhook with uuid {uuid_} found")
+            rows = list(
+                s.scalars(
+                    select(WebhookExecution)
+                    .where(WebhookExecution.webhook_id == w.id)
+                    .order_by(WebhookExecution.id)
+                ).all()
+            )
+            items = [
+                {
+                    "triggerUuid": r.trigger_uuid,
+                    "event": r.event_name,
+                    "attempt": r.attempt,
+                    "success": r.success,
+                    "status": r.status,
+                    "error": r.error,
+                    "requestBody": r.request_body,
+                    "responseBody": r.response_body,
+                    "createdAt": svc.iso(r.created_at),
+                }
+                for r in rows
+            ]
+            return hal(
+                {
+                    "executions": items,
+                    "logs": self._log_lines(rows),
+                    "_links": {"self": {"href": f"{L.base}/webhooks/{uuid_}/logs"}},
+                }
+            )
+
+    # ------------------------------------------------------------------ app
+
+    def routes(self) -> list[Route]:
+        w = self.wrap
+        pact_base = "/pacts/provider/{provider}/consumer/{consumer}"
+        GPD = ["GET", "PUT", "PATCH", "DELETE"]
+        return [
+            Route("/", w(self.index), methods=["GET"]),
+            Route("/ui", w(self.html), methods=["GET"]),
+            Route("/diagnostic/status/heartbeat", w(self.heartbeat), methods=["GET"]),
+            Route("/contracts/publish", w(self.publish_contracts), methods=["POST"]),
+            Route("/pacticipants", w(self.list_pacticipants), methods=["GET"]),
+            Route("/pacticipants", w(self.create_pacticipant), methods=["POST"]),
+            Route("/pacticipants/{pacticipant}", w(self.pacticipant), methods=GPD),
+            Route("/pacticipants/{pacticipant}/versions", w(self.versions), methods=["GET"]),
+            Route("/pacticipants/{pacticipant}/branches", w(self.branches), methods=["GET"]),
+            Route("/pacticipants/{pacticipant}/versions/{version}", w(self.version), methods=GPD),
+            Route("/pacticipants/{pacticipant}/latest-version", w(self.latest_version), methods=["GET"]),
+            Route(
+                "/pacticipants/{pacticipant}/latest-version/{tag}", w(self.latest_version), methods=["GET"]
+            ),
+            Route(
+                "/pacticipants/{pacticipant}/branches/{branch}/latest-version",
+                w(self.latest_version),
+                methods=["GET"],
+            ),
+            Route(
+                "/pacticipants/{pacticipant}/branches/{branch}/versions/{version}",
+                w(self.branch_version),
+                methods=["GET", "PUT"],
+            ),
+            Route(
+                "/pacticipants/{pacticipant}/versions/{version}/tags/{tag}",
+                w(self.tag),
+                methods=["GET", "PUT", "DELETE"],
+            ),
+            Route(
+                "/pacticipants/{pacticipant}/versions/{version}/deployed-versions/environment/{uuid}",
+                w(self.record),
+                methods=["POST"],
+            ),
+            Route(
+                "/pacticipants/{pacticipant}/versions/{version}/released-versions/environment/{uuid}",
+                w(self.record),
+                methods=["POST"],
+            ),
+            Route("/deployed-versions/{uuid}", w(self.deployed_version), methods=["GET", "PATCH"]),
+            Route("/released-versions/{uuid}", w(self.deployed_version), methods=["GET", "PATCH"]),
+            Route("/environments", w(self.environments), methods=["GET", "POST"]),
+            Route("/environments/{uuid}", w(self.environment), methods=["GET", "PUT", "DELETE"]),
+            Route(
+                "/environments/{uuid}/deployed-versions/currently-deployed",
+                w(self.currently),
+                methods=["GET"],
+            ),
+            Route(
+                "/environments/{uuid}/released-versions/currently-supported",
+                w(self.currently),
+                methods=["GET"],
+            ),
+            Route("/pacts/latest", w(self.latest_pacts), methods=["GET"]),
+            Route("/pacts/provider/{provider}/latest", w(self.latest_pacts), methods=["GET"]),
+            Route("/pacts/provider/{provider}/latest/{tag}", w(self.latest_pacts), methods=["GET"]),
+            Route(
+                "/pacts/provider/{provider}/for-verification",
+                w(self.for_verification),
+                methods=["GET", "POST"],
+            ),
+            Route(pact_base + "/version/{version}", w(self.put_pact), methods=["PUT"]),
+            Route(pact_base + "/version/{version}", w(self.get_pact), methods=["GET"]),
+            Route(pact_base + "/latest", w(self.get_pact), methods=["GET"]),
+            Route(pact_base + "/latest/{tag}", w(self.get_pact), methods=["GET"]),
+            Route(pact_base + "/branch/{branch}/latest", w(self.get_pact), methods=["GET"]),
+            Route(pact_base + "/pact-version/{sha}", w(self.get_pact), methods=["GET"]),
+            Route(pact_base + "/pact-version/{sha}/metadata/{metadata}", w(self.get_pact), methods=["GET"]),
+            Route(
+                pact_base + "/pact-version/{sha}/verification-results",
+                w(self.post_verification),
+                methods=["POST"],
+            ),
+            Route(
+                pact_base + "/pact-version/{sha}/metadata/{metadata}/verification-results",
+                w(self.post_verification),
+                methods=["POST"],
+            ),
+            Route(
+                pact_base + "/pact-version/{sha}/verification-results/{id}",
+                w(self.get_verification),
+                methods=["GET"],
+            ),
+            Route("/matrix", w(self.matrix), methods=["GET"]),
+            Route("/can-i-deploy", w(self.matrix), methods=["GET"]),
+            Route("/webhooks", w(self.webhooks), methods=["GET", "POST"]),
+            Route("/webhooks/{uuid}", w(self.webhook), methods=["GET", "PUT", "DELETE"]),
+            Route("/webhooks/{uuid}/execute", w(self.execute_webhook), methods=["POST"]),
+            Route("/webhooks/{uuid}/logs", w(self.webhook_logs), methods=["GET"]),
+        ]
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return hal({"error": {"message": f"No route for {request.method} {request.url.path}"}}, 404)
+
+
+async def _not_allowed(request: Request, exc: Exception) -> Response:
+    return hal({"error": {"message": f"Method {request.method} not allowed on {request.url.path}"}}, 405)
+
+
+def create_app(
+    sessions: sessionmaker[Session], *, auth: AuthConfig | None = None, dispatcher: Dispatcher | None = None
+) -> Starlette:
+    broker = BrokerApp(sessions, auth=auth, dispatcher=dispatcher)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        broker.dispatcher.close()
+
+    app = Starlette(
+        routes=broker.routes(),
+        exception_handlers={404: _not_found, 405: _not_allowed},
+        lifespan=lifespan,
+    )
+    app.state.broker = broker
+    return app

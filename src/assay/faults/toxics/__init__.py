@@ -1,0 +1,114 @@
+"""The toxic registry: type name -> toxic class, and building one from JSON attributes.
+
+A new toxic is one file with one frozen dataclass; register it in REGISTRY below.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from assay.faults.toxics.bandwidth import BandwidthToxic
+from assay.faults.toxics.base import AttributeError_, Toxic
+from assay.faults.toxics.http_abort import HttpAbortToxic
+from assay.faults.toxics.http_corrupt import HttpCorruptToxic
+from assay.faults.toxics.http_delay import HttpDelayToxic
+from assay.faults.toxics.http_error import HttpErrorToxic
+from assay.faults.toxics.http_headers import HttpHeadersToxic
+from assay.faults.toxics.http_truncate import HttpTruncateToxic
+from assay.faults.toxics.latency import LatencyToxic
+from assay.faults.toxics.limit_data import LimitDataToxic
+from assay.faults.toxics.noop import NoopToxic
+from assay.faults.toxics.reset_peer import ResetPeerToxic
+from assay.faults.toxics.slicer import SlicerToxic
+from assay.faults.toxics.slow_close import SlowCloseToxic
+from assay.faults.toxics.timeout import TimeoutToxic
+
+REGISTRY: dict[str, type[Toxic]] = {}
+
+
+def register(cls: type[Toxic]) -> type[Toxic]:
+    REGISTRY[cls.type_name] = cls
+    return cls
+
+
+for _cls in (
+    LatencyToxic, BandwidthToxic, SlowCloseToxic, TimeoutToxic, ResetPeerToxic,
+    SlicerToxic, LimitDataToxic, NoopToxic,
+    HttpErrorToxic, HttpDelayToxic, HttpAbortToxic, HttpCorruptToxic, HttpTruncateToxic, HttpHeadersToxic,
+):
+    register(_cls)
+
+
+class BadAttributes(ValueError):
+    """Attributes of the wrong JSON type (Toxiproxy answers `bad request body`)."""
+
+
+def _coerce(cls_name: str, field: dataclasses.Field[Any], value: Any) -> Any:
+    kind = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", "")
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
+            raise BadAttributes(
+                f"json: cannot unmarshal {_json_kind(value)} into Go struct field {cls_name}.{field.name} of type int64"
+            )
+        return int(value)
+    if kind == "float":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise BadAttributes(
+                f"json: cannot unmarshal {_json_kind(value)} into Go struct field {cls_name}.{field.name} of type float64"
+            )
+        return float(value)
+    if kind == "str":
+        if not isinstance(value, str):
+            raise BadAttributes(
+                f"json: cannot unmarshal {_json_kind(value)} into Go struct field {cls_name}.{field.name} of type string"
+            )
+        return value
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise BadAttributes(
+                f"json: cannot unmarshal {_json_kind(value)} into Go struct field {cls_name}.{field.name} of type bool"
+            )
+        return value
+    if kind.startswith("dict"):
+        if not isinstance(value, dict):
+            raise BadAttributes(f"json: cannot unmarshal {_json_kind(value)} into field {field.name} of type object")
+        return value
+    if kind.startswith("list"):
+        if not isinstance(value, list):
+            raise BadAttributes(f"json: cannot unmarshal {_json_kind(value)} into field {field.name} of type array")
+        return value
+    return value  # structured attributes (dicts/lists) are checked by the toxic's validate()
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return f"number {value}"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "null"
+
+
+def build_toxic(type_name: str, attributes: dict[str, Any] | None, base: Toxic | None = None) -> Toxic:
+    """Merge JSON attributes over `base` (or zero values); unknown keys are ignored.
+
+    Raises KeyError for an unknown type, BadAttributes for wrong JSON types and
+    AttributeError_ for values the toxic can't run with.
+    """
+    cls = REGISTRY[type_name]
+    values = base.attributes() if base is not None else {}
+    for field in dataclasses.fields(cls):
+        if attributes and field.name in attributes and attributes[field.name] is not None:
+            values[field.name] = _coerce(cls.__name__, field, attributes[field.name])
+    toxic = cls(**values)
+    toxic.validate()
+    return toxic
+
+
+__all__ = ["REGISTRY", "register", "build_toxic", "BadAttributes", "AttributeError_", "Toxic"]

@@ -1,0 +1,125 @@
+"""The load engine's entry point for the CLI and for other engines (plans, chaos):
+turn a target (file or URL) and k6-style overrides into a validated `(LoadedScenario, Plan)`.
+
+    loaded, plan = prepare(LoadRequest(target="scenario.py", vus=20, duration="1m"))
+    result = run_load(loaded, plan, workers=1)
+
+All validation happens here, before any traffic: a bad file, option or threshold raises
+a UsageError subclass (exit 64).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from assay.errors import UsageError
+from assay.load.options import Plan, build_plan, parse_cli_threshold
+from assay.load.profiles import expand_profile
+from assay.load.quick import quick_scenario
+from assay.load.scenario import LoadedScenario, load_scenario
+from assay.results import SourceInfo
+
+
+@dataclass
+class LoadRequest:
+    target: str
+    vus: int | None = None
+    rate: float | None = None
+    duration: str | None = None
+    iterations: int | None = None
+    max_vus: int | None = None
+    profile: str | None = None
+    method: str = "GET"
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str | None = None
+    thresholds: list[str] = field(default_factory=list)
+    no_thresholds: bool = False
+    env: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    insecure: bool = False
+
+
+def is_url(target: str) -> bool:
+    return target.startswith(("http://", "https://"))
+
+
+def prepare(req: LoadRequest, *, env: Mapping[str, str] | None = None) -> tuple[LoadedScenario, Plan]:
+    if req.vus is not None and req.vus < 1:
+        raise UsageError(f"--vus must be at least 1, got {req.vus}")
+    if req.iterations is not None and req.iterations < 1:
+        raise UsageError(f"--iterations must be at least 1, got {req.iterations}")
+    if req.rate is not None and req.iterations is not None:
+        raise UsageError("--rate and --iterations cannot be combined")
+    if req.duration is not None:
+        from assay.load.durations import parse_duration
+
+        try:
+            parse_duration(req.duration, what="--duration")
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    env_map = dict(env or req.env)
+    if is_url(req.target):
+        loaded = quick_scenario(
+            req.target,
+            method=req.method,
+            headers=req.headers,
+            body=req.body,
+            vus=req.vus,
+            rate=req.rate,
+            duration=req.duration or "10s",
+            iterations=req.iterations,
+            max_vus=req.max_vus,
+        )
+    else:
+        if req.headers or req.body is not None or req.method.upper() != "GET":
+            raise UsageError("--method, --header and --body are for quick mode (a URL target), not scenario files")
+        loaded = load_scenario(req.target, env=env_map)
+    options = copy.deepcopy(loaded.options)
+    if req.profile:
+        profile = expand_profile(req.profile, vus=req.vus, duration=req.duration, rate=req.rate)
+        exec_names = {s.get("exec", "default") for s in (options.get("scenarios") or {}).values()} or {"default"}
+        scenarios = {}
+        for exec_name in sorted(exec_names):
+            spec = dict(profile)
+            if exec_name != "default":
+                spec["exec"] = exec_name
+            scenarios[exec_name if len(exec_names) > 1 else req.profile] = spec
+        for key in ("vus", "duration", "iterations", "stages"):
+            options.pop(key, None)
+        options["scenarios"] = scenarios
+    elif loaded.format != "quick" and (req.vus or req.duration or req.iterations or req.rate):
+        # k6: command-line shortcuts replace the file's scenarios with one default scenario
+        for key in ("vus", "duration", "iterations", "stages", "scenarios"):
+            options.pop(key, None)
+        if req.rate is not None:
+            pre = req.vus or max(1, min(int(req.rate), 1000))
+            options["scenarios"] = {"default": {
+                "executor": "constant-arrival-rate", "rate": req.rate, "duration": req.duration or "10s",
+                "preAllocatedVUs": pre, "maxVUs": max(pre, req.max_vus or pre * 10)}}
+        else:
+            if req.vus is not None:
+                options["vus"] = req.vus
+            if req.duration is not None:
+                options["duration"] = req.duration
+            if req.iterations is not None:
+                options["iterations"] = req.iterations
+    if req.tags:
+        options["tags"] = {**(options.get("tags") or {}), **req.tags}
+    if req.insecure:
+        options["insecureSkipTLSVerify"] = True
+    extra: dict[str, list[Any]] = {}
+    for text in req.thresholds:
+        metric, expr = parse_cli_threshold(text)
+        extra.setdefault(metric, []).append(expr)
+    loaded.options = options
+    plan = build_plan(loaded, extra_thresholds=extra, no_thresholds=req.no_thresholds)
+    loaded.spec = dict(loaded.spec)
+    loaded.spec["options"] = options
+    return loaded, plan
+
+
+def result_source(loaded: LoadedScenario) -> SourceInfo:
+    return SourceInfo(format=f"assay-load-{loaded.format}", path=loaded.source)

@@ -1,0 +1,311 @@
+"""The coordinator: setup, workers, live thresholds, progress, exact merge, teardown.
+
+    result = run_load(loaded, plan, workers=2, on_progress=print)
+
+Workers each run a Segment of every scenario and stream `tick`/`snapshot`/`done`
+messages. The coordinator sums ticks into progress events, merges snapshots every 2 s to
+evaluate thresholds live (aborting on a failing `abortOnFail` once its `delayAbortEval`
+has passed), merges the final results exactly (HdrHistograms add), and evaluates every
+threshold once more at the end. Engines never print: progress goes to `on_progress`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from assay.errors import AssayError, UsageError
+from assay.load.backends import Backend, InProcessBackend, ProcessBackend
+from assay.load.executors import Segment
+from assay.load.http.client import ClientOptions, HttpClient
+from assay.load.options import Plan, ThresholdSpec
+from assay.load.runner import WorkerJob, new_loop
+from assay.load.scenario import LoadedScenario, call_maybe_async
+from assay.load.sink import MetricsSink
+from assay.load.vu import VU
+from assay.results import Metric, RunResult, RunStatus, ThresholdResult, merge_results
+from assay.thresholds import evaluate_metric
+
+
+@dataclass
+class Progress:
+    """One progress event (about once a second)."""
+
+    elapsed: float
+    total: float
+    vus: int
+    rps: float
+    p95: float | None
+    requests: int
+    failed: int
+    iterations: int
+    errors: int
+    per_scenario: dict[str, dict[str, float]] = field(default_factory=dict)
+    failing_thresholds: list[str] = field(default_factory=list)
+
+
+class SetupError(UsageError):
+    """setup() raised or timed out: the scenario cannot run (exit 64)."""
+
+
+def resolve_workers(workers: int | str | None) -> int:
+    if workers in (None, "auto", 0, "0"):
+        return max(1, os.cpu_count() or 1)
+    try:
+        n = int(workers)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        from assay.errors import UsageError
+
+        raise UsageError(f"--workers: expected a number or 'auto', got {workers!r}") from None
+    if n < 1:
+        from assay.errors import UsageError
+
+        raise UsageError(f"--workers: must be at least 1, got {n}")
+    return n
+
+
+class _Live:
+    """Collects worker messages into progress events and live threshold verdicts."""
+
+    def __init__(self, plan: Plan, workers: int, on_progress: Callable[[Progress], None] | None, stop: Any) -> None:
+        self.plan = plan
+        self.workers = workers
+        self.on_progress = on_progress
+        self.stop = stop
+        self.ticks: dict[int, dict[str, Any]] = {}
+        self.totals: dict[int, dict[str, float]] = {}
+        self.snapshots: dict[int, dict[str, Any]] = {}
+        self.done: dict[int, RunResult] = {}
+        self.errors: list[str] = []
+        self.aborted_by: list[tuple[str, str]] = []
+        self.failing: list[str] = []
+        self.total = plan.total_duration()
+        self._last_eval = 0.0
+
+    def handle(self, msg: Mapping[str, Any]) -> None:
+        kind = msg.get("type")
+        w = int(msg.get("worker", 0))
+        if kind == "tick":
+            self.ticks[w] = dict(msg)
+            tot = self.totals.setdefault(w, {"requests": 0, "failed": 0, "iterations": 0})
+            tot["requests"] += msg["requests"]
+            tot["failed"] += msg["failed"]
+            tot["iterations"] += msg["iterations"]
+            # one event per second once every worker has reported (worker 0's tick paces them)
+            if len(self.ticks) == self.workers and (w == 0 or msg.get("final")):
+                self._progress()
+        elif kind == "snapshot":
+            self.snapshots[w] = dict(msg)
+            if len(self.snapshots) == self.workers:
+                self._evaluate(float(msg["elapsed"]))
+        elif kind == "done":
+            self.done[w] = RunResult.from_json(msg["result"])
+        elif kind == "error":
+            self.errors.append(str(msg.get("message")))
+
+    def _progress(self) -> None:
+        if self.on_progress is None:
+            return
+        ticks = list(self.ticks.values())
+        per: dict[str, dict[str, float]] = {}
+        for t in ticks:
+            for scn, st in t["per_scenario"].items():
+                agg = per.setdefault(scn, {"requests": 0.0, "failed": 0.0, "iterations": 0.0, "p95": 0.0})
+                agg["requests"] += st.get("requests", 0.0)
+                agg["failed"] += st.get("failed", 0.0)
+                agg["iterations"] += st.get("iterations", 0.0)
+                agg["p95"] = max(agg["p95"], st.get("p95", 0.0))
+        p95s = [t["p95"] for t in ticks if t.get("p95") is not None]
+        self.on_progress(
+            Progress(
+                elapsed=max(t["elapsed"] for t in ticks),
+                total=self.total,
+                vus=sum(t["vus"] for t in ticks),
+                rps=float(sum(t["requests"] / max(t.get("interval", 1.0), 0.2) for t in ticks)),
+                p95=max(p95s) if p95s else None,
+                requests=int(sum(x["requests"] for x in self.totals.values())),
+                failed=int(sum(x["failed"] for x in self.totals.values())),
+                iterations=int(sum(x["iterations"] for x in self.totals.values())),
+                errors=sum(int(t.get("errors", 0)) for t in ticks),
+                per_scenario=per,
+                failing_thresholds=list(self.failing),
+            )
+        )
+
+    def _evaluate(self, elapsed: float) -> None:
+        merged: dict[str, Metric] = {}
+        for snap in self.snapshots.values():
+            for name, data in snap["metrics"].items():
+                m = Metric.model_validate(data)
+                merged[name] = merged[name].merge(m) if name in merged else m
+        failing: list[str] = []
+        for spec in self.plan.thresholds:
+            metric = merged.get(spec.metric)
+            if metric is None:
+                continue
+            probe = metric.model_copy()
+            probe.thresholds = [ThresholdResult(source=spec.source)]
+            if evaluate_metric(probe, elapsed or None):
+                failing.append(f"{spec.metric}: {spec.source}")
+                if spec.abort_on_fail and elapsed >= spec.delay_abort_eval:
+                    self.aborted_by.append((spec.metric, spec.source))
+                    self.stop.set()
+        self.failing = failing
+
+
+def run_load(
+    loaded: LoadedScenario,
+    plan: Plan,
+    *,
+    workers: int = 1,
+    env: Mapping[str, str] | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    run_name: str | None = None,
+    backend: Backend | None = None,
+    stop: Any = None,
+) -> RunResult:
+    """Run the whole test; returns the merged RunResult with thresholds evaluated and a status."""
+    env_map = dict(env or {})
+    setup_sink = MetricsSink()
+    setup_data = None
+    if loaded.setup is not None:
+        setup_data = _run_hook(loaded.setup, "setup", (), setup_sink, plan, env_map, plan.setup_timeout)
+    stop_flag = stop if stop is not None else (threading.Event() if workers == 1 else _mp_event())
+    live = _Live(plan, workers, on_progress, stop_flag)
+    name = run_name or os.path.basename(loaded.source)
+    start_at = time.time() + (0.0 if workers == 1 else 0.3)
+    jobs = [
+        WorkerJob(
+            spec=loaded.spec,
+            plan=plan,
+            segment=Segment(i, workers),
+            setup_data=setup_data,
+            env=env_map,
+            start_at=start_at,
+            run_name=name,
+        )
+        for i in range(workers)
+    ]
+    chosen = backend or (InProcessBackend(loaded) if workers == 1 else ProcessBackend())
+    chosen.run(jobs, live.handle, stop_flag)
+    if live.errors and not live.done:
+        raise AssayError("load workers failed: " + "; ".join(live.errors[:3]))
+    parts = [live.done[i] for i in sorted(live.done)]
+    result = merge_results(parts, name=name) if len(parts) > 1 else parts[0]
+    teardown_error = None
+    if loaded.teardown is not None:
+        try:
+            _run_hook(loaded.teardown, "teardown", (setup_data,), setup_sink, plan, env_map, plan.teardown_timeout)
+        except SetupError as exc:
+            teardown_error = exc.message.replace("setup", "teardown", 1) if "teardown" not in exc.message else exc.message
+    setup_metrics = setup_sink.to_metrics()
+    if setup_metrics:
+        _fold_setup_metrics(result, setup_metrics)
+    extra_errors: dict[str, int] = {}
+    samples: list[str] = []
+    for p in parts:
+        for k, v in (p.extra.get("errors") or {}).items():
+            extra_errors[k] = extra_errors.get(k, 0) + int(v)
+        for s in p.extra.get("error_samples") or []:
+            if s not in samples and len(samples) < 10:
+                samples.append(s)
+    # stopped early and not by a threshold: the user interrupted it (Ctrl-C in a worker or the coordinator)
+    interrupted = any(p.extra.get("interrupted") for p in parts) or (stop_flag.is_set() and not live.aborted_by)
+    result.extra = {"errors": extra_errors, "error_samples": samples, "workers": workers}
+    if teardown_error:
+        result.notes.append(teardown_error)
+    if live.errors:
+        result.notes.extend(f"worker error: {e}" for e in live.errors)
+    _attach_thresholds(result, plan.thresholds)
+    failed = finalize_thresholds(result)
+    if live.aborted_by:
+        result.status = RunStatus.FAILED
+        result.extra["aborted_by_threshold"] = [f"{m}: {s}" for m, s in live.aborted_by]
+        result.notes.append("aborted by threshold " + ", ".join(f"{m}: {s}" for m, s in live.aborted_by))
+    elif interrupted:
+        result.status = RunStatus.ABORTED
+        result.notes.append("interrupted (Ctrl-C): results cover the part that ran")
+    else:
+        result.status = RunStatus.FAILED if failed else RunStatus.PASSED
+    if extra_errors:
+        total = sum(extra_errors.values())
+        result.notes.append(f"{total} iteration(s) raised an exception")
+    return result
+
+
+def _attach_thresholds(result: RunResult, specs: list[ThresholdSpec]) -> None:
+    for spec in specs:
+        metric = result.metrics.get(spec.metric)
+        if metric is None:
+            from assay.results import parse_metric_name
+
+            base, tags = parse_metric_name(spec.metric)
+            mtype = result.metrics[base].type if base in result.metrics else None
+            if mtype is None:
+                continue
+            metric = result.metrics[spec.metric] = Metric(type=mtype, contains=result.metrics[base].contains, tags=tags)
+        metric.thresholds.append(
+            ThresholdResult(source=spec.source, abort_on_fail=spec.abort_on_fail, delay_abort_eval=spec.delay_text)
+        )
+
+
+def finalize_thresholds(result: RunResult) -> list[tuple[str, str]]:
+    failed: list[tuple[str, str]] = []
+    for name, metric in result.metrics.items():
+        for source in evaluate_metric(metric, result.duration_s or None):
+            failed.append((name, source))
+    return failed
+
+
+def _fold_setup_metrics(result: RunResult, metrics: dict[str, Metric]) -> None:
+    for name, m in metrics.items():
+        if name in result.metrics:
+            kept = result.metrics[name].thresholds
+            merged = result.metrics[name].merge(m)
+            merged.thresholds = kept
+            result.metrics[name] = merged
+        else:
+            result.metrics[name] = m
+
+
+def _run_hook(fn: Callable[..., Any], label: str, args: tuple[Any, ...], sink: MetricsSink, plan: Plan, env: Mapping[str, str], timeout: float) -> Any:
+    """Run setup()/teardown() on its own loop; a hook may take a VU (for HTTP) as its last argument."""
+    import inspect
+
+    try:
+        n_params = len(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        n_params = len(args)
+
+    async def main() -> Any:
+        call_args = args
+        if n_params > len(args):
+            vu = VU(id=0, scenario=label, sink=sink, http=HttpClient(sink, ClientOptions(**plan.client)), env=env, tags=plan.tags)
+            vu._base_tags.pop("scenario", None)
+            vu._group = f"::{label}"
+            vu.activate()
+            call_args = (*args, vu)
+        return await asyncio.wait_for(call_maybe_async(fn, *call_args), timeout)
+
+    with asyncio.Runner(loop_factory=new_loop) as runner:
+        try:
+            value = runner.run(main())
+        except TimeoutError:
+            raise SetupError(f"{label}() did not finish within {timeout:g}s") from None
+        except AssayError:
+            raise
+        except Exception as exc:
+            raise SetupError(f"{label}() raised {type(exc).__name__}: {exc}") from None
+    sink.tick(time.time())
+    return value
+
+
+def _mp_event() -> Any:
+    import multiprocessing
+
+    return multiprocessing.get_context("fork").Event()

@@ -1,0 +1,262 @@
+"""The executor interface (k6's lib/executor): one class per executor, one file each.
+
+An executor owns *when* iterations start and *how many VUs* run them; everything else
+(creating VUs, running one iteration, counting it, tags, errors) lives in the
+`ScenarioContext` the runner hands it. That keeps every executor short, and lets a
+different backend (processes now, Ray later) run the same executors unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from assay.load.durations import parse_duration
+from assay.load.scenario import ScenarioError
+
+COMMON_KEYS = {"executor", "startTime", "gracefulStop", "exec", "env", "tags", "options"}
+
+
+@dataclass(frozen=True)
+class Segment:
+    """The share of the load one worker runs: worker `index` of `count` equal stripes.
+
+    Integers (VUs, iterations) are split so the shares add up exactly; arrival-rate
+    iterations are striped (global iteration i belongs to worker i % count), as k6's
+    execution segments do, so a stall on one worker cannot shift another's schedule.
+    """
+
+    index: int = 0
+    count: int = 1
+
+    def scale(self, n: int) -> int:
+        lo = (n * self.index) // self.count
+        hi = (n * (self.index + 1)) // self.count
+        return hi - lo
+
+    def offset(self, n: int) -> int:
+        """How many of `n` belong to workers before this one (for global VU ids)."""
+        return (n * self.index) // self.count
+
+    def owns(self, i: int) -> bool:
+        return i % self.count == self.index
+
+    @property
+    def full(self) -> bool:
+        return self.count == 1
+
+
+@dataclass
+class Stage:
+    duration: float
+    target: float
+
+
+@dataclass
+class ExecutorConfig:
+    """Options common to every executor, plus the executor's own (already validated)."""
+
+    name: str
+    executor: str
+    start_time: float = 0.0
+    graceful_stop: float = 30.0
+    exec: str = "default"
+    env: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+class VUHandle(Protocol):
+    """What executors see of a VU (assay.load.vu.VU)."""
+
+    id: int
+    iteration: int
+    lateness: float
+
+
+class ScenarioContext(Protocol):
+    """What the runner gives an executor."""
+
+    name: str
+    segment: Segment
+
+    @property
+    def aborted(self) -> bool: ...
+
+    def now(self) -> float:
+        """Seconds since this scenario started (perf_counter based)."""
+        ...
+
+    def acquire_vu(self, *, create: bool = True) -> Any:
+        """A free VU of this scenario (a new one while under max_vus), or None."""
+        ...
+
+    def release_vu(self, vu: Any) -> None: ...
+
+    async def run_iteration(self, vu: Any, *, lateness: float = -1.0) -> bool:
+        """Run one iteration on `vu`; False if it raised (already counted)."""
+        ...
+
+    async def iterate(self, vu: Any, end: float, flags: dict[str, bool] | None = None) -> None:
+        """Run iterations on `vu` back to back until scenario time `end`, an abort, or `flags["stop"]`."""
+        ...
+
+    def dropped(self, n: int = 1) -> None: ...
+
+    async def wait_abort(self, timeout: float) -> bool:
+        """Sleep up to `timeout` s; True if the run was aborted meanwhile."""
+        ...
+
+
+class Executor(ABC):
+    """One k6 executor. Subclasses set `name`, `KEYS`, parse their params and implement `run`."""
+
+    name: ClassVar[str]
+    KEYS: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, config: ExecutorConfig, segment: Segment) -> None:
+        self.config = config
+        self.segment = segment
+
+    @classmethod
+    @abstractmethod
+    def parse_params(cls, raw: Mapping[str, Any], where: str) -> dict[str, Any]:
+        """Validate the executor's own keys; defaults as in k6."""
+
+    @abstractmethod
+    def max_vus(self) -> int:
+        """VUs this worker's share may use at most (initialised up front where k6 does)."""
+
+    def initial_vus(self) -> int:
+        return self.max_vus()
+
+    @abstractmethod
+    def duration(self) -> float:
+        """Planned seconds, without startTime and without gracefulStop (0 if open-ended)."""
+
+    @abstractmethod
+    async def run(self, ctx: ScenarioContext) -> None:
+        """Start iterations until done; return once every iteration it started has ended."""
+
+    # -- shared helpers ---------------------------------------------------------------------------------
+
+    async def finish(self, ctx: ScenarioContext, tasks: set[asyncio.Task[Any]], end: float) -> None:
+        """Give running iterations until `end + gracefulStop`, then interrupt the rest."""
+        if tasks:
+            hard = end + self.config.graceful_stop
+            while tasks:
+                remaining = hard - ctx.now()
+                if ctx.aborted:
+                    remaining = min(remaining, ABORT_GRACE)
+                if remaining <= 0:
+                    break
+                done, _ = await asyncio.wait(tasks, timeout=min(remaining, 0.25))
+                tasks.difference_update(done)
+                if ctx.aborted and hard - ctx.now() > ABORT_GRACE:
+                    hard = ctx.now() + ABORT_GRACE
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+
+ABORT_GRACE = 3.0
+
+
+def sleep_until(ctx: ScenarioContext, t: float) -> Awaitable[bool]:
+    return ctx.wait_abort(max(0.0, t - ctx.now()))
+
+
+# -- parsing helpers ------------------------------------------------------------------------------------
+
+
+def check_keys(raw: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    from difflib import get_close_matches
+
+    for key in raw:
+        if key not in allowed and key not in COMMON_KEYS:
+            near = get_close_matches(key, sorted(allowed | COMMON_KEYS), n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            raise ScenarioError(f"{where}: unknown option {key!r} for executor {raw.get('executor')!r}{hint}")
+
+
+def get_int(raw: Mapping[str, Any], key: str, default: int | None, where: str, *, minimum: int = 0) -> int:
+    value = raw.get(key, default)
+    if value is None:
+        raise ScenarioError(f"{where}.{key}: required (a whole number)")
+    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
+        raise ScenarioError(f"{where}.{key}: expected a whole number, got {value!r}")
+    if value < minimum:
+        raise ScenarioError(f"{where}.{key}: must be at least {minimum}, got {value!r}")
+    return int(value)
+
+
+def get_number(raw: Mapping[str, Any], key: str, default: float | None, where: str, *, minimum: float = 0.0) -> float:
+    value = raw.get(key, default)
+    if value is None:
+        raise ScenarioError(f"{where}.{key}: required (a number)")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ScenarioError(f"{where}.{key}: expected a number, got {value!r}")
+    if value < minimum:
+        raise ScenarioError(f"{where}.{key}: must be at least {minimum:g}, got {value!r}")
+    return float(value)
+
+
+def get_duration(raw: Mapping[str, Any], key: str, default: str | float | None, where: str, *, minimum: float = 0.0) -> float:
+    value = raw.get(key, default)
+    if value is None:
+        raise ScenarioError(f"{where}.{key}: required (a duration such as '30s')")
+    try:
+        seconds = parse_duration(value, what=f"{where}.{key}")
+    except ValueError as exc:
+        raise ScenarioError(str(exc)) from None
+    if seconds < minimum:
+        raise ScenarioError(f"{where}.{key}: must be at least {minimum:g}s, got {value!r}")
+    return seconds
+
+
+def get_stages(raw: Mapping[str, Any], where: str, *, required: bool = True) -> list[Stage]:
+    stages = raw.get("stages")
+    if stages is None:
+        if required:
+            raise ScenarioError(f"{where}.stages: required (a list of {{duration, target}})")
+        return []
+    if not isinstance(stages, list) or (required and not stages):
+        raise ScenarioError(f"{where}.stages: expected a non-empty list of {{duration, target}}")
+    out: list[Stage] = []
+    for i, st in enumerate(stages):
+        w = f"{where}.stages[{i}]"
+        if not isinstance(st, Mapping):
+            raise ScenarioError(f"{w}: expected {{duration, target}}, got {st!r}")
+        extra = set(st) - {"duration", "target"}
+        if extra:
+            raise ScenarioError(f"{w}: unknown key {sorted(extra)[0]!r}; a stage has duration and target")
+        out.append(Stage(get_duration(st, "duration", None, w), get_number(st, "target", None, w)))
+    return out
+
+
+def stages_duration(stages: list[Stage]) -> float:
+    return sum(s.duration for s in stages)
+
+
+def interpolate(stages: list[Stage], start: float, t: float) -> float:
+    """The stage target at time t (linear within each stage, from `start` at t=0)."""
+    prev = start
+    elapsed = 0.0
+    for st in stages:
+        if t <= elapsed + st.duration:
+            if st.duration <= 0:
+                return st.target
+            frac = (t - elapsed) / st.duration
+            return prev + (st.target - prev) * frac
+        elapsed += st.duration
+        prev = st.target
+    return prev
+
+
+Clock = Callable[[], float]
+perf = time.perf_counter

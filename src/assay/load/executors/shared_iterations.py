@@ -1,0 +1,50 @@
+"""shared-iterations: a fixed number of iterations shared by a pool of VUs (k6 defaults: 1 VU, 1 iteration, 10m)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from assay.load.executors.base import Executor, ScenarioContext, check_keys, get_duration, get_int
+from assay.load.scenario import ScenarioError
+
+
+class SharedIterations(Executor):
+    name = "shared-iterations"
+
+    @classmethod
+    def parse_params(cls, raw: Mapping[str, Any], where: str) -> dict[str, Any]:
+        check_keys(raw, {"vus", "iterations", "maxDuration"}, where)
+        vus = get_int(raw, "vus", 1, where, minimum=1)
+        iterations = get_int(raw, "iterations", 1, where, minimum=1)
+        if iterations < vus:
+            raise ScenarioError(f"{where}: iterations ({iterations}) must be at least vus ({vus})")
+        return {"vus": vus, "iterations": iterations, "maxDuration": get_duration(raw, "maxDuration", "10m", where)}
+
+    def max_vus(self) -> int:
+        return min(self.segment.scale(self.config.params["vus"]), self.iterations())
+
+    def iterations(self) -> int:
+        return self.segment.scale(self.config.params["iterations"])
+
+    def duration(self) -> float:
+        return float(self.config.params["maxDuration"])
+
+    async def run(self, ctx: ScenarioContext) -> None:
+        end = self.config.params["maxDuration"]
+        left = [self.iterations()]
+        counter = [0]
+
+        async def vu_loop(vu: Any) -> None:
+            while left[0] > 0 and not ctx.aborted and ctx.now() < end:
+                left[0] -= 1
+                vu.iteration_in_scenario = counter[0]
+                counter[0] += 1
+                await ctx.run_iteration(vu)
+            ctx.release_vu(vu)
+
+        tasks = {asyncio.create_task(vu_loop(ctx.acquire_vu())) for _ in range(self.max_vus())}
+        await self.finish(ctx, tasks, end)
+        if left[0] > 0:
+            ctx.dropped(left[0])

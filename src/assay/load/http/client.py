@@ -1,0 +1,972 @@
+"""`vu.http`: the per-VU HTTP/1.1 client (keep-alive pool, cookies, redirects, auth, gzip).
+
+Every request, failed or not, becomes one sample of each k6 http_* metric in the VU's
+sink, tagged with method, name (the URL unless a `name` tag is given), status,
+expected_response, error_code, scenario, group and custom tags. Network failures are
+returned as a Response with status 0, `error` and `error_code`; they never raise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import ipaddress
+import json as _json
+import socket
+import ssl
+import struct
+import time
+import zlib
+from collections.abc import Coroutine, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode, urljoin, urlsplit
+
+from assay.load.http.connection import Connection
+from assay.load.http.cookies import CookieJar
+from assay.load.http.errors import (
+    DECOMPRESSION,
+    INVALID_URL,
+    REQUEST_TIMEOUT,
+    TOO_MANY_REDIRECTS,
+    RequestError,
+    classify,
+)
+from assay.load.http.response import Request, Response, Timings
+
+if TYPE_CHECKING:
+    from assay.load.sink import MetricsSink
+
+_perf = time.perf_counter
+USER_AGENT = "assay/0.1 (https://github.com/assay)"
+
+# url -> (https, host, port, target, host_header, userinfo, pool key, path without query)
+_Parsed = tuple[bool, str, int, str, str, str, tuple[str, str, int], str]
+_URL_CACHE: dict[str, _Parsed] = {}
+_URL_CACHE_MAX = 10_000
+
+
+def parse_url(url: str) -> _Parsed:
+    cached = _URL_CACHE.get(url)
+    if cached is not None:
+        return cached
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise RequestError(INVALID_URL, f"invalid URL {url!r}: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise RequestError(INVALID_URL, f"invalid URL {url!r}: expected http:// or https:// with a host")
+    https = parts.scheme == "https"
+    host = parts.hostname
+    if port is None:
+        port = 443 if https else 80
+    target = parts.path or "/"
+    if parts.query:
+        target += "?" + parts.query
+    host_for_header = f"[{host}]" if ":" in host else host
+    default_port = (https and port == 443) or (not https and port == 80)
+    host_header = host_for_header if default_port else f"{host_for_header}:{port}"
+    userinfo = ""
+    if parts.username is not None:
+        userinfo = f"{parts.username}:{parts.password or ''}"
+    parsed = (https, host, port, target, host_header, userinfo, ("https" if https else "http", host, port), parts.path or "/")
+    if len(_URL_CACHE) < _URL_CACHE_MAX:
+        _URL_CACHE[url] = parsed
+    return parsed
+
+
+class _DNSCache:
+    """Resolved addresses per host for the life of a run (k6 caches DNS as well)."""
+
+    def __init__(self, ttl: float = 300.0) -> None:
+        self.ttl = ttl
+        self.entries: dict[tuple[str, int], tuple[float, str]] = {}
+
+    async def resolve(self, loop: asyncio.AbstractEventLoop, host: str, port: int) -> str:
+        try:
+            ipaddress.ip_address(host)
+            return host
+        except ValueError:
+            pass
+        now = time.monotonic()
+        hit = self.entries.get((host, port))
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        if not infos:
+            raise socket.gaierror(socket.EAI_NONAME, "no such host")
+        addr = str(infos[0][4][0])
+        self.entries[(host, port)] = (now + self.ttl, addr)
+        return addr
+
+
+DNS = _DNSCache()
+
+
+class ClientOptions:
+    """Per-run client settings (k6 options: insecureSkipTLSVerify, maxRedirects, timeouts, ...)."""
+
+    __slots__ = (
+        "timeout",
+        "connect_timeout",
+        "max_redirects",
+        "verify_tls",
+        "user_agent",
+        "expected_statuses",
+        "discard_body",
+        "headers",
+        "accept_gzip",
+    )
+
+    def __init__(
+        self,
+        *,
+        timeout: float = 60.0,
+        connect_timeout: float = 10.0,
+        max_redirects: int = 10,
+        verify_tls: bool = True,
+        user_agent: str = USER_AGENT,
+        expected_statuses: Iterable[tuple[int, int]] = ((200, 399),),
+        discard_body: bool = False,
+        headers: Mapping[str, str] | None = None,
+        accept_gzip: bool = True,
+    ) -> None:
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.max_redirects = max_redirects
+        self.verify_tls = verify_tls
+        self.user_agent = user_agent
+        self.expected_statuses = tuple(expected_statuses)
+        self.discard_body = discard_body
+        self.headers = dict(headers or {})
+        self.accept_gzip = accept_gzip
+
+    def expected(self, status: int) -> bool:
+        for lo, hi in self.expected_statuses:
+            if lo <= status <= hi:
+                return True
+        return False
+
+    def expected_table(self) -> bytes:
+        """1 at index `status` when it is expected, for statuses 0-599; built once per set of
+        ranges (each VU's client needs it, and 600 `expected()` calls per VU showed in profiles)."""
+        key = self.expected_statuses
+        table = _EXPECTED_TABLES.get(key)
+        if table is None:
+            table = _EXPECTED_TABLES[key] = bytes(1 if self.expected(code) else 0 for code in range(600))
+        return table
+
+
+_EXPECTED_TABLES: dict[tuple[tuple[int, int], ...], bytes] = {}
+
+
+_SSL_VERIFY: ssl.SSLContext | None = None
+_SSL_NOVERIFY: ssl.SSLContext | None = None
+
+
+def _ssl_context(verify: bool) -> ssl.SSLContext:
+    global _SSL_VERIFY, _SSL_NOVERIFY
+    if verify:
+        if _SSL_VERIFY is None:
+            _SSL_VERIFY = ssl.create_default_context()
+            _SSL_VERIFY.set_alpn_protocols(["http/1.1"])
+        return _SSL_VERIFY
+    if _SSL_NOVERIFY is None:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.set_alpn_protocols(["http/1.1"])
+        _SSL_NOVERIFY = ctx
+    return _SSL_NOVERIFY
+
+
+class FrozenTags(dict[str, str]):
+    """Request tags that never change (YAML steps, constants in a script): their series key is
+    computed once instead of sorting the tags on every request. Do not modify one after use."""
+
+    __slots__ = ("key", "name")
+
+    def __init__(self, tags: Mapping[str, Any] | None = None) -> None:
+        super().__init__({str(k): str(v) for k, v in (tags or {}).items()})
+        self.name: str | None = self.get("name")
+        self.key: tuple[tuple[str, str], ...] | None = tuple(sorted((k, v) for k, v in self.items() if k != "name")) or None
+
+
+class _PreparedGet:
+    """What `get(url)` needs again for a URL it has sent before (see HttpClient._get_prepared)."""
+
+    __slots__ = ("url", "data", "idle", "version", "status", "series")
+
+    def __init__(self, url: str, data: bytes, idle: list[Connection]) -> None:
+        self.url = url
+        self.data = data
+        self.idle = idle  # the client's idle list for this URL's pool key (the same list object)
+        self.version = -1
+        self.status = -1
+        self.series: Any = None
+
+
+class StaticRequest:
+    """An iteration that is exactly one request whose response nobody reads (quick mode, YAML
+    steps without checks or captures). The runner may run such iterations with
+    `HttpClient.run_static` instead of calling the iteration function."""
+
+    __slots__ = ("method", "url", "headers", "body", "tags", "timeout", "redirects")
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        tags: FrozenTags | None = None,
+        timeout: float | None = None,
+        redirects: int = -1,
+    ) -> None:
+        self.method = method.upper()
+        self.url = url
+        self.headers = dict(headers) if headers else None
+        self.body = body or None
+        self.tags = tags
+        self.timeout = timeout
+        self.redirects = redirects
+
+
+class _StaticRun:
+    """The response callback of one `run_static` loop: record, count the iteration, send the next."""
+
+    __slots__ = (
+        "client", "vu", "data", "timeout", "end_at", "worker", "flags", "iters", "iter_durations",
+        "name", "method", "tag_key", "url", "tags", "follow", "nbytes", "t_iter", "t_send", "t_sent", "finished", "last_status", "last_series",
+    )
+
+    def __init__(
+        self, client: HttpClient, vu: Any, data: bytes, timeout: float, end_at: float, worker: Any,
+        flags: dict[str, bool] | None, iters: Any, iter_durations: Any, series_key: tuple[Any, ...], follow: bool,
+        url: str, tags: FrozenTags | None,
+    ) -> None:
+        self.url = url
+        self.tags = tags
+        self.nbytes = len(data)
+        self.client = client
+        self.vu = vu
+        self.data = data
+        self.timeout = timeout
+        self.end_at = end_at
+        self.worker = worker
+        self.flags = flags
+        self.iters = iters
+        self.iter_durations = iter_durations
+        self.name, self.method, self.tag_key = series_key
+        self.follow = follow
+        self.t_iter = self.t_send = self.t_sent = 0.0
+        self.finished = False
+        self.last_status = -1
+        self.last_series: Any = None
+
+    def count_iteration(self, now: float) -> None:
+        iters = self.iters
+        iters.count += 1
+        iters.sum += 1.0
+        self.iter_durations.buf.append((now - self.t_iter) * 1000.0)
+        self.vu.iteration += 1
+
+    def __call__(self, conn: Connection) -> bool:
+        status = conn.status
+        if conn.special is not None or not conn.keep_alive or conn.closed or (self.follow and status in _REDIRECTS):
+            return False  # the coroutine finishes this response the general way
+        t_done = conn.t_last
+        t_send = self.t_send
+        t_sent = self.t_sent
+        t_first = conn.t_first or t_done
+        if status == self.last_status:
+            series = self.last_series
+        elif self._resolve(conn, status, t_send, t_sent, t_first, t_done):
+            series = None
+        else:
+            series = self.last_series
+        if series is not None:
+            series.buf.frombytes(_PACK8(0.0, 0.0, 0.0, (t_sent - t_send) * 1000.0, (t_first - t_sent) * 1000.0,
+                                        (t_done - t_first) * 1000.0, (t_done - t_send) * 1000.0, -1.0))
+            series.sent += self.nbytes
+            series.received += conn.received
+        iters = self.iters
+        iters.count += 1
+        iters.sum += 1.0
+        self.iter_durations.buf.append((t_done - self.t_iter) * 1000.0)
+        self.vu.iteration += 1
+        if t_done >= self.end_at or self.worker.stopping or (self.flags is not None and self.flags["stop"]):
+            self.finished = True
+            return False
+        # the next iteration: Connection.restart, inlined
+        self.t_iter = t_done
+        conn.status = 0
+        conn.head = None
+        conn.chunks = []
+        conn.special = None
+        conn.t_first = 0.0
+        conn.received = 0
+        conn.complete = False
+        t_send = self.t_send = _perf()
+        conn.deadline = t_send + self.timeout
+        conn.transport.write(self.data)
+        self.t_sent = _perf()
+        return True
+
+    def _resolve(self, conn: Connection, status: int, t_send: float, t_sent: float, t_first: float, t_done: float) -> bool:
+        """Find the series of a status not seen in this loop yet. The first sample of a new tag
+        set is recorded here, by `_record` (which creates the series): then True."""
+        client = self.client
+        expected = status < 600 and client._expected[status] == 1
+        series = client._series.get((self.vu._tags_version, self.name, self.method, status, 0, expected, self.tag_key))  # type: ignore[union-attr]
+        if series is None:
+            client._record(self.method, self.url, self.tags, status, 0, expected, 0.0, 0.0, 0.0, (t_sent - t_send) * 1000.0,
+                           (t_first - t_sent) * 1000.0, (t_done - t_first) * 1000.0, (t_done - t_send) * 1000.0, self.nbytes, conn.received)
+            self.last_status = -1
+            self.last_series = None
+            return True
+        self.last_status = status
+        self.last_series = series
+        return False
+
+
+_NO_KEY: tuple[Any, ...] = ("no series",)
+_PACK8 = struct.Struct("8d").pack  # one row of the series buffer (cheaper than extending with a tuple)
+_NO_BODY_ON_REDIRECT = {301, 302, 303}
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
+class HttpClient:
+    """The HTTP client of one VU. Connections are kept alive and reused by this VU only."""
+
+    def __init__(self, sink: MetricsSink | None = None, options: ClientOptions | None = None) -> None:
+        self.options = options or ClientOptions()
+        self.sink = sink
+        self.cookies = CookieJar()
+        self._idle: dict[tuple[str, str, int], list[Connection]] = {}
+        self._vu: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._simple_heads: dict[tuple[str, str], bytes] = {}
+        self._static: dict[int, tuple[Any, ...]] = {}
+        self._gets: dict[str, _PreparedGet] = {}
+        self._series = sink.http_series if sink is not None else None
+        self._expected = self.options.expected_table()
+
+    def bind(self, vu: Any) -> None:
+        """Attach to the VU whose tags the samples carry."""
+        self._vu = vu
+
+    # -- verbs ----------------------------------------------------------------------------------------
+    # Plain functions returning the request's coroutine: `await vu.http.get(url)` then runs one
+    # coroutine per request, not two.
+
+    def get(self, url: str, **kw: Any) -> Coroutine[Any, Any, Response]:
+        if kw:
+            return self.request("GET", url, **kw)
+        if not self.cookies._cookies:
+            prepared = self._gets.get(url)
+            if prepared is not None:
+                return self._get_prepared(prepared)
+        return self._send("GET", url, None, b"", None, None, -1)
+
+    def head(self, url: str, **kw: Any) -> Coroutine[Any, Any, Response]:
+        return self.request("HEAD", url, **kw)
+
+    def options_(self, url: str, **kw: Any) -> Coroutine[Any, Any, Response]:
+        return self.request("OPTIONS", url, **kw)
+
+    def post(self, url: str, body: Any = None, **kw: Any) -> Coroutine[Any, Any, Response]:
+        return self.request("POST", url, body=body, **kw)
+
+    def put(self, url: str, body: Any = None, **kw: Any) -> Coroutine[Any, Any, Response]:
+        return self.request("PUT", url, body=body, **kw)
+
+    def patch(self, url: str, body: Any = None, **kw: Any) -> Coroutine[Any, Any, Response]:
+        return self.request("PATCH", url, body=body, **kw)
+
+    def delete(self, url: str, **kw: Any) -> Coroutine[Any, Any, Response]:
+        return self.request("DELETE", url, **kw)
+
+    # -- the request ----------------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | str | Mapping[str, Any] | None = None,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        auth: tuple[str, str] | str | None = None,
+        redirects: int | None = None,
+        name: str | None = None,
+    ) -> Coroutine[Any, Any, Response]:
+        """Send one request (following redirects); always returns a Response, never raises for network errors.
+
+        `body` may be bytes, str, or a dict (sent as a form); `json` is serialised with a JSON
+        content type; `auth` is `(user, password)` for basic auth or a bearer token string;
+        `tags={"name": ...}` (or `name=`) groups URLs into one sub-metric. Tags that never
+        change can be made once with `FrozenTags({...})`, which saves sorting them per request.
+        """
+        if not method.isupper():
+            method = method.upper()
+        if params:
+            url = url + ("&" if "?" in url else "?") + urlencode(params, doseq=True)
+        req_headers, payload = self._prepare(headers, body, json, auth)
+        if name is not None:
+            tags = {**(tags or {}), "name": name}
+        return self._send(method, url, req_headers, payload, tags, timeout, -1 if redirects is None else redirects)
+
+    def _prepare(
+        self, headers: Mapping[str, str] | None, body: Any, json: Any, auth: tuple[str, str] | str | None
+    ) -> tuple[dict[str, str] | None, bytes]:
+        """The headers and encoded body a request sends (the client's default headers merged in)."""
+        if body is None and json is None:
+            payload: bytes = b""
+            extra_headers = None
+        else:
+            payload, extra_headers = _encode_body(body, json)
+        req_headers: dict[str, str] | None = None
+        if headers or extra_headers or auth or self.options.headers:
+            req_headers = {**self.options.headers, **(extra_headers or {}), **(headers or {})}
+            if auth is not None:
+                req_headers["Authorization"] = _auth_header(auth)
+        return req_headers, payload
+
+    async def _follow(
+        self,
+        response: Response,
+        method: str,
+        url: str,
+        req_headers: dict[str, str] | None,
+        payload: bytes,
+        tags: Mapping[str, str] | None,
+        timeout: float | None,
+        max_hops: int,
+    ) -> Response:
+        hops = 0
+        while response.status in _REDIRECTS and not response.error_code:
+            location = response.headers.get("location")
+            if not location:
+                return response
+            if hops >= max_hops:
+                if max_hops > 0:
+                    response.error = f"stopped after {max_hops} redirects"
+                    response.error_code = TOO_MANY_REDIRECTS
+                return response
+            hops += 1
+            url = urljoin(url, location)
+            if response.status in _NO_BODY_ON_REDIRECT and method != "HEAD":
+                method = "GET"
+                payload = b""
+                if req_headers:
+                    req_headers = {k: v for k, v in req_headers.items() if k.lower() not in ("content-type", "content-length")}
+            response = await self._send(method, url, req_headers, payload, tags, timeout, 0)
+        return response
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str] | None,
+        payload: bytes,
+        tags: Mapping[str, str] | None,
+        timeout: float | None,
+        redirects: int,
+        adopt: tuple[Connection, float, float] | None = None,
+    ) -> Response:
+        """One request; `redirects` is how many redirects to follow (-1: the client's maxRedirects).
+
+        `adopt=(conn, t_send, t_sent)`: the request was already sent on `conn` by `run_static`
+        and its response is complete; only finish it (record, cookies, redirects).
+        """
+        t_start = _perf() if adopt is None else adopt[1]
+        parsed = _URL_CACHE.get(url)
+        if parsed is None:
+            try:
+                parsed = parse_url(url)
+            except RequestError as err:
+                return self._failed(method, url, tags, err, t_start, t_start, 0.0, 0.0, 0)
+        https, host, port, target, host_header, userinfo, key, path = parsed
+        asked_headers = headers  # what redirects re-send (credentials from the URL are not carried over)
+        if userinfo and (headers is None or "Authorization" not in headers):
+            headers = dict(headers or {})
+            headers["Authorization"] = "Basic " + base64.b64encode(userinfo.encode()).decode()
+        cookie = self.cookies.header_for(host, path, https) if self.cookies._cookies else ""
+        if headers is None and not payload and not cookie:
+            data = self._simple_heads.get((method, url))
+            if data is None:
+                data = _head_bytes(method, target, host_header, None, 0, False, "", self.options)
+                if len(self._simple_heads) < 1000:
+                    self._simple_heads[(method, url)] = data
+                    if method == "GET" and self._series is not None and self._vu is not None:
+                        self._gets[url] = _PreparedGet(url, data, self._idle.setdefault(key, []))
+        else:
+            data = _head_bytes(method, target, host_header, headers, len(payload), bool(payload) or method in ("POST", "PUT", "PATCH"), cookie, self.options)
+            if payload:
+                data += payload
+        deadline = t_start + (timeout if timeout is not None else self.options.timeout)
+        connecting = tls_ms = 0.0
+        conn: Connection | None = None
+        idle = self._idle.get(key)
+        if adopt is not None:
+            conn, t_send, t_sent = adopt
+            idle = None
+        while idle:
+            candidate = idle.pop()
+            if not candidate.closed:
+                conn = candidate
+                break
+        if adopt is None:
+            t_send = t_start  # a kept-alive connection: nothing blocked the request
+        if conn is None:
+            try:
+                conn, t_send, connecting, tls_ms = await self._connect(key, https, host, port, deadline)
+            except RequestError as err:
+                return self._failed(method, url, tags, err, t_start, _perf(), 0.0, 0.0, 0)
+        t_ready = t_send
+        retried = False
+        while adopt is None:
+            waiter = conn.start(data, deadline, method == "HEAD")
+            t_sent = _perf()
+            try:
+                await waiter
+                break
+            except RequestError as err:
+                conn.close()
+                if conn.reused and not retried and not conn.t_first and err.code != REQUEST_TIMEOUT and method in _IDEMPOTENT:
+                    # The server closed an idle keep-alive connection as we wrote to it: retry on a fresh one.
+                    retried = True
+                    try:
+                        conn, t_send, connecting, tls_ms = await self._connect(key, https, host, port, deadline)
+                    except RequestError as err2:
+                        return self._failed(method, url, tags, err2, t_start, _perf(), connecting, tls_ms, 0)
+                    t_ready = t_send
+                    continue
+                return self._failed(method, url, tags, err, t_start, _perf(), connecting, tls_ms, len(data), t_send=t_send)
+        t_done = conn.t_last or _perf()
+        t_first = conn.t_first or t_done
+        status = conn.status
+        raw_headers = conn.head
+        chunks = conn.chunks
+        body = chunks[0] if len(chunks) == 1 else (b"".join(chunks) if chunks else b"")
+        received = conn.received
+        special = conn.special
+        if conn.keep_alive and not conn.closed:
+            conn.reused = True
+            if idle is None:
+                idle = self._idle.get(key)
+                if idle is None:
+                    idle = self._idle[key] = []
+            idle.append(conn)
+        else:
+            conn.close()
+        error = ""
+        error_code = 0
+        if special is not None:
+            for lname, hvalue in special:
+                if lname == b"set-cookie":
+                    self.cookies.store(host, path, hvalue.decode("latin-1"))
+                elif body:
+                    try:
+                        body = _decompress(body, hvalue.decode("latin-1"))
+                    except zlib.error as exc:
+                        error, error_code = f"failed to decompress the response body: {exc}", DECOMPRESSION
+        # k6 timings, ms
+        if connecting or tls_ms or t_ready != t_start:
+            blocked = (t_ready - t_start) * 1000.0 - connecting - tls_ms
+            if blocked < 0.0:
+                blocked = 0.0
+        else:
+            blocked = 0.0
+        sending = (t_sent - t_send) * 1000.0
+        waiting = (t_first - t_sent) * 1000.0
+        if waiting < 0.0:
+            waiting = 0.0
+        receiving = (t_done - t_first) * 1000.0
+        duration = (t_done - t_send) * 1000.0
+        if self.options.discard_body:
+            body = b""
+        response = Response(status, raw_headers, body, (blocked, connecting, tls_ms, sending, waiting, receiving, duration), url, None, error, error_code)
+        if headers is not None or payload:
+            response.request = Request(method, url, dict(headers or {}), payload)
+        series_map = self._series
+        if series_map is not None:
+            expected = error_code == 0 and status < 600 and self._expected[status] == 1
+            vu = self._vu
+            if vu is not None and vu._tags_cache is not None:
+                # the common case inlined: no per-request tags (or frozen ones), VU tags unchanged
+                if tags is None:
+                    skey: tuple[Any, ...] = (vu._tags_version, url, method, status, error_code, expected, None)
+                elif type(tags) is FrozenTags:
+                    skey = (vu._tags_version, url if tags.name is None else tags.name, method, status, error_code, expected, tags.key)
+                else:
+                    skey = _NO_KEY
+                series = series_map.get(skey)
+                if series is not None:
+                    lateness = vu.lateness
+                    series.buf.frombytes(
+                        _PACK8(blocked, connecting, tls_ms, sending, waiting, receiving, duration,
+                               duration + lateness * 1000.0 if lateness >= 0.0 else -1.0)
+                    )
+                    series.sent += len(data)
+                    series.received += received
+                    if status in _REDIRECTS and redirects and not error_code:
+                        return await self._follow(response, method, url, asked_headers, payload, tags, timeout,
+                                                  self.options.max_redirects if redirects < 0 else redirects)
+                    return response
+            self._record(method, url, tags, status, error_code, expected, blocked, connecting, tls_ms, sending, waiting, receiving, duration, len(data), received)
+        if status in _REDIRECTS and redirects and not error_code:
+            return await self._follow(response, method, url, asked_headers, payload, tags, timeout,
+                                      self.options.max_redirects if redirects < 0 else redirects)
+        return response
+
+    async def _get_prepared(self, prep: _PreparedGet) -> Response:
+        """`get(url)` without options on a URL seen before: the request bytes, the pool and the
+        metrics series are already known. Anything beyond a plain kept-alive 2xx/4xx/5xx answer
+        (connecting, cookies, compression, redirects, a closing connection, errors) goes the
+        general way (`_send`), so the recorded samples are the same."""
+        t_start = _perf()
+        idle = prep.idle
+        conn: Connection | None = None
+        while idle:
+            candidate = idle.pop()
+            if not candidate.closed:
+                conn = candidate
+                break
+        if conn is None:
+            return await self._send("GET", prep.url, None, b"", None, None, -1)
+        data = prep.data
+        waiter = conn.start(data, t_start + self.options.timeout, False)
+        t_sent = _perf()
+        try:
+            await waiter
+        except RequestError as err:
+            conn.close()
+            if not conn.t_first and err.code != REQUEST_TIMEOUT:
+                # closed as we wrote to it: sent again on a fresh connection, as `_send` retries
+                return await self._send("GET", prep.url, None, b"", None, None, -1)
+            return self._failed("GET", prep.url, None, err, t_start, _perf(), 0.0, 0.0, len(data), t_send=t_start)
+        status = conn.status
+        if conn.special is not None or not conn.keep_alive or conn.closed or status in _REDIRECTS:
+            return await self._send("GET", prep.url, None, b"", None, None, -1, adopt=(conn, t_start, t_sent))
+        conn.reused = True
+        idle.append(conn)
+        t_done = conn.t_last
+        t_first = conn.t_first or t_done
+        sending = (t_sent - t_start) * 1000.0
+        waiting = (t_first - t_sent) * 1000.0
+        receiving = (t_done - t_first) * 1000.0
+        duration = (t_done - t_start) * 1000.0
+        chunks = conn.chunks
+        body = b"" if self.options.discard_body else chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        url = prep.url
+        response = Response(status, conn.head, body, (0.0, 0.0, 0.0, sending, waiting, receiving, duration), url)
+        vu = self._vu
+        if vu._tags_cache is None or vu._tags_version != prep.version or status != prep.status:
+            expected = status < 600 and self._expected[status] == 1
+            if vu._tags_cache is None:
+                vu.tags_key()
+            series = self._series.get((vu._tags_version, url, "GET", status, 0, expected, None))  # type: ignore[union-attr]
+            if series is None:
+                self._record("GET", url, None, status, 0, expected, 0.0, 0.0, 0.0, sending, waiting, receiving, duration, len(data), conn.received)
+                prep.status = -1
+                return response
+            prep.version = vu._tags_version
+            prep.status = status
+            prep.series = series
+        else:
+            series = prep.series
+        lateness = vu.lateness
+        series.buf.frombytes(
+            _PACK8(0.0, 0.0, 0.0, sending, waiting, receiving, duration, duration + lateness * 1000.0 if lateness >= 0.0 else -1.0)
+        )
+        series.sent += len(data)
+        series.received += conn.received
+        return response
+
+    # -- requests nobody reads: a loop driven by the connection -----------------------------------------
+
+    async def run_static(self, req: StaticRequest, vu: Any, end_at: float, worker: Any, flags: dict[str, bool] | None, iters: Any, iter_durations: Any) -> bool:
+        """Iterations that are exactly `req`, whose response nobody reads, back to back on one
+        kept-alive connection: the connection sends the next request from its response callback
+        (as wrk does), with no coroutine resumed per request. Each request is recorded exactly as
+        `_send` records it (timings, data, status, expected_response); each iteration counts in
+        `iters` (a Counter series) and `iter_durations` (a Trend series), as the runner counts them.
+
+        Runs until perf-counter time `end_at`, `worker.stopping`, `flags["stop"]`, or a response
+        that needs more than recording (cookies, compression, redirects, a closing connection,
+        an error): that one is finished the general way. Returns False without sending anything
+        when the loop cannot start (no idle connection yet, cookies to send, no sink).
+        """
+        if self._series is None or self.cookies._cookies or vu._tags_cache is None:
+            return False
+        prepared = self._static.get(id(req))
+        if prepared is None or prepared[0] is not req:
+            # None when this request cannot loop (HEAD, a bad URL, per-request tags): remembered
+            prepared = self._static[id(req)] = (req, self._build_static(req))
+        built = prepared[1]
+        if built is None:
+            return False
+        data, key, url, headers, payload, tags, series_key = built
+        idle = self._idle.get(key)
+        conn: Connection | None = None
+        while idle:
+            candidate = idle.pop()
+            if not candidate.closed:
+                conn = candidate
+                break
+        if conn is None:
+            return False
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        timeout = req.timeout if req.timeout is not None else self.options.timeout
+        run = _StaticRun(self, vu, data, timeout, end_at, worker, flags, iters, iter_durations, series_key, req.redirects != 0, url, req.tags)
+        batch: asyncio.Future[None] = loop.create_future()
+        conn.waiter = batch
+        conn.driver = run
+        conn.head_request = False
+        run.t_iter = run.t_send = _perf()
+        conn.restart(data, run.t_send + timeout)
+        run.t_sent = _perf()
+        try:
+            await batch
+        except RequestError as err:
+            conn.driver = None
+            conn.close()
+            if not conn.t_first and err.code != REQUEST_TIMEOUT and req.method in _IDEMPOTENT:
+                # closed as we wrote to it: sent again on a fresh connection, as `_send` retries
+                await self._send(req.method, url, headers, payload, tags, req.timeout, req.redirects)
+            else:
+                self._failed(req.method, url, tags, err, run.t_send, _perf(), 0.0, 0.0, len(data), t_send=run.t_send)
+            run.count_iteration(_perf())
+            return True
+        except BaseException:
+            conn.driver = None
+            conn.close()
+            raise
+        conn.driver = None
+        if run.finished:
+            if conn.keep_alive and not conn.closed:
+                if idle is None:
+                    idle = self._idle.setdefault(key, [])
+                idle.append(conn)
+            else:
+                conn.close()
+            return True
+        # a response that needs more than recording: finish it the general way
+        await self._send(req.method, url, headers, payload, tags, req.timeout, req.redirects, adopt=(conn, run.t_send, run.t_sent))
+        run.count_iteration(_perf())
+        return True
+
+    def _build_static(self, req: StaticRequest) -> tuple[Any, ...] | None:
+        try:
+            https, host, port, target, host_header, userinfo, key, path = parse_url(req.url)
+        except RequestError:
+            return None
+        if req.method == "HEAD":
+            return None
+        headers, payload = self._prepare(req.headers, req.body, None, None)
+        sent_headers = headers
+        if userinfo and (headers is None or "Authorization" not in headers):
+            sent_headers = dict(headers or {})
+            sent_headers["Authorization"] = "Basic " + base64.b64encode(userinfo.encode()).decode()
+        data = _head_bytes(
+            req.method, target, host_header, sent_headers, len(payload),
+            bool(payload) or req.method in ("POST", "PUT", "PATCH"), "", self.options,
+        )
+        tags = req.tags
+        if type(tags) is FrozenTags:
+            series_key: tuple[Any, ...] = (req.url if tags.name is None else tags.name, req.method, tags.key)
+        elif tags is None:
+            series_key = (req.url, req.method, None)
+        else:
+            return None
+        return (data + payload, key, req.url, headers, payload, tags, series_key)
+
+    async def _connect(
+        self, key: tuple[str, str, int], https: bool, host: str, port: int, deadline: float
+    ) -> tuple[Connection, float, float, float]:
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        try:
+            addr = await asyncio.wait_for(DNS.resolve(loop, host, port), max(0.001, deadline - _perf()))
+        except (OSError, TimeoutError) as exc:
+            raise classify(exc, dialing=True) from None
+        t_resolved = _perf()
+        budget = min(self.options.connect_timeout, max(0.001, deadline - t_resolved))
+        try:
+            _, conn = await asyncio.wait_for(loop.create_connection(lambda: Connection(loop, key), addr, port), budget)
+        except (OSError, TimeoutError) as exc:
+            raise classify(exc, dialing=True) from None
+        t_connected = _perf()
+        tls_ms = 0.0
+        if https:
+            try:
+                transport = await asyncio.wait_for(
+                    loop.start_tls(conn.transport, conn, _ssl_context(self.options.verify_tls), server_hostname=host),
+                    max(0.001, deadline - t_connected),
+                )
+            except (OSError, TimeoutError, ssl.SSLError) as exc:
+                conn.close()
+                raise classify(exc, dialing=True) from None
+            if transport is None:
+                conn.close()
+                raise RequestError(1300, "tls: handshake failed")
+            conn.transport = transport
+            ssl_obj = transport.get_extra_info("ssl_object")
+            conn.tls_version = ssl_obj.version() if ssl_obj is not None else ""
+            tls_ms = (_perf() - t_connected) * 1000.0
+        connecting = (t_connected - t_resolved) * 1000.0
+        return conn, _perf(), connecting, tls_ms
+
+    def _failed(
+        self,
+        method: str,
+        url: str,
+        tags: Mapping[str, str] | None,
+        err: RequestError,
+        t_start: float,
+        t_end: float,
+        connecting: float,
+        tls_ms: float,
+        sent: int,
+        t_send: float | None = None,
+    ) -> Response:
+        if t_send is None:
+            blocked = max(0.0, (t_end - t_start) * 1000.0 - connecting - tls_ms)
+            waited = 0.0
+        else:
+            blocked = max(0.0, (t_send - t_start) * 1000.0 - connecting - tls_ms)
+            waited = (t_end - t_send) * 1000.0
+        timings = Timings(blocked, connecting, tls_ms, 0.0, waited, 0.0, waited)
+        response = Response(0, b"", b"", timings, url, None, err.message, err.code)
+        if self._series is not None:
+            self._record(method, url, tags, 0, err.code, False, blocked, connecting, tls_ms, 0.0, waited, 0.0, waited, sent, 0)
+        return response
+
+    def _record(
+        self,
+        method: str,
+        url: str,
+        tags: Mapping[str, str] | None,
+        status: int,
+        error_code: int,
+        expected: bool,
+        blocked: float,
+        connecting: float,
+        tls_ms: float,
+        sending: float,
+        waiting: float,
+        receiving: float,
+        duration: float,
+        sent: int,
+        received: int,
+    ) -> None:
+        vu = self._vu
+        if vu is not None:
+            if vu._tags_cache is None:
+                vu.tags_key()
+            version = vu._tags_version
+            lateness = vu.lateness
+        else:
+            version, lateness = 0, -1.0
+        tag_key: tuple[tuple[str, str], ...] | None
+        if type(tags) is FrozenTags:
+            name, tag_key = url if tags.name is None else tags.name, tags.key
+        elif tags:
+            name = tags.get("name", url)
+            tag_key = tuple(sorted((k, str(v)) for k, v in tags.items() if k != "name")) or None
+        else:
+            name, tag_key = url, None
+        key = (version, name, method, status, error_code, expected, tag_key)
+        series = self._series.get(key)  # type: ignore[union-attr]
+        if series is None:
+            vu_tags = vu.tags_key()[1] if vu is not None else {}
+            all_tags = dict(vu_tags)
+            all_tags.update({"name": name, "method": method, "status": str(status), "expected_response": "true" if expected else "false"})
+            if error_code:
+                all_tags["error_code"] = str(error_code)
+            if tag_key:
+                all_tags.update(tag_key)
+            series = self.sink.new_http_series(key, all_tags, not expected)  # type: ignore[union-attr]
+        series.buf.frombytes(
+            _PACK8(blocked, connecting, tls_ms, sending, waiting, receiving, duration, duration + lateness * 1000.0 if lateness >= 0.0 else -1.0)
+        )
+        series.sent += sent
+        series.received += received
+
+    async def close(self) -> None:
+        for conns in self._idle.values():
+            for conn in conns:
+                conn.close()
+        self._idle.clear()
+        self._gets.clear()
+
+
+def _head_bytes(
+    method: str,
+    target: str,
+    host_header: str,
+    headers: Mapping[str, str] | None,
+    body_len: int,
+    send_length: bool,
+    cookie: str,
+    options: ClientOptions,
+) -> bytes:
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {host_header}"]
+    names: set[str] = set()
+    if headers:
+        for k, v in headers.items():
+            if "\r" in k or "\n" in k or "\r" in str(v) or "\n" in str(v):
+                raise ValueError(f"header {k!r} contains a line break")
+            lines.append(f"{k}: {v}")
+            names.add(k.lower())
+    if "user-agent" not in names:
+        lines.append(f"User-Agent: {options.user_agent}")
+    if options.accept_gzip and "accept-encoding" not in names:
+        lines.append("Accept-Encoding: gzip, deflate")
+    if send_length and "content-length" not in names:
+        lines.append(f"Content-Length: {body_len}")
+    if cookie:
+        lines.append(f"Cookie: {cookie}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def _encode_body(body: Any, json: Any) -> tuple[bytes, dict[str, str]]:
+    if json is not None:
+        return _json.dumps(json, separators=(",", ":")).encode(), {"Content-Type": "application/json"}
+    if body is None:
+        return b"", {}
+    if isinstance(body, bytes):
+        return body, {}
+    if isinstance(body, str):
+        return body.encode(), {}
+    if isinstance(body, Mapping):
+        return urlencode(body, doseq=True).encode(), {"Content-Type": "application/x-www-form-urlencoded"}
+    raise TypeError(f"body must be bytes, str or a dict, not {type(body).__name__}")
+
+
+def _auth_header(auth: tuple[str, str] | str) -> str:
+    if isinstance(auth, tuple):
+        user, password = auth
+        return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+    return auth if auth.lower().startswith(("bearer ", "basic ")) else f"Bearer {auth}"
+
+
+def _decompress(body: bytes, encoding: str) -> bytes:
+    enc = encoding.strip().lower()
+    if enc in ("gzip", "x-gzip"):
+        return zlib.decompress(body, 16 + zlib.MAX_WBITS)
+    if enc == "deflate":
+        try:
+            return zlib.decompress(body)
+        except zlib.error:
+            return zlib.decompress(body, -zlib.MAX_WBITS)
+    return body

@@ -1,0 +1,292 @@
+"""One keep-alive HTTP/1.1 connection: an asyncio Protocol feeding httptools.
+
+This is the hot path of the engine: no per-request Python objects beyond the response
+itself, no stream wrappers, and timeouts checked by one watchdog per event loop instead
+of a timer per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import httptools
+
+from assay.load.http.errors import GENERIC, REQUEST_TIMEOUT, TCP_RESET, RequestError, classify
+
+_perf = time.perf_counter
+# headers the client must act on; searched in the raw head in one C call
+_SPECIAL = re.compile(rb"\n(?:set-cookie|content-encoding)[ \t]*:", re.IGNORECASE).search
+
+
+class Connection(asyncio.Protocol):
+    """A client connection; at most one request in flight (HTTP/1.1 without pipelining)."""
+
+    __slots__ = (
+        "loop",
+        "key",
+        "transport",
+        "parser",
+        "waiter",
+        "closed",
+        "status",
+        "chunks",
+        "t_first",
+        "t_last",
+        "received",
+        "keep_alive",
+        "head_request",
+        "deadline",
+        "complete",
+        "reused",
+        "tls_version",
+        "special",
+        "dog",
+        "head",
+        "last_data",
+        "driver",
+    )
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, key: tuple[str, str, int]) -> None:
+        self.loop = loop
+        self.key = key
+        self.transport: Any = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.waiter: asyncio.Future[None] | None = None
+        self.closed = False
+        self.status = 0
+        self.chunks: list[bytes] = []
+        self.t_first = 0.0
+        self.t_last = 0.0
+        self.received = 0
+        self.keep_alive = True
+        self.head_request = False
+        self.deadline = 0.0
+        self.complete = False
+        self.reused = False
+        self.tls_version = ""
+        # headers the client must act on (set-cookie, content-encoding), lower-cased; None when there are none
+        self.special: list[tuple[bytes, bytes]] | None = None
+        self.dog = _watchdog(loop)
+        self.head: bytes | None = None
+        self.last_data = b""
+        # set while a request loop runs on this connection without a coroutine per request
+        # (HttpClient.run_static): called with each complete response; True = it sent the next one
+        self.driver: Callable[[Connection], bool] | None = None
+
+    # -- asyncio.Protocol -----------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        self.dog.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        # one clock reading per read: the first is when the response started arriving, the
+        # last (t_last) when it finished, so a response in one read costs one reading
+        now = self.t_last = _perf()
+        if not self.t_first:
+            self.t_first = now
+            self.last_data = data
+        elif self.status == 0:
+            # the head spans several reads: keep all of it until the headers are complete
+            self.head = (self.head if self.head is not None else self.last_data) + data
+        self.received += len(data)
+        if self.waiter is None:
+            # Bytes nobody asked for (a server speaking out of turn): this connection is unusable.
+            self.close()
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(RequestError(GENERIC, f"malformed HTTP response: {exc}"))
+            self.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.dog.conns.discard(self)
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            if exc is None and self.status and not self.complete and self.t_first:
+                # A body delimited by the end of the connection.
+                self.complete = True
+                self.keep_alive = False
+                self.waiter = None
+                waiter.set_result(None)
+                return
+            err = classify(exc, dialing=False) if exc is not None else RequestError(TCP_RESET, "EOF: server closed the connection")
+            self.waiter = None
+            waiter.set_exception(err)
+
+    # -- httptools callbacks --------------------------------------------------------------------------
+
+    def on_headers_complete(self) -> None:
+        # No per-header callback: the raw head is kept and parsed only if someone reads it
+        # (Response.headers), or when it mentions a header the client must act on.
+        self.status = self.parser.get_status_code()
+        head = self.head
+        if head is None:
+            # the read that holds the whole head (it may run on into the body: whoever parses
+            # it stops at the blank line, so it is not sliced here)
+            head = self.head = self.last_data
+        else:
+            end = head.find(b"\r\n\r\n")
+            if end >= 0:
+                head = self.head = head[: end + 4]
+        if _SPECIAL(head) is not None:
+            self.special = special_headers(head)
+        if self.head_request and self.status >= 200:
+            # A HEAD response has no body whatever Content-Length says; the parser would wait for one.
+            self.keep_alive = False
+            self._done()
+
+    def on_body(self, body: bytes) -> None:
+        self.chunks.append(body)
+
+    def on_message_complete(self) -> None:
+        if 100 <= self.status < 200 and self.status != 101:
+            self.status = 0
+            self.head = None
+            self.t_first = 0.0
+            self.chunks = []
+            return
+        if self.complete:
+            return
+        self.keep_alive = self.parser.should_keep_alive()
+        self.complete = True
+        driver = self.driver
+        if driver is not None and driver(self):
+            return
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    # -- used by the client ---------------------------------------------------------------------------
+
+    def start(self, data: bytes, deadline: float, head: bool) -> asyncio.Future[None]:
+        """Send one request; the returned future completes when the response has been read."""
+        self.status = 0
+        self.head = None
+        self.chunks = []
+        self.special = None
+        self.t_first = 0.0
+        self.received = 0
+        self.complete = False
+        self.head_request = head
+        self.deadline = deadline
+        waiter = self.waiter = self.loop.create_future()
+        self.transport.write(data)
+        return waiter
+
+    def restart(self, data: bytes, deadline: float) -> None:
+        """Send the next request of a driven loop (the loop's waiter stays in place)."""
+        self.status = 0
+        self.head = None
+        self.chunks = []
+        self.special = None
+        self.t_first = 0.0
+        self.received = 0
+        self.complete = False
+        self.deadline = deadline
+        self.transport.write(data)
+
+    def body(self) -> bytes:
+        chunks = self.chunks
+        if not chunks:
+            return b""
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def timeout(self) -> None:
+        self._fail(RequestError(REQUEST_TIMEOUT, "request timeout"))
+        self.close()
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _done(self) -> None:
+        self.complete = True
+        waiter = self.waiter
+        self.waiter = None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _fail(self, err: RequestError) -> None:
+        waiter = self.waiter
+        self.waiter = None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(err)
+
+
+def parse_head(head: bytes) -> list[tuple[str, str]]:
+    """Header (name, value) pairs of a raw response head (status line first)."""
+    out: list[tuple[str, str]] = []
+    end = head.find(b"\r\n\r\n")
+    if end >= 0:
+        head = head[:end]
+    for line in head.split(b"\r\n")[1:]:
+        if not line:
+            continue
+        name, sep, value = line.partition(b":")
+        if sep:
+            out.append((name.strip().decode("latin-1"), value.strip().decode("latin-1")))
+    return out
+
+
+def special_headers(head: bytes) -> list[tuple[bytes, bytes]]:
+    """The Set-Cookie and Content-Encoding headers of a raw head, names lower-cased."""
+    out: list[tuple[bytes, bytes]] = []
+    end = head.find(b"\r\n\r\n")
+    if end >= 0:
+        head = head[:end]
+    for line in head.split(b"\r\n")[1:]:
+        name, sep, value = line.partition(b":")
+        low = name.strip().lower()
+        if sep and (low == b"set-cookie" or low == b"content-encoding"):
+            out.append((low, value.strip()))
+    return out
+
+
+class _Watchdog:
+    """Times out requests for one event loop by scanning its open connections every 50 ms.
+
+    Connections register once (when connected), so a request costs nothing here: the scan
+    looks at each connection's waiter and deadline.
+    """
+
+    INTERVAL = 0.05
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.conns: set[Connection] = set()
+        self.handle: asyncio.TimerHandle | None = None
+
+    def add(self, conn: Connection) -> None:
+        self.conns.add(conn)
+        if self.handle is None:
+            self.handle = self.loop.call_later(self.INTERVAL, self._scan)
+
+    def _scan(self) -> None:
+        self.handle = None
+        now = _perf()
+        late = [c for c in self.conns if c.waiter is not None and c.deadline and now >= c.deadline]
+        for conn in late:
+            conn.timeout()
+        if self.conns:
+            self.handle = self.loop.call_later(self.INTERVAL, self._scan)
+
+
+_WATCHDOGS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Watchdog] = weakref.WeakKeyDictionary()
+
+
+def _watchdog(loop: asyncio.AbstractEventLoop) -> _Watchdog:
+    dog = _WATCHDOGS.get(loop)
+    if dog is None:
+        dog = _WATCHDOGS[loop] = _Watchdog(loop)
+    return dog

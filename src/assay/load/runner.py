@@ -1,0 +1,443 @@
+"""One worker's run: its segment of every scenario, on one uvloop event loop.
+
+`run_worker(job, emit, stop)` is the whole worker interface: a backend (in-process,
+subprocesses, later Ray) only has to call it somewhere with a picklable `WorkerJob`, carry
+the dict messages `emit` produces back to the coordinator, and set `stop` when asked.
+Messages: `tick` (every second: progress numbers), `snapshot` (every 2 s: the metrics
+thresholds name, for live evaluation), `done` (the worker's RunResult as JSON), `error`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import math
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from assay.load.context import CURRENT_VU
+from assay.load.executors import Executor, ExecutorConfig, Segment
+from assay.load.http.client import ClientOptions, HttpClient, StaticRequest
+from assay.load.options import Plan
+from assay.load.scenario import LoadedScenario, ensure_coroutine_function, load_from_spec
+from assay.load.sink import MetricsSink, Series
+from assay.load.vu import VU
+from assay.results import RunResult, RunStatus
+
+Emit = Callable[[dict[str, Any]], None]
+_perf = time.perf_counter
+SNAPSHOT_EVERY = 2.0
+SHORT_WAIT = 0.05  # waits up to this long are plain sleeps (the stop flag is checked after them)
+
+
+class StopFlag(Protocol):
+    def is_set(self) -> bool: ...
+
+    def set(self) -> None: ...
+
+
+@dataclass
+class WorkerJob:
+    """Everything a worker needs; picklable (the scenario is re-loaded from `spec`)."""
+
+    spec: dict[str, Any]
+    plan: Plan
+    segment: Segment = field(default_factory=Segment)
+    setup_data: Any = None
+    env: dict[str, str] = field(default_factory=dict)
+    start_at: float = 0.0  # wall-clock time.time() at which every worker starts (0: now)
+    run_name: str = "run"
+
+
+class _Scenario:
+    """The ScenarioContext executors use: VU pool, iteration runner, counters."""
+
+    def __init__(self, worker: _Worker, config: ExecutorConfig, executor: Executor, fn: Any, vu_base: int) -> None:
+        self.worker = worker
+        self.name = config.name
+        self.config = config
+        self.segment = executor.segment
+        self.executor = executor
+        self.fn = ensure_coroutine_function(fn)
+        # an iteration that is one request nobody reads (quick mode, plain YAML steps)
+        self.static: StaticRequest | None = getattr(fn, "static_request", None)
+        self.free: list[VU] = []
+        self.allocated = 0
+        self.active = 0
+        self.max = executor.max_vus()
+        self.vu_base = vu_base
+        self.t0 = 0.0
+        self.tags = {**worker.job.plan.tags, **config.tags}
+        self.env = {**worker.job.env, **config.env}
+        self.drop_series: Series | None = None
+        for _ in range(executor.initial_vus()):
+            self.free.append(self._new_vu())
+        self.free.reverse()
+
+    def _new_vu(self) -> VU:
+        self.allocated += 1
+        w = self.worker
+        client = HttpClient(w.sink, w.client_options)
+        w.vus_max += 1
+        vu = VU(
+            id=self.vu_base + self.allocated,
+            scenario=self.name,
+            sink=w.sink,
+            http=client,
+            env=self.env,
+            data=w.job.setup_data,
+            tags=self.tags,
+            id_in_scenario=self.segment.offset(self.max) + self.allocated,
+        )
+        return vu
+
+    @property
+    def aborted(self) -> bool:
+        return self.worker.stopping
+
+    def now(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def acquire_vu(self, *, create: bool = True) -> VU | None:
+        if self.free:
+            vu = self.free.pop()
+        elif create and self.allocated < self.max:
+            vu = self._new_vu()
+        else:
+            return None
+        self.active += 1
+        self.worker.active_vus += 1
+        return vu
+
+    def release_vu(self, vu: Any) -> None:
+        self.active -= 1
+        self.worker.active_vus -= 1
+        self.free.append(vu)
+
+    async def run_iteration(self, vu: Any, *, lateness: float = -1.0) -> bool:
+        vu.lateness = lateness
+        if CURRENT_VU.get() is not vu:
+            vu.activate()
+        t0 = _perf()
+        ok = True
+        try:
+            await self.fn(vu)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a scenario bug: counted, shown, never fatal
+            ok = False
+            self.worker.sink.add_error(self.name, f"{type(exc).__name__}: {exc}")
+        elapsed_ms = (_perf() - t0) * 1000.0
+        if vu._group:
+            vu._group = ""
+            vu._tags_cache = None
+        if vu._tags_cache is None:
+            vu.tags_key()
+        cached = vu.iter_series
+        if cached is None or cached[0] != vu._tags_version:
+            sink = self.worker.sink
+            key, tags = vu.tags_key()
+            cached = vu.iter_series = (vu._tags_version, sink.get_series("iterations", tags, key), sink.get_series("iteration_duration", tags, key))
+        it_series = cached[1]
+        it_series.count += 1
+        it_series.sum += 1.0
+        cached[2].buf.append(elapsed_ms)
+        vu.iteration += 1
+        return ok
+
+    async def iterate(self, vu: Any, end: float, flags: dict[str, bool] | None = None) -> None:
+        """Run iterations on `vu` back to back until scenario time `end`, an abort, or `flags["stop"]`.
+
+        The same accounting as `run_iteration`, in one long-lived coroutine per VU: no
+        coroutine per iteration, and one clock reading per iteration (the end of one
+        iteration is the start of the next).
+        """
+        worker = self.worker
+        sink = worker.sink
+        fn = self.fn
+        name = self.name
+        vu.lateness = -1.0
+        if CURRENT_VU.get() is not vu:
+            vu.activate()
+        end_at = self.t0 + end
+        perf = _perf
+        now = perf()
+        static = self.static
+        while now < end_at and not worker.stopping and (flags is None or not flags["stop"]):
+            if static is not None:
+                # many iterations at once, sent from the connection's response callback
+                if vu._tags_cache is None:
+                    vu.tags_key()
+                cached = vu.iter_series
+                if cached is None or cached[0] != vu._tags_version:
+                    key, tags = vu.tags_key()
+                    cached = vu.iter_series = (vu._tags_version, sink.get_series("iterations", tags, key), sink.get_series("iteration_duration", tags, key))
+                if await vu.http.run_static(static, vu, end_at, worker, flags, cached[1], cached[2]):
+                    now = perf()
+                    continue
+            t0 = now
+            try:
+                await fn(vu)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a scenario bug: counted, shown, never fatal
+                sink.add_error(name, f"{type(exc).__name__}: {exc}")
+            now = perf()
+            if vu._group:
+                vu._group = ""
+                vu._tags_cache = None
+            if vu._tags_cache is None:
+                vu.tags_key()
+            cached = vu.iter_series
+            if cached is None or cached[0] != vu._tags_version:
+                key, tags = vu.tags_key()
+                cached = vu.iter_series = (vu._tags_version, sink.get_series("iterations", tags, key), sink.get_series("iteration_duration", tags, key))
+            it_series = cached[1]
+            it_series.count += 1
+            it_series.sum += 1.0
+            cached[2].buf.append((now - t0) * 1000.0)
+            vu.iteration += 1
+
+    def dropped(self, n: int = 1) -> None:
+        if self.drop_series is None:
+            self.drop_series = self.worker.sink.get_series("dropped_iterations", {"scenario": self.name, **self.tags})
+        self.drop_series.count += n
+        self.drop_series.sum += float(n)
+
+    async def wait_abort(self, timeout: float) -> bool:
+        if self.worker.stopping:
+            return True
+        if timeout <= SHORT_WAIT:
+            # arrival-rate schedulers wait here between iterations, thousands of times a
+            # second: a plain timer (waiting on the stop event would cost a task per wait)
+            await asyncio.sleep(timeout if timeout > 0 else 0)
+            return self.worker.stopping
+        try:
+            await asyncio.wait_for(self.worker.stop_event.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+
+class _Worker:
+    def __init__(self, job: WorkerJob, loaded: LoadedScenario, emit: Emit, stop: StopFlag) -> None:
+        self.job = job
+        self.loaded = loaded
+        self.emit = emit
+        self.stop = stop
+        MetricsSink.warm_up()
+        # per-second histograms are only needed to merge workers' time series exactly
+        self.sink = MetricsSink(keep_bucket_hdr=job.segment.count > 1)
+        self.sink.detailed = {t.metric.split("{", 1)[0] for t in job.plan.thresholds if "{" in t.metric}
+        for name, (mtype, contains) in job.plan.metric_types.items():
+            self.sink.declare(name, mtype, contains)
+        self.client_options = ClientOptions(**job.plan.client)
+        self.active_vus = 0
+        self.vus_max = 0
+        self.stop_event = asyncio.Event()
+        self.stopping = False
+        self.interrupted = False
+        self.last_tick = 0.0
+
+    def request_stop(self) -> None:
+        if not self.stopping:
+            self.stopping = True
+            self.stop_event.set()
+
+    async def run(self) -> RunResult:
+        job = self.job
+        plan = job.plan
+        executors = plan.executors(job.segment)
+        scenarios: list[_Scenario] = []
+        vu_base = 0
+        for cfg, ex in zip(plan.scenarios, executors, strict=True):
+            fn = self.loaded.function(cfg.exec)
+            full_max = EXECUTOR_MAX(cfg)
+            scenarios.append(_Scenario(self, cfg, ex, fn, vu_base + job.segment.offset(full_max)))
+            vu_base += full_max
+        if job.start_at:
+            delay = job.start_at - time.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        started = datetime.now(UTC)
+        t_start = time.perf_counter()
+        wall_start = time.time()
+        ticker = asyncio.create_task(self._ticker(t_start, wall_start))
+        await asyncio.gather(*(self._run_scenario(s, t_start) for s in scenarios))
+        ticker.cancel()
+        try:
+            await ticker
+        except asyncio.CancelledError:
+            pass
+        elapsed = time.perf_counter() - t_start
+        self._gauges()
+        last_second = int(wall_start) + max(0, math.ceil(elapsed) - 1)
+        self._emit_tick(self.sink.tick(float(last_second)), elapsed, final=True)
+        for s in scenarios:
+            for vu in s.free:
+                await vu.http.close()
+        result = RunResult(name=job.run_name, kind="load", tool="assay")
+        result.started_at = started
+        result.finished_at = datetime.now(UTC)
+        result.duration_s = elapsed
+        result.metrics = self.sink.to_metrics(plan.threshold_metrics())
+        result.checks = self.sink.check_list()
+        result.timeseries = self.sink.buckets
+        if plan.trend_stats:
+            result.trend_stats = list(plan.trend_stats)
+        result.extra = {
+            "errors": dict(self.sink.errors),
+            "error_samples": list(self.sink.error_samples),
+            "interrupted": self.interrupted,
+            "segment": [job.segment.index, job.segment.count],
+        }
+        if self.sink.overflowed:
+            result.notes.append(
+                f"more than {self.sink.max_http_series} distinct URL/tag sets: later ones are grouped as "
+                "name '[other urls]'; tag dynamic URLs with tags={'name': ...}"
+            )
+        result.status = RunStatus.ABORTED if self.stopping else RunStatus.PASSED
+        return result
+
+    async def _run_scenario(self, s: _Scenario, t_start: float) -> None:
+        start_time = s.config.start_time
+        if start_time > 0:
+            remaining = t_start + start_time - time.perf_counter()
+            if remaining > 0:
+                try:
+                    await asyncio.wait_for(self.stop_event.wait(), remaining)
+                    return
+                except TimeoutError:
+                    pass
+        s.t0 = time.perf_counter()
+        await s.executor.run(s)
+
+    def _emit_tick(self, stats: Any, elapsed: float, final: bool = False) -> None:
+        interval = max(1e-3, elapsed - self.last_tick)
+        self.last_tick = elapsed
+        self.emit(
+            {
+                "type": "tick",
+                "worker": self.job.segment.index,
+                "elapsed": elapsed,
+                "interval": interval,
+                "vus": self.active_vus,
+                "requests": stats.requests,
+                "failed": stats.failed,
+                "iterations": stats.iterations,
+                "p95": stats.p95,
+                "per_scenario": stats.per_scenario,
+                "errors": sum(self.sink.errors.values()),
+                "final": final,
+            }
+        )
+
+    def _gauges(self) -> None:
+        self.sink.set_gauge("vus", float(self.active_vus))
+        self.sink.set_gauge("vus_max", float(self.vus_max))
+
+    async def _ticker(self, t_start: float, wall_start: float) -> None:
+        second = 0
+        last_snapshot = 0.0
+        while True:
+            second += 1
+            wake = t_start + second
+            await asyncio.sleep(max(0.0, wake - time.perf_counter()))
+            if self.stop.is_set():
+                self.request_stop()
+            self._gauges()
+            elapsed = time.perf_counter() - t_start
+            stats = self.sink.tick(float(int(wall_start) + second - 1))
+            self._emit_tick(stats, elapsed)
+            if self.job.plan.thresholds and elapsed - last_snapshot >= SNAPSHOT_EVERY - 0.01:
+                last_snapshot = elapsed
+                wanted = set(self.job.plan.threshold_metrics())
+                metrics = self.sink.to_metrics(wanted, only=wanted)
+                self.emit(
+                    {
+                        "type": "snapshot",
+                        "worker": self.job.segment.index,
+                        "elapsed": elapsed,
+                        "metrics": {n: m.seal().model_dump(mode="json") for n, m in metrics.items()},
+                    }
+                )
+            if self.stop.is_set():
+                self.request_stop()
+
+
+def EXECUTOR_MAX(cfg: ExecutorConfig) -> int:  # noqa: N802 - reads as a constant lookup
+    from assay.load.executors import EXECUTORS
+
+    return EXECUTORS[cfg.executor](cfg, Segment()).max_vus()
+
+
+def new_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+
+        return uvloop.new_event_loop()
+    except ImportError:  # pragma: no cover - uvloop is a dependency; stdlib asyncio still works
+        return asyncio.new_event_loop()
+
+
+def _fixed_mmap_threshold() -> None:
+    """Make glibc serve large blocks (HdrHistogram count arrays, ~300 KB) with mmap and give them
+    back on free. Its default raises the threshold after the first such free, after which these
+    blocks come from the heap and fragment it: RSS then creeps up by MBs per minute in a soak."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        m_mmap_threshold = -3
+        libc.mallopt(m_mmap_threshold, 128 * 1024)
+    except (OSError, AttributeError):  # not glibc: nothing to tune
+        pass
+
+
+def run_worker(job: WorkerJob, emit: Emit, stop: StopFlag, loaded: LoadedScenario | None = None) -> RunResult:
+    """Run one worker to the end on a fresh uvloop loop; returns its RunResult (also emitted as `done`)."""
+    _fixed_mmap_threshold()
+    loaded = loaded if loaded is not None else load_from_spec(job.spec)
+    with asyncio.Runner(loop_factory=new_loop) as runner:
+        loop = runner.get_loop()
+        worker = _Worker(job, loaded, emit, stop)
+        in_main = threading.current_thread() is threading.main_thread()
+        if in_main:
+            presses = [0]
+
+            def _on_sigint() -> None:
+                presses[0] += 1
+                worker.interrupted = True
+                stop.set()
+                worker.request_stop()
+                if presses[0] > 1:
+                    for task in asyncio.all_tasks(loop):
+                        task.cancel()
+
+            try:
+                loop.add_signal_handler(signal.SIGINT, _on_sigint)
+            except (NotImplementedError, RuntimeError, ValueError):
+                in_main = False
+        # Everything loaded so far (modules, the scenario, setup data) lives as long as the run:
+        # kept out of the collector's full passes, which would otherwise walk those ~10^5
+        # objects and stall the loop for tens of ms whenever many iterations are in flight.
+        # Only the young generations are collected first: a full pass costs ~25 ms of start-up,
+        # and after loading a scenario it freed nothing (0 objects, measured on a YAML run).
+        gc.collect(1)
+        gc.freeze()
+        try:
+            result = runner.run(worker.run())
+        finally:
+            gc.unfreeze()
+            if in_main:
+                try:
+                    loop.remove_signal_handler(signal.SIGINT)
+                except (NotImplementedError, RuntimeError, ValueError):
+                    pass
+    emit({"type": "done", "worker": job.segment.index, "result": result.to_json(indent=None)})
+    return result

@@ -1,0 +1,543 @@
+"""Where samples go: per-(metric, tag set) series, folded into HdrHistograms once per second.
+
+The hot path (an HTTP request) appends 8 floats to its series' flat buffer and bumps two
+integers; there is no per-sample Python object. Once per second `tick()` folds every
+buffer into the series' histograms with numpy and produces that second's `TimeBucket`.
+At the end `to_metrics()` builds k6's metrics and sub-metrics (one per tag value, and
+any tag filter a threshold names) for the RunResult.
+
+Memory is bounded by the number of distinct tag sets (not by the run's length), plus one
+small per-second bucket.
+"""
+
+from __future__ import annotations
+
+import time
+from array import array
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from assay.load.histo import hist_add, hist_reset, record_many, values_at
+from assay.results import (
+    BUILTIN_METRICS,
+    Check,
+    Contains,
+    Histogram,
+    Metric,
+    MetricType,
+    TimeBucket,
+    submetric_name,
+)
+
+HTTP_TRENDS = (
+    "http_req_blocked",
+    "http_req_connecting",
+    "http_req_tls_handshaking",
+    "http_req_sending",
+    "http_req_waiting",
+    "http_req_receiving",
+    "http_req_duration",
+    "http_req_corrected_duration",
+)
+NCOLS = len(HTTP_TRENDS)
+DURATION_COL = 6
+CORRECTED_COL = 7
+CORRECTED = "http_req_corrected_duration"
+
+# Tags that make one sub-metric per value in the result (k6's indexable system tags we emit).
+SUBMETRIC_TAGS = ("name", "method", "status", "scenario", "group", "expected_response", "error_code")
+# Metrics that get per-tag sub-metrics in the result even without a threshold naming them.
+SUBMETRIC_METRICS = ("http_req_duration", "http_reqs", "http_req_failed", CORRECTED, "iterations", "iteration_duration", "checks", "group_duration")
+MAX_HTTP_SERIES = 300
+OVERFLOW_NAME = "[other urls]"
+SYSTEM_TAGS = {"name", "method", "status", "scenario", "group", "expected_response", "error_code", "url", "check"}
+
+
+_EMPTY = Histogram()
+
+
+class _TrendAcc:
+    """Exact aggregates of one trend: count, sum, min, max and the histogram."""
+
+    __slots__ = ("count", "sum", "min", "max", "hist")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.sum = 0.0
+        self.min = float("inf")
+        self.max = float("-inf")
+        self.hist: Histogram = _EMPTY
+
+    def fold(self, values: np.ndarray, also: Histogram | None = None) -> None:
+        """Add `values`; `also` (a histogram) records them too, with the buckets computed once."""
+        if values.size == 0:
+            return
+        if self.hist is _EMPTY:
+            self.hist = Histogram()  # ~300 KB: allocated only for trends that get samples
+        self.count += int(values.size)
+        self.sum += float(values.sum())
+        lo = float(values.min())
+        hi = float(values.max())
+        if lo < self.min:
+            self.min = lo
+        if hi > self.max:
+            self.max = hi
+        record_many(self.hist, values, also)
+
+    def merge_into(self, metric: Metric) -> Histogram | None:
+        """Add the exact aggregates to `metric`; returns the histogram for the caller to add."""
+        if self.count == 0:
+            return None
+        metric.count += self.count
+        metric.sum += self.sum
+        metric.min = self.min if metric.min is None else min(metric.min, self.min)
+        metric.max = self.max if metric.max is None else max(metric.max, self.max)
+        return self.hist
+
+
+class HttpSeries:
+    """All requests of one tag set: a flat buffer of 8 timings per request, and their totals."""
+
+    __slots__ = ("tags", "failed", "buf", "sent", "received", "accs", "requests", "_sent_folded", "_recv_folded")
+
+    def __init__(self, tags: dict[str, str], failed: bool) -> None:
+        self.tags = tags
+        self.failed = failed
+        self.buf = array("d")
+        self.sent = 0
+        self.received = 0
+        # per-series accumulators; the timing trends other than duration are only kept per
+        # series when a threshold filters them by tag (see MetricsSink.detailed)
+        self.accs = [_TrendAcc() for _ in range(NCOLS)]
+        self.requests = 0
+        self._sent_folded = 0
+        self._recv_folded = 0
+
+
+class Series:
+    """One non-HTTP metric with one tag set."""
+
+    __slots__ = ("metric", "type", "tags", "buf", "acc", "count", "sum", "passes", "fails", "value", "min", "max",
+                 "_count_folded", "_sum_folded", "_passes_folded", "_fails_folded")
+
+    def __init__(self, metric: str, mtype: MetricType, tags: dict[str, str]) -> None:
+        self.metric = metric
+        self.type = mtype
+        self.tags = tags
+        self.buf = array("d")
+        self.acc = _TrendAcc() if mtype is MetricType.TREND else None
+        self.count = 0
+        self.sum = 0.0
+        self.passes = 0
+        self.fails = 0
+        self.value: float | None = None
+        self.min: float | None = None
+        self.max: float | None = None
+        self._count_folded = 0
+        self._sum_folded = 0.0
+        self._passes_folded = 0
+        self._fails_folded = 0
+
+
+@dataclass
+class TickStats:
+    """What the last second looked like, per scenario (for progress lines and live thresholds)."""
+
+    t: float
+    requests: int = 0
+    failed: int = 0
+    iterations: int = 0
+    p95: float | None = None
+    per_scenario: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+class MetricsSink:
+    """Collects every sample of one worker; thread-unsafe by design (one event loop)."""
+
+    @staticmethod
+    def warm_up() -> None:
+        """Run the fold and result paths once on dummy data, so lazy imports and first-call
+        costs do not stall the event loop in the middle of a test."""
+        sink = MetricsSink()
+        series = sink.new_http_series(("warm",), {"scenario": "warm", "name": "warm"}, False)
+        series.buf.extend([0.1] * NCOLS * 4)
+        sink.add("iteration_duration", 0.1, {"scenario": "warm"})
+        sink.add_check("warm", "", True, {"scenario": "warm"})
+        sink.tick(0.0)
+        for metric in sink.to_metrics(["http_req_duration{name:warm}"]).values():
+            metric.seal().model_dump(mode="json")
+
+    def __init__(self, *, keep_bucket_hdr: bool = True) -> None:
+        self.types: dict[str, tuple[MetricType, Contains]] = dict(BUILTIN_METRICS)
+        self.types[CORRECTED] = (MetricType.TREND, Contains.TIME)
+        self.http_series: dict[tuple[Any, ...], HttpSeries] = {}
+        self.series: dict[tuple[str, tuple[tuple[str, str], ...]], Series] = {}
+        self.checks: dict[tuple[str, str], Check] = {}
+        self.buckets: list[TimeBucket] = []
+        self.keep_bucket_hdr = keep_bucket_hdr
+        self.errors: dict[str, int] = {}
+        self.error_samples: list[str] = []
+        self.t0 = time.time()
+        # http timing trends kept per tag set (beyond http_req_duration): those thresholds filter by tag
+        self.detailed: set[str] = set()
+        self.http_global = [_TrendAcc() for _ in range(NCOLS)]
+        self.max_http_series = MAX_HTTP_SERIES
+        self.overflowed = 0
+        self._sec_hists = (Histogram(), Histogram())
+
+    # -- declaring ------------------------------------------------------------------------------------
+
+    def declare(self, name: str, mtype: MetricType, contains: Contains = Contains.DEFAULT) -> None:
+        known = self.types.get(name)
+        if known is None:
+            self.types[name] = (MetricType(mtype), Contains(contains))
+        elif known[0] is not MetricType(mtype):
+            raise ValueError(f"metric {name!r} is a {known[0]}, it cannot also be a {mtype}")
+
+    # -- recording --------------------------------------------------------------------------------------
+
+    def new_http_series(self, key: tuple[Any, ...], tags: dict[str, str], failed: bool) -> HttpSeries:
+        """A series for a new tag set; past `max_http_series` distinct sets, new URLs share one
+        series named OVERFLOW_NAME (memory stays bounded when URLs carry ids and no `name` tag)."""
+        if len(self.http_series) >= self.max_http_series and tags.get("name") != OVERFLOW_NAME:
+            self.overflowed += 1
+            folded = dict(tags)
+            folded["name"] = OVERFLOW_NAME
+            okey = ("overflow", tuple(sorted(folded.items())), failed)
+            series = self.http_series.get(okey)
+            if series is None:
+                series = self.http_series[okey] = HttpSeries(folded, failed)
+            self.http_series[key] = series
+            return series
+        series = HttpSeries(tags, failed)
+        self.http_series[key] = series
+        return series
+
+    def add(self, name: str, value: float, tags: Mapping[str, str]) -> None:
+        """One sample of any metric (the general path: custom metrics, ws_*, iterations, ...)."""
+        key = (name, tuple(sorted(tags.items())))
+        series = self.series.get(key)
+        if series is None:
+            declared = self.types.get(name)
+            if declared is None:
+                raise KeyError(f"metric {name!r} is not declared; create it with Trend/Counter/Rate/Gauge({name!r})")
+            series = self.series[key] = Series(name, declared[0], dict(tags))
+        mtype = series.type
+        if mtype is MetricType.TREND:
+            series.buf.append(value)
+        elif mtype is MetricType.COUNTER:
+            series.count += 1
+            series.sum += value
+        elif mtype is MetricType.RATE:
+            if value:
+                series.passes += 1
+            else:
+                series.fails += 1
+        else:
+            series.count += 1
+            series.value = value
+            series.min = value if series.min is None else min(series.min, value)
+            series.max = value if series.max is None else max(series.max, value)
+
+    def get_series(self, name: str, tags: Mapping[str, str], key: tuple[tuple[str, str], ...] | None = None) -> Series:
+        """The series of `name` with these tags (hold on to it to record without lookups)."""
+        k = (name, key if key is not None else tuple(sorted(tags.items())))
+        series = self.series.get(k)
+        if series is None:
+            declared = self.types.get(name)
+            if declared is None:
+                raise KeyError(f"metric {name!r} is not declared; create it with Trend/Counter/Rate/Gauge({name!r})")
+            series = self.series[k] = Series(name, declared[0], dict(tags))
+        return series
+
+    def add_check(self, name: str, group: str, ok: bool, tags: Mapping[str, str]) -> None:
+        path = f"{group}::{name}"
+        check = self.checks.get((group, name))
+        if check is None:
+            check = self.checks[(group, name)] = Check(name=name, path=path)
+        if ok:
+            check.passes += 1
+        else:
+            check.fails += 1
+        self.add("checks", 1.0 if ok else 0.0, {**tags, "check": name})
+
+    def add_error(self, scenario: str, message: str, limit: int = 10) -> None:
+        """An exception raised by an iteration: counted per message, the first few kept."""
+        key = f"{scenario}: {message}"
+        self.errors[key] = self.errors.get(key, 0) + 1
+        if len(self.error_samples) < limit and self.errors[key] == 1:
+            self.error_samples.append(key)
+
+    def set_gauge(self, name: str, value: float, tags: Mapping[str, str] | None = None) -> None:
+        self.add(name, value, tags or {})
+
+    # -- folding ----------------------------------------------------------------------------------------
+
+    def tick(self, t: float) -> TickStats:
+        """Fold every buffer into the totals; return and keep the bucket for second `t`."""
+        bucket = TimeBucket(t=t)
+        stats = TickStats(t=t)
+        bm = bucket.metrics
+        # two histograms reused every second (allocating ~300 KB twice a second churns the heap)
+        sec_hist, sec_corr = self._sec_hists
+        hist_reset(sec_hist)
+        hist_reset(sec_corr)
+        reqs = failed = sent = received = 0
+        dsum = 0.0
+        dmin = float("inf")
+        dmax = float("-inf")
+        per_scn: dict[str, list[Any]] = {}
+        detailed_cols = [c for c in range(DURATION_COL) if HTTP_TRENDS[c] in self.detailed]
+        timing_parts: list[np.ndarray] = []
+        seen: set[int] = set()
+        for series in self.http_series.values():
+            if id(series) in seen:
+                continue
+            seen.add(id(series))
+            buf = series.buf
+            if buf:
+                # the filled buffer is swapped for an empty one (nobody keeps a reference to
+                # it), so numpy reads it in place instead of copying a second's samples
+                series.buf = array("d")
+                values = np.frombuffer(buf, dtype=np.float64).reshape(-1, NCOLS)
+                n = values.shape[0]
+                series.requests += n
+                timing_parts.append(values[:, :DURATION_COL])
+                for col in detailed_cols:
+                    series.accs[col].fold(values[:, col])
+                durations = values[:, DURATION_COL]
+                # the series' trend and this second's histogram: buckets computed once
+                series.accs[DURATION_COL].fold(durations, also=sec_hist)
+                corr = values[:, CORRECTED_COL]
+                corr = corr[corr >= 0]
+                if corr.size:
+                    series.accs[CORRECTED_COL].fold(corr, also=sec_corr)
+                dsum += float(durations.sum())
+                dmin = min(dmin, float(durations.min()))
+                dmax = max(dmax, float(durations.max()))
+                reqs += n
+                if series.failed:
+                    failed += n
+                scn = series.tags.get("scenario", "default")
+                acc = per_scn.setdefault(scn, [0, 0, []])
+                acc[0] += n
+                acc[1] += n if series.failed else 0
+                acc[2].append(durations)
+            sent += series.sent - series._sent_folded
+            received += series.received - series._recv_folded
+            series._sent_folded = series.sent
+            series._recv_folded = series.received
+        if timing_parts:
+            timings = np.concatenate(timing_parts) if len(timing_parts) > 1 else timing_parts[0]
+            for col in range(DURATION_COL):
+                self.http_global[col].fold(timings[:, col])
+        if reqs:
+            bm["http_reqs"] = {"count": float(reqs)}
+            bm["http_req_failed"] = {"passes": float(failed), "fails": float(reqs - failed), "rate": failed / reqs}
+            med, p90, p95, p99 = values_at(sec_hist, [50, 90, 95, 99])
+            bm["http_req_duration"] = {
+                "count": float(reqs),
+                "sum": dsum,
+                "avg": dsum / reqs,
+                "min": dmin,
+                "max": dmax,
+                "med": min(max(med, dmin), dmax),
+                "p(90)": min(max(p90, dmin), dmax),
+                "p(95)": min(max(p95, dmin), dmax),
+                "p(99)": min(max(p99, dmin), dmax),
+            }
+            stats.p95 = bm["http_req_duration"]["p(95)"]
+            if self.keep_bucket_hdr:
+                bucket.hdr["http_req_duration"] = sec_hist.encode()
+            if sec_corr.count:
+                c95, c99 = values_at(sec_corr, [95, 99])
+                bm[CORRECTED] = {"count": float(sec_corr.count), "p(95)": c95, "p(99)": c99}
+                if self.keep_bucket_hdr:
+                    bucket.hdr[CORRECTED] = sec_corr.encode()
+        if sent:
+            bm["data_sent"] = {"count": float(sent)}
+        if received:
+            bm["data_received"] = {"count": float(received)}
+        stats.requests = reqs
+        stats.failed = failed
+        for scn, (n, nf, durs) in per_scn.items():
+            allv = np.concatenate(durs) if len(durs) > 1 else durs[0]
+            k = int(0.95 * (allv.size - 1))
+            # the same element a full sort would put at k, in linear time
+            stats.per_scenario[scn] = {"requests": float(n), "failed": float(nf), "p95": float(np.partition(allv, k)[k])}
+        # the general series
+        counters: dict[str, float] = {}
+        rates: dict[str, list[int]] = {}
+        gauges: dict[str, float] = {}
+        for s in self.series.values():
+            if s.type is MetricType.TREND:
+                if s.buf:
+                    buf = s.buf
+                    s.buf = array("d")
+                    values = np.frombuffer(buf, dtype=np.float64)
+                    s.acc.fold(values)  # type: ignore[union-attr]
+                    if s.metric == "iteration_duration":
+                        entry = bm.setdefault("iteration_duration", {"count": 0.0, "sum": 0.0})
+                        entry["count"] += float(values.size)
+                        entry["sum"] += float(values.sum())
+            elif s.type is MetricType.COUNTER:
+                dc = s.sum - s._sum_folded
+                if s.count != s._count_folded:
+                    counters[s.metric] = counters.get(s.metric, 0.0) + dc
+                    s._count_folded = s.count
+                    s._sum_folded = s.sum
+                    if s.metric == "iterations":
+                        scn = s.tags.get("scenario", "default")
+                        stats.per_scenario.setdefault(scn, {"requests": 0.0, "failed": 0.0})
+                        stats.per_scenario[scn]["iterations"] = stats.per_scenario[scn].get("iterations", 0.0) + dc
+                        stats.iterations += int(dc)
+            elif s.type is MetricType.RATE:
+                dp, df = s.passes - s._passes_folded, s.fails - s._fails_folded
+                if dp or df:
+                    r = rates.setdefault(s.metric, [0, 0])
+                    r[0] += dp
+                    r[1] += df
+                    s._passes_folded, s._fails_folded = s.passes, s.fails
+            elif s.value is not None:
+                gauges[s.metric] = gauges.get(s.metric, 0.0) + s.value
+        for name, total in counters.items():
+            bm[name] = {"count": total}
+        for name, (p, f) in rates.items():
+            bm[name] = {"passes": float(p), "fails": float(f), "rate": p / (p + f) if p + f else 0.0}
+        for name, value in gauges.items():
+            bm[name] = {"value": value}
+        if "iteration_duration" in bm:
+            e = bm["iteration_duration"]
+            e["avg"] = e["sum"] / e["count"] if e["count"] else 0.0
+        self.buckets.append(bucket)
+        return stats
+
+    # -- the result ---------------------------------------------------------------------------------------
+
+    def to_metrics(self, extra_filters: Iterable[str] = (), *, only: set[str] | None = None) -> dict[str, Metric]:
+        """k6 metrics and sub-metrics from everything folded so far (call `tick()` first).
+
+        `only` limits the work to those metric names (live threshold snapshots).
+        """
+        extra_filters = list(extra_filters)
+        only_bases = None if only is None else {n.split("{", 1)[0] for n in only}
+        metrics: dict[str, Metric] = {}
+        # parts: (metric name, tags, partial Metric without histogram, its histogram)
+        parts: list[tuple[str, dict[str, str], Metric, Histogram | None]] = []
+        filter_parts: list[tuple[str, dict[str, str], Metric, Histogram | None]] = []
+        seen_series: set[int] = set()
+        for col in range(DURATION_COL):
+            acc = self.http_global[col]
+            if acc.count and (only is None or HTTP_TRENDS[col] in only):
+                base_metric = Metric(type=MetricType.TREND, contains=Contains.TIME)
+                folded = acc.merge_into(base_metric)
+                if folded is not None:
+                    hist_add(base_metric.histogram(), folded)
+                metrics[HTTP_TRENDS[col]] = base_metric
+        for hs in self.http_series.values():
+            if id(hs) in seen_series:
+                continue
+            seen_series.add(id(hs))
+            if hs.requests == 0 and not hs.buf:
+                continue
+            n = hs.requests
+            tags = hs.tags
+            reqs = Metric(type=MetricType.COUNTER, count=n, sum=float(n))
+            parts.append(("http_reqs", tags, reqs, None))
+            failed = Metric(type=MetricType.RATE, count=n, passes=n if hs.failed else 0, fails=0 if hs.failed else n)
+            parts.append(("http_req_failed", tags, failed, None))
+            for col in range(DURATION_COL, NCOLS):
+                acc = hs.accs[col]
+                if acc.count == 0:
+                    continue
+                m = Metric(type=MetricType.TREND, contains=Contains.TIME)
+                parts.append((HTTP_TRENDS[col], tags, m, acc.merge_into(m)))
+            for col in range(DURATION_COL):
+                acc = hs.accs[col]
+                if acc.count:
+                    # only for tag-filtered thresholds; the base metric comes from http_global
+                    m = Metric(type=MetricType.TREND, contains=Contains.TIME)
+                    filter_parts.append((HTTP_TRENDS[col], tags, m, acc.merge_into(m)))
+            if hs.sent:
+                parts.append(("data_sent", tags, Metric(type=MetricType.COUNTER, contains=Contains.DATA, count=n, sum=float(hs.sent)), None))
+            if hs.received:
+                parts.append(("data_received", tags, Metric(type=MetricType.COUNTER, contains=Contains.DATA, count=n, sum=float(hs.received)), None))
+        for s in self.series.values():
+            mtype, contains = self.types.get(s.metric, (s.type, Contains.DEFAULT))
+            m = Metric(type=mtype, contains=contains)
+            hist: Histogram | None = None
+            if mtype is MetricType.TREND:
+                if s.acc is None or s.acc.count == 0:
+                    continue
+                hist = s.acc.merge_into(m)
+            elif mtype is MetricType.COUNTER:
+                m.count, m.sum = s.count, s.sum
+            elif mtype is MetricType.RATE:
+                m.passes, m.fails, m.count = s.passes, s.fails, s.passes + s.fails
+            else:
+                m.count, m.value, m.min, m.max = s.count, s.value, s.min, s.max
+            parts.append((s.metric, s.tags, m, hist))
+
+        if only_bases is not None:
+            parts = [p for p in parts if p[0] in only_bases]
+
+        def _add(name: str, tags: dict[str, str], part: Metric, hist: Histogram | None) -> None:
+            if only is not None and name not in only:
+                return
+            target = metrics.get(name)
+            if target is None:
+                target = Metric(type=part.type, contains=part.contains, tags=dict(tags))
+                metrics[name] = target
+            _accumulate(target, part)
+            if hist is not None and hist.count:
+                hist_add(target.histogram(), hist)
+
+        for base, tags, part, hist in parts:
+            _add(base, {}, part, hist)
+            if base in SUBMETRIC_METRICS or not _is_builtin(base):
+                for key, value in tags.items():
+                    if key in SUBMETRIC_TAGS or key not in SYSTEM_TAGS:
+                        if key == "group" and not value:
+                            continue
+                        if key == "status" and base == CORRECTED:
+                            continue
+                        _add(submetric_name(base, {key: value}), {key: value}, part, hist)
+        for flt in extra_filters:
+            from assay.results import parse_metric_name
+
+            base, want = parse_metric_name(flt)
+            if flt in metrics or not want:
+                continue
+            for b, tags, part, hist in parts + filter_parts:
+                if b == base and all(tags.get(k) == v for k, v in want.items()):
+                    _add(flt, dict(want), part, hist)
+            if flt not in metrics and base in self.types:
+                mtype, contains = self.types[base]
+                metrics[flt] = Metric(type=mtype, contains=contains, tags=dict(want))
+        return metrics
+
+    def check_list(self) -> list[Check]:
+        return [c.model_copy() for c in self.checks.values()]
+
+
+def _is_builtin(name: str) -> bool:
+    return name in BUILTIN_METRICS
+
+
+def _accumulate(target: Metric, part: Metric) -> None:
+    target.count += part.count
+    target.sum += part.sum
+    target.passes += part.passes
+    target.fails += part.fails
+    if target.type is MetricType.GAUGE:
+        target.value = part.value if target.value is None else target.value + (part.value or 0.0)
+        target.min = part.min if target.min is None else (target.min if part.min is None else min(target.min, part.min))
+        target.max = part.max if target.max is None else (target.max if part.max is None else max(target.max, part.max))
+        return
+    if part.min is not None:
+        target.min = part.min if target.min is None else min(target.min, part.min)
+    if part.max is not None:
+        target.max = part.max if target.max is None else max(target.max, part.max)

@@ -1,0 +1,288 @@
+"""WebSocket load: sessions that record k6's ws_* metrics, plus a latency for each message.
+
+    from assay.load.ws import ws_connect
+
+    async def default(vu):
+        async with ws_connect(vu, "ws://127.0.0.1:8080/chat", name="chat") as ws:
+            await ws.send("hello")                        # ws_msgs_sent
+            reply = await ws.recv(timeout=5)              # ws_msgs_received
+            reply, ms = await ws.request('{"op":"ping"}') # send, wait for the answer: ws_msg_latency
+            await ws.ping()                               # ws_ping (round trip of a ping frame)
+        # closing records ws_session_duration; opening recorded ws_connecting and ws_sessions
+
+Metrics, as k6 names them (metrics/builtin.go): `ws_sessions` (counter, one per session
+started), `ws_msgs_sent` and `ws_msgs_received` (counters), `ws_connecting` (trend, ms from
+the start of the TCP connect to the end of the opening handshake), `ws_session_duration`
+(trend, ms from the start of connect to close), `ws_ping` (trend, ms ping -> pong). assay
+adds `ws_msg_latency` (trend, ms from a send to the matching received message), which k6
+does not have. Samples carry the VU's tags plus `name` (the URL unless given) and `status`.
+
+The session records through anything with `record(name, value, tags)` and, optionally,
+`metric(name, kind, contains)` to declare custom metrics: a VU inside the engine, or a
+`SinkRecorder` around a MetricsSink for standalone use (plans, probes, tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any, Protocol
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+
+from assay.load.custom_metrics import Trend
+from assay.results import Contains, MetricType
+
+__all__ = [
+    "msg_latency",
+    "WsSession",
+    "WsError",
+    "ws_connect",
+    "Recorder",
+    "SinkRecorder",
+    "MSG_LATENCY",
+]
+
+MSG_LATENCY = "ws_msg_latency"
+# Import this into a Python scenario to put thresholds on it: `from assay.load.ws import msg_latency`.
+msg_latency = Trend(MSG_LATENCY, contains="time")
+Message = str | bytes
+Matcher = Callable[[Message], bool]
+
+_perf = time.perf_counter
+
+
+class Recorder(Protocol):
+    def record(self, metric_name: str, value: float, tags: Mapping[str, str] | None = None) -> None: ...
+
+
+class SinkRecorder:
+    """Record straight into a MetricsSink (or anything with `add` and `declare`) outside a VU."""
+
+    def __init__(self, sink: Any, tags: Mapping[str, str] | None = None) -> None:
+        self.sink = sink
+        self.tags = dict(tags or {})
+
+    def record(self, metric_name: str, value: float, tags: Mapping[str, str] | None = None) -> None:
+        self.sink.add(metric_name, value, {**self.tags, **(tags or {})})
+
+    def metric(self, name: str, kind: str, contains: str = "default") -> None:
+        self.sink.declare(name, MetricType(kind), Contains(contains))
+
+
+def declare(recorder: Any, name: str, kind: str, contains: str) -> None:
+    """Declare a custom metric on a VU or SinkRecorder (the VU's sink rejects undeclared names)."""
+    declare_fn = getattr(recorder, "metric", None)
+    if declare_fn is not None:
+        declare_fn(name, kind, contains)
+
+
+class WsError(Exception):
+    """A WebSocket session failed (refused, bad handshake, closed, timed out); the iteration stops."""
+
+    def __init__(self, message: str, *, status: int = 0, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.status = status
+        self.timed_out = timed_out
+
+
+class WsSession:
+    """One open WebSocket of a VU. Not shared between tasks except through `DeliveryTracker`."""
+
+    def __init__(self, recorder: Recorder, conn: ClientConnection, tags: dict[str, str], t_start: float) -> None:
+        self.recorder = recorder
+        self.conn = conn
+        self.tags = tags
+        self.t_start = t_start
+        self.closed = False
+        self.sent = 0
+        self.received = 0
+        self._pending: deque[Message] = deque(maxlen=10_000)
+        self._declared = False
+
+    # -- messages --------------------------------------------------------------------------------------
+
+    async def send(self, message: Message | Mapping[str, Any] | list[Any]) -> None:
+        """Send text or bytes (a dict or list is sent as JSON text); counts in ws_msgs_sent."""
+        if isinstance(message, Mapping | list):
+            message = json.dumps(message, separators=(",", ":"))
+        try:
+            await self.conn.send(message)
+        except ConnectionClosed as exc:
+            raise WsError(f"WebSocket closed while sending: {exc}") from None
+        self.sent += 1
+        self.recorder.record("ws_msgs_sent", 1.0, self.tags)
+
+    async def recv(self, timeout: float | None = 10.0) -> Message:
+        """The next message (first any kept back by `request`); counts in ws_msgs_received."""
+        if self._pending:
+            return self._pending.popleft()
+        return await self._read(timeout)
+
+    async def _read(self, timeout: float | None) -> Message:
+        try:
+            if timeout is None:
+                message = await self.conn.recv()
+            else:
+                message = await asyncio.wait_for(self.conn.recv(), timeout)
+        except TimeoutError:
+            raise WsError(f"no WebSocket message within {timeout:g}s", timed_out=True) from None
+        except ConnectionClosed as exc:
+            raise WsError(f"WebSocket closed: {exc}") from None
+        self.received += 1
+        self.recorder.record("ws_msgs_received", 1.0, self.tags)
+        return message
+
+    async def request(
+        self, message: Message | Mapping[str, Any] | list[Any], *, match: Matcher | None = None, timeout: float = 10.0
+    ) -> tuple[Message, float]:
+        """Send `message` and wait for the reply (the next message, or the first one `match` accepts).
+
+        Returns the reply and its latency in ms, also recorded as `ws_msg_latency`.
+        Messages that arrive meanwhile and do not match are kept for `recv()`.
+        """
+        if not self._declared:
+            declare(self.recorder, MSG_LATENCY, "trend", "time")
+            self._declared = True
+        t0 = _perf()
+        await self.send(message)
+        deadline = t0 + timeout
+        while True:
+            left = deadline - _perf()
+            if left <= 0:
+                raise WsError(f"no matching WebSocket reply within {timeout:g}s", timed_out=True)
+            try:
+                reply = await self._read(left)
+            except WsError as exc:
+                if exc.timed_out:
+                    raise WsError(f"no matching WebSocket reply within {timeout:g}s", timed_out=True) from None
+                raise
+            if match is None or match(reply):
+                latency = (_perf() - t0) * 1000.0
+                self.recorder.record(MSG_LATENCY, latency, self.tags)
+                return reply, latency
+            self._pending.append(reply)
+
+    async def ping(self, timeout: float = 10.0) -> float:
+        """Send a ping frame and wait for its pong; the round trip (ms) is recorded as ws_ping."""
+        t0 = _perf()
+        try:
+            waiter = await self.conn.ping()
+            await asyncio.wait_for(waiter, timeout)
+        except TimeoutError:
+            raise WsError(f"no pong within {timeout:g}s", timed_out=True) from None
+        except ConnectionClosed as exc:
+            raise WsError(f"WebSocket closed while pinging: {exc}") from None
+        rtt = (_perf() - t0) * 1000.0
+        self.recorder.record("ws_ping", rtt, self.tags)
+        return rtt
+
+    async def messages(self, timeout: float | None = None) -> Any:
+        """Iterate over incoming messages until the server closes the session."""
+        while True:
+            try:
+                yield await self.recv(timeout)
+            except WsError:
+                if self.conn.close_code is not None:
+                    return
+                raise
+
+    # -- closing ---------------------------------------------------------------------------------------------
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the session (once) and record ws_session_duration."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            await self.conn.close(code, reason)
+        finally:
+            self.recorder.record("ws_session_duration", (_perf() - self.t_start) * 1000.0, self.tags)
+
+    async def __aenter__(self) -> WsSession:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+
+class _Connect:
+    """`async with ws_connect(...) as ws` or `ws = await ws_connect(...)`."""
+
+    def __init__(self, coro_factory: Callable[[], Any]) -> None:
+        self._factory = coro_factory
+        self._session: WsSession | None = None
+
+    def __await__(self) -> Any:
+        return self._factory().__await__()
+
+    async def __aenter__(self) -> WsSession:
+        self._session = await self._factory()
+        return self._session
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+def ws_connect(
+    recorder: Recorder,
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    subprotocols: list[str] | None = None,
+    name: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    timeout: float = 10.0,
+    compression: bool = False,
+    max_size: int | None = 16 * 1024 * 1024,
+) -> _Connect:
+    """Open a WebSocket for a VU (or any Recorder); records ws_connecting and ws_sessions.
+
+    Fails with WsError (refused, DNS, handshake status other than 101, timeout), which the
+    engine counts as an iteration error. No proxy from the environment is used: load goes
+    exactly where the URL says.
+    """
+    sample_tags = {**(tags or {}), "name": name or url}
+
+    async def open_session() -> WsSession:
+        t0 = _perf()
+        try:
+            conn = await connect(
+                url,
+                additional_headers=dict(headers) if headers else None,
+                subprotocols=subprotocols,  # type: ignore[arg-type]
+                open_timeout=timeout,
+                ping_interval=None,
+                compression="deflate" if compression else None,
+                max_size=max_size,
+                proxy=None,
+            )
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            raise WsError(f"WebSocket handshake to {url} got HTTP {status}", status=status) from None
+        except InvalidURI as exc:
+            raise WsError(f"invalid WebSocket URL {url!r}: {exc}") from None
+        except InvalidHandshake as exc:
+            raise WsError(f"WebSocket handshake to {url} failed: {exc}") from None
+        except TimeoutError:
+            raise WsError(f"WebSocket connect to {url} timed out after {timeout:g}s") from None
+        except OSError as exc:
+            raise WsError(f"WebSocket connect to {url} failed: {exc.strerror or exc}") from None
+        connecting = (_perf() - t0) * 1000.0
+        status = conn.response.status_code if conn.response is not None else 101
+        session_tags = {**sample_tags, "status": str(status)}
+        recorder.record("ws_connecting", connecting, session_tags)
+        recorder.record("ws_sessions", 1.0, session_tags)
+        return WsSession(recorder, conn, session_tags, t0)
+
+    return _Connect(open_session)

@@ -1,0 +1,350 @@
+"""Judge one run against an SLO file with Keptn's scoring, plus tiers and CRITICAL.
+
+Keptn (lighthouse-service evaluateObjectives/calculateScore): an objective meeting its pass
+criteria earns its weight, one meeting only its warning criteria half of it, otherwise 0;
+objectives without pass criteria are informational. Total = 100 * achieved / max. The
+score verdict is pass at >= total_score.pass, warning at >= total_score.warning, else fail;
+a failed key SLI forces fail. assay adds tiers: a failed P0 or key objective makes the
+run CRITICAL, and any objective that did not pass keeps the run from a clean PASS.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from assay.errors import ExitCode, UsageError
+from assay.results import RunResult
+from assay.slo.criteria import Criterion, describe, format_value
+from assay.slo.history import History, identities
+from assay.slo.sources import Resolver, SliValue
+from assay.slo.spec import Objective, SloFile
+
+SCHEMA = "assay.slo/1"
+
+ObjectiveStatus = Literal["PASS", "WARNING", "FAIL", "INFO"]
+GateStatus = Literal["PASS", "WARNING", "FAIL", "CRITICAL"]
+
+EXIT_CODES: dict[str, int] = {
+    "PASS": ExitCode.OK,
+    "WARNING": ExitCode.WARNING,
+    "FAIL": ExitCode.GATE_FAILED,
+    "CRITICAL": ExitCode.GATE_FAILED,
+}
+
+
+class CriterionResult(BaseModel):
+    criterion: str
+    target: float | None = None
+    relative: bool = False
+    met: bool
+    note: str | None = None
+
+
+class ObjectiveResult(BaseModel):
+    """One objective's verdict, with the numbers a reviewer needs to trust it."""
+
+    id: str
+    title: str
+    sli: str
+    aggregation: str | None = None
+    metric: str | None = None
+    unit: str | None = None
+    priority: str
+    weight: int
+    key: bool
+    value: float | None = None
+    baseline: float | None = None
+    baseline_runs: int = 0
+    delta: float | None = None
+    delta_pct: float | None = None
+    status: ObjectiveStatus
+    critical: bool = False
+    score: float = 0.0
+    target: str = ""
+    pass_criteria: list[list[CriterionResult]] = Field(default_factory=list)
+    warning_criteria: list[list[CriterionResult]] = Field(default_factory=list)
+    reason: str | None = None
+    notes: list[str] = Field(default_factory=list)
+
+    @property
+    def code(self) -> str:
+        """The status people read: CRITICAL for a failed P0/key objective."""
+        return "CRITICAL" if self.critical else self.status
+
+
+class Recommendation(BaseModel):
+    rule: str
+    title: str
+    hint: str
+    evidence: list[str] = Field(default_factory=list)
+    objectives: list[str] = Field(default_factory=list)
+
+
+class ResultRef(BaseModel):
+    id: str
+    name: str
+    source: str | None = None
+    format: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_s: float = 0.0
+
+
+class ComparisonInfo(BaseModel):
+    compare_with: str
+    include_result_with_score: str
+    number_of_comparison_results: int
+    aggregate_function: str
+    runs: list[str] = Field(default_factory=list)
+
+
+class SloReport(BaseModel):
+    """The verdict of one run against one SLO file (JSON schema `assay.slo/1`)."""
+
+    schema_: Literal["assay.slo/1"] = Field(default="assay.slo/1", alias="schema")
+    slo: str
+    result: ResultRef
+    status: GateStatus
+    exit_code: int
+    score: float
+    achieved: float
+    max_score: float
+    score_status: Literal["pass", "warning", "fail"]
+    total_score: dict[str, float]
+    objectives: list[ObjectiveResult]
+    comparison: ComparisonInfo
+    recommendations: list[Recommendation] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    evaluated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    model_config = {"populate_by_name": True}
+
+    def counts(self) -> dict[str, int]:
+        out = {"PASS": 0, "WARNING": 0, "FAIL": 0, "CRITICAL": 0, "INFO": 0}
+        for o in self.objectives:
+            out[o.code] += 1
+        return out
+
+
+def aggregate(values: list[float], function: str) -> float:
+    """Keptn's aggregate of earlier values: avg, or a percentile at pos = p*(n+1), clamped, interpolated."""
+    if function == "avg":
+        return sum(values) / len(values)
+    p = {"p50": 0.5, "p90": 0.9, "p95": 0.95}[function]
+    ordered = sorted(values)
+    size = len(ordered)
+    pos = p * (size + 1)
+    if pos < 1.0:
+        return ordered[0]
+    if pos >= size:
+        return ordered[-1]
+    lower = ordered[int(pos) - 1]
+    upper = ordered[int(pos)]
+    return lower + (pos - math.floor(pos)) * (upper - lower)
+
+
+def _check_groups(
+    groups: list[list[Criterion]], value: float, baseline: float | None
+) -> tuple[bool, list[list[CriterionResult]], list[str]]:
+    """OR over groups, AND inside a group; a relative criterion without a baseline passes."""
+    notes: list[str] = []
+    any_met = False
+    rendered: list[list[CriterionResult]] = []
+    for group in groups:
+        group_met = True
+        out: list[CriterionResult] = []
+        for c in group:
+            if c.relative and baseline is None:
+                note = f"{c}: no passing history to compare with, so it passes (as in Keptn)"
+                notes.append(note)
+                out.append(CriterionResult(criterion=str(c), relative=True, met=True, note=note))
+                continue
+            met = c.holds(value, baseline)
+            out.append(CriterionResult(criterion=str(c), target=c.target(baseline), relative=c.relative, met=met))
+            group_met = group_met and met
+        rendered.append(out)
+        any_met = any_met or group_met
+    return any_met, rendered, notes
+
+
+def _unchecked(groups: list[list[Criterion]], baseline: float | None) -> list[list[CriterionResult]]:
+    return [
+        [
+            CriterionResult(
+                criterion=str(c),
+                target=c.target(baseline) if (not c.relative or baseline is not None) else None,
+                relative=c.relative,
+                met=False,
+            )
+            for c in group
+        ]
+        for group in groups
+    ]
+
+
+def _target_text(groups: list[list[Criterion]], baseline: float | None) -> str:
+    return " or ".join(" and ".join(describe(c, baseline) for c in group) for group in groups)
+
+
+def evaluate(
+    slo: SloFile,
+    result: RunResult,
+    *,
+    history: History | None = None,
+    slo_name: str | None = None,
+    exclude: frozenset[str] = frozenset(),
+) -> SloReport:
+    """Evaluate every objective of `slo` on `result`; earlier runs come from `history`."""
+    resolver = Resolver(slo)
+    settings = slo.comparison_settings()
+    n = slo.comparison_count()
+    previous: list[RunResult] = []
+    if history is not None:
+        previous = history.passing_results(
+            n, include=settings.include_result_with_score, exclude_ids=identities(result) | exclude
+        )
+    notes: list[str] = []
+    objectives: list[ObjectiveResult] = []
+    for objective in slo.objectives:
+        objectives.append(_evaluate_objective(objective, result, previous, resolver, settings.aggregate_function))
+
+    max_score = float(sum(o.weight for o in objectives if o.status != "INFO"))
+    achieved = float(sum(o.score for o in objectives))
+    pass_at, warn_at = slo.total_score.pass_, slo.total_score.warning
+    score_status: Literal["pass", "warning", "fail"]
+    if not slo.objectives:
+        score, score_status = 0.0, "fail"
+        notes.append("the SLO file has no objectives, so the evaluation fails (as in Keptn)")
+    elif max_score == 0:
+        score, score_status = 100.0, "pass"
+        notes.append("no objective has pass criteria (all informational); the score is 100")
+    else:
+        score = 100.0 * achieved / max_score
+        score_status = "pass" if score >= pass_at else "warning" if score >= warn_at else "fail"
+    if any(o.key and o.status == "FAIL" for o in objectives):
+        score_status = "fail"
+        notes.append("a key objective failed, which fails the evaluation whatever the score")
+
+    status: GateStatus
+    if any(o.critical for o in objectives):
+        status = "CRITICAL"
+    elif score_status == "fail":
+        status = "FAIL"
+    elif score_status == "warning" or any(o.status in ("WARNING", "FAIL") for o in objectives):
+        status = "WARNING"
+    else:
+        status = "PASS"
+    if score_status == "pass" and status == "WARNING":
+        notes.append(f"the score ({score:.2f}%) passes, but not every objective passed")
+
+    from assay.slo.recommend import recommend
+
+    report = SloReport(
+        slo=slo_name or slo.name or "slo",
+        result=ResultRef(
+            id=result.id,
+            name=result.name,
+            source=result.source.path if result.source else None,
+            format=result.source.format if result.source else None,
+            started_at=result.started_at,
+            finished_at=result.finished_at,
+            duration_s=result.duration_s,
+        ),
+        status=status,
+        exit_code=EXIT_CODES[status],
+        score=round(score, 4),
+        achieved=achieved,
+        max_score=max_score,
+        score_status=score_status,
+        total_score={"pass": pass_at, "warning": warn_at},
+        objectives=objectives,
+        comparison=ComparisonInfo(
+            compare_with=settings.compare_with or "several_results",
+            include_result_with_score=settings.include_result_with_score,
+            number_of_comparison_results=n,
+            aggregate_function=settings.aggregate_function,
+            runs=[r.source.path if r.source and r.source.path else r.id for r in previous],
+        ),
+        notes=notes,
+    )
+    report.recommendations = recommend(report, result)
+    return report
+
+
+def _evaluate_objective(
+    objective: Objective, result: RunResult, previous: list[RunResult], resolver: Resolver, function: str
+) -> ObjectiveResult:
+    sli = resolver.value(objective, result)
+    baseline, used, baseline_notes = _baseline(objective, previous, resolver, function)
+    pass_groups = objective.pass_groups()
+    warning_groups = objective.warning_groups()
+    out = ObjectiveResult(
+        id=objective.id,
+        title=objective.title,
+        sli=sli.label,
+        aggregation=sli.aggregation,
+        metric=sli.metric,
+        unit=sli.unit,
+        priority=objective.priority,
+        weight=objective.weight,
+        key=objective.key,
+        value=sli.value,
+        baseline=baseline,
+        baseline_runs=used,
+        status="INFO",
+        target=_target_text(pass_groups, baseline),
+        notes=list(sli.notes) + baseline_notes,
+    )
+    if sli.value is not None and baseline is not None:
+        out.delta = sli.value - baseline
+        out.delta_pct = (sli.value - baseline) / abs(baseline) * 100 if baseline else None
+    if sli.value is None:
+        out.reason = sli.reason or "no value"
+        out.pass_criteria = _unchecked(pass_groups, baseline)
+        out.warning_criteria = _unchecked(warning_groups, baseline)
+        if objective.informational:
+            return out
+        out.status = "FAIL"
+    elif objective.informational:
+        return out
+    else:
+        passed, out.pass_criteria, notes = _check_groups(pass_groups, sli.value, baseline)
+        out.notes += notes
+        if passed:
+            out.status, out.score = "PASS", float(objective.weight)
+        else:
+            warned, out.warning_criteria, wnotes = _check_groups(warning_groups, sli.value, baseline)
+            if warned and warning_groups:
+                out.notes += wnotes
+                out.status, out.score = "WARNING", objective.weight / 2
+            else:
+                out.status = "FAIL"
+                out.reason = f"{format_value(sli.value)} does not meet {out.target}"
+    out.critical = out.status == "FAIL" and (objective.priority == "P0" or objective.key)
+    return out
+
+
+def _baseline(
+    objective: Objective, previous: list[RunResult], resolver: Resolver, function: str
+) -> tuple[float | None, int, list[str]]:
+    """The aggregate of this SLI over earlier runs (runs without a value are left out)."""
+    values: list[float] = []
+    skipped = 0
+    for run in previous:
+        try:
+            sli: SliValue = resolver.value(objective, run)
+        except UsageError:  # an older run may lack a metric the SLO names today
+            skipped += 1
+            continue
+        if sli.value is None:
+            skipped += 1
+        else:
+            values.append(sli.value)
+    notes = [f"{skipped} earlier run(s) had no value for this SLI and were left out of the baseline"] if skipped else []
+    if not values:
+        return None, 0, notes
+    return aggregate(values, function), len(values), notes

@@ -1,0 +1,206 @@
+"""`assay load run` end to end: exit codes, k6 summary-export shape, outputs, bad input, Ctrl-C."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from assay.cli.app import main
+from assay.harness.ports import free_port
+
+ASSAY = [sys.executable, "-m", "assay"]
+
+
+def assay(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run `assay load run ARGS` in this process (the CLI's real main(), exit code included)."""
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(["load", "run", *args])
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
+def assay_process(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """The same in a fresh process (for worker processes and signals)."""
+    return subprocess.run([*ASSAY, "load", "run", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def served(target_url: str) -> int:
+    with urllib.request.urlopen(target_url + "/count") as resp:
+        return int(resp.read())
+
+
+SCENARIO = '''
+import os
+from assay.load import Trend
+step = Trend("step_time", contains="time")
+options = {
+    "scenarios": {"main": {"executor": "per-vu-iterations", "vus": 2, "iterations": 5, "tags": {"team": "qa"}}},
+    "thresholds": {"checks": ["rate>0.99"], "http_req_duration{name:item}": ["p(95)<5000"], "step_time": ["max<100000"]},
+}
+def setup(vu):
+    return {"base": os.environ["BASE"]}
+async def default(vu):
+    async with vu.group("read"):
+        res = await vu.http.get(vu.data["base"] + "/json", tags={"name": "item"})
+        vu.check(res, {"status is 200": lambda r: r.status == 200, "has id": lambda r: r.json("id") == 7})
+    step.add(res.timings.duration)
+'''
+
+
+def test_python_scenario_summary_export_and_outputs(tmp_path: Path, target_url: str) -> None:
+    script = tmp_path / "scenario.py"
+    script.write_text(SCENARIO)
+    export, result, nd, table = tmp_path / "summary.json", tmp_path / "result.json", tmp_path / "ts.ndjson", tmp_path / "ts.csv"
+    proc = assay(str(script), "-e", f"BASE={target_url}", "--workers", "1", "--summary-export", str(export),
+                 "-o", str(result), "--out", f"json={nd}", "--out", f"csv={table}")
+    assert proc.returncode == 0, proc.stderr
+    assert "█ read" in proc.stdout and "✓ status is 200" in proc.stdout
+
+    summary = json.loads(export.read_text())
+    assert set(summary) == {"root_group", "metrics"}
+    root = summary["root_group"]
+    assert root["path"] == "" and root["id"] == "d41d8cd98f00b204e9800998ecf8427e"
+    read = root["groups"]["read"]
+    assert read["path"] == "::read" and read["checks"]["has id"]["passes"] == 10
+    metrics = summary["metrics"]
+    assert metrics["http_reqs"]["count"] == 10
+    assert set(metrics["http_req_duration"]) >= {"avg", "min", "med", "max", "p(90)", "p(95)"}
+    assert metrics["checks"]["value"] == 1.0 and metrics["checks"]["passes"] == 20  # a rate's `rate` is `value` here
+    assert metrics["http_req_duration{name:item}"]["thresholds"] == {"p(95)<5000": False}  # false = not failed
+    assert metrics["step_time"]["thresholds"] == {"max<100000": False}
+    assert metrics["iterations"]["count"] == 10
+
+    run = json.loads(result.read_text())
+    assert run["schema"] == "assay.run/1" and run["kind"] == "load" and run["status"] == "passed"
+    assert run["metrics"]["http_reqs{team:qa}"]["sum"] == 10
+    assert "git_sha" in run["labels"] or "host" in run["labels"]
+
+    lines = [json.loads(line) for line in nd.read_text().splitlines()]
+    assert sum(x["values"]["count"] for x in lines if x["metric"] == "http_reqs") == 10
+    rows = list(csv.DictReader(table.open()))
+    assert sum(int(r["requests"] or 0) for r in rows) == 10
+
+
+def test_quick_mode_threshold_crossed_exits_99(tmp_path: Path, target_url: str) -> None:
+    export = tmp_path / "s.json"
+    proc = assay(target_url + "/", "--vus", "2", "-d", "1s", "--workers", "1", "--threshold", "http_req_duration:p(95)<0.0001",
+                 "--threshold", "http_reqs:count>1", "--summary-export", str(export), "-q")
+    assert proc.returncode == 99, proc.stderr
+    assert "threshold crossed: http_req_duration: p(95)<0.0001" in proc.stderr
+    thresholds = json.loads(export.read_text())["metrics"]["http_req_duration"]["thresholds"]
+    assert thresholds == {"p(95)<0.0001": True}  # k6's inverted boolean: true = failed
+
+
+def test_rate_mode_is_an_open_model(tmp_path: Path, target_url: str) -> None:
+    result = tmp_path / "r.json"
+    proc = assay(target_url + "/", "--rate", "50", "-d", "1s", "--workers", "1", "-o", str(result), "-q")
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads(result.read_text())["metrics"]
+    assert metrics["iterations"]["sum"] == 50
+    assert metrics["http_req_corrected_duration"]["count"] == 50
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--threshold", "http_req_duration:p(95<1"], "needs a percentile"),
+        (["--threshold", "http_reqs:p(95)<1"], "a counter metric allows count, rate"),
+        (["--threshold", "nope:avg<1"], "unknown metric 'nope'"),
+        (["--rate", "0"], "--rate must be greater than 0"),
+        (["--duration", "soon"], "is not a duration"),
+        (["--out", "xml=f"], "expected json=FILE or csv=FILE"),
+        (["--profile", "stres"], "unknown profile"),
+        (["--workers", "many"], "--workers"),
+    ],
+)
+def test_bad_input_exits_64_before_any_traffic(target_url: str, args: list[str], message: str) -> None:
+    before = served(target_url)
+    proc = assay(target_url + "/", "-d", "1s", "--workers", "1", *args)
+    assert proc.returncode == 64, proc.stderr
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert served(target_url) == before + 1  # only our own /count probe
+
+
+def test_bad_scenario_files_are_located(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.py"
+    broken.write_text("options = {}\nasync def default(vu)\n    pass\n")
+    proc = assay(str(broken))
+    assert proc.returncode == 64 and f"{broken}:2" in proc.stderr and "syntax error" in proc.stderr
+
+    wrong = tmp_path / "wrong.py"
+    wrong.write_text('options = {"scenarios": {"a": {"executor": "constant-vus", "vus": 1, "duration": "1s", "exec": "nope"}}}\n'
+                     "async def default(vu):\n    pass\n")
+    proc = assay(str(wrong))
+    assert proc.returncode == 64 and "no iteration function 'nope' (defined: default)" in proc.stderr
+
+    typo = tmp_path / "typo.py"
+    typo.write_text('options = {"vus": 1, "duraton": "1s"}\nasync def default(vu):\n    pass\n')
+    proc = assay(str(typo))
+    assert proc.returncode == 64 and "options.duraton: unknown option; did you mean 'duration'?" in proc.stderr
+
+    proc = assay(str(tmp_path / "missing.py"))
+    assert proc.returncode == 64 and "does not exist" in proc.stderr
+
+
+def test_unreachable_target_completes_and_counts_errors(tmp_path: Path) -> None:
+    result = tmp_path / "r.json"
+    dead = free_port()
+    proc = assay(f"http://127.0.0.1:{dead}/", "--iterations", "20", "--vus", "2", "--workers", "1", "-o", str(result), "-q")
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads(result.read_text())["metrics"]
+    assert metrics["http_req_failed"]["passes"] == 20
+    assert metrics["http_reqs{error_code:1212}"]["sum"] == 20
+
+
+def test_workers_split_iterations_exactly(tmp_path: Path, target_url: str) -> None:
+    result = tmp_path / "r.json"
+    proc = assay_process(target_url + "/", "--iterations", "101", "--vus", "3", "--workers", "2", "-o", str(result), "-q")
+    assert proc.returncode == 0, proc.stderr
+    run = json.loads(result.read_text())
+    assert run["metrics"]["iterations"]["sum"] == 101
+    assert run["metrics"]["http_req_duration"]["count"] == 101
+    assert run["extra"]["workers"] == 2
+
+
+def test_ctrl_c_stops_gracefully_and_writes_results(tmp_path: Path, target_url: str) -> None:
+    result = tmp_path / "r.json"
+    proc = subprocess.Popen([*ASSAY, "load", "run", target_url + "/delay/20", "--vus", "2", "-d", "30s", "--workers", "1",
+                             "-o", str(result), "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    time.sleep(2.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 1, err
+    run = json.loads(result.read_text())
+    assert run["status"] == "aborted"
+    assert run["metrics"]["iterations"]["sum"] > 10
+    assert run["duration_s"] < 10
+
+
+def test_ctrl_c_with_two_workers(tmp_path: Path, target_url: str) -> None:
+    result = tmp_path / "r.json"
+    proc = subprocess.Popen([*ASSAY, "load", "run", target_url + "/delay/20", "--vus", "4", "-d", "30s", "--workers", "2",
+                             "-o", str(result), "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 1, err
+    run = json.loads(result.read_text())
+    assert run["status"] == "aborted" and run["extra"]["workers"] == 2
+    assert run["metrics"]["iterations"]["sum"] > 10

@@ -1,0 +1,75 @@
+"""Multi-worker runs: deterministic segments, exact merges of every metric and histogram."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from assay.load.backends import ProcessBackend
+from assay.load.coordinator import run_load
+from assay.load.executors import Segment
+from assay.load.options import build_plan
+from assay.load.quick import quick_scenario
+from assay.load.sink import NCOLS, MetricsSink
+from assay.results import RunResult, merge_results
+
+
+@given(st.integers(min_value=0, max_value=10_000), st.integers(min_value=1, max_value=16))
+def test_segments_split_integers_exactly(n: int, workers: int) -> None:
+    shares = [Segment(i, workers).scale(n) for i in range(workers)]
+    assert sum(shares) == n
+    assert max(shares) - min(shares) <= 1
+    offsets = [Segment(i, workers).offset(n) for i in range(workers)]
+    assert offsets == [sum(shares[:i]) for i in range(workers)]
+
+
+@given(st.integers(min_value=1, max_value=16), st.integers(min_value=0, max_value=5000))
+def test_arrival_iterations_have_exactly_one_owner(workers: int, i: int) -> None:
+    assert sum(Segment(w, workers).owns(i) for w in range(workers)) == 1
+
+
+def _sink_result(rows: np.ndarray, tags: dict[str, str]) -> RunResult:
+    sink = MetricsSink()
+    series = sink.new_http_series(("k", tuple(tags.items())), tags, False)
+    series.buf.extend(rows.ravel().tolist())
+    sink.tick(0.0)
+    r = RunResult(duration_s=1.0)
+    r.metrics = sink.to_metrics()
+    return r
+
+
+@given(st.lists(st.floats(min_value=0.0, max_value=5_000.0, allow_nan=False), min_size=2, max_size=200), st.data())
+@settings(max_examples=15, deadline=None)
+def test_merging_worker_results_equals_one_run(durations: list[float], data: st.DataObject) -> None:
+    cut = data.draw(st.integers(min_value=1, max_value=len(durations) - 1))
+    rows = np.zeros((len(durations), NCOLS))
+    rows[:, 6] = durations
+    rows[:, 7] = -1.0
+    tags = {"scenario": "s", "name": "u", "method": "GET", "status": "200", "expected_response": "true"}
+    whole = _sink_result(rows, tags)
+    parts = [_sink_result(rows[:cut], tags), _sink_result(rows[cut:], tags)]
+    merged = merge_results([RunResult.from_json(p.to_json()) for p in parts])
+    for name in ("http_req_duration", "http_req_duration{name:u}", "http_reqs", "http_req_failed"):
+        a, b = whole.metrics[name].seal(), merged.metrics[name].seal()
+        assert (a.count, a.min, a.max, a.passes, a.fails) == (b.count, b.min, b.max, b.passes, b.fails)
+        assert a.sum == b.sum or abs(a.sum - b.sum) < 1e-6
+        assert a.hdr == b.hdr
+        for key in ("med", "p(95)", "p(99)"):
+            assert a.stat(key) == b.stat(key)
+
+
+def test_two_worker_processes_merge_exactly(target_url: str) -> None:
+    loaded = quick_scenario(target_url + "/", rate=60, duration="1s", vus=4)
+    plan = build_plan(loaded, extra_thresholds={"http_req_duration": ["p(99)<5000"]})
+    ticks: list[Any] = []
+    result = run_load(loaded, plan, workers=2, backend=ProcessBackend(), on_progress=ticks.append)
+    assert result.extra["workers"] == 2
+    assert result.stat("iterations", "count") == 60
+    assert result.metrics["http_req_duration"].count == 60
+    assert result.metrics["http_req_duration"].thresholds[0].ok is True
+    assert result.stat("vus_max", "value") == 4
+    assert sum(b.metrics.get("http_reqs", {}).get("count", 0) for b in result.timeseries) == 60
+    assert ticks and ticks[-1].requests == 60
