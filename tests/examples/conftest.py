@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,9 +12,17 @@ import redis
 from courier_helpers import Courier, TcpGate, create_database, drop_database, launch_courier
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Keep each phase's report on the item, so fixtures can tell whether the test failed."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)
+
+
 @pytest.fixture
-def start_courier(tmp_path: Path) -> Iterator[Callable[..., Courier]]:
-    """launch_courier for one test; every process is stopped at teardown."""
+def start_courier(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..., Courier]]:
+    """launch_courier for one test; every process is stopped at teardown, its log shown if the test failed."""
     started: list[Courier] = []
 
     def start(wait: str = "/health/ready", **settings: object) -> Courier:
@@ -24,6 +33,11 @@ def start_courier(tmp_path: Path) -> Iterator[Callable[..., Courier]]:
     yield start
     for courier in started:
         courier.proc.stop()
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        for courier in started:
+            print(f"--- courier :{courier.port} log ({courier.proc.log_path}) ---", file=sys.stderr)
+            print(courier.proc.log_tail(60), file=sys.stderr)
 
 
 @pytest.fixture

@@ -59,8 +59,11 @@ class Relay:
                     await asyncio.wait_for(self.wake.wait(), self.s.relay_interval_s)
                 except TimeoutError:
                     pass
-            except (DbUnavailable, StreamDown) as exc:
-                log.warning("outbox relay: %s; retrying in %.1fs", exc, backoff)
+            except Exception as exc:  # the relay must outlive any one failed round
+                if isinstance(exc, (DbUnavailable, StreamDown)):
+                    log.warning("outbox relay: %s; retrying in %.1fs", exc, backoff)
+                else:
+                    log.exception("outbox relay: unexpected error; retrying in %.1fs", backoff)
                 try:
                     await asyncio.wait_for(stop.wait(), backoff)
                 except TimeoutError:

@@ -129,11 +129,14 @@ class RedisStream:
                     for entry_id, fields in entries:
                         await self._process(entry_id, fields, handle, deliveries=1)
                 backoff = 0.1
-            except StreamDown as exc:
+            except Exception as exc:  # the consumer must outlive any one failed read
                 cause = exc.__cause__
                 if isinstance(cause, ResponseError) and "NOGROUP" in str(cause):
                     group_ready = False
-                log.warning("stream consumer: %s; retrying in %.1fs", exc, backoff)
+                if isinstance(exc, StreamDown):
+                    log.warning("stream consumer: %s; retrying in %.1fs", exc, backoff)
+                else:
+                    log.exception("stream consumer: unexpected error; retrying in %.1fs", backoff)
                 await _sleep(stop, backoff)
                 backoff = min(backoff * 2, 2.0)
 
