@@ -8,6 +8,7 @@ of a timer per request.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import time
 import weakref
@@ -23,32 +24,56 @@ _perf = time.perf_counter
 _SPECIAL = re.compile(rb"\n(?:set-cookie|content-encoding)[ \t]*:", re.IGNORECASE).search
 
 
-class Connection(asyncio.Protocol):
-    """A client connection; at most one request in flight (HTTP/1.1 without pipelining)."""
+class _ConnectionState:
+    """The fields the compiled `FastConnection` holds, for a Python without the extension."""
+
+    __slots__ = (
+        "waiter",
+        "driver",
+        "head",
+        "last_data",
+        "chunks",
+        "special",
+        "t_first",
+        "t_last",
+        "received",
+        "status",
+        "keep_alive",
+        "complete",
+        "head_request",
+        "closed",
+    )
+
+    def data_received(self, data: bytes) -> None:
+        self._feed(data, _perf())  # type: ignore[attr-defined]
+
+
+_ConnectionBase: type = _ConnectionState
+if not os.environ.get("ASSAY_PURE_HTTP"):
+    try:
+        from assay.load.http._fastresp import FastConnection as _ConnectionBase
+    except ImportError:  # built without a C compiler: everything takes the Python path
+        pass
+
+COMPILED = _ConnectionBase is not _ConnectionState
+
+
+class Connection(_ConnectionBase, asyncio.Protocol):  # type: ignore[misc,valid-type]
+    """A client connection; at most one request in flight (HTTP/1.1 without pipelining).
+
+    `data_received` is compiled when the extension is built (`_fastresp.c`): a whole plain
+    response in one read completes there; everything else comes to `_feed`.
+    """
 
     __slots__ = (
         "loop",
         "key",
         "transport",
         "parser",
-        "waiter",
-        "closed",
-        "status",
-        "chunks",
-        "t_first",
-        "t_last",
-        "received",
-        "keep_alive",
-        "head_request",
         "deadline",
-        "complete",
         "reused",
         "tls_version",
-        "special",
         "dog",
-        "head",
-        "last_data",
-        "driver",
     )
 
     def __init__(self, loop: asyncio.AbstractEventLoop, key: tuple[str, str, int]) -> None:
@@ -84,10 +109,10 @@ class Connection(asyncio.Protocol):
         self.transport = transport
         self.dog.add(self)
 
-    def data_received(self, data: bytes) -> None:
-        # one clock reading per read: the first is when the response started arriving, the
-        # last (t_last) when it finished, so a response in one read costs one reading
-        now = self.t_last = _perf()
+    def _feed(self, data: bytes, now: float) -> None:
+        # one clock reading per read (taken by data_received): the first is when the response
+        # started arriving, the last (t_last) when it finished
+        self.t_last = now
         if not self.t_first:
             self.t_first = now
             self.last_data = data

@@ -1,0 +1,415 @@
+/* The compiled half of assay's HTTP/1.1 client connection (assay.load.http.connection).
+ *
+ * Why: at wrk-class rates the Python work per response (httptools' callbacks into Python,
+ * the head inspection) costs more than the kernel's. Most load-test responses are plain:
+ * one read holds a whole HTTP/1.1 response with a Content-Length and nothing the client must
+ * act on. `data_received` recognises exactly those here, in one pass, and completes the
+ * request (calls the connection's driver or resolves its waiter) without entering Python.
+ * Anything else -- a head or body spread over reads, chunked bodies, HTTP/1.0, Connection:
+ * close, 1xx/204/304, cookies, compression, obs-fold, stray bytes -- goes to the Python
+ * method `_feed(data, now)`, which hands it to httptools as before. The fast path changes no
+ * parser state, so both paths can follow each other on one connection.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *waiter;    /* asyncio.Future completed with the response, or None */
+    PyObject *driver;    /* callable(conn) -> bool run with each complete response, or None */
+    PyObject *head;      /* the read holding the response head (bytes), or None */
+    PyObject *last_data; /* the first read of the current response */
+    PyObject *chunks;    /* list of body pieces */
+    PyObject *special;   /* set-cookie / content-encoding headers, or None (Python path only) */
+    double t_first;      /* perf_counter when the response began to arrive; 0.0 before */
+    double t_last;       /* perf_counter of the latest read */
+    Py_ssize_t received; /* bytes of the current response */
+    int status;
+    char keep_alive;
+    char complete;
+    char head_request;
+    char closed;
+} FastConn;
+
+static PyObject *str_feed;        /* "_feed" */
+static PyObject *str_done;        /* "done" */
+static PyObject *str_set_result;  /* "set_result" */
+
+/* time.perf_counter() on Linux: CLOCK_MONOTONIC in seconds, converted as CPython converts it */
+static double
+perf_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    long long ns = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    if (ns % 1000000000LL == 0) {
+        return (double)(ns / 1000000000LL);
+    }
+    return (double)ns / 1e9;
+}
+
+static int
+lower_eq(const char *s, Py_ssize_t n, const char *lit)
+{
+    /* lit is lower-case; s is compared case-insensitively (ASCII) */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c >= 'A' && c <= 'Z') {
+            c = (char)(c + 32);
+        }
+        if (c != lit[i]) {
+            return 0;
+        }
+    }
+    return lit[n] == '\0';
+}
+
+/* A whole plain response in buf[0:n]? On success returns 1 and sets status, the head's
+ * length (through the blank line) and Content-Length. Returns 0 for anything the Python
+ * path must handle (see the file's comment). */
+static int
+scan_plain(const char *buf, Py_ssize_t n, int *status, Py_ssize_t *head_len, Py_ssize_t *clen)
+{
+    const char *end = buf + n;
+    if (n < 17 || memcmp(buf, "HTTP/1.1 ", 9) != 0) {
+        return 0;
+    }
+    const char *d = buf + 9;
+    if (d[0] < '1' || d[0] > '5' || d[1] < '0' || d[1] > '9' || d[2] < '0' || d[2] > '9') {
+        return 0;
+    }
+    int st = (d[0] - '0') * 100 + (d[1] - '0') * 10 + (d[2] - '0');
+    if (st < 200 || st == 204 || st == 304) {
+        return 0;
+    }
+    if (d[3] != ' ' && d[3] != '\r') {
+        return 0;
+    }
+    const char *q = memchr(d + 3, '\n', (size_t)(end - (d + 3)));
+    if (q == NULL || q[-1] != '\r') {
+        return 0;
+    }
+    const char *p = q + 1;
+    long long length = -1;
+    for (;;) {
+        if (end - p < 2) {
+            return 0;
+        }
+        if (p[0] == '\r' && p[1] == '\n') {
+            p += 2;
+            break;
+        }
+        if (p[0] == ' ' || p[0] == '\t' || p[0] == '\n' || p[0] == '\r') {
+            return 0; /* obs-fold or a malformed line: httptools decides */
+        }
+        q = memchr(p, '\n', (size_t)(end - p));
+        if (q == NULL || q[-1] != '\r') {
+            return 0;
+        }
+        const char *line_end = q - 1;
+        const char *colon = memchr(p, ':', (size_t)(line_end - p));
+        if (colon == NULL) {
+            return 0;
+        }
+        Py_ssize_t name_len = colon - p;
+        const char *v = colon + 1;
+        const char *v_end = line_end;
+        while (v < v_end && (*v == ' ' || *v == '\t')) {
+            v++;
+        }
+        while (v_end > v && (v_end[-1] == ' ' || v_end[-1] == '\t')) {
+            v_end--;
+        }
+        switch (name_len) {
+        case 14:
+            if (lower_eq(p, 14, "content-length")) {
+                if (length >= 0 || v == v_end || v_end - v > 15) {
+                    return 0;
+                }
+                long long value = 0;
+                for (const char *c = v; c < v_end; c++) {
+                    if (*c < '0' || *c > '9') {
+                        return 0;
+                    }
+                    value = value * 10 + (*c - '0');
+                }
+                length = value;
+            }
+            break;
+        case 10:
+            if (lower_eq(p, 10, "set-cookie")) {
+                return 0;
+            }
+            if (lower_eq(p, 10, "connection") && !lower_eq(v, v_end - v, "keep-alive")) {
+                return 0;
+            }
+            break;
+        case 16:
+            if (lower_eq(p, 16, "content-encoding")) {
+                return 0;
+            }
+            break;
+        case 17:
+            if (lower_eq(p, 17, "transfer-encoding")) {
+                return 0;
+            }
+            break;
+        default:
+            break;
+        }
+        p = q + 1;
+    }
+    if (length < 0) {
+        return 0;
+    }
+    *status = st;
+    *head_len = p - buf;
+    *clen = (Py_ssize_t)length;
+    return 1;
+}
+
+/* What httptools' on_message_complete does once a response is complete: the driver first
+ * (a request loop sends the next request from here), else resolve the waiter. */
+static PyObject *
+complete_response(FastConn *self)
+{
+    PyObject *driver = self->driver;
+    if (driver != NULL && driver != Py_None) {
+        Py_INCREF(driver);
+        PyObject *sent = PyObject_CallOneArg(driver, (PyObject *)self);
+        Py_DECREF(driver);
+        if (sent == NULL) {
+            return NULL;
+        }
+        int truth = PyObject_IsTrue(sent);
+        Py_DECREF(sent);
+        if (truth < 0) {
+            return NULL;
+        }
+        if (truth) {
+            Py_RETURN_NONE;
+        }
+    }
+    PyObject *waiter = self->waiter;
+    if (waiter == NULL || waiter == Py_None) {
+        Py_RETURN_NONE;
+    }
+    self->waiter = Py_None;
+    Py_INCREF(Py_None);
+    PyObject *done = PyObject_CallMethodNoArgs(waiter, str_done);
+    if (done == NULL) {
+        Py_DECREF(waiter);
+        return NULL;
+    }
+    int is_done = PyObject_IsTrue(done);
+    Py_DECREF(done);
+    PyObject *r = NULL;
+    if (is_done == 0) {
+        r = PyObject_CallMethodOneArg(waiter, str_set_result, Py_None);
+    } else if (is_done > 0) {
+        r = Py_None;
+        Py_INCREF(r);
+    }
+    Py_DECREF(waiter);
+    if (r == NULL) {
+        return NULL;
+    }
+    Py_DECREF(r);
+    Py_RETURN_NONE;
+}
+
+static void
+set_obj(PyObject **slot, PyObject *value)
+{
+    PyObject *old = *slot;
+    Py_INCREF(value);
+    *slot = value;
+    Py_XDECREF(old);
+}
+
+static PyObject *
+fc_data_received(FastConn *self, PyObject *data)
+{
+    double now = perf_now();
+    if (self->t_first == 0.0 && !self->head_request && !self->closed && self->waiter != NULL &&
+        self->waiter != Py_None && PyBytes_CheckExact(data)) {
+        const char *buf = PyBytes_AS_STRING(data);
+        Py_ssize_t n = PyBytes_GET_SIZE(data);
+        int status;
+        Py_ssize_t head_len, clen;
+        if (scan_plain(buf, n, &status, &head_len, &clen) && head_len + clen == n) {
+            PyObject *chunks = PyList_New(0);
+            if (chunks == NULL) {
+                return NULL;
+            }
+            if (clen > 0) {
+                PyObject *body = PyBytes_FromStringAndSize(buf + head_len, clen);
+                if (body == NULL || PyList_Append(chunks, body) < 0) {
+                    Py_XDECREF(body);
+                    Py_DECREF(chunks);
+                    return NULL;
+                }
+                Py_DECREF(body);
+            }
+            Py_XSETREF(self->chunks, chunks);
+            self->t_first = now;
+            self->t_last = now;
+            self->received += n;
+            self->status = status;
+            set_obj(&self->head, data);
+            set_obj(&self->last_data, data);
+            self->keep_alive = 1;
+            self->complete = 1;
+            return complete_response(self);
+        }
+    }
+    PyObject *t = PyFloat_FromDouble(now);
+    if (t == NULL) {
+        return NULL;
+    }
+    PyObject *r = PyObject_CallMethodObjArgs((PyObject *)self, str_feed, data, t, NULL);
+    Py_DECREF(t);
+    return r;
+}
+
+static PyObject *
+fc_scan(PyObject *Py_UNUSED(module), PyObject *data)
+{
+    /* scan_plain for tests: (status, head length, content length), or None */
+    Py_buffer view;
+    if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    int status;
+    Py_ssize_t head_len, clen;
+    int ok = scan_plain((const char *)view.buf, view.len, &status, &head_len, &clen);
+    PyBuffer_Release(&view);
+    if (!ok) {
+        Py_RETURN_NONE;
+    }
+    return Py_BuildValue("(inn)", status, head_len, clen);
+}
+
+static PyObject *
+fc_perf_now(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(arg))
+{
+    return PyFloat_FromDouble(perf_now());
+}
+
+static int
+fc_traverse(FastConn *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->waiter);
+    Py_VISIT(self->driver);
+    Py_VISIT(self->head);
+    Py_VISIT(self->last_data);
+    Py_VISIT(self->chunks);
+    Py_VISIT(self->special);
+    return 0;
+}
+
+static int
+fc_clear(FastConn *self)
+{
+    Py_CLEAR(self->waiter);
+    Py_CLEAR(self->driver);
+    Py_CLEAR(self->head);
+    Py_CLEAR(self->last_data);
+    Py_CLEAR(self->chunks);
+    Py_CLEAR(self->special);
+    return 0;
+}
+
+static void
+fc_dealloc(FastConn *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    fc_clear(self);
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
+}
+
+static PyMethodDef fc_methods[] = {
+    {"data_received", (PyCFunction)fc_data_received, METH_O,
+     "asyncio.Protocol.data_received: plain whole responses here, the rest via self._feed(data, now)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef fc_members[] = {
+    {"waiter", T_OBJECT, offsetof(FastConn, waiter), 0, NULL},
+    {"driver", T_OBJECT, offsetof(FastConn, driver), 0, NULL},
+    {"head", T_OBJECT, offsetof(FastConn, head), 0, NULL},
+    {"last_data", T_OBJECT, offsetof(FastConn, last_data), 0, NULL},
+    {"chunks", T_OBJECT, offsetof(FastConn, chunks), 0, NULL},
+    {"special", T_OBJECT, offsetof(FastConn, special), 0, NULL},
+    {"t_first", T_DOUBLE, offsetof(FastConn, t_first), 0, NULL},
+    {"t_last", T_DOUBLE, offsetof(FastConn, t_last), 0, NULL},
+    {"received", T_PYSSIZET, offsetof(FastConn, received), 0, NULL},
+    {"status", T_INT, offsetof(FastConn, status), 0, NULL},
+    {"keep_alive", T_BOOL, offsetof(FastConn, keep_alive), 0, NULL},
+    {"complete", T_BOOL, offsetof(FastConn, complete), 0, NULL},
+    {"head_request", T_BOOL, offsetof(FastConn, head_request), 0, NULL},
+    {"closed", T_BOOL, offsetof(FastConn, closed), 0, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyType_Slot fc_slots[] = {
+    {Py_tp_doc, "Connection state read by compiled code; subclassed by assay's Connection."},
+    {Py_tp_dealloc, fc_dealloc},
+    {Py_tp_traverse, fc_traverse},
+    {Py_tp_clear, fc_clear},
+    {Py_tp_methods, fc_methods},
+    {Py_tp_members, fc_members},
+    {Py_tp_new, PyType_GenericNew},
+    {0, NULL},
+};
+
+static PyType_Spec fc_spec = {
+    .name = "assay.load.http._fastresp.FastConnection",
+    .basicsize = sizeof(FastConn),
+    .itemsize = 0,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .slots = fc_slots,
+};
+
+static PyMethodDef module_methods[] = {
+    {"scan", (PyCFunction)fc_scan, METH_O,
+     "scan(data) -> (status, head_len, content_length) when data starts with a plain response, else None."},
+    {"perf_now", (PyCFunction)fc_perf_now, METH_NOARGS, "The clock data_received reads (time.perf_counter)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "assay.load.http._fastresp",
+    .m_doc = "Compiled response handling for assay's load engine (plain whole responses only).",
+    .m_size = -1,
+    .m_methods = module_methods,
+};
+
+PyMODINIT_FUNC
+PyInit__fastresp(void)
+{
+    str_feed = PyUnicode_InternFromString("_feed");
+    str_done = PyUnicode_InternFromString("done");
+    str_set_result = PyUnicode_InternFromString("set_result");
+    if (str_feed == NULL || str_done == NULL || str_set_result == NULL) {
+        return NULL;
+    }
+    PyObject *m = PyModule_Create(&module_def);
+    if (m == NULL) {
+        return NULL;
+    }
+    PyObject *tp = PyType_FromSpec(&fc_spec);
+    if (tp == NULL || PyModule_AddObject(m, "FastConnection", tp) < 0) {
+        Py_XDECREF(tp);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
