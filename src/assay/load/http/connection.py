@@ -13,7 +13,7 @@ import re
 import time
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httptools
 
@@ -43,22 +43,42 @@ class _ConnectionState:
         "head_request",
         "closed",
     )
+    waiter: asyncio.Future[None] | None
+    # set while a request loop runs on this connection without a coroutine per request
+    # (HttpClient.run_static): called with each complete response; True = it sent the next one
+    driver: Callable[[Connection], bool] | None
+    head: bytes | None
+    last_data: bytes
+    chunks: list[bytes]
+    # headers the client must act on (set-cookie, content-encoding), lower-cased; None when there are none
+    special: list[tuple[bytes, bytes]] | None
+    t_first: float
+    t_last: float
+    received: int
+    status: int
+    keep_alive: bool
+    complete: bool
+    head_request: bool
+    closed: bool
 
     def data_received(self, data: bytes) -> None:
         self._feed(data, _perf())  # type: ignore[attr-defined]
 
 
-_ConnectionBase: type = _ConnectionState
-if not os.environ.get("ASSAY_PURE_HTTP"):
-    try:
-        from assay.load.http._fastresp import FastConnection as _ConnectionBase
-    except ImportError:  # built without a C compiler: everything takes the Python path
-        pass
+if TYPE_CHECKING:
+    _ConnectionBase = _ConnectionState
+else:
+    _ConnectionBase = _ConnectionState
+    if not os.environ.get("ASSAY_PURE_HTTP"):
+        try:
+            from assay.load.http._fastresp import FastConnection as _ConnectionBase
+        except ImportError:  # built without a C compiler: everything takes the Python path
+            pass
 
 COMPILED = _ConnectionBase is not _ConnectionState
 
 
-class Connection(_ConnectionBase, asyncio.Protocol):  # type: ignore[misc,valid-type]
+class Connection(_ConnectionBase, asyncio.Protocol):
     """A client connection; at most one request in flight (HTTP/1.1 without pipelining).
 
     `data_received` is compiled when the extension is built (`_fastresp.c`): a whole plain
@@ -81,10 +101,10 @@ class Connection(_ConnectionBase, asyncio.Protocol):  # type: ignore[misc,valid-
         self.key = key
         self.transport: Any = None
         self.parser = httptools.HttpResponseParser(self)
-        self.waiter: asyncio.Future[None] | None = None
+        self.waiter = None
         self.closed = False
         self.status = 0
-        self.chunks: list[bytes] = []
+        self.chunks = []
         self.t_first = 0.0
         self.t_last = 0.0
         self.received = 0
@@ -94,14 +114,11 @@ class Connection(_ConnectionBase, asyncio.Protocol):  # type: ignore[misc,valid-
         self.complete = False
         self.reused = False
         self.tls_version = ""
-        # headers the client must act on (set-cookie, content-encoding), lower-cased; None when there are none
-        self.special: list[tuple[bytes, bytes]] | None = None
+        self.special = None
         self.dog = _watchdog(loop)
         self.head: bytes | None = None
         self.last_data = b""
-        # set while a request loop runs on this connection without a coroutine per request
-        # (HttpClient.run_static): called with each complete response; True = it sent the next one
-        self.driver: Callable[[Connection], bool] | None = None
+        self.driver = None
 
     # -- asyncio.Protocol -----------------------------------------------------------------------------
 
