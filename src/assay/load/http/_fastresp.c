@@ -377,6 +377,288 @@ static PyType_Spec fc_spec = {
     .slots = fc_slots,
 };
 
+/* ---------------------------------------------------------------------------------------------
+ * StaticLoop: the response callback of HttpClient.run_static (a wrk-style request loop on one
+ * kept-alive connection). The common response -- the same status as the previous one, so the
+ * same metrics series -- is recorded and the next request written here; anything else (a new
+ * status, cookies, compression, redirects, a closing connection) goes to the Python method
+ * `_step(conn)`, which does what this does and more.
+ */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *vu;             /* the VU context (its `iteration` counts up) */
+    PyObject *data;           /* the request bytes */
+    PyObject *worker;         /* `stopping` ends the loop */
+    PyObject *flags;          /* dict with "stop", or None */
+    PyObject *iters;          /* Counter series of iterations (count, sum) */
+    PyObject *iter_durations; /* Trend series of iteration_duration (buf) */
+    PyObject *last_series;    /* the HttpSeries of last_status, or None */
+    double timeout, end_at, t_iter, t_send, t_sent;
+    Py_ssize_t nbytes;
+    int last_status;
+    char follow;
+    char finished;
+} StaticLoop;
+
+static PyTypeObject *FastConnType;
+static PyObject *str_step, *str_buf, *str_frombytes, *str_append, *str_sent, *str_received, *str_count,
+    *str_sum, *str_iteration, *str_stopping, *str_stop, *str_deadline, *str_transport, *str_write;
+
+static int
+add_to_attr(PyObject *obj, PyObject *name, PyObject *amount)
+{
+    PyObject *old = PyObject_GetAttr(obj, name);
+    if (old == NULL) {
+        return -1;
+    }
+    PyObject *new_value = PyNumber_Add(old, amount);
+    Py_DECREF(old);
+    if (new_value == NULL) {
+        return -1;
+    }
+    int r = PyObject_SetAttr(obj, name, new_value);
+    Py_DECREF(new_value);
+    return r;
+}
+
+static int
+add_int_to_attr(PyObject *obj, PyObject *name, Py_ssize_t amount)
+{
+    PyObject *n = PyLong_FromSsize_t(amount);
+    if (n == NULL) {
+        return -1;
+    }
+    int r = add_to_attr(obj, name, n);
+    Py_DECREF(n);
+    return r;
+}
+
+static int
+call_on_attr(PyObject *obj, PyObject *attr, PyObject *method, PyObject *arg)
+{
+    PyObject *target = PyObject_GetAttr(obj, attr);
+    if (target == NULL) {
+        return -1;
+    }
+    PyObject *r = PyObject_CallMethodOneArg(target, method, arg);
+    Py_DECREF(target);
+    if (r == NULL) {
+        return -1;
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
+static int
+attr_is_true(PyObject *obj, PyObject *name)
+{
+    PyObject *v = PyObject_GetAttr(obj, name);
+    if (v == NULL) {
+        return -1;
+    }
+    int t = PyObject_IsTrue(v);
+    Py_DECREF(v);
+    return t;
+}
+
+static int
+is_redirect(int status)
+{
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+static PyObject *
+sl_step_in_python(StaticLoop *self, PyObject *conn)
+{
+    return PyObject_CallMethodOneArg((PyObject *)self, str_step, conn);
+}
+
+static PyObject *
+sl_call(StaticLoop *self, PyObject *args, PyObject *kwargs)
+{
+    PyObject *arg;
+    if (kwargs != NULL || !PyArg_UnpackTuple(args, "StaticLoop", 1, 1, &arg)) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_TypeError, "StaticLoop takes one connection");
+        }
+        return NULL;
+    }
+    if (!PyObject_TypeCheck(arg, FastConnType)) {
+        return sl_step_in_python(self, arg);
+    }
+    FastConn *conn = (FastConn *)arg;
+    int status = conn->status;
+    if ((conn->special != NULL && conn->special != Py_None) || !conn->keep_alive || conn->closed ||
+        (self->follow && is_redirect(status))) {
+        Py_RETURN_FALSE; /* the coroutine finishes this response the general way */
+    }
+    if (status != self->last_status || self->last_series == NULL || self->last_series == Py_None) {
+        return sl_step_in_python(self, arg);
+    }
+    double t_done = conn->t_last;
+    double t_first = conn->t_first != 0.0 ? conn->t_first : t_done;
+    double row[8] = {0.0, 0.0, 0.0,
+                     (self->t_sent - self->t_send) * 1000.0,
+                     (t_first - self->t_sent) * 1000.0,
+                     (t_done - t_first) * 1000.0,
+                     (t_done - self->t_send) * 1000.0,
+                     -1.0};
+    PyObject *series = self->last_series;
+    Py_INCREF(series);
+    PyObject *packed = PyBytes_FromStringAndSize((const char *)row, sizeof(row));
+    int failed = packed == NULL || call_on_attr(series, str_buf, str_frombytes, packed) < 0 ||
+                 add_int_to_attr(series, str_sent, self->nbytes) < 0 ||
+                 add_int_to_attr(series, str_received, conn->received) < 0;
+    Py_XDECREF(packed);
+    Py_DECREF(series);
+    if (failed) {
+        return NULL;
+    }
+    PyObject *duration = PyFloat_FromDouble((t_done - self->t_iter) * 1000.0);
+    if (duration == NULL) {
+        return NULL;
+    }
+    failed = add_int_to_attr(self->iters, str_count, 1) < 0 || call_on_attr(self->iter_durations, str_buf, str_append, duration) < 0 ||
+             add_int_to_attr(self->vu, str_iteration, 1) < 0;
+    Py_DECREF(duration);
+    if (failed) {
+        return NULL;
+    }
+    PyObject *one = PyFloat_FromDouble(1.0);
+    if (one == NULL) {
+        return NULL;
+    }
+    failed = add_to_attr(self->iters, str_sum, one) < 0;
+    Py_DECREF(one);
+    if (failed) {
+        return NULL;
+    }
+    int stop = t_done >= self->end_at;
+    if (!stop) {
+        stop = attr_is_true(self->worker, str_stopping);
+        if (stop < 0) {
+            return NULL;
+        }
+    }
+    if (!stop && self->flags != NULL && self->flags != Py_None) {
+        PyObject *flag = PyObject_GetItem(self->flags, str_stop);
+        if (flag == NULL) {
+            return NULL;
+        }
+        stop = PyObject_IsTrue(flag);
+        Py_DECREF(flag);
+        if (stop < 0) {
+            return NULL;
+        }
+    }
+    if (stop) {
+        self->finished = 1;
+        Py_RETURN_FALSE;
+    }
+    /* the next iteration: Connection.restart */
+    self->t_iter = t_done;
+    PyObject *chunks = PyList_New(0);
+    if (chunks == NULL) {
+        return NULL;
+    }
+    Py_XSETREF(conn->chunks, chunks);
+    set_obj(&conn->head, Py_None);
+    set_obj(&conn->special, Py_None);
+    conn->status = 0;
+    conn->t_first = 0.0;
+    conn->received = 0;
+    conn->complete = 0;
+    double t_send = self->t_send = perf_now();
+    PyObject *deadline = PyFloat_FromDouble(t_send + self->timeout);
+    if (deadline == NULL) {
+        return NULL;
+    }
+    failed = PyObject_SetAttr(arg, str_deadline, deadline) < 0;
+    Py_DECREF(deadline);
+    if (failed || call_on_attr(arg, str_transport, str_write, self->data) < 0) {
+        return NULL;
+    }
+    self->t_sent = perf_now();
+    Py_RETURN_TRUE;
+}
+
+static int
+sl_traverse(StaticLoop *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->vu);
+    Py_VISIT(self->data);
+    Py_VISIT(self->worker);
+    Py_VISIT(self->flags);
+    Py_VISIT(self->iters);
+    Py_VISIT(self->iter_durations);
+    Py_VISIT(self->last_series);
+    return 0;
+}
+
+static int
+sl_clear(StaticLoop *self)
+{
+    Py_CLEAR(self->vu);
+    Py_CLEAR(self->data);
+    Py_CLEAR(self->worker);
+    Py_CLEAR(self->flags);
+    Py_CLEAR(self->iters);
+    Py_CLEAR(self->iter_durations);
+    Py_CLEAR(self->last_series);
+    return 0;
+}
+
+static void
+sl_dealloc(StaticLoop *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    sl_clear(self);
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
+}
+
+static PyMemberDef sl_members[] = {
+    {"vu", T_OBJECT, offsetof(StaticLoop, vu), 0, NULL},
+    {"data", T_OBJECT, offsetof(StaticLoop, data), 0, NULL},
+    {"worker", T_OBJECT, offsetof(StaticLoop, worker), 0, NULL},
+    {"flags", T_OBJECT, offsetof(StaticLoop, flags), 0, NULL},
+    {"iters", T_OBJECT, offsetof(StaticLoop, iters), 0, NULL},
+    {"iter_durations", T_OBJECT, offsetof(StaticLoop, iter_durations), 0, NULL},
+    {"last_series", T_OBJECT, offsetof(StaticLoop, last_series), 0, NULL},
+    {"timeout", T_DOUBLE, offsetof(StaticLoop, timeout), 0, NULL},
+    {"end_at", T_DOUBLE, offsetof(StaticLoop, end_at), 0, NULL},
+    {"t_iter", T_DOUBLE, offsetof(StaticLoop, t_iter), 0, NULL},
+    {"t_send", T_DOUBLE, offsetof(StaticLoop, t_send), 0, NULL},
+    {"t_sent", T_DOUBLE, offsetof(StaticLoop, t_sent), 0, NULL},
+    {"nbytes", T_PYSSIZET, offsetof(StaticLoop, nbytes), 0, NULL},
+    {"last_status", T_INT, offsetof(StaticLoop, last_status), 0, NULL},
+    {"follow", T_BOOL, offsetof(StaticLoop, follow), 0, NULL},
+    {"finished", T_BOOL, offsetof(StaticLoop, finished), 0, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyType_Slot sl_slots[] = {
+    {Py_tp_doc, "The fields of a run_static loop read by compiled code; subclassed by assay's _StaticRun."},
+    {Py_tp_dealloc, sl_dealloc},
+    {Py_tp_traverse, sl_traverse},
+    {Py_tp_clear, sl_clear},
+    {Py_tp_members, sl_members},
+    {Py_tp_call, sl_call},
+    {Py_tp_new, PyType_GenericNew},
+    {0, NULL},
+};
+
+static PyType_Spec sl_spec = {
+    .name = "assay.load.http._fastresp.StaticLoop",
+    .basicsize = sizeof(StaticLoop),
+    .itemsize = 0,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .slots = sl_slots,
+};
+
 static PyMethodDef module_methods[] = {
     {"scan", (PyCFunction)fc_scan, METH_O,
      "scan(data) -> (status, head_len, content_length) when data starts with a plain response, else None."},
@@ -405,9 +687,32 @@ PyInit__fastresp(void)
     if (m == NULL) {
         return NULL;
     }
+    const char *names[] = {"_step", "buf", "frombytes", "append", "sent", "received", "count", "sum",
+                           "iteration", "stopping", "stop", "deadline", "transport", "write"};
+    PyObject **slots[] = {&str_step, &str_buf, &str_frombytes, &str_append, &str_sent, &str_received, &str_count,
+                          &str_sum, &str_iteration, &str_stopping, &str_stop, &str_deadline, &str_transport, &str_write};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        *slots[i] = PyUnicode_InternFromString(names[i]);
+        if (*slots[i] == NULL) {
+            Py_DECREF(m);
+            return NULL;
+        }
+    }
     PyObject *tp = PyType_FromSpec(&fc_spec);
-    if (tp == NULL || PyModule_AddObject(m, "FastConnection", tp) < 0) {
-        Py_XDECREF(tp);
+    if (tp == NULL) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    FastConnType = (PyTypeObject *)tp;
+    Py_INCREF(tp); /* the module-level reference the static loop checks against */
+    if (PyModule_AddObject(m, "FastConnection", tp) < 0) {
+        Py_DECREF(tp);
+        Py_DECREF(m);
+        return NULL;
+    }
+    PyObject *sl = PyType_FromSpec(&sl_spec);
+    if (sl == NULL || PyModule_AddObject(m, "StaticLoop", sl) < 0) {
+        Py_XDECREF(sl);
         Py_DECREF(m);
         return NULL;
     }

@@ -21,7 +21,7 @@ from collections.abc import Coroutine, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
-from assay.load.http.connection import Connection
+from assay.load.http.connection import COMPILED, Connection
 from assay.load.http.cookies import CookieJar
 from assay.load.http.errors import (
     DECOMPRESSION,
@@ -232,13 +232,49 @@ class StaticRequest:
         self.redirects = redirects
 
 
-class _StaticRun:
-    """The response callback of one `run_static` loop: record, count the iteration, send the next."""
+class _StaticLoopState:
+    """The fields the compiled `StaticLoop` holds, for a Python without the extension."""
 
     __slots__ = (
-        "client", "vu", "data", "timeout", "end_at", "worker", "flags", "iters", "iter_durations",
-        "name", "method", "tag_key", "url", "tags", "follow", "nbytes", "t_iter", "t_send", "t_sent", "finished", "last_status", "last_series",
+        "vu", "data", "worker", "flags", "iters", "iter_durations", "last_series",
+        "timeout", "end_at", "t_iter", "t_send", "t_sent", "nbytes", "last_status", "follow", "finished",
     )
+    vu: Any
+    data: bytes
+    worker: Any
+    flags: dict[str, bool] | None
+    iters: Any
+    iter_durations: Any
+    last_series: Any
+    timeout: float
+    end_at: float
+    t_iter: float
+    t_send: float
+    t_sent: float
+    nbytes: int
+    last_status: int
+    follow: bool
+    finished: bool
+
+    def __call__(self, conn: Connection) -> bool:
+        return self._step(conn)  # type: ignore[attr-defined,no-any-return]
+
+
+if TYPE_CHECKING:
+    _StaticLoopBase = _StaticLoopState
+elif COMPILED:
+    from assay.load.http._fastresp import StaticLoop as _StaticLoopBase
+else:
+    _StaticLoopBase = _StaticLoopState
+
+
+class _StaticRun(_StaticLoopBase):
+    """The response callback of one `run_static` loop: record, count the iteration, send the next.
+
+    Compiled (`_fastresp.StaticLoop.__call__`) for a response with the status of the one before;
+    `_step` does the same for any response and finds the series of a new status."""
+
+    __slots__ = ("client", "name", "method", "tag_key", "url", "tags")
 
     def __init__(
         self, client: HttpClient, vu: Any, data: bytes, timeout: float, end_at: float, worker: Any,
@@ -262,7 +298,7 @@ class _StaticRun:
         self.t_iter = self.t_send = self.t_sent = 0.0
         self.finished = False
         self.last_status = -1
-        self.last_series: Any = None
+        self.last_series = None
 
     def count_iteration(self, now: float) -> None:
         iters = self.iters
@@ -271,7 +307,7 @@ class _StaticRun:
         self.iter_durations.buf.append((now - self.t_iter) * 1000.0)
         self.vu.iteration += 1
 
-    def __call__(self, conn: Connection) -> bool:
+    def _step(self, conn: Connection) -> bool:
         status = conn.status
         if conn.special is not None or not conn.keep_alive or conn.closed or (self.follow and status in _REDIRECTS):
             return False  # the coroutine finishes this response the general way
