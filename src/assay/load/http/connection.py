@@ -116,7 +116,7 @@ class Connection(_ConnectionBase, asyncio.Protocol):
         self.tls_version = ""
         self.special = None
         self.dog = _watchdog(loop)
-        self.head: bytes | None = None
+        self.head = None
         self.last_data = b""
         self.driver = None
 
