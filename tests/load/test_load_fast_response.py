@@ -142,3 +142,67 @@ def test_the_pure_python_path_runs_the_engine(target_url: str, tmp_path: Path) -
     assert (result.stat("http_reqs", "count") or 0) > 20
     assert (result.stat("http_req_duration", "p(95)") or 0) > 0
     assert result.stat("iterations", "count") == result.stat("http_reqs", "count")
+
+
+# One kept-alive connection, responses of every shape in turn: the compiled scan and httptools
+# take turns on the same parser, so a plain response after a chunked or a split one (and the
+# other way round) must still be read whole and in order.
+SCRIPTED: list[tuple[list[bytes], int, bytes]] = [
+    ([b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst"], 200, b"first"),
+    ([b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"], 200, b"abcde"),
+    ([b"HTTP/1.1 201 Created\r\nContent-Length: 6\r\n\r\nsecond"], 201, b"second"),
+    ([b"HTTP/1.1 200 OK\r\nContent-Le", b"ngth: 5\r\n\r\nsp", b"lit"], 200, b"split"),
+    ([b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"], 404, b""),
+    ([b"HTTP/1.1 100 Continue\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"], 200, b"ok"),
+    ([b"HTTP/1.1 204 No Content\r\n\r\n"], 204, b""),
+    ([b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\nlast"], 500, b"last"),
+]
+
+
+async def _scripted_server(connections: list[int]) -> tuple[object, int]:
+    import asyncio
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        for pieces, _, _ in SCRIPTED:
+            request = await reader.readuntil(b"\r\n\r\n")
+            assert request.startswith(b"GET /")
+            for piece in pieces:
+                writer.write(piece)
+                await writer.drain()
+                await asyncio.sleep(0.01)  # separate reads on the client's side
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+@pytest.mark.parametrize("pure", [False, True], ids=["compiled", "pure-python"])
+def test_every_response_shape_in_turn_on_one_connection(pure: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from assay.load.http.client import HttpClient
+    from assay.load.runner import new_loop
+
+    if pure:
+        # the Python path alone: data_received of the pure state class, bound to this Connection
+        monkeypatch.setattr(connection.Connection, "data_received", connection._ConnectionState.data_received)
+
+    async def main() -> tuple[list[tuple[int, bytes, str]], int]:
+        connections: list[int] = []
+        server, port = await _scripted_server(connections)
+        client = HttpClient()
+        got = []
+        try:
+            for i in range(len(SCRIPTED)):
+                res = await client.get(f"http://127.0.0.1:{port}/{i}")
+                got.append((res.status, res.body, res.error))
+        finally:
+            await client.close()
+            server.close()  # type: ignore[attr-defined]
+        return got, len(connections)
+
+    with asyncio.Runner(loop_factory=new_loop) as runner:
+        got, connections = runner.run(main())
+    assert got == [(status, body, "") for _, status, body in SCRIPTED]
+    assert connections == 1  # every response was read whole, so the connection stayed usable
