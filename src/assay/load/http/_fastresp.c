@@ -34,6 +34,40 @@ typedef struct {
     char closed;
 } FastConn;
 
+/* GC support for both types, driven by their member tables: every T_OBJECT member is a
+ * reference the object owns. */
+static int
+traverse_members(PyObject *self, const PyMemberDef *members, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    for (const PyMemberDef *m = members; m->name != NULL; m++) {
+        if (m->type == T_OBJECT) {
+            Py_VISIT(*(PyObject **)((char *)self + m->offset));
+        }
+    }
+    return 0;
+}
+
+static void
+clear_members(PyObject *self, const PyMemberDef *members)
+{
+    for (const PyMemberDef *m = members; m->name != NULL; m++) {
+        if (m->type == T_OBJECT) {
+            Py_CLEAR(*(PyObject **)((char *)self + m->offset));
+        }
+    }
+}
+
+static void
+dealloc_members(PyObject *self, const PyMemberDef *members)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    clear_members(self, members);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
 static PyObject *str_feed;        /* "_feed" */
 static PyObject *str_done;        /* "done" */
 static PyObject *str_set_result;  /* "set_result" */
@@ -241,8 +275,11 @@ fc_data_received(FastConn *self, PyObject *data)
         int status;
         Py_ssize_t head_len, clen;
         if (scan_plain(buf, n, &status, &head_len, &clen) && head_len + clen == n) {
-            PyObject *chunks = PyList_New(0);
-            if (chunks == NULL) {
+            /* the empty list the request started with (start/restart set a fresh one) */
+            PyObject *chunks = self->chunks;
+            if (chunks != NULL && PyList_CheckExact(chunks) && PyList_GET_SIZE(chunks) == 0) {
+                Py_INCREF(chunks);
+            } else if ((chunks = PyList_New(0)) == NULL) {
                 return NULL;
             }
             if (clen > 0) {
@@ -299,41 +336,6 @@ fc_perf_now(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(arg))
     return PyFloat_FromDouble(perf_now());
 }
 
-static int
-fc_traverse(FastConn *self, visitproc visit, void *arg)
-{
-    Py_VISIT(Py_TYPE(self));
-    Py_VISIT(self->waiter);
-    Py_VISIT(self->driver);
-    Py_VISIT(self->head);
-    Py_VISIT(self->last_data);
-    Py_VISIT(self->chunks);
-    Py_VISIT(self->special);
-    return 0;
-}
-
-static int
-fc_clear(FastConn *self)
-{
-    Py_CLEAR(self->waiter);
-    Py_CLEAR(self->driver);
-    Py_CLEAR(self->head);
-    Py_CLEAR(self->last_data);
-    Py_CLEAR(self->chunks);
-    Py_CLEAR(self->special);
-    return 0;
-}
-
-static void
-fc_dealloc(FastConn *self)
-{
-    PyTypeObject *tp = Py_TYPE(self);
-    PyObject_GC_UnTrack(self);
-    fc_clear(self);
-    tp->tp_free((PyObject *)self);
-    Py_DECREF(tp);
-}
-
 static PyMethodDef fc_methods[] = {
     {"data_received", (PyCFunction)fc_data_received, METH_O,
      "asyncio.Protocol.data_received: plain whole responses here, the rest via self._feed(data, now)."},
@@ -357,6 +359,25 @@ static PyMemberDef fc_members[] = {
     {"closed", T_BOOL, offsetof(FastConn, closed), 0, NULL},
     {NULL, 0, 0, 0, NULL},
 };
+
+static int
+fc_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    return traverse_members(self, fc_members, visit, arg);
+}
+
+static int
+fc_clear(PyObject *self)
+{
+    clear_members(self, fc_members);
+    return 0;
+}
+
+static void
+fc_dealloc(PyObject *self)
+{
+    dealloc_members(self, fc_members);
+}
 
 static PyType_Slot fc_slots[] = {
     {Py_tp_doc, "Connection state read by compiled code; subclassed by assay's Connection."},
@@ -402,6 +423,7 @@ typedef struct {
 } StaticLoop;
 
 static PyTypeObject *FastConnType;
+static PyObject *float_one; /* iterations' sum grows by 1.0 per iteration */
 static PyObject *str_step, *str_buf, *str_frombytes, *str_append, *str_sent, *str_received, *str_count,
     *str_sum, *str_iteration, *str_stopping, *str_stop, *str_deadline, *str_transport, *str_write;
 
@@ -525,13 +547,7 @@ sl_call(StaticLoop *self, PyObject *args, PyObject *kwargs)
     if (failed) {
         return NULL;
     }
-    PyObject *one = PyFloat_FromDouble(1.0);
-    if (one == NULL) {
-        return NULL;
-    }
-    failed = add_to_attr(self->iters, str_sum, one) < 0;
-    Py_DECREF(one);
-    if (failed) {
+    if (add_to_attr(self->iters, str_sum, float_one) < 0) {
         return NULL;
     }
     int stop = t_done >= self->end_at;
@@ -583,43 +599,6 @@ sl_call(StaticLoop *self, PyObject *args, PyObject *kwargs)
     Py_RETURN_TRUE;
 }
 
-static int
-sl_traverse(StaticLoop *self, visitproc visit, void *arg)
-{
-    Py_VISIT(Py_TYPE(self));
-    Py_VISIT(self->vu);
-    Py_VISIT(self->data);
-    Py_VISIT(self->worker);
-    Py_VISIT(self->flags);
-    Py_VISIT(self->iters);
-    Py_VISIT(self->iter_durations);
-    Py_VISIT(self->last_series);
-    return 0;
-}
-
-static int
-sl_clear(StaticLoop *self)
-{
-    Py_CLEAR(self->vu);
-    Py_CLEAR(self->data);
-    Py_CLEAR(self->worker);
-    Py_CLEAR(self->flags);
-    Py_CLEAR(self->iters);
-    Py_CLEAR(self->iter_durations);
-    Py_CLEAR(self->last_series);
-    return 0;
-}
-
-static void
-sl_dealloc(StaticLoop *self)
-{
-    PyTypeObject *tp = Py_TYPE(self);
-    PyObject_GC_UnTrack(self);
-    sl_clear(self);
-    tp->tp_free((PyObject *)self);
-    Py_DECREF(tp);
-}
-
 static PyMemberDef sl_members[] = {
     {"vu", T_OBJECT, offsetof(StaticLoop, vu), 0, NULL},
     {"data", T_OBJECT, offsetof(StaticLoop, data), 0, NULL},
@@ -639,6 +618,25 @@ static PyMemberDef sl_members[] = {
     {"finished", T_BOOL, offsetof(StaticLoop, finished), 0, NULL},
     {NULL, 0, 0, 0, NULL},
 };
+
+static int
+sl_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    return traverse_members(self, sl_members, visit, arg);
+}
+
+static int
+sl_clear(PyObject *self)
+{
+    clear_members(self, sl_members);
+    return 0;
+}
+
+static void
+sl_dealloc(PyObject *self)
+{
+    dealloc_members(self, sl_members);
+}
 
 static PyType_Slot sl_slots[] = {
     {Py_tp_doc, "The fields of a run_static loop read by compiled code; subclassed by assay's _StaticRun."},
@@ -698,7 +696,8 @@ PyInit__fastresp(void)
             return NULL;
         }
     }
-    PyObject *tp = PyType_FromSpec(&fc_spec);
+    float_one = PyFloat_FromDouble(1.0);
+    PyObject *tp = float_one == NULL ? NULL : PyType_FromSpec(&fc_spec);
     if (tp == NULL) {
         Py_DECREF(m);
         return NULL;
