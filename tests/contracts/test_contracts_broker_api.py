@@ -97,8 +97,9 @@ def cid(http: httpx.Client, pacticipant: str, version: str, env: str) -> dict[st
     return r.json()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()
 def broker() -> Iterator[LocalBroker]:
+    """One broker per test: tests that share a broker share names, and then depend on their order."""
     with LocalBroker(webhook_retries=3, webhook_backoff=0.05) as b:
         yield b
 
