@@ -228,7 +228,9 @@ def test_contracts_auth_matrix_route_x_method_x_token(broker: LocalBroker, seede
     assert snapshot(broker) != before
 
 
-def test_contracts_head_with_a_read_token_creates_nothing(broker: LocalBroker, seeded: dict[str, str]) -> None:
+def test_contracts_head_with_a_read_token_creates_nothing(
+    broker: LocalBroker, seeded: dict[str, str]
+) -> None:
     """The reported attack, spelled out: HEAD on write routes with a read token."""
     with httpx.Client(base_url=broker.url, headers={"Authorization": READ}, timeout=10) as c:
         for url in (
@@ -243,7 +245,9 @@ def test_contracts_head_with_a_read_token_creates_nothing(broker: LocalBroker, s
         assert c.get("/pacticipants/HeadMade").status_code == 404
 
 
-def test_contracts_read_token_may_ask_which_pacts_to_verify(broker: LocalBroker, seeded: dict[str, str]) -> None:
+def test_contracts_read_token_may_ask_which_pacts_to_verify(
+    broker: LocalBroker, seeded: dict[str, str]
+) -> None:
     with httpx.Client(base_url=broker.url, headers={"Authorization": READ}, timeout=10) as c:
         r = c.post(
             "/pacts/provider/Provider/for-verification",

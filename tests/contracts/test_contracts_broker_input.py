@@ -147,7 +147,9 @@ def test_contracts_names_with_a_slash_are_stored_and_fetchable(http: httpx.Clien
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
 def test_contracts_non_finite_numbers_are_rejected_at_publish(http: httpx.Client, constant: str) -> None:
     consumer, provider = unique("C"), unique("P")
-    raw = pact_bytes(consumer, provider).replace(b'"consumer"', f'"score": {constant}, "consumer"'.encode(), 1)
+    raw = pact_bytes(consumer, provider).replace(
+        b'"consumer"', f'"score": {constant}, "consumer"'.encode(), 1
+    )
     r = publish_raw(http, consumer, "1", provider, raw)
     assert_400_json(r, "contracts[0].content", constant)
     r = http.put(f"/pacts/provider/{provider}/consumer/{consumer}/version/1", content=raw)

@@ -81,7 +81,10 @@ def test_contracts_heartbeat_answers_while_a_webhook_test_execution_waits(broker
     try:
         hook = httpx.post(
             f"{broker.url}/webhooks",
-            json={"events": [{"name": "contract_published"}], "request": {"method": "POST", "url": target.url}},
+            json={
+                "events": [{"name": "contract_published"}],
+                "request": {"method": "POST", "url": target.url},
+            },
         ).json()
         execute = Call("POST", hook["_links"]["pb:execute"]["href"])
         assert target.connected.wait(10), "the broker never called the webhook"

@@ -643,7 +643,9 @@ class BrokerApp:
 
     def get_pacticipant(self, request: Request, L: Links) -> Response:
         with self.reads() as s:
-            return hal(self.pacticipant_body(svc.require_pacticipant(s, request.path_params["pacticipant"]), L))
+            return hal(
+                self.pacticipant_body(svc.require_pacticipant(s, request.path_params["pacticipant"]), L)
+            )
 
     def delete_pacticipant(self, request: Request, L: Links) -> Response:
         with self.write() as s:
@@ -894,7 +896,9 @@ class BrokerApp:
         else:
             row = s.scalar(select(DeployedVersion).where(DeployedVersion.uuid == uuid_))
         if row is None:
-            raise svc.not_found(f"No {'released' if released else 'deployed'} version with uuid {uuid_} found")
+            raise svc.not_found(
+                f"No {'released' if released else 'deployed'} version with uuid {uuid_} found"
+            )
         return row
 
     def get_deployed_version(self, request: Request, L: Links) -> Response:
@@ -1518,7 +1522,9 @@ class KeepEncodedSlashes:
         raw = scope.get("raw_path") if scope["type"] == "http" else None
         if raw and b"%2f" in raw.lower():
             segments = raw.decode("latin-1").split("/")
-            path = "/".join(quote(unquote(seg, encoding="utf-8", errors="replace"), safe="") for seg in segments)
+            path = "/".join(
+                quote(unquote(seg, encoding="utf-8", errors="replace"), safe="") for seg in segments
+            )
             scope = {**scope, "path": path, ENCODED_SLASHES: True}
         await self.app(scope, receive, send)
 

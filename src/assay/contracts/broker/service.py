@@ -550,7 +550,9 @@ def publish_contracts(s: Session, body: Any, *, track_changes: bool = True) -> P
                 f"consumerName '{c.get('consumerName')}' must match pacticipantName '{name}'"
             )
         if name_problem(c.get("providerName")):
-            errors.setdefault(f"{key}.providerName", []).append(f"providerName {name_problem(c.get('providerName'))}")
+            errors.setdefault(f"{key}.providerName", []).append(
+                f"providerName {name_problem(c.get('providerName'))}"
+            )
         content = c.get("content")
         if not isinstance(content, str):
             errors.setdefault(f"{key}.content", []).append("content is missing (base64 encoded pact JSON)")
