@@ -291,7 +291,15 @@ def verify(opts: VerifyOptions) -> Verification:
     validate_selectors(opts.selectors)
     handlers = load_state_handlers(opts.state_handlers)
 
-    docs = [pactfile.load(f) for f in opts.pact_files]
+    docs = []
+    for f in opts.pact_files:
+        doc = pactfile.load(f)
+        if doc["provider"]["name"] != opts.provider:
+            raise UsageError(
+                f"{f}: this pact is between {doc['consumer']['name']!r} and provider "
+                f"{doc['provider']['name']!r}, not --provider {opts.provider!r}"
+            )
+        docs.append(doc)
     if opts.broker_url:
         docs += _broker_pacts(opts)
     interactions = {i.key: i for d in docs for i in pactfile.interactions(d)}
