@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -102,3 +104,33 @@ def test_hostile_contract_verify_bad_pact_file(tmp_path: Path, case: str) -> Non
 def test_hostile_contract_verify_missing_pact(tmp_path: Path) -> None:
     missing = tmp_path / "nope.json"
     assert_one_located_line(run(*verify_args(str(missing))), str(missing), "no such pact file")
+
+
+def _offline(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run assay in a network namespace with only loopback: nothing can leave the machine."""
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-rn", "true"]).returncode != 0:
+        pytest.skip("needs `unshare -rn` (user and network namespaces) to keep the verifier offline")
+    cmd = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "assay", *args])
+    return subprocess.run(
+        ["unshare", "-rn", "sh", "-c", f"ip link set lo up 2>/dev/null; exec {cmd}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+
+
+@pytest.mark.parametrize("user_setting", [None, "false"])
+def test_contracts_verify_sets_pact_do_not_track_unless_the_user_did(
+    tmp_path: Path, user_setting: str | None
+) -> None:
+    f = write_pact(tmp_path / "p.json")
+    env = {
+        k: v for k, v in os.environ.items() if k != "PACT_DO_NOT_TRACK" and not k.startswith("PACT_BROKER")
+    }
+    if user_setting is not None:
+        env["PACT_DO_NOT_TRACK"] = user_setting
+    proc = _offline(*verify_args(str(f)), env=env)
+    assert proc.returncode == 2, proc.stderr[-2000:]  # nothing listens at the provider URL
+    tracking = "We are tracking events anonymously" in proc.stdout + proc.stderr
+    assert tracking is (user_setting == "false"), proc.stderr[-2000:]

@@ -304,6 +304,9 @@ def verify(opts: VerifyOptions) -> Verification:
         docs += _broker_pacts(opts)
     interactions = {i.key: i for d in docs for i in pactfile.interactions(d)}
 
+    # The Rust verifier reports usage to Google Analytics unless told not to; CI must not phone home.
+    # A user's own setting wins.
+    os.environ.setdefault("PACT_DO_NOT_TRACK", "true")
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     verifier = _build_verifier(opts, handlers)
