@@ -304,3 +304,42 @@ def test_contracts_verify_status_mismatch_is_named(
     status_rows = [line for line in out.splitlines() if "status" in line and "│" in line]
     assert any(line.lstrip().startswith("✘") and "200" in line and "404" in line for line in status_rows), out
     assert "| ❌ | status | 200 | 404 | equality |" in md.read_text()
+
+
+def test_contracts_verify_report_marks_the_missing_key_hides_extras_and_names_rules(
+    pact_file: Path, store: UserStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store.without_id = True  # the provider also returns "extra": true, which Pact allows
+    md = tmp_path / "r.md"
+    args = [
+        "contract",
+        "verify",
+        "--provider",
+        "UserAPI",
+        "--pact",
+        str(pact_file),
+        "--state-handlers",
+        f"{tmp_path / 'states.py'}:STATES",
+        "--markdown",
+        str(md),
+    ]
+    with user_provider(store) as url:
+        code, out, _ = run_cli([*args, "--provider-base-url", url], capsys)
+        assert code == 2
+        rows = {line.split("│")[0].strip(): line for line in out.splitlines() if "│" in line}
+        # the failing row is the missing key itself, not a truncated list of keys at "$"
+        assert rows["✘ $.id"].split("│")[2].strip() == "(absent)", out
+        assert "integer" in rows["✘ $.id"]
+        assert not [k for k in rows if k.endswith("$")], out
+        # rows matched by a rule say which rule
+        assert rows["$.name"].split("│")[3].strip() == "type"
+        assert rows["$.email"].split("│")[3].strip().startswith("regex")
+        assert "type(min=1)" in rows["$.tags[0]"]
+        # extra provider keys are allowed by Pact: counted, not listed
+        assert "$.extra" not in out and "extra value(s)" in out
+        assert "| ❌ | `$.id` | `42` | `(absent)` | integer |" in md.read_text()
+        assert "$.extra" not in md.read_text()
+        code, out, _ = run_cli([*args, "--provider-base-url", url, "--show-extra"], capsys)
+    assert code == 2
+    extra = [line for line in out.splitlines() if "$.extra" in line]
+    assert extra and "(allowed)" in extra[0] and not extra[0].lstrip().startswith("✘")

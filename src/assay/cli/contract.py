@@ -76,6 +76,9 @@ def verify(
         "--replay/--no-replay",
         help="Re-send failing requests to show the actual response (off for unsafe APIs).",
     ),
+    show_extra: bool = typer.Option(
+        False, "--show-extra", help="Also list response fields the pact does not mention (Pact allows them)."
+    ),
 ) -> None:
     """Verify a running provider against its pacts (pact-python's Verifier); exit 2 on a mismatch."""
     from assay.atomic import write_text_atomic
@@ -104,10 +107,13 @@ def verify(
         replay_failures=replay,
     )
     result = run_verify(opts)
-    typer.echo(mismatch.to_console(result.outcomes))
+    typer.echo(mismatch.to_console(result.outcomes, show_extra=show_extra))
     if markdown:
         write_text_atomic(
-            markdown, mismatch.to_markdown(result.outcomes, f"Contract verification: {provider}")
+            markdown,
+            mismatch.to_markdown(
+                result.outcomes, f"Contract verification: {provider}", show_extra=show_extra
+            ),
         )
     if junit:
         write_text_atomic(junit, mismatch.to_junit(result.outcomes, f"contracts {provider}"))
