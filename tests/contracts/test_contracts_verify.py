@@ -343,3 +343,41 @@ def test_contracts_verify_report_marks_the_missing_key_hides_extras_and_names_ru
     assert code == 2
     extra = [line for line in out.splitlines() if "$.extra" in line]
     assert extra and "(allowed)" in extra[0] and not extra[0].lstrip().startswith("✘")
+
+
+def test_contracts_verify_explicit_pact_ignores_the_broker_from_the_environment(
+    pact_file: Path,
+    store: UserStore,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store.broken = True
+    with LocalBroker() as broker, user_provider(store) as url:
+        with BrokerClient(broker.url) as client:
+            client.publish([pact_file], version="c1", branch="main")
+        base = [
+            "contract",
+            "verify",
+            "--provider",
+            "UserAPI",
+            "--provider-base-url",
+            url,
+            "--pact",
+            str(pact_file),
+            "--state-handlers",
+            f"{tmp_path / 'states.py'}:STATES",
+        ]
+        monkeypatch.setenv("PACT_BROKER_BASE_URL", broker.url)
+        code, out, err = run_cli(base, capsys)
+        assert code == 2
+        assert "2 interactions, 1 passed, 1 failed" in out, out  # the file only, each failure once
+        assert "PACT_BROKER_BASE_URL is not used" in err
+        # both sources asked for explicitly: both verified, each result labelled with its source
+        code, out, err = run_cli([*base, "--broker", broker.url], capsys)
+    assert code == 2
+    assert "4 interactions, 2 passed, 2 failed" in out, out
+    failed = [line for line in out.splitlines() if line.startswith("✘")]
+    assert sorted(line.rsplit("[", 1)[1].split()[0] for line in failed) == ["broker", "file"], failed
+    assert any(f"[file {pact_file}]" in line for line in failed)
+    assert any(f"[broker {broker.url}]" in line for line in failed)

@@ -38,6 +38,7 @@ def _selectors(raw: list[str], shortcuts: dict[str, bool]) -> list[dict[str, obj
 
 @app.command("verify")
 def verify(
+    ctx: typer.Context,
     provider: str = typer.Option(..., "--provider", help="The provider's name in the pacts."),
     provider_base_url: str = typer.Option(
         ..., "--provider-base-url", help="Where the running provider listens."
@@ -87,6 +88,14 @@ def verify(
     from assay.contracts.verify import verify as run_verify
     from assay.errors import AssayError, ExitCode
 
+    source = ctx.get_parameter_source("broker")
+    if pact and broker and source is not None and source.name == "ENVIRONMENT":
+        # An explicit --pact means those files; a broker only from the environment is not also used.
+        typer.echo(
+            "note: verifying only the --pact files; PACT_BROKER_BASE_URL is not used (add --broker to use both)",
+            err=True,
+        )
+        broker = None
     opts = VerifyOptions(
         provider=provider,
         provider_base_url=provider_base_url,

@@ -49,11 +49,13 @@ class Outcome:
     interaction: Interaction | None = None
     actual: ActualResponse | None = None
     error: str | None = None
+    source: str = ""  # where the pact came from, when a run had more than one source
 
     @property
     def title(self) -> str:
         given = f" given {', '.join(self.states)}" if self.states else ""
-        return f"{self.consumer} -> {self.provider}: {self.description}{given}"
+        origin = f" [{self.source}]" if self.source else ""
+        return f"{self.consumer} -> {self.provider}: {self.description}{given}{origin}"
 
 
 def _short(value: Any, width: int = 40) -> str:
