@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from sqlalchemy import event, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -156,6 +157,11 @@ class BrokerApp:
                 return hal(exc.body(), exc.status)
             except RecursionError:
                 return hal(svc.invalid("body", "Invalid JSON: nested too deeply").body(), 400)
+            except IntegrityError:  # a concurrent writer (another broker process) won a race
+                return hal({"error": {"message": "Conflict with a concurrent change; retry the request"}}, 409)
+            except Exception:  # a bug: still JSON, and the traceback goes to the log
+                log.exception("%s %s failed", request.method, request.url.path)
+                return hal({"error": {"message": "Internal error in the broker (see its log)"}}, 500)
 
         endpoint.access = access  # type: ignore[attr-defined]
         endpoint.__name__ = fn.__name__
