@@ -50,12 +50,17 @@ MAX_DEPTH = 500
 _CONSTANTS = ("-Infinity", "Infinity", "NaN")
 
 
-class _NonFinite(ValueError):
-    pass
+class NonFiniteNumber(ValueError):
+    """NaN and Infinity: Python's json accepts them, JSON (and every other reader) does not."""
 
 
 def _no_constant(name: str) -> Any:
-    raise _NonFinite(name)
+    raise NonFiniteNumber(f"{name} is not valid JSON (numbers must be finite)")
+
+
+def strict_loads(text: str | bytes) -> Any:
+    """json.loads that refuses NaN/Infinity; deep nesting still raises RecursionError for the caller."""
+    return json.loads(text, parse_constant=_no_constant)
 
 
 def _first_problem(text: str) -> tuple[int, str]:
@@ -101,12 +106,12 @@ def read(path: str | Path) -> tuple[bytes, dict[str, Any]]:
         raise UsageError(f"{p}: cannot read: {exc.strerror}") from exc
     try:
         text = raw.decode("utf-8")
-        doc = json.loads(text, parse_constant=_no_constant)
+        doc = strict_loads(text)
     except UnicodeDecodeError as exc:
         raise UsageError(f"{p}: not UTF-8 text (byte {exc.start})") from exc
     except json.JSONDecodeError as exc:
         raise UsageError(f"{p}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from exc
-    except (_NonFinite, RecursionError) as exc:
+    except (NonFiniteNumber, RecursionError) as exc:
         offset, reason = _first_problem(text)
         line, col = _line_col(text, offset)
         raise UsageError(f"{p}:{line}:{col}: {reason}") from exc

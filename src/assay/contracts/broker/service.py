@@ -30,6 +30,7 @@ from assay.contracts.broker.models import (
     Verification,
     Version,
 )
+from assay.contracts.pactfile import strict_loads
 
 MAIN_BRANCH_CANDIDATES = ("main", "master", "develop")
 
@@ -85,14 +86,10 @@ def as_utc(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON (numbers must be finite)")
-
-
 def loads_json(raw: bytes | str, where: str) -> Any:
     """Strict JSON: NaN/Infinity would be served back as invalid JSON, and deep nesting must not crash us."""
     try:
-        return json.loads(raw, parse_constant=_no_constant)
+        return strict_loads(raw)
     except RecursionError as exc:
         raise invalid(where, "Invalid JSON: nested too deeply") from exc
     except (UnicodeDecodeError, ValueError) as exc:
