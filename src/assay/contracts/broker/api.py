@@ -194,6 +194,12 @@ class BrokerApp:
             return {}
         return svc.loads_json(raw, "body")
 
+    def json_object(self, request: Request) -> dict[str, Any]:
+        body = self.json_body(request)
+        if not isinstance(body, dict):
+            raise svc.invalid("body", "The request body must be a JSON object")
+        return body
+
     # ------------------------------------------------------------------ index
 
     async def index(self, request: Request, L: Links) -> Response:
@@ -661,9 +667,7 @@ class BrokerApp:
     def write_pacticipant(self, request: Request, L: Links) -> Response:
         """PUT replaces the optional fields, PATCH changes only those given."""
         name = request.path_params["pacticipant"]
-        body = self.json_body(request)
-        if not isinstance(body, dict):
-            raise svc.invalid("body", "The request body must be a JSON object")
+        body = self.json_object(request)
         with self.write() as s:
             p, created = svc.ensure_pacticipant(s, name)
             if request.method == "PUT":
@@ -705,9 +709,7 @@ class BrokerApp:
 
     def write_version(self, request: Request, L: Links) -> Response:
         pp = request.path_params
-        body = self.json_body(request)
-        if not isinstance(body, dict):
-            raise svc.invalid("body", "The request body must be a JSON object")
+        body = self.json_object(request)
         with self.write() as s:
             p, _ = svc.ensure_pacticipant(s, pp["pacticipant"])
             v, created = svc.ensure_version(s, p, pp["version"])
@@ -842,9 +844,7 @@ class BrokerApp:
             )
 
     def create_environment(self, request: Request, L: Links) -> Response:
-        body = self.json_body(request)
-        if not isinstance(body, dict):
-            raise svc.invalid("body", "The request body must be a JSON object")
+        body = self.json_object(request)
         with self.write() as s:
             e = svc.create_environment(s, body)
             return hal(self.environment_body(e, L), 201, headers={"Location": L.environment(e.uuid)})
@@ -865,9 +865,7 @@ class BrokerApp:
         return Response(status_code=204)
 
     def put_environment(self, request: Request, L: Links) -> Response:
-        body = self.json_body(request)
-        if not isinstance(body, dict):
-            raise svc.invalid("body", "The request body must be a JSON object")
+        body = self.json_object(request)
         with self.write() as s:
             e = self._environment(s, request.path_params["uuid"])
             svc.update_environment(s, e, body)
@@ -875,9 +873,7 @@ class BrokerApp:
 
     def record(self, request: Request, L: Links) -> Response:
         pp = request.path_params
-        body = self.json_body(request)
-        if not isinstance(body, dict):
-            raise svc.invalid("body", "The request body must be a JSON object")
+        body = self.json_object(request)
         instance = body.get("applicationInstance", body.get("target"))
         if instance is not None and not isinstance(instance, str):
             raise svc.invalid("applicationInstance", "applicationInstance must be a string")
@@ -912,9 +908,7 @@ class BrokerApp:
             return hal(self.deployed_body(s, self._deployed(s, request), L))
 
     def patch_deployed_version(self, request: Request, L: Links) -> Response:
-        body = self.json_body(request)
-        if not isinstance(body, dict):
-            raise svc.invalid("body", "The request body must be a JSON object")
+        body = self.json_object(request)
         with self.write() as s:
             row = self._deployed(s, request)
             if isinstance(row, DeployedVersion) and body.get("currentlyDeployed") is False:
@@ -981,9 +975,7 @@ class BrokerApp:
                     }
                 )
         else:
-            body = self.json_body(request)
-        if not isinstance(body, dict):
-            raise svc.invalid("body", "The request body must be a JSON object")
+            body = self.json_object(request)
         with self.reads() as s:
             picked = selection.pacts_for_verification(s, provider, body)
             include_pending = bool(body.get("includePendingStatus"))
