@@ -167,3 +167,18 @@ def test_contracts_deeply_nested_pacts_and_bodies_are_400(http: httpx.Client) ->
     assert_400_json(publish_raw(http, consumer, "1", provider, deep), "contracts[0].content", "nested")
     r = http.post("/contracts/publish", content=b"[" * 100_000 + b"]" * 100_000)
     assert_400_json(r, "body", "nested")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/pacticipants/a%00b",
+        "/pacticipants/ok/versions/1%00",
+        "/can-i-deploy?pacticipant=a%00b&version=1&environment=production",
+        "/environments?name=x%00",
+    ],
+)
+def test_contracts_nul_in_a_path_or_query_is_400_on_both_stores(http: httpx.Client, url: str) -> None:
+    r = http.get(url)
+    assert r.status_code == 400, (r.status_code, r.text[:300])
+    assert "NUL" in json.dumps(r.json())

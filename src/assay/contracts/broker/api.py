@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from sqlalchemy import event, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -150,6 +150,7 @@ class BrokerApp:
                 request.scope["path_params"] = {k: unquote(v) for k, v in request.path_params.items()}
             L = Links(str(request.base_url))
             try:
+                _refuse_nul(request)
                 if threaded:
                     return await run_in_threadpool(fn, request, L)
                 return await fn(request, L)
@@ -157,8 +158,12 @@ class BrokerApp:
                 return hal(exc.body(), exc.status)
             except RecursionError:
                 return hal(svc.invalid("body", "Invalid JSON: nested too deeply").body(), 400)
+            except DataError as exc:  # what slipped past validation: a value the database refuses
+                return hal({"error": {"message": f"Invalid value: {exc.orig}"}}, 400)
             except IntegrityError:  # a concurrent writer (another broker process) won a race
-                return hal({"error": {"message": "Conflict with a concurrent change; retry the request"}}, 409)
+                return hal(
+                    {"error": {"message": "Conflict with a concurrent change; retry the request"}}, 409
+                )
             except Exception:  # a bug: still JSON, and the traceback goes to the log
                 log.exception("%s %s failed", request.method, request.url.path)
                 return hal({"error": {"message": "Internal error in the broker (see its log)"}}, 500)
@@ -1501,6 +1506,17 @@ class BrokerApp:
             ("/webhooks/{uuid}/logs", "GET", self.webhook_logs, READ),
         ]
         return [Route(path, self.wrap(fn, access), methods=[method]) for path, method, fn, access in table]
+
+
+def _refuse_nul(request: Request) -> None:
+    """PostgreSQL cannot even look up a string with NUL in it; answer as SQLite would be told to: 400."""
+    for where, items in (
+        ("path", request.path_params.items()),
+        ("query", request.query_params.multi_items()),
+    ):
+        for key, value in items:
+            if "\x00" in value:
+                raise svc.invalid(key, f"{key} ({where}) must not contain NUL characters")
 
 
 ENCODED_SLASHES = "assay.encoded_slashes"
