@@ -280,6 +280,7 @@ class BrokerApp:
             },
             "pb:matrix": {"href": f"{b}/matrix", "title": "The matrix of verification results"},
             "pb:webhooks": {"href": f"{b}/webhooks", "title": "Webhooks"},
+            "pb:webhook": {"href": f"{b}/webhooks/{{uuid}}", "title": "Webhook", "templated": True},
             "curies": [{"name": "pb", "href": f"{b}/doc/{{rel}}?context=index", "templated": True}],
         }
         return hal({"_links": links})
