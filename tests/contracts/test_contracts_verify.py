@@ -35,6 +35,10 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
     return int(exc.value.code or 0), out.out, out.err
 
 
+def verify_args(url: str, *extra: str, provider: str = "UserAPI") -> list[str]:
+    return ["contract", "verify", "--provider", provider, "--provider-base-url", url, *extra]
+
+
 @pytest.fixture(scope="module")
 def pact_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_pacts(tmp_path_factory.mktemp("verify-pacts"), "V4")
@@ -168,23 +172,18 @@ def test_contracts_verify_with_url_state_handlers_broker_pending_and_publish(
         with LocalBroker() as broker, user_provider(store) as url:
             with BrokerClient(broker.url) as client:
                 client.publish([pact_file], version="c1", branch="main")
-            common = [
-                "contract",
-                "verify",
-                "--provider",
-                "UserAPI",
-                "--provider-base-url",
+            common = verify_args(
                 url,
-                "--broker",
-                broker.url,
-                "--main-branch",
-                "--include-pending",
-                "--state-handlers",
-                state_url,
-                "--publish",
-                "--branch",
-                "main",
-            ]
+                *(
+                    "--broker",
+                    broker.url,
+                    "--main-branch",
+                    "--include-pending",
+                    "--state-handlers",
+                    state_url,
+                ),
+                *("--publish", "--branch", "main"),
+            )
             store.broken = True
             code, out, err = run_cli([*common, "--provider-version", "p1"], capsys)
             assert code == 1, out + err  # pending: failure is a warning, not a gate failure
@@ -312,10 +311,6 @@ def test_contracts_verify_report_marks_the_missing_key_hides_extras_and_names_ru
     store.without_id = True  # the provider also returns "extra": true, which Pact allows
     md = tmp_path / "r.md"
     args = [
-        "contract",
-        "verify",
-        "--provider",
-        "UserAPI",
         "--pact",
         str(pact_file),
         "--state-handlers",
@@ -324,7 +319,7 @@ def test_contracts_verify_report_marks_the_missing_key_hides_extras_and_names_ru
         str(md),
     ]
     with user_provider(store) as url:
-        code, out, _ = run_cli([*args, "--provider-base-url", url], capsys)
+        code, out, _ = run_cli(verify_args(url, *args), capsys)
         assert code == 2
         rows = {line.split("│")[0].strip(): line for line in out.splitlines() if "│" in line}
         # the failing row is the missing key itself, not a truncated list of keys at "$"
@@ -339,7 +334,7 @@ def test_contracts_verify_report_marks_the_missing_key_hides_extras_and_names_ru
         assert "$.extra" not in out and "extra value(s)" in out
         assert "| ❌ | `$.id` | `42` | `(absent)` | integer |" in md.read_text()
         assert "$.extra" not in md.read_text()
-        code, out, _ = run_cli([*args, "--provider-base-url", url, "--show-extra"], capsys)
+        code, out, _ = run_cli(verify_args(url, *args, "--show-extra"), capsys)
     assert code == 2
     extra = [line for line in out.splitlines() if "$.extra" in line]
     assert extra and "(allowed)" in extra[0] and not extra[0].lstrip().startswith("✘")
@@ -356,18 +351,9 @@ def test_contracts_verify_explicit_pact_ignores_the_broker_from_the_environment(
     with LocalBroker() as broker, user_provider(store) as url:
         with BrokerClient(broker.url) as client:
             client.publish([pact_file], version="c1", branch="main")
-        base = [
-            "contract",
-            "verify",
-            "--provider",
-            "UserAPI",
-            "--provider-base-url",
-            url,
-            "--pact",
-            str(pact_file),
-            "--state-handlers",
-            f"{tmp_path / 'states.py'}:STATES",
-        ]
+        base = verify_args(
+            url, "--pact", str(pact_file), "--state-handlers", f"{tmp_path / 'states.py'}:STATES"
+        )
         monkeypatch.setenv("PACT_BROKER_BASE_URL", broker.url)
         code, out, err = run_cli(base, capsys)
         assert code == 2
