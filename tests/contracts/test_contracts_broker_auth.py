@@ -215,6 +215,11 @@ def test_contracts_auth_matrix_route_x_method_x_token(broker: LocalBroker, seede
                         assert r.content == b"", where
         assert failures == []
         assert snapshot(broker) == before, "a request without a write token changed the database"
+        # HEAD never changes anything, whoever asks
+        for path in ops:
+            r = send(c, "HEAD", fill(path, seeded), None, WRITE)
+            assert r.status_code < 500 and r.content == b"", f"HEAD {path} -> {r.status_code}"
+        assert snapshot(broker) == before, "a HEAD with the write token changed the database"
         # the write token may do everything that is declared (deletes last, so the rest find their rows)
         order = sorted(
             ((p, m) for p, ms in ops.items() for m in ms if m not in ("GET", "HEAD")),
