@@ -143,7 +143,7 @@ def run(
         from assay.report.console import render_summary
 
         typer.echo(render_summary(summary_view(result)))
-    _print_problems(result)
+    _print_problems(result, quiet=quiet)
     # sys.exit, not typer.Exit: the CLI runs click with standalone_mode=False, which would
     # turn typer.Exit into a return value and lose the exit code.
     if result.failed_thresholds():
@@ -215,11 +215,11 @@ def summary_view(result: Any) -> Any:
     return view
 
 
-def _print_problems(result: Any) -> None:
+def _print_problems(result: Any, *, quiet: bool = False) -> None:
     err = typer.echo
     samples = result.extra.get("error_samples") or []
     errors = result.extra.get("errors") or {}
-    if errors:
+    if errors and quiet:  # otherwise the summary lists them, with where they were raised
         total = sum(errors.values())
         err(f"\n{total} iteration(s) raised an exception; first ones:", err=True)
         for s in samples[:5]:

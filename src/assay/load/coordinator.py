@@ -21,6 +21,7 @@ from typing import Any
 
 from assay.errors import AssayError, UsageError
 from assay.load.backends import Backend, InProcessBackend, ProcessBackend
+from assay.load.diagnosis import failure_summary
 from assay.load.executors import Segment
 from assay.load.http.client import ClientOptions, HttpClient
 from assay.load.options import Plan, ThresholdSpec
@@ -177,7 +178,8 @@ def run_load(
         setup_data = _run_hook(loaded.setup, "setup", (), setup_sink, plan, env_map, plan.setup_timeout)
     stop_flag = stop if stop is not None else (threading.Event() if workers == 1 else _mp_event())
     live = _Live(plan, workers, on_progress, stop_flag)
-    name = run_name or os.path.basename(loaded.source)
+    # quick mode is named after its URL (the last path segment alone says nothing: "0.1", "")
+    name = run_name or (loaded.source if loaded.format == "quick" else os.path.basename(loaded.source))
     start_at = time.time() + (0.0 if workers == 1 else 0.3)
     jobs = [
         WorkerJob(
@@ -207,16 +209,29 @@ def run_load(
     if setup_metrics:
         _fold_setup_metrics(result, setup_metrics)
     extra_errors: dict[str, int] = {}
+    check_errors: dict[str, int] = {}
+    where: dict[str, str] = {}
     samples: list[str] = []
     for p in parts:
         for k, v in (p.extra.get("errors") or {}).items():
             extra_errors[k] = extra_errors.get(k, 0) + int(v)
+        for k, v in (p.extra.get("check_errors") or {}).items():
+            check_errors[k] = check_errors.get(k, 0) + int(v)
+        for k, v in (p.extra.get("error_where") or {}).items():
+            where.setdefault(k, v)
         for s in p.extra.get("error_samples") or []:
             if s not in samples and len(samples) < 10:
                 samples.append(s)
     # stopped early and not by a threshold: the user interrupted it (Ctrl-C in a worker or the coordinator)
     interrupted = any(p.extra.get("interrupted") for p in parts) or (stop_flag.is_set() and not live.aborted_by)
     result.extra = {"errors": extra_errors, "error_samples": samples, "workers": workers}
+    if check_errors:
+        result.extra["check_errors"] = check_errors
+    if where:
+        result.extra["error_where"] = where
+    failures = failure_summary(result)
+    if failures:
+        result.extra["failures"] = failures
     if teardown_error:
         result.notes.append(teardown_error)
     if live.errors:

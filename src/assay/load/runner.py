@@ -111,7 +111,10 @@ class _Scenario:
         else:
             return None
         self.active += 1
-        self.worker.active_vus += 1
+        w = self.worker
+        w.active_vus += 1
+        if w.active_vus > w.vus_peak:
+            w.vus_peak = w.active_vus
         return vu
 
     def release_vu(self, vu: Any) -> None:
@@ -131,7 +134,7 @@ class _Scenario:
             raise
         except Exception as exc:  # a scenario bug: counted, shown, never fatal
             ok = False
-            self.worker.sink.add_error(self.name, f"{type(exc).__name__}: {exc}")
+            self.worker.sink.add_error(self.name, f"{type(exc).__name__}: {exc}", exc=exc)
         elapsed_ms = (_perf() - t0) * 1000.0
         if vu._group:
             vu._group = ""
@@ -186,7 +189,7 @@ class _Scenario:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a scenario bug: counted, shown, never fatal
-                sink.add_error(name, f"{type(exc).__name__}: {exc}")
+                sink.add_error(name, f"{type(exc).__name__}: {exc}", exc=exc)
             now = perf()
             if vu._group:
                 vu._group = ""
@@ -238,6 +241,7 @@ class _Worker:
             self.sink.declare(name, mtype, contains)
         self.client_options = ClientOptions(**job.plan.client)
         self.active_vus = 0
+        self.vus_peak = 0  # the most VUs busy at once since the last gauge sample
         self.vus_max = 0
         self.stop_event = asyncio.Event()
         self.stopping = False
@@ -293,6 +297,8 @@ class _Worker:
         result.extra = {
             "errors": dict(self.sink.errors),
             "error_samples": list(self.sink.error_samples),
+            "check_errors": dict(self.sink.check_errors),
+            "error_where": dict(self.sink.error_where),
             "interrupted": self.interrupted,
             "segment": [job.segment.index, job.segment.count],
         }
@@ -338,6 +344,11 @@ class _Worker:
         )
 
     def _gauges(self) -> None:
+        # the peak since the last sample first: a stall shorter than the sampling period (arrival
+        # rate piling up iterations for 450 ms) must still show in the gauge's max
+        if self.vus_peak > self.active_vus:
+            self.sink.set_gauge("vus", float(self.vus_peak))
+        self.vus_peak = self.active_vus
         self.sink.set_gauge("vus", float(self.active_vus))
         self.sink.set_gauge("vus_max", float(self.vus_max))
 

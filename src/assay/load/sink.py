@@ -180,6 +180,8 @@ class MetricsSink:
         self.keep_bucket_hdr = keep_bucket_hdr
         self.errors: dict[str, int] = {}
         self.error_samples: list[str] = []
+        self.check_errors: dict[str, int] = {}
+        self.error_where: dict[str, str] = {}
         self.t0 = time.time()
         # http timing trends kept per tag set (beyond http_req_duration): those thresholds filter by tag
         self.detailed: set[str] = set()
@@ -264,12 +266,29 @@ class MetricsSink:
             check.fails += 1
         self.add("checks", 1.0 if ok else 0.0, {**tags, "check": name})
 
-    def add_error(self, scenario: str, message: str, limit: int = 10) -> None:
-        """An exception raised by an iteration: counted per message, the first few kept."""
+    def add_error(self, scenario: str, message: str, limit: int = 10, exc: BaseException | None = None) -> None:
+        """An exception raised by an iteration: counted per message, the first few kept with
+        the file and line that raised it (`exc`'s innermost frame outside assay)."""
         key = f"{scenario}: {message}"
         self.errors[key] = self.errors.get(key, 0) + 1
         if len(self.error_samples) < limit and self.errors[key] == 1:
             self.error_samples.append(key)
+            if exc is not None:
+                where = raised_at(exc)
+                if where:
+                    self.error_where[key] = where
+
+    def add_check_error(self, path: str, exc: BaseException) -> None:
+        """A check predicate raised: the check failed; the error is kept once, with its count."""
+        key = f"check {path.lstrip(':')!r}: {type(exc).__name__}: {exc}"
+        n = self.check_errors.get(key, 0)
+        if n == 0 and len(self.check_errors) >= MAX_ERROR_KINDS:
+            key = "check errors of other kinds"
+        self.check_errors[key] = self.check_errors.get(key, 0) + 1
+        if n == 0:
+            where = raised_at(exc)
+            if where:
+                self.error_where[key] = where
 
     def set_gauge(self, name: str, value: float, tags: Mapping[str, str] | None = None) -> None:
         self.add(name, value, tags or {})
@@ -521,6 +540,22 @@ class MetricsSink:
 
     def check_list(self) -> list[Check]:
         return [c.model_copy() for c in self.checks.values()]
+
+
+MAX_ERROR_KINDS = 50
+
+
+def raised_at(exc: BaseException) -> str:
+    """`file:line in function` of the innermost frame of `exc` that is not assay's own code."""
+    import os
+    import traceback
+
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    where = ""
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if not os.path.abspath(frame.filename).startswith(package + os.sep):
+            where = f"{frame.filename}:{frame.lineno} in {frame.name}"
+    return where
 
 
 def _is_builtin(name: str) -> bool:
