@@ -15,8 +15,10 @@ import asyncio
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from assay.errors import AssayError, UsageError
@@ -29,7 +31,7 @@ from assay.load.runner import WorkerJob, new_loop
 from assay.load.scenario import LoadedScenario, call_maybe_async
 from assay.load.sink import MetricsSink
 from assay.load.vu import VU
-from assay.results import Metric, RunResult, RunStatus, ThresholdResult, merge_results
+from assay.results import Artifact, Metric, RunResult, RunStatus, ThresholdResult, merge_results
 from assay.thresholds import evaluate_metric
 
 
@@ -169,8 +171,13 @@ def run_load(
     run_name: str | None = None,
     backend: Backend | None = None,
     stop: Any = None,
+    sample_outputs: Sequence[tuple[str, Path]] = (),
+    out_limit: int = 0,
 ) -> RunResult:
-    """Run the whole test; returns the merged RunResult with thresholds evaluated and a status."""
+    """Run the whole test; returns the merged RunResult with thresholds evaluated and a status.
+
+    `sample_outputs` are k6's per-sample files (`("json"|"csv", path)`), each at most
+    `out_limit` bytes (0: no limit)."""
     env_map = dict(env or {})
     setup_sink = MetricsSink()
     setup_data = None
@@ -190,6 +197,8 @@ def run_load(
             env=env_map,
             start_at=start_at,
             run_name=name,
+            sample_outputs=[(kind, str(path)) for kind, path in sample_outputs],
+            out_limit=out_limit // workers if out_limit else 0,
         )
         for i in range(workers)
     ]
@@ -208,6 +217,7 @@ def run_load(
     setup_metrics = setup_sink.to_metrics()
     if setup_metrics:
         _fold_setup_metrics(result, setup_metrics)
+    out_stats = [list(p.extra.get("sample_outputs") or []) for p in parts]
     extra_errors: dict[str, int] = {}
     check_errors: dict[str, int] = {}
     where: dict[str, str] = {}
@@ -247,10 +257,30 @@ def run_load(
         result.notes.append("interrupted (Ctrl-C): results cover the part that ran")
     else:
         result.status = RunStatus.FAILED if failed else RunStatus.PASSED
+    _join_sample_outputs(result, out_stats, sample_outputs, workers, out_limit)
     if extra_errors:
         total = sum(extra_errors.values())
         result.notes.append(f"{total} iteration(s) raised an exception")
     return result
+
+
+def _join_sample_outputs(result: RunResult, part_stats: list[list[dict[str, Any]]], outputs: Sequence[tuple[str, Path]], workers: int, limit: int) -> None:
+    """One file per output from the workers' parts; a note when an output hit its size limit."""
+    from assay.load.sample_output import join_parts, part_path
+
+    for i, (kind, path) in enumerate(outputs):
+        size = join_parts(kind, path, [part_path(path, w) for w in range(workers)])
+        stats = [ps[i] for ps in part_stats if len(ps) > i]
+        samples = sum(s["samples"] for s in stats)
+        stopped = [s["stopped_at"] for s in stats if s["stopped_at"] is not None]
+        result.artifacts.append(Artifact(name=f"{kind} samples", path=str(path), media_type="application/x-ndjson" if kind == "json" else "text/csv"))
+        if stopped:
+            when = datetime.fromtimestamp(min(stopped), UTC).strftime("%H:%M:%S")
+            result.notes.append(
+                f"per-sample output {kind}={path} stopped at its limit of {limit / 1e6:.0f} MB ({samples} samples, "
+                f"from {when} UTC on); the run's metrics cover the whole run (raise --out-limit, or 0 for none)"
+            )
+        result.extra.setdefault("sample_outputs", []).append({"kind": kind, "path": str(path), "samples": samples, "bytes": size})
 
 
 def _attach_thresholds(result: RunResult, specs: list[ThresholdSpec]) -> None:

@@ -52,6 +52,9 @@ class WorkerJob:
     env: dict[str, str] = field(default_factory=dict)
     start_at: float = 0.0  # wall-clock time.time() at which every worker starts (0: now)
     run_name: str = "run"
+    # k6's per-sample outputs: (kind, the file the user named); this worker writes a part of each
+    sample_outputs: list[tuple[str, str]] = field(default_factory=list)
+    out_limit: int = 0  # bytes per output for this worker (0: no limit)
 
 
 class _Scenario:
@@ -236,6 +239,14 @@ class _Worker:
         MetricsSink.warm_up()
         # per-second histograms are only needed to merge workers' time series exactly
         self.sink = MetricsSink(keep_bucket_hdr=job.segment.count > 1)
+        if job.sample_outputs:
+            from pathlib import Path
+
+            from assay.load.sample_output import part_path
+
+            self.sink.open_sample_outputs(
+                [(kind, part_path(Path(path), job.segment.index)) for kind, path in job.sample_outputs], job.out_limit
+            )
         self.sink.detailed = {t.metric.split("{", 1)[0] for t in job.plan.thresholds if "{" in t.metric}
         for name, (mtype, contains) in job.plan.metric_types.items():
             self.sink.declare(name, mtype, contains)
@@ -289,6 +300,7 @@ class _Worker:
         result.started_at = started
         result.finished_at = datetime.now(UTC)
         result.duration_s = elapsed
+        written = self.sink.close_sample_outputs()
         result.metrics = self.sink.to_metrics(plan.threshold_metrics())
         result.checks = self.sink.check_list()
         result.timeseries = self.sink.buckets
@@ -302,6 +314,10 @@ class _Worker:
             "interrupted": self.interrupted,
             "segment": [job.segment.index, job.segment.count],
         }
+        if written:
+            result.extra["sample_outputs"] = [
+                {"kind": w.kind, "samples": w.samples, "bytes": w.written, "stopped_at": w.stopped_at} for w in written
+            ]
         if self.sink.overflowed:
             result.notes.append(
                 f"more than {self.sink.max_http_series} distinct URL/tag sets: later ones are grouped as "

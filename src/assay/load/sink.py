@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from assay.load.histo import hist_add, hist_reset, record_many, values_at
+from assay.load.sample_output import SampleWriter
 from assay.results import (
     BUILTIN_METRICS,
     Check,
@@ -189,6 +190,8 @@ class MetricsSink:
         self.max_http_series = MAX_HTTP_SERIES
         self.overflowed = 0
         self._sec_hists = (Histogram(), Histogram())
+        # k6's per-sample outputs (-o json=F / csv=F): written at each fold, when asked for
+        self.sample_outs: list[SampleWriter] = []
 
     # -- declaring ------------------------------------------------------------------------------------
 
@@ -323,6 +326,8 @@ class MetricsSink:
                 series.buf = array("d")
                 values = np.frombuffer(buf, dtype=np.float64).reshape(-1, NCOLS)
                 n = values.shape[0]
+                if self.sample_outs:
+                    self._write_http_samples(series, values, t)
                 series.requests += n
                 timing_parts.append(values[:, :DURATION_COL])
                 for col in detailed_cols:
@@ -345,6 +350,10 @@ class MetricsSink:
                 acc[0] += n
                 acc[1] += n if series.failed else 0
                 acc[2].append(durations)
+            if self.sample_outs and (series.sent != series._sent_folded or series.received != series._recv_folded):
+                for out in self.sample_outs:
+                    out.write("data_sent", series.tags, (float(series.sent - series._sent_folded),), t)
+                    out.write("data_received", series.tags, (float(series.received - series._recv_folded),), t)
             sent += series.sent - series._sent_folded
             received += series.received - series._recv_folded
             series._sent_folded = series.sent
@@ -391,7 +400,10 @@ class MetricsSink:
         counters: dict[str, float] = {}
         rates: dict[str, list[int]] = {}
         gauges: dict[str, float] = {}
+        outs = self.sample_outs
         for s in self.series.values():
+            if outs:
+                self._write_series_samples(s, t)
             if s.type is MetricType.TREND:
                 if s.buf:
                     buf = s.buf
@@ -433,6 +445,50 @@ class MetricsSink:
             e["avg"] = e["sum"] / e["count"] if e["count"] else 0.0
         self.buckets.append(bucket)
         return stats
+
+    # -- per-sample outputs ----------------------------------------------------------------------------
+
+    def _write_http_samples(self, series: HttpSeries, values: np.ndarray, t: float) -> None:
+        """k6's samples of each request: http_reqs, the timings, http_req_failed."""
+        n = values.shape[0]
+        tags = series.tags
+        for out in self.sample_outs:
+            out.write("http_reqs", tags, [1.0] * n, t)
+            for col in range(NCOLS):
+                column = values[:, col]
+                if col == CORRECTED_COL:
+                    column = column[column >= 0]
+                out.write(HTTP_TRENDS[col], tags, column.tolist(), t)
+            out.write("http_req_failed", tags, [1.0 if series.failed else 0.0] * n, t)
+
+    def _write_series_samples(self, s: Series, t: float) -> None:
+        """This second's samples of a general series (called before the fold)."""
+        values: list[float]
+        if s.type is MetricType.TREND:
+            values = s.buf.tolist()
+        elif s.type is MetricType.COUNTER:
+            dc = s.count - s._count_folded
+            if not dc:
+                return
+            # one sample per add() for the built-in counters (each adds 1), one with the sum otherwise
+            values = [1.0] * dc if s.metric in ("iterations", "dropped_iterations") and s.sum - s._sum_folded == dc else [s.sum - s._sum_folded]
+        elif s.type is MetricType.RATE:
+            values = [1.0] * (s.passes - s._passes_folded) + [0.0] * (s.fails - s._fails_folded)
+        else:
+            values = [] if s.value is None else [s.value]
+        if values:
+            for out in self.sample_outs:
+                out.write(s.metric, s.tags, values, t)
+
+    def open_sample_outputs(self, specs: Iterable[tuple[str, Any]], limit: int = 0) -> None:
+        for kind, path in specs:
+            self.sample_outs.append(SampleWriter(kind, path, limit, self.types))
+
+    def close_sample_outputs(self) -> list[SampleWriter]:
+        outs, self.sample_outs = self.sample_outs, []
+        for out in outs:
+            out.close()
+        return outs
 
     # -- the result ---------------------------------------------------------------------------------------
 
