@@ -146,3 +146,36 @@ def test_per_sample_outputs_join_workers_gzip_and_stop_at_their_limit(tmp_path: 
     assert "per-sample output csv=" in err and "stopped at its limit" in err
     run = json.loads((tmp_path / "r2.json").read_text())
     assert run["metrics"]["http_reqs"]["sum"] > load_result(small).metrics["http_reqs"].sum
+
+
+def test_separate_runs_are_combined_explicitly_with_honest_rates(tmp_path: Path, target_url: str) -> None:
+    from datetime import timedelta
+
+    from assay.results import RunResult
+
+    first = tmp_path / "monday.json"
+    code, _, err = cli("load", "run", target_url + "/", "--vus", "2", "-d", "1s", "--workers", "1", "-q", "--result", str(first))
+    assert code == 0, err
+    run = RunResult.from_json(first.read_text())
+    later = run.model_copy(deep=True)
+    later.name = "tuesday"
+    later.started_at = run.started_at + timedelta(days=1)  # type: ignore[operator]
+    later.finished_at = run.finished_at + timedelta(days=1)  # type: ignore[operator]
+    for bucket in later.timeseries:
+        bucket.t += 86400
+    second = tmp_path / "tuesday.json"
+    later.save(second)
+    code, _, err = cli("results", "merge", str(first), str(second), "-o", str(tmp_path / "m.json"))
+    assert code == 64 and "separate runs" in err and "assay results combine" in err
+    out = tmp_path / "both.json"
+    code, _, err = cli("results", "combine", str(first), str(second), "-o", str(out))
+    assert code == 0, err
+    both = RunResult.from_json(out.read_text())
+    assert both.duration_s == pytest.approx(2 * run.duration_s)
+    total = 2 * run.metrics["http_reqs"].sum
+    assert both.stat("http_reqs", "count") == total
+    assert both.stat("http_reqs", "rate") == pytest.approx(run.stat("http_reqs", "rate"))  # not diluted by the day between
+    assert any("combined 2 separate runs" in n for n in both.notes)
+    # parts of one run (overlapping in time) still merge
+    code, _, err = cli("results", "merge", str(first), str(first), "-o", str(tmp_path / "twice.json"))
+    assert code == 0, err
