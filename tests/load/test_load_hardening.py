@@ -179,3 +179,44 @@ def test_separate_runs_are_combined_explicitly_with_honest_rates(tmp_path: Path,
     # parts of one run (overlapping in time) still merge
     code, _, err = cli("results", "merge", str(first), str(first), "-o", str(tmp_path / "twice.json"))
     assert code == 0, err
+
+
+def test_expected_interval_correction_matches_hdrhistogram() -> None:
+    from assay.load.omission import corrected_histogram
+    from assay.results import Histogram
+
+    values = [0.2, 0.3, 0.25, 450.0, 0.2, 12.5, 0.3]
+    hist = Histogram()
+    reference = Histogram()
+    for v in values:
+        hist.record(v)
+        # the library's own correction, one value at a time (scaled as Histogram stores them)
+        reference.hdr.record_corrected_value(int(v * Histogram.SCALE + 0.5), int(2.0 * Histogram.SCALE))
+    corrected, _ = corrected_histogram(hist, 2.0)
+    # a copy corrects each bucket from its highest equivalent value (as HdrHistogram's
+    # copyCorrectedForCoordinatedOmission does): at most one more value per large bucket
+    assert 0 <= corrected.count - reference.count <= 2
+    for p in (50, 90, 95, 99, 99.9):
+        assert corrected.value_at(p) == pytest.approx(reference.value_at(p), rel=0.02)
+
+
+@pytest.mark.slow
+def test_closed_model_reports_corrected_latency_and_warns(tmp_path: Path, target_url: str) -> None:
+    url = target_url + "/stall?period=2&stall=0.3"
+    out = tmp_path / "r.json"
+    code, text, err = cli("load", "run", url, "--vus", "4", "-d", "4s", "--workers", "1", "--result", str(out))
+    assert code == 0, err
+    run = json.loads(out.read_text())
+    from assay.results import RunResult
+
+    result = RunResult.from_json(out.read_text())
+    measured = result.stat("http_req_duration", "p(99)")
+    corrected = result.stat("http_req_corrected_duration", "p(99)")
+    assert measured is not None and corrected is not None
+    assert corrected > 100.0 and corrected > 5 * measured, (measured, corrected)
+    assert "http_req_corrected_duration{scenario:default}" in run["metrics"]
+    assert "LATENCY HIDDEN BY THE CLOSED MODEL" in text and "coordinated omission: corrected p(99)" in text
+    # the factor is the user's: a large one keeps the summary quiet
+    code, text, err = cli("load", "run", url, "--vus", "4", "-d", "2s", "--workers", "1", "--omission-warn-factor", "100000")
+    assert code == 0, err
+    assert "coordinated omission" not in text and "http_req_corrected_duration" in text

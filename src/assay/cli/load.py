@@ -66,6 +66,10 @@ def run(
     ),
     result_file: Path | None = typer.Option(None, "--result", help="Write the RunResult JSON (assay.run/1) here (= -o assay=FILE)."),
     out_limit: str = typer.Option("2GB", "--out-limit", help="Most bytes each per-sample output may write (soaks); 0: no limit."),
+    omission_factor: float = typer.Option(
+        3.0, "--omission-warn-factor",
+        help="Warn when corrected latency (http_req_corrected_duration) exceeds the measured one this many times at p95/p99; 0: never.",
+    ),
     workers: str = typer.Option("auto", "--workers", "-w", help="Worker processes: a number or 'auto' (one per core)."),
     env: list[str] = typer.Option([], "--env", "-e", help="KEY=VALUE made visible as vu.env (repeatable)."),
     tag: list[str] = typer.Option([], "--tag", help="KEY=VALUE added to every sample (repeatable)."),
@@ -132,6 +136,7 @@ def run(
             run_name=name,
             sample_outputs=sample_outputs,
             out_limit=limit,
+            omission_warn_factor=omission_factor,
         )
     result.labels = detect_labels(result.labels)
     from assay.load.api import result_source

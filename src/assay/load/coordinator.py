@@ -26,8 +26,9 @@ from assay.load.backends import Backend, InProcessBackend, ProcessBackend
 from assay.load.diagnosis import failure_summary
 from assay.load.executors import Segment
 from assay.load.http.client import ClientOptions, HttpClient
+from assay.load.omission import DEFAULT_WARN_FACTOR, correct_closed_model, omission_warning
 from assay.load.options import Plan, ThresholdSpec
-from assay.load.runner import WorkerJob, new_loop
+from assay.load.runner import EXECUTOR_MAX, WorkerJob, new_loop
 from assay.load.scenario import LoadedScenario, call_maybe_async
 from assay.load.sink import MetricsSink
 from assay.load.vu import VU
@@ -173,11 +174,13 @@ def run_load(
     stop: Any = None,
     sample_outputs: Sequence[tuple[str, Path]] = (),
     out_limit: int = 0,
+    omission_warn_factor: float = DEFAULT_WARN_FACTOR,
 ) -> RunResult:
     """Run the whole test; returns the merged RunResult with thresholds evaluated and a status.
 
     `sample_outputs` are k6's per-sample files (`("json"|"csv", path)`), each at most
-    `out_limit` bytes (0: no limit)."""
+    `out_limit` bytes (0: no limit). Closed-model scenarios get wrk's coordinated-omission
+    correction; the summary warns when it exceeds the measured latency `omission_warn_factor` times."""
     env_map = dict(env or {})
     setup_sink = MetricsSink()
     setup_data = None
@@ -246,6 +249,11 @@ def run_load(
         result.notes.append(teardown_error)
     if live.errors:
         result.notes.extend(f"worker error: {e}" for e in live.errors)
+    correct_closed_model(result, [(cfg.name, cfg.executor, EXECUTOR_MAX(cfg)) for cfg in plan.scenarios])
+    warning = omission_warning(result, omission_warn_factor)
+    if warning:
+        result.notes.append(warning)
+        result.extra["omission_warning"] = warning
     _attach_thresholds(result, plan.thresholds)
     failed = finalize_thresholds(result)
     if live.aborted_by:

@@ -182,6 +182,9 @@ def problems_block(result: RunResult, *, shown: int = 5) -> list[Text]:
                 lines.append(Text(f"       {e['name']}: {e['failed']} of {e['requests']} failed", style="red"))
             if failures.get("more_endpoints"):
                 lines.append(Text(f"       ... and {failures['more_endpoints']} more endpoints"))
+    warning = extra.get("omission_warning")
+    if warning:
+        lines += [Text(""), Text("     LATENCY HIDDEN BY THE CLOSED MODEL", style="bold yellow"), Text(""), Text(f"     {warning}", style="yellow")]
     errors: dict[str, int] = extra.get("errors") or {}
     if errors:
         total = sum(errors.values())
