@@ -18,14 +18,23 @@ FORMATS_HELP = "assay | k6-summary (--summary-export shape) | k6-handle-summary"
 def show(
     files: list[Path] = typer.Argument(..., help="Result files: assay JSON, k6 summary-export, handleSummary, NDJSON or CSV."),
     as_json: bool = typer.Option(False, "--json", help="Print assay JSON instead of the summary table."),
+    html: Path | None = typer.Option(None, "--html", help="Also write a self-contained HTML report of the result here."),
 ) -> None:
-    """Print a k6-style end-of-test summary of each result."""
+    """Print a k6-style end-of-test summary of each result (and an HTML report with --html)."""
     from assay.formats import load_result
     from assay.report.console import summary_text
 
+    if html is not None and len(files) != 1:
+        raise UsageError(f"--html writes the report of one result; got {len(files)} files")
     console = Console(highlight=False, soft_wrap=True)
     for path in files:
         result = load_result(path)
+        if html is not None:
+            from assay.atomic import write_text_atomic
+            from assay.report.run_html import render
+
+            write_text_atomic(html, render(result))
+            typer.echo(f"wrote {html}", err=True)
         if as_json:
             typer.echo(result.to_json())
         else:
