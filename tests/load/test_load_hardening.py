@@ -3,30 +3,16 @@ http.options, the vus gauge under arrival rate, quick-mode names."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from assay.cli.app import main
 from assay.load.api import LoadRequest, prepare
 from assay.load.coordinator import run_load
 from assay.load.http.response import Response
 from assay.report.console import render_summary
-
-
-def cli(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(list(args))
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-    return code, out.getvalue(), err.getvalue()
-
 
 FAILING = '''
 import os
@@ -48,7 +34,8 @@ async def default(vu):
 '''
 
 
-def test_summary_says_why_requests_failed(tmp_path: Path, target_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_summary_says_why_requests_failed(tmp_path: Path, target_url: str, monkeypatch: pytest.MonkeyPatch, run_cli: Callable[..., tuple[int, str, str]]) -> None:
+    cli = run_cli
     monkeypatch.setenv("BASE", target_url)
     path = tmp_path / "failing.py"
     path.write_text(FAILING)
@@ -80,7 +67,8 @@ def test_summary_says_why_requests_failed(tmp_path: Path, target_url: str, monke
     assert code == 0 and "FAILED REQUESTS  16 of 32" in out and "connection refused: 8" in out
 
 
-def test_all_refused_quick_run_names_the_cause_and_the_url(tmp_path: Path) -> None:
+def test_all_refused_quick_run_names_the_cause_and_the_url(tmp_path: Path, run_cli: Callable[..., tuple[int, str, str]]) -> None:
+    cli = run_cli
     from assay.harness.ports import free_port
 
     url = f"http://127.0.0.1:{free_port()}/delay/0.1"
@@ -125,7 +113,8 @@ def test_arrival_rate_vus_gauge_keeps_the_peak_between_samples(tmp_path: Path) -
     assert vus.max is not None and vus.max >= 6, vus
 
 
-def test_per_sample_outputs_join_workers_gzip_and_stop_at_their_limit(tmp_path: Path, target_url: str) -> None:
+def test_per_sample_outputs_join_workers_gzip_and_stop_at_their_limit(tmp_path: Path, target_url: str, run_cli: Callable[..., tuple[int, str, str]]) -> None:
+    cli = run_cli
     from assay.formats import load_result
 
     nd, gz, small = tmp_path / "s.ndjson", tmp_path / "s.ndjson.gz", tmp_path / "small.csv"
@@ -148,7 +137,8 @@ def test_per_sample_outputs_join_workers_gzip_and_stop_at_their_limit(tmp_path: 
     assert run["metrics"]["http_reqs"]["sum"] > load_result(small).metrics["http_reqs"].sum
 
 
-def test_separate_runs_are_combined_explicitly_with_honest_rates(tmp_path: Path, target_url: str) -> None:
+def test_separate_runs_are_combined_explicitly_with_honest_rates(tmp_path: Path, target_url: str, run_cli: Callable[..., tuple[int, str, str]]) -> None:
+    cli = run_cli
     from datetime import timedelta
 
     from assay.results import RunResult
@@ -201,7 +191,8 @@ def test_expected_interval_correction_matches_hdrhistogram() -> None:
 
 
 @pytest.mark.slow
-def test_closed_model_reports_corrected_latency_and_warns(tmp_path: Path, target_url: str) -> None:
+def test_closed_model_reports_corrected_latency_and_warns(tmp_path: Path, target_url: str, run_cli: Callable[..., tuple[int, str, str]]) -> None:
+    cli = run_cli
     url = target_url + "/stall?period=2&stall=0.3"
     out = tmp_path / "r.json"
     code, text, err = cli("load", "run", url, "--vus", "4", "-d", "4s", "--workers", "1", "--result", str(out))

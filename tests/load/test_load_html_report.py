@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from assay.cli.app import main
 from assay.report.run_html import ERROR_COLOUR, P99_COLOUR, THROUGHPUT_COLOUR
 
 SCENARIO = '''
@@ -32,16 +30,6 @@ async def default(vu):
     await vu.sleep(0.01)
 '''
 
-
-def cli(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(list(args))
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-    return code, out.getvalue(), err.getvalue()
 
 
 def chromium(page: Path, png: Path) -> str:
@@ -66,7 +54,8 @@ def pixels(png: Path, hex_colour: str) -> int:
 
 
 @pytest.mark.slow
-def test_html_report_of_a_run_is_self_contained_and_drawn(tmp_path: Path, target_url: str) -> None:
+def test_html_report_of_a_run_is_self_contained_and_drawn(tmp_path: Path, target_url: str, run_cli: Callable[..., tuple[int, str, str]]) -> None:
+    cli = run_cli
     script = tmp_path / "mix.py"
     script.write_text(SCENARIO)
     run = tmp_path / "run.json"
@@ -99,6 +88,7 @@ def test_html_report_of_a_run_is_self_contained_and_drawn(tmp_path: Path, target
     assert code == 0 and "<h2>Latency percentiles</h2>" in (tmp_path / "k6.html").read_text()
 
 
-def test_html_needs_exactly_one_result(tmp_path: Path) -> None:
+def test_html_needs_exactly_one_result(tmp_path: Path, run_cli: Callable[..., tuple[int, str, str]]) -> None:
+    cli = run_cli
     code, _, err = cli("results", "show", "a.json", "b.json", "--html", str(tmp_path / "x.html"))
     assert code == 64 and "one result" in err

@@ -8,10 +8,10 @@ remote resource, so it can be attached to a CI job or mailed as is. Reads only t
 
 from __future__ import annotations
 
-import math
 from html import escape
 
 from assay.report.console import format_bytes, format_duration_ms, format_number
+from assay.report.svg_chart import line_chart
 from assay.results import Contains, Histogram, Metric, MetricType, RunResult, parse_metric_name, percentile_of
 
 THROUGHPUT_COLOUR = "#1f6feb"
@@ -19,8 +19,6 @@ ERROR_COLOUR = "#d1242f"
 P95_COLOUR = "#8250df"
 P99_COLOUR = "#bf8700"
 PERCENTILES = ("med", "p(90)", "p(95)", "p(99)", "p(99.9)", "max")
-WIDTH, HEIGHT = 880, 260
-LEFT, RIGHT, TOP, BOTTOM = 64, 16, 28, 40
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#24292f;margin:24px auto;max-width:960px;padding:0 16px}
@@ -97,85 +95,65 @@ def _notes(result: RunResult) -> str:
     return "".join(f'<div class="note">{escape(n)}</div>' for n in notes)
 
 
+def _table(title: str, head: list[str], rows: list[list[tuple[str, str]]]) -> str:
+    """A section with one table; a heading starting with '#' is a number column (right-aligned).
+    Cells are (html, css classes)."""
+    if not rows:
+        return ""
+    ths = "".join(f'<th class="n">{h[1:]}</th>' if h.startswith("#") else f"<th>{h}</th>" for h in head)
+    trs = "".join("<tr>" + "".join(f'<td class="{cls}">{html}</td>' if cls else f"<td>{html}</td>" for html, cls in row) + "</tr>" for row in rows)
+    return f"<h2>{title}</h2><table><tr>{ths}</tr>{trs}</table>"
+
+
 def _thresholds(result: RunResult) -> str:
     rows = []
     for name, t in result.thresholds():
         verdict = '<span class="ok">passed</span>' if t.ok else '<span class="bad">crossed</span>' if t.ok is False else "not evaluated"
         observed = "" if t.observed is None else _value(result.metrics[name], _agg_of(t.source), t.observed)
-        rows.append(f"<tr><td>{escape(name)}</td><td><code>{escape(t.source)}</code></td><td class=\"n\">{observed}</td><td>{verdict}</td></tr>")
-    if not rows:
-        return ""
-    return '<h2>Thresholds</h2><table><tr><th>metric</th><th>threshold</th><th class="n">observed</th><th>verdict</th></tr>' + "".join(rows) + "</table>"
+        rows.append([(escape(name), ""), (f"<code>{escape(t.source)}</code>", ""), (observed, "n"), (verdict, "")])
+    return _table("Thresholds", ["metric", "threshold", "#observed", "verdict"], rows)
 
 
 def _checks(result: RunResult) -> str:
-    if not result.checks:
-        return ""
     rows = []
     for c in sorted(result.checks, key=lambda c: c.path or c.name):
-        cls = "ok" if c.fails == 0 else "bad"
         where = c.group_path.replace("::", " › ").strip(" ›")
-        rows.append(
-            f"<tr><td>{escape(where)}</td><td>{escape(c.name)}</td><td class=\"n\">{c.passes}</td><td class=\"n\">{c.fails}</td>"
-            f'<td class="n {cls}">{100.0 * c.rate:.2f}%</td></tr>'
-        )
-    return ('<h2>Checks</h2><table><tr><th>group</th><th>check</th><th class="n">passed</th><th class="n">failed</th>'
-            '<th class="n">rate</th></tr>' + "".join(rows) + "</table>")
+        rows.append([(escape(where), ""), (escape(c.name), ""), (str(c.passes), "n"), (str(c.fails), "n"),
+                     (f"{100.0 * c.rate:.2f}%", "n ok" if c.fails == 0 else "n bad")])
+    return _table("Checks", ["group", "check", "#passed", "#failed", "#rate"], rows)
 
 
 def _percentiles(result: RunResult) -> str:
     rows = []
     for name in ("http_req_duration", "http_req_corrected_duration", "iteration_duration", "http_req_waiting", "http_req_connecting"):
         m = result.metrics.get(name)
-        if m is None or m.count == 0:
-            continue
-        cells = "".join(f'<td class="n">{_pct(result, name, key)}</td>' for key in PERCENTILES)
-        rows.append(f"<tr><td>{escape(name)}</td><td class=\"n\">{format_number(m.count)}</td>{cells}</tr>")
-    if not rows:
-        return ""
-    head = "".join(f'<th class="n">{k}</th>' for k in PERCENTILES)
-    return f'<h2>Latency percentiles</h2><table><tr><th>metric</th><th class="n">count</th>{head}</tr>' + "".join(rows) + "</table>"
+        if m is not None and m.count:
+            rows.append([(escape(name), ""), (format_number(m.count), "n")] + [(_pct(result, name, key), "n") for key in PERCENTILES])
+    return _table("Latency percentiles", ["metric", "#count"] + [f"#{k}" for k in PERCENTILES], rows)
 
 
 def _endpoints(result: RunResult) -> str:
     names = sorted({parse_metric_name(n)[1]["name"] for n in result.metrics if n.startswith("http_reqs{name:")})
-    if not names:
-        return ""
     rows = []
     for name in names:
         reqs = result.metrics[f"http_reqs{{name:{name}}}"]
         failed = result.metrics.get(f"http_req_failed{{name:{name}}}")
-        dur = f"http_req_duration{{name:{name}}}"
         pct_failed = 100.0 * failed.passes / failed.count if failed is not None and failed.count else 0.0
-        cls = "bad" if pct_failed else ""
-        cells = "".join(f'<td class="n">{_pct(result, dur, key)}</td>' for key in ("avg", "p(95)", "p(99)", "max"))
-        rows.append(
-            f"<tr><td>{escape(name)}</td><td class=\"n\">{format_number(reqs.sum)}</td>"
-            f'<td class="n {cls}">{pct_failed:.2f}%</td>{cells}</tr>'
-        )
-    return ('<h2>Endpoints</h2><table><tr><th>name</th><th class="n">requests</th><th class="n">failed</th>'
-            '<th class="n">avg</th><th class="n">p(95)</th><th class="n">p(99)</th><th class="n">max</th></tr>' + "".join(rows) + "</table>")
+        dur = f"http_req_duration{{name:{name}}}"
+        rows.append([(escape(name), ""), (format_number(reqs.sum), "n"), (f"{pct_failed:.2f}%", "n bad" if pct_failed else "n")]
+                    + [(_pct(result, dur, key), "n") for key in ("avg", "p(95)", "p(99)", "max")])
+    return _table("Endpoints", ["name", "#requests", "#failed", "#avg", "#p(95)", "#p(99)", "#max"], rows)
 
 
 def _failures(result: RunResult) -> str:
-    failures = (result.extra or {}).get("failures")
-    parts = []
-    if failures:
-        rows = "".join(
-            f"<tr><td>{escape(str(c['code']))}</td><td>{escape(str(c['meaning']))}</td><td class=\"n\">{c['count']}</td></tr>"
-            for c in failures.get("causes", [])
-        )
-        parts.append(f'<h2>Why requests failed</h2><table><tr><th>code</th><th>meaning</th><th class="n">count</th></tr>{rows}</table>')
-    errors: dict[str, int] = (result.extra or {}).get("errors") or {}
-    where: dict[str, str] = (result.extra or {}).get("error_where") or {}
-    check_errors: dict[str, int] = (result.extra or {}).get("check_errors") or {}
-    rows_e = "".join(
-        f"<tr><td>{escape(k)}</td><td>{escape(where.get(k, ''))}</td><td class=\"n\">{n}</td></tr>"
-        for k, n in sorted({**errors, **check_errors}.items(), key=lambda kv: -kv[1])[:10]
-    )
-    if rows_e:
-        parts.append(f'<h2>Errors</h2><table><tr><th>error</th><th>raised at</th><th class="n">count</th></tr>{rows_e}</table>')
-    return "".join(parts)
+    extra = result.extra or {}
+    causes = (extra.get("failures") or {}).get("causes", [])
+    rows = [[(escape(str(c["code"])), ""), (escape(str(c["meaning"])), ""), (str(c["count"]), "n")] for c in causes]
+    errors: dict[str, int] = {**(extra.get("errors") or {}), **(extra.get("check_errors") or {})}
+    where: dict[str, str] = extra.get("error_where") or {}
+    error_rows = [[(escape(k), ""), (escape(where.get(k, "")), ""), (str(n), "n")] for k, n in sorted(errors.items(), key=lambda kv: -kv[1])[:10]]
+    return (_table("Why requests failed", ["code", "meaning", "#count"], rows)
+            + _table("Errors", ["error", "raised at", "#count"], error_rows))
 
 
 def _charts(result: RunResult) -> str:
@@ -234,63 +212,3 @@ def _pct(result: RunResult, name: str, key: str) -> str:
     m = result.metrics.get(name)
     v = m.stat(key) if m is not None else None
     return "–" if v is None or m is None else _value(m, key, v)
-
-
-def _nice_step(span: float, ticks: int = 5) -> float:
-    raw = span / ticks if span > 0 else 1.0
-    power = 10 ** math.floor(math.log10(raw))
-    for m in (1, 2, 2.5, 5, 10):
-        if raw <= m * power:
-            return m * power
-    return 10 * power
-
-
-def line_chart(series: list[tuple[str, str, list[tuple[float, float]]]], *, title: str, unit: str) -> str:
-    """An inline SVG line chart of (label, colour, [(seconds, value)]) series, y from 0."""
-    xs = [x for _, _, pts in series for x, _ in pts]
-    ys = [y for _, _, pts in series for _, y in pts]
-    x_max = max(xs) if xs and max(xs) > 0 else 1.0
-    top = max(ys) if ys and max(ys) > 0 else 1.0
-    y_step = _nice_step(top)
-    y_max = y_step * math.ceil(top / y_step)
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-
-    def px(x: float) -> float:
-        return LEFT + plot_w * x / x_max
-
-    def py(y: float) -> float:
-        return TOP + plot_h * (1 - y / y_max)
-
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        f'role="img" aria-label="{escape(title)}"><rect width="{WIDTH}" height="{HEIGHT}" fill="#fff"/>',
-        f'<text x="{LEFT}" y="18" font-size="13" font-weight="bold" fill="#24292f">{escape(title)}</text>',
-    ]
-    y = 0.0
-    while y <= y_max + 1e-9:
-        out.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{py(y):.1f}" y2="{py(y):.1f}" stroke="#eaeef2"/>')
-        out.append(f'<text x="{LEFT - 6}" y="{py(y) + 4:.1f}" font-size="11" text-anchor="end" fill="#57606a">{_tick(y)}</text>')
-        y += y_step
-    x_step = _nice_step(x_max, 8)
-    x = 0.0
-    while x <= x_max + 1e-9:
-        out.append(f'<text x="{px(x):.1f}" y="{HEIGHT - BOTTOM + 16}" font-size="11" text-anchor="middle" fill="#57606a">{_tick(x)}s</text>')
-        x += x_step
-    out.append(f'<text x="14" y="{TOP + plot_h / 2:.1f}" font-size="11" fill="#57606a" transform="rotate(-90 14 {TOP + plot_h / 2:.1f})" '
-               f'text-anchor="middle">{escape(unit)}</text>')
-    out.append(f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#d0d7de"/>')
-    for i, (label, colour, pts) in enumerate(series):
-        if len(pts) == 1:
-            pts = [pts[0], (pts[0][0] + 1e-9, pts[0][1])]
-        points = " ".join(f"{px(a):.1f},{py(b):.1f}" for a, b in pts)
-        out.append(f'<polyline class="series" data-label="{escape(label)}" points="{points}" fill="none" stroke="{colour}" '
-                   'stroke-width="3" stroke-linejoin="round" shape-rendering="crispEdges"/>')
-        lx = LEFT + 10 + i * 200
-        out.append(f'<line x1="{lx}" x2="{lx + 18}" y1="{HEIGHT - 8}" y2="{HEIGHT - 8}" stroke="{colour}" stroke-width="3"/>')
-        out.append(f'<text x="{lx + 24}" y="{HEIGHT - 4}" font-size="11" fill="#24292f">{escape(label)}</text>')
-    out.append("</svg>")
-    return "".join(out)
-
-
-def _tick(v: float) -> str:
-    return f"{v:.0f}" if v == int(v) or abs(v) >= 100 else f"{v:.3g}"
