@@ -109,6 +109,8 @@ def test_python_scenario_summary_export_and_outputs(tmp_path: Path, target_url: 
         back = load_result(path)
         assert back.metrics["http_reqs"].sum == 10 and back.metrics["checks"].passes == 20, path
         assert back.metrics["http_req_duration"].count == 10
+    # thresholds travel in the NDJSON's Metric lines, as in k6's
+    assert [t.source for t in load_result(nd).metrics["http_req_duration{name:item}"].thresholds] == ["p(95)<5000"]
 
 
 def test_quick_mode_threshold_crossed_exits_99(tmp_path: Path, target_url: str) -> None:

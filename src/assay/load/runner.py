@@ -244,8 +244,11 @@ class _Worker:
 
             from assay.load.sample_output import part_path
 
+            sources: dict[str, list[str]] = {}
+            for spec in job.plan.thresholds:
+                sources.setdefault(spec.metric, []).append(spec.source)
             self.sink.open_sample_outputs(
-                [(kind, part_path(Path(path), job.segment.index)) for kind, path in job.sample_outputs], job.out_limit
+                [(kind, part_path(Path(path), job.segment.index)) for kind, path in job.sample_outputs], job.out_limit, sources
             )
         self.sink.detailed = {t.metric.split("{", 1)[0] for t in job.plan.thresholds if "{" in t.metric}
         for name, (mtype, contains) in job.plan.metric_types.items():

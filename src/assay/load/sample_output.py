@@ -81,11 +81,13 @@ def _num(v: float) -> str:
 class SampleWriter:
     """One worker's per-sample stream in k6's NDJSON or CSV shape, bounded by `limit` bytes."""
 
-    def __init__(self, kind: str, path: Path, limit: int = 0, types: Mapping[str, tuple[Any, Any]] | None = None) -> None:
+    def __init__(self, kind: str, path: Path, limit: int = 0, types: Mapping[str, tuple[Any, Any]] | None = None,
+                 thresholds: Mapping[str, list[str]] | None = None) -> None:
         self.kind = kind
         self.path = path
         self.limit = limit
         self.types = dict(types or {})
+        self.thresholds = dict(thresholds or {})  # metric (base name) -> sources, as k6's Metric lines carry them
         self.written = 0
         self.samples = 0
         self.stopped_at: float | None = None
@@ -105,6 +107,8 @@ class SampleWriter:
         if self.kind == "json" and metric not in self._declared:
             self._declared.add(metric)
             lines.append(self._metric_line(metric))
+            # thresholds on its sub-metrics (`http_req_duration{name:item}`) travel in Metric lines of their own
+            lines.extend(self._metric_line(name, metric) for name in self.thresholds if name.startswith(metric + "{"))
         values = values if isinstance(values, list) else list(values)
         if not values:
             return
@@ -138,10 +142,10 @@ class SampleWriter:
 
     # -- shapes -----------------------------------------------------------------------------------
 
-    def _metric_line(self, metric: str) -> str:
-        mtype, contains = self.types.get(metric, ("trend", "default"))
+    def _metric_line(self, metric: str, base: str | None = None) -> str:
+        mtype, contains = self.types.get(base or metric, ("trend", "default"))
         data: dict[str, Any] = {"name": metric, "type": str(getattr(mtype, "value", mtype)), "contains": str(getattr(contains, "value", contains)),
-                "thresholds": [], "submetrics": None}
+                "thresholds": self.thresholds.get(metric, []), "submetrics": None}
         return json.dumps({"type": "Metric", "data": data, "metric": metric}, separators=(",", ":"))
 
     def _tags(self, tags: Mapping[str, str]) -> str:

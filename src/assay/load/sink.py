@@ -480,9 +480,9 @@ class MetricsSink:
             for out in self.sample_outs:
                 out.write(s.metric, s.tags, values, t)
 
-    def open_sample_outputs(self, specs: Iterable[tuple[str, Any]], limit: int = 0) -> None:
+    def open_sample_outputs(self, specs: Iterable[tuple[str, Any]], limit: int = 0, thresholds: Mapping[str, list[str]] | None = None) -> None:
         for kind, path in specs:
-            self.sample_outs.append(SampleWriter(kind, path, limit, self.types))
+            self.sample_outs.append(SampleWriter(kind, path, limit, self.types, thresholds))
 
     def close_sample_outputs(self) -> list[SampleWriter]:
         outs, self.sample_outs = self.sample_outs, []
