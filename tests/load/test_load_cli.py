@@ -142,6 +142,7 @@ def test_rate_mode_is_an_open_model(tmp_path: Path, target_url: str) -> None:
         (["--duration", "soon"], "is not a duration"),
         (["--out", "xml=f"], "expected json=FILE, csv=FILE or assay=FILE"),
         (["-o", "run.json"], "-o/--out takes TYPE=FILE as in k6"),
+        (["-o", "csv=/no/such/dir/s.csv"], "no folder '/no/such/dir' to write into"),
         (["-o", "json=r.ndjson", "--out-limit", "lots"], "expected a size such as 500MB"),
         (["--profile", "stres"], "unknown profile"),
         (["--workers", "many"], "--workers"),

@@ -52,6 +52,8 @@ def parse_out(spec: str) -> tuple[str, Path]:
     path = Path(target.strip())
     if path.is_dir():
         raise UsageError(f"-o {spec!r}: {str(path)!r} is a folder")
+    if not path.parent.is_dir():
+        raise UsageError(f"-o {spec!r}: no folder {str(path.parent)!r} to write into")
     return kind, path
 
 
