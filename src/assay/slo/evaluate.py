@@ -216,10 +216,7 @@ def evaluate(
     achieved = float(sum(o.score for o in objectives))
     pass_at, warn_at = slo.total_score.pass_, slo.total_score.warning
     score_status: Literal["pass", "warning", "fail"]
-    if not slo.objectives:
-        score, score_status = 0.0, "fail"
-        notes.append("the SLO file has no objectives, so the evaluation fails (as in Keptn)")
-    elif max_score == 0:
+    if max_score == 0:
         score, score_status = 100.0, "pass"
         notes.append("no objective has pass criteria (all informational); the score is 100")
     else:

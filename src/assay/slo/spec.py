@@ -11,12 +11,15 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from assay.config import StrictModel
 from assay.results import parse_metric_name
 from assay.slo.criteria import Criterion, parse_criterion
 
 Priority = Literal["P0", "P1", "P2"]
+
+EXAMPLE_OBJECTIVE = "objectives: [{sli: http_req_failed, pass: ['<0.01']}]"
 
 
 class CriteriaGroup(StrictModel):
@@ -202,8 +205,16 @@ class SloFile(StrictModel):
     filter: dict[str, str] = Field(default_factory=dict)
     comparison: Comparison | None = None
     prometheus: PrometheusSource | None = None
-    objectives: list[Objective] = Field(default_factory=list)
+    objectives: list[Objective]
     total_score: TotalScore = Field(default_factory=TotalScore)
+
+    @field_validator("objectives")
+    @classmethod
+    def _some_objectives(cls, value: list[Objective]) -> list[Objective]:
+        # Keptn fails an evaluation without objectives; a gate that can only fail is a mistake in the file.
+        if not value:
+            raise PydanticCustomError("no_objectives", "an SLO needs at least one objective, e.g. {example}", {"example": EXAMPLE_OBJECTIVE})
+        return value
 
     @model_validator(mode="after")
     def _unique_ids(self) -> SloFile:
