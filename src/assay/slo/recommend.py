@@ -161,7 +161,7 @@ def dropped_iterations(report: SloReport, result: RunResult) -> list[Recommendat
     if on_throughput and not throughput:
         return []  # the throughput target was met: the drops did not matter to this gate
     for o in throughput:
-        evidence.append(f"{o.title}: {format_value(o.value)} against {o.target}")
+        evidence.append(f"{o.title}: {o.show(o.value)} against {o.target}")
     rate = result.stat("http_reqs", "rate")
     if rate is not None:
         evidence.append(f"achieved http_reqs rate: {format_value(rate)}/s")

@@ -145,6 +145,11 @@ class Objective(StrictModel):
     def title(self) -> str:
         return self.display_name or self.id
 
+    @property
+    def written_in_percent(self) -> bool:
+        """`display_name: "errors < 0.1%"`: the author reads this SLI in percent, so reports print it so."""
+        return "%" in (self.display_name or "") or "%" in (self.name or "")
+
     def pass_groups(self) -> list[list[Criterion]]:
         return [g.parsed() for g in self.pass_ or []]
 
