@@ -86,7 +86,11 @@ class Objective(StrictModel):
     """One objective: an SLI, Keptn pass/warning criteria, a priority, a weight and a key flag."""
 
     name: str | None = Field(default=None, description="Stable id; defaults to the SLI and aggregation.")
-    display_name: str | None = Field(default=None, validation_alias=AliasChoices("display_name", "displayName"))
+    display_name: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("display_name", "displayName"),
+        description="The title in reports. With a '%' in it (or in 'name'), rates and ratios print in percent (10.25%).",
+    )
     sli: str | None = Field(
         default=None, description="A RunResult metric, e.g. http_req_duration{name:read}, http_req_failed, checks."
     )
