@@ -3,22 +3,72 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_REFERENCE = REPO.parent / "shared" / "reference"
+K6_SAMPLES = Path(__file__).resolve().parent / "data" / "k6"
 
 os.environ.setdefault("PACT_DO_NOT_TRACK", "true")
 
 
 @pytest.fixture
 def reference_dir() -> Path:
-    """../shared/reference: verified sample files from the tools we must be compatible with."""
-    if not SHARED_REFERENCE.is_dir():
-        pytest.fail(f"{SHARED_REFERENCE} is missing: CI checks out ../shared beside the repo")
-    return SHARED_REFERENCE
+    """tests/data/k6: k6 summary files (summary-export and handleSummary) of one run, see its README."""
+    return K6_SAMPLES
+
+
+def unavailable(why: str) -> None:
+    """Skip a test whose tool or service is missing here; in CI (`CI` set) fail it instead.
+
+    .ci/run installs every tool and starts every service the tests use, so a skip in CI
+    would hide a test that never ran.
+    """
+    if os.environ.get("CI"):
+        pytest.fail(f"{why}, but CI is set: .ci/run must provide it")
+    pytest.skip(why)
+
+
+def find_tool(name: str, package: str | None = None) -> str:
+    """The path of a Debian tool a test runs (chromium, prometheus-pushgateway, node, ...), or skip."""
+    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin:/sbin:/bin")
+    if not path:
+        unavailable(f"{name} is not installed (apt-get install {package or name}; .ci/run installs it)")
+    assert path is not None
+    return path
+
+
+@pytest.fixture
+def system_tool() -> Callable[..., str]:
+    """`system_tool("chromium")`: the tool's path; without it the test skips (fails in CI)."""
+    return find_tool
+
+
+_SERVICES = {"postgres": ("PostgreSQL", 5432), "redis": ("Redis", 6379)}
+_reachable: dict[int, bool] = {}
+
+
+def _listening(port: int) -> bool:
+    if port not in _reachable:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            _reachable[port] = True
+        except OSError:
+            _reachable[port] = False
+    return _reachable[port]
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """The markers `node`, `postgres` and `redis` say what a test needs; without it, skip with the reason."""
+    if item.get_closest_marker("node") is not None:
+        find_tool("node", "nodejs")
+        find_tool("npm")
+    for marker, (service, port) in _SERVICES.items():
+        if item.get_closest_marker(marker) is not None and not _listening(port):
+            unavailable(f"{service} is not running on 127.0.0.1:{port} (.ci/run starts it)")
 
 
 @pytest.fixture

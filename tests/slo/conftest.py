@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,3 +34,36 @@ def write_slo(tmp_path: Path) -> Callable[[str, str], Path]:
         return path
 
     return write
+
+
+@pytest.fixture
+def screenshot(system_tool: Callable[..., str]) -> Callable[[Path], Path]:
+    """Render an HTML file in headless Chromium and return the PNG beside it (`page.png`)."""
+    chromium = system_tool("chromium")
+
+    def shoot(page: Path, width: int = 1200, height: int = 1400) -> Path:
+        png = page.with_suffix(".png")
+        with tempfile.TemporaryDirectory(prefix="assay-chromium-") as profile:
+            subprocess.run(
+                [
+                    chromium,
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--no-first-run",
+                    f"--user-data-dir={profile}",
+                    f"--screenshot={png}",
+                    f"--window-size={width},{height}",
+                    "--hide-scrollbars",
+                    page.as_uri(),
+                ],
+                check=True,
+                capture_output=True,
+                timeout=90,
+            )
+        return png
+
+    return shoot

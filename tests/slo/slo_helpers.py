@@ -8,6 +8,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from PIL import Image
+
 from assay.results import Metric, RunResult
 
 T0 = datetime(2026, 11, 21, 10, 0, 0, tzinfo=UTC)
@@ -90,3 +92,10 @@ def simple_result(values: dict[str, float], *, name: str = "run", status: str = 
             m.add(value)
             result.metrics[key] = m
     return result
+
+
+def count_colour(png: Path, hex_colour: str) -> int:
+    """How many pixels of a screenshot are exactly `hex_colour` (charts draw crisp, unblended edges)."""
+    target = tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    image = Image.open(png).convert("RGB")
+    return sum(1 for pixel in image.getdata() if pixel == target)

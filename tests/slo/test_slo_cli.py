@@ -152,3 +152,13 @@ def test_record_builds_the_baseline_for_the_next_check(tmp_path: Path, write_slo
     objective = json.loads(second.stdout)["evaluations"][0]["objectives"][0]
     assert objective["baseline_runs"] == 1 and objective["status"] == "FAIL" and objective["critical"]
     assert len(list(history.iterdir())) == 2  # recorded as a failure: never a baseline for the next run
+
+
+def test_report_files_follow_the_umask(reference_dir: Path, tmp_path: Path, write_slo: Callable[..., Path]) -> None:
+    slo = write_slo("objectives: [{sli: http_req_failed, pass: ['<0.5']}]")
+    for mask, mode in ((0o022, 0o644), (0o002, 0o664)):
+        report, metrics = tmp_path / f"r{mask:o}.html", tmp_path / f"m{mask:o}.prom"
+        args = ["slo", "check", reference_dir / "k6-summary-export.sample.json", "--slo", slo, "-f", "html", "-o", report, "--metrics-file", metrics]
+        proc = subprocess.run([sys.executable, "-m", "assay", *map(str, args)], capture_output=True, text=True, timeout=120, umask=mask)
+        assert proc.returncode == 0, proc.stderr
+        assert (report.stat().st_mode & 0o777, metrics.stat().st_mode & 0o777) == (mode, mode)

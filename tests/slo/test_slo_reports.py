@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -15,8 +13,8 @@ from pathlib import Path
 import pytest
 import xmlschema
 from markdown_it import MarkdownIt
-from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
+from slo_helpers import count_colour
 
 from assay.config import parse_config
 from assay.harness.ports import free_port
@@ -123,38 +121,9 @@ def test_junit_of_a_critical_objective_is_a_failure(k6_run: Callable[..., RunRes
     assert failure["@type"] == "CRITICAL" and "does not meet <300" in failure["@message"]
 
 
-def _screenshot(page: Path, png: Path) -> None:
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    with tempfile.TemporaryDirectory(prefix="assay-chromium-") as profile:
-        subprocess.run(
-            [
-                chromium,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                f"--user-data-dir={profile}",
-                f"--screenshot={png}",
-                "--window-size=1200,1400",
-                "--hide-scrollbars",
-                page.as_uri(),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=90,
-        )
-
-
-def _count_colour(png: Path, hex_colour: str) -> int:
-    target = tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
-    image = Image.open(png).convert("RGB")
-    return sum(1 for pixel in image.getdata() if pixel == target)
-
-
-def test_html_is_self_contained_and_chromium_draws_the_latency_chart(outcome: SloCheck, tmp_path: Path) -> None:
+def test_html_is_self_contained_and_chromium_draws_the_latency_chart(
+    outcome: SloCheck, tmp_path: Path, screenshot: Callable[[Path], Path]
+) -> None:
     page = html.render(outcome)
     # Works offline: no script, stylesheet link or remote resource.
     assert "<script" not in page and "<link" not in page
@@ -162,16 +131,14 @@ def test_html_is_self_contained_and_chromium_draws_the_latency_chart(outcome: Sl
     assert 'class="series"' in page and "http_req_duration p(95)" in page
     path = tmp_path / "report.html"
     path.write_text(page)
-    png = tmp_path / "report.png"
-    _screenshot(path, png)
+    png = screenshot(path)
     # The chart's p(95) line is drawn in LINE_COLOUR with crisp edges: hundreds of exact pixels.
-    assert _count_colour(png, LINE_COLOUR) > 500
+    assert count_colour(png, LINE_COLOUR) > 500
     # Control: the same report without a time series draws no chart, so no such pixels.
     outcome.results[0].timeseries = []
     bare = tmp_path / "bare.html"
     bare.write_text(html.render(outcome))
-    _screenshot(bare, tmp_path / "bare.png")
-    assert _count_colour(tmp_path / "bare.png", LINE_COLOUR) == 0
+    assert count_colour(screenshot(bare), LINE_COLOUR) == 0
 
 
 def test_console_report_shows_value_target_delta_and_status(outcome: SloCheck) -> None:
@@ -203,9 +170,9 @@ def test_prometheus_exposition(outcome: SloCheck) -> None:
     assert breaches["http_req_duration{name:missing} avg"] == 1
 
 
-def test_push_to_a_real_pushgateway(outcome: SloCheck, tmp_path: Path) -> None:
+def test_push_to_a_real_pushgateway(outcome: SloCheck, tmp_path: Path, system_tool: Callable[..., str]) -> None:
+    binary = system_tool("prometheus-pushgateway")
     port = free_port()
-    binary = shutil.which("prometheus-pushgateway") or "/usr/bin/prometheus-pushgateway"
     with ServiceProcess(
         [binary, f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
         health_url=f"http://127.0.0.1:{port}/-/ready",

@@ -88,13 +88,14 @@ def parse_criterion(text: str) -> Criterion:
     return Criterion(op=op, value=value, sign=sign, percent=bool(percent))
 
 
-def describe(criterion: Criterion, baseline: float | None) -> str:
-    """`<=+10%` -> `<=+10% (<= 363)` when the baseline is known."""
+def describe(criterion: Criterion, baseline: float | None, percent: bool = False) -> str:
+    """`<=+10%` -> `<=+10% (<= 363)` when the baseline is known; `percent` adds a fraction's percent (`<0.001 (0.1%)`)."""
     if not criterion.relative:
-        return str(criterion)
+        return f"{criterion} ({format_percent(criterion.value)})" if percent else str(criterion)
     if baseline is None:
         return f"{criterion} (no baseline)"
-    return f"{criterion} ({criterion.op} {format_value(criterion.target(baseline))})"
+    target = criterion.target(baseline)
+    return f"{criterion} ({criterion.op} {format_percent(target) if percent else format_value(target)})"
 
 
 def format_value(value: float | None) -> str:
@@ -109,3 +110,10 @@ def format_value(value: float | None) -> str:
     digits = max(0, 3 - int(math.floor(math.log10(magnitude))))
     text = f"{value:.{digits}f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def format_percent(fraction: float | None) -> str:
+    """A share for people: 0.1025 -> `10.25%` (4 significant digits, as format_value)."""
+    if fraction is None:
+        return "n/a"
+    return f"{format_value(fraction * 100)}%"

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from assay.errors import ExitCode, UsageError
 from assay.results import RunResult
-from assay.slo.criteria import Criterion, describe, format_value
+from assay.slo.criteria import Criterion, describe, format_percent, format_value
 from assay.slo.history import History, identities
 from assay.slo.sources import Resolver, SliValue
 from assay.slo.spec import Objective, SloFile
@@ -69,11 +69,26 @@ class ObjectiveResult(BaseModel):
     warning_criteria: list[list[CriterionResult]] = Field(default_factory=list)
     reason: str | None = None
     notes: list[str] = Field(default_factory=list)
+    percent: bool = Field(default=False, description="value and baseline are fractions that reports print in percent")
 
     @property
     def code(self) -> str:
         """The status people read: CRITICAL for a failed P0/key objective."""
         return "CRITICAL" if self.critical else self.status
+
+    def show(self, value: float | None) -> str:
+        """A value of this SLI as people read it: `10.25%` for an objective written in percent, `381 ms`, `12.5/s`."""
+        if value is None:
+            return "no value"
+        if self.percent:
+            return format_percent(value)
+        unit = f" {self.unit}" if self.unit and self.unit != "/s" else (self.unit or "")
+        return f"{format_value(value)}{unit}"
+
+    def show_change(self, delta: float) -> str:
+        """A difference of two values: percentage points for a percent objective."""
+        sign = "+" if delta >= 0 else ""
+        return f"{sign}{format_value(delta * 100)} pp" if self.percent else f"{sign}{format_value(delta)}"
 
 
 class Recommendation(BaseModel):
@@ -186,8 +201,8 @@ def _unchecked(groups: list[list[Criterion]], baseline: float | None) -> list[li
     ]
 
 
-def _target_text(groups: list[list[Criterion]], baseline: float | None) -> str:
-    return " or ".join(" and ".join(describe(c, baseline) for c in group) for group in groups)
+def _target_text(groups: list[list[Criterion]], baseline: float | None, percent: bool) -> str:
+    return " or ".join(" and ".join(describe(c, baseline, percent) for c in group) for group in groups)
 
 
 def evaluate(
@@ -216,10 +231,7 @@ def evaluate(
     achieved = float(sum(o.score for o in objectives))
     pass_at, warn_at = slo.total_score.pass_, slo.total_score.warning
     score_status: Literal["pass", "warning", "fail"]
-    if not slo.objectives:
-        score, score_status = 0.0, "fail"
-        notes.append("the SLO file has no objectives, so the evaluation fails (as in Keptn)")
-    elif max_score == 0:
+    if max_score == 0:
         score, score_status = 100.0, "pass"
         notes.append("no objective has pass criteria (all informational); the score is 100")
     else:
@@ -282,6 +294,7 @@ def _evaluate_objective(
     baseline, used, baseline_notes = _baseline(objective, previous, resolver, function)
     pass_groups = objective.pass_groups()
     warning_groups = objective.warning_groups()
+    percent = sli.fraction and objective.written_in_percent
     out = ObjectiveResult(
         id=objective.id,
         title=objective.title,
@@ -296,8 +309,9 @@ def _evaluate_objective(
         baseline=baseline,
         baseline_runs=used,
         status="INFO",
-        target=_target_text(pass_groups, baseline),
+        target=_target_text(pass_groups, baseline, percent),
         notes=list(sli.notes) + baseline_notes,
+        percent=percent,
     )
     if sli.value is not None and baseline is not None:
         out.delta = sli.value - baseline
@@ -323,7 +337,7 @@ def _evaluate_objective(
                 out.status, out.score = "WARNING", objective.weight / 2
             else:
                 out.status = "FAIL"
-                out.reason = f"{format_value(sli.value)} does not meet {out.target}"
+                out.reason = f"{out.show(sli.value)} does not meet {out.target}"
     out.critical = out.status == "FAIL" and (objective.priority == "P0" or objective.key)
     return out
 

@@ -6,13 +6,25 @@ from pathlib import Path
 
 import yaml
 
-from assay.config import detect_format, parse_config, read_text
+from assay.config import (
+    ConfigError,
+    ConfigIssue,
+    detect_format,
+    key_positions,
+    parse_data,
+    read_text,
+    validate_data,
+)
 from assay.slo.openslo import from_documents, is_openslo
-from assay.slo.spec import SloFile
+from assay.slo.spec import EXAMPLE_OBJECTIVE, SloFile
 
 
 def load_slo(path: str | Path) -> SloFile:
-    """Read and validate an SLO file; every mistake is a located ConfigError (exit 64)."""
+    """Read and validate an SLO file; every mistake is a located ConfigError (exit 64).
+
+    A file without a `name` is named after the file (`checkout-slo.yaml` -> `checkout-slo`), so
+    reports and metrics say which SLO they judged.
+    """
     p = Path(path)
     text = read_text(p)
     fmt = detect_format(p)
@@ -20,7 +32,17 @@ def load_slo(path: str | Path) -> SloFile:
         try:
             documents = list(yaml.safe_load_all(text))
         except yaml.YAMLError:
-            documents = []  # parse_config below reports the syntax error with its position
+            documents = []  # parse_data below reports the syntax error with its position
         if is_openslo(documents):
-            return from_documents(documents, str(p))
-    return parse_config(text, SloFile, source=str(p), fmt=fmt)
+            return _named(from_documents(documents, str(p)), p)
+    data = parse_data(text, source=str(p), fmt=fmt)
+    if data is None:
+        why = f"the file is empty; an SLO needs at least one objective, e.g. {EXAMPLE_OBJECTIVE}"
+        raise ConfigError([ConfigIssue(str(p), None, None, (), why)])
+    return _named(validate_data(data, SloFile, source=str(p), positions=key_positions(text, fmt)), p)
+
+
+def _named(spec: SloFile, path: Path) -> SloFile:
+    if not spec.name:
+        spec.name = path.stem
+    return spec

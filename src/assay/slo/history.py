@@ -72,7 +72,8 @@ class DirectoryHistory:
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
         if not self.directory.is_dir():
-            raise UsageError(f"{self.directory}: baseline directory does not exist")
+            why = "is a file, expected a folder of earlier results" if self.directory.exists() else "baseline folder does not exist"
+            raise UsageError(f"{self.directory}: {why}")
         self._loaded: list[tuple[datetime, RunResult]] | None = None
 
     def _all(self) -> list[tuple[datetime, RunResult]]:

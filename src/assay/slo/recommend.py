@@ -1,18 +1,23 @@
 """Rules that turn failure patterns in a run into concrete hints, each with its evidence.
 
-Every rule reads only the RunResult (and the objective verdicts, to say which objectives a
-hint explains) and returns nothing when its pattern is absent, so a clean run gets no advice.
+A rule speaks only when the gate gives it a reason: an objective on the metrics it explains
+did not pass, or one of the run's own thresholds on them was crossed. Its evidence is only
+what supports the hint (no endpoint with 0 failures), so a passing run gets no advice.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from assay.results import MetricType, RunResult, parse_metric_name
 from assay.slo.criteria import format_value
 from assay.slo.evaluate import ObjectiveResult, Recommendation, SloReport
 
 LATENCY_METRICS = ("http_req_duration", "iteration_duration", "grpc_req_duration", "ws_session_duration")
+ERROR_METRICS = ("http_req_failed", "checks")
+THROUGHPUT_METRICS = ("http_reqs", "iterations", "dropped_iterations")
 TAIL_RATIO = 5.0  # p99 at least this many times p50
 TAIL_RATIO_P95 = 3.0  # when only p95 is known
 CONCENTRATION = 0.8  # share of failures on one endpoint
@@ -32,27 +37,57 @@ STATUS_HINTS: dict[str, str] = {
 }
 
 
-def _objectives_on(report: SloReport, bases: tuple[str, ...], failing_only: bool = True) -> list[str]:
-    out: list[str] = []
-    for o in report.objectives:
-        if o.metric is None:
-            continue
-        base, _ = parse_metric_name(o.metric)
-        if base in bases and (not failing_only or _not_passing(o)):
-            out.append(o.id)
-    return out
+_METRIC_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\{[^}]*\})?")
+
+
+def _metrics_of(o: ObjectiveResult) -> list[str]:
+    """The result metrics an objective reads (both sides of a ratio)."""
+    if o.metric is not None:
+        return [o.metric]
+    return [m.group(0) for m in _METRIC_NAME.finditer(o.sli)]
+
+
+def _measures(names: list[str], bases: tuple[str, ...]) -> bool:
+    """True when one of `names` is one of `bases`; a ratio over `status`-tagged requests counts as errors."""
+    for name in names:
+        base, tags = parse_metric_name(name)
+        if base in bases or ("http_req_failed" in bases and base == "http_reqs" and "status" in tags):
+            return True
+    return False
 
 
 def _not_passing(o: ObjectiveResult) -> bool:
     return o.status in ("WARNING", "FAIL")
 
 
+@dataclass
+class Reason:
+    """Why a rule may speak: objectives on its metrics that did not pass, thresholds on them that were crossed."""
+
+    objectives: list[str]
+    thresholds: list[str]
+    metrics: set[str]  # base names of those objectives and thresholds, to pick the evidence that supports them
+
+    def __bool__(self) -> bool:
+        return bool(self.objectives or self.thresholds)
+
+
+def reason(report: SloReport, result: RunResult, bases: tuple[str, ...]) -> Reason:
+    objectives = [o for o in report.objectives if _not_passing(o) and _measures(_metrics_of(o), bases)]
+    crossed = [name for name, _ in result.failed_thresholds() if _measures([name], bases)]
+    metrics = {parse_metric_name(n)[0] for o in objectives for n in _metrics_of(o)} | {parse_metric_name(n)[0] for n in crossed}
+    return Reason([o.id for o in objectives], crossed, metrics & set(bases) or set(bases))
+
+
 def tail_latency(report: SloReport, result: RunResult) -> list[Recommendation]:
+    why = reason(report, result, LATENCY_METRICS)
+    if not why:
+        return []
     evidence: list[str] = []
     for name in sorted(result.metrics):
         base, _ = parse_metric_name(name)
         metric = result.metrics[name]
-        if base not in LATENCY_METRICS or metric.type is not MetricType.TREND:
+        if base not in why.metrics or metric.type is not MetricType.TREND:
             continue
         med = metric.stat("med")
         if not med or med <= 0:
@@ -73,18 +108,18 @@ def tail_latency(report: SloReport, result: RunResult) -> list[Recommendation]:
             hint="A minority of requests is much slower than the typical one: look for lock contention, GC pauses, "
             "cold caches, retries or one slow dependency on the slow path, and compare traces of slow and fast requests.",
             evidence=evidence[:6],
-            objectives=_objectives_on(report, LATENCY_METRICS),
+            objectives=why.objectives,
         )
     ]
 
 
-def _failures_by(result: RunResult, tag: str) -> dict[str, int]:
-    """Failed requests per tag value, from http_req_failed{tag:v} (passes count failures)."""
-    out: dict[str, int] = {}
+def _requests_by(result: RunResult, tag: str) -> dict[str, tuple[int, int]]:
+    """(failed, all) requests per tag value, from http_req_failed{tag:v} (its passes count failures)."""
+    out: dict[str, tuple[int, int]] = {}
     for name, metric in result.metrics.items():
         base, tags = parse_metric_name(name)
         if base == "http_req_failed" and set(tags) == {tag} and metric.type is MetricType.RATE:
-            out[tags[tag]] = metric.passes
+            out[tags[tag]] = (metric.passes, metric.passes + metric.fails)
     return out
 
 
@@ -102,11 +137,15 @@ def _requests_by_status(result: RunResult) -> dict[str, int]:
 
 
 def concentrated_errors(report: SloReport, result: RunResult) -> list[Recommendation]:
+    why = reason(report, result, ERROR_METRICS)
+    if not why:
+        return []
     recs: list[Recommendation] = []
-    failing = _objectives_on(report, ("http_req_failed", "checks", "http_reqs"))
-    by_endpoint = _failures_by(result, "name")
+    failing = why.objectives
+    requests = _requests_by(result, "name")
+    by_endpoint = {name: failed for name, (failed, _) in requests.items() if failed > 0}
     total = sum(by_endpoint.values())
-    if total > 0 and len(by_endpoint) >= 2:
+    if total > 0 and len(requests) >= 2:
         top, count = max(by_endpoint.items(), key=lambda kv: kv[1])
         if count / total >= CONCENTRATION:
             recs.append(
@@ -115,7 +154,10 @@ def concentrated_errors(report: SloReport, result: RunResult) -> list[Recommenda
                     title=f"Errors concentrated on {top}",
                     hint=f"{count / total:.0%} of failed requests hit {top}: debug that endpoint and its dependencies "
                     "first rather than the service as a whole.",
-                    evidence=[f"{name}: {n} failed request(s)" for name, n in sorted(by_endpoint.items(), key=lambda kv: -kv[1])[:5]],
+                    evidence=[
+                        f"{name}: {n} of {requests[name][1]} request(s) failed"
+                        for name, n in sorted(by_endpoint.items(), key=lambda kv: -kv[1])[:5]
+                    ],
                     objectives=failing,
                 )
             )
@@ -156,12 +198,12 @@ def dropped_iterations(report: SloReport, result: RunResult) -> list[Recommendat
     vus_max = result.stat("vus_max", "value") or result.stat("vus", "max")
     if vus_max is not None:
         evidence.append(f"peak VUs: {format_value(vus_max)}")
-    on_throughput = [o for o in report.objectives if o.metric in ("http_reqs", "iterations")]
-    throughput = [o for o in on_throughput if _not_passing(o)]
-    if on_throughput and not throughput:
-        return []  # the throughput target was met: the drops did not matter to this gate
+    why = reason(report, result, THROUGHPUT_METRICS)
+    if not why:
+        return []  # no throughput target missed: the drops did not matter to this gate
+    throughput = [o for o in report.objectives if o.id in why.objectives and o.metric != "dropped_iterations"]
     for o in throughput:
-        evidence.append(f"{o.title}: {format_value(o.value)} against {o.target}")
+        evidence.append(f"{o.title}: {o.show(o.value)} against {o.target}")
     rate = result.stat("http_reqs", "rate")
     if rate is not None:
         evidence.append(f"achieved http_reqs rate: {format_value(rate)}/s")
@@ -173,12 +215,15 @@ def dropped_iterations(report: SloReport, result: RunResult) -> list[Recommendat
             "check the generator's CPU, and check connection-pool limits in the client and the service; "
             "throughput below target is then a generator limit, not necessarily the service's.",
             evidence=evidence,
-            objectives=[o.id for o in throughput],
+            objectives=why.objectives,
         )
     ]
 
 
 def latency_rising(report: SloReport, result: RunResult) -> list[Recommendation]:
+    why = reason(report, result, LATENCY_METRICS)
+    if not why:
+        return []
     buckets = [b for b in result.timeseries if "http_req_duration" in b.metrics]
     if len(buckets) < MIN_BUCKETS:
         return []
@@ -208,14 +253,15 @@ def latency_rising(report: SloReport, result: RunResult) -> list[Recommendation]
                 f"{format_value(last)} ms in the last third ({last / first:.1f}x)",
                 f"linear trend +{format_value(fit.slope * 60)} ms per minute (r\u00b2 {fit.rvalue**2:.2f}, p {fit.pvalue:.1g})",
             ],
-            objectives=_objectives_on(report, LATENCY_METRICS),
+            objectives=why.objectives,
         )
     ]
 
 
 def check_failures(report: SloReport, result: RunResult) -> list[Recommendation]:
+    why = reason(report, result, ERROR_METRICS)
     failed = sorted((c for c in result.checks if c.fails), key=lambda c: -c.fails)
-    if not failed:
+    if not why or not failed:
         return []
     evidence = []
     for c in failed[:8]:
@@ -229,7 +275,7 @@ def check_failures(report: SloReport, result: RunResult) -> list[Recommendation]
             hint="Checks assert on responses: open the failing ones by name, reproduce one request and read its "
             "body and status; a check failing only under load points to timeouts or partial responses.",
             evidence=evidence,
-            objectives=_objectives_on(report, ("checks",)),
+            objectives=why.objectives,
         )
     ]
 

@@ -51,6 +51,7 @@ class SliValue:
     unit: str | None = None
     reason: str | None = None
     notes: list[str] = field(default_factory=list)
+    fraction: bool = False  # a share of events in [0, 1] (a rate or a ratio), which people may read in percent
 
 
 class SliError(UsageError):
@@ -151,7 +152,7 @@ class Resolver:
             return SliValue(None, label, reason=f"denominator: {den.reason}")
         if den.value == 0:
             return SliValue(None, label, reason=f"the denominator {den.label} is 0 (no samples)")
-        return SliValue(num.value / den.value, label, aggregation="ratio")
+        return SliValue(num.value / den.value, label, aggregation="ratio", fraction=True)
 
     def operand(self, operand: Operand, result: RunResult) -> SliValue:
         if operand.promql is not None:
@@ -240,7 +241,8 @@ def metric_value(result: RunResult, name: str, aggregation: str | None) -> SliVa
         if metric.summary and not metric.hdr and _has_samples(metric):
             why += f" (its summary holds only {', '.join(metric.summary)}; k6's --summary-trend-stats sets which)"
         return SliValue(None, label, aggregation, name, reason=why)
-    return SliValue(value, label, aggregation, name, unit=unit_of(metric, aggregation))
+    fraction = metric.type is MetricType.RATE and aggregation == "rate"
+    return SliValue(value, label, aggregation, name, unit=unit_of(metric, aggregation), fraction=fraction)
 
 
 def _has_samples(metric: Metric) -> bool:
@@ -274,7 +276,7 @@ def _check_value(result: RunResult, name: str, tags: dict[str, str], aggregation
     if passes + fails == 0:
         return SliValue(None, label, aggregation, name, reason=f"no samples for {name} in this result")
     value = {"rate": passes / (passes + fails), "passes": float(passes), "fails": float(fails)}[aggregation]
-    return SliValue(value, label, aggregation, name)
+    return SliValue(value, label, aggregation, name, fraction=aggregation == "rate")
 
 
 def _unknown_metric_message(result: RunResult, name: str) -> str:

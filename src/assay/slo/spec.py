@@ -11,12 +11,15 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from assay.config import StrictModel
 from assay.results import parse_metric_name
 from assay.slo.criteria import Criterion, parse_criterion
 
 Priority = Literal["P0", "P1", "P2"]
+
+EXAMPLE_OBJECTIVE = "objectives: [{sli: http_req_failed, pass: ['<0.01']}]"
 
 
 class CriteriaGroup(StrictModel):
@@ -83,7 +86,11 @@ class Objective(StrictModel):
     """One objective: an SLI, Keptn pass/warning criteria, a priority, a weight and a key flag."""
 
     name: str | None = Field(default=None, description="Stable id; defaults to the SLI and aggregation.")
-    display_name: str | None = Field(default=None, validation_alias=AliasChoices("display_name", "displayName"))
+    display_name: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("display_name", "displayName"),
+        description="The title in reports. With a '%' in it (or in 'name'), rates and ratios print in percent (10.25%).",
+    )
     sli: str | None = Field(
         default=None, description="A RunResult metric, e.g. http_req_duration{name:read}, http_req_failed, checks."
     )
@@ -141,6 +148,11 @@ class Objective(StrictModel):
     @property
     def title(self) -> str:
         return self.display_name or self.id
+
+    @property
+    def written_in_percent(self) -> bool:
+        """`display_name: "errors < 0.1%"`: the author reads this SLI in percent, so reports print it so."""
+        return "%" in (self.display_name or "") or "%" in (self.name or "")
 
     def pass_groups(self) -> list[list[Criterion]]:
         return [g.parsed() for g in self.pass_ or []]
@@ -202,8 +214,16 @@ class SloFile(StrictModel):
     filter: dict[str, str] = Field(default_factory=dict)
     comparison: Comparison | None = None
     prometheus: PrometheusSource | None = None
-    objectives: list[Objective] = Field(default_factory=list)
+    objectives: list[Objective]
     total_score: TotalScore = Field(default_factory=TotalScore)
+
+    @field_validator("objectives")
+    @classmethod
+    def _some_objectives(cls, value: list[Objective]) -> list[Objective]:
+        # Keptn fails an evaluation without objectives; a gate that can only fail is a mistake in the file.
+        if not value:
+            raise PydanticCustomError("no_objectives", "an SLO needs at least one objective, e.g. {example}", {"example": EXAMPLE_OBJECTIVE})
+        return value
 
     @model_validator(mode="after")
     def _unique_ids(self) -> SloFile:

@@ -9,19 +9,16 @@ STATUS_ICONS = {"PASS": "\u2705", "WARNING": "\u26a0\ufe0f", "FAIL": "\u274c", "
 
 
 def value_text(o: ObjectiveResult) -> str:
-    if o.value is None:
-        return "no value"
-    unit = f" {o.unit}" if o.unit and o.unit != "/s" else (o.unit or "")
-    return f"{format_value(o.value)}{unit}"
+    return o.show(o.value)
 
 
 def delta_text(o: ObjectiveResult) -> str:
     if o.baseline is None:
         return "\u2013"
     if o.delta is None:
-        return f"baseline {format_value(o.baseline)}"
+        return f"baseline {o.show(o.baseline)}"
     pct = f" ({o.delta_pct:+.1f}%)" if o.delta_pct is not None else ""
-    return f"{'+' if o.delta >= 0 else ''}{format_value(o.delta)}{pct} vs {format_value(o.baseline)}"
+    return f"{o.show_change(o.delta)}{pct} vs {o.show(o.baseline)}"
 
 
 def target_text(o: ObjectiveResult) -> str:

@@ -1,4 +1,4 @@
-"""A self-contained HTML page: verdicts, objectives, recommendations and latency-over-time charts.
+"""A self-contained HTML page: verdicts, objectives, recommendations and a chart of each objective that did not pass.
 
 No external file, font or script is referenced, so the page opens offline and can be
 attached to a CI run as one artifact.
@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from html import escape
 
-from assay.results import MetricType, RunResult, parse_metric_name
+from assay.results import RunResult, parse_metric_name
 from assay.slo.check import SloCheck
 from assay.slo.evaluate import ObjectiveResult, SloReport
-from assay.slo.reports.chart import chart_series, svg
+from assay.slo.reports.chart import Chart, chart_series, objective_chart
 from assay.slo.reports.common import (
     baseline_line,
     delta_text,
@@ -52,36 +52,26 @@ def _objective_row(o: ObjectiveResult) -> str:
 
 
 def _charts(report: SloReport, result: RunResult | None) -> str:
+    """A chart of what each objective that did not pass measures; on a clean run, the latency chart."""
     if result is None or not result.timeseries:
-        return '<p class="muted">No per-second time series in this result, so no latency chart.</p>'
-    wanted: dict[str, ObjectiveResult | None] = {}
+        return '<p class="muted">No per-second time series in this result, so no chart.</p>'
+    charts: dict[str, Chart] = {}
     for o in report.objectives:
-        if o.metric is None:
-            continue
-        base, _ = parse_metric_name(o.metric)
-        metric = result.metrics.get(o.metric)
-        if metric is None or metric.type is not MetricType.TREND:
-            continue
-        current = wanted.get(base)
-        # Prefer an objective on the whole metric: the time series holds the whole metric.
-        if base not in wanted or (current is not None and current.metric != base and o.metric == base):
-            wanted[base] = o
-    if not wanted and any("http_req_duration" in b.metrics for b in result.timeseries):
-        wanted["http_req_duration"] = None
-    out: list[str] = []
-    for base, objective in wanted.items():
-        series = chart_series(result, base, objective.aggregation if objective else None)
-        if not series:
-            continue
-        target = None
-        if objective is not None and objective.metric == base and objective.pass_criteria:
-            first = objective.pass_criteria[0]
-            target = next((c.target for c in first if c.target is not None), None)
-        note = ""
-        if objective is not None and objective.metric != base:
-            note = f'<p class="muted">The time series holds {escape(base)} over all requests; the objective is on {escape(objective.metric or "")}.</p>'
-        out.append(f"<h3>{escape(base)} over time</h3>{note}" + svg(series, title=f"{base} per second (ms)", target=target))
-    return "".join(out) or '<p class="muted">No trend metric of the objectives has a time series.</p>'
+        chart = objective_chart(o, result) if o.status in ("WARNING", "FAIL") else None
+        if chart is not None and chart.series and chart.title not in charts:
+            charts[chart.title] = chart
+    if not charts:
+        latency = [o for o in report.objectives if o.metric and parse_metric_name(o.metric)[0] == "http_req_duration"]
+        chart = objective_chart(latency[0], result) if latency else None
+        if chart is None and any("http_req_duration" in b.metrics for b in result.timeseries):
+            chart = Chart("http_req_duration per second (ms)", "ms", chart_series(result, "http_req_duration", None))
+        if chart is not None and chart.series:
+            charts[chart.title] = chart
+    out = [
+        f"<h3>{escape(c.title)}</h3>" + (f'<p class="muted">{escape(c.note)}</p>' if c.note else "") + c.svg()
+        for c in charts.values()
+    ]
+    return "".join(out) or '<p class="muted">No objective has a per-second time series in this result.</p>'
 
 
 def report_html(report: SloReport, result: RunResult | None) -> str:
