@@ -8,6 +8,7 @@ starts private (0600) and is opened up before the rename, never after.
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 import threading
 from pathlib import Path
@@ -31,7 +32,13 @@ def current_umask() -> int:
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
+    """Write `data` to `path` atomically; a device or pipe (`/dev/null`, `/dev/stdout`) is
+    written in place, since renaming over it would replace the device with a plain file."""
     target = Path(path)
+    if _is_special(target):
+        with open(target, "wb") as fh:
+            fh.write(data)
+        return target
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
@@ -48,6 +55,15 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
             pass
         raise
     return target
+
+
+def _is_special(target: Path) -> bool:
+    """True for an existing path that is neither a regular file nor a directory (devices, FIFOs)."""
+    try:
+        mode = target.stat().st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,3 +49,18 @@ def test_a_failed_write_keeps_the_old_file(tmp_path: Path) -> None:
         write_bytes_atomic(target, "not bytes")  # type: ignore[arg-type]
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_a_device_is_written_in_place_not_replaced(tmp_path):
+    """Renaming a temp file over /dev/null would turn the device into a plain file (as root)."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()))
+    reader.start()
+    write_text_atomic(fifo, "hello")
+    reader.join(10)
+    assert got == [b"hello"]
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    write_text_atomic("/dev/null", "x")
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
