@@ -35,7 +35,7 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     """Write `data` to `path` atomically; a device or pipe (`/dev/null`, `/dev/stdout`) is
     written in place, since renaming over it would replace the device with a plain file."""
     target = Path(path)
-    if _is_special(target):
+    if is_special_file(target):
         with open(target, "wb") as fh:
             fh.write(data)
         return target
@@ -57,7 +57,7 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     return target
 
 
-def _is_special(target: Path) -> bool:
+def is_special_file(target: Path) -> bool:
     """True for an existing path that is neither a regular file nor a directory (devices, FIFOs)."""
     try:
         mode = target.stat().st_mode

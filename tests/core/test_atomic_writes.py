@@ -64,3 +64,13 @@ def test_a_device_is_written_in_place_not_replaced(tmp_path):
     assert stat.S_ISFIFO(fifo.stat().st_mode)
     write_text_atomic("/dev/null", "x")
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_per_sample_output_to_dev_null_keeps_the_device(tmp_path):
+    from assay.load.sample_output import join_parts
+
+    part = tmp_path / ".part0.x"
+    part.write_bytes(b'{"type":"Point"}\n')
+    join_parts("json", Path("/dev/null"), [part])
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    assert not part.exists()

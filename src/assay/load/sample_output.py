@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from assay.atomic import is_special_file
 from assay.errors import UsageError
 
 KINDS = ("json", "csv", "assay")
@@ -179,7 +180,8 @@ def part_path(path: Path, worker: int) -> Path:
 def join_parts(kind: str, path: Path, parts: Sequence[Path]) -> int:
     """Concatenate the workers' part files into `path` (atomically; gzip members concatenate);
     returns the file's size. CSV gets k6's header once; NDJSON keeps one Metric line per metric."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    in_place = is_special_file(path)  # /dev/null or a pipe: never rename over it
+    tmp = path if in_place else path.with_name(f".{path.name}.tmp{os.getpid()}")
     gz = str(path).endswith(".gz")
     declared: set[str] = set()
     with open(tmp, "wb") as out:
@@ -208,6 +210,9 @@ def join_parts(kind: str, path: Path, parts: Sequence[Path]) -> int:
                         out.write(chunk)
             part.unlink()
         out.flush()
-        os.fsync(out.fileno())
+        if not in_place:
+            os.fsync(out.fileno())
+    if in_place:
+        return 0
     os.replace(tmp, path)
     return path.stat().st_size
