@@ -5,7 +5,8 @@
     assay load run http://127.0.0.1:8080/ --rate 200 --duration 30s --threshold 'http_req_duration:p(95)<300'
 
 Exit codes: 0 passed, 99 a threshold was crossed (as k6), 64 bad input (before any
-traffic), 1 interrupted with Ctrl-C (results are still written).
+traffic), 1 interrupted with Ctrl-C or SIGTERM (results are still written), 2 nothing
+completed (no iteration finished and no request succeeded).
 """
 
 from __future__ import annotations
@@ -150,6 +151,8 @@ def run(
         sys.exit(int(ExitCode.THRESHOLDS_CROSSED))
     if result.status is RunStatus.ABORTED:
         sys.exit(int(ExitCode.WARNING))
+    if result.status is RunStatus.FAILED:  # nothing completed: a gate no run passes silently
+        sys.exit(int(ExitCode.GATE_FAILED))
 
 
 class ProgressPrinter:
@@ -225,7 +228,7 @@ def _print_problems(result: Any) -> None:
         for s in samples[:5]:
             err(f"  {s}  (x{errors.get(s, 1)})", err=True)
     for note in result.notes:
-        if note.startswith(("aborted", "interrupted", "worker error", "teardown", "more than")):
+        if note.startswith(("aborted", "interrupted", "worker error", "teardown", "more than", "nothing completed")) or "interrupted:" in note:
             err(f"note: {note}", err=True)
     for metric, t in result.failed_thresholds():
         observed = "" if t.observed is None else f" (observed {t.observed:.4g})"

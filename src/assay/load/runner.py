@@ -33,6 +33,7 @@ Emit = Callable[[dict[str, Any]], None]
 _perf = time.perf_counter
 SNAPSHOT_EVERY = 2.0
 SHORT_WAIT = 0.05  # waits up to this long are plain sleeps (the stop flag is checked after them)
+YIELD_EVERY = 255  # a VU yields to the event loop after every 256th iteration (a mask)
 
 
 class StopFlag(Protocol):
@@ -128,6 +129,7 @@ class _Scenario:
         try:
             await self.fn(vu)
         except asyncio.CancelledError:
+            self.worker.interrupted_iterations += 1
             raise
         except Exception as exc:  # a scenario bug: counted, shown, never fatal
             ok = False
@@ -148,6 +150,9 @@ class _Scenario:
         it_series.sum += 1.0
         cached[2].buf.append(elapsed_ms)
         vu.iteration += 1
+        if not vu.iteration & YIELD_EVERY:
+            # an iteration that never waits would otherwise hold the loop (and Ctrl-C) forever
+            await asyncio.sleep(0)
         return ok
 
     async def iterate(self, vu: Any, end: float, flags: dict[str, bool] | None = None) -> None:
@@ -177,13 +182,19 @@ class _Scenario:
                 if cached is None or cached[0] != vu._tags_version:
                     key, tags = vu.tags_key()
                     cached = vu.iter_series = (vu._tags_version, sink.get_series("iterations", tags, key), sink.get_series("iteration_duration", tags, key))
-                if await vu.http.run_static(static, vu, end_at, worker, flags, cached[1], cached[2]):
+                try:
+                    looped = await vu.http.run_static(static, vu, end_at, worker, flags, cached[1], cached[2])
+                except asyncio.CancelledError:
+                    worker.interrupted_iterations += 1
+                    raise
+                if looped:
                     now = perf()
                     continue
             t0 = now
             try:
                 await fn(vu)
             except asyncio.CancelledError:
+                worker.interrupted_iterations += 1
                 raise
             except Exception as exc:  # a scenario bug: counted, shown, never fatal
                 sink.add_error(name, f"{type(exc).__name__}: {exc}")
@@ -202,6 +213,8 @@ class _Scenario:
             it_series.sum += 1.0
             cached[2].buf.append((now - t0) * 1000.0)
             vu.iteration += 1
+            if not vu.iteration & YIELD_EVERY:
+                await asyncio.sleep(0)
 
     def dropped(self, n: int = 1) -> None:
         if self.drop_series is None:
@@ -242,6 +255,8 @@ class _Worker:
         self.stop_event = asyncio.Event()
         self.stopping = False
         self.interrupted = False
+        # iterations cut off by the end of their scenario (gracefulStop) or an interrupt
+        self.interrupted_iterations = 0
         self.last_tick = 0.0
 
     def request_stop(self) -> None:
@@ -294,6 +309,7 @@ class _Worker:
             "errors": dict(self.sink.errors),
             "error_samples": list(self.sink.error_samples),
             "interrupted": self.interrupted,
+            "interrupted_iterations": self.interrupted_iterations,
             "segment": [job.segment.index, job.segment.count],
         }
         if self.sink.overflowed:
