@@ -232,7 +232,7 @@ def run_load(
         result.notes.append("aborted by threshold " + ", ".join(f"{m}: {s}" for m, s in live.aborted_by))
     elif interrupted:
         result.status = RunStatus.ABORTED
-        result.notes.append("interrupted (Ctrl-C): results cover the part that ran")
+        result.notes.append("interrupted (Ctrl-C or SIGTERM): results cover the part that ran")
     else:
         result.status = RunStatus.FAILED if failed else RunStatus.PASSED
         nothing = nothing_completed(result)

@@ -33,6 +33,7 @@ Emit = Callable[[dict[str, Any]], None]
 _perf = time.perf_counter
 SNAPSHOT_EVERY = 2.0
 SHORT_WAIT = 0.05  # waits up to this long are plain sleeps (the stop flag is checked after them)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 YIELD_EVERY = 255  # a VU yields to the event loop after every 256th iteration (a mask)
 
 
@@ -436,7 +437,9 @@ def run_worker(job: WorkerJob, emit: Emit, stop: StopFlag, loaded: LoadedScenari
                         task.cancel()
 
             try:
-                loop.add_signal_handler(signal.SIGINT, _on_sigint)
+                # SIGTERM (how CI systems stop a job) stops the run as Ctrl-C does: results are kept
+                for sig in STOP_SIGNALS:
+                    loop.add_signal_handler(sig, _on_sigint)
             except (NotImplementedError, RuntimeError, ValueError):
                 in_main = False
         # Everything loaded so far (modules, the scenario, setup data) lives as long as the run:
@@ -451,9 +454,10 @@ def run_worker(job: WorkerJob, emit: Emit, stop: StopFlag, loaded: LoadedScenari
         finally:
             gc.unfreeze()
             if in_main:
-                try:
-                    loop.remove_signal_handler(signal.SIGINT)
-                except (NotImplementedError, RuntimeError, ValueError):
-                    pass
+                for sig in STOP_SIGNALS:
+                    try:
+                        loop.remove_signal_handler(sig)
+                    except (NotImplementedError, RuntimeError, ValueError):
+                        pass
     emit({"type": "done", "worker": job.segment.index, "result": result.to_json(indent=None)})
     return result
