@@ -80,7 +80,7 @@ def run(
 
     atexit.unregister(gc.freeze)
     atexit.register(gc.freeze)
-    from assay.errors import ExitCode, UsageError
+    from assay.errors import ExitCode
     from assay.load.api import LoadRequest, prepare
     from assay.load.coordinator import resolve_workers, run_load
     from assay.load.outputs import parse_out, write_out
@@ -112,8 +112,11 @@ def run(
     n_workers = resolve_workers(workers)
     if iterations is not None and n_workers > 1:
         n_workers = min(n_workers, max(1, iterations))
-    if summary_export is not None and summary_export.is_dir():
-        raise UsageError(f"--summary-export {str(summary_export)!r} is a folder")
+    from assay.load.outputs import check_writable
+
+    for flag, path in (("--summary-export", summary_export), ("--output", output)):
+        if path is not None:
+            check_writable(path, flag)
 
     printer = ProgressPrinter(enabled=not quiet, tty=sys.stderr.isatty())
     with printer:

@@ -28,7 +28,7 @@ def number_problem(value: float, *, what: str, maximum: float, minimum: float = 
     if isinstance(value, float) and math.isnan(value):
         return f"{what}: not a number (nan)"
     if isinstance(value, float) and math.isinf(value):
-        return f"{what}: must be finite, at most {maximum:g}{unit}"
+        return f"{what}: must be finite" + (f", at most {maximum:g}{unit}" if math.isfinite(maximum) else "")
     if value < minimum:
         return f"{what}: must be at least {minimum:g}{unit}, got {value:g}"
     if value > maximum:

@@ -68,7 +68,18 @@ def parse_out(spec: str) -> tuple[str, Path]:
     kind = kind.strip().lower()
     if not sep or kind not in ("json", "csv") or not target.strip():
         raise UsageError(f"--out {spec!r}: expected json=FILE or csv=FILE")
-    return kind, Path(target.strip())
+    path = Path(target.strip())
+    check_writable(path, f"--out {spec!r}")
+    return kind, path
+
+
+def check_writable(path: Path, what: str) -> None:
+    """Refuse before the test what would fail only when its results are written."""
+    if path.is_dir():
+        raise UsageError(f"{what}: {str(path)!r} is a folder; expected a file name")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"{what}: the folder {str(parent)!r} does not exist")
 
 
 def write_out(result: RunResult, spec: str) -> Path:
