@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable
 from datetime import datetime
 
+from assay import strict
 from assay.config import ConfigError, ConfigIssue
 from assay.formats.samples import SampleAggregator
 from assay.results import Contains, MetricType, RunResult
@@ -31,9 +32,12 @@ def parse_time(text: str) -> float:
 
 
 def looks_like_ndjson(first_line: str) -> bool:
+    if not first_line.startswith("{"):
+        return False
     try:
+        strict.check_depth(first_line)
         obj = json.loads(first_line)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # JSONDecodeError and StrictError are ValueErrors
         return False
     return isinstance(obj, dict) and obj.get("type") in ("Metric", "Point") and "data" in obj
 
@@ -45,9 +49,11 @@ def read_ndjson(lines: Iterable[str], source: str = "<ndjson>") -> RunResult:
         if not line:
             continue
         try:
-            obj = json.loads(line)
+            obj = strict.loads(line)
         except json.JSONDecodeError as exc:
             raise ConfigError([ConfigIssue(source, lineno, exc.colno, (), f"invalid JSON line: {exc.msg}")]) from None
+        except strict.StrictError as exc:
+            raise ConfigError([ConfigIssue(source, lineno, exc.column, (), f"invalid JSON line: {exc.message}")]) from None
         if not isinstance(obj, dict):
             raise ConfigError([ConfigIssue(source, lineno, 1, (), "expected a JSON object per line")])
         kind = obj.get("type")
