@@ -13,6 +13,7 @@ bounded, so a client that never gives up still cannot make a test run forever:
     endless    a status line, then one header line that never ends (up to 64 MiB)
     huge       a 200 with a 50 MB body, sent as fast as the client reads it
     badchunk   a chunked response whose second chunk size is not hexadecimal
+    ok         not hostile: 200 "ok" on a kept-alive connection (for the signal tests)
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 
-MODES = ("close", "garbage", "stall", "noread", "drip", "endless", "huge", "badchunk")
+MODES = ("close", "garbage", "stall", "noread", "drip", "endless", "huge", "badchunk", "ok")
 HUGE_BODY = 50 * 1000 * 1000
 ENDLESS_MAX = 64 * 1024 * 1024
 _BLOCK = b"x" * 65536
@@ -108,6 +109,12 @@ async def _badchunk(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) 
     writer.close()
 
 
+async def _ok(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    while await _read_request(reader):
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+
+
 HANDLERS: dict[str, Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]] = {
     "close": _close,
     "garbage": _garbage,
@@ -117,6 +124,7 @@ HANDLERS: dict[str, Callable[[asyncio.StreamReader, asyncio.StreamWriter], Await
     "endless": _endless,
     "huge": _huge,
     "badchunk": _badchunk,
+    "ok": _ok,
 }
 
 
