@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow  # ~30 short child processes
 from assay.results import Metric, MetricType, RunResult, TimeBucket
+
+pytestmark = pytest.mark.slow  # ~30 short child processes
 
 DEAD = "http://127.0.0.1:9/"  # the discard port: nothing answers, and no case may get that far
 

@@ -12,6 +12,7 @@ from assay.formats.samples import SampleAggregator
 from assay.results import Contains, MetricType, RunResult
 
 FORMAT = "k6-ndjson"
+MAX_TIMESTAMP = 95_617_584_000.0  # 5000-01-01: later (or before 1970) is not a k6 sample time
 
 
 def parse_time(text: str) -> float:
@@ -28,7 +29,10 @@ def parse_time(text: str) -> float:
             digits += rest[i]
             i += 1
         s = f"{head}.{digits[:6].ljust(6, '0')}{rest[i:]}"
-    return datetime.fromisoformat(s).timestamp()
+    t = datetime.fromisoformat(s).timestamp()
+    if not 0 <= t <= MAX_TIMESTAMP:
+        raise ValueError(f"time {text!r} is outside 1970-5000")
+    return t
 
 
 def looks_like_ndjson(first_line: str) -> bool:

@@ -70,8 +70,8 @@ def check_request(req: LoadRequest) -> None:
     problem = method_problem(req.method)
     if problem:
         raise UsageError(f"--method: {problem}")
-    for name, value in req.headers.items():
-        problem = header_problem(name, value)
+    for name, text in req.headers.items():
+        problem = header_problem(name, text)
         if problem:
             raise UsageError(f"--header: {problem}")
 
