@@ -187,3 +187,16 @@ def test_the_compiled_path_leaves_long_heads_to_the_python_limit() -> None:
     assert _fastresp.scan(plain) is not None
     long_head = b"HTTP/1.1 200 OK\r\nX-Pad: " + b"a" * MAX_HEAD + b"\r\nContent-Length: 2\r\n\r\nok"
     assert _fastresp.scan(long_head) is None
+
+
+def test_error_messages_carry_no_memory_addresses(tmp_path: Path) -> None:
+    script = tmp_path / "raises.py"
+    script.write_text(
+        'options = {"scenarios": {"s": {"executor": "per-vu-iterations", "vus": 2, "iterations": 5}}}\n'
+        "async def default(vu):\n"
+        "    raise RuntimeError(f'unable to use {object()!r}')\n"
+    )
+    ran, result = run(str(script), "http://127.0.0.1:9", tmp_path)
+    errors = result["extra"]["errors"]
+    assert list(errors.values()) == [10], errors  # one message, not ten
+    assert not re.search(r"0x[0-9a-f]{4,}", repr(errors)), errors
