@@ -21,6 +21,7 @@ from assay.load.http.connection import COMPILED, MAX_HEAD
 
 pytestmark = pytest.mark.slow  # each runs the engine for a few seconds in a child process
 
+WALL_LIMIT = 60  # seconds: 2-3 s of load plus start-up on a busy 2-core box
 K6_ERROR_CODES = {1000, 1020, 1050, 1100, 1101, 1200, 1201, 1202, 1210, 1211, 1212, 1213, 1220, 1300, 1310, 1311, 1701}
 PATHS = ["compiled", "pure"] if COMPILED else ["pure"]
 
@@ -95,7 +96,7 @@ def test_servers_that_fail_fast_count_every_attempt(mode: str, code: int | None,
         assert codes and codes <= {1000, 1201, 1220}, codes  # EOF, broken pipe or reset: whichever the kernel shows first
     else:
         assert codes == {code}
-    assert ran.wall_s < 40
+    assert ran.wall_s < WALL_LIMIT
 
 
 @pytest.mark.parametrize("mode", ["stall", "noread", "drip"])
@@ -109,7 +110,7 @@ def test_requests_that_never_finish_time_out_as_failed(mode: str, tmp_path: Path
     assert_honest(result)
     # each request timed out, so each iteration finished: a failed run, not an empty one
     assert ran.code == 0 and result["status"] == "passed"
-    assert ran.wall_s < 40
+    assert ran.wall_s < WALL_LIMIT
 
 
 @pytest.mark.parametrize("mode", ["stall", "noread", "drip"])
@@ -125,7 +126,7 @@ def test_requests_cut_off_by_the_end_of_the_test_are_reported_and_the_run_fails(
     assert result["status"] == "failed"
     assert ran.code == 2, ran.stderr
     assert "nothing completed" in ran.stderr and "3 iteration(s) interrupted" in ran.stderr
-    assert ran.wall_s < 40
+    assert ran.wall_s < WALL_LIMIT
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -137,7 +138,7 @@ def test_an_endless_header_fails_the_request_with_bounded_memory(path: str, tmp_
     assert error_codes(result) == {1000}
     assert_honest(result)
     assert ran.max_rss_mb < 250, ran.max_rss_mb  # 3 VUs x a 256 KiB head cap, not GBs
-    assert ran.wall_s < 40
+    assert ran.wall_s < WALL_LIMIT
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -147,12 +148,14 @@ def test_huge_bodies_are_dropped_as_they_stream_when_discarded(path: str, tmp_pa
         ran, result = run(str(target), url, tmp_path, path=path)
     assert ran.code == 0, ran.stderr
     requests = count(result, "http_reqs")
-    assert requests >= 2 and count(result, "http_req_failed", "passes") == 0
-    assert count(result, "data_received", "sum") >= requests * 50_000_000
+    whole = requests - count(result, "http_req_failed", "passes")
+    # on a busy box a 50 MB transfer may still run when gracefulStop ends: cut off (1050), not lost
+    assert whole >= 1 and error_codes(result) <= {1050}
+    assert count(result, "data_received", "sum") >= whole * 50_000_000
     assert_honest(result)
     # 50 MB responses, none of them held: the engine's baseline plus read buffers
     assert ran.max_rss_mb < 200, ran.max_rss_mb
-    assert ran.wall_s < 40
+    assert ran.wall_s < WALL_LIMIT
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -165,7 +168,7 @@ def test_kept_bodies_past_the_limit_fail_with_a_clear_error(path: str, tmp_path:
     assert error_codes(result) == {1000}
     assert_honest(result)
     assert ran.max_rss_mb < 200, ran.max_rss_mb
-    assert ran.wall_s < 40
+    assert ran.wall_s < WALL_LIMIT
 
 
 def test_a_kept_body_within_the_limit_is_whole(tmp_path: Path) -> None:

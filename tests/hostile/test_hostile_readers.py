@@ -159,10 +159,10 @@ def test_yaml_aliases_within_the_bound_still_work(tmp_path: Path) -> None:
 
     class Doc(BaseModel):
         base: dict[str, int]
-        copy: dict[str, int]
+        again: dict[str, int]
 
-    doc = parse_config("base: &b {x: 1, y: 2}\ncopy: *b\n", Doc, source="ok.yaml")
-    assert doc.copy == {"x": 1, "y": 2}
+    doc = parse_config("base: &b {x: 1, y: 2}\nagain: *b\n", Doc, source="ok.yaml")
+    assert doc.again == {"x": 1, "y": 2}
 
 
 def test_deep_yaml_is_refused_with_its_position() -> None:
