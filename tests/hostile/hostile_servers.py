@@ -13,6 +13,7 @@ bounded, so a client that never gives up still cannot make a test run forever:
     endless    a status line, then one header line that never ends (up to 64 MiB)
     huge       a 200 with a 50 MB body, sent as fast as the client reads it
     badchunk   a chunked response whose second chunk size is not hexadecimal
+    truncated  a 200 promising 1,000 bytes of body that closes after 10
     ok         not hostile: 200 "ok" on a kept-alive connection (for the signal tests)
 """
 
@@ -24,7 +25,7 @@ import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 
-MODES = ("close", "garbage", "stall", "noread", "drip", "endless", "huge", "badchunk", "ok")
+MODES = ("close", "garbage", "stall", "noread", "drip", "endless", "huge", "badchunk", "truncated", "ok")
 HUGE_BODY = 50 * 1000 * 1000
 ENDLESS_MAX = 64 * 1024 * 1024
 _BLOCK = b"x" * 65536
@@ -109,6 +110,13 @@ async def _badchunk(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) 
     writer.close()
 
 
+async def _truncated(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    if await _read_request(reader):
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789")
+        await writer.drain()
+    writer.close()
+
+
 async def _ok(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     while await _read_request(reader):
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
@@ -124,6 +132,7 @@ HANDLERS: dict[str, Callable[[asyncio.StreamReader, asyncio.StreamWriter], Await
     "endless": _endless,
     "huge": _huge,
     "badchunk": _badchunk,
+    "truncated": _truncated,
     "ok": _ok,
 }
 

@@ -79,7 +79,7 @@ def assert_honest(result: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("path", PATHS)
-@pytest.mark.parametrize("mode, code", [("close", None), ("garbage", 1000), ("badchunk", 1000)])
+@pytest.mark.parametrize("mode, code", [("close", None), ("garbage", 1000), ("badchunk", 1000), ("truncated", 1220)])
 def test_servers_that_fail_fast_count_every_attempt(mode: str, code: int | None, path: str, tmp_path: Path) -> None:
     # quick mode: iterations are the connection-driven request loop and the C fast path
     with hostile_server(mode) as url:

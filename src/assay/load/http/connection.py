@@ -182,14 +182,20 @@ class Connection(_ConnectionBase, asyncio.Protocol):
         self.dog.conns.discard(self)
         waiter = self.waiter
         if waiter is not None and not waiter.done():
-            if exc is None and self.status and not self.complete and self.t_first:
-                # A body delimited by the end of the connection.
+            if exc is None and self.status and not self.complete and self.t_first and not _framed(self.head):
+                # A body delimited by the end of the connection (one with a length or chunks
+                # that ends early is cut short, and fails below).
                 self.complete = True
                 self.keep_alive = False
                 self.waiter = None
                 waiter.set_result(None)
                 return
-            err = classify(exc, dialing=False) if exc is not None else RequestError(TCP_RESET, "EOF: server closed the connection")
+            if exc is not None:
+                err = classify(exc, dialing=False)
+            elif self.status:
+                err = RequestError(TCP_RESET, "unexpected EOF: the server closed the connection mid-response")
+            else:
+                err = RequestError(TCP_RESET, "EOF: server closed the connection")
             self.waiter = None
             waiter.set_exception(err)
 
@@ -320,6 +326,18 @@ class Connection(_ConnectionBase, asyncio.Protocol):
         self.waiter = None
         if waiter is not None and not waiter.done():
             waiter.set_exception(err)
+
+
+_FRAMING = re.compile(rb"\n(?:content-length|transfer-encoding)[ \t]*:", re.IGNORECASE).search
+
+
+def _framed(head: bytes | None) -> bool:
+    """True when the response says where its body ends (Content-Length or chunked), so the
+    end of the connection cannot be the end of the body."""
+    if not head:
+        return False
+    end = head.find(b"\r\n\r\n")
+    return _FRAMING(head, 0, end if end >= 0 else len(head)) is not None
 
 
 def parse_head(head: bytes) -> list[tuple[str, str]]:
