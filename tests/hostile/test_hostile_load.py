@@ -203,3 +203,15 @@ def test_error_messages_carry_no_memory_addresses(tmp_path: Path) -> None:
     errors = result["extra"]["errors"]
     assert list(errors.values()) == [10], errors  # one message, not ten
     assert not re.search(r"0x[0-9a-f]{4,}", repr(errors)), errors
+
+
+def test_a_compressed_body_is_bounded_by_its_decoded_size() -> None:
+    import gzip
+
+    from assay.load.http.client import _decompress
+
+    bomb = gzip.compress(b"0" * 20_000_000)  # 20 KB on the wire
+    assert len(bomb) < 100_000
+    with pytest.raises(ValueError, match="maxResponseBodySize"):
+        _decompress(bomb, "gzip", 1_000_000)
+    assert _decompress(bomb, "gzip", 20_000_000) == b"0" * 20_000_000
