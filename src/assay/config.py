@@ -20,6 +20,7 @@ from typing import Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from assay import strict
 from assay.errors import UsageError
 
 M = TypeVar("M", bound=BaseModel)
@@ -110,9 +111,11 @@ def load_data(path: str | Path, *, fmt: Format | None = None) -> Any:
 def parse_data(text: str, *, source: str = "<config>", fmt: Format = "yaml") -> Any:
     if fmt == "json":
         try:
-            return json.loads(text)
+            return strict.loads(text)
         except json.JSONDecodeError as exc:
             raise ConfigError([ConfigIssue(source, exc.lineno, exc.colno, (), f"invalid JSON: {exc.msg}")]) from None
+        except strict.StrictError as exc:
+            raise ConfigError([ConfigIssue(source, exc.line, exc.column, (), f"invalid JSON: {exc.message}")]) from None
     if fmt == "toml":
         try:
             return tomllib.loads(text)
@@ -120,7 +123,9 @@ def parse_data(text: str, *, source: str = "<config>", fmt: Format = "yaml") -> 
             line, col, msg = _toml_position(str(exc))
             raise ConfigError([ConfigIssue(source, line, col, (), f"invalid TOML: {msg}")]) from None
     try:
-        return yaml.safe_load(text)
+        return strict.yaml_load(text)
+    except strict.StrictError as exc:
+        raise ConfigError([ConfigIssue(source, exc.line, exc.column, (), f"invalid YAML: {exc.message}")]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
@@ -161,24 +166,31 @@ def key_positions(text: str, fmt: Format) -> dict[KeyPath, tuple[int, int]]:
         node = yaml.compose(text)  # JSON is (close enough to) YAML for positions
     except yaml.YAMLError:
         return {}
+    except RecursionError:
+        return {}
     out: dict[KeyPath, tuple[int, int]] = {}
     if node is not None:
-        _walk(node, (), out)
+        _walk(node, (), out, set())
     return out
 
 
-def _walk(node: yaml.Node, path: KeyPath, out: dict[KeyPath, tuple[int, int]]) -> None:
+def _walk(node: yaml.Node, path: KeyPath, out: dict[KeyPath, tuple[int, int]], seen: set[int]) -> None:
+    # each node once: an aliased node is not walked again under every alias (an alias bomb
+    # would otherwise expand here); nor past the nesting the parsers accept
+    if id(node) in seen or len(path) > strict.MAX_DEPTH:
+        return
+    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = key_node.value
             sub = (*path, key)
-            out[sub] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            _walk(value_node, sub, out)
+            out.setdefault(sub, (key_node.start_mark.line + 1, key_node.start_mark.column + 1))
+            _walk(value_node, sub, out, seen)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             sub = (*path, i)
             out[sub] = (item.start_mark.line + 1, item.start_mark.column + 1)
-            _walk(item, sub, out)
+            _walk(item, sub, out, seen)
 
 
 _TOML_KEY = re.compile(r"^\s*([A-Za-z0-9_\-\"'.]+)\s*=")

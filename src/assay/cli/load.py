@@ -5,7 +5,8 @@
     assay load run http://127.0.0.1:8080/ --rate 200 --duration 30s --threshold 'http_req_duration:p(95)<300'
 
 Exit codes: 0 passed, 99 a threshold was crossed (as k6), 64 bad input (before any
-traffic), 1 interrupted with Ctrl-C (results are still written).
+traffic), 1 interrupted with Ctrl-C or SIGTERM (results are still written), 2 nothing
+completed (no iteration finished and no request succeeded).
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def run(
 
     atexit.unregister(gc.freeze)
     atexit.register(gc.freeze)
-    from assay.errors import ExitCode, UsageError
+    from assay.errors import ExitCode
     from assay.load.api import LoadRequest, prepare
     from assay.load.coordinator import resolve_workers, run_load
     from assay.load.sample_output import parse_out, parse_size
@@ -122,8 +123,11 @@ def run(
     n_workers = resolve_workers(workers)
     if iterations is not None and n_workers > 1:
         n_workers = min(n_workers, max(1, iterations))
-    if summary_export is not None and summary_export.is_dir():
-        raise UsageError(f"--summary-export {str(summary_export)!r} is a folder")
+    from assay.load.sample_output import check_writable
+
+    for flag, path in (("--summary-export", summary_export), ("--result", result_file)):
+        if path is not None:
+            check_writable(path, flag)
 
     printer = ProgressPrinter(enabled=not quiet, tty=sys.stderr.isatty())
     with printer:
@@ -162,6 +166,8 @@ def run(
         sys.exit(int(ExitCode.THRESHOLDS_CROSSED))
     if result.status is RunStatus.ABORTED:
         sys.exit(int(ExitCode.WARNING))
+    if result.status is RunStatus.FAILED:  # nothing completed: a gate no run passes silently
+        sys.exit(int(ExitCode.GATE_FAILED))
 
 
 class ProgressPrinter:
@@ -237,7 +243,7 @@ def _print_problems(result: Any, *, quiet: bool = False) -> None:
         for s in samples[:5]:
             err(f"  {s}  (x{errors.get(s, 1)})", err=True)
     for note in result.notes:
-        if note.startswith(("aborted", "interrupted", "worker error", "teardown", "more than", "per-sample output")):
+        if note.startswith(("aborted", "interrupted", "worker error", "teardown", "more than", "per-sample output", "nothing completed")) or "interrupted:" in note:
             err(f"note: {note}", err=True)
     for metric, t in result.failed_thresholds():
         observed = "" if t.observed is None else f" (observed {t.observed:.4g})"

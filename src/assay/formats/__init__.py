@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
+from assay import strict
 from assay.atomic import write_text_atomic
 from assay.config import ConfigError, ConfigIssue, key_positions, validate_data
 from assay.errors import UsageError
@@ -82,9 +83,11 @@ def load_result(path: str | Path) -> RunResult:
             "(--summary-export or handleSummary), k6 --out json NDJSON or k6 --out csv"
         )
     try:
-        data = json.loads(text)
+        data = strict.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError([ConfigIssue(source, exc.lineno, exc.colno, (), f"invalid JSON: {exc.msg}")]) from None
+    except strict.StrictError as exc:
+        raise ConfigError([ConfigIssue(source, exc.line, exc.column, (), f"invalid JSON: {exc.message}")]) from None
     return result_from_data(data, source, positions_text=text)
 
 
@@ -97,6 +100,7 @@ def result_from_data(data: Any, source: str, *, positions_text: str | None = Non
             raise UsageError(f"{source}: result schema {schema!r} is newer than this assay understands (assay.run/1)")
         positions = key_positions(positions_text, "json") if positions_text else None
         result = validate_data(data, RunResult, source=source, positions=positions)
+        check_histograms(result, source, positions or {})
         if result.source is None:
             result.source = SourceInfo(format="assay", path=source)
         return result
@@ -105,6 +109,36 @@ def result_from_data(data: Any, source: str, *, positions_text: str | None = Non
     if looks_like_summary_export(data):
         return read_summary_export(data, source)
     raise UsageError(f"{source}: a JSON object but not a result: expected 'schema: assay.run/1' or a k6 'metrics' object")
+
+
+def check_histograms(result: RunResult, source: str, positions: dict[Any, tuple[int, int]]) -> None:
+    """Decode every encoded histogram once: a corrupt one is a located error now, not a crash
+    (or a silently wrong percentile) in whatever reads the result next."""
+    for name, metric in result.metrics.items():
+        if metric.hdr:
+            _decode_or_fail(metric.hdr, source, ("metrics", name, "hdr"), positions)
+    for i, bucket in enumerate(result.timeseries):
+        for name, encoded in bucket.hdr.items():
+            _decode_or_fail(encoded, source, ("timeseries", i, "hdr", name), positions)
+
+
+def _decode_or_fail(encoded: str, source: str, path: tuple[Any, ...], positions: dict[Any, tuple[int, int]]) -> None:
+    from assay.results import Histogram
+
+    try:
+        hist = Histogram.decode(encoded)
+        ok = hist.hdr.get_total_count() >= 0 and (
+            hist.hdr.lowest_trackable_value == Histogram.LOWEST and hist.hdr.significant_figures == Histogram.DIGITS
+        )
+    except Exception:  # noqa: BLE001 - hdrh raises anything from binascii/zlib/struct errors to its own
+        ok = False
+    if not ok:
+        line = col = None
+        for n in range(len(path), 0, -1):
+            if path[:n] in positions:
+                line, col = positions[path[:n]]
+                break
+        raise ConfigError([ConfigIssue(source, line, col, path, "corrupt encoded histogram (expected HdrHistogram base64 as assay writes it)")])
 
 
 def render_result(result: RunResult, fmt: str) -> str:

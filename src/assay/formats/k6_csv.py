@@ -7,10 +7,11 @@ whose samples are all 0 or 1 is read as a Rate, anything else as a Trend.
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Iterable
 
 from assay.config import ConfigError, ConfigIssue
-from assay.formats.k6_ndjson import parse_time
+from assay.formats.k6_ndjson import MAX_TIMESTAMP, parse_time
 from assay.formats.samples import SampleAggregator
 from assay.results import Contains, MetricType, RunResult
 
@@ -57,8 +58,12 @@ def read_csv(lines: Iterable[str], source: str = "<csv>") -> RunResult:
         try:
             t = _timestamp(row[1])
             value = float(row[2])
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:
             raise ConfigError([ConfigIssue(source, lineno, 1, (), f"bad timestamp or value: {exc}")]) from None
+        if not math.isfinite(value):
+            raise ConfigError([ConfigIssue(source, lineno, 1, (), f"metric_value {row[2]!r}: not a finite number")])
+        if not 0 <= t <= MAX_TIMESTAMP:
+            raise ConfigError([ConfigIssue(source, lineno, 1, (), f"timestamp {row[1]!r}: outside 1970-5000")])
         tags = {h: row[i] for i, h in tag_columns if i < len(row) and row[i] != ""}
         if extra_idx is not None and extra_idx < len(row) and row[extra_idx]:
             for pair in row[extra_idx].split("&"):

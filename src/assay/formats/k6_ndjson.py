@@ -6,11 +6,13 @@ import json
 from collections.abc import Iterable
 from datetime import datetime
 
+from assay import strict
 from assay.config import ConfigError, ConfigIssue
 from assay.formats.samples import SampleAggregator
 from assay.results import Contains, MetricType, RunResult
 
 FORMAT = "k6-ndjson"
+MAX_TIMESTAMP = 95_617_584_000.0  # 5000-01-01: later (or before 1970) is not a k6 sample time
 
 
 def parse_time(text: str) -> float:
@@ -27,13 +29,19 @@ def parse_time(text: str) -> float:
             digits += rest[i]
             i += 1
         s = f"{head}.{digits[:6].ljust(6, '0')}{rest[i:]}"
-    return datetime.fromisoformat(s).timestamp()
+    t = datetime.fromisoformat(s).timestamp()
+    if not 0 <= t <= MAX_TIMESTAMP:
+        raise ValueError(f"time {text!r} is outside 1970-5000")
+    return t
 
 
 def looks_like_ndjson(first_line: str) -> bool:
+    if not first_line.startswith("{"):
+        return False
     try:
+        strict.check_depth(first_line)
         obj = json.loads(first_line)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # JSONDecodeError and StrictError are ValueErrors
         return False
     return isinstance(obj, dict) and obj.get("type") in ("Metric", "Point") and "data" in obj
 
@@ -45,9 +53,11 @@ def read_ndjson(lines: Iterable[str], source: str = "<ndjson>") -> RunResult:
         if not line:
             continue
         try:
-            obj = json.loads(line)
+            obj = strict.loads(line)
         except json.JSONDecodeError as exc:
             raise ConfigError([ConfigIssue(source, lineno, exc.colno, (), f"invalid JSON line: {exc.msg}")]) from None
+        except strict.StrictError as exc:
+            raise ConfigError([ConfigIssue(source, lineno, exc.column, (), f"invalid JSON line: {exc.message}")]) from None
         if not isinstance(obj, dict):
             raise ConfigError([ConfigIssue(source, lineno, 1, (), "expected a JSON object per line")])
         kind = obj.get("type")

@@ -16,6 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assay.errors import UsageError
+from assay.load.limits import (
+    MAX_ITERATIONS,
+    MAX_RATE_PER_S,
+    MAX_VUS,
+    header_problem,
+    method_problem,
+    number_problem,
+)
 from assay.load.options import Plan, build_plan, parse_cli_threshold
 from assay.load.profiles import expand_profile
 from assay.load.quick import quick_scenario
@@ -46,11 +54,30 @@ def is_url(target: str) -> bool:
     return target.startswith(("http://", "https://"))
 
 
+def check_request(req: LoadRequest) -> None:
+    """The command-line values against the engine's limits (assay.load.limits): UsageError, exit 64."""
+    for flag, value, low, high in (
+        ("--vus", req.vus, 1, MAX_VUS),
+        ("--max-vus", req.max_vus, 1, MAX_VUS),
+        ("--iterations", req.iterations, 1, MAX_ITERATIONS),
+    ):
+        if value is not None and not low <= value <= high:
+            raise UsageError(f"{flag} must be between {low} and {high}, got {value}")
+    if req.rate is not None:
+        problem = number_problem(req.rate, what="--rate", minimum=0.0, maximum=MAX_RATE_PER_S, unit="/s")
+        if problem or req.rate <= 0:
+            raise UsageError(problem or f"--rate must be greater than 0, got {req.rate:g}")
+    problem = method_problem(req.method)
+    if problem:
+        raise UsageError(f"--method: {problem}")
+    for name, text in req.headers.items():
+        problem = header_problem(name, text)
+        if problem:
+            raise UsageError(f"--header: {problem}")
+
+
 def prepare(req: LoadRequest, *, env: Mapping[str, str] | None = None) -> tuple[LoadedScenario, Plan]:
-    if req.vus is not None and req.vus < 1:
-        raise UsageError(f"--vus must be at least 1, got {req.vus}")
-    if req.iterations is not None and req.iterations < 1:
-        raise UsageError(f"--iterations must be at least 1, got {req.iterations}")
+    check_request(req)
     if req.rate is not None and req.iterations is not None:
         raise UsageError("--rate and --iterations cannot be combined")
     if req.duration is not None:

@@ -41,7 +41,9 @@ class InProcessBackend:
 
 
 def _child(job: WorkerJob, q: Any, stop: Any) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator decides when to stop
+    # the coordinator decides when to stop (run_worker turns both into a graceful stop once running)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         run_worker(job, q.put, stop)
     except BaseException as exc:  # report, never hang the coordinator
@@ -60,8 +62,12 @@ class ProcessBackend:
         for p in procs:
             p.start()
         finished: set[int] = set()
+        terminated = _on_sigterm()
         try:
             while len(finished) < len(jobs):
+                if terminated and terminated[0]:
+                    terminated[0] = False
+                    stop.set()
                 try:
                     msg = q.get(timeout=0.5)
                 except KeyboardInterrupt:
@@ -90,8 +96,27 @@ class ProcessBackend:
                 if msg.get("type") in ("done", "error"):
                     finished.add(int(msg["worker"]))
         finally:
+            if terminated and terminated[1] is not None:
+                signal.signal(signal.SIGTERM, terminated[1])
             for p in procs:
                 p.join(timeout=5)
                 if p.is_alive():
                     p.terminate()
                     p.join(timeout=2)
+
+
+def _on_sigterm() -> list[Any]:
+    """While workers run, SIGTERM sets a flag the coordinator's loop turns into a graceful stop
+    (as Ctrl-C does), instead of killing the process with the results unwritten. Returns
+    [flag, previous handler], or [] off the main thread (where signals cannot be handled)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return []
+    state: list[Any] = [False, None]
+
+    def handler(signum: int, frame: Any) -> None:
+        state[0] = True
+
+    state[1] = signal.signal(signal.SIGTERM, handler)
+    return state

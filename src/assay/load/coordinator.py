@@ -237,7 +237,10 @@ def run_load(
                 samples.append(s)
     # stopped early and not by a threshold: the user interrupted it (Ctrl-C in a worker or the coordinator)
     interrupted = any(p.extra.get("interrupted") for p in parts) or (stop_flag.is_set() and not live.aborted_by)
-    result.extra = {"errors": extra_errors, "error_samples": samples, "workers": workers}
+    cut_off = sum(int(p.extra.get("interrupted_iterations") or 0) for p in parts)
+    result.extra = {"errors": extra_errors, "error_samples": samples, "workers": workers, "interrupted_iterations": cut_off}
+    if cut_off:
+        result.notes.append(f"{cut_off} iteration(s) interrupted: still running when their scenario ended (gracefulStop) or the run was stopped")
     if check_errors:
         result.extra["check_errors"] = check_errors
     if where:
@@ -262,9 +265,14 @@ def run_load(
         result.notes.append("aborted by threshold " + ", ".join(f"{m}: {s}" for m, s in live.aborted_by))
     elif interrupted:
         result.status = RunStatus.ABORTED
-        result.notes.append("interrupted (Ctrl-C): results cover the part that ran")
+        result.notes.append("interrupted (Ctrl-C or SIGTERM): results cover the part that ran")
     else:
         result.status = RunStatus.FAILED if failed else RunStatus.PASSED
+        nothing = nothing_completed(result)
+        if nothing:
+            result.status = RunStatus.FAILED
+            result.extra["nothing_completed"] = True
+            result.notes.append(nothing)
     _join_sample_outputs(result, out_stats, sample_outputs, workers, out_limit)
     if extra_errors:
         total = sum(extra_errors.values())
@@ -289,6 +297,22 @@ def _join_sample_outputs(result: RunResult, part_stats: list[list[dict[str, Any]
                 f"from {when} UTC on); the run's metrics cover the whole run (raise --out-limit, or 0 for none)"
             )
         result.extra.setdefault("sample_outputs", []).append({"kind": kind, "path": str(path), "samples": samples, "bytes": size})
+
+
+def nothing_completed(result: RunResult) -> str | None:
+    """Why a run in which no iteration finished and no request succeeded cannot pass (None if it can)."""
+    iterations = result.metrics.get("iterations")
+    if iterations is not None and iterations.count > 0:
+        return None
+    failed = result.metrics.get("http_req_failed")
+    requests = result.metrics.get("http_reqs")
+    n_requests = requests.count if requests is not None else 0
+    if n_requests and failed is not None and failed.fails > 0:
+        return None  # some request succeeded (http_req_failed counts it as a fail)
+    return (
+        f"nothing completed: 0 iterations finished and none of {n_requests} request(s) succeeded "
+        "(the target stalled or never answered, or the test was too short for one iteration)"
+    )
 
 
 def _attach_thresholds(result: RunResult, specs: list[ThresholdSpec]) -> None:

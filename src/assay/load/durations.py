@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|us|µs|ns|h|m|s)")
@@ -13,16 +14,18 @@ def parse_duration(value: object, *, what: str = "duration") -> float:
     if isinstance(value, bool):
         raise ValueError(f"{what}: expected a duration like '30s' or '1m30s', got {value!r}")
     if isinstance(value, int | float):
+        if value != value or value in (math.inf, -math.inf):
+            raise ValueError(f"{what}: {value!r} is not a duration; expected a finite number of seconds or e.g. '30s'")
         if value < 0:
             raise ValueError(f"{what}: a duration cannot be negative ({value!r})")
-        return float(value)
+        return _bounded(float(value), what)
     if not isinstance(value, str):
         raise ValueError(f"{what}: expected a duration like '30s' or '1m30s', got {value!r}")
     text = value.strip()
     if not text:
         raise ValueError(f"{what}: empty duration; expected e.g. '30s'")
     if text.replace(".", "", 1).isdigit():
-        return float(text)
+        return _bounded(float(text), what)
     pos = 0
     total = 0.0
     for m in _PART.finditer(text):
@@ -32,7 +35,15 @@ def parse_duration(value: object, *, what: str = "duration") -> float:
         pos = m.end()
     if pos != len(text):
         raise ValueError(f"{what}: {value!r} is not a duration; expected e.g. '30s', '1m30s', '500ms', '2h'")
-    return total
+    return _bounded(total, what)
+
+
+def _bounded(seconds: float, what: str) -> float:
+    from assay.load.limits import MAX_DURATION_S
+
+    if not seconds <= MAX_DURATION_S:
+        raise ValueError(f"{what}: {seconds:g}s is above the limit of {MAX_DURATION_S:g}s ({MAX_DURATION_S / 86400:g} days)")
+    return seconds
 
 
 def format_duration(seconds: float) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 from assay.load.durations import parse_duration
 from assay.load.executors import EXECUTORS, Executor, ExecutorConfig, Segment
 from assay.load.executors.base import get_duration
+from assay.load.limits import MAX_BODY_LIMIT, header_problem
 from assay.load.scenario import LoadedScenario, ScenarioError
 from assay.load.sink import CORRECTED
 from assay.results import BUILTIN_METRICS, Contains, MetricType, parse_metric_name
@@ -32,6 +33,7 @@ TOP_LEVEL_KEYS = {
     "insecureSkipTLSVerify",
     "userAgent",
     "discardResponseBodies",
+    "maxResponseBodySize",
     "timeout",
     "headers",
     "setupTimeout",
@@ -99,10 +101,16 @@ def build_plan(loaded: LoadedScenario, *, extra_thresholds: Mapping[str, list[An
         client["user_agent"] = str(options["userAgent"])
     if "discardResponseBodies" in options:
         client["discard_body"] = bool(options["discardResponseBodies"])
+    if "maxResponseBodySize" in options:
+        client["max_body"] = _int(options["maxResponseBodySize"], f"{where}: options.maxResponseBodySize", minimum=0, maximum=MAX_BODY_LIMIT)
     if "timeout" in options:
         client["timeout"] = get_duration(options, "timeout", None, f"{where}: options")
     if "headers" in options:
         client["headers"] = _str_map(options["headers"], f"{where}: options.headers")
+        for hname, hvalue in client["headers"].items():
+            problem = header_problem(hname, hvalue)
+            if problem:
+                raise ScenarioError(f"{where}: options.headers[{hname!r}]: {problem}")
     types: dict[str, tuple[MetricType, Contains]] = dict(BUILTIN_METRICS)
     types[CORRECTED] = (MetricType.TREND, Contains.TIME)
     types.update(loaded.custom_metrics)
@@ -245,9 +253,13 @@ def _str_map(value: Any, where: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()}
 
 
-def _int(value: Any, where: str) -> int:
+def _int(value: Any, where: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ScenarioError(f"{where}: expected a whole number, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ScenarioError(f"{where}: must be at least {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ScenarioError(f"{where}: must be at most {maximum}, got {value!r}")
     return value
 
 

@@ -33,6 +33,8 @@ Emit = Callable[[dict[str, Any]], None]
 _perf = time.perf_counter
 SNAPSHOT_EVERY = 2.0
 SHORT_WAIT = 0.05  # waits up to this long are plain sleeps (the stop flag is checked after them)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+YIELD_EVERY = 255  # a VU yields to the event loop after every 256th iteration (a mask)
 
 
 class StopFlag(Protocol):
@@ -134,6 +136,7 @@ class _Scenario:
         try:
             await self.fn(vu)
         except asyncio.CancelledError:
+            self.worker.interrupted_iterations += 1
             raise
         except Exception as exc:  # a scenario bug: counted, shown, never fatal
             ok = False
@@ -154,6 +157,9 @@ class _Scenario:
         it_series.sum += 1.0
         cached[2].buf.append(elapsed_ms)
         vu.iteration += 1
+        if not vu.iteration & YIELD_EVERY:
+            # an iteration that never waits would otherwise hold the loop (and Ctrl-C) forever
+            await asyncio.sleep(0)
         return ok
 
     async def iterate(self, vu: Any, end: float, flags: dict[str, bool] | None = None) -> None:
@@ -183,13 +189,19 @@ class _Scenario:
                 if cached is None or cached[0] != vu._tags_version:
                     key, tags = vu.tags_key()
                     cached = vu.iter_series = (vu._tags_version, sink.get_series("iterations", tags, key), sink.get_series("iteration_duration", tags, key))
-                if await vu.http.run_static(static, vu, end_at, worker, flags, cached[1], cached[2]):
+                try:
+                    looped = await vu.http.run_static(static, vu, end_at, worker, flags, cached[1], cached[2])
+                except asyncio.CancelledError:
+                    worker.interrupted_iterations += 1
+                    raise
+                if looped:
                     now = perf()
                     continue
             t0 = now
             try:
                 await fn(vu)
             except asyncio.CancelledError:
+                worker.interrupted_iterations += 1
                 raise
             except Exception as exc:  # a scenario bug: counted, shown, never fatal
                 sink.add_error(name, f"{type(exc).__name__}: {exc}", exc=exc)
@@ -208,6 +220,8 @@ class _Scenario:
             it_series.sum += 1.0
             cached[2].buf.append((now - t0) * 1000.0)
             vu.iteration += 1
+            if not vu.iteration & YIELD_EVERY:
+                await asyncio.sleep(0)
 
     def dropped(self, n: int = 1) -> None:
         if self.drop_series is None:
@@ -260,6 +274,8 @@ class _Worker:
         self.stop_event = asyncio.Event()
         self.stopping = False
         self.interrupted = False
+        # iterations cut off by the end of their scenario (gracefulStop) or an interrupt
+        self.interrupted_iterations = 0
         self.last_tick = 0.0
 
     def request_stop(self) -> None:
@@ -315,6 +331,7 @@ class _Worker:
             "check_errors": dict(self.sink.check_errors),
             "error_where": dict(self.sink.error_where),
             "interrupted": self.interrupted,
+            "interrupted_iterations": self.interrupted_iterations,
             "segment": [job.segment.index, job.segment.count],
         }
         if written:
@@ -450,7 +467,9 @@ def run_worker(job: WorkerJob, emit: Emit, stop: StopFlag, loaded: LoadedScenari
                         task.cancel()
 
             try:
-                loop.add_signal_handler(signal.SIGINT, _on_sigint)
+                # SIGTERM (how CI systems stop a job) stops the run as Ctrl-C does: results are kept
+                for sig in STOP_SIGNALS:
+                    loop.add_signal_handler(sig, _on_sigint)
             except (NotImplementedError, RuntimeError, ValueError):
                 in_main = False
         # Everything loaded so far (modules, the scenario, setup data) lives as long as the run:
@@ -465,9 +484,10 @@ def run_worker(job: WorkerJob, emit: Emit, stop: StopFlag, loaded: LoadedScenari
         finally:
             gc.unfreeze()
             if in_main:
-                try:
-                    loop.remove_signal_handler(signal.SIGINT)
-                except (NotImplementedError, RuntimeError, ValueError):
-                    pass
+                for sig in STOP_SIGNALS:
+                    try:
+                        loop.remove_signal_handler(sig)
+                    except (NotImplementedError, RuntimeError, ValueError):
+                        pass
     emit({"type": "done", "worker": job.segment.index, "result": result.to_json(indent=None)})
     return result

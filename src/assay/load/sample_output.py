@@ -51,11 +51,17 @@ def parse_out(spec: str) -> tuple[str, Path]:
     if kind not in KINDS or not target.strip():
         raise UsageError(f"-o {spec!r}: expected json=FILE, csv=FILE or assay=FILE")
     path = Path(target.strip())
-    if path.is_dir():
-        raise UsageError(f"-o {spec!r}: {str(path)!r} is a folder")
-    if not path.parent.is_dir():
-        raise UsageError(f"-o {spec!r}: no folder {str(path.parent)!r} to write into")
+    check_writable(path, f"-o {spec!r}")
     return kind, path
+
+
+def check_writable(path: Path, what: str) -> None:
+    """Refuse before the test what would fail only when its results are written."""
+    if path.is_dir():
+        raise UsageError(f"{what}: {str(path)!r} is a folder; expected a file name")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"{what}: the folder {str(parent)!r} does not exist")
 
 
 def parse_size(text: str) -> int:

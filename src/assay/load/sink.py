@@ -12,6 +12,7 @@ small per-second bucket.
 
 from __future__ import annotations
 
+import re
 import time
 from array import array
 from collections.abc import Iterable, Mapping
@@ -59,6 +60,9 @@ SYSTEM_TAGS = {"name", "method", "status", "scenario", "group", "expected_respon
 
 _EMPTY = Histogram()
 
+
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{4,}")
+MAX_ERROR_KINDS = 100
 
 class _TrendAcc:
     """Exact aggregates of one trend: count, sum, min, max and the histogram."""
@@ -271,8 +275,15 @@ class MetricsSink:
 
     def add_error(self, scenario: str, message: str, limit: int = 10, exc: BaseException | None = None) -> None:
         """An exception raised by an iteration: counted per message, the first few kept with
-        the file and line that raised it (`exc`'s innermost frame outside assay)."""
+        the file and line that raised it (`exc`'s innermost frame outside assay).
+
+        Memory addresses are masked (`<Transport 0x55d...>` would make every object its own
+        message), and past MAX_ERROR_KINDS distinct messages the rest share one key."""
+        if "0x" in message:
+            message = _ADDRESS.sub("0x…", message)
         key = f"{scenario}: {message}"
+        if key not in self.errors and len(self.errors) >= MAX_ERROR_KINDS:
+            key = f"{scenario}: (other errors: more than {MAX_ERROR_KINDS} distinct messages)"
         self.errors[key] = self.errors.get(key, 0) + 1
         if len(self.error_samples) < limit and self.errors[key] == 1:
             self.error_samples.append(key)

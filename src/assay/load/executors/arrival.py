@@ -17,6 +17,7 @@ from typing import Any
 from assay.load.executors.base import Executor, ScenarioContext
 
 TIMER_RESOLUTION = 0.001
+BURST = 1000  # iterations started between two yields to the event loop
 
 
 class ArrivalRateExecutor(Executor):
@@ -75,6 +76,7 @@ class ArrivalRateExecutor(Executor):
                     if await ctx.wait_abort(max(due - now, TIMER_RESOLUTION)):
                         break
                     now = ctx.now()
+                burst = 0
                 while due is not None and due <= now and due < end:
                     vu = ctx.acquire_vu()
                     if vu is None:
@@ -83,6 +85,14 @@ class ArrivalRateExecutor(Executor):
                         start(vu, now - due)
                     i += step
                     due = self.time_of(i)
+                    burst += 1
+                    if burst >= BURST:
+                        # a long backlog (a stalled loop, a high rate): let the iterations and
+                        # signal handlers (Ctrl-C) run before starting more
+                        burst = 0
+                        await asyncio.sleep(0)
+                        if ctx.aborted:
+                            break
         finally:
             closing[0] = True
             for waiter in idle.values():

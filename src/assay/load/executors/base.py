@@ -9,6 +9,7 @@ different backend (processes now, Ray later) run the same executors unchanged.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from assay.load.durations import parse_duration
+from assay.load.limits import MAX_ITERATIONS, MAX_RATE_PER_S, MAX_VUS, number_problem
 from assay.load.scenario import ScenarioError
 
 COMMON_KEYS = {"executor", "startTime", "gracefulStop", "exec", "env", "tags", "options"}
@@ -184,25 +186,34 @@ def check_keys(raw: Mapping[str, Any], allowed: set[str], where: str) -> None:
             raise ScenarioError(f"{where}: unknown option {key!r} for executor {raw.get('executor')!r}{hint}")
 
 
+_VU_KEYS = {"vus", "preAllocatedVUs", "maxVUs", "startVUs"}
+
+
 def get_int(raw: Mapping[str, Any], key: str, default: int | None, where: str, *, minimum: int = 0) -> int:
     value = raw.get(key, default)
     if value is None:
         raise ScenarioError(f"{where}.{key}: required (a whole number)")
-    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or int(value) != value:
         raise ScenarioError(f"{where}.{key}: expected a whole number, got {value!r}")
     if value < minimum:
         raise ScenarioError(f"{where}.{key}: must be at least {minimum}, got {value!r}")
+    maximum = MAX_VUS if key in _VU_KEYS else MAX_ITERATIONS
+    if value > maximum:
+        raise ScenarioError(f"{where}.{key}: {int(value)} is above the limit of {maximum}")
     return int(value)
 
 
-def get_number(raw: Mapping[str, Any], key: str, default: float | None, where: str, *, minimum: float = 0.0) -> float:
+def get_number(
+    raw: Mapping[str, Any], key: str, default: float | None, where: str, *, minimum: float = 0.0, maximum: float = MAX_RATE_PER_S
+) -> float:
     value = raw.get(key, default)
     if value is None:
         raise ScenarioError(f"{where}.{key}: required (a number)")
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ScenarioError(f"{where}.{key}: expected a number, got {value!r}")
-    if value < minimum:
-        raise ScenarioError(f"{where}.{key}: must be at least {minimum:g}, got {value!r}")
+    problem = number_problem(float(value), what=f"{where}.{key}", minimum=minimum, maximum=maximum)
+    if problem:
+        raise ScenarioError(problem)
     return float(value)
 
 
@@ -235,7 +246,7 @@ def get_stages(raw: Mapping[str, Any], where: str, *, required: bool = True) -> 
         extra = set(st) - {"duration", "target"}
         if extra:
             raise ScenarioError(f"{w}: unknown key {sorted(extra)[0]!r}; a stage has duration and target")
-        out.append(Stage(get_duration(st, "duration", None, w), get_number(st, "target", None, w)))
+        out.append(Stage(get_duration(st, "duration", None, w), get_number(st, "target", None, w, maximum=math.inf)))
     return out
 
 

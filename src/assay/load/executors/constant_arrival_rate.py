@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from assay.load.executors.arrival import ArrivalRateExecutor
 from assay.load.executors.base import check_keys, get_duration, get_int, get_number
+from assay.load.limits import MAX_RATE_PER_S
 from assay.load.scenario import ScenarioError
 
 
@@ -16,12 +18,14 @@ class ConstantArrivalRate(ArrivalRateExecutor):
     @classmethod
     def parse_params(cls, raw: Mapping[str, Any], where: str) -> dict[str, Any]:
         check_keys(raw, {"rate", "timeUnit", "duration", "preAllocatedVUs", "maxVUs"}, where)
-        rate = get_number(raw, "rate", None, where)
+        rate = get_number(raw, "rate", None, where, maximum=math.inf)
         if rate <= 0:
             raise ScenarioError(f"{where}.rate: must be greater than 0, got {rate!r}")
         time_unit = get_duration(raw, "timeUnit", "1s", where)
         if time_unit <= 0:
             raise ScenarioError(f"{where}.timeUnit: must be greater than 0")
+        if rate / time_unit > MAX_RATE_PER_S:
+            raise ScenarioError(f"{where}.rate: {rate:g} per {time_unit:g}s is above the limit of {MAX_RATE_PER_S:g} iterations/s")
         pre = get_int(raw, "preAllocatedVUs", None, where, minimum=1)
         max_vus = get_int(raw, "maxVUs", pre, where, minimum=1)
         if max_vus < pre:

@@ -19,6 +19,7 @@ from assay.load.executors.base import (
     get_stages,
     stages_duration,
 )
+from assay.load.limits import MAX_RATE_PER_S
 from assay.load.scenario import ScenarioError
 
 
@@ -35,10 +36,15 @@ class RampingArrivalRate(ArrivalRateExecutor):
         max_vus = get_int(raw, "maxVUs", pre, where, minimum=1)
         if max_vus < pre:
             raise ScenarioError(f"{where}.maxVUs ({max_vus}) must be at least preAllocatedVUs ({pre})")
+        start_rate = get_number(raw, "startRate", 0, where, maximum=MAX_RATE_PER_S * time_unit)
+        stages = get_stages(raw, where)
+        for i, st in enumerate(stages):
+            if st.target / time_unit > MAX_RATE_PER_S:
+                raise ScenarioError(f"{where}.stages[{i}].target: {st.target:g} per {time_unit:g}s is above the limit of {MAX_RATE_PER_S:g} iterations/s")
         return {
-            "startRate": get_number(raw, "startRate", 0, where),
+            "startRate": start_rate,
             "timeUnit": time_unit,
-            "stages": get_stages(raw, where),
+            "stages": stages,
             "preAllocatedVUs": pre,
             "maxVUs": max_vus,
         }

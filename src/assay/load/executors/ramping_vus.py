@@ -22,6 +22,7 @@ from assay.load.executors.base import (
     interpolate,
     stages_duration,
 )
+from assay.load.limits import MAX_VUS
 
 TICK = 0.02
 
@@ -38,6 +39,10 @@ class RampingVUs(Executor):
                 from assay.load.scenario import ScenarioError
 
                 raise ScenarioError(f"{where}.stages[{i}].target: VUs must be a whole number, got {st.target!r}")
+            if st.target > MAX_VUS:
+                from assay.load.scenario import ScenarioError
+
+                raise ScenarioError(f"{where}.stages[{i}].target: {int(st.target)} VUs is above the limit of {MAX_VUS}")
         return {
             "startVUs": get_int(raw, "startVUs", 1, where, minimum=0),
             "stages": stages,

@@ -32,7 +32,14 @@ typedef struct {
     char complete;
     char head_request;
     char closed;
+    char discard;        /* discardResponseBodies: the body is counted, never copied */
+    Py_ssize_t max_body; /* a longer kept body goes to _feed, which fails the request */
+    Py_ssize_t kept;     /* body bytes kept of the current response (the Python path counts) */
 } FastConn;
+
+/* The largest response head either path accepts (connection.MAX_HEAD): a longer one goes to
+ * `_feed`, which fails the request. */
+#define MAX_HEAD (256 * 1024)
 
 /* GC support for both types, driven by their member tables: every T_OBJECT member is a
  * reference the object owns. */
@@ -196,7 +203,7 @@ scan_plain(const char *buf, Py_ssize_t n, int *status, Py_ssize_t *head_len, Py_
         }
         p = q + 1;
     }
-    if (length < 0) {
+    if (length < 0 || p - buf > MAX_HEAD) {
         return 0;
     }
     *status = st;
@@ -274,7 +281,8 @@ fc_data_received(FastConn *self, PyObject *data)
         Py_ssize_t n = PyBytes_GET_SIZE(data);
         int status;
         Py_ssize_t head_len, clen;
-        if (scan_plain(buf, n, &status, &head_len, &clen) && head_len + clen == n) {
+        if (scan_plain(buf, n, &status, &head_len, &clen) && head_len + clen == n &&
+            (self->discard || clen <= self->max_body)) {
             /* the empty list the request started with (start/restart set a fresh one) */
             PyObject *chunks = self->chunks;
             if (chunks != NULL && PyList_CheckExact(chunks) && PyList_GET_SIZE(chunks) == 0) {
@@ -282,7 +290,7 @@ fc_data_received(FastConn *self, PyObject *data)
             } else if ((chunks = PyList_New(0)) == NULL) {
                 return NULL;
             }
-            if (clen > 0) {
+            if (clen > 0 && !self->discard) {
                 PyObject *body = PyBytes_FromStringAndSize(buf + head_len, clen);
                 if (body == NULL || PyList_Append(chunks, body) < 0) {
                     Py_XDECREF(body);
@@ -357,6 +365,9 @@ static PyMemberDef fc_members[] = {
     {"complete", T_BOOL, offsetof(FastConn, complete), 0, NULL},
     {"head_request", T_BOOL, offsetof(FastConn, head_request), 0, NULL},
     {"closed", T_BOOL, offsetof(FastConn, closed), 0, NULL},
+    {"discard", T_BOOL, offsetof(FastConn, discard), 0, NULL},
+    {"max_body", T_PYSSIZET, offsetof(FastConn, max_body), 0, NULL},
+    {"kept", T_PYSSIZET, offsetof(FastConn, kept), 0, NULL},
     {NULL, 0, 0, 0, NULL},
 };
 
@@ -584,6 +595,7 @@ sl_call(StaticLoop *self, PyObject *args, PyObject *kwargs)
     conn->status = 0;
     conn->t_first = 0.0;
     conn->received = 0;
+    conn->kept = 0;
     conn->complete = 0;
     double t_send = self->t_send = perf_now();
     PyObject *deadline = PyFloat_FromDouble(t_send + self->timeout);
@@ -683,6 +695,10 @@ PyInit__fastresp(void)
     }
     PyObject *m = PyModule_Create(&module_def);
     if (m == NULL) {
+        return NULL;
+    }
+    if (PyModule_AddIntConstant(m, "MAX_HEAD", MAX_HEAD) < 0) {
+        Py_DECREF(m);
         return NULL;
     }
     const char *names[] = {"_step", "buf", "frombytes", "append", "sent", "received", "count", "sum",

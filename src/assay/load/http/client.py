@@ -21,10 +21,11 @@ from collections.abc import Coroutine, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
-from assay.load.http.connection import COMPILED, Connection
+from assay.load.http.connection import COMPILED, DEFAULT_MAX_BODY, Connection
 from assay.load.http.cookies import CookieJar
 from assay.load.http.errors import (
     DECOMPRESSION,
+    GENERIC,
     INVALID_URL,
     REQUEST_TIMEOUT,
     TOO_MANY_REDIRECTS,
@@ -116,6 +117,7 @@ class ClientOptions:
         "discard_body",
         "headers",
         "accept_gzip",
+        "max_body",
     )
 
     def __init__(
@@ -130,6 +132,7 @@ class ClientOptions:
         discard_body: bool = False,
         headers: Mapping[str, str] | None = None,
         accept_gzip: bool = True,
+        max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
         self.timeout = timeout
         self.connect_timeout = connect_timeout
@@ -140,6 +143,7 @@ class ClientOptions:
         self.discard_body = discard_body
         self.headers = dict(headers or {})
         self.accept_gzip = accept_gzip
+        self.max_body = max_body
 
     def expected(self, status: int) -> bool:
         for lo, hi in self.expected_statuses:
@@ -342,6 +346,7 @@ class _StaticRun(_StaticLoopBase):
         conn.special = None
         conn.t_first = 0.0
         conn.received = 0
+        conn.kept = 0
         conn.complete = False
         t_send = self.t_send = _perf()
         conn.deadline = t_send + self.timeout
@@ -367,6 +372,9 @@ class _StaticRun(_StaticLoopBase):
 
 
 _NO_KEY: tuple[Any, ...] = ("no series",)
+# a request still waiting for its response when its iteration was interrupted (the end of the
+# test or its gracefulStop, Ctrl-C): recorded as failed with k6's timeout code, never dropped
+CUT_OFF = RequestError(REQUEST_TIMEOUT, "request cut off: the test ended before the response")
 _PACK8 = struct.Struct("8d").pack  # one row of the series buffer (cheaper than extending with a tuple)
 _NO_BODY_ON_REDIRECT = {301, 302, 303}
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -564,6 +572,9 @@ class HttpClient:
                 conn, t_send, connecting, tls_ms = await self._connect(key, https, host, port, deadline)
             except RequestError as err:
                 return self._failed(method, url, tags, err, t_start, _perf(), 0.0, 0.0, 0)
+            except asyncio.CancelledError:
+                self._failed(method, url, tags, CUT_OFF, t_start, _perf(), 0.0, 0.0, 0)
+                raise
         t_ready = t_send
         retried = False
         while adopt is None:
@@ -572,6 +583,10 @@ class HttpClient:
             try:
                 await waiter
                 break
+            except asyncio.CancelledError:
+                conn.close()
+                self._failed(method, url, tags, CUT_OFF, t_start, _perf(), connecting, tls_ms, len(data), t_send=t_send)
+                raise
             except RequestError as err:
                 conn.close()
                 if conn.reused and not retried and not conn.t_first and err.code != REQUEST_TIMEOUT and method in _IDEMPOTENT:
@@ -609,9 +624,11 @@ class HttpClient:
                     self.cookies.store(host, path, hvalue.decode("latin-1"))
                 elif body:
                     try:
-                        body = _decompress(body, hvalue.decode("latin-1"))
+                        body = _decompress(body, hvalue.decode("latin-1"), self.client_options.max_body)
                     except zlib.error as exc:
                         error, error_code = f"failed to decompress the response body: {exc}", DECOMPRESSION
+                    except ValueError as exc:
+                        error, error_code, body = str(exc), GENERIC, b""
         # k6 timings, ms
         if connecting or tls_ms or t_ready != t_start:
             blocked = (t_ready - t_start) * 1000.0 - connecting - tls_ms
@@ -681,6 +698,10 @@ class HttpClient:
         t_sent = _perf()
         try:
             await waiter
+        except asyncio.CancelledError:
+            conn.close()
+            self._failed("GET", prep.url, None, CUT_OFF, t_start, _perf(), 0.0, 0.0, len(data), t_send=t_start)
+            raise
         except RequestError as err:
             conn.close()
             if not conn.t_first and err.code != REQUEST_TIMEOUT:
@@ -785,6 +806,8 @@ class HttpClient:
         except BaseException:
             conn.driver = None
             conn.close()
+            # the request in flight when the run ended: failed, not lost
+            self._failed(req.method, url, tags, CUT_OFF, run.t_send, _perf(), 0.0, 0.0, len(data), t_send=run.t_send)
             raise
         conn.driver = None
         if run.finished:
@@ -836,9 +859,10 @@ class HttpClient:
         except (OSError, TimeoutError) as exc:
             raise classify(exc, dialing=True) from None
         t_resolved = _perf()
-        budget = min(self.client_options.connect_timeout, max(0.001, deadline - t_resolved))
+        opts = self.client_options
+        budget = min(opts.connect_timeout, max(0.001, deadline - t_resolved))
         try:
-            _, conn = await asyncio.wait_for(loop.create_connection(lambda: Connection(loop, key), addr, port), budget)
+            _, conn = await asyncio.wait_for(loop.create_connection(lambda: Connection(loop, key, opts.discard_body, opts.max_body), addr, port), budget)
         except (OSError, TimeoutError) as exc:
             raise classify(exc, dialing=True) from None
         t_connected = _perf()
@@ -996,13 +1020,22 @@ def _auth_header(auth: tuple[str, str] | str) -> str:
     return auth if auth.lower().startswith(("bearer ", "basic ")) else f"Bearer {auth}"
 
 
-def _decompress(body: bytes, encoding: str) -> bytes:
+def _decompress(body: bytes, encoding: str, limit: int) -> bytes:
+    """The decoded body; ValueError when it would exceed `limit` bytes (a compression bomb)."""
     enc = encoding.strip().lower()
     if enc in ("gzip", "x-gzip"):
-        return zlib.decompress(body, 16 + zlib.MAX_WBITS)
+        return _inflate(body, 16 + zlib.MAX_WBITS, limit)
     if enc == "deflate":
         try:
-            return zlib.decompress(body)
+            return _inflate(body, zlib.MAX_WBITS, limit)
         except zlib.error:
-            return zlib.decompress(body, -zlib.MAX_WBITS)
+            return _inflate(body, -zlib.MAX_WBITS, limit)
     return body
+
+
+def _inflate(body: bytes, wbits: int, limit: int) -> bytes:
+    inflater = zlib.decompressobj(wbits)
+    out = inflater.decompress(body, limit + 1)
+    if len(out) > limit:
+        raise ValueError(f"decompressed response body larger than maxResponseBodySize ({limit} bytes)")
+    return out + inflater.flush()

@@ -17,9 +17,22 @@ from typing import TYPE_CHECKING, Any
 
 import httptools
 
-from assay.load.http.errors import GENERIC, REQUEST_TIMEOUT, TCP_RESET, RequestError, classify
+from assay.load.http.errors import (
+    GENERIC,
+    REQUEST_TIMEOUT,
+    TCP_BROKEN_PIPE,
+    TCP_RESET,
+    RequestError,
+    classify,
+)
 
 _perf = time.perf_counter
+# A response head larger than this fails the request (curl allows 300 kB in all, Node 16 kB):
+# an endless header line must not grow without bound. The compiled path leaves bigger heads
+# to `_feed`, which applies this limit (`_fastresp.MAX_HEAD` is the same number).
+MAX_HEAD = 256 * 1024
+# Kept response bodies larger than this fail the request (options.maxResponseBodySize).
+DEFAULT_MAX_BODY = 16 * 1024 * 1024
 # headers the client must act on; searched in the raw head in one C call
 _SPECIAL = re.compile(rb"\n(?:set-cookie|content-encoding)[ \t]*:", re.IGNORECASE).search
 
@@ -42,6 +55,9 @@ class _ConnectionState:
         "complete",
         "head_request",
         "closed",
+        "discard",
+        "max_body",
+        "kept",
     )
     waiter: asyncio.Future[None] | None
     # set while a request loop runs on this connection without a coroutine per request
@@ -60,6 +76,11 @@ class _ConnectionState:
     complete: bool
     head_request: bool
     closed: bool
+    # discardResponseBodies: body bytes are counted (received) and dropped as they arrive
+    discard: bool
+    # the largest kept body; `kept` is the current response's body bytes so far
+    max_body: int
+    kept: int
 
     def data_received(self, data: bytes) -> None:
         self._feed(data, _perf())  # type: ignore[attr-defined]
@@ -96,8 +117,13 @@ class Connection(_ConnectionBase, asyncio.Protocol):
         "dog",
     )
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, key: tuple[str, str, int]) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, key: tuple[str, str, int], discard: bool = False, max_body: int = DEFAULT_MAX_BODY
+    ) -> None:
         self.loop = loop
+        self.discard = discard
+        self.max_body = max_body
+        self.kept = 0
         self.key = key
         self.transport: Any = None
         self.parser = httptools.HttpResponseParser(self)
@@ -146,20 +172,30 @@ class Connection(_ConnectionBase, asyncio.Protocol):
         except httptools.HttpParserError as exc:
             self._fail(RequestError(GENERIC, f"malformed HTTP response: {exc}"))
             self.close()
+            return
+        if self.status == 0 and self.received > MAX_HEAD and not self.closed:
+            self._fail(RequestError(GENERIC, f"response head larger than {MAX_HEAD // 1024} KiB"))
+            self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.dog.conns.discard(self)
         waiter = self.waiter
         if waiter is not None and not waiter.done():
-            if exc is None and self.status and not self.complete and self.t_first:
-                # A body delimited by the end of the connection.
+            if exc is None and self.status and not self.complete and self.t_first and not _framed(self.head):
+                # A body delimited by the end of the connection (one with a length or chunks
+                # that ends early is cut short, and fails below).
                 self.complete = True
                 self.keep_alive = False
                 self.waiter = None
                 waiter.set_result(None)
                 return
-            err = classify(exc, dialing=False) if exc is not None else RequestError(TCP_RESET, "EOF: server closed the connection")
+            if exc is not None:
+                err = classify(exc, dialing=False)
+            elif self.status:
+                err = RequestError(TCP_RESET, "unexpected EOF: the server closed the connection mid-response")
+            else:
+                err = RequestError(TCP_RESET, "EOF: server closed the connection")
             self.waiter = None
             waiter.set_exception(err)
 
@@ -186,6 +222,20 @@ class Connection(_ConnectionBase, asyncio.Protocol):
             self._done()
 
     def on_body(self, body: bytes) -> None:
+        if self.discard or self.closed:
+            return
+        kept = self.kept + len(body)
+        if kept > self.max_body:
+            self._fail(
+                RequestError(
+                    GENERIC,
+                    f"response body larger than maxResponseBodySize ({self.max_body} bytes): "
+                    "set discardResponseBodies or raise maxResponseBodySize",
+                )
+            )
+            self.close()
+            return
+        self.kept = kept
         self.chunks.append(body)
 
     def on_message_complete(self) -> None:
@@ -221,8 +271,15 @@ class Connection(_ConnectionBase, asyncio.Protocol):
         self.complete = False
         self.head_request = head
         self.deadline = deadline
+        self.kept = 0
         waiter = self.waiter = self.loop.create_future()
-        self.transport.write(data)
+        try:
+            self.transport.write(data)
+        except RuntimeError:
+            # the transport closed before connection_lost reached us (a server that closes at once)
+            self.closed = True
+            self.waiter = None
+            waiter.set_exception(RequestError(TCP_BROKEN_PIPE, "write: broken pipe (the server closed the connection)"))
         return waiter
 
     def restart(self, data: bytes, deadline: float) -> None:
@@ -233,9 +290,14 @@ class Connection(_ConnectionBase, asyncio.Protocol):
         self.special = None
         self.t_first = 0.0
         self.received = 0
+        self.kept = 0
         self.complete = False
         self.deadline = deadline
-        self.transport.write(data)
+        try:
+            self.transport.write(data)
+        except RuntimeError:
+            self.closed = True
+            self._fail(RequestError(TCP_BROKEN_PIPE, "write: broken pipe (the server closed the connection)"))
 
     def body(self) -> bytes:
         chunks = self.chunks
@@ -264,6 +326,18 @@ class Connection(_ConnectionBase, asyncio.Protocol):
         self.waiter = None
         if waiter is not None and not waiter.done():
             waiter.set_exception(err)
+
+
+_FRAMING = re.compile(rb"\n(?:content-length|transfer-encoding)[ \t]*:", re.IGNORECASE).search
+
+
+def _framed(head: bytes | None) -> bool:
+    """True when the response says where its body ends (Content-Length or chunked), so the
+    end of the connection cannot be the end of the body."""
+    if not head:
+        return False
+    end = head.find(b"\r\n\r\n")
+    return _FRAMING(head, 0, end if end >= 0 else len(head)) is not None
 
 
 def parse_head(head: bytes) -> list[tuple[str, str]]:
