@@ -85,7 +85,7 @@ CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
     ("header-crlf", lambda t: ["load", "run", DEAD, "-H", "X-A: b\r\nX-Evil: 1"], "line breaks"),
     ("header-bad-name", lambda t: ["load", "run", DEAD, "-H", "X A: b"], "header name"),
     ("out-json-directory", lambda t: ["load", "run", DEAD, "--out", f"json={t}"], "folder"),
-    ("output-missing-folder", lambda t: ["load", "run", DEAD, "-o", str(t / "no" / "r.json")], "does not exist"),
+    ("output-missing-folder", lambda t: ["load", "run", DEAD, "-o", f"assay={t / 'no' / 'r.json'}"], "does not exist"),
     ("python-duration-nan", lambda t: ["load", "run", str(file_with("nan.py", PY_NAN)(t))], "nan.py"),
     ("yaml-rate-inf", lambda t: ["load", "run", str(file_with("s.yaml", YAML_SCENARIO.format(params="rate: .inf"))(t))], "rate"),
     ("yaml-rate-1e308", lambda t: ["load", "run", str(file_with("s.yaml", YAML_SCENARIO.format(params="rate: 1e308"))(t))], "limit"),

@@ -50,7 +50,7 @@ def scenario(tmp_path: Path, *, vus: int = 3, duration: str = "2s", grace: str =
 def run(target: str, url: str, tmp_path: Path, *extra: str, path: str = "compiled") -> tuple[Ran, dict[str, Any]]:
     out = tmp_path / "result.json"
     env = {"TARGET": url, **({"ASSAY_PURE_HTTP": "1"} if path == "pure" else {})}
-    ran = run_assay("load", "run", target, "-w", "1", "-q", "-o", str(out), *extra, env=env, timeout=90)
+    ran = run_assay("load", "run", target, "-w", "1", "-q", "--result", str(out), *extra, env=env, timeout=90)
     assert "Traceback" not in ran.stderr, ran.stderr
     assert out.exists(), f"exit {ran.code}: {ran.stderr}"
     return ran, load_json(out)

@@ -24,7 +24,7 @@ def test_a_signal_mid_run_writes_the_results(sig: signal.Signals, workers: int, 
     with hostile_server("ok") as url:
         proc = subprocess.Popen(
             [sys.executable, "-m", "assay", "load", "run", url + "/", "--vus", "2", "--duration", "60s",
-             "-w", str(workers), "--summary-export", str(summary), "-o", str(result)],
+             "-w", str(workers), "--summary-export", str(summary), "--result", str(result)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         assert proc.stderr is not None
@@ -60,7 +60,7 @@ def test_ctrl_c_works_while_the_scheduler_is_behind_at_the_highest_rate(tmp_path
             f"base_url: {url}\noptions:\n  scenarios:\n    flood: {{executor: constant-arrival-rate, rate: 1000000, "
             "duration: 60s, preAllocatedVUs: 1, maxVUs: 1}\nrequests:\n  - url: /\n"
         )
-        proc = subprocess.Popen([sys.executable, "-m", "assay", "load", "run", str(scenario), "-w", "1", "-o", str(result)],
+        proc = subprocess.Popen([sys.executable, "-m", "assay", "load", "run", str(scenario), "-w", "1", "--result", str(result)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert proc.stderr is not None
         deadline = time.monotonic() + 30
