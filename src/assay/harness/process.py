@@ -24,6 +24,10 @@ class ServiceStartError(RuntimeError):
     pass
 
 
+# Services by name, so faults can stop and restart one the harness started ("service:NAME").
+SERVICES: dict[str, ServiceProcess] = {}
+
+
 class ServiceProcess:
     """A subprocess with a health check; use as a context manager."""
 
@@ -39,8 +43,11 @@ class ServiceProcess:
         start_timeout: float = 20.0,
         stop_timeout: float = 10.0,
         log_path: str | Path | None = None,
+        name: str | None = None,
     ) -> None:
         self.command = list(command)
+        self.name = name or Path(self.command[0]).name
+        self.extra_env = dict(env or {})
         self.env = {**os.environ, **(env or {})}
         self.cwd = cwd
         self.health_url = health_url
@@ -57,6 +64,7 @@ class ServiceProcess:
             self.command, env=self.env, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         log.close()
+        SERVICES[self.name] = self
         try:
             self.wait_healthy()
         except BaseException:
