@@ -28,26 +28,26 @@ from pydantic import BaseModel
 from assay.config import validate_data
 from assay.faults import registry
 from assay.faults import state as store
-from assay.faults.model import FaultError, FaultEvent, FaultParams, FaultType, RevertFailed, parse_duration
+from assay.faults.model import FaultError, FaultEvent, FaultType, RevertFailed, parse_duration
 from assay.faults.watchdog import revert_state
 
 _OWNED: dict[str, ActiveFault] = {}
 _LOCK = threading.Lock()
 
 
-def validate(type_name: str, params: dict[str, Any] | BaseModel | None, *, source: str | None = None) -> FaultParams:
+def validate(type_name: str, params: dict[str, Any] | BaseModel | None, *, source: str | None = None) -> BaseModel:
     """Parameters for a type, with located errors (exit 64) for a bad or unknown key."""
     fault = registry.get(type_name)
     if isinstance(params, fault.Params):
         return params
     raw = params.model_dump() if isinstance(params, BaseModel) else dict(params or {})
-    return validate_data(raw, fault.Params, source=source or f"fault {type_name}")
+    return validate_data(raw, fault.Params, source=source or f"fault {type_name}")  # type: ignore[return-value]
 
 
 class ActiveFault:
     """A fault that is in place; revert() (or leaving the `with` block) undoes it once."""
 
-    def __init__(self, fault: FaultType, fault_id: str, params: FaultParams, target: Any, path: Path) -> None:
+    def __init__(self, fault: FaultType, fault_id: str, params: BaseModel, target: Any, path: Path) -> None:
         self.fault = fault
         self.id = fault_id
         self.params = params

@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BeforeValidator
+from pydantic import BaseModel, BeforeValidator
 
 from assay.config import StrictModel
 from assay.errors import AssayError, ExitCode, UsageError
@@ -99,7 +99,7 @@ class FaultType(ABC):
 
     name: ClassVar[str]
     summary: ClassVar[str]
-    Params: ClassVar[type[FaultParams]]
+    Params: ClassVar[type[BaseModel]]
     target_help: ClassVar[str] = "none"
     # Faults that are an action (a restart) rather than a state have nothing to hold or revert.
     instant: ClassVar[bool] = False

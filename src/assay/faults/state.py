@@ -25,7 +25,7 @@ Status = str  # "active" | "reverted" | "revert-failed"
 def run_dir() -> Path:
     """Where active faults live: $ASSAY_FAULTS_DIR, else one directory per user under /tmp."""
     path = Path(os.environ.get("ASSAY_FAULTS_DIR") or f"/tmp/assay-faults-{os.getuid()}")
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)  # records may hold a control token
     return path
 
 
