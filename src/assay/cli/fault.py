@@ -122,5 +122,12 @@ def types(as_json: bool = typer.Option(False, "--json", help="JSON Schema of eac
     for kind in kinds:
         typer.echo(f"{kind.name}  (target: {kind.target_help})\n    {kind.summary}")
         for pname, info in kind.Params.model_fields.items():
-            default = "required" if info.is_required() else f"default {info.default!r}"
-            typer.echo(f"    -a {pname}=...  ({default})")
+            if info.is_required():
+                default = "required"
+            elif info.default_factory is not None:
+                default = "generated"
+            else:
+                value = getattr(info.default, "value", info.default)
+                default = f"default {value!r}"
+            about = f"  {info.description}" if info.description else ""
+            typer.echo(f"    -a {pname}=...  ({default}){about}")

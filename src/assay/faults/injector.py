@@ -89,10 +89,7 @@ class ActiveFault:
             _OWNED.pop(self.id, None)
         ok = revert_state(self.path, reason)
         if self.watchdog is not None:
-            try:
-                self.watchdog.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                self.watchdog.kill()
+            self.watchdog.poll()  # it sees the reverted state and exits by itself; reaped later
         if not ok:
             st = store.read(self.path) or {}
             raise RevertFailed(
@@ -132,7 +129,7 @@ def inject(
     handle = ActiveFault(fault, fault_id, checked, target, store.state_path(fault_id, directory))
     started = time.time()
     try:
-        record = fault.inject(checked, target)
+        record = fault.inject(checked, target, seconds)
     except FaultError:
         raise
     except Exception as exc:

@@ -108,8 +108,8 @@ class FaultType(ABC):
         """Raise FaultError/FaultRefused before anything is touched (capabilities, safety)."""
 
     @abstractmethod
-    def inject(self, params: Any, target: Any) -> dict[str, Any]:
-        """Apply the fault; return the JSON revert record."""
+    def inject(self, params: Any, target: Any, ttl: float | None = None) -> dict[str, Any]:
+        """Apply the fault; return the JSON revert record. `ttl` lets a tool expire by itself too."""
 
     @abstractmethod
     def revert(self, record: dict[str, Any]) -> None:

@@ -1,5 +1,5 @@
 """Every fault type, one module each; importing this package registers them."""
 
-from assay.faults.kinds import inprocess, process_kill, process_pause
+from assay.faults.kinds import disk_fill, inprocess, process_kill, process_pause, stress
 
-__all__ = ["inprocess", "process_kill", "process_pause"]
+__all__ = ["disk_fill", "inprocess", "process_kill", "process_pause", "stress"]

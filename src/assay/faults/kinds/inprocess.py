@@ -42,7 +42,7 @@ class Inprocess(FaultType):
         _url(target)
         _headers(params.token)
 
-    def inject(self, params: Any, target: Any) -> dict[str, Any]:
+    def inject(self, params: Any, target: Any, ttl: float | None = None) -> dict[str, Any]:
         url, headers = _url(target), _headers(params.token)
         spec = params.model_dump(mode="json", exclude={"token"}, exclude_none=True)
         try:

@@ -79,7 +79,7 @@ class ProcessKill(FaultType):
             raise FaultError("process.kill: restart=true needs a service the harness started (service:NAME)")
         resolve_processes(target)
 
-    def inject(self, params: Any, target: Any) -> dict[str, Any]:
+    def inject(self, params: Any, target: Any, ttl: float | None = None) -> dict[str, Any]:
         procs = resolve_processes(target)
         service = service_of(target)
         sig = signal_number(params.signal)
@@ -122,7 +122,7 @@ class ProcessRestart(FaultType):
             raise FaultError("process.restart: the target must be a service the harness started (service:NAME)")
         resolve_processes(target)
 
-    def inject(self, params: Any, target: Any) -> dict[str, Any]:
+    def inject(self, params: Any, target: Any, ttl: float | None = None) -> dict[str, Any]:
         service = service_of(target)
         assert service is not None and service.proc is not None
         old = service.proc.pid

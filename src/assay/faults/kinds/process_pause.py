@@ -26,7 +26,7 @@ class ProcessPause(FaultType):
     def check(self, params: Any, target: Any) -> None:
         resolve_processes(target)
 
-    def inject(self, params: Any, target: Any) -> dict[str, Any]:
+    def inject(self, params: Any, target: Any, ttl: float | None = None) -> dict[str, Any]:
         procs = resolve_processes(target)
         if params.children:
             procs += [c for p in procs for c in p.children(recursive=True)]
