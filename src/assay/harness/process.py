@@ -44,7 +44,11 @@ class ServiceProcess:
         stop_timeout: float = 10.0,
         log_path: str | Path | None = None,
         name: str | None = None,
+        netns: str | None = None,
     ) -> None:
+        # netns: run as a host in that network namespace (see harness/netns.py); health checks go there too.
+        self.netns = netns
+        command = ["ip", "netns", "exec", netns, *command] if netns else command
         self.command = list(command)
         self.name = name or Path(self.command[0]).name
         self.extra_env = dict(env or {})
@@ -73,6 +77,14 @@ class ServiceProcess:
         return self
 
     def healthy(self) -> bool:
+        if self.netns:
+            from assay.harness.netns import in_netns
+
+            netns, self.netns = self.netns, None
+            try:
+                return in_netns(netns, self.healthy)
+            finally:
+                self.netns = netns
         if self.health_url:
             try:
                 with urllib.request.urlopen(self.health_url, timeout=1.0) as resp:
