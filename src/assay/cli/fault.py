@@ -131,3 +131,59 @@ def types(as_json: bool = typer.Option(False, "--json", help="JSON Schema of eac
                 default = f"default {value!r}"
             about = f"  {info.description}" if info.description else ""
             typer.echo(f"    -a {pname}=...  ({default}){about}")
+
+
+@app.command("export")
+def export(
+    fault_type: str | None = typer.Argument(None, help="The fault type (or use --sequence)."),
+    target: str | None = typer.Option(None, "--target", "-t", help="A key of the mapping file's targets."),
+    attribute: list[str] = typer.Option([], "--attribute", "-a", help="A parameter, key=value (repeatable)."),
+    duration: str | None = typer.Option(None, "--duration", "-d", help="How long the chaos lasts (Go duration)."),
+    mapping: str = typer.Option(..., "--mapping", "-m", help="YAML: namespace and targets -> labels (see docs/faults.md)."),
+    sequence: str | None = typer.Option(None, "--sequence", help="YAML list of {type, target, duration, params}: one Workflow."),
+    parallel: bool = typer.Option(False, "--parallel", help="With --sequence: run the steps together."),
+    schedule: str | None = typer.Option(None, "--schedule", help="Wrap in a Schedule: '@every 1h' or a cron line."),
+    name: str | None = typer.Option(None, "--name", help="metadata.name (default: from the type and target)."),
+    out: str | None = typer.Option(None, "--out", "-o", help="Write the YAML here instead of stdout."),
+) -> None:
+    """Chaos Mesh v2.8 manifests for faults, validated against the CRDs and the webhook rules."""
+    import yaml
+
+    from assay.atomic import write_text_atomic
+    from assay.faults.chaosmesh import export as cm
+
+    selectors = cm.load_mapping(mapping)
+    if sequence:
+        manifest = cm.workflow(
+            [cm.export_fault(s.type, s.params, s.target, s.duration, selectors) for s in load_sequence(sequence)],
+            name or f"assay-{__import__('pathlib').Path(sequence).stem}", parallel=parallel,
+        )
+    elif fault_type:
+        manifest = cm.export_fault(fault_type, _attributes(attribute), target, duration, selectors, name)
+    else:
+        raise UsageError("give a fault type or --sequence FILE")
+    if schedule:
+        manifest = cm.schedule(manifest, schedule)
+    text = yaml.safe_dump(manifest, sort_keys=False)
+    if out:
+        write_text_atomic(out, text)
+        typer.echo(f"wrote {manifest['kind']} {manifest['metadata']['name']} to {out}", err=True)
+    else:
+        typer.echo(text, nl=False)
+
+
+def load_sequence(path: str) -> list[Any]:
+    from pydantic import Field, RootModel
+
+    from assay.config import StrictModel, load_config
+
+    class Step(StrictModel):
+        type: str
+        target: str | None = None
+        duration: str | None = None
+        params: dict[str, Any] = Field(default_factory=dict)
+
+    class Steps(RootModel[list[Step]]):
+        pass
+
+    return list(load_config(path, Steps).root)

@@ -1,5 +1,5 @@
 """Every fault type, one module each; importing this package registers them."""
 
-from assay.faults.kinds import disk_fill, inprocess, network, process_kill, process_pause, stress
+from assay.faults.kinds import disk_fill, export_only, inprocess, network, process_kill, process_pause, stress
 
-__all__ = ["disk_fill", "inprocess", "network", "process_kill", "process_pause", "stress"]
+__all__ = ["disk_fill", "export_only", "inprocess", "network", "process_kill", "process_pause", "stress"]
