@@ -156,6 +156,22 @@ def test_bad_targets_and_missing_capabilities_are_one_line(hosts: tuple[Host, Ho
         assert injector.active() == []
 
 
+@pytest.mark.skipif(shutil.which("nft") is None, reason="nftables (nft) is not installed")
+def test_loss_measured_over_thousands_of_packets(hosts: tuple[Host, Host]) -> None:
+    a, b = hosts
+    src, dst = _udp(a), _udp(b)
+    dst.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    n, p = 4000, 0.20
+    with injector.inject("network.loss", f"netns:{a.netns}", duration=60, loss=p * 100, to=b.ip) as fault:
+        got = sum(_delivered(src, dst, 200) for _ in range(n // 200))
+        assert _delivered(dst, src, 50) == 50  # the other direction is untouched
+    lost = 1 - got / n
+    assert abs(lost - p) < 4 * (p * (1 - p) / n) ** 0.5, lost
+    assert _delivered(src, dst, 100) == 100
+    assert "assay_loss" not in run("nft", "list", "tables", netns=a.netns).stdout
+    assert fault.status == "reverted"
+
+
 def _rtts(a: Host, b: Host, n: int) -> list[float]:
     echo, client = _udp(b), _udp(a)
     stop = threading.Event()

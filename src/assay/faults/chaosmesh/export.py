@@ -128,6 +128,11 @@ def _spec(fault_type: str, p: Any, sel: TargetSelector, mapping: SelectorMap, co
             effects["rate"] = {"rate": p.rate}
         action = next(iter(effects)) if len(effects) == 1 and "rate" not in effects else "netem"
         return "NetworkChaos", {**common, "action": action, "direction": "to", **effects}
+    if fault_type == "network.loss":
+        if p.to:
+            raise NoEquivalent("network.loss to one address: NetworkChaos selects targets by pod, not by IP; "
+                               "use network.partition-style peers or drop `to`")
+        return "NetworkChaos", {**common, "action": "loss", "direction": "to", "loss": {"loss": _pct(p.loss)}}
     if fault_type == "network.bandwidth":
         return "NetworkChaos", {**common, "action": "bandwidth", "direction": "to",
                                 "bandwidth": {"rate": p.rate, "limit": p.limit, "buffer": p.burst}}
