@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AfterValidator
 
 _UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
           "k": 1024, "m": 1024**2, "g": 1024**3, "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}
@@ -34,3 +36,19 @@ def parse_percent(value: Any) -> float | None:
     if not 0 < number <= 100:
         raise ValueError(f"a percentage must be in (0, 100], got {value!r}")
     return number
+
+
+def _size_text(value: str) -> str:
+    parse_size(value)
+    return value
+
+
+def _size_or_percent_text(value: str) -> str:
+    if parse_percent(value) is None:
+        parse_size(value)
+    return value
+
+
+# Parameter types: the text is kept as written (for describe and export), checked on the way in.
+Size = Annotated[str, AfterValidator(_size_text)]
+SizeOrPercent = Annotated[str, AfterValidator(_size_or_percent_text)]

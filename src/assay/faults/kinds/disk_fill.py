@@ -7,25 +7,18 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from assay.faults.model import FaultError, FaultParams, FaultType
 from assay.faults.registry import register
-from assay.faults.sizes import parse_percent, parse_size
+from assay.faults.sizes import SizeOrPercent, parse_percent, parse_size
 
 FILL_PREFIX = ".assay-fill-"
 
 
 class FillParams(FaultParams):
     path: str = Field(..., description="directory on the file system to fill")
-    size: str = Field("50%", description="bytes (1GB, 512MiB) or a percentage of the free space (90%)")
-
-    @field_validator("size")
-    @classmethod
-    def _size(cls, value: str) -> str:
-        if parse_percent(value) is None:
-            parse_size(value)
-        return value
+    size: SizeOrPercent = Field("50%", description="bytes (1GB, 512MiB) or a percentage of the free space (90%)")
 
 
 def fill_bytes(params: Any) -> int:

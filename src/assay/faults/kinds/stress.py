@@ -5,12 +5,12 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from assay.faults import detached
 from assay.faults.model import FaultParams, FaultType
 from assay.faults.registry import register
-from assay.faults.sizes import parse_percent, parse_size
+from assay.faults.sizes import Size, SizeOrPercent, parse_percent, parse_size
 
 # stress-ng ends by itself a little after the TTL: a second net under the watchdog.
 MARGIN_S = 2.0
@@ -51,15 +51,8 @@ class StressCpu(_StressFault):
 
 
 class MemoryParams(FaultParams):
-    size: str = Field("256MB", description="per worker: 512MB, 1GiB or a percentage of memory, 10%")
+    size: SizeOrPercent = Field("256MB", description="per worker: 512MB, 1GiB or a percentage of memory, 10%")
     workers: int = Field(1, ge=1, le=8192)
-
-    @field_validator("size")
-    @classmethod
-    def _size(cls, value: str) -> str:
-        if parse_percent(value) is None:
-            parse_size(value)
-        return value
 
 
 @register
@@ -78,9 +71,7 @@ class StressMemory(_StressFault):
 class IoParams(FaultParams):
     path: str = Field("/tmp", description="directory the workers write in")
     workers: int = Field(1, ge=1, le=64)
-    size: str = Field("64MB", description="bytes each worker writes per pass")
-
-    _size = field_validator("size")(lambda cls, v: (parse_size(v), v)[1])
+    size: Size = Field("64MB", description="bytes each worker writes per pass")
 
 
 @register
@@ -106,10 +97,8 @@ class StressIo(_StressFault):
 
 
 class LeakParams(FaultParams):
-    rate: str = Field("10MB", description="growth per minute")
-    limit: str = Field("1GB", description="stop growing here")
-
-    _sizes = field_validator("rate", "limit")(lambda cls, v: (parse_size(v), v)[1])
+    rate: Size = Field("10MB", description="growth per minute")
+    limit: Size = Field("1GB", description="stop growing here")
 
 
 @register
