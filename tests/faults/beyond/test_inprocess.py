@@ -221,3 +221,30 @@ def test_route_faults_answer_with_their_status(asgi_service: str, monkeypatch: p
         assert httpx.get(hello).status_code == 504
         assert time.monotonic() - t0 >= 0.2
     assert httpx.get(hello).text == "hello"
+
+
+def test_a_revert_that_fails_is_loud_with_the_manual_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    from assay.faults.model import RevertFailed
+
+    async def hello(request: object) -> PlainTextResponse:
+        return PlainTextResponse("hello")
+
+    app = FaultMiddleware(Starlette(routes=[Route("/hello", hello)]), service="web", token="t0k", board=Board())
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for_port("127.0.0.1", port)
+    fault = injector.inject("inprocess", f"http://127.0.0.1:{port}", duration=30, kind="EXCEPTION", point="http", token="t0k")
+    server.should_exit = True
+    thread.join(5)
+    with pytest.raises(RevertFailed, match="curl -X DELETE"):
+        fault.revert()
+    listed = injector.active()
+    assert [(f["fault_id"], f["status"]) for f in listed] == [(fault.id, "revert-failed")]
+    assert "curl -X DELETE" in listed[0]["manual_revert"]
+    assert [e.kind for e in fault.events] == ["injected", "failed"]
+    # the state stays until someone reverts it; clear it so the teardown does not retry a dead server
+    from assay.faults import state
+
+    state.update(fault.path, lambda s: s.__setitem__("status", "reverted"))
