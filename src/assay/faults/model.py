@@ -9,18 +9,16 @@ watchdog process revert a fault after its owner died (even by SIGKILL), so every
 from __future__ import annotations
 
 import re
-import time
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, field
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator
 
 from assay.config import StrictModel
 from assay.errors import AssayError, ExitCode, UsageError
+from assay.faults.events import EventKind, FaultEvent  # noqa: F401 - re-exported
 
-EventKind = Literal["injected", "reverted", "failed", "expired", "owner-died", "measured"]
-
+__all__ = ["EventKind", "FaultEvent"]
 
 class FaultError(UsageError):
     """Bad parameters, a bad target or a missing capability: exit 64, nothing applied."""
@@ -73,25 +71,6 @@ Seconds = Annotated[float, BeforeValidator(parse_duration)]
 
 class FaultParams(StrictModel):
     """Base of every fault type's parameters: unknown keys are errors with a suggestion."""
-
-
-@dataclass
-class FaultEvent:
-    """What a fault did, when (epoch seconds): chaos experiments draw these on a timeline."""
-
-    fault_id: str
-    fault_type: str
-    kind: EventKind
-    detail: str = ""
-    time: float = field(default_factory=time.time)
-    data: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> FaultEvent:
-        return cls(**raw)
 
 
 class FaultType(ABC):

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.atomic import write_text_atomic
-from assay.faults.model import FaultEvent
+from assay.faults.events import FaultEvent
 
 Status = str  # "active" | "reverted" | "revert-failed"
 

@@ -18,7 +18,7 @@ from typing import Any
 import psutil
 
 from assay.faults import state as store
-from assay.faults.model import FaultEvent
+from assay.faults.events import FaultEvent
 
 POLL_S = 0.1
 GRACE_S = 0.5

@@ -57,8 +57,8 @@ def test_durations_parse_like_go() -> None:
 def test_pause_reverts_at_ttl_with_events(sleeper: subprocess.Popen[bytes]) -> None:
     fault = injector.inject("process.pause", f"pid:{sleeper.pid}", duration="0.6s")
     assert _state(sleeper.pid) == "T"
-    assert wait_until(lambda: _state(sleeper.pid) == "S", 10)
-    assert wait_until(lambda: fault.status == "reverted", 10)
+    assert wait_until(lambda: _state(sleeper.pid) == "S", 30)
+    assert wait_until(lambda: fault.status == "reverted", 30)
     kinds = [e.kind for e in fault.events]
     assert kinds == ["injected", "reverted"]
     times = [e.time for e in fault.events]
@@ -81,8 +81,8 @@ def test_sigkill_of_the_owner_reverts(sleeper: subprocess.Popen[bytes]) -> None:
     assert _state(sleeper.pid) == "T"
     assert [f["fault_id"] for f in injector.active()] == [fault_id]
     sigkill(owner)
-    assert wait_until(lambda: _state(sleeper.pid) == "S", 10)
-    assert wait_until(lambda: injector.active() == [], 10)
+    assert wait_until(lambda: _state(sleeper.pid) == "S", 30)
+    assert wait_until(lambda: injector.active() == [], 30)
 
 
 @pytest.mark.slow
@@ -95,8 +95,7 @@ def test_background_fault_is_reverted_by_the_watchdog_at_ttl(sleeper: subprocess
     assert out.returncode == 0, out.stderr
     fault_id = json.loads(out.stdout)["id"]
     assert _state(sleeper.pid) == "T"
-    listed = subprocess.run([sys.executable, "-m", "assay", "fault", "list", "--json"], capture_output=True, text=True, timeout=30)
-    assert [f["fault_id"] for f in json.loads(listed.stdout)] == [fault_id]
+    assert [f["fault_id"] for f in injector.active()] == [fault_id]
     assert wait_until(lambda: _state(sleeper.pid) == "S", 20)
     events = [json.loads(line) for line in (fault_dir / "events.jsonl").read_text().splitlines()]
     assert [e["kind"] for e in events] == ["injected", "reverted"]
@@ -104,7 +103,9 @@ def test_background_fault_is_reverted_by_the_watchdog_at_ttl(sleeper: subprocess
 
 
 def test_cli_revert_by_id_and_all(sleeper: subprocess.Popen[bytes]) -> None:
-    a = injector.inject("process.pause", f"pid:{sleeper.pid}", duration=30, owned=False)
+    a = injector.inject("process.pause", f"pid:{sleeper.pid}", duration=60, owned=False)
+    listed = subprocess.run([sys.executable, "-m", "assay", "fault", "list", "--json"], capture_output=True, text=True, timeout=60)
+    assert [f["fault_id"] for f in json.loads(listed.stdout)] == [a.id]
     out = subprocess.run([sys.executable, "-m", "assay", "fault", "revert", a.id], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0 and f"reverted {a.id}" in out.stdout
     assert _state(sleeper.pid) == "S"

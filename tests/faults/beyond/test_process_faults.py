@@ -28,7 +28,7 @@ def test_kill_refuses_connections_then_restart_brings_it_back(http_service: Serv
     assert wait_until(lambda: port_is_open("127.0.0.1", http_service.port or 0), 15)
     assert _get(http_service) == 200
     assert http_service.proc is not None and http_service.proc.pid != old_pid
-    assert wait_until(lambda: fault.status == "reverted", 10)
+    assert wait_until(lambda: fault.status == "reverted", 30)
 
 
 def test_kill_with_sigterm_without_restart(http_service: ServiceProcess) -> None:
@@ -52,14 +52,14 @@ def test_pause_hangs_requests_which_then_resume(http_service: ServiceProcess) ->
     t0 = time.monotonic()
 
     def call() -> None:
-        results.append((_get(http_service, timeout=10), time.monotonic() - t0))
+        results.append((_get(http_service, timeout=60), time.monotonic() - t0))
 
     worker = threading.Thread(target=call)
     worker.start()
-    worker.join(10)
+    worker.join(60)
     assert results and results[0][0] == 200
     assert results[0][1] > 0.5  # it hung until SIGCONT, then answered
-    assert fault.status == "reverted"
+    assert wait_until(lambda: fault.status == "reverted", 30)
 
 
 def test_restart_measures_time_to_healthy(http_service: ServiceProcess) -> None:
@@ -77,7 +77,7 @@ def test_sigkill_owner_mid_pause_resumes_the_service(http_service: ServiceProces
     with pytest.raises(httpx.ReadTimeout):
         _get(http_service, timeout=0.3)
     sigkill(owner)
-    assert wait_until(lambda: _get(http_service, timeout=3) == 200, 10)
+    assert wait_until(lambda: _get(http_service, timeout=3) == 200, 30)
 
 
 def test_pattern_target_matches_command_lines(http_service: ServiceProcess) -> None:

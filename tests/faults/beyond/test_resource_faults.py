@@ -45,10 +45,9 @@ def _cpu_seconds(procs: list[psutil.Process]) -> float:
 def test_cpu_workers_burn_cpu_and_are_gone_after_revert() -> None:
     with injector.inject("stress.cpu", duration=30, workers=2, load=50) as fault:
         pgid = fault.record["pgid"]
-        assert wait_until(lambda: len(_group(pgid)) >= 3, 10)  # the leader and two workers
-        time.sleep(1.0)
-        assert _cpu_seconds(_group(pgid)) > 0.1
-    assert wait_until(lambda: not _group(pgid), 10)
+        assert wait_until(lambda: len(_group(pgid)) >= 3, 30)  # the leader and two workers
+        assert wait_until(lambda: _cpu_seconds(_group(pgid)) > 0.1, 30)
+    assert wait_until(lambda: not _group(pgid), 30)
 
 
 @needs_stress_ng
@@ -59,8 +58,8 @@ def test_memory_is_held_resident() -> None:
         def resident() -> int:
             return sum(p.memory_info().rss for p in _group(pgid))
 
-        assert wait_until(lambda: resident() >= 60 * 2**20, 10)
-    assert wait_until(lambda: not _group(pgid), 10)
+        assert wait_until(lambda: resident() >= 60 * 2**20, 30)
+    assert wait_until(lambda: not _group(pgid), 30)
 
 
 def test_slow_leak_has_the_slope_a_detector_finds() -> None:
@@ -88,9 +87,9 @@ def test_io_pressure_writes_in_the_path_and_cleans_up(tmp_path: Path) -> None:
         def written() -> int:
             return sum(p.io_counters().write_bytes for p in _group(pgid))
 
-        assert wait_until(lambda: written() > 0 or any(tmp_path.iterdir()), 10)
-    assert wait_until(lambda: not _group(pgid), 10)
-    assert wait_until(lambda: not any(tmp_path.iterdir()), 10), list(tmp_path.iterdir())
+        assert wait_until(lambda: written() > 0 or any(tmp_path.iterdir()), 30)
+    assert wait_until(lambda: not _group(pgid), 30)
+    assert wait_until(lambda: not any(tmp_path.iterdir()), 30), list(tmp_path.iterdir())
 
 
 def test_disk_fill_by_size_and_by_share_of_free_space(tmp_path: Path) -> None:
@@ -123,10 +122,10 @@ def test_bad_resource_parameters_are_located(tmp_path: Path, monkeypatch: pytest
 def test_sigkill_owner_mid_stress_kills_the_workers() -> None:
     owner, fault_id = start_owner("stress.cpu", "", "30s", {"workers": 1, "load": 20})
     pgid = injector.active()[0]["record"]["pgid"]
-    assert wait_until(lambda: len(_group(pgid)) >= 2, 10)
+    assert wait_until(lambda: len(_group(pgid)) >= 2, 30)
     sigkill(owner)
-    assert wait_until(lambda: not _group(pgid), 10)
-    assert wait_until(lambda: injector.active() == [], 10)
+    assert wait_until(lambda: not _group(pgid), 30)
+    assert wait_until(lambda: injector.active() == [], 30)
 
 
 def test_sigkill_owner_mid_disk_fill_removes_the_file(tmp_path: Path) -> None:
@@ -134,4 +133,4 @@ def test_sigkill_owner_mid_disk_fill_removes_the_file(tmp_path: Path) -> None:
     filled = Path(injector.active()[0]["record"]["file"])
     assert filled.exists()
     sigkill(owner)
-    assert wait_until(lambda: not filled.exists(), 10)
+    assert wait_until(lambda: not filled.exists(), 30)
