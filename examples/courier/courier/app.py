@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.websockets import WebSocketDisconnect
 
-from courier import store
+from courier import faults, store
 from courier.db import Database
 from courier.errors import ApiError, DbUnavailable
 from courier.hub import BEHIND, Hub
@@ -136,6 +136,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.courier = courier
     app.add_middleware(AdmissionMiddleware, settings=settings, metrics=metrics)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    faults.install(app, settings.fault_token)
     _install_error_handlers(app)
     _install_routes(app, courier)
     return app

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from courier import faults
 from courier.breaker import CircuitBreaker, CircuitOpen, State
 from courier.errors import DbUnavailable
 from courier.metrics import Metrics
@@ -126,6 +127,7 @@ class Database:
 
     def _call(self, fn: Callable[[Connection], T], write: bool) -> T:
         try:
+            faults.DB.check()
             if write:
                 with self.engine.begin() as conn:
                     return fn(conn)

@@ -83,6 +83,9 @@ class Settings(BaseModel):
     queue_timeout_s: float = Field(5.0, gt=0, description="Longest wait in the request queue, seconds.")
     shutdown_timeout_s: float = Field(10.0, gt=0, description="Drain time for in-flight requests on SIGTERM.")
     long_poll_max_s: float = Field(25.0, gt=0, description="Cap on ?wait= for message long polls.")
+    fault_token: str | None = Field(
+        None, description="Token of the in-process fault control endpoint /_assay/faults (loopback only); unset: off."
+    )
 
     @field_validator("database_url")
     @classmethod

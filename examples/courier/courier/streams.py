@@ -9,6 +9,7 @@ XAUTOCLAIM once idle for `claim_idle_ms`, so a consumer kill loses nothing.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 import time
@@ -19,6 +20,7 @@ from typing import Any, Protocol
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
+from courier import faults
 from courier.metrics import Metrics
 from courier.settings import Settings
 
@@ -72,6 +74,12 @@ class RedisStream:
 
     async def _call(self, op: str, coro: Awaitable[Any], timeout: float | None = None) -> Any:
         try:
+            try:
+                await faults.REDIS.acheck()
+            except BaseException:
+                if inspect.iscoroutine(coro):
+                    coro.close()
+                raise
             return await asyncio.wait_for(coro, timeout or self.timeout)
         except (RedisError, OSError, TimeoutError) as exc:
             self.metrics.redis_errors.labels(op).inc()

@@ -30,6 +30,7 @@ from assay.errors import AssayError, ExitCode, NotBuiltError
 GROUPS: dict[str, str] = {
     "load": "assay.cli.load",
     "proxy": "assay.cli.proxy",
+    "fault": "assay.cli.fault",
     "contract": "assay.cli.contract",
     "broker": "assay.cli.broker",
     "chaos": "assay.cli.chaos",

@@ -24,6 +24,10 @@ class ServiceStartError(RuntimeError):
     pass
 
 
+# Services by name, so faults can stop and restart one the harness started ("service:NAME").
+SERVICES: dict[str, ServiceProcess] = {}
+
+
 class ServiceProcess:
     """A subprocess with a health check; use as a context manager."""
 
@@ -39,8 +43,15 @@ class ServiceProcess:
         start_timeout: float = 20.0,
         stop_timeout: float = 10.0,
         log_path: str | Path | None = None,
+        name: str | None = None,
+        netns: str | None = None,
     ) -> None:
+        # netns: run as a host in that network namespace (see harness/netns.py); health checks go there too.
+        self.netns = netns
+        command = ["ip", "netns", "exec", netns, *command] if netns else command
         self.command = list(command)
+        self.name = name or Path(self.command[0]).name
+        self.extra_env = dict(env or {})
         self.env = {**os.environ, **(env or {})}
         self.cwd = cwd
         self.health_url = health_url
@@ -57,6 +68,7 @@ class ServiceProcess:
             self.command, env=self.env, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         log.close()
+        SERVICES[self.name] = self
         try:
             self.wait_healthy()
         except BaseException:
@@ -65,6 +77,14 @@ class ServiceProcess:
         return self
 
     def healthy(self) -> bool:
+        if self.netns:
+            from assay.harness.netns import in_netns
+
+            netns, self.netns = self.netns, None
+            try:
+                return in_netns(netns, self.healthy)
+            finally:
+                self.netns = netns
         if self.health_url:
             try:
                 with urllib.request.urlopen(self.health_url, timeout=1.0) as resp:
