@@ -15,6 +15,7 @@ from typing import Literal
 
 from assay.errors import UsageError
 from assay.results import Metric, MetricType, parse_metric_name, percentile_of
+from assay.trends import histograms
 from assay.trends.store import StoredRun, TrendStore
 
 Direction = Literal["higher", "lower"]  # which way is worse
@@ -99,7 +100,7 @@ class Series:
 
 
 def value_of(metric: Metric, aggregation: str, duration_s: float) -> float | None:
-    return metric.stat(aggregation, duration_s or None)
+    return histograms.stat(metric, aggregation, duration_s or None)
 
 
 def load_series(

@@ -21,6 +21,7 @@ from sqlalchemy.orm import sessionmaker
 from assay.errors import UsageError
 from assay.results import Metric, RunResult, utcnow
 from assay.sqlstore import make_engine, upgrade
+from assay.trends import histograms
 from assay.trends.models import BaselineRow, PointRow, RunRow
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -150,7 +151,7 @@ class TrendStore:
                     fails=metric.fails,
                     hdr=metric.hdr,
                     summary=dict(metric.summary),
-                    stats=metric.values(result.trend_stats, duration),
+                    stats=histograms.values(metric, result.trend_stats, duration),
                 )
             )
         try:
