@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -98,3 +99,151 @@ def retain_command(
     with open_store(store) as s:
         deleted = s.retain(keep_days=days, keep_runs=runs)
     typer.echo(f"deleted {deleted} run(s)", err=True)
+
+
+def _specs(series: list[str] | None, direction: str | None) -> list[object]:
+    from assay.trends.series import SeriesSpec
+
+    if direction not in (None, "higher", "lower"):
+        raise UsageError(f"--worse {direction!r}: expected higher or lower")
+    return [SeriesSpec.parse(s, direction=direction) for s in series or []]  # type: ignore[arg-type]
+
+
+@app.command("show")
+def show_command(
+    series: list[str] = typer.Argument(None, metavar="SERIES...", help="METRIC [AGG], e.g. 'http_req_duration{name:create} p(95)'."),
+    scenario: str | None = typer.Option(None, "--scenario", help="Only this scenario."),
+    label: list[str] = typer.Option(None, "--label", "-l", help="Only runs with label k=v (repeatable)."),
+    since: str | None = typer.Option(None, "--since", help="Only runs from this time (ISO 8601)."),
+    baseline: str | None = typer.Option(None, "--baseline", help="Draw this named baseline's band."),
+    html: Path | None = typer.Option(None, "--html", help="Write an interactive HTML page (offline, self-contained)."),
+    png: Path | None = typer.Option(None, "--png", help="Write a PNG picture (for Markdown and CI summaries)."),
+    worse: str | None = typer.Option(None, "--worse", help="Which way is worse: higher or lower (default by metric)."),
+    store: str | None = typer.Option(None, "--store", help=STORE_HELP),
+) -> None:
+    """Print series as tables (change points marked); --html/--png draw them."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from assay.trends.analyze import analyze
+    from assay.trends.report import table_rows
+    from assay.trends.store import open_store
+
+    with open_store(store) as s:
+        detection = analyze(
+            s, _specs(series, worse), scenario=scenario, labels=parse_labels(label),  # type: ignore[arg-type]
+            since=parse_time(since, "--since"), baseline=baseline, min_runs=10,
+        )
+    console = Console()
+    for outcome in detection.outcomes:
+        table = Table("run", "at (UTC)", outcome.series.aggregation, "Δ prev", "git sha", "", title=outcome.series.title)
+        for row in table_rows(outcome):
+            table.add_row(*row)
+        console.print(table)
+        for note in outcome.notes:
+            console.print(f"[yellow]warning:[/] {note}", highlight=False)
+    _pictures(detection, html, png)
+
+
+def _pictures(detection: object, html: Path | None, png: Path | None) -> None:
+    if html is not None:
+        from assay.trends.charts import write_html
+
+        write_html(detection, html)  # type: ignore[arg-type]
+        typer.echo(f"wrote {html}", err=True)
+    if png is not None:
+        from assay.trends.charts import write_png
+
+        write_png(detection, png)  # type: ignore[arg-type]
+        typer.echo(f"wrote {png}", err=True)
+
+
+@app.command("detect")
+def detect_command(
+    series: list[str] = typer.Argument(None, metavar="SERIES...", help="METRIC [AGG]; default: the main metrics of every scenario."),
+    rule: list[str] = typer.Option(None, "--rule", help="A team rule, e.g. '10% worse than mean of last 7 days for 3 consecutive runs'."),
+    stats: bool | None = typer.Option(None, "--stats/--no-stats", help="Run assay's statistical detector (default: on unless --rule is given)."),
+    baseline: str | None = typer.Option(None, "--baseline", help="Also compare the newest run with this named baseline."),
+    scenario: str | None = typer.Option(None, "--scenario", help="Only this scenario."),
+    label: list[str] = typer.Option(None, "--label", "-l", help="Only runs with label k=v (repeatable), e.g. git_branch=main."),
+    since: str | None = typer.Option(None, "--since", help="Only runs from this time (ISO 8601)."),
+    min_runs: int = typer.Option(10, "--min-runs", help="History the detector needs before it judges a series."),
+    recent: int = typer.Option(5, "--recent", help="An alarm is open (exit 2) when its change began in the newest N runs."),
+    worse: str | None = typer.Option(None, "--worse", help="Which way is worse: higher or lower (default by metric)."),
+    report: Path | None = typer.Option(None, "--report", help="Write the plain-text regression report here."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the detection as JSON (schema assay.trend/1)."),
+    marker: Path | None = typer.Option(None, "--marker", help="Create this file when a regression is found (for CI jobs)."),
+    html: Path | None = typer.Option(None, "--html", help="Write the interactive HTML page."),
+    png: Path | None = typer.Option(None, "--png", help="Write the PNG picture."),
+    store: str | None = typer.Option(None, "--store", help=STORE_HELP),
+) -> None:
+    """Find regressions: exit 2 when one is open, 0 otherwise (also with too little history)."""
+    import json
+
+    from assay.atomic import write_text_atomic
+    from assay.trends.analyze import analyze
+    from assay.trends.report import render_text
+    from assay.trends.rules import Rule
+    from assay.trends.store import open_store
+
+    rules = [Rule.parse(r) for r in rule or []]
+    if min_runs < 3 or recent < 1:
+        raise UsageError("--min-runs must be at least 3 and --recent at least 1")
+    use_stats = stats if stats is not None else not rules
+    with open_store(store) as s:
+        detection = analyze(
+            s, _specs(series, worse), scenario=scenario, labels=parse_labels(label),  # type: ignore[arg-type]
+            since=parse_time(since, "--since"), rules=rules, stats=use_stats, baseline=baseline,
+            min_runs=min_runs, recent=recent,
+        )
+    text = render_text(detection)
+    typer.echo(text, nl=False)
+    for note in detection.notes:
+        typer.echo(f"warning: {note}", err=True)
+    if report is not None:
+        write_text_atomic(report, text)
+    if json_out is not None:
+        write_text_atomic(json_out, json.dumps(detection.to_dict(), indent=2) + "\n")
+    if marker is not None and detection.regressions:
+        write_text_atomic(marker, "".join(f"{a.scenario}: {a.series} {a.size_text()} at {a.run_id}\n" for a in detection.regressions))
+    _pictures(detection, html, png)
+    sys.exit(detection.exit_code)
+
+
+@baseline_app.command("set")
+def baseline_set(
+    name: str = typer.Argument(..., help="The baseline's name."),
+    run: str | None = typer.Argument(None, help="Pin this run (id or unique prefix)."),
+    window: str | None = typer.Option(None, "--window", help="Or a window: 'last 7 runs', 'last 7 days', 'same weekday 4'."),
+    store: str | None = typer.Option(None, "--store", help=STORE_HELP),
+) -> None:
+    """Name a baseline: a pinned run, or a window of runs before the one judged."""
+    from assay.trends.store import open_store
+    from assay.trends.windows import Window
+
+    if window is not None:
+        window = str(Window.parse(window))
+    with open_store(store) as s:
+        row = s.set_baseline(name, run_id=run, window=window)
+    what = f"run {row.run_id[:12]}" if row.run_id else f"window {row.window}"
+    typer.echo(f"baseline {name}: {what}", err=True)
+
+
+@baseline_app.command("list")
+def baseline_list(store: str | None = typer.Option(None, "--store", help=STORE_HELP)) -> None:
+    """List the named baselines."""
+    from assay.trends.store import open_store
+
+    with open_store(store) as s:
+        for row in s.baselines():
+            what = f"run {row.run_id}" if row.run_id else f"window {row.window}"
+            typer.echo(f"{row.name}\t{what}\t{row.created_at:%Y-%m-%d %H:%M}")
+
+
+@baseline_app.command("rm")
+def baseline_rm(name: str = typer.Argument(...), store: str | None = typer.Option(None, "--store", help=STORE_HELP)) -> None:
+    """Delete a named baseline."""
+    from assay.trends.store import open_store
+
+    with open_store(store) as s:
+        s.delete_baseline(name)
