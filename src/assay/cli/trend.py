@@ -247,3 +247,28 @@ def baseline_rm(name: str = typer.Argument(...), store: str | None = typer.Optio
 
     with open_store(store) as s:
         s.delete_baseline(name)
+
+
+@app.command("pages")
+def pages_command(
+    directory: Path = typer.Argument(..., help="Write index.html and one page per scenario here."),
+    scenario: str | None = typer.Option(None, "--scenario", help="Only this scenario."),
+    label: list[str] = typer.Option(None, "--label", "-l", help="Only runs with label k=v (repeatable)."),
+    since: str | None = typer.Option(None, "--since", help="Only runs from this time (ISO 8601)."),
+    store: str | None = typer.Option(None, "--store", help=STORE_HELP),
+) -> None:
+    """A page per scenario: p50/p95/p99 latency, throughput and error rate as small multiples."""
+    from assay.trends.analyze import Detection, analyze, select_runs
+    from assay.trends.charts import write_scenario_pages
+    from assay.trends.series import scenario_specs
+    from assay.trends.store import open_store
+
+    outcomes = []
+    with open_store(store) as s:
+        labels, when = parse_labels(label), parse_time(since, "--since")
+        for name in select_runs(s, scenario=scenario, labels=labels, since=when):
+            part = analyze(s, scenario_specs(s, name), scenario=name, labels=labels, since=when)  # type: ignore[arg-type]
+            outcomes += part.outcomes
+        url = s.url
+    for path in write_scenario_pages(Detection(url, outcomes, ["assay detector"]), directory):
+        typer.echo(f"wrote {path}", err=True)

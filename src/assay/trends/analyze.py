@@ -206,6 +206,10 @@ def analyze(
                 alarm = compare_with_baseline(series, outcome.baseline, baseline, settings)
                 if alarm is not None:
                     outcome.alarms.append(alarm)
+        if not outcome.baseline and n >= 2:
+            default = Window("runs", 7)
+            outcome.baseline_name = str(default)
+            outcome.baseline = [series.values[j] for j in default.indices(series.runs, n - 1)]
         window = max([recent, *(r.consecutive for r in rules)])
         for alarm in outcome.alarms:
             alarm.open = alarm.start_index >= n - window

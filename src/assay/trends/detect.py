@@ -125,14 +125,18 @@ def fresh_runs_alarm(series: Series, last_change: int, settings: DetectorSetting
         return None
     baseline = np.asarray(series.values[last_change:start], dtype=float)
     low, high = _band(baseline, settings.band_sigmas)
-    for i in range(start, n):
-        interval = None
-        if series.metrics and i < len(series.metrics):
-            interval = percentile_interval(series.metrics[i], series.aggregation, settings)
+
+    def worse(i: int) -> bool:
+        interval = percentile_interval(series.metrics[i], series.aggregation, settings) if i < len(series.metrics) else None
         lo, hi = interval or (series.values[i], series.values[i])
-        worse = lo > high if series.direction == "higher" else hi < low
-        if not worse:
-            return None
+        return lo > high if series.direction == "higher" else hi < low
+
+    if not all(worse(i) for i in range(start, n)):
+        return None
+    # the change began at the first of the newest runs that are all outside the band
+    while start - 1 - last_change >= max(settings.min_size * 2, 5) and worse(start - 1):
+        start -= 1
+    baseline = np.asarray(series.values[last_change:start], dtype=float)
     after = np.asarray(series.values[start:], dtype=float)
     before = float(np.median(baseline))
     return Alarm.build(

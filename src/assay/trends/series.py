@@ -146,6 +146,20 @@ def default_specs(store: TrendStore, scenario: str) -> list[SeriesSpec]:
     return [SeriesSpec(n) for n in picked]
 
 
+def scenario_specs(store: TrendStore, scenario: str) -> list[SeriesSpec]:
+    """A scenario page's small multiples: p50/p95/p99 latency, throughput and error rate (or the defaults)."""
+    names = set(store.metric_names(scenario))
+    wanted = [
+        SeriesSpec("http_req_duration", "med"),
+        SeriesSpec("http_req_duration", "p(95)"),
+        SeriesSpec("http_req_duration", "p(99)"),
+        SeriesSpec("http_reqs", "rate"),
+        SeriesSpec("http_req_failed", "rate"),
+    ]
+    picked = [s for s in wanted if s.metric in names]
+    return picked or default_specs(store, scenario)
+
+
 # Metrics that describe the test's own set-up rather than the service: not watched by default.
 _QUIET = {
     "vus",
