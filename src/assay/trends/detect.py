@@ -75,9 +75,31 @@ def confirmed_change_points(values: Sequence[float], settings: DetectorSettings)
             scores.append((2.0 if small else (1.5 if weak else p), p))
         worst = max(range(len(points)), key=lambda k: scores[k][0])
         if scores[worst][0] < settings.pvalue:
-            return [(cp, scores[k][1]) for k, cp in enumerate(points)]
+            return _refine(data, points, settings)
         del points[worst]
     return []
+
+
+def _refine(data: np.ndarray, points: list[int], settings: DetectorSettings, reach: int = 3) -> list[tuple[int, float]]:
+    """Move each kept change to the nearby split the Mann-Whitney test separates best.
+
+    The split step's candidates next to an outlier night can sit a run or two off the
+    true start; the alarm must name the run where the change began.
+    """
+    out: list[tuple[int, float]] = []
+    for k, cp in enumerate(points):
+        lo = (points[k - 1] if k else 0) + settings.min_size
+        hi = (points[k + 1] if k + 1 < len(points) else len(data)) - settings.min_size
+        left_edge = points[k - 1] if k else 0
+        right_edge = points[k + 1] if k + 1 < len(points) else len(data)
+        best = (_segment_test(data, slice(left_edge, cp), slice(cp, right_edge)), cp)
+        for j in range(max(lo, cp - reach), min(hi, cp + reach) + 1):
+            p = _segment_test(data, slice(left_edge, j), slice(j, right_edge))
+            if p < best[0]:
+                best = (p, j)
+        points[k] = best[1]
+        out.append((best[1], best[0]))
+    return out
 
 
 def ratio_interval(before: np.ndarray, after: np.ndarray, settings: DetectorSettings) -> tuple[float, float]:
