@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -258,17 +259,72 @@ def pages_command(
     store: str | None = typer.Option(None, "--store", help=STORE_HELP),
 ) -> None:
     """A page per scenario: p50/p95/p99 latency, throughput and error rate as small multiples."""
-    from assay.trends.analyze import Detection, analyze, select_runs
+    from assay.trends.analyze import Detection
     from assay.trends.charts import write_scenario_pages
+    from assay.trends.store import open_store
+
+    with open_store(store) as s:
+        url = s.url
+    outcomes = _outcomes(None, scenario, store, labels=parse_labels(label), since=parse_time(since, "--since"))
+    for path in write_scenario_pages(Detection(url, outcomes, ["assay detector"]), directory):
+        typer.echo(f"wrote {path}", err=True)
+
+
+@export_app.command("grafana")
+def export_grafana(
+    series: list[str] = typer.Argument(None, metavar="SERIES...", help="METRIC [AGG]; default: each scenario's page series."),
+    output: Path = typer.Option(..., "--output", "-o", help="The dashboard JSON file."),
+    datasource: str = typer.Option("postgresql", "--datasource", help="postgresql (the store's tables) or prometheus."),
+    scenario: str | None = typer.Option(None, "--scenario", help="Only this scenario."),
+    title: str = typer.Option("assay trends", "--title", help="The dashboard's title."),
+    store: str | None = typer.Option(None, "--store", help=STORE_HELP),
+) -> None:
+    """Write a Grafana dashboard for the series, fed by PostgreSQL (the store) or Prometheus."""
+    from assay.atomic import write_text_atomic
+    from assay.trends.grafana import dashboard_json
+
+    if datasource not in ("postgresql", "prometheus"):
+        raise UsageError(f"--datasource {datasource!r}: expected postgresql or prometheus")
+    outcomes = _outcomes(series, scenario, store)
+    write_text_atomic(output, dashboard_json(outcomes, datasource=datasource, title=title))
+    typer.echo(f"wrote {output} ({len(outcomes)} panels)", err=True)
+
+
+@export_app.command("prometheus")
+def export_prometheus(
+    series: list[str] = typer.Argument(None, metavar="SERIES...", help="METRIC [AGG]; default: each scenario's page series."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write here (a textfile collector's .prom file) instead of stdout."),
+    scenario: str | None = typer.Option(None, "--scenario", help="Only this scenario."),
+    store: str | None = typer.Option(None, "--store", help=STORE_HELP),
+) -> None:
+    """The newest value and regression state of each series in Prometheus text format."""
+    from assay.atomic import write_text_atomic
+    from assay.trends.grafana import exposition
+
+    text = exposition(_outcomes(series, scenario, store))
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        write_text_atomic(output, text)
+
+
+def _outcomes(
+    series: list[str] | None,
+    scenario: str | None,
+    store: str | None,
+    *,
+    labels: dict[str, str] | None = None,
+    since: datetime | None = None,
+) -> list[Any]:
+    """Each scenario's series (named, or its page series) analysed with the defaults."""
+    from assay.trends.analyze import analyze, select_runs
     from assay.trends.series import scenario_specs
     from assay.trends.store import open_store
 
-    outcomes = []
+    outcomes: list[Any] = []
     with open_store(store) as s:
-        labels, when = parse_labels(label), parse_time(since, "--since")
-        for name in select_runs(s, scenario=scenario, labels=labels, since=when):
-            part = analyze(s, scenario_specs(s, name), scenario=name, labels=labels, since=when)  # type: ignore[arg-type]
-            outcomes += part.outcomes
-        url = s.url
-    for path in write_scenario_pages(Detection(url, outcomes, ["assay detector"]), directory):
-        typer.echo(f"wrote {path}", err=True)
+        specs = _specs(series, None)
+        for name in select_runs(s, scenario=scenario, labels=labels, since=since):
+            wanted = specs or scenario_specs(s, name)
+            outcomes += analyze(s, wanted, scenario=name, labels=labels, since=since).outcomes  # type: ignore[arg-type]
+    return outcomes
