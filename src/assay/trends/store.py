@@ -117,9 +117,9 @@ class TrendStore:
 
     def record(self, result: RunResult, *, at: datetime | None = None, labels: dict[str, str] | None = None) -> StoredRun:
         """Store one run with its labels and time, all or nothing."""
-        result = result.model_copy(deep=True)
-        if labels:
-            result.labels.update(labels)
+        # shallow: the caller's result keeps its labels; metrics are only read (and sealed, which is idempotent)
+        result = result.model_copy(update={"labels": {**result.labels, **(labels or {})}})
+        payload = result.to_json(indent=None)  # seals every histogram once
         when = as_utc(at or result.finished_at or result.started_at or utcnow())
         duration = result.duration_s or None
         row = RunRow(
@@ -133,10 +133,9 @@ class TrendStore:
             duration_s=result.duration_s,
             labels=dict(result.labels),
             source=result.source.path if result.source else None,
-            result=result.to_json(indent=None),
+            result=payload,
         )
         for name, metric in result.metrics.items():
-            metric.seal()
             row.points.append(
                 PointRow(
                     metric=name,
