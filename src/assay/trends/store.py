@@ -217,15 +217,10 @@ class TrendStore:
 
     def result(self, run_id: str) -> RunResult:
         """The whole RunResult of a recorded run; `run_id` may be a unique prefix."""
-        with self.sessions() as session:
-            rows = list(session.scalars(select(RunRow).where(RunRow.run_id.startswith(run_id)).limit(2)))
-        if not rows:
-            raise UsageError(f"no run {run_id!r} in the store {self.url}")
-        if len(rows) > 1:
-            raise UsageError(f"run id {run_id!r} is ambiguous in the store {self.url}; give more characters")
-        return RunResult.from_json(rows[0].result)
+        return self.results([self.find_run(run_id)])[0]
 
     def find_run(self, run_id: str) -> StoredRun:
+        """The recorded run whose id is (or starts with) `run_id`."""
         with self.sessions() as session:
             rows = list(session.scalars(select(RunRow).where(RunRow.run_id.startswith(run_id)).limit(2)))
         if len(rows) != 1:
