@@ -179,6 +179,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--postgres", default=None, help="a PostgreSQL URL for the store part (a scratch database)")
     parser.add_argument("--sqlite", default="sqlite:////tmp/assay-bench-trends.db")
+    parser.add_argument("--no-sqlite", action="store_true", help="store part on PostgreSQL only")
     parser.add_argument("--skip", default="", help="comma list of parts to skip: detectors,library,store")
     args = parser.parse_args()
     print(f"load average at start: {Path('/proc/loadavg').read_text().split()[:3]}")
@@ -190,7 +191,7 @@ def main() -> None:
         library_table(cases)
     if "store" not in skip:
         sys.path.insert(0, str(HERE.parent))
-        urls = {"SQLite": args.sqlite}
+        urls = {"SQLite": args.sqlite} if not args.no_sqlite else {}
         if args.postgres:
             urls["PostgreSQL"] = args.postgres
         store_table(args.runs, urls)
