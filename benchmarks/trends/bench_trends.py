@@ -123,7 +123,7 @@ def library_table(cases: list[Case]) -> None:
     run("signal-processing-algorithms 2.1.6 e_divisive (p 0.05, 100 permutations)", lambda v: [int(i) for i in e_divisive(np.asarray(v), pvalue=0.05, permutations=100)])
 
 
-def store_table(runs: int, urls: dict[str, str]) -> None:
+def store_table(runs: int, urls: dict[str, str], reuse_store: bool = False) -> None:
     from tests_runs import make_run  # type: ignore[import-not-found]
 
     from assay.trends.analyze import analyze
@@ -139,11 +139,13 @@ def store_table(runs: int, urls: dict[str, str]) -> None:
         store = open_store(url)
         from assay.trends.models import Base
 
-        with store.engine.begin() as conn:
-            for table in reversed(Base.metadata.sorted_tables):
-                conn.execute(table.delete())
+        reuse = reuse_store and store.count() >= runs
+        if not reuse:
+            with store.engine.begin() as conn:
+                for table in reversed(Base.metadata.sorted_tables):
+                    conn.execute(table.delete())
         record_s = anchor_s = 0.0
-        for k in range(runs):
+        for k in range(0 if reuse else runs):
             run = templates[k % 50].model_copy(update={"id": uuid.uuid4().hex})
             at = templates[0].finished_at + timedelta(hours=6 * k)  # type: ignore[operator]
             t0 = time.perf_counter()
@@ -167,8 +169,9 @@ def store_table(runs: int, urls: dict[str, str]) -> None:
         analyze(store)
         default_s = time.perf_counter() - t0
         store.close()
+        recorded = f"{record_s / runs * 1000:.1f} | {anchor_s / runs * 1000:.2f} | {record_s / anchor_s:.1f}" if not reuse else "(reused) | | "
         print(
-            f"| {name} | {record_s / runs * 1000:.1f} | {anchor_s / runs * 1000:.2f} | {record_s / anchor_s:.1f} | "
+            f"| {name} | {recorded} | "
             f"{detect_s:.2f} | {otava_s:.2f} | {detect_s / otava_s:.1f} | {default_s:.2f} |"
         )
 
@@ -179,6 +182,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--postgres", default=None, help="a PostgreSQL URL for the store part (a scratch database)")
     parser.add_argument("--sqlite", default="sqlite:////tmp/assay-bench-trends.db")
+    parser.add_argument("--reuse", action="store_true", help="time detection on an already filled store")
     parser.add_argument("--no-sqlite", action="store_true", help="store part on PostgreSQL only")
     parser.add_argument("--skip", default="", help="comma list of parts to skip: detectors,library,store")
     args = parser.parse_args()
@@ -194,7 +198,7 @@ def main() -> None:
         urls = {"SQLite": args.sqlite} if not args.no_sqlite else {}
         if args.postgres:
             urls["PostgreSQL"] = args.postgres
-        store_table(args.runs, urls)
+        store_table(args.runs, urls, reuse_store=args.reuse)
     print(f"\nload average at end: {Path('/proc/loadavg').read_text().split()[:3]}")
 
 

@@ -64,19 +64,29 @@ def confirmed_change_points(values: Sequence[float], settings: DetectorSettings)
     raw = np.asarray(values, dtype=float)
     points = weak_change_points(data.tolist(), window_len=settings.window_len, max_pvalue=0.05)
     n = len(data)
+
+    def score(k: int) -> tuple[float, float]:
+        left_edge = points[k - 1] if k else 0
+        right_edge = points[k + 1] if k + 1 < len(points) else n
+        cp = points[k]
+        left, right = slice(left_edge, cp), slice(cp, right_edge)
+        if cp - left_edge < settings.min_size or right_edge - cp < settings.min_size:
+            return 2.0, 1.0
+        p = _segment_test(data, left, right)
+        weak = abs(_median_ratio(raw, left, right)) < settings.min_magnitude
+        return (1.5 if weak else p), p
+
+    scores = [score(k) for k in range(len(points))]
     while points:
-        bounds = [0, *points, n]
-        scores = []
-        for k, cp in enumerate(points):
-            left, right = slice(bounds[k], cp), slice(cp, bounds[k + 2])
-            small = cp - bounds[k] < settings.min_size or bounds[k + 2] - cp < settings.min_size
-            p = _segment_test(data, left, right)
-            weak = abs(_median_ratio(raw, left, right)) < settings.min_magnitude
-            scores.append((2.0 if small else (1.5 if weak else p), p))
         worst = max(range(len(points)), key=lambda k: scores[k][0])
         if scores[worst][0] < settings.pvalue:
             return _refine(data, points, settings)
         del points[worst]
+        del scores[worst]
+        # only the removed point's neighbours change (their segments grew)
+        for k in (worst - 1, worst):
+            if 0 <= k < len(points):
+                scores[k] = score(k)
     return []
 
 

@@ -114,17 +114,19 @@ def load_series(
     known = store.metric_names(scenario)
     if spec.metric not in known:
         raise UsageError(f"no series {spec.metric!r} in scenario {scenario!r}{did_you_mean(spec.metric, known)}")
-    by_run = store.metrics(spec.metric, runs)
-    first = next(iter(by_run.values()), None)
+    by_run = store.points(spec.metric, runs)
+    first = next((m for m, _ in by_run.values()), None)
     metric_type = str(first.type) if first is not None else str(MetricType.TREND)
     aggregation = spec.aggregation or default_aggregation(metric_type)
     direction = spec.direction or default_direction(spec.metric, metric_type)
     series = Series(scenario, spec.metric, aggregation, direction)
     for run in runs:
-        metric = by_run.get(run.pk)
-        if metric is None:
+        point = by_run.get(run.pk)
+        if point is None:
             continue
-        value = value_of(metric, aggregation, run.duration_s)
+        metric, stats = point
+        # the aggregates stored at record time are the same numbers; others come from the histogram
+        value = stats[aggregation] if aggregation in stats else value_of(metric, aggregation, run.duration_s)
         if value is None:
             continue
         series.runs.append(run)

@@ -198,14 +198,18 @@ class TrendStore:
 
     def metrics(self, name: str, runs: Sequence[StoredRun]) -> dict[int, Metric]:
         """The metric `name` of each run (by run pk), rebuilt with its histogram."""
+        return {pk: metric for pk, (metric, _) in self.points(name, runs).items()}
+
+    def points(self, name: str, runs: Sequence[StoredRun]) -> dict[int, tuple[Metric, dict[str, float]]]:
+        """The metric `name` of each run with the aggregates computed when it was recorded."""
         wanted = [r.pk for r in runs]
-        out: dict[int, Metric] = {}
+        out: dict[int, tuple[Metric, dict[str, float]]] = {}
         with self.sessions() as session:
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start : start + 500]
                 query = select(PointRow).where(PointRow.metric == name, PointRow.run_pk.in_(chunk))
                 for row in session.scalars(query):
-                    out[row.run_pk] = metric_of(row)
+                    out[row.run_pk] = (metric_of(row), dict(row.stats or {}))
         return out
 
     def merged_metric(self, name: str, runs: Sequence[StoredRun]) -> Metric | None:
