@@ -9,7 +9,7 @@ NODE_DIRS := $(shell find tests -name package.json -not -path '*/node_modules/*'
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py src/assay/load/http/_fastresp.c examples/courier/pyproject.toml
+$(STAMP): pyproject.toml setup.py Makefile src/assay/load/http/_fastresp.c examples/courier/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
 	$(BIN)/python -m pip install -q -e '.[dev]' -e examples/courier
