@@ -9,10 +9,12 @@ NODE_DIRS := $(shell find tests -name package.json -not -path '*/node_modules/*'
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py src/assay/load/http/_fastresp.c examples/courier/pyproject.toml
+$(STAMP): pyproject.toml setup.py Makefile src/assay/load/http/_fastresp.c examples/courier/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
 	$(BIN)/python -m pip install -q -e '.[dev]' -e examples/courier
+	# Otava pins numpy and pulls its CLI's cloud clients; assay uses only otava.analysis (numpy, scipy)
+	$(BIN)/python -m pip install -q --no-deps 'apache-otava==0.8.0'
 	touch $(STAMP)
 
 install: venv node
@@ -44,6 +46,8 @@ demo: install
 
 bench: install
 	$(BIN)/python -m pip install -q -e '.[bench]'
+	$(BIN)/python -m pip install -q more-itertools structlog
+	$(BIN)/python -m pip install -q --no-deps 'signal-processing-algorithms==2.1.6'
 	@echo "see benchmarks/README.md"
 
 clean:

@@ -25,8 +25,14 @@ def check_command(
         ..., metavar="RESULT...", help="Run results: assay JSON or any k6 file (summary-export, handleSummary, NDJSON, CSV)."
     ),
     slo: Path = typer.Option(..., "--slo", help="The SLO file (assay YAML/JSON/TOML, or OpenSLO v1 YAML)."),
-    baseline: Path | None = typer.Option(
-        None, "--baseline", help="A folder of earlier results: the baseline for relative criteria such as <=+10%."
+    baseline: str | None = typer.Option(
+        None,
+        "--baseline",
+        help="The baseline for relative criteria such as <=+10%: a folder of earlier results, or the trend store "
+        "('store' for the default, or sqlite:///... / postgresql://...).",
+    ),
+    baseline_window: str | None = typer.Option(
+        None, "--baseline-window", help="With a store baseline: only runs of this window ('last 7 days', 'last 10 runs', 'same weekday')."
     ),
     fmt: str = typer.Option("console", "--format", "-f", help=f"Report format: {', '.join(FORMATS)}."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the report here (the console table still prints)."),
@@ -48,14 +54,25 @@ def check_command(
     from assay.formats import load_result
     from assay.slo.check import check
     from assay.slo.files import load_slo
-    from assay.slo.history import DirectoryHistory
+    from assay.slo.history import DirectoryHistory, History
     from assay.slo.reports import console as console_report
 
     if record and baseline is None:
         raise UsageError("--record needs --baseline DIR: the folder the results are saved into")
     spec = load_slo(slo)
     loaded = [load_result(p) for p in results]
-    history = DirectoryHistory(baseline) if baseline is not None else None
+    history: History | None = DirectoryHistory(baseline) if baseline is not None and not _is_store(baseline) else None
+    store = None
+    if baseline is not None and _is_store(baseline):
+        from assay.trends.history import StoreHistory
+        from assay.trends.store import open_store, scenario_of
+        from assay.trends.windows import Window
+
+        store = open_store(None if baseline == "store" else baseline)
+        window = Window.parse(baseline_window) if baseline_window else None
+        history = StoreHistory(store, window=window, scenario=scenario_of(loaded[0]) if loaded else None)
+    elif baseline_window is not None:
+        raise UsageError("--baseline-window needs a store baseline (--baseline store, sqlite:///... or postgresql://...)")
     outcome = check(spec, loaded, history=history, slo_name=name or spec.name or slo.stem)
 
     text = None if fmt == "console" and output is None else render(outcome, fmt)
@@ -79,13 +96,26 @@ def check_command(
         push(outcome, pushgateway)
     if record:
         assert baseline is not None
-        from assay.slo.history import record_verdicts
+        if store is not None:
+            from assay.trends.history import record_verdicts as record_in_store
 
-        for path in record_verdicts(outcome, baseline):
-            typer.echo(f"recorded {path}", err=True)
+            for run in record_in_store(outcome, store):
+                typer.echo(f"recorded run {run.short_id} in {store.url}", err=True)
+        else:
+            from assay.slo.history import record_verdicts
+
+            for path in record_verdicts(outcome, baseline):
+                typer.echo(f"recorded {path}", err=True)
+    if store is not None:
+        store.close()
     # sys.exit, not typer.Exit: the CLI runs click with standalone_mode=False, which turns
     # typer.Exit into a return value and would lose the gate's exit code.
     sys.exit(outcome.exit_code)
+
+
+def _is_store(baseline: str) -> bool:
+    """`store` or a database URL names the trend store; anything else is a folder."""
+    return baseline == "store" or "://" in baseline
 
 
 def render(outcome: object, fmt: str) -> str:

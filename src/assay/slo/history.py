@@ -101,6 +101,17 @@ class DirectoryHistory:
         return out
 
 
+def judged_results(check: SloCheck) -> list[RunResult]:
+    """Copies of the checked results carrying their SLO verdict in `extra.slo` (what baselines filter on)."""
+    out = []
+    for report, result in zip(check.evaluations, check.results, strict=True):
+        verdict = {"PASS": "pass", "WARNING": "warning"}.get(report.status, "fail")
+        stored = result.model_copy(deep=True)
+        stored.extra["slo"] = {"slo": report.slo, "status": verdict, "score": report.score}
+        out.append(stored)
+    return out
+
+
 def record_verdicts(check: SloCheck, directory: str | Path) -> list[Path]:
     """Save each checked result, with its SLO verdict in `extra.slo`, as assay JSON in `directory`.
 
@@ -110,10 +121,7 @@ def record_verdicts(check: SloCheck, directory: str | Path) -> list[Path]:
 
     folder = Path(directory)
     written: list[Path] = []
-    for report, result in zip(check.evaluations, check.results, strict=True):
-        verdict = {"PASS": "pass", "WARNING": "warning"}.get(report.status, "fail")
-        stored = result.model_copy(deep=True)
-        stored.extra["slo"] = {"slo": report.slo, "status": verdict, "score": report.score}
+    for stored in judged_results(check):
         when = stored.finished_at or stored.started_at or datetime.now(UTC)
         written.append(stored.save(folder / f"{when:%Y%m%dT%H%M%S}-{stored.id[:12]}.json"))
     return written

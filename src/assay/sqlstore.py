@@ -1,0 +1,88 @@
+"""Database URLs, engines and Alembic upgrades shared by assay's stores.
+
+SQLite is the embedded default (WAL, foreign keys on, a busy timeout so concurrent
+writers wait instead of failing); PostgreSQL goes through psycopg 3. Each store owns
+its migrations folder and its own Alembic version table, so several stores can share
+one PostgreSQL database. A database migrated by a newer assay is refused (exit 64)
+instead of being half-understood.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from assay.errors import UsageError
+
+
+def normalize_url(url: str, option: str = "--db") -> str:
+    """Accept the URLs people type (postgresql://, postgres://) and pick the psycopg 3 driver."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise UsageError(f"{option}: not a database URL: {url!r} (use sqlite:///path.db or postgresql://...)") from exc
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise UsageError(f"{option}: unsupported database {parsed.get_backend_name()!r}; use sqlite or postgresql")
+    return url
+
+
+def make_engine(url: str, option: str = "--db") -> Engine:
+    url = normalize_url(url, option)
+    kwargs: dict[str, Any] = {}
+    sqlite = url.startswith("sqlite")
+    if sqlite:
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        database = make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+    else:
+        kwargs.update(pool_size=5, max_overflow=10, pool_recycle=1800)
+    engine = create_engine(url, **kwargs)
+    if sqlite:
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+    return engine
+
+
+def upgrade(engine: Engine, migrations: Path, *, version_table: str, what: str) -> None:
+    """Bring the schema to the newest revision of `migrations`; refuse a newer database (exit 64)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations))
+    cfg.attributes["version_table"] = version_table
+    script = ScriptDirectory.from_config(cfg)
+    known = {rev.revision for rev in script.walk_revisions()}
+    try:
+        with engine.begin() as conn:
+            current = MigrationContext.configure(conn, opts={"version_table": version_table}).get_current_heads()
+            unknown = [rev for rev in current if rev not in known]
+            if unknown:
+                raise UsageError(
+                    f"{what} {engine.url.render_as_string(hide_password=True)} has schema version "
+                    f"{', '.join(unknown)}, newer than this assay knows ({script.get_current_head()}); "
+                    "upgrade assay to read it"
+                )
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    except OperationalError as exc:
+        raise UsageError(
+            f"{what} {engine.url.render_as_string(hide_password=True)}: cannot open ({exc.orig})"
+        ) from None

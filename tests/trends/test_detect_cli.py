@@ -1,0 +1,169 @@
+"""`assay trend detect|show|baseline|pages` on a real store: exit codes, report, marker, pictures."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from assay.cli.app import main
+from assay.results import RunResult
+from assay.trends.charts import LINE, REGRESSION
+from assay.trends.store import open_store
+
+
+def cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    out, err = capsys.readouterr()
+    return int(exit_info.value.code or 0), out, err
+
+
+def fill(url: str, run_factory: Callable[..., RunResult], nights: int, *, step_at: int | None, step: float = 1.3, seed: int = 11) -> list[str]:
+    rng = np.random.default_rng(seed)
+    ids = []
+    with open_store(url) as store:
+        for day in range(nights):
+            level = 100 * (1 + 0.03 * rng.standard_normal()) * (step if step_at is not None and day >= step_at else 1.0)
+            run = run_factory(level, day=day, labels={"git_sha": f"{day:02d}" + "c0ffee" * 3}, samples=300)
+            ids.append(store.record(run).run_id)
+    return ids
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'trends.db'}"
+
+
+def test_detect_finds_a_fresh_regression_writes_report_and_marker(url: str, tmp_path: Path, run_factory: Callable[..., RunResult], capsys: pytest.CaptureFixture[str]) -> None:
+    ids = fill(url, run_factory, 24, step_at=20)
+    report, marker, out_json = tmp_path / "report.txt", tmp_path / "regressed", tmp_path / "d.json"
+    code, out, _ = cli(["trend", "detect", "http_req_duration p(95)", "--store", url, "--report", str(report), "--marker", str(marker), "--json", str(out_json)], capsys)
+    assert code == 2
+    text = report.read_text()
+    assert text == out and "REGRESSION nightly: http_req_duration p(95)" in text
+    assert f"began at run {ids[20][:12]}" in text
+    assert "commits: 19c0ffeec0ff..20c0ffeec0ff" in text
+    assert marker.exists() and ids[20] in marker.read_text()
+    doc = json.loads(out_json.read_text())
+    assert doc["schema"] == "assay.trend/1" and doc["regressions"] == 1 and doc["exit_code"] == 2
+    alarm = doc["series"][0]["alarms"][0]
+    low, high = alarm["interval"]
+    assert 0.15 < low < alarm["change"] < high < 0.5  # a 30% step, inside its interval
+
+
+def test_no_change_exits_0_without_marker(url: str, tmp_path: Path, run_factory: Callable[..., RunResult], capsys: pytest.CaptureFixture[str]) -> None:
+    fill(url, run_factory, 24, step_at=None)
+    marker = tmp_path / "regressed"
+    code, out, _ = cli(["trend", "detect", "--store", url, "--marker", str(marker)], capsys)
+    assert code == 0 and not marker.exists()
+    assert "0 open regression(s) in 3 series" in out and "no changes found" in out
+
+
+def test_too_little_history_warns_and_exits_0(url: str, run_factory: Callable[..., RunResult], capsys: pytest.CaptureFixture[str]) -> None:
+    fill(url, run_factory, 4, step_at=2, step=2.0)
+    code, out, err = cli(["trend", "detect", "http_req_duration p(95)", "--store", url], capsys)
+    assert code == 0
+    assert "not enough history: 4 of 10 runs" in err and "REGRESSION" not in out
+    code, _, err = cli(["trend", "detect", "--rule", "10% above mean of last 7 runs for 3 consecutive", "--store", url], capsys)
+    assert code == 0 and "not enough history for rule" in err and "4 of 10 runs" in err
+
+
+def test_the_teams_rule_decides_exit_code_and_marker(url: str, tmp_path: Path, run_factory: Callable[..., RunResult], capsys: pytest.CaptureFixture[str]) -> None:
+    fill(url, run_factory, 12, step_at=9)
+    marker = tmp_path / "m"
+    rule = "10% above mean of last 7 days for 3 consecutive nights"
+    code, out, _ = cli(["trend", "detect", "http_req_duration p(95)", "--rule", rule, "--store", url, "--marker", str(marker)], capsys)
+    assert code == 2 and marker.exists()
+    assert "detector: rule: 10% above the mean of last 7 days for 3 consecutive runs" in out
+
+
+def test_unknown_series_scenario_and_baseline_are_located_errors(url: str, run_factory: Callable[..., RunResult], capsys: pytest.CaptureFixture[str]) -> None:
+    fill(url, run_factory, 3, step_at=None)
+    code, _, err = cli(["trend", "show", "http_req_duraton p(95)", "--store", url], capsys)
+    assert code == 64 and "did you mean 'http_req_duration'" in err
+    code, _, err = cli(["trend", "detect", "--scenario", "nigthly", "--store", url], capsys)
+    assert code == 64 and "did you mean 'nightly'" in err
+    code, _, err = cli(["trend", "detect", "--baseline", "relese", "--store", url], capsys)
+    assert code == 64 and "no baseline 'relese'" in err
+    code, _, err = cli(["trend", "detect", "--rule", "ten percent worse", "--store", url], capsys)
+    assert code == 64 and "expected 'X% worse than mean|median" in err
+    code, _, err = cli(["trend", "show", "http_req_duration p(95", "--store", url], capsys)
+    assert code == 64
+
+
+def test_pinned_and_window_baselines(url: str, run_factory: Callable[..., RunResult], capsys: pytest.CaptureFixture[str]) -> None:
+    ids = fill(url, run_factory, 12, step_at=11, step=1.6)
+    assert cli(["trend", "baseline", "set", "release-1", ids[2][:8], "--store", url], capsys)[0] == 0
+    assert cli(["trend", "baseline", "set", "week", "--window", "last 7 days", "--store", url], capsys)[0] == 0
+    code, out, _ = cli(["trend", "baseline", "list", "--store", url], capsys)
+    assert f"release-1\trun {ids[2]}" in out and "week\twindow last 7 days" in out
+    for name in ("release-1", "week"):
+        code, out, _ = cli(["trend", "detect", "http_req_duration p(95)", "--no-stats", "--baseline", name, "--store", url], capsys)
+        assert code == 2 and f"baseline '{name}': newest run outside the band" in out
+    assert cli(["trend", "baseline", "rm", "week", "--store", url], capsys)[0] == 0
+    assert "week" not in cli(["trend", "baseline", "list", "--store", url], capsys)[1]
+
+
+def test_show_prints_the_series_with_the_change_marked(url: str, run_factory: Callable[..., RunResult], capsys: pytest.CaptureFixture[str]) -> None:
+    fill(url, run_factory, 24, step_at=12)
+    code, out, _ = cli(["trend", "show", "http_req_duration{name:create} p(99)", "--store", url], capsys)
+    assert code == 0
+    assert "nightly: http_req_duration{name:create} p(99)" in out
+    assert out.count("▲ regression") == 1
+
+
+def _chromium(page: Path, png: Path) -> str:
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    with tempfile.TemporaryDirectory(prefix="assay-chromium-") as profile:
+        done = subprocess.run(
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
+             "--virtual-time-budget=8000", "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>", f"--screenshot={png}", "--window-size=1200,1000", "--hide-scrollbars", page.as_uri()],
+            check=True, capture_output=True, text=True, timeout=120,
+        )
+    return done.stderr
+
+
+def _pixels(png: Path, hex_colour: str) -> int:
+    target = tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    return sum(1 for p in Image.open(png).convert("RGB").getdata() if p == target)
+
+
+@pytest.mark.slow
+def test_html_pages_render_offline_in_chromium_without_console_errors(url: str, tmp_path: Path, run_factory: Callable[..., RunResult], capsys: pytest.CaptureFixture[str]) -> None:
+    fill(url, run_factory, 24, step_at=14)
+    pages = tmp_path / "pages"
+    assert cli(["trend", "pages", str(pages), "--store", url], capsys)[0] == 0
+    page = pages / "nightly.html"
+    text = page.read_text()
+    # plotly.js is inlined (no script tag loads anything) and chromium runs with no way out: works offline
+    assert all("src" not in attrs for attrs in re.findall(r"<script([^>]*)>", text))
+    for title in ("http_req_duration med", "http_req_duration p(95)", "http_req_duration p(99)", "http_reqs rate", "http_req_failed rate"):
+        assert f"nightly: {title}" in text
+    assert "run " in text and "git_sha=14c0ffee" in text  # hover labels
+    png = tmp_path / "shot.png"
+    log = _chromium(page, png)
+    assert "CONSOLE" not in log and "Uncaught" not in log
+    assert _pixels(png, LINE) > 300  # the series lines are drawn
+    assert _pixels(png, REGRESSION) > 30  # and the alarms
+    index = (pages / "index.html").read_text()
+    assert "href='nightly.html'" in index
+
+
+def test_png_draws_the_series_and_the_alarm(url: str, tmp_path: Path, run_factory: Callable[..., RunResult], capsys: pytest.CaptureFixture[str]) -> None:
+    fill(url, run_factory, 24, step_at=14)
+    png = tmp_path / "trend.png"
+    code, _, _ = cli(["trend", "show", "http_req_duration p(95)", "--png", str(png), "--store", url], capsys)
+    assert code == 0
+    image = Image.open(png)
+    assert image.format == "PNG" and image.size[0] >= 600
+    assert _pixels(png, LINE) > 100 and _pixels(png, REGRESSION) > 20
