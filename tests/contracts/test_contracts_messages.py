@@ -1,0 +1,211 @@
+"""Message pacts: written by pact-python's consumer side, verified by `assay contract verify` against a
+provider function and against an HTTP message endpoint (Pact's message protocol), with provider states."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pact import Pact, match
+from typer.testing import CliRunner
+
+from assay.cli.app import app
+from assay.contracts import pactfile
+from assay.contracts.verify import VerifyOptions, verify
+
+os.environ.setdefault("PACT_DO_NOT_TRACK", "true")
+
+EVENT = {"type": "order.shipped", "order": {"id": 7, "carrier": "DHL", "items": 2}}
+BROKEN = {"type": "order.shipped", "order": {"id": "seven", "carrier": "DHL", "items": 2}}
+
+
+def write_message_pact(out: Path, spec: str) -> Path:
+    """A consumer test with pact-python: the consumer must handle the message it expects."""
+    p = Pact("Mailer", "Orders").with_specification(spec)
+    (
+        p.upon_receiving("an order shipped event", "Async")
+        .given("order 7 is shipped", id=7)
+        .with_body(
+            {
+                "type": "order.shipped",
+                "order": {"id": match.int(7), "carrier": match.like("DHL"), "items": match.int(2)},
+            },
+            content_type="application/json",
+        )
+        .with_metadata({"topic": "orders"})
+    )
+    seen: list[Any] = []
+    p.verify(lambda body, meta: seen.append((json.loads(body), meta)), "Async")
+    assert seen and seen[0][0]["order"]["id"] == 7 and seen[0][1]["topic"] == "orders"
+    p.write_file(out, overwrite=True)
+    return out / "Mailer-Orders.json"
+
+
+class Orders:
+    """The provider: publishes order events; provider states set up its data."""
+
+    def __init__(self) -> None:
+        self.shipped: dict[int, dict[str, Any]] = {}
+        self.broken = False
+        self.states: list[tuple[str, str]] = []
+
+    def state(self, state: str, action: str, parameters: dict[str, Any] | None = None) -> None:
+        self.states.append((state, action))
+        if action == "setup":
+            self.shipped[int((parameters or {}).get("id", 7))] = (
+                BROKEN["order"] if self.broken else EVENT["order"]
+            )
+        else:
+            self.shipped.clear()
+
+    def produce(self, description: str) -> dict[str, Any]:
+        assert description == "an order shipped event"
+        order = self.shipped[7]  # only there when the provider state was set up
+        return {"contents": {"type": "order.shipped", "order": order}, "metadata": {"topic": "orders"}}
+
+
+@pytest.fixture(scope="module", params=["V3", "V4"])
+def message_pact(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_message_pact(tmp_path_factory.mktemp(request.param), request.param)
+
+
+@contextmanager
+def message_endpoint(orders: Orders) -> Iterator[str]:
+    """An HTTP message endpoint as Pact's message protocol has it, plus a provider-state endpoint."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+            if self.path == "/_pact/state":
+                orders.state(body["state"], body.get("action", "setup"), body.get("params"))
+                self.send_response(200)
+                self.end_headers()
+                return
+            message = orders.produce(body["description"])
+            payload = json.dumps(message["contents"]).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            meta = json.dumps(message["metadata"]).encode()
+            self.send_header("Pact-Message-Metadata", base64.b64encode(meta).decode())
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield f"http://127.0.0.1:{srv.server_address[1]}"
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_contracts_messages_pact_file_reads_as_message_interactions(message_pact: Path) -> None:
+    doc = pactfile.load(message_pact)
+    [inter] = pactfile.interactions(doc)
+    assert inter.kind == "Asynchronous/Messages"
+    assert inter.response.body == {"type": "order.shipped", "order": {"id": 7, "carrier": "DHL", "items": 2}}
+    assert pactfile.rule_at(inter.response.rules, "body", "$.order.id") == "integer"
+    assert inter.states == [("order 7 is shipped", {"id": 7})]
+
+
+def test_contracts_messages_verified_against_a_provider_function(
+    message_pact: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    orders = Orders()
+    result = verify(_opts(message_pact, orders, monkeypatch))
+    assert not result.failed, result.output
+    assert [o.description for o in result.outcomes] == ["an order shipped event"]
+    assert ("order 7 is shipped", "setup") in orders.states and (
+        "order 7 is shipped",
+        "teardown",
+    ) in orders.states
+
+
+def _opts(pact: Path, orders: Orders, monkeypatch: pytest.MonkeyPatch) -> VerifyOptions:
+    """The provider function and state handlers as module:obj specs, as the CLI takes them."""
+    import types
+
+    mod = types.ModuleType("assay_test_orders_provider")
+    mod.produce = orders.produce  # type: ignore[attr-defined]
+    mod.state = orders.state  # type: ignore[attr-defined]
+    monkeypatch.setitem(__import__("sys").modules, mod.__name__, mod)
+    return VerifyOptions(
+        provider="Orders",
+        message_provider=f"{mod.__name__}:produce",
+        state_handlers=f"{mod.__name__}:state",
+        pact_files=[pact],
+    )
+
+
+def test_contracts_messages_broken_message_fails_readably(
+    message_pact: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    orders = Orders()
+    orders.broken = True
+    result = verify(_opts(message_pact, orders, monkeypatch))
+    assert result.failed
+    [outcome] = result.outcomes
+    [m] = outcome.mismatches
+    assert m.path == "$.order.id" and m.rule == "integer"
+    assert "integer" in m.message and m.actual == "seven"
+
+
+def test_contracts_messages_cli_against_an_http_message_endpoint(message_pact: Path) -> None:
+    orders = Orders()
+    runner = CliRunner()
+    with message_endpoint(orders) as url:
+        ok = runner.invoke(
+            app,
+            [
+                "contract",
+                "verify",
+                "--provider",
+                "Orders",
+                "--pact",
+                str(message_pact),
+                "--message-provider",
+                f"{url}/_pact/message",
+                "--state-handlers",
+                f"{url}/_pact/state",
+            ],
+        )
+        assert ok.exit_code == 0, ok.output
+        assert "an order shipped event" in ok.output
+        assert ("order 7 is shipped", "setup") in orders.states
+        orders.broken = True
+        bad = runner.invoke(
+            app,
+            [
+                "contract",
+                "verify",
+                "--provider",
+                "Orders",
+                "--pact",
+                str(message_pact),
+                "--message-provider",
+                f"{url}/_pact/message",
+                "--state-handlers",
+                f"{url}/_pact/state",
+            ],
+        )
+    assert bad.exit_code == 2, bad.output
+    assert "$.order.id" in bad.output and "integer" in bad.output
+
+
+def test_contracts_messages_need_a_provider_of_some_kind(message_pact: Path) -> None:
+    res = CliRunner().invoke(app, ["contract", "verify", "--provider", "Orders", "--pact", str(message_pact)])
+    assert res.exit_code == 64
+    assert "--message-provider" in res.output
