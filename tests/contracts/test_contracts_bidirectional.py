@@ -10,11 +10,18 @@ from typing import Any
 
 import pytest
 import yaml
-from typer.testing import CliRunner
+from contracts_pactgen import run_cli
 
-from assay.cli.app import app
 from assay.contracts.bidirectional import check_interaction, cross_check
 from assay.contracts.pactfile import interactions
+
+
+class Ran:
+    """A CLI run: exit code and everything printed."""
+
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.exit_code, self.output = code, out + err
+
 
 ROOT = Path(__file__).resolve().parents[2]
 COURIER_PACT = ROOT / "examples" / "courier" / "suite" / "pacts" / "courier-web-courier.json"
@@ -158,27 +165,28 @@ def test_contracts_bidirectional_openapi_30_nullable_oneof_allof() -> None:
 
 
 def test_contracts_bidirectional_cli_reports_and_gates(
-    courier_openapi: dict[str, Any], tmp_path: Path
+    courier_openapi: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     spec = tmp_path / "courier.json"
     spec.write_text(json.dumps(courier_openapi))
     good = tmp_path / "good.json"
     good.write_text(json.dumps(http_pact({"method": "GET", "path": "/conversations/42", "status": 200})))
-    runner = CliRunner()
-    ok = runner.invoke(app, ["contract", "cross-check", "--openapi", str(spec), "--pact", str(good)])
+    ok = Ran(*run_cli(["contract", "cross-check", "--openapi", str(spec), "--pact", str(good)], capsys))
     assert ok.exit_code == 0, ok.output
-    res = runner.invoke(
-        app,
-        [
-            "contract",
-            "cross-check",
-            "--openapi",
-            str(spec),
-            "--pact",
-            str(COURIER_PACT),
-            "--json",
-            str(tmp_path / "x.json"),
-        ],
+    res = Ran(
+        *run_cli(
+            [
+                "contract",
+                "cross-check",
+                "--openapi",
+                str(spec),
+                "--pact",
+                str(COURIER_PACT),
+                "--json",
+                str(tmp_path / "x.json"),
+            ],
+            capsys,
+        )
     )
     assert res.exit_code == 2, res.output
     assert "status 409 is not documented" in res.output
@@ -187,7 +195,7 @@ def test_contracts_bidirectional_cli_reports_and_gates(
 
 
 def test_contracts_bidirectional_broker_cross_checks_and_can_i_deploy(
-    courier_openapi: dict[str, Any], tmp_path: Path
+    courier_openapi: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from assay.contracts.broker.local import LocalBroker
     from assay.contracts.client import BrokerClient
@@ -207,27 +215,28 @@ def test_contracts_bidirectional_broker_cross_checks_and_can_i_deploy(
     (tmp_path / "v2").mkdir()
     (tmp_path / "v1" / "web-courier.json").write_text(json.dumps(good))
     (tmp_path / "v2" / "web-courier.json").write_text(json.dumps(bad))
-    runner = CliRunner()
     with LocalBroker() as broker, BrokerClient(broker.url) as client:
         client.publish([tmp_path / "v1" / "web-courier.json"], version="1", branch="main")
-        res = runner.invoke(
-            app,
-            [
-                "broker",
-                "publish-provider-contract",
-                str(spec),
-                "--provider",
-                "courier",
-                "--version",
-                "p1",
-                "--branch",
-                "main",
-                "--verification-success",
-                "--verifier",
-                "schemathesis",
-                "-b",
-                broker.url,
-            ],
+        res = Ran(
+            *run_cli(
+                [
+                    "broker",
+                    "publish-provider-contract",
+                    str(spec),
+                    "--provider",
+                    "courier",
+                    "--version",
+                    "p1",
+                    "--branch",
+                    "main",
+                    "--verification-success",
+                    "--verifier",
+                    "schemathesis",
+                    "-b",
+                    broker.url,
+                ],
+                capsys,
+            )
         )
         assert res.exit_code == 0, res.output
         assert "✔ web" in res.output
@@ -245,21 +254,23 @@ def test_contracts_bidirectional_broker_cross_checks_and_can_i_deploy(
         stored = client.request("GET", f"{broker.url}/contracts/provider/courier/version/p1")
         assert stored["selfVerificationResults"] == {"success": True, "verifier": "schemathesis"}
         # a failed self-verification makes every cross-check fail
-        res = runner.invoke(
-            app,
-            [
-                "broker",
-                "publish-provider-contract",
-                str(spec),
-                "--provider",
-                "courier",
-                "--version",
-                "p2",
-                "--no-verification-success",
-                "-b",
-                broker.url,
-            ],
+        res = Ran(
+            *run_cli(
+                [
+                    "broker",
+                    "publish-provider-contract",
+                    str(spec),
+                    "--provider",
+                    "courier",
+                    "--version",
+                    "p2",
+                    "--no-verification-success",
+                    "-b",
+                    broker.url,
+                ],
+                capsys,
+            )
         )
         assert res.exit_code == 0 and "✘ web" in res.output, res.output
-        table = runner.invoke(app, ["broker", "can-i-deploy", "-a", "web", "-e", "1", "-b", broker.url])
+        table = Ran(*run_cli(["broker", "can-i-deploy", "-a", "web", "-e", "1", "-b", broker.url], capsys))
         assert "bidirectional" in table.output, table.output

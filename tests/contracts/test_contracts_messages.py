@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from contracts_pactgen import run_cli
 from pact import Pact, match
-from typer.testing import CliRunner
 
-from assay.cli.app import app
 from assay.contracts import pactfile
 from assay.contracts.verify import VerifyOptions, verify
 
@@ -163,49 +162,39 @@ def test_contracts_messages_broken_message_fails_readably(
     assert "integer" in m.message and m.actual == "seven"
 
 
-def test_contracts_messages_cli_against_an_http_message_endpoint(message_pact: Path) -> None:
+def test_contracts_messages_cli_against_an_http_message_endpoint(
+    message_pact: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     orders = Orders()
-    runner = CliRunner()
     with message_endpoint(orders) as url:
-        ok = runner.invoke(
-            app,
-            [
-                "contract",
-                "verify",
-                "--provider",
-                "Orders",
-                "--pact",
-                str(message_pact),
-                "--message-provider",
-                f"{url}/_pact/message",
-                "--state-handlers",
-                f"{url}/_pact/state",
-            ],
-        )
-        assert ok.exit_code == 0, ok.output
-        assert "an order shipped event" in ok.output
+        args = [
+            "contract",
+            "verify",
+            "--provider",
+            "Orders",
+            "--pact",
+            str(message_pact),
+            "--message-provider",
+            f"{url}/_pact/message",
+            "--state-handlers",
+            f"{url}/_pact/state",
+        ]
+        code, out, err = run_cli(args, capsys)
+        assert code == 0, out + err
+        assert "✔ Mailer -> Orders: an order shipped event" in out
         assert ("order 7 is shipped", "setup") in orders.states
         orders.broken = True
-        bad = runner.invoke(
-            app,
-            [
-                "contract",
-                "verify",
-                "--provider",
-                "Orders",
-                "--pact",
-                str(message_pact),
-                "--message-provider",
-                f"{url}/_pact/message",
-                "--state-handlers",
-                f"{url}/_pact/state",
-            ],
-        )
-    assert bad.exit_code == 2, bad.output
-    assert "$.order.id" in bad.output and "integer" in bad.output
+        code, out, err = run_cli(args, capsys)
+    assert code == 2, out + err
+    assert "message expected:" in out and "request sent" not in out
+    assert "✘ $.order.id: Expected 'seven' (String) to be an integer [rule: integer]" in out
 
 
-def test_contracts_messages_need_a_provider_of_some_kind(message_pact: Path) -> None:
-    res = CliRunner().invoke(app, ["contract", "verify", "--provider", "Orders", "--pact", str(message_pact)])
-    assert res.exit_code == 64
-    assert "--message-provider" in res.output
+def test_contracts_messages_need_a_provider_of_some_kind(
+    message_pact: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run_cli(
+        ["contract", "verify", "--provider", "Orders", "--pact", str(message_pact)], capsys
+    )
+    assert code == 64
+    assert "--message-provider" in err

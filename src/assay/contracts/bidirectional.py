@@ -159,8 +159,12 @@ def _schema_location(doc: dict[str, Any], start: list[str], schema_path: list[An
     loc = list(start)
     node, _ = _resolve(doc, _pointer(loc))
     for step in schema_path:
-        if step == "$ref" and isinstance(node, dict) and isinstance(node.get("$ref"), str):
+        # jsonschema may or may not name "$ref" in the path; either way, hop to where it points
+        while isinstance(node, dict) and isinstance(node.get("$ref"), str) and (step == "$ref" or step not in node):
             node, loc = _resolve(doc, node["$ref"])
+            if step == "$ref":
+                break
+        if step == "$ref":
             continue
         loc.append(str(step))
         if isinstance(node, dict):
