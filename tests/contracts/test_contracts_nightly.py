@@ -14,10 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from contracts_pactgen import UserStore, handlers, user_provider, write_pacts
-from typer.testing import CliRunner
+from contracts_pactgen import UserStore, handlers, run_cli, user_provider, write_pacts
 
-from assay.cli.app import app
 from assay.contracts.broker.local import LocalBroker
 from assay.contracts.client import BrokerClient
 from assay.contracts.verify import VerifyOptions, verify
@@ -68,7 +66,7 @@ def _versions(tmp_path: Path) -> dict[str, Path]:
 
 
 def test_contracts_nightly_all_deployed_names_the_broken_consumer_version(
-    tmp_path: Path, receiver: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, receiver: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     files = _versions(tmp_path)
     store = UserStore()
@@ -105,24 +103,11 @@ def test_contracts_nightly_all_deployed_names_the_broken_consumer_version(
         assert sorted(False in oks for oks in by_source.values()) == [False, False, True]
 
         # the CLI prints the broken version; exit 2
-        res = CliRunner().invoke(
-            app,
-            [
-                "contract",
-                "verify",
-                "--provider",
-                "UserAPI",
-                "--provider-base-url",
-                url,
-                "--broker",
-                broker.url,
-                "--all-deployed",
-                "--state-handlers",
-                f"{mod.__name__}:states",
-            ],
-        )
-        assert res.exit_code == 2, res.output
-        assert "BROKEN: Pact between UserWeb (3)" in res.output
+        args = ["contract", "verify", "--provider", "UserAPI", "--provider-base-url", url]
+        args += ["--broker", broker.url, "--all-deployed", "--state-handlers", f"{mod.__name__}:states"]
+        code, out, err = run_cli(args, capsys)
+        assert code == 2, out + err
+        assert "BROKEN: Pact between UserWeb (3)" in out
 
         # a failed verification published to the broker fires the templated notifications
         pact = client.request("GET", f"{broker.url}/pacts/provider/UserAPI/consumer/UserWeb/version/3")
@@ -142,52 +127,18 @@ def test_contracts_nightly_all_deployed_names_the_broken_consumer_version(
     assert generic["consumer"] == {"name": "UserWeb", "version": "3"} and generic["status"] == "failure"
 
 
-def test_contracts_nightly_template_cli_and_bad_input() -> None:
-    runner = CliRunner()
-    res = runner.invoke(
-        app,
-        [
-            "broker",
-            "webhook-from-template",
-            "--template",
-            "slack",
-            "--event",
-            "contract_content_changed",
-            "--url",
-            "https://hooks.example/x",
-            "--dry-run",
-        ],
-    )
-    assert res.exit_code == 0, res.output
-    body = json.loads(res.output)
+def test_contracts_nightly_template_cli_and_bad_input(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = ["broker", "webhook-from-template", "--event", "contract_content_changed", "--dry-run"]
+    code, out, err = run_cli([*args, "--template", "slack", "--url", "https://hooks.example/x"], capsys)
+    assert code == 0, out + err
+    body = json.loads(out)
     assert body["events"] == [{"name": "contract_content_changed"}]
     assert "Contract changed: ${pactbroker.consumerName}" in body["request"]["body"]["text"]
-    bad = runner.invoke(
-        app,
-        [
-            "broker",
-            "webhook-from-template",
-            "--template",
-            "teams",
-            "--event",
-            "contract_content_changed",
-            "--url",
-            "https://x",
-            "--dry-run",
-        ],
-    )
-    assert bad.exit_code == 64 and "slack, json" in bad.output
-    res = runner.invoke(
-        app,
-        [
-            "contract",
-            "verify",
-            "--provider",
-            "P",
-            "--provider-base-url",
-            "http://127.0.0.1:1",
-            "--all-deployed",
-        ],
-        env={"PACT_BROKER_BASE_URL": ""},
-    )
-    assert res.exit_code == 64 and "--all-deployed needs --broker" in res.output
+    code, out, err = run_cli([*args, "--template", "teams", "--url", "https://x"], capsys)
+    assert code == 64 and "slack, json" in err
+    monkeypatch.delenv("PACT_BROKER_BASE_URL", raising=False)
+    verify_args = ["contract", "verify", "--provider", "P", "--provider-base-url", "http://127.0.0.1:1"]
+    code, out, err = run_cli([*verify_args, "--all-deployed"], capsys)
+    assert code == 64 and "--all-deployed needs --broker" in err

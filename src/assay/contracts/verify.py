@@ -303,6 +303,8 @@ def replay(inter: pactfile.Interaction, base_url: str, handlers: StateHandlers) 
 
 
 def verify(opts: VerifyOptions) -> Verification:
+    if opts.all_deployed and not opts.broker_url:
+        raise UsageError("--all-deployed needs --broker (the broker knows what is deployed where)")
     if not opts.pact_files and not opts.broker_url:
         raise UsageError("give --pact FILE (repeatable) or --broker URL")
     if not opts.provider_base_url and not opts.message_provider:
@@ -316,8 +318,6 @@ def verify(opts: VerifyOptions) -> Verification:
     if opts.publish and not opts.broker_url:
         raise UsageError("--publish needs --broker (results are published to the broker the pacts came from)")
     if opts.all_deployed:
-        if not opts.broker_url:
-            raise UsageError("--all-deployed needs --broker (the broker knows what is deployed where)")
         if opts.publish:
             raise UsageError(
                 "--all-deployed reports per consumer version; it does not publish (drop --publish)"
