@@ -294,10 +294,10 @@ def check_interaction(doc: dict[str, Any], inter: pactfile.Interaction) -> Inter
             ):
                 m.value_path = f"query.{name}"
                 check.mismatches.append(m)
-    for name, (p, loc) in params.items():
-        if p.get("required") and name not in req.query:
+    for pname, (p, loc) in params.items():
+        if p.get("required") and pname not in req.query:
             check.mismatches.append(
-                Mismatch("request-query", f"required query parameter {name!r} is missing", _pointer(loc))
+                Mismatch("request-query", f"required query parameter {pname!r} is missing", _pointer(loc))
             )
 
     # request body
