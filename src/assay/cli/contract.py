@@ -193,8 +193,22 @@ def coverage(
     min_coverage: float | None = typer.Option(
         None, "--min-coverage", help="Gate: minimum % of response codes covered."
     ),
+    minimum: list[str] = typer.Option(
+        [],
+        "--min",
+        help="Gate, repeatable: P0=100 (operations of a priority), all=80, errors=100 (4xx/5xx of covered operations).",
+    ),
+    schema: list[str] = typer.Option(
+        [], "--schema", help="Gate on the fields of a named schema any pact exercises, e.g. Dashboard=100."
+    ),
+    priorities: Path | None = typer.Option(
+        None,
+        "--priorities",
+        help='YAML mapping "METHOD /path" or operationId -> priority (beside x-priority/tags).',
+    ),
     markdown: Path | None = typer.Option(None, "--markdown", help="Write a Markdown report here."),
     json_out: Path | None = typer.Option(None, "--json", help="Write the report as JSON here."),
+    junit: Path | None = typer.Option(None, "--junit", help="Write the gates as JUnit XML here."),
 ) -> None:
     """Which operations and response codes of the OpenAPI document the consumers' pacts cover."""
     import json
@@ -222,12 +236,34 @@ def coverage(
             docs += [client.request("GET", p["href"]) for p in listed["_links"].get("pb:pacts", [])]
     if not docs:
         raise UsageError("give --pacts DIR or --broker URL --provider NAME")
+    from assay.contracts import coverage_gates as cg
+
+    mins = cg.parse_minimums(minimum)
+    schema_mins = cg.parse_minimums(schema, "--schema")
+    mapping = cg.load_priority_map(priorities)
     report = cov.measure(spec, docs)
+    gates = cg.priority_gates(spec, report, mapping, mins)
+    gates.append(cg.error_code_gate(report, mins.get("errors")))
+    schema_gates, tables = cg.schema_gates(spec, docs, schema_mins)
+    gates += schema_gates
     typer.echo(cov.to_text(report))
+    typer.echo("")
+    typer.echo(cg.to_text(gates, tables))
     if markdown:
-        write_text_atomic(markdown, cov.to_markdown(report))
+        write_text_atomic(markdown, cov.to_markdown(report) + "\n" + cg.to_markdown(gates, tables))
     if json_out:
-        write_text_atomic(json_out, json.dumps(report.to_dict(), indent=2) + "\n")
+        body = {"schemaVersion": 1, **report.to_dict(), "gates": [g.to_dict() for g in gates]}
+        body["schemaFields"] = [t.to_dict() for t in tables]
+        write_text_atomic(json_out, json.dumps(body, indent=2) + "\n")
+    if junit:
+        write_text_atomic(junit, cg.to_junit(gates))
+    failed = [g for g in gates if not g.passed]
+    if failed:
+        raise AssayError(
+            "coverage gate(s) failed: "
+            + ", ".join(f"{g.name} {g.percent:.1f}% < {g.minimum:g}%" for g in failed),
+            exit_code=ExitCode.GATE_FAILED,
+        )
     if min_coverage is not None and report.response_pct < min_coverage:
         raise AssayError(
             f"contract coverage {report.response_pct:.1f}% of response codes is below --min-coverage {min_coverage:g}%",
