@@ -274,3 +274,62 @@ def test_contracts_bidirectional_broker_cross_checks_and_can_i_deploy(
         assert res.exit_code == 0 and "✘ web" in res.output, res.output
         table = Ran(*run_cli(["broker", "can-i-deploy", "-a", "web", "-e", "1", "-b", broker.url], capsys))
         assert "bidirectional" in table.output, table.output
+
+
+@pytest.mark.node
+def test_contracts_bidirectional_npm_pactflow_publish_provider_contract(
+    courier_openapi: dict[str, Any], tmp_path: Path
+) -> None:
+    """The real `pactflow publish-provider-contract` (npm @pact-foundation/pact-cli) against our broker."""
+    import os
+    import subprocess
+
+    from assay.contracts.broker.local import LocalBroker
+    from assay.contracts.client import BrokerClient
+
+    binary = Path(__file__).parent / "node_modules" / ".bin" / "pactflow"
+    assert binary.exists(), f"{binary} missing: run `npm install` in {binary.parent.parent.parent}"
+    spec = tmp_path / "courier.yaml"
+    spec.write_text(yaml.safe_dump(courier_openapi))
+    report = tmp_path / "schemathesis.txt"
+    report.write_text("all checks passed\n")
+    pact_file = tmp_path / "web-courier.json"
+    pact = http_pact({"method": "GET", "path": "/conversations/42", "status": 200}, consumer="web")
+    pact["provider"]["name"] = "courier"
+    pact_file.write_text(json.dumps(pact))
+    with LocalBroker() as broker, BrokerClient(broker.url) as client:
+        client.publish([pact_file], version="1", branch="main")
+        env = {**os.environ, "PACT_DO_NOT_TRACK": "true", "PACT_BROKER_BASE_URL": broker.url}
+        env.pop("PACT_BROKER_TOKEN", None)
+        run = subprocess.run(
+            [
+                str(binary),
+                "publish-provider-contract",
+                str(spec),
+                "--provider",
+                "courier",
+                "--provider-app-version",
+                "p7",
+                "--branch",
+                "main",
+                "--content-type",
+                "application/yaml",
+                "--verification-success",
+                "--verification-results",
+                str(report),
+                "--verification-results-content-type",
+                "text/plain",
+                "--verifier",
+                "schemathesis",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert "Published provider contract for courier version p7" in run.stdout, run.stdout
+        stored = client.request("GET", f"{broker.url}/contracts/provider/courier/version/p7")
+        assert stored["selfVerificationResults"]["success"] is True
+        assert stored["selfVerificationResults"]["verifier"] == "schemathesis"
+        assert client.can_i_deploy("web", version="1").deployable is True
