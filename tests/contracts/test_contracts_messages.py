@@ -198,3 +198,49 @@ def test_contracts_messages_need_a_provider_of_some_kind(
     )
     assert code == 64
     assert "--message-provider" in err
+
+
+FIXTURE_TEST = """
+import json
+import pytest
+from pact import match
+
+
+@pytest.mark.pact(consumer="Mailer", provider="Orders", specification="{spec}")
+def test_shipped(pact):
+    (pact.upon_receiving("an order shipped event", "Async")
+         .with_body({{"order": {{"id": match.int(7)}}}}, content_type="application/json"))
+    seen = []
+    pact.verify(lambda body, meta: seen.append(json.loads(body)), "Async")
+    assert seen == [{{"order": {{"id": 7}}}}]
+
+
+@pytest.mark.pact(consumer="Mailer", provider="Orders", specification="{spec}")
+def test_forgot_to_verify(pact):
+    pact.upon_receiving("an order cancelled event", "Async").with_body({{"order": {{"id": 8}}}})
+"""
+
+
+@pytest.mark.parametrize("spec", ["V3", "V4"])
+def test_contracts_messages_pytest_fixture_writes_message_pacts(tmp_path: Path, spec: str) -> None:
+    import subprocess
+    import sys
+
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "test_mailer.py").write_text(FIXTURE_TEST.format(spec=spec))
+    env = {**os.environ, "ASSAY_PACT_DIR": str(tmp_path / "out"), "PACT_DO_NOT_TRACK": "true"}
+    r = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(suite)],
+        cwd=suite,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 1, r.stdout + r.stderr  # the second test forgot pact.verify
+    assert "never handed to the consumer: call pact.verify(handler, 'Async')" in r.stdout
+    doc = pactfile.load(tmp_path / "out" / "Mailer-Orders.json")
+    [inter] = pactfile.interactions(doc)
+    assert (inter.description, inter.kind) == ("an order shipped event", "Asynchronous/Messages")
+    assert ("messages" in doc) == (spec == "V3")
