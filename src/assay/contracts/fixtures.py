@@ -88,13 +88,13 @@ def pact(request: pytest.FixtureRequest, pact_config: PactConfig) -> Iterator[An
         directory = Path(request.config.rootpath) / directory
     p = Pact(consumer, provider).with_specification(spec)
     verified: set[str] = set()
-    original_verify = p.verify
+    original_verify: Any = p.verify
 
     def verify(handler: Any, kind: str, **kwargs: Any) -> Any:
         verified.add(kind)
         return original_verify(handler, kind, **kwargs)
 
-    p.verify = verify  # type: ignore[method-assign]
+    p.verify = verify  # type: ignore[method-assign,assignment]
     yield p
     if request.node.stash.get(_FAILED_KEY, False):
         return
