@@ -244,3 +244,32 @@ def test_contracts_messages_pytest_fixture_writes_message_pacts(tmp_path: Path, 
     [inter] = pactfile.interactions(doc)
     assert (inter.description, inter.kind) == ("an order shipped event", "Asynchronous/Messages")
     assert ("messages" in doc) == (spec == "V3")
+
+
+def test_contracts_messages_v4_synchronous_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A V4 synchronous message (request + reply): the producer's reply is matched."""
+    import types
+
+    p = Pact("Asker", "Answerer").with_specification("V4")
+    inter = p.upon_receiving("a price question", "Sync").with_body(
+        {"sku": "A1"}, content_type="application/json"
+    )
+    inter.will_respond_with().with_body({"price": match.int(5)}, content_type="application/json")
+    p.verify(lambda body, meta: None, "Sync")
+    p.write_file(tmp_path, overwrite=True)
+    pact_file = tmp_path / "Asker-Answerer.json"
+    [read] = pactfile.interactions(pactfile.load(pact_file))
+    assert read.kind == "Synchronous/Messages" and read.request.body == {"sku": "A1"}
+    assert read.response.body == {"price": 5}
+
+    answer: dict[str, Any] = {"price": 7}
+    mod = types.ModuleType("assay_test_sync_provider")
+    mod.produce = lambda description: answer  # type: ignore[attr-defined]
+    monkeypatch.setitem(__import__("sys").modules, mod.__name__, mod)
+    opts = VerifyOptions(
+        provider="Answerer", message_provider=f"{mod.__name__}:produce", pact_files=[pact_file]
+    )
+    assert not verify(opts).failed
+    answer["price"] = "x"
+    [outcome] = verify(opts).outcomes
+    assert not outcome.ok and [(m.path, m.rule) for m in outcome.mismatches] == [("$.price", "integer")]
