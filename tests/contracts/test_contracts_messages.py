@@ -273,3 +273,19 @@ def test_contracts_messages_v4_synchronous_message(tmp_path: Path, monkeypatch: 
     answer["price"] = "x"
     [outcome] = verify(opts).outcomes
     assert not outcome.ok and [(m.path, m.rule) for m in outcome.mismatches] == [("$.price", "integer")]
+
+
+def test_contracts_messages_from_the_broker(message_pact: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Message pacts published to our broker are fetched and verified like HTTP ones (V3 `messages[]` too)."""
+    from assay.contracts.broker.local import LocalBroker
+    from assay.contracts.client import BrokerClient
+
+    orders = Orders()
+    opts = _opts(message_pact, orders, monkeypatch)
+    with LocalBroker() as broker, BrokerClient(broker.url) as client:
+        client.publish([message_pact], version="m1", branch="main")
+        from dataclasses import replace
+
+        result = verify(replace(opts, pact_files=[], broker_url=broker.url, selectors=[{"mainBranch": True}]))
+    assert not result.failed, result.output
+    assert [o.description for o in result.outcomes] == ["an order shipped event"]
