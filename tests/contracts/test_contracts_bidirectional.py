@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -194,8 +195,29 @@ def test_contracts_bidirectional_cli_reports_and_gates(
     assert data["schemaVersion"] == 1 and data["results"][0]["success"] is False
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def broker_db(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The broker's own SQLite file, or a fresh database on the machine's PostgreSQL (migration 0002 on both)."""
+    if request.param == "sqlite":
+        yield None
+        return
+    import uuid
+
+    import psycopg
+
+    admin = "postgresql://postgres@127.0.0.1:5432/test"
+    name = f"assay_bidi_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def test_contracts_bidirectional_broker_cross_checks_and_can_i_deploy(
-    courier_openapi: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    courier_openapi: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str], broker_db: str | None
 ) -> None:
     from assay.contracts.broker.local import LocalBroker
     from assay.contracts.client import BrokerClient
@@ -215,7 +237,7 @@ def test_contracts_bidirectional_broker_cross_checks_and_can_i_deploy(
     (tmp_path / "v2").mkdir()
     (tmp_path / "v1" / "web-courier.json").write_text(json.dumps(good))
     (tmp_path / "v2" / "web-courier.json").write_text(json.dumps(bad))
-    with LocalBroker() as broker, BrokerClient(broker.url) as client:
+    with LocalBroker(broker_db) as broker, BrokerClient(broker.url) as client:
         client.publish([tmp_path / "v1" / "web-courier.json"], version="1", branch="main")
         res = Ran(
             *run_cli(
