@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from typing import Any
 
@@ -121,8 +122,19 @@ def check_new_pact(s: Session, content: PactContent) -> list[Verification]:
     for row in rows:
         version = s.get(Version, row.provider_version_id)
         assert version is not None
-        out.append(_record(s, row, parse_openapi(row.content, row.content_type), version, content))
+        out.append(_record(s, row, _parsed(row.content, row.content_type), version, content))
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed_cached(text: str, content_type: str) -> str:
+    return json.dumps(parse_openapi(text, content_type))
+
+
+def _parsed(text: str, content_type: str) -> dict[str, Any]:
+    """Stored contracts are re-read on every pact publish; YAML parsing is the cost, so it is cached."""
+    doc: dict[str, Any] = json.loads(_parsed_cached(text, content_type))
+    return doc
 
 
 def _record(
