@@ -11,7 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from pact import Pact, match
+
+from assay.cli.app import main
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """Run `assay ARGS` as the console script does (exit codes mapped); (code, stdout, stderr)."""
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    out = capsys.readouterr()
+    return int(exc.value.code or 0), out.out, out.err
 
 
 def write_pacts(out: Path, spec: str = "V4", consumer: str = "UserWeb", provider: str = "UserAPI") -> Path:

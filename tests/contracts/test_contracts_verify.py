@@ -12,9 +12,8 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
-from contracts_pactgen import UserStore, handlers, user_provider, write_pacts
+from contracts_pactgen import UserStore, handlers, run_cli, user_provider, write_pacts
 
-from assay.cli.app import main
 from assay.contracts.broker.local import LocalBroker
 from assay.contracts.client import BrokerClient
 from assay.results import RunResult
@@ -26,13 +25,6 @@ import contracts_store
 from contracts_pactgen import handlers
 STATES = handlers(contracts_store.STORE)
 """
-
-
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(args)
-    out = capsys.readouterr()
-    return int(exc.value.code or 0), out.out, out.err
 
 
 def verify_args(url: str, *extra: str, provider: str = "UserAPI") -> list[str]:

@@ -87,6 +87,102 @@ def publish(
     _print_notices(result["notices"])
 
 
+@app.command("publish-provider-contract")
+def publish_provider_contract(
+    contract: Path = typer.Argument(..., help="The provider's OpenAPI 3.0/3.1 document (JSON or YAML)."),
+    provider: str = typer.Option(..., "--provider", help="The provider's name."),
+    version: str = typer.Option(..., "--version", "--provider-app-version", "-a", help="Provider version."),
+    branch: str | None = typer.Option(None, "--branch", help="Provider branch."),
+    tag: list[str] = typer.Option([], "--tag", "-t", help="Tag (repeatable)."),
+    build_url: str | None = typer.Option(None, "--build-url", help="CI build URL."),
+    verification_success: bool | None = typer.Option(
+        None,
+        "--verification-success/--no-verification-success",
+        help="Did the provider's own test of this document (e.g. schemathesis) pass?",
+    ),
+    verification_results: Path | None = typer.Option(
+        None, "--verification-results", help="The self-verification report to attach."
+    ),
+    verifier: str | None = typer.Option(
+        None, "--verifier", help="The tool that self-verified, e.g. schemathesis."
+    ),
+    broker: str = BROKER_URL,
+    token: str | None = BROKER_TOKEN,
+) -> None:
+    """Publish an OpenAPI provider contract; the broker cross-checks every consumer pact against it."""
+    import base64
+
+    from assay.errors import UsageError
+
+    selfv: dict[str, object] | None = None
+    if verification_success is not None or verification_results or verifier:
+        if verification_success is None:
+            raise UsageError(
+                "--verification-results/--verifier need --verification-success or --no-verification-success"
+            )
+        selfv = {"success": verification_success}
+        if verification_results:
+            try:
+                selfv["content"] = base64.b64encode(verification_results.read_bytes()).decode()
+            except OSError as exc:
+                raise UsageError(f"{verification_results}: cannot read ({exc.strerror})") from exc
+            selfv["contentType"] = (
+                "application/json" if verification_results.suffix == ".json" else "text/plain"
+            )
+        if verifier:
+            selfv["verifier"] = verifier
+    with _client(broker, token) as client:
+        result = client.publish_provider_contract(
+            contract,
+            provider=provider,
+            version=version,
+            branch=branch,
+            tags=tag,
+            build_url=build_url,
+            self_verification=selfv,
+        )
+    _print_notices(result.get("notices", []))
+    for check in result.get("crossChecks", []):
+        mark = "✔" if check["success"] else "✘"
+        typer.echo(f"{mark} {check['consumer']}")
+        for t in check.get("testResults", []):
+            for m in t.get("mismatches", []):
+                typer.echo(f"    {t['interactionDescription']}: {m['description']}")
+
+
+@app.command("webhook-from-template")
+def webhook_from_template(
+    template: str = typer.Option(
+        ..., "--template", help="slack (Slack-compatible message) or json (generic post)."
+    ),
+    event: str = typer.Option(
+        ...,
+        "--event",
+        help="contract_content_changed, provider_verification_published or provider_verification_failed.",
+    ),
+    url: str = typer.Option(..., "--url", help="Where the hook posts (e.g. a Slack incoming-webhook URL)."),
+    consumer: str | None = typer.Option(None, "--consumer", help="Only for this consumer."),
+    provider: str | None = typer.Option(None, "--provider", help="Only for this provider."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print the webhook definition instead of creating it."
+    ),
+    broker: str = BROKER_URL,
+    token: str | None = BROKER_TOKEN,
+) -> None:
+    """Create a notification webhook from a ready-made template (no hand-written body)."""
+    import json
+
+    from assay.contracts.webhook_templates import webhook
+
+    body = webhook(template, event, url, consumer=consumer, provider=provider)
+    if dry_run:
+        typer.echo(json.dumps(body, indent=2))
+        return
+    with _client(broker, token) as client:
+        created = client.request("POST", f"{client.base_url}/webhooks", json_body=body)
+    typer.echo(f"created webhook {created.get('uuid', '')}: {body['description']}")
+
+
 @app.command("can-i-deploy")
 def can_i_deploy(
     pacticipant: str = typer.Option(..., "--pacticipant", "-a", help="The application to deploy."),
@@ -127,7 +223,7 @@ def can_i_deploy(
         from rich.console import Console
         from rich.table import Table
 
-        table = Table("Consumer", "C.version", "Provider", "P.version", "Success?")
+        table = Table("Consumer", "C.version", "Provider", "P.version", "Success?", "Kind")
         for row in answer.body.get("matrix", []):
             pv = (row.get("provider") or {}).get("version") or {}
             vr = row.get("verificationResult")
@@ -138,6 +234,7 @@ def can_i_deploy(
                 row["provider"]["name"],
                 pv.get("number", "unknown"),
                 ok + (" (ignored)" if row.get("ignored") else ""),
+                "-" if vr is None else str(vr.get("verificationKind", "pact")),
             )
         console = Console()
         if answer.body.get("matrix"):

@@ -40,8 +40,13 @@ def _selectors(raw: list[str], shortcuts: dict[str, bool]) -> list[dict[str, obj
 def verify(
     ctx: typer.Context,
     provider: str = typer.Option(..., "--provider", help="The provider's name in the pacts."),
-    provider_base_url: str = typer.Option(
-        ..., "--provider-base-url", help="Where the running provider listens."
+    provider_base_url: str | None = typer.Option(
+        None, "--provider-base-url", help="Where the running provider listens (HTTP interactions)."
+    ),
+    message_provider: str | None = typer.Option(
+        None,
+        "--message-provider",
+        help="Produces the messages of message pacts: module:obj, file.py:obj, or an HTTP message endpoint URL.",
     ),
     pact: list[Path] = typer.Option([], "--pact", help="A pact file (repeatable)."),
     broker: str | None = typer.Option(
@@ -55,6 +60,12 @@ def verify(
         False, "--main-branch", help="Shortcut for the selector {mainBranch: true}."
     ),
     deployed_or_released: bool = typer.Option(False, "--deployed-or-released", help="Shortcut selector."),
+    all_deployed: bool = typer.Option(
+        False,
+        "--all-deployed",
+        help="Nightly check: every deployed/released consumer version (all environments) plus main, "
+        "each verified on its own so the report names the consumer version that broke.",
+    ),
     include_pending: bool = typer.Option(
         False, "--include-pending", help="Pending pacts do not fail the build."
     ),
@@ -99,6 +110,7 @@ def verify(
     opts = VerifyOptions(
         provider=provider,
         provider_base_url=provider_base_url,
+        message_provider=message_provider,
         pact_files=list(pact),
         broker_url=broker,
         broker_token=broker_token,
@@ -114,6 +126,7 @@ def verify(
         provider_tags=list(tag),
         build_url=build_url,
         replay_failures=replay,
+        all_deployed=all_deployed,
     )
     result = run_verify(opts)
     typer.echo(mismatch.to_console(result.outcomes, show_extra=show_extra))
@@ -129,6 +142,8 @@ def verify(
     if out:
         result.run.save(out)
     extra = result.run.extra["contracts"]
+    for label in extra.get("broken", []) if all_deployed else []:
+        typer.echo(f"BROKEN: {label}")
     if result.failed:
         raise AssayError(
             f"contract verification failed: {extra['failed']} of {extra['interactions']} interactions did not match",
@@ -178,8 +193,22 @@ def coverage(
     min_coverage: float | None = typer.Option(
         None, "--min-coverage", help="Gate: minimum % of response codes covered."
     ),
+    minimum: list[str] = typer.Option(
+        [],
+        "--min",
+        help="Gate, repeatable: P0=100 (operations of a priority), all=80, errors=100 (4xx/5xx of covered operations).",
+    ),
+    schema: list[str] = typer.Option(
+        [], "--schema", help="Gate on the fields of a named schema any pact exercises, e.g. Dashboard=100."
+    ),
+    priorities: Path | None = typer.Option(
+        None,
+        "--priorities",
+        help='YAML mapping "METHOD /path" or operationId -> priority (beside x-priority/tags).',
+    ),
     markdown: Path | None = typer.Option(None, "--markdown", help="Write a Markdown report here."),
     json_out: Path | None = typer.Option(None, "--json", help="Write the report as JSON here."),
+    junit: Path | None = typer.Option(None, "--junit", help="Write the gates as JUnit XML here."),
 ) -> None:
     """Which operations and response codes of the OpenAPI document the consumers' pacts cover."""
     import json
@@ -207,14 +236,67 @@ def coverage(
             docs += [client.request("GET", p["href"]) for p in listed["_links"].get("pb:pacts", [])]
     if not docs:
         raise UsageError("give --pacts DIR or --broker URL --provider NAME")
+    from assay.contracts import coverage_gates as cg
+
+    mins = cg.parse_minimums(minimum)
+    schema_mins = cg.parse_minimums(schema, "--schema")
+    mapping = cg.load_priority_map(priorities)
     report = cov.measure(spec, docs)
+    gates = cg.priority_gates(spec, report, mapping, mins)
+    gates.append(cg.error_code_gate(report, mins.get("errors")))
+    schema_gates, tables = cg.schema_gates(spec, docs, schema_mins)
+    gates += schema_gates
     typer.echo(cov.to_text(report))
+    typer.echo("")
+    typer.echo(cg.to_text(gates, tables))
     if markdown:
-        write_text_atomic(markdown, cov.to_markdown(report))
+        write_text_atomic(markdown, cov.to_markdown(report) + "\n" + cg.to_markdown(gates, tables))
     if json_out:
-        write_text_atomic(json_out, json.dumps(report.to_dict(), indent=2) + "\n")
+        body = {"schemaVersion": 1, **report.to_dict(), "gates": [g.to_dict() for g in gates]}
+        body["schemaFields"] = [t.to_dict() for t in tables]
+        write_text_atomic(json_out, json.dumps(body, indent=2) + "\n")
+    if junit:
+        write_text_atomic(junit, cg.to_junit(gates))
+    failed = [g for g in gates if not g.passed]
+    if failed:
+        raise AssayError(
+            "coverage gate(s) failed: "
+            + ", ".join(f"{g.name} {g.percent:.1f}% < {g.minimum:g}%" for g in failed),
+            exit_code=ExitCode.GATE_FAILED,
+        )
     if min_coverage is not None and report.response_pct < min_coverage:
         raise AssayError(
             f"contract coverage {report.response_pct:.1f}% of response codes is below --min-coverage {min_coverage:g}%",
             exit_code=ExitCode.GATE_FAILED,
+        )
+
+
+@app.command("cross-check")
+def cross_check(
+    openapi: Path = typer.Option(
+        ..., "--openapi", help="The provider's OpenAPI 3.0/3.1 document (YAML or JSON)."
+    ),
+    pact: list[Path] = typer.Option(..., "--pact", help="Pact files or folders (repeatable)."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the results as JSON here."),
+) -> None:
+    """Bi-directional check: each pact interaction against the OpenAPI document, without running the provider."""
+    import json
+
+    from assay.atomic import write_text_atomic
+    from assay.contracts import bidirectional, pactfile
+    from assay.contracts.client import collect_pact_files
+    from assay.contracts.coverage import load_openapi
+    from assay.errors import AssayError, ExitCode
+
+    spec = load_openapi(openapi)
+    results = [bidirectional.cross_check(spec, pactfile.load(f)) for f in collect_pact_files(pact)]
+    for r in results:
+        typer.echo(bidirectional.to_text(r))
+    if json_out:
+        body = {"schemaVersion": 1, "openapi": str(openapi), "results": [r.to_dict() for r in results]}
+        write_text_atomic(json_out, json.dumps(body, indent=2) + "\n")
+    failed = [c for r in results for c in r.checks if not c.ok]
+    if failed:
+        raise AssayError(
+            f"{len(failed)} interaction(s) do not match the OpenAPI document", exit_code=ExitCode.GATE_FAILED
         )

@@ -215,6 +215,42 @@ class BrokerClient:
 
     # ------------------------------------------------------------------ environments, deployments
 
+    def publish_provider_contract(
+        self,
+        path: str | Path,
+        *,
+        provider: str,
+        version: str,
+        branch: str | None = None,
+        tags: Iterable[str] = (),
+        build_url: str | None = None,
+        self_verification: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """PactFlow's publish-provider-contract: the OpenAPI document (base64) and the self-verification."""
+        p = Path(path)
+        try:
+            raw = p.read_bytes()
+        except OSError as exc:
+            raise UsageError(f"{p}: cannot read the provider contract ({exc.strerror})") from exc
+        ctype = "application/json" if p.suffix.lower() == ".json" else "application/yaml"
+        contract: dict[str, Any] = {
+            "content": base64.b64encode(raw).decode(),
+            "contentType": ctype,
+            "specification": "oas",
+        }
+        if self_verification is not None:
+            contract["selfVerificationResults"] = self_verification
+        body: dict[str, Any] = {"pacticipantVersionNumber": version, "contract": contract}
+        if branch:
+            body["branch"] = branch
+        if tags:
+            body["tags"] = list(tags)
+        if build_url:
+            body["buildUrl"] = build_url
+        return self.request(
+            "POST", self.link("pf:publish-provider-contract", provider=provider), json_body=body
+        )
+
     def environments(self) -> list[dict[str, Any]]:
         return list(self.request("GET", self.link("pb:environments"))["_embedded"]["environments"])
 

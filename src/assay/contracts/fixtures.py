@@ -6,6 +6,11 @@
         with pact.serve() as srv:
             ...call srv.url...
 
+    @pytest.mark.pact(consumer="Mailer", provider="Orders")
+    def test_order_shipped(pact):
+        pact.upon_receiving("an order shipped event", "Async").with_body({...})
+        pact.verify(my_consumer.on_message, "Async")    # required for message interactions
+
 Names come from the `pact` marker, else from a `pact_config` fixture you may
 override in conftest.py, else from ASSAY_PACT_CONSUMER / ASSAY_PACT_PROVIDER.  When
 the test passes, the interactions are merged into `<dir>/<consumer>-<provider>.json`
@@ -82,9 +87,25 @@ def pact(request: pytest.FixtureRequest, pact_config: PactConfig) -> Iterator[An
     if not directory.is_absolute():
         directory = Path(request.config.rootpath) / directory
     p = Pact(consumer, provider).with_specification(spec)
+    verified: set[str] = set()
+    original_verify: Any = p.verify
+
+    def verify(handler: Any, kind: str, **kwargs: Any) -> Any:
+        verified.add(kind)
+        return original_verify(handler, kind, **kwargs)
+
+    p.verify = verify  # type: ignore[method-assign,assignment]
     yield p
     if request.node.stash.get(_FAILED_KEY, False):
         return
+    for kind in ("Async", "Sync"):
+        if kind not in verified and any(True for _ in p.interactions(kind)):
+            # A message pact is only worth publishing once the consumer has handled the message.
+            pytest.fail(
+                f"{request.node.nodeid}: {kind} message interactions were declared but never handed to the "
+                f"consumer: call pact.verify(handler, {kind!r}) before the test ends (the pact was not written)",
+                pytrace=False,
+            )
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / f"{consumer}-{provider}.json"
     if target not in _STARTED:

@@ -329,12 +329,18 @@ def to_console(outcomes: list[Outcome], *, show_extra: bool = False) -> str:
         lines.append(f"{'✔' if o.ok else '✘'} {o.title} … {status}")
     for n, o in enumerate(failed, 1):
         lines += ["", f"{n}) {o.title}"]
-        if o.interaction is not None:
+        message = o.interaction is not None and o.interaction.kind != "Synchronous/HTTP"
+        if message:
+            # a message has no request to show; its mismatches (below) carry the actual values
+            assert o.interaction is not None
+            lines.append("   message expected:")
+            lines += [f"     {x}" for x in request_lines(o.interaction.response)[2:]]
+        elif o.interaction is not None:
             lines.append("   request sent:")
             lines += [f"     {x}" for x in request_lines(o.interaction.request)]
         if o.error:
             lines.append(f"   error: {o.error}")
-        table = side_by_side(o, show_extra=show_extra)
+        table = [] if message else side_by_side(o, show_extra=show_extra)
         if table:
             lines.append("   response, expected vs actual:")
             lines += [f"   {x}" for x in table]

@@ -187,19 +187,45 @@ def _part(raw: dict[str, Any]) -> HttpPart:
     )
 
 
+def _message_part(raw: dict[str, Any]) -> HttpPart:
+    """A message's contents as the part's body; rules under `content` (V4) or `body` (V3) both land in `body`."""
+    rules = dict(raw.get("matchingRules") or {})
+    if "content" in rules and "body" not in rules:
+        rules["body"] = rules.pop("content")
+    body, has_body, ctype = _body({"body": raw["contents"]} if "contents" in raw else {})
+    meta = raw.get("metadata") or {}
+    ctype = ctype or meta.get("contentType") or meta.get("content-type")
+    return HttpPart(body=body, has_body=has_body, content_type=ctype, rules=rules)
+
+
 def interactions(doc: dict[str, Any]) -> list[Interaction]:
+    """HTTP interactions and messages alike; a message's contents are its `response` (what the provider makes)."""
     consumer = str(doc["consumer"].get("name"))
     provider = str(doc["provider"].get("name"))
     out = []
-    for raw in doc.get("interactions") or []:
+    v3_messages = [
+        dict(m, type="Asynchronous/Messages") for m in doc.get("messages") or [] if isinstance(m, dict)
+    ]
+    for raw in (doc.get("interactions") or []) + v3_messages:
         kind = raw.get("type", "Synchronous/HTTP")
         states: list[tuple[str, dict[str, Any]]] = []
         if raw.get("providerStates"):
             states = [(s.get("name", ""), s.get("params") or {}) for s in raw["providerStates"]]
         elif raw.get("providerState"):
             states = [(raw["providerState"], {})]
-        req = _part(raw.get("request") or {}) if isinstance(raw.get("request"), dict) else HttpPart()
-        resp = _part(raw.get("response") or {}) if isinstance(raw.get("response"), dict) else HttpPart()
+        if kind == "Asynchronous/Messages":
+            req, resp = HttpPart(), _message_part(raw)
+        elif kind == "Synchronous/Messages":
+            replies = raw.get("response") if isinstance(raw.get("response"), list) else []
+            req = (
+                _message_part(raw.get("request") or {})
+                if isinstance(raw.get("request"), dict)
+                else HttpPart()
+            )
+            resp = _message_part(replies[0]) if replies and isinstance(replies[0], dict) else HttpPart()
+        else:
+            req = _part(raw.get("request") or {}) if isinstance(raw.get("request"), dict) else HttpPart()
+            resp = _part(raw.get("response") or {}) if isinstance(raw.get("response"), dict) else HttpPart()
         out.append(
             Interaction(consumer, provider, str(raw.get("description", "")), states, req, resp, kind, raw)
         )

@@ -26,6 +26,7 @@ import httpx
 
 from assay.contracts import mismatch as mm
 from assay.contracts import pactfile
+from assay.contracts.messages import MessageProvider, load_message_provider
 from assay.errors import UsageError
 from assay.results import Check, Metric, RunResult, RunStatus
 
@@ -48,7 +49,8 @@ SELECTOR_ARGS = {
 @dataclass
 class VerifyOptions:
     provider: str
-    provider_base_url: str
+    provider_base_url: str | None = None
+    message_provider: str | None = None
     pact_files: list[Path] = field(default_factory=list)
     broker_url: str | None = None
     broker_token: str | None = None
@@ -62,6 +64,7 @@ class VerifyOptions:
     provider_tags: list[str] = field(default_factory=list)
     build_url: str | None = None
     replay_failures: bool = True
+    all_deployed: bool = False  # every deployed/released consumer version plus main, verified pact by pact
 
 
 @dataclass
@@ -111,23 +114,19 @@ def _apply(fn: Callable[..., Any], args: dict[str, Any]) -> Any:
         return fn(**{n: args[n] for n in names})
 
 
-def load_state_handlers(spec: str | None) -> StateHandlers:
-    """`module:obj`, `path/to/file.py:obj`, or an http(s) URL."""
-    if not spec:
-        return StateHandlers()
-    if spec.startswith(("http://", "https://")):
-        return StateHandlers(url=spec)
+def load_object(spec: str, flag: str) -> Any:
+    """Import `module:obj` or `path/to/file.py:obj` (the form of --state-handlers and --message-provider)."""
     if ":" not in spec:
-        raise UsageError(f"--state-handlers: expected module:object, file.py:object or a URL, got {spec!r}")
+        raise UsageError(f"{flag}: expected module:object, file.py:object or a URL, got {spec!r}")
     mod_name, _, attr = spec.rpartition(":")
     try:
         if mod_name.endswith(".py"):
             path = Path(mod_name)
             if not path.exists():
-                raise UsageError(f"--state-handlers: no such file {mod_name}")
-            module_spec = importlib.util.spec_from_file_location(f"assay_state_handlers_{path.stem}", path)
+                raise UsageError(f"{flag}: no such file {mod_name}")
+            module_spec = importlib.util.spec_from_file_location(f"assay_provider_{path.stem}", path)
             if module_spec is None or module_spec.loader is None:
-                raise UsageError(f"--state-handlers: cannot load {mod_name}")
+                raise UsageError(f"{flag}: cannot load {mod_name}")
             module = importlib.util.module_from_spec(module_spec)
             sys.modules[module_spec.name] = module
             module_spec.loader.exec_module(module)
@@ -136,22 +135,34 @@ def load_state_handlers(spec: str | None) -> StateHandlers:
                 sys.path.insert(0, os.getcwd())
             module = importlib.import_module(mod_name)
     except ImportError as exc:
-        raise UsageError(f"--state-handlers: cannot import {mod_name!r}: {exc}") from exc
+        raise UsageError(f"{flag}: cannot import {mod_name!r}: {exc}") from exc
     obj = getattr(module, attr, None)
     if obj is None:
         public = [n for n in dir(module) if not n.startswith("_")]
-        raise UsageError(
-            f"--state-handlers: {mod_name} has no attribute {attr!r} (it has: {', '.join(public[:12])})"
-        )
+        raise UsageError(f"{flag}: {mod_name} has no attribute {attr!r} (it has: {', '.join(public[:12])})")
     if not (isinstance(obj, Mapping) or callable(obj)):
-        raise UsageError(f"--state-handlers: {spec} must be a dict of state -> function, or a function")
-    return StateHandlers(obj=obj)
+        raise UsageError(f"{flag}: {spec} must be a dict of name -> function, or a function")
+    return obj
+
+
+def load_state_handlers(spec: str | None) -> StateHandlers:
+    """`module:obj`, `path/to/file.py:obj`, or an http(s) URL."""
+    if not spec:
+        return StateHandlers()
+    if spec.startswith(("http://", "https://")):
+        return StateHandlers(url=spec)
+    return StateHandlers(obj=load_object(spec, "--state-handlers"))
 
 
 # ------------------------------------------------------------------------------------ pacts
 
 
 def _broker_pacts(opts: VerifyOptions) -> list[dict[str, Any]]:
+    return [doc for _, doc in _broker_pacts_labelled(opts)]
+
+
+def _broker_pacts_labelled(opts: VerifyOptions) -> list[tuple[str, dict[str, Any]]]:
+    """Each pact the selectors pick, with a label naming its consumer versions and why it was picked."""
     from assay.contracts.client import BrokerClient
 
     assert opts.broker_url is not None
@@ -168,7 +179,14 @@ def _broker_pacts(opts: VerifyOptions) -> list[dict[str, Any]]:
     with BrokerClient(opts.broker_url, token=opts.broker_token) as client:
         url = client.link("pb:provider-pacts-for-verification", provider=opts.provider)
         listed = client.request("POST", url, json_body=body)
-        return [client.request("GET", p["_links"]["self"]["href"]) for p in listed["_embedded"]["pacts"]]
+        out = []
+        for p in listed["_embedded"]["pacts"]:
+            name = str(p["_links"]["self"].get("name") or "")
+            why = str(p.get("shortDescription") or "")
+            out.append(
+                (f"{name}: {why}" if why else name, client.request("GET", p["_links"]["self"]["href"]))
+            )
+        return out
 
 
 def validate_selectors(selectors: list[dict[str, Any]]) -> None:
@@ -186,13 +204,18 @@ def validate_selectors(selectors: list[dict[str, Any]]) -> None:
 # ------------------------------------------------------------------------------------ running
 
 
-def _build_verifier(opts: VerifyOptions, handlers: StateHandlers) -> Any:
+def _build_verifier(opts: VerifyOptions, handlers: StateHandlers, messages: MessageProvider) -> Any:
     from urllib.parse import urlparse
 
     from pact import Verifier
 
-    host = urlparse(opts.provider_base_url).hostname or "localhost"
-    v = Verifier(opts.provider, host=host).add_transport(url=opts.provider_base_url)
+    host = (
+        urlparse(opts.provider_base_url).hostname if opts.provider_base_url else messages.host
+    ) or "127.0.0.1"
+    v = Verifier(opts.provider, host=host)
+    if opts.provider_base_url:
+        v = v.add_transport(url=opts.provider_base_url)
+    v = messages.attach(v)
     if handlers.url:
         v = v.state_handler(handlers.url, teardown=True, body=True)
     elif handlers.obj is not None:
@@ -280,16 +303,37 @@ def replay(inter: pactfile.Interaction, base_url: str, handlers: StateHandlers) 
 
 
 def verify(opts: VerifyOptions) -> Verification:
+    if opts.all_deployed and not opts.broker_url:
+        raise UsageError("--all-deployed needs --broker (the broker knows what is deployed where)")
     if not opts.pact_files and not opts.broker_url:
         raise UsageError("give --pact FILE (repeatable) or --broker URL")
-    if not opts.provider_base_url.startswith(("http://", "https://")):
+    if not opts.provider_base_url and not opts.message_provider:
+        raise UsageError(
+            "give --provider-base-url URL (HTTP interactions) and/or --message-provider (messages)"
+        )
+    if opts.provider_base_url and not opts.provider_base_url.startswith(("http://", "https://")):
         raise UsageError(f"--provider-base-url: expected an http(s) URL, got {opts.provider_base_url!r}")
     if opts.publish and not opts.provider_version:
         raise UsageError("--publish needs --provider-version")
     if opts.publish and not opts.broker_url:
         raise UsageError("--publish needs --broker (results are published to the broker the pacts came from)")
+    if opts.all_deployed:
+        if opts.publish:
+            raise UsageError(
+                "--all-deployed reports per consumer version; it does not publish (drop --publish)"
+            )
+        opts = replace(opts, selectors=[*opts.selectors, {"deployedOrReleased": True}, {"mainBranch": True}])
     validate_selectors(opts.selectors)
     handlers = load_state_handlers(opts.state_handlers)
+    messages = load_message_provider(opts.message_provider)
+    if messages.url and opts.provider_base_url:
+        from urllib.parse import urlparse
+
+        if messages.host != urlparse(opts.provider_base_url).hostname:
+            raise UsageError(
+                "--message-provider URL and --provider-base-url must be on the same host "
+                "(the Pact verifier has one provider host)"
+            )
 
     # Files and a broker together are verified one source at a time, so each result can say where its
     # pact came from (otherwise a pact in both places fails twice with nothing to tell them apart).
@@ -310,7 +354,19 @@ def verify(opts: VerifyOptions) -> Verification:
             for i in pactfile.interactions(doc):
                 inter[i.key], labels[i.key] = i, f"file {f}"
         passes.append((replace(opts, broker_url=None, publish=False) if both else opts, inter, labels))
-    if opts.broker_url:
+    if opts.broker_url and opts.all_deployed:
+        # one pass per pact, so a failure names the consumer versions (and environments) it came from
+        scratch = Path(tempfile.mkdtemp(prefix="assay-all-deployed-"))
+        for n, (label, doc) in enumerate(_broker_pacts_labelled(opts)):
+            doc = {k: v for k, v in doc.items() if k != "_links"}
+            f = scratch / f"pact-{n}.json"
+            f.write_text(__import__("json").dumps(doc))
+            inter = {i.key: i for i in pactfile.interactions(doc)}
+            passes.append(
+                (replace(opts, pact_files=[f], broker_url=None), inter, dict.fromkeys(inter, label))
+            )
+        both = True  # label every outcome with its source
+    elif opts.broker_url:
         inter = {i.key: i for d in _broker_pacts(opts) for i in pactfile.interactions(d)}
         labels = dict.fromkeys(inter, f"broker {opts.broker_url}")
         passes.append((replace(opts, pact_files=[]) if both else opts, inter, labels))
@@ -324,7 +380,7 @@ def verify(opts: VerifyOptions) -> Verification:
     raws: list[dict[str, Any]] = []
     outputs: list[str] = []
     for pass_opts, inter, labels in passes:
-        verifier = _build_verifier(pass_opts, handlers)
+        verifier = _build_verifier(pass_opts, handlers, messages)
         err, output = _run_quietly(verifier.verify)
         raw = verifier.results or {}
         if err is not None and not raw.get("interactionResults"):
@@ -350,7 +406,12 @@ def verify(opts: VerifyOptions) -> Verification:
     )
     if opts.replay_failures:
         for o in outcomes:
-            if not o.ok and o.interaction is not None and o.interaction.kind == "Synchronous/HTTP":
+            if (
+                not o.ok
+                and o.interaction is not None
+                and o.interaction.kind == "Synchronous/HTTP"
+                and opts.provider_base_url
+            ):
                 o.actual = replay(o.interaction, opts.provider_base_url, handlers)
 
     run = RunResult(
@@ -389,6 +450,8 @@ def verify(opts: VerifyOptions) -> Verification:
         "failed": sum(1 for o in outcomes if not o.ok and not o.pending),
         "pending_failed": sum(1 for o in outcomes if not o.ok and o.pending),
         "published": bool(opts.publish),
+        # which pacts (consumer versions, and why they were picked) broke; names what to roll back or fix
+        "broken": sorted({o.source for o in outcomes if not o.ok and not o.pending and o.source}),
     }
     run.notes += [
         f"{n.get('text')}" for n in raw.get("notices") or [] if isinstance(n, dict) and n.get("text")

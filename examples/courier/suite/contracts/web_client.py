@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -50,3 +52,20 @@ class CourierWebClient:
 
     def close(self) -> None:
         self.http.close()
+
+
+class Timeline:
+    """What the web UI does with each WebSocket frame: new messages go on the conversation's timeline."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def on_frame(self, raw: str | bytes | None, metadata: dict[str, object] | None = None) -> None:
+        event = json.loads(raw or b"{}")
+        if event["type"] != "message.created":
+            raise ValueError(f"unknown event type {event['type']!r}")
+        msg = event["message"]
+        stamp = datetime.fromisoformat(msg["created_at"].replace("Z", "+00:00"))
+        self.lines.append(
+            f"[{stamp:%H:%M}] {msg['sender_id']} in #{msg['conversation_id']}: {msg['body']} (#{msg['id']})"
+        )

@@ -29,6 +29,7 @@ from starlette.routing import Route
 
 from assay.contracts.broker import html as html_page
 from assay.contracts.broker import matrix as mx
+from assay.contracts.broker import provider_contracts as pcs
 from assay.contracts.broker import rackquery, selection
 from assay.contracts.broker import service as svc
 from assay.contracts.broker.models import (
@@ -215,6 +216,11 @@ class BrokerApp:
         links = {
             "self": {"href": b, "title": "Index"},
             "pb:publish-contracts": {"href": f"{b}/contracts/publish", "title": "Publish contracts"},
+            "pf:publish-provider-contract": {
+                "href": f"{b}/provider-contracts/provider/{{provider}}/publish",
+                "title": "Publish a provider contract (OpenAPI) for bi-directional checks",
+                "templated": True,
+            },
             "pb:publish-pact": {
                 "href": f"{b}/pacts/provider/{{provider}}/consumer/{{consumer}}/version/{{consumerApplicationVersion}}",
                 "title": "Publish a pact",
@@ -531,9 +537,81 @@ class BrokerApp:
             }
             if resp["_links"]["pb:branch-version"] is None:
                 del resp["_links"]["pb:branch-version"]
+            for c, p, sha in out.contracts:
+                pcs.check_new_pact(s, svc.resolve_pact(s, p, c, sha=sha).content)
             deliveries = self.dispatcher.deliveries(s, out.events, L.base, hooks)
         self.dispatcher.submit(deliveries)
         return hal(resp)
+
+    def publish_provider_contract(self, request: Request, L: Links) -> Response:
+        """PactFlow's route (POST .../publish with the version in the body) and its older PUT form."""
+        pp = request.path_params
+        body = self.json_body(request)
+        if "version" in pp and isinstance(body, dict):
+            body = {
+                "pacticipantVersionNumber": pp["version"],
+                "contract": body,
+                **{k: body[k] for k in ("branch", "tags", "buildUrl") if k in body},
+            }
+        with self.write() as s:
+            row, version, checks = pcs.publish(s, pp["provider"], body)
+            name = pp["provider"]
+            failed = [v for v in checks if not v.success]
+            notices = [
+                {
+                    "type": "success",
+                    "text": f"Published provider contract for {name} version {version.number}",
+                },
+                {
+                    "type": "info" if not failed else "warning",
+                    "text": f"Cross-checked {len(checks)} pact(s) against it: {len(checks) - len(failed)} compatible, "
+                    f"{len(failed)} not",
+                },
+            ]
+            resp = {
+                "notices": notices,
+                "crossChecks": [
+                    {
+                        "consumer": svc_consumer_name(s, v.consumer_id),
+                        "success": v.success,
+                        "testResults": json.loads(v.test_results or "[]"),
+                    }
+                    for v in checks
+                ],
+                "_embedded": {"version": {"number": version.number}},
+                "_links": {
+                    "self": {
+                        "href": L.base + f"/contracts/provider/{quote(name)}/version/{quote(version.number)}"
+                    },
+                    "pb:pacticipant-version": {
+                        "name": version.number,
+                        "href": L.version(name, version.number),
+                    },
+                    "pb:pacticipant-version-tags": [],
+                },
+            }
+        return hal(resp)
+
+    def get_provider_contract(self, request: Request, L: Links) -> Response:
+        pp = request.path_params
+        with self.reads() as s:
+            provider = svc.require_pacticipant(s, pp["provider"])
+            row = pcs.contract_for(s, provider, pp["version"])
+            if row is None:
+                raise svc.not_found(f"No provider contract for {pp['provider']} version {pp['version']}")
+            return hal(
+                {
+                    "content": row.content,
+                    "contentType": row.content_type,
+                    "specification": row.specification,
+                    "selfVerificationResults": {
+                        "success": row.self_verification_success,
+                        **json.loads(row.self_verification or "{}"),
+                    },
+                    "createdAt": svc.iso(row.created_at),
+                    "_links": {"self": {"href": str(request.url)}},
+                }
+            )
 
     def put_pact(self, request: Request, L: Links) -> Response:
         pp = request.path_params
@@ -550,6 +628,7 @@ class BrokerApp:
             version, _ = svc.ensure_version(s, consumer, pp["version"])
             content, status, events = svc.store_pact(s, consumer, version, pp["provider"], raw, doc)
             provider = svc.require_pacticipant(s, pp["provider"])
+            pcs.check_new_pact(s, content)
             ref = svc.PactRef(consumer, provider, content, version)
             resp = self.pact_document(ref, L)
             deliveries = self.dispatcher.deliveries(s, events, L.base)
@@ -1107,6 +1186,7 @@ class BrokerApp:
             "buildUrl": ver.build_url,
             "testResults": json.loads(ver.test_results) if ver.test_results else None,
             "verifiedBy": json.loads(ver.verified_by) if ver.verified_by else None,
+            "verificationKind": ver.kind or "pact",
             "_links": {
                 "self": {
                     "title": "Verification result",
@@ -1244,6 +1324,8 @@ class BrokerApp:
                 "verificationResult": {
                     "success": r.verification.success,
                     "verifiedAt": svc.iso(r.verification.created_at),
+                    # "pact": the provider ran the pact; "bidirectional": cross-checked against its OpenAPI
+                    "verificationKind": r.verification.kind or "pact",
                     "_links": {
                         "self": {
                             "href": L.verification(
@@ -1442,6 +1524,19 @@ class BrokerApp:
             ("/ui", "GET", self.html, READ),
             ("/diagnostic/status/heartbeat", "GET", self.heartbeat, READ),
             ("/contracts/publish", "POST", self.publish_contracts, WRITE),
+            (
+                "/provider-contracts/provider/{provider}/publish",
+                "POST",
+                self.publish_provider_contract,
+                WRITE,
+            ),
+            (
+                "/contracts/provider/{provider}/version/{version}",
+                "PUT",
+                self.publish_provider_contract,
+                WRITE,
+            ),
+            ("/contracts/provider/{provider}/version/{version}", "GET", self.get_provider_contract, READ),
             ("/pacticipants", "GET", self.list_pacticipants, READ),
             ("/pacticipants", "POST", self.create_pacticipant, WRITE),
             (pacticipant, "GET", self.get_pacticipant, READ),
@@ -1507,6 +1602,11 @@ class BrokerApp:
             ("/webhooks/{uuid}/logs", "GET", self.webhook_logs, READ),
         ]
         return [Route(path, self.wrap(fn, access), methods=[method]) for path, method, fn, access in table]
+
+
+def svc_consumer_name(s: Session, pacticipant_id: int) -> str:
+    p = s.get(Pacticipant, pacticipant_id)
+    return p.name if p is not None else ""
 
 
 def _refuse_nul(request: Request) -> None:

@@ -129,6 +129,25 @@ class Verification(Base):
     test_results: Mapped[str | None] = mapped_column(Text)
     verified_by: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # "pact": the provider ran the pact; "bidirectional": the pact was cross-checked against its OpenAPI
+    kind: Mapped[str] = mapped_column(String(32), default="pact", server_default="pact")
+
+
+class ProviderContract(Base):
+    """A provider's own contract (an OpenAPI document) for one provider version, with its self-verification."""
+
+    __tablename__ = "provider_contracts"
+    __table_args__ = (UniqueConstraint("provider_version_id", name="uq_provider_contracts_version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("pacticipants.id", ondelete="CASCADE"), index=True)
+    provider_version_id: Mapped[int] = mapped_column(ForeignKey("versions.id", ondelete="CASCADE"))
+    specification: Mapped[str] = mapped_column(String(32))
+    content_type: Mapped[str] = mapped_column(String(255))
+    content: Mapped[str] = mapped_column(Text, deferred=True)
+    self_verification_success: Mapped[bool | None] = mapped_column(Boolean)
+    self_verification: Mapped[str | None] = mapped_column(Text)  # JSON: verifier, format, content...
+    build_url: Mapped[str | None] = mapped_column(String(1024))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Environment(Base):
