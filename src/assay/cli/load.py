@@ -67,6 +67,8 @@ def run(
     insecure: bool = typer.Option(False, "--insecure-skip-tls-verify", "-k", help="Do not verify TLS certificates."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no end-of-test summary."),
     name: str | None = typer.Option(None, "--name", help="Run name in the result (default: the file name)."),
+    sample: list[str] = typer.Option([], "--sample", help="Follow a process's resources: PID, NAME=PID or a command-line pattern (repeatable)."),
+    leak_warmup: str = typer.Option("10%", "--leak-warmup", help="Warm-up left out of leak verdicts: a percentage or seconds (30s)."),
 ) -> None:
     """Run a load test and gate on its thresholds (exit 99 when one is crossed)."""
     # numpy only folds sample buffers here: no BLAS thread pool spinning next to the event loop
@@ -90,6 +92,11 @@ def run(
     env_map = dict(os.environ)
     for spec in out:
         parse_out(spec)
+    from assay.load.options import parse_cli_threshold
+    from assay.observe.watch import ResourceWatch, split_thresholds
+
+    engine_thresholds, resource_thresholds = split_thresholds(parse_cli_threshold(t) for t in threshold)
+    watch = ResourceWatch(sample, [] if no_thresholds else resource_thresholds, warmup=leak_warmup)
     request = LoadRequest(
         target=target,
         vus=vus,
@@ -101,7 +108,7 @@ def run(
         method=method,
         headers=_headers(header),
         body=body,
-        thresholds=list(threshold),
+        thresholds=[f"{m}:{e}" for m, e in engine_thresholds],
         no_thresholds=no_thresholds,
         env=_kv(env, "--env"),
         tags=_kv(tag, "--tag"),
@@ -115,7 +122,7 @@ def run(
         raise UsageError(f"--summary-export {str(summary_export)!r} is a folder")
 
     printer = ProgressPrinter(enabled=not quiet, tty=sys.stderr.isatty())
-    with printer:
+    with printer, watch:
         result = run_load(
             loaded,
             plan,
@@ -125,6 +132,7 @@ def run(
             run_name=name,
         )
     result.labels = detect_labels(result.labels)
+    watch.finish(result)
     from assay.load.api import result_source
 
     result.source = result_source(loaded)
