@@ -49,21 +49,23 @@ def test_climb_numbers_are_the_true_slope() -> None:
     assert result.slope_low_per_h <= true <= result.slope_high_per_h
     assert result.slope_per_h == pytest.approx(true, rel=0.01)
     # growth of the fitted line from its value at the end of warm-up to the end of the run
-    start, end = 100 * MB + 60 * 3 * MB, 100 * MB + 599 * 3 * MB
+    start, end = 100 * MB + 60 * 3 * MB / 60, 100 * MB + 599 * 3 * MB / 60
     assert result.growth_pct == pytest.approx((end - start) / start * 100, rel=0.02)
     assert "MB" in result.describe("B") and "leak" in result.describe("B")
 
 
-def test_sawtooth_slope_interval_is_near_zero() -> None:
+def test_sawtooth_is_told_apart_by_its_own_swing() -> None:
+    # partial periods at the window's ends tilt the line a little: the rise stays inside the swing
     times, values = _series("sawtooth")
     result = judge("m", times, values)
-    assert result.growth_pct is not None and abs(result.growth_pct) < 1.0
+    assert result.growth_pct is not None and abs(result.growth_pct) < 5.0
+    assert "sawtooth" in result.reason
 
 
 def test_too_few_points() -> None:
     result = judge("m", [0.0, 1.0, 2.0], [1.0, 2.0, 3.0])
     assert result.verdict == "not enough data"
-    assert "3 readings" in result.reason
+    assert "2 readings after warm-up" in result.reason
     assert growth_and_slope([0.0, 1.0], [1.0, 2.0]) is None
 
 

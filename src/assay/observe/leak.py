@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+import numpy as np
 from scipy.stats import theilslopes
 
 Verdict = Literal["leak", "no leak", "not enough data"]
@@ -116,14 +117,15 @@ def judge(
     confidence: float = CONFIDENCE,
 ) -> LeakVerdict:
     """"leak" when the slope's interval lies above zero, the line grows by at least
-    `min_growth_pct` over the window, and the last half of the window still climbs."""
+    `min_growth_pct` over the window, the rise exceeds the swing of the series around the
+    line (a collector's sawtooth), and the last half of the window still climbs."""
     t, v = after_warmup(times, values, warmup)
     if len(t) < MIN_POINTS or t[-1] <= t[0]:
         return LeakVerdict(metric, "not enough data", f"{len(t)} readings after warm-up; at least {MIN_POINTS} are needed", points=len(t))
     fit = robust_fit(t, v, confidence)
     start = fit.intercept + fit.slope_per_s * t[0]
     end = fit.intercept + fit.slope_per_s * t[-1]
-    growth = _growth(start, end)
+    growth = float(_growth(start, end))
     numbers: dict[str, Any] = dict(
         points=len(t),
         window_s=t[-1] - t[0],
@@ -139,6 +141,12 @@ def judge(
         return LeakVerdict(metric, "no leak", "the slope's interval includes zero", **numbers)
     if growth < min_growth_pct:
         return LeakVerdict(metric, "no leak", f"growth below {min_growth_pct:g}% over the window", **numbers)
+    residuals = np.asarray(v) - (fit.intercept + fit.slope_per_s * np.asarray(t))
+    swing = float(np.subtract(*np.percentile(residuals, [75, 25])))
+    if end - start <= swing:
+        return LeakVerdict(
+            metric, "no leak", f"the rise ({end - start:.4g}) is within the series' own swing (IQR {swing:.4g}): a sawtooth, not a climb", **numbers
+        )
     half = len(t) // 2
     if len(t) - half >= MIN_POINTS:
         tail = robust_fit(t[half:], v[half:], confidence)
