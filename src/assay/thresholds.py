@@ -27,7 +27,7 @@ _OPERATORS: list[tuple[str, Callable[[float, float], bool]]] = [
 
 ALLOWED_AGGREGATIONS: dict[MetricType, str] = {
     MetricType.COUNTER: "count, rate",
-    MetricType.GAUGE: "value, min, max, growth, slope",
+    MetricType.GAUGE: "value (assay: also growth, slope)",
     MetricType.RATE: "rate",
     MetricType.TREND: "avg, min, max, med, p(N)",
 }
@@ -136,7 +136,7 @@ def aggregation_allowed(metric_type: MetricType, aggregation: str) -> bool:
     if metric_type is MetricType.COUNTER:
         return aggregation in ("count", "rate")
     if metric_type is MetricType.GAUGE:
-        return aggregation in ("value", "min", "max", *SERIES_AGGREGATIONS)
+        return aggregation in ("value", *SERIES_AGGREGATIONS)
     if metric_type is MetricType.RATE:
         return aggregation == "rate"
     return aggregation in ("avg", "min", "max", "med") or percentile_of(aggregation) is not None
