@@ -151,6 +151,10 @@ def run(
         from assay.report.console import render_summary
 
         typer.echo(render_summary(summary_view(result)))
+        from assay.observe.watch import describe_leaks
+
+        for line in describe_leaks(result):
+            typer.echo(f"leak check: {line}")
     _print_problems(result)
     # sys.exit, not typer.Exit: the CLI runs click with standalone_mode=False, which would
     # turn typer.Exit into a return value and lose the exit code.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from assay.observe.leak import DEFAULT_WARMUP, growth_and_slope, judge
+from assay.observe.leak import DEFAULT_WARMUP, LeakVerdict, growth_and_slope, judge
 from assay.observe.sampler import RESOURCE_METRICS, Sampler, parse_target
 from assay.results import MetricType, RunResult, RunStatus, ThresholdResult, parse_metric_name
 from assay.thresholds import ThresholdError, evaluate_metric, validate_threshold
@@ -109,3 +109,12 @@ class ResourceWatch:
         if result.failed_thresholds() and result.status is RunStatus.PASSED:
             result.status = RunStatus.FAILED
         return result
+
+
+def describe_leaks(result: RunResult) -> list[str]:
+    """One line per judged resource, with its numbers (for the console)."""
+    lines = []
+    for item in result.extra.get("leaks") or []:
+        verdict = LeakVerdict(**item)
+        lines.append(verdict.describe("B" if "_bytes" in verdict.metric else ""))
+    return lines
