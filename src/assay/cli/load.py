@@ -69,6 +69,8 @@ def run(
     name: str | None = typer.Option(None, "--name", help="Run name in the result (default: the file name)."),
     sample: list[str] = typer.Option([], "--sample", help="Follow a process's resources: PID, NAME=PID or a command-line pattern (repeatable)."),
     leak_warmup: str = typer.Option("10%", "--leak-warmup", help="Warm-up left out of leak verdicts: a percentage or seconds (30s)."),
+    metrics_port: int | None = typer.Option(None, "--metrics-port", help="Serve the run's live Prometheus metrics on 127.0.0.1:PORT/metrics."),
+    pushgateway: str | None = typer.Option(None, "--pushgateway", help="Push the run's metrics to this Pushgateway (every 15 s and at the end)."),
 ) -> None:
     """Run a load test and gate on its thresholds (exit 99 when one is crossed)."""
     # numpy only folds sample buffers here: no BLAS thread pool spinning next to the event loop
@@ -122,17 +124,28 @@ def run(
         raise UsageError(f"--summary-export {str(summary_export)!r} is a folder")
 
     printer = ProgressPrinter(enabled=not quiet, tty=sys.stderr.isatty())
-    with printer, watch:
+    from assay.observe.metrics import MetricsPublisher, RunMetrics
+
+    live = RunMetrics(name or Path(target).stem or target, labels=detect_labels())
+    publisher = MetricsPublisher(live, port=metrics_port, pushgateway=pushgateway)
+
+    def on_progress(p: Any) -> None:
+        printer.update(p)
+        live.progress(p)
+
+    with printer, watch, publisher:
         result = run_load(
             loaded,
             plan,
             workers=n_workers,
             env=env_map,
-            on_progress=printer.update,
+            on_progress=on_progress,
             run_name=name,
         )
     result.labels = detect_labels(result.labels)
     watch.finish(result)
+    live.finish(result)
+    publisher.push()
     from assay.load.api import result_source
 
     result.source = result_source(loaded)
