@@ -35,3 +35,23 @@ def alert_rules_command(
         write_text_atomic(output, text)
     for line in rules.skipped:
         typer.echo(f"skipped {line}", err=True)
+
+
+@app.command("dashboards")
+def dashboards_command(
+    output: Path = typer.Option(Path("dashboards"), "--output", "-o", help="Folder for the dashboard JSON files."),
+) -> None:
+    """Write Grafana dashboards: live load, SLO compliance, chaos (fault windows), nightly trends."""
+    import json
+
+    from assay.atomic import write_text_atomic
+    from assay.errors import UsageError
+    from assay.observe.dashboards import DASHBOARDS
+
+    if output.exists() and not output.is_dir():
+        raise UsageError(f"--output {str(output)!r} is a file; expected a folder")
+    output.mkdir(parents=True, exist_ok=True)
+    for name, build in DASHBOARDS.items():
+        path = output / f"assay-{name}.json"
+        write_text_atomic(path, json.dumps(build(), indent=2) + "\n")
+        typer.echo(str(path))

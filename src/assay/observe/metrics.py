@@ -35,6 +35,8 @@ EMITTED = {
     "e2e_suite_duration_seconds": "duration of the run (suite), seconds",
     "assay_run_status": "run status: 0 passed, 1 warning, 2 failed, 3 aborted, 4 error",
 }
+# Per-fault gauges (1 while a fault is injected), labelled by fault: dashboards draw them as windows.
+FAULT_GAUGE = "assay_fault_active"
 STATUS_CODES = {"passed": 0, "warning": 1, "failed": 2, "aborted": 3, "error": 4}
 
 
@@ -68,6 +70,7 @@ class RunMetrics:
                 self._c[metric] = Counter(metric[: -len("_total")], doc, names, registry=self.registry)
             else:
                 self._g[metric] = Gauge(metric, doc, names, registry=self.registry)
+        self._fault = Gauge(FAULT_GAUGE, "1 while the fault is injected, else 0", [*names, "fault"], registry=self.registry)
         self._seen: dict[str, float] = {}
         self._lock = threading.Lock()
 
@@ -81,6 +84,10 @@ class RunMetrics:
             if delta > 0:
                 self._c[name].labels(**self.labels).inc(delta)
                 self._seen[name] = total
+
+    def fault(self, name: str, active: bool) -> None:
+        """Mark a fault window (chaos and plan rooms call this as they inject and revert)."""
+        self._fault.labels(**self.labels, fault=name).set(1.0 if active else 0.0)
 
     def progress(self, p: ProgressLike) -> None:
         self._gauge("assay_load_requests_per_second", p.rps)
