@@ -71,6 +71,7 @@ def run(
     leak_warmup: str = typer.Option("10%", "--leak-warmup", help="Warm-up left out of leak verdicts: a percentage or seconds (30s)."),
     metrics_port: int | None = typer.Option(None, "--metrics-port", help="Serve the run's live Prometheus metrics on 127.0.0.1:PORT/metrics."),
     pushgateway: str | None = typer.Option(None, "--pushgateway", help="Push the run's metrics to this Pushgateway (every 15 s and at the end)."),
+    otel_endpoint: str | None = typer.Option(None, "--otel-endpoint", help="Send OpenTelemetry spans to this OTLP/HTTP endpoint (default: OTEL_* variables)."),
 ) -> None:
     """Run a load test and gate on its thresholds (exit 99 when one is crossed)."""
     # numpy only folds sample buffers here: no BLAS thread pool spinning next to the event loop
@@ -133,7 +134,10 @@ def run(
         printer.update(p)
         live.progress(p)
 
-    with printer, watch, publisher:
+    from assay.observe.tracing import TRACING
+
+    TRACING.configure(otel_endpoint)
+    with printer, watch, publisher, TRACING.span("load.run", target=target, workers=n_workers):
         result = run_load(
             loaded,
             plan,
@@ -146,6 +150,7 @@ def run(
     watch.finish(result)
     live.finish(result)
     publisher.push()
+    TRACING.shutdown()
     from assay.load.api import result_source
 
     result.source = result_source(loaded)
