@@ -78,6 +78,12 @@ def _board(uid: str, title: str, panels: list[dict[str, Any]], *, annotations: l
     }
 
 
+def _error_ratio(pid: int, title: str, *, x: int, y: int) -> dict[str, Any]:
+    f = RUN_FILTER
+    expr = f"rate(assay_load_requests_failed_total{{{f}}}[1m]) / rate(assay_load_requests_total{{{f}}}[1m])"
+    return _panel(pid, title, [(expr, "{{run}}")], x=x, y=y, unit="percentunit")
+
+
 def live_load() -> dict[str, Any]:
     f = RUN_FILTER
     return _board(
@@ -86,12 +92,7 @@ def live_load() -> dict[str, Any]:
         [
             _panel(1, "Request rate", [(f"assay_load_requests_per_second{{{f}}}", "{{run}}")], x=0, y=0, unit="reqps"),
             _panel(2, "p95 latency", [(f"assay_load_http_req_duration_p95_ms{{{f}}}", "{{run}}")], x=12, y=0, unit="ms"),
-            _panel(
-                3,
-                "Failed requests",
-                [(f"rate(assay_load_requests_failed_total{{{f}}}[1m]) / rate(assay_load_requests_total{{{f}}}[1m])", "{{run}}")],
-                x=0, y=8, unit="percentunit",
-            ),  # fmt: skip
+            _error_ratio(3, "Failed requests", x=0, y=8),
             _panel(4, "Virtual users", [(f"assay_load_vus{{{f}}}", "{{run}}")], x=12, y=8),
             _panel(5, "Iteration errors", [(f"rate(assay_load_errors_total{{{f}}}[1m])", "{{run}}")], x=0, y=16),
             _panel(6, "Thresholds failing", [(f"assay_load_thresholds_failing{{{f}}}", "{{run}}")], x=12, y=16, kind="stat"),
@@ -134,12 +135,7 @@ def chaos() -> dict[str, Any]:
         [
             _panel(1, "Faults active", [(f"{FAULT_GAUGE}{{{f}}}", "{{fault}}")], x=0, y=0, w=24, h=5, kind="state-timeline"),
             _panel(2, "p95 latency during faults", [(f"assay_load_http_req_duration_p95_ms{{{f}}}", "{{run}}")], x=0, y=5, unit="ms"),
-            _panel(
-                3,
-                "Error ratio during faults",
-                [(f"rate(assay_load_requests_failed_total{{{f}}}[1m]) / rate(assay_load_requests_total{{{f}}}[1m])", "{{run}}")],
-                x=12, y=5, unit="percentunit",
-            ),  # fmt: skip
+            _error_ratio(3, "Error ratio during faults", x=12, y=5),
             _panel(4, "Run status", [(f'assay_run_status{{kind="chaos",{f}}}', "{{run}}")], x=0, y=13, w=24, kind="stat"),
         ],
         annotations=[window],
