@@ -189,3 +189,24 @@ def _per_reading(watch: ResourceWatch) -> tuple[list[float], list[float]]:
     assert watch.sampler is not None
     s = watch.sampler.series["leaker"]["proc_rss_bytes"]
     return s.times, s.values
+
+
+def test_children_counted_recursively() -> None:
+    # bash -> (sleep, bash -> sleep): three descendants
+    proc = subprocess.Popen(["bash", "-c", "sleep 30 & bash -c 'sleep 30 & wait' & wait"])
+    try:
+        sampler = Sampler([Target("tree", pid=proc.pid)], include_self=False)
+        sampler.start()
+        sampler.stop()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            sampler.sample_once()
+            if sampler.series["tree"]["proc_children"].values[-1] == 3:
+                break
+            time.sleep(0.1)
+        assert sampler.series["tree"]["proc_children"].values[-1] == 3
+    finally:
+        for child in psutil.Process(proc.pid).children(recursive=True):
+            child.kill()
+        proc.kill()
+        proc.wait()
