@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -116,3 +117,37 @@ def test_load_run_span_reaches_an_otlp_receiver(receiver: str, tmp_path: Path) -
     attrs = {a.key: a.value.string_value or a.value.int_value for a in spans[0].attributes}
     assert attrs["target"] == f"http://127.0.0.1:{port}/" and attrs["workers"] == 1
     assert spans[0].end_time_unix_nano > spans[0].start_time_unix_nano
+
+
+def test_traceparent_continues_through_courier(receiver: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("opentelemetry.instrumentation.fastapi", reason="opentelemetry-instrumentation-fastapi is not installed")
+    import httpx
+
+    port = free_port()
+    env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver,
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
+        "COURIER_DATABASE_URL": f"sqlite:///{tmp_path / 'courier.db'}",
+        "COURIER_LOG_LEVEL": "warning",
+    }
+    with ServiceProcess([sys.executable, "-m", "courier", "--port", str(port)], env=env, health_url=f"http://127.0.0.1:{port}/health/live", start_timeout=60):
+        header, trace_id = traceparent()
+        response = httpx.get(f"http://127.0.0.1:{port}/health/live", headers={"traceparent": header}, timeout=10)
+        assert response.status_code == 200
+        deadline = time.monotonic() + 30
+        spans: list[object] = []
+        while time.monotonic() < deadline:
+            spans = [
+                s
+                for r in list(_Receiver.requests)
+                for rs in r.resource_spans
+                for ss in rs.scope_spans
+                for s in ss.spans
+                if s.trace_id.hex() == trace_id
+            ]
+            if spans:
+                break
+            time.sleep(0.2)
+    assert spans, "courier exported no span of the request's trace"
+    parent_span_id = header.split("-")[2]
+    assert any(s.parent_span_id.hex() == parent_span_id for s in spans)  # type: ignore[attr-defined]
