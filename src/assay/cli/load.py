@@ -125,16 +125,22 @@ def run(
         raise UsageError(f"--summary-export {str(summary_export)!r} is a folder")
 
     printer = ProgressPrinter(enabled=not quiet, tty=sys.stderr.isatty())
-    from assay.observe.metrics import MetricsPublisher, RunMetrics
-
-    live = RunMetrics(name or Path(target).stem or target, labels=detect_labels())
-    publisher = MetricsPublisher(live, port=metrics_port, pushgateway=pushgateway)
-
-    def on_progress(p: Any) -> None:
-        printer.update(p)
-        live.progress(p)
+    from contextlib import nullcontext
 
     from assay.observe.tracing import TRACING
+
+    live: Any = None
+    publisher: Any = nullcontext()
+    on_progress = printer.update
+    if metrics_port is not None or pushgateway:
+        from assay.observe.metrics import MetricsPublisher, RunMetrics
+
+        live = RunMetrics(name or Path(target).stem or target, labels=detect_labels())
+        publisher = MetricsPublisher(live, port=metrics_port, pushgateway=pushgateway)
+
+        def on_progress(p: Any) -> None:
+            printer.update(p)
+            live.progress(p)
 
     TRACING.configure(otel_endpoint)
     with printer, watch, publisher, TRACING.span("load.run", target=target, workers=n_workers):
@@ -148,8 +154,9 @@ def run(
         )
     result.labels = detect_labels(result.labels)
     watch.finish(result)
-    live.finish(result)
-    publisher.push()
+    if live is not None:
+        live.finish(result)
+        publisher.push()
     TRACING.shutdown()
     from assay.load.api import result_source
 

@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
-from scipy.stats import theilslopes
 
 Verdict = Literal["leak", "no leak", "not enough data"]
 
@@ -67,6 +66,8 @@ class Fit:
 
 def robust_fit(times: Sequence[float], values: Sequence[float], confidence: float = CONFIDENCE) -> Fit:
     """Theil-Sen line through (times, values) with a `confidence` interval on the slope."""
+    from scipy.stats import theilslopes  # imported when judged, not when a command starts
+
     res = theilslopes(values, times, alpha=confidence)
     return Fit(float(res[0]), float(res[1]), float(res[2]), float(res[3]))
 
