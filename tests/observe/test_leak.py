@@ -98,3 +98,24 @@ def test_k6_expressions_still_round_trip(agg: str, op: str, value: float) -> Non
     again = parse_threshold(str(expr))
     assert (again.aggregation, again.op, again.unit) == (expr.aggregation, expr.op, "")
     assert math.isclose(again.value, value) or again.value == value
+
+
+def test_evaluate_result_reads_growth_and_slope_from_the_series() -> None:
+    """A saved result re-evaluated later (merge, `assay results`) judges from its per-second series."""
+    from assay.results import Metric, MetricType, RunResult, ThresholdResult, TimeBucket
+    from assay.thresholds import evaluate_result
+
+    name = "proc_rss_bytes{proc:x}"
+    result = RunResult(duration_s=120)
+    metric = Metric(type=MetricType.GAUGE, tags={"proc": "x"})
+    metric.thresholds = [ThresholdResult(source="slope<10MB/h"), ThresholdResult(source="growth<50%"), ThresholdResult(source="value<1e12")]
+    for second in range(120):
+        value = 100 * MB + second * 1 * MB / 60  # 60 MB/h
+        metric.add(value)
+        result.timeseries.append(TimeBucket(t=1.7e9 + second, metrics={name: {"value": value}}))
+    result.metrics[name] = metric
+    failed = evaluate_result(result)
+    assert failed == [(name, "slope<10MB/h")]
+    slope, growth, _ = metric.thresholds
+    assert slope.observed == pytest.approx(60 * MB, rel=0.01)
+    assert growth.ok is True and growth.observed is not None and 0 < growth.observed < 5
