@@ -139,7 +139,29 @@ def create_app(settings: Settings) -> FastAPI:
     faults.install(app, settings.fault_token)
     _install_error_handlers(app)
     _install_routes(app, courier)
+    _instrument(app)
     return app
+
+
+def _instrument(app: FastAPI) -> None:
+    """OpenTelemetry spans per request, continuing the caller's W3C traceparent, when the
+    standard OTEL_EXPORTER_OTLP_* variables are set and the instrumentation is installed."""
+    import os
+
+    if not (os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")):
+        return
+    try:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    except ImportError:
+        log.warning("OTEL_EXPORTER_OTLP_ENDPOINT is set but opentelemetry-instrumentation-fastapi is not installed")
+        return
+    provider = TracerProvider(resource=Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", "courier")}))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider)
 
 
 async def _migrate_until_done(c: Courier) -> None:

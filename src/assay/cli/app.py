@@ -39,6 +39,7 @@ GROUPS: dict[str, str] = {
     "plan": "assay.cli.plan",
     "results": "assay.cli.results",
     "example": "assay.cli.example",
+    "observe": "assay.cli.observe",
 }
 
 app = typer.Typer(

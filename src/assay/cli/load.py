@@ -77,6 +77,11 @@ def run(
     insecure: bool = typer.Option(False, "--insecure-skip-tls-verify", "-k", help="Do not verify TLS certificates."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no end-of-test summary."),
     name: str | None = typer.Option(None, "--name", help="Run name in the result (default: the file name)."),
+    sample: list[str] = typer.Option([], "--sample", help="Follow a process's resources: PID, NAME=PID or a command-line pattern (repeatable)."),
+    leak_warmup: str = typer.Option("10%", "--leak-warmup", help="Warm-up left out of leak verdicts: a percentage or seconds (30s)."),
+    metrics_port: int | None = typer.Option(None, "--metrics-port", help="Serve the run's live Prometheus metrics on 127.0.0.1:PORT/metrics."),
+    pushgateway: str | None = typer.Option(None, "--pushgateway", help="Push the run's metrics to this Pushgateway (every 15 s and at the end)."),
+    otel_endpoint: str | None = typer.Option(None, "--otel-endpoint", help="Send OpenTelemetry spans to this OTLP/HTTP endpoint (default: OTEL_* variables)."),
 ) -> None:
     """Run a load test and gate on its thresholds (exit 99 when one is crossed)."""
     # numpy only folds sample buffers here: no BLAS thread pool spinning next to the event loop
@@ -102,6 +107,11 @@ def run(
     result_files = [p for kind, p in outputs if kind == "assay"] + ([result_file] if result_file is not None else [])
     sample_outputs = [(kind, p) for kind, p in outputs if kind != "assay"]
     limit = parse_size(out_limit)
+    from assay.load.options import parse_cli_threshold
+    from assay.observe.watch import ResourceWatch, split_thresholds
+
+    engine_thresholds, resource_thresholds = split_thresholds(parse_cli_threshold(t) for t in threshold)
+    watch = ResourceWatch(sample, [] if no_thresholds else resource_thresholds, warmup=leak_warmup)
     request = LoadRequest(
         target=target,
         vus=vus,
@@ -113,7 +123,7 @@ def run(
         method=method,
         headers=_headers(header),
         body=body,
-        thresholds=list(threshold),
+        thresholds=[f"{m}:{e}" for m, e in engine_thresholds],
         no_thresholds=no_thresholds,
         env=_kv(env, "--env"),
         tags=_kv(tag, "--tag"),
@@ -130,19 +140,42 @@ def run(
             check_writable(path, flag)
 
     printer = ProgressPrinter(enabled=not quiet, tty=sys.stderr.isatty())
-    with printer:
+    from contextlib import nullcontext
+
+    from assay.observe.tracing import TRACING
+
+    live: Any = None
+    publisher: Any = nullcontext()
+    on_progress = printer.update
+    if metrics_port is not None or pushgateway:
+        from assay.observe.metrics import MetricsPublisher, RunMetrics
+
+        live = RunMetrics(name or Path(target).stem or target, labels=detect_labels())
+        publisher = MetricsPublisher(live, port=metrics_port, pushgateway=pushgateway)
+
+        def on_progress(p: Any) -> None:
+            printer.update(p)
+            live.progress(p)
+
+    TRACING.configure(otel_endpoint)
+    with printer, watch, publisher, TRACING.span("load.run", target=target, workers=n_workers):
         result = run_load(
             loaded,
             plan,
             workers=n_workers,
             env=env_map,
-            on_progress=printer.update,
+            on_progress=on_progress,
             run_name=name,
             sample_outputs=sample_outputs,
             out_limit=limit,
             omission_warn_factor=omission_factor,
         )
     result.labels = detect_labels(result.labels)
+    watch.finish(result)
+    if live is not None:
+        live.finish(result)
+        publisher.push()
+    TRACING.shutdown()
     from assay.load.api import result_source
 
     result.source = result_source(loaded)
@@ -159,6 +192,10 @@ def run(
         from assay.report.console import render_summary
 
         typer.echo(render_summary(summary_view(result)))
+        from assay.observe.watch import describe_leaks
+
+        for line in describe_leaks(result):
+            typer.echo(f"leak check: {line}")
     _print_problems(result, quiet=quiet)
     # sys.exit, not typer.Exit: the CLI runs click with standalone_mode=False, which would
     # turn typer.Exit into a return value and lose the exit code.

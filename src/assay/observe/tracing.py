@@ -1,0 +1,139 @@
+"""OpenTelemetry spans for plans, stages, steps, chaos phases and load scenarios.
+
+Tracing is optional (the `otel` extra): without a configured endpoint every `span()` is a
+shared null context, so a run that does not trace pays one attribute check per call.
+Configured by `--otel-endpoint` or the standard `OTEL_EXPORTER_OTLP_ENDPOINT` /
+`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` variables. `traceparent()` makes W3C headers for
+sampled load requests, and `SlowestTraces` keeps the trace ids of the slowest requests
+per endpoint so they can be looked up in the service's tracing backend.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import random
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any
+
+from assay.errors import UsageError
+
+SERVICE_NAME = "assay"
+_NULL: AbstractContextManager[None] = nullcontext()
+
+
+class Tracing:
+    """The process's tracer, or nothing. Engines call `span()`; the CLI calls `configure()`."""
+
+    def __init__(self) -> None:
+        self.tracer: Any = None
+        self.provider: Any = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.tracer is not None
+
+    def configure(self, endpoint: str | None = None, *, exporter: Any = None, resource: Mapping[str, str] | None = None) -> bool:
+        """Start tracing to an OTLP/HTTP endpoint (or a given exporter); False when nothing is configured."""
+        env = os.environ
+        endpoint = endpoint or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        if exporter is None and not endpoint:
+            return False
+        try:
+            from opentelemetry.sdk.resources import Resource
+            from opentelemetry.sdk.trace import TracerProvider
+            from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+        except ImportError:
+            raise UsageError("tracing needs the otel extra: pip install 'assay[otel]'") from None
+        attrs = {"service.name": env.get("OTEL_SERVICE_NAME", SERVICE_NAME), **(resource or {})}
+        provider = TracerProvider(resource=Resource.create(attrs))
+        if exporter is not None:
+            provider.add_span_processor(SimpleSpanProcessor(exporter))
+        else:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            url = endpoint.rstrip("/")  # type: ignore[union-attr]
+            if not url.endswith("/v1/traces"):
+                url += "/v1/traces"
+            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=url)))
+        self.provider = provider
+        self.tracer = provider.get_tracer("assay")
+        return True
+
+    def span(self, name: str, **attributes: Any) -> AbstractContextManager[Any]:
+        """A span around a plan, stage, step, chaos phase or load scenario; a no-op when not tracing."""
+        if self.tracer is None:
+            return _NULL
+        return self._span(name, attributes)
+
+    @contextmanager
+    def _span(self, name: str, attributes: Mapping[str, Any]) -> Iterator[Any]:
+        clean = {k: v for k, v in attributes.items() if isinstance(v, (str, bool, int, float))}
+        with self.tracer.start_as_current_span(name, attributes=clean) as span:
+            yield span
+
+    def shutdown(self) -> None:
+        """Flush and stop (spans of a run reach the collector before the command exits)."""
+        if self.provider is not None:
+            self.provider.shutdown()
+        self.tracer = None
+        self.provider = None
+
+
+TRACING = Tracing()
+
+
+def span(name: str, **attributes: Any) -> AbstractContextManager[Any]:
+    """`with span("chaos.phase", phase="method"): ...` for the plan and chaos rooms."""
+    return TRACING.span(name, **attributes)
+
+
+def traceparent(rng: random.Random | None = None) -> tuple[str, str]:
+    """A new W3C trace context for one request: (header value, trace id)."""
+    r = rng or random
+    trace_id = f"{r.getrandbits(128) or 1:032x}"
+    span_id = f"{r.getrandbits(64) or 1:016x}"
+    return f"00-{trace_id}-{span_id}-01", trace_id
+
+
+class RequestSampler:
+    """Decides which requests carry a traceparent (`--trace-requests RATE`, 0 < RATE <= 1)."""
+
+    def __init__(self, rate: float, seed: int | None = None) -> None:
+        if not 0.0 < rate <= 1.0:
+            raise UsageError(f"--trace-requests {rate!r}: expected a sampling rate in (0, 1], e.g. 0.01")
+        self.rate = rate
+        self._rng = random.Random(seed)
+
+    def maybe(self) -> tuple[str, str] | None:
+        if self._rng.random() >= self.rate:
+            return None
+        return traceparent(self._rng)
+
+
+class SlowestTraces:
+    """The trace ids of the N slowest traced requests per endpoint (a bounded min-heap each)."""
+
+    def __init__(self, keep: int = 5) -> None:
+        self.keep = keep
+        self._heaps: dict[str, list[tuple[float, str]]] = {}
+
+    def add(self, endpoint: str, duration_ms: float, trace_id: str) -> None:
+        heap = self._heaps.setdefault(endpoint, [])
+        if len(heap) < self.keep:
+            heapq.heappush(heap, (duration_ms, trace_id))
+        elif duration_ms > heap[0][0]:
+            heapq.heapreplace(heap, (duration_ms, trace_id))
+
+    def merge(self, other: SlowestTraces) -> None:
+        for endpoint, heap in other._heaps.items():
+            for duration, trace_id in heap:
+                self.add(endpoint, duration, trace_id)
+
+    def to_dict(self) -> dict[str, list[dict[str, Any]]]:
+        """What the RunResult keeps in extra["slowest_traces"]: slowest first."""
+        return {
+            endpoint: [{"trace_id": t, "duration_ms": d} for d, t in sorted(heap, reverse=True)]
+            for endpoint, heap in sorted(self._heaps.items())
+        }

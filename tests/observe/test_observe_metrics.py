@@ -1,0 +1,105 @@
+"""The run's own metrics: scraped live from --metrics-port and pushed to a real Pushgateway."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from assay.harness.ports import free_port
+from assay.harness.process import ServiceProcess
+from assay.observe.metrics import EMITTED
+
+PUSHGATEWAY = shutil.which("prometheus-pushgateway") or "/usr/bin/prometheus-pushgateway"
+Samples = dict[str, list[tuple[dict[str, str], float]]]
+
+
+def _samples(text: str) -> Samples:
+    out: Samples = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out.setdefault(s.name, []).append((dict(s.labels), s.value))
+    return out
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return str(response.read().decode())
+
+
+@pytest.fixture
+def pushgateway(tmp_path: Path) -> Iterator[str]:
+    if not Path(PUSHGATEWAY).exists():
+        pytest.skip("prometheus-pushgateway is not installed (Debian package prometheus-pushgateway; .ci/run installs it)")
+    port = free_port()
+    with ServiceProcess(
+        [PUSHGATEWAY, f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
+        health_url=f"http://127.0.0.1:{port}/-/ready",
+        log_path=tmp_path / "pushgateway.log",
+    ):
+        yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    cmd = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(tmp_path)]
+    with ServiceProcess(cmd, port=port):
+        yield f"http://127.0.0.1:{port}/"
+
+
+@pytest.mark.slow
+def test_live_metrics_and_push(pushgateway: str, server: str, tmp_path: Path) -> None:
+    port = free_port()
+    cmd = [sys.executable, "-m", "assay", "load", "run", server, "--rate", "20", "--duration", "6s", "--workers", "1", "--quiet"]
+    cmd += ["--name", "observe-metrics", "--metrics-port", str(port), "--pushgateway", pushgateway]
+    cmd += ["--threshold", "http_req_duration:p(95)<0.001"]  # crossed on purpose: one breach
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    live: Samples = {}
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                live = _samples(_get(f"http://127.0.0.1:{port}/metrics"))
+            except (urllib.error.URLError, ConnectionError):
+                live = {}
+            if any(v > 0 for _, v in live.get("assay_load_requests_total", [])):
+                break
+            time.sleep(0.2)
+        _, err = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 99, err
+    # seen while the test ran, with the run's labels
+    [(labels, requests)] = live["assay_load_requests_total"]
+    assert requests > 0 and labels["run"] == "observe-metrics" and labels["kind"] == "load" and labels["host"]
+    assert "assay_load_vus" in live and "assay_load_requests_per_second" in live
+    # pushed at the end: the breach, the duration, the final totals
+    pushed = _samples(_get(f"{pushgateway}/metrics"))
+    [(labels, breaches)] = pushed["k6_threshold_breaches_total"]
+    assert breaches == 1 and labels["job"] == "assay" and labels["run"] == "observe-metrics"
+    [(_, duration)] = pushed["e2e_suite_duration_seconds"]
+    assert 5 <= duration < 120
+    [(_, total)] = pushed["assay_load_requests_total"]
+    assert total >= requests
+    [(_, status)] = pushed["assay_run_status"]
+    assert status == 2  # a crossed threshold fails the run (exit 99)
+    for name in EMITTED:
+        family = name[: -len("_total")] + "_total" if name.endswith("_total") else name
+        assert family in pushed, name
+
+
+def test_unreachable_pushgateway_is_a_usage_error(server: str) -> None:
+    cmd = [sys.executable, "-m", "assay", "load", "run", server, "--duration", "1s", "--quiet", "--pushgateway", f"http://127.0.0.1:{free_port()}"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 64 and "could not push metrics to the Pushgateway" in done.stderr
