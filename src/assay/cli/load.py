@@ -46,7 +46,7 @@ def _headers(pairs: list[str]) -> dict[str, str]:
 
 @app.command("run")
 def run(
-    target: str = typer.Argument(..., help="A scenario file (.py, .yaml) or a URL (quick mode)."),
+    target: str = typer.Argument(..., help="A scenario file (.py, .yaml, k6 .js) or a URL (quick mode)."),
     vus: int | None = typer.Option(None, "--vus", "-u", help="Virtual users (constant-vus; or the profile's level)."),
     rate: float | None = typer.Option(None, "--rate", "-r", help="Constant arrival rate, iterations per second."),
     duration: str | None = typer.Option(None, "--duration", "-d", help="Test duration, e.g. 30s, 5m."),
@@ -139,7 +139,17 @@ def run(
         write_text_atomic(summary_export, json.dumps(to_summary_export(result), indent=2) + "\n")
     for spec in out:
         write_out(result, spec)
-    if not quiet:
+    from assay.load.js.summary import run_handle_summary
+
+    handled = run_handle_summary(loaded, result)  # k6's handleSummary replaces the default summary
+    if handled is not None and handled.error:
+        typer.echo(handled.error, err=True)
+    if handled is not None and not handled.error:
+        if handled.stdout:
+            typer.echo(handled.stdout, nl=False)
+        if handled.stderr:
+            typer.echo(handled.stderr, err=True, nl=False)
+    elif not quiet:
         from assay.report.console import render_summary
 
         typer.echo(render_summary(summary_view(result)))

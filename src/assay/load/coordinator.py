@@ -229,7 +229,11 @@ def run_load(
         result.notes.append("aborted by threshold " + ", ".join(f"{m}: {s}" for m, s in live.aborted_by))
     elif interrupted:
         result.status = RunStatus.ABORTED
-        result.notes.append("interrupted (Ctrl-C): results cover the part that ran")
+        by_script = next((p.extra["script_aborted"] for p in parts if p.extra.get("script_aborted")), None)
+        if by_script is not None:
+            result.notes.append(f"aborted by the script: {by_script}; results cover the part that ran")
+        else:
+            result.notes.append("interrupted (Ctrl-C): results cover the part that ran")
     else:
         result.status = RunStatus.FAILED if failed else RunStatus.PASSED
     if extra_errors:

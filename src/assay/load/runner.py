@@ -94,6 +94,7 @@ class _Scenario:
             tags=self.tags,
             id_in_scenario=self.segment.offset(self.max) + self.allocated,
         )
+        vu.state["_assay_stop"] = w.abort_by_script  # k6's exec.test.abort() (JS scenarios)
         return vu
 
     @property
@@ -242,7 +243,14 @@ class _Worker:
         self.stop_event = asyncio.Event()
         self.stopping = False
         self.interrupted = False
+        self.script_abort: str | None = None
         self.last_tick = 0.0
+
+    def abort_by_script(self, reason: str = "") -> None:
+        """The script asked to end the whole test (k6's exec.test.abort)."""
+        self.script_abort = reason or "exec.test.abort()"
+        self.stop.set()
+        self.request_stop()
 
     def request_stop(self) -> None:
         if not self.stopping:
@@ -296,6 +304,8 @@ class _Worker:
             "interrupted": self.interrupted,
             "segment": [job.segment.index, job.segment.count],
         }
+        if self.script_abort is not None:
+            result.extra["script_aborted"] = self.script_abort
         if self.sink.overflowed:
             result.notes.append(
                 f"more than {self.sink.max_http_series} distinct URL/tag sets: later ones are grouped as "
