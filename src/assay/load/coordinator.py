@@ -196,6 +196,7 @@ def run_load(
     if live.errors and not live.done:
         raise AssayError("load workers failed: " + "; ".join(live.errors[:3]))
     parts = [live.done[i] for i in sorted(live.done)]
+    by_script = next((p.extra["script_aborted"] for p in parts if p.extra.get("script_aborted")), None)
     result = merge_results(parts, name=name) if len(parts) > 1 else parts[0]
     teardown_error = None
     if loaded.teardown is not None:
@@ -229,7 +230,6 @@ def run_load(
         result.notes.append("aborted by threshold " + ", ".join(f"{m}: {s}" for m, s in live.aborted_by))
     elif interrupted:
         result.status = RunStatus.ABORTED
-        by_script = next((p.extra["script_aborted"] for p in parts if p.extra.get("script_aborted")), None)
         if by_script is not None:
             result.notes.append(f"aborted by the script: {by_script}; results cover the part that ran")
         else:

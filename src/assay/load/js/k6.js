@@ -506,6 +506,7 @@
       while (pendingSockets.length) {
         const ws = pendingSockets.shift();
         const r = JSON.parse(__h_ws_open(ws.url, jsonOrNull(ws._params)));
+        nextRes++;
         if (r.id < 0) { ws.readyState = CLOSED; ws._emit("error", { error: r.error || "connect failed" }); ws._emit("close", { code: 1006 }); continue; }
         ws._id = r.id;
         ws.readyState = OPEN;

@@ -16,7 +16,7 @@ from typing import Any
 
 import quickjs
 
-from assay.load.js.runtime import AbortTest, JsContext, JsError, Program
+from assay.load.js.runtime import JsContext, JsError, Program
 from assay.load.js.source import Bundle, bundle
 from assay.load.js.support import verdict
 from assay.load.scenario import LoadedScenario, ScenarioError
@@ -42,7 +42,7 @@ def load_js_scenario(path: Path, *, env: Mapping[str, str]) -> LoadedScenario:
     check_support(b)
     program = Program(b)
     try:
-        init = JsContext(program, env=env, init=True)
+        init = JsContext(program, env=env)
         options = json.loads(init.ctx.get("__options")())
         exported = json.loads(init.ctx.get("__exportedFunctions")())
     except JsError as exc:
@@ -90,9 +90,7 @@ def _iteration(program: Program, name: str) -> Any:
         try:
             await ctx.iteration(name)
         except quickjs.JSException as exc:
-            raise program.error(exc) from None
-        except AbortTest:
-            raise
+            raise ctx.failure(exc) from None
         finally:
             if ctx._groups:
                 while ctx._groups:
@@ -104,20 +102,22 @@ def _iteration(program: Program, name: str) -> Any:
 
 def _setup(program: Program) -> Any:
     async def setup(vu: Any) -> Any:
+        ctx = _context(program, vu)
         try:
-            return await _context(program, vu).call("setup")
+            return await ctx.call("setup")
         except quickjs.JSException as exc:
-            raise program.error(exc) from None
+            raise ctx.failure(exc) from None
 
     return setup
 
 
 def _teardown(program: Program) -> Any:
     async def teardown(data: Any, vu: Any) -> Any:
+        ctx = _context(program, vu)
         try:
-            return await _context(program, vu).call("teardown", data)
+            return await ctx.call("teardown", data)
         except quickjs.JSException as exc:
-            raise program.error(exc) from None
+            raise ctx.failure(exc) from None
 
     return teardown
 
@@ -131,7 +131,7 @@ def _handle_summary(program: Program, env: Mapping[str, str]) -> Any:
         try:
             out = asyncio.run(ctx.call("handleSummary", data))
         except quickjs.JSException as exc:
-            raise program.error(exc) from None
+            raise ctx.failure(exc) from None
         if out is None:
             return {}
         if not isinstance(out, dict):

@@ -41,6 +41,9 @@ if TYPE_CHECKING:
     from assay.load.vu import VU
 
 _K6_JS = (Path(__file__).with_name("k6.js")).read_text()
+_PRELUDE = _K6_JS.rstrip("\n") + "\n__ENV = JSON.parse(__ENV_JSON); __ENV_JSON = undefined;\n"
+_PRELUDE_LINES = _PRELUDE.count("\n")
+RUNTIME_FILE = "assay:k6.js"
 _perf = time.perf_counter
 _LINE = re.compile(r"\(?<input>:(\d+)\)?")
 
@@ -73,8 +76,12 @@ class Program:
         text = str(exc).strip()
 
         def fix(m: re.Match[str]) -> str:
-            path, line = self.bundle.locate(int(m.group(1)))
-            inner = f"{_short(path, self.base)}:{line}"
+            n = int(m.group(1))
+            if n <= _PRELUDE_LINES:
+                inner = f"{RUNTIME_FILE}:{n}"
+            else:
+                path, line = self.bundle.locate(n - _PRELUDE_LINES)
+                inner = f"{_short(path, self.base)}:{line}"
             return f"({inner})" if m.group(0).startswith("(") else inner
 
         text = _LINE.sub(fix, text)
@@ -153,10 +160,10 @@ _DONE = object()
 class JsContext:
     """A QuickJS context with k6's modules and the script evaluated; bound to `vu` once it runs."""
 
-    def __init__(self, program: Program, *, vu: VU | None = None, env: Mapping[str, str] | None = None, init: bool = False) -> None:
+    def __init__(self, program: Program, *, vu: VU | None = None, env: Mapping[str, str] | None = None) -> None:
         self.program = program
         self.vu = vu
-        self.init = init
+        self.init = True  # the script's top level runs in k6's init context (open() allowed, requests not)
         self.driver = _Driver()
         self.responses: list[Response | None] = []
         self.jars: dict[int, CookieJar] = {}
@@ -166,20 +173,43 @@ class JsContext:
         self.kinds: dict[int, str] = {}  # id(Response) -> params.responseType, for this iteration
         self.ctx = ctx = quickjs.Context()
         ctx.set_max_stack_size(8 * 1024 * 1024)
+        self.host_error: BaseException | None = None
         for name in dir(self):
             if name.startswith("_h_"):
-                ctx.add_callable("__h" + name[2:], getattr(self, name))
+                ctx.add_callable("__h" + name[2:], self._keep_error(getattr(self, name)))
         try:
-            ctx.eval(_K6_JS)
             ctx.set("__ENV_JSON", json.dumps(dict(env if env is not None else (vu.env if vu is not None else os.environ))))
-            ctx.eval("__ENV = JSON.parse(__ENV_JSON); __ENV_JSON = undefined;")
-            ctx.eval(program.bundle.code)
+            # one evaluation, so a line number in any stack trace identifies runtime or script (Program.error)
+            ctx.eval(_PRELUDE + program.bundle.code)
         except quickjs.JSException as exc:
-            raise program.error(exc) from None
+            raise self.failure(exc) from None
         self.init = False
         self._run = ctx.get("__run")
         self._call = ctx.get("__call")
         self._data_set = False
+
+    def _keep_error(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """QuickJS reports a host function's exception as "Python call failed": keep the real one."""
+
+        def host(*args: Any) -> Any:
+            try:
+                return fn(*args)
+            except BaseException as exc:
+                self.host_error = exc
+                raise
+
+        return host
+
+    def failure(self, exc: BaseException) -> BaseException:
+        """The exception to report for a QuickJS exception (the host function's own, when it was one)."""
+        host, self.host_error = self.host_error, None
+        if host is not None and "Python call failed" in str(exc):
+            if isinstance(host, AbortTest | asyncio.CancelledError | greenlet.GreenletExit):
+                return host
+            located = self.program.error(exc)
+            where = [w for w in re.findall(r"\(([^()<>]+:\d+)\)", str(located)) if not w.startswith(RUNTIME_FILE)]
+            return JsError(f"{host}" + (f" (at {where[0]})" if where else ""))
+        return self.program.error(exc)
 
     # -- running -------------------------------------------------------------------------------------
 
@@ -405,7 +435,7 @@ class JsContext:
         elif body_kind == "b":
             payload = base64.b64decode(body)
         elif body_kind == "f":
-            payload = urlencode(json.loads(body)).encode()
+            payload = urlencode([tuple(pair) for pair in json.loads(body)]).encode()
             headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
         elif body_kind == "m":
             payload, ctype = _multipart(json.loads(body))

@@ -352,7 +352,7 @@ def bundle(entry: Path) -> Bundle:
     line_map: list[tuple[int, int, str]] = []
     for p in order:
         mod = modules[p]
-        head = f"__define({json.dumps(p)}, function (exports, module) {{ "
+        head = f"__define({json.dumps(p)}, function (exports, module) {{ \"use strict\"; "
         first = len(lines) + 1
         body_lines = mod.body.split("\n")
         body_lines[0] = head + body_lines[0]
