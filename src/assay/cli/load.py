@@ -240,3 +240,43 @@ def _print_problems(result: Any) -> None:
     for metric, t in result.failed_thresholds():
         observed = "" if t.observed is None else f" (observed {t.observed:.4g})"
         err(f"threshold crossed: {metric}: {t.source}{observed}", err=True)
+
+
+@app.command("inspect")
+def inspect(
+    script: Path = typer.Argument(..., help="A k6 JavaScript file."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON (assay.k6-inspect/1)."),
+) -> None:
+    """List what a k6 script uses of k6's API and whether assay runs it (exit 64 if something is not)."""
+    import json
+
+    from assay.errors import ExitCode, UsageError
+    from assay.load.js.inspect import inspect_script
+
+    if not script.is_file():
+        raise UsageError(f"{str(script)!r} is not a file")
+    report = inspect_script(script)
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"{script}: k6 API used")
+        for col in ("API", "lines", "supported", "note"):
+            table.add_column(col)
+        for u in report.uses:
+            table.add_row(u.api, ", ".join(u.lines[:4]) + (" ..." if len(u.lines) > 4 else ""), "yes" if u.supported else "NO", u.note)
+        console = Console()
+        console.print(table)
+        for problem in report.problems:
+            console.print(f"[red]refused:[/red] {problem}", highlight=False)
+        if report.init_error:
+            console.print(f"[red]init code:[/red] {report.init_error}", highlight=False)
+        for name, what in report.scenarios.items():
+            console.print(f"scenario {name}: {what}", highlight=False)
+        if report.functions:
+            console.print("functions: " + ", ".join(report.functions), highlight=False)
+        console.print("verdict: " + ("runs on assay" if report.ok else "does not run on assay as it is"), highlight=False)
+    if not report.ok:
+        sys.exit(int(ExitCode.USAGE))

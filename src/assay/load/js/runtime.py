@@ -86,7 +86,19 @@ class Program:
 
         text = _LINE.sub(fix, text)
         lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-        return JsError(" ".join(lines[:3]))
+        frames = [ln for ln in lines[1:] if RUNTIME_FILE not in ln and "(<input>)" not in ln]
+        head = lines[0] if lines else "error"
+        return JsError(f"{head} {frames[0]}" if frames else head)
+
+    def where(self, exc: BaseException) -> str | None:
+        """`file.js:N` of the innermost script frame of a QuickJS exception."""
+        text = _LINE.sub(lambda m: f"({m.group(1)})" if m.group(0).startswith("(") else m.group(1), str(exc))
+        for n in re.findall(r"\((\d+)\)", text):
+            line = int(n)
+            if line > _PRELUDE_LINES:
+                path, local = self.bundle.locate(line - _PRELUDE_LINES)
+                return f"{_short(path, self.base)}:{local}"
+        return None
 
 
 def _short(path: str, base: Path) -> str:
@@ -206,9 +218,8 @@ class JsContext:
         if host is not None and "Python call failed" in str(exc):
             if isinstance(host, AbortTest | asyncio.CancelledError | greenlet.GreenletExit):
                 return host
-            located = self.program.error(exc)
-            where = [w for w in re.findall(r"\(([^()<>]+:\d+)\)", str(located)) if not w.startswith(RUNTIME_FILE)]
-            return JsError(f"{host}" + (f" (at {where[0]})" if where else ""))
+            where = self.program.where(exc)
+            return JsError(f"{host}" + (f" (at {where})" if where else ""))
         return self.program.error(exc)
 
     # -- running -------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ class Module:
     body: str  # the rewritten source, same lines as the file
     requires: list[str] = field(default_factory=list)  # resolved local paths
     uses: list[Use] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # located errors kept by a lenient parse (inspect)
 
 
 @dataclass
@@ -52,6 +53,10 @@ class Bundle:
     @property
     def uses(self) -> list[Use]:
         return [u for m in self.modules for u in m.uses]
+
+    @property
+    def problems(self) -> list[str]:
+        return [p for m in self.modules for p in m.problems]
 
     def locate(self, line: int) -> tuple[str, int]:
         """A bundle line -> (file, line in that file)."""
@@ -92,14 +97,22 @@ def _first_error(node: Any) -> Any:
     return node
 
 
+def display_path(path: Path) -> str:
+    """A file as people name it: relative to the working directory when it is below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def resolve_import(spec: str, importer: Path, line: int) -> Path | str:
     """A k6 module name stays a string; a relative or absolute path becomes a file path."""
-    where = f"{importer}:{line}"
+    where = f"{display_path(importer)}:{line}"
     if spec.startswith(("http://", "https://")):
         name = spec.rstrip("/").rsplit("/", 1)[-1] or "module.js"
         raise ScenarioError(
             f"{where}: remote import {spec!r} is not fetched (no network for code during a load test); "
-            f"vendor it: save that file as {str(importer.parent / name)!r} and import './{name}'"
+            f"vendor it: save that file as {display_path(importer.parent / name)!r} and import './{name}'"
         )
     if spec == "k6" or spec.startswith("k6/"):
         return spec
@@ -174,7 +187,7 @@ def _identifiers(node: Any) -> list[Any]:
     return out
 
 
-def parse_module(path: Path) -> Module:
+def parse_module(path: Path, *, lenient: bool = False) -> Module:
     """Rewrite one ES module into a function body and list its imports and k6 API uses."""
     try:
         src = path.read_bytes()
@@ -187,15 +200,21 @@ def parse_module(path: Path) -> Module:
         line, col = err.start_point
         snippet = _text(src, err).splitlines()[0][:40] if err.end_byte > err.start_byte else ""
         what = f"unexpected {snippet!r}" if snippet else f"missing {err.type!r}"
-        raise ScenarioError(f"{path}:{line + 1}:{col + 1}: syntax error: {what}")
+        raise ScenarioError(f"{display_path(path)}:{line + 1}:{col + 1}: syntax error: {what}")
     rw = _Rewriter(src)
     module = Module(path=path, body="")
     bindings: dict[str, tuple[str, bool]] = {}  # local name -> (k6 module, is namespace/default)
-    file = str(path)
+    file = display_path(path)
 
     def require(spec_node: Any, line: int) -> str:
         spec = _string_value(src, spec_node)
-        target = resolve_import(spec, path, line)
+        try:
+            target = resolve_import(spec, path, line)
+        except ScenarioError as exc:
+            if not lenient:
+                raise
+            module.problems.append(exc.message)
+            return json.dumps(spec)
         if isinstance(target, Path):
             module.requires.append(str(target))
             return json.dumps(str(target))
@@ -334,7 +353,7 @@ def _global_uses(src: bytes, root: Any, module: Module, file: str) -> None:
         stack.extend(node.children)
 
 
-def bundle(entry: Path) -> Bundle:
+def bundle(entry: Path, *, lenient: bool = False) -> Bundle:
     """The entry script and every local module it imports, as one program."""
     entry = entry.resolve()
     modules: dict[str, Module] = {}
@@ -344,7 +363,7 @@ def bundle(entry: Path) -> Bundle:
         p = pending.pop()
         if p in modules:
             continue
-        mod = parse_module(Path(p))
+        mod = parse_module(Path(p), lenient=lenient)
         modules[p] = mod
         order.append(p)
         pending.extend(r for r in mod.requires if r not in modules)
