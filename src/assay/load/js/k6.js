@@ -241,7 +241,8 @@
     return out;
   }
   const http = {
-    get: (url, params) => request("GET", url, null, params),
+    // the common case first: a plain URL and no params (one host call, nothing to encode)
+    get: (url, params) => (params === undefined && typeof url === "string" ? new Response(nextRes++, __h_get(url)) : request("GET", url, null, params)),
     head: (url, params) => request("HEAD", url, null, params),
     post: (url, body, params) => request("POST", url, body, params),
     put: (url, body, params) => request("PUT", url, body, params),
@@ -501,6 +502,7 @@
   // Runs after the iteration function (and after each timer callback): opens the sockets it
   // created and dispatches their events and the VU's timers until all are closed and no timer is left.
   g.__eventLoop = function () {
+    if (pendingSockets.length === 0 && timers.size === 0) return;
     const open = [];
     for (;;) {
       while (pendingSockets.length) {

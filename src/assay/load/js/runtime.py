@@ -111,31 +111,30 @@ def _short(path: str, base: Path) -> str:
 class _Driver:
     """Runs JavaScript in a greenlet; its host calls await coroutines in the VU's task."""
 
-    __slots__ = ("g", "parent")
+    __slots__ = ("g", "parent", "result", "error")
 
     def __init__(self) -> None:
         self.g: greenlet.greenlet | None = None
         self.parent: greenlet.greenlet | None = None
+        self.result: Any = None
+        self.error: BaseException | None = None
 
-    def _body(self, fn: Callable[[], Any]) -> Any:
+    def _body(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         while True:
             try:
-                out: tuple[Any, ...] = (_DONE, fn(), None)
+                self.result = fn(*args)
             except BaseException as exc:  # handed to the awaiting task
-                out = (_DONE, None, exc)
-            fn = self.parent.switch(out)  # type: ignore[union-attr]
+                self.error = exc
+            fn, args = self.parent.switch(_DONE)  # type: ignore[union-attr]
 
-    async def run(self, fn: Callable[[], Any]) -> Any:
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """`fn(*args)` in the greenlet; every awaitable it hands over (`wait`) is awaited here."""
         g = self.g
         if g is None or g.dead:
             g = self.g = greenlet.greenlet(self._body)
         self.parent = greenlet.getcurrent()
-        value = g.switch(fn)
-        while True:
-            if type(value) is tuple and value and value[0] is _DONE:
-                if value[2] is not None:
-                    raise value[2]
-                return value[1]
+        value = g.switch(fn, args)
+        while value is not _DONE:
             try:
                 result = await value
             except asyncio.CancelledError:
@@ -146,20 +145,25 @@ class _Driver:
                 value = g.throw(exc)
             else:
                 value = g.switch(result)
+        error = self.error
+        if error is not None:
+            self.error = None
+            raise error
+        result, self.result = self.result, None
+        return result
 
     def _cancel(self, value: Any) -> None:
         g = self.g
-        while g is not None and not g.dead:
+        while g is not None and not g.dead and value is not _DONE:
             if hasattr(value, "close"):
                 value.close()
             value = g.throw(asyncio.CancelledError())
-            if type(value) is tuple and value and value[0] is _DONE:
-                break
         self.g = None
+        self.error = None
 
     def wait(self, awaitable: Any) -> Any:
         """From JavaScript (inside the greenlet): await `awaitable` in the VU's task."""
-        if self.parent is None or greenlet.getcurrent() is not self.g:
+        if self.parent is None:
             if hasattr(awaitable, "close"):
                 awaitable.close()
             raise RuntimeError("network and sleep calls are not allowed in the init context (outside functions)")
@@ -187,7 +191,9 @@ class JsContext:
         ctx.set_max_stack_size(8 * 1024 * 1024)
         self.host_error: BaseException | None = None
         for name in dir(self):
-            if name.startswith("_h_"):
+            if name in ("_h_get",):  # the hot path keeps its own error (no wrapper call per request)
+                ctx.add_callable("__h" + name[2:], getattr(self, name))
+            elif name.startswith("_h_"):
                 ctx.add_callable("__h" + name[2:], self._keep_error(getattr(self, name)))
         try:
             ctx.set("__ENV_JSON", json.dumps(dict(env if env is not None else (vu.env if vu is not None else os.environ))))
@@ -230,24 +236,22 @@ class JsContext:
         if not self._data_set:
             self._data_set = True
             self.ctx.get("__setData")(None if vu.data is None else json.dumps(vu.data))
-        self.responses.clear()
-        self.kinds.clear()
-        run = self._run
-        result = await self.driver.run(lambda: run(name, vu.id, vu.iteration))
+        if self.responses:
+            self.responses.clear()
+            self.kinds.clear()
+        result = await self.driver.run(self._run, name, vu.id, vu.iteration)
         if result is not None:
             await self._settle()
 
     async def call(self, name: str, arg: Any = None) -> Any:
         """setup() / teardown(data) / handleSummary(data): the JSON-able result."""
         self.responses.clear()
-        call = self._call
-        text = await self.driver.run(lambda: call(name, None if arg is None else json.dumps(arg)))
+        text = await self.driver.run(self._call, name, None if arg is None else json.dumps(arg))
         return None if text is None else json.loads(text)
 
     async def _settle(self) -> None:
         # an async default function: run its promise jobs (their host calls still go through the driver)
-        ctx = self.ctx
-        await self.driver.run(lambda: _drain(ctx))
+        await self.driver.run(_drain, self.ctx)
 
     # -- host functions: core ---------------------------------------------------------------------------
 
@@ -408,6 +412,19 @@ class JsContext:
         return base64.b64encode(os.urandom(int(n))).decode()
 
     # -- host functions: HTTP ----------------------------------------------------------------------------
+
+    def _h_get(self, url: str) -> int:
+        """http.get(url) without params: the client's prepared-GET path."""
+        vu = self.vu
+        if vu is None or self.expected_override is not None:
+            return self._keep_error(self._h_request)("GET", url, "", "", None)  # type: ignore[no-any-return]
+        try:
+            res = self.driver.wait(vu.http.get(url))
+        except BaseException as exc:
+            self.host_error = exc
+            raise
+        self.responses.append(res)
+        return res.status  # type: ignore[no-any-return]
 
     def _h_request(self, method: str, url: str, body_kind: str, body: str, params: str | None) -> int:
         vu = self.vu
