@@ -9,11 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from courier_helpers import Courier
 
 K6 = Path(__file__).resolve().parents[2] / "examples" / "courier" / "suite" / "k6"
 ASSAY = [sys.executable, "-m", "assay"]
 Start = Callable[..., Courier]
+pytestmark = pytest.mark.slow  # a courier process and a CLI run each
 
 
 def run_script(name: str, courier: Courier, tmp_path: Path, *env: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
