@@ -11,6 +11,12 @@
   g.__define = function (path, fn) { defined[path] = fn; };
   g.__require = function (spec) {
     if (spec in builtins) return builtins[spec];
+    if (spec === "k6" || spec.startsWith("k6/")) {
+      // k6 modules beyond k6 and k6/http are compiled when first imported (a context is cheaper to make)
+      const src = __h_section(spec);
+      if (src !== null) (0, eval)(src);
+      if (spec in builtins) return builtins[spec];
+    }
     if (spec in loaded) return loaded[spec].exports;
     const fn = defined[spec];
     if (!fn) throw new Error("module not found: " + spec);
@@ -275,6 +281,102 @@
   };
   builtins["k6/http"] = http;
 
+  // ---- timers (inside WebSocket sessions and event loops) ------------------------------------------
+  // A k6 VU has an event loop per iteration; here timers run while a WebSocket session is open,
+  // or when the iteration function returns (drained before the iteration counts as done).
+  let timerSeq = 1;
+  const timers = new Map();
+  function addTimer(fn, ms, repeat, args) {
+    const id = timerSeq++;
+    timers.set(id, { fn: fn, at: __h_now() + Math.max(0, Number(ms) || 0), every: repeat ? Math.max(1, Number(ms) || 0) : 0, args: args, owner: currentOwner });
+    return id;
+  }
+  let currentOwner = null;
+  g.__timers = {
+    next: function (owner) {
+      let best = null;
+      for (const [id, t] of timers) if (t.owner === owner && (best === null || t.at < best.at)) best = Object.assign({ id: id }, t);
+      return best;
+    },
+    fire: function (id) {
+      const t = timers.get(id);
+      if (!t) return;
+      if (t.every) t.at = __h_now() + t.every; else timers.delete(id);
+      const prev = currentOwner;
+      currentOwner = t.owner;
+      try { t.fn.apply(null, t.args); } finally { currentOwner = prev; }
+    },
+    clearOwner: function (owner) { for (const [id, t] of timers) if (t.owner === owner) timers.delete(id); },
+    setOwner: function (o) { const prev = currentOwner; currentOwner = o; return prev; },
+    count: function (owner) { let n = 0; for (const t of timers.values()) if (t.owner === owner) n++; return n; },
+  };
+  const timerApi = {
+    setTimeout: function (fn, ms) { return addTimer(fn, ms, false, Array.prototype.slice.call(arguments, 2)); },
+    setInterval: function (fn, ms) { return addTimer(fn, ms, true, Array.prototype.slice.call(arguments, 2)); },
+    clearTimeout: (id) => { timers.delete(id); },
+    clearInterval: (id) => { timers.delete(id); },
+  };
+  Object.assign(g, timerApi);
+  builtins["k6/timers"] = timerApi;
+
+  // ---- what the lazily compiled modules share ----------------------------------------------------------
+  const pendingSockets = [];
+  const K = {
+    builtins: builtins, jsonOrNull: jsonOrNull, isBinary: isBinary, toB64: toB64, b64ToBuf: b64ToBuf, bufToB64: bufToB64,
+    timerApi: timerApi, pendingSockets: pendingSockets, socketLoop: null,
+    newResponse: (status) => new Response(nextRes++, status),
+    skipResponse: () => { nextRes++; },
+  };
+  Object.defineProperty(g, "__k6", { value: K });
+  // Runs after the iteration function: the VU's timers (and, with k6/experimental/websockets,
+  // its sockets) until nothing is left, as k6's per-iteration event loop.
+  g.__eventLoop = function () {
+    if (pendingSockets.length === 0 && timers.size === 0) return;
+    if (K.socketLoop !== null) return K.socketLoop();
+    for (;;) {
+      const t = __timers.next(null);
+      if (t === null) return;
+      const wait = t.at - __h_now();
+      if (wait > 0) __h_sleep(wait / 1000);
+      __timers.fire(t.id);
+    }
+  };
+
+  // ---- the iteration ----------------------------------------------------------------------------------
+  let data;
+  let dataSet = false;
+  g.__setData = function (json) { data = json === null ? undefined : JSON.parse(json); dataSet = true; };
+  g.__run = function (name, vu, iter) {
+    // one iteration of exports[name]; drains timers and WebSockets it left, as k6's event loop does
+    g.__VU = vu;
+    g.__ITER = iter;
+    nextRes = 0;
+    const fn = __main[name];
+    const r = fn(data);
+    g.__eventLoop();
+    if (r && typeof r.then === "function") return r;
+    return undefined;
+  };
+  g.__call = function (name, argJson) {
+    // setup() / teardown(data) / handleSummary(data): the result as JSON (undefined -> null)
+    nextRes = 0;
+    const arg = argJson === null ? undefined : JSON.parse(argJson);
+    const r = __main[name](arg);
+    g.__eventLoop();
+    return r === undefined ? null : JSON.stringify(r);
+  };
+  g.__options = function () { return JSON.stringify(__main.options === undefined ? {} : __main.options); };
+  g.__exportedFunctions = function () {
+    return JSON.stringify(Object.keys(__main).filter((k) => typeof __main[k] === "function"));
+  };
+})(globalThis);
+
+
+// ---- k6 modules compiled on first import (assay.load.js.runtime splits them off at //@section) ----
+//@section k6/execution
+(function (g, K) {
+  "use strict";
+  const { builtins, jsonOrNull, isBinary, toB64, b64ToBuf, bufToB64, timerApi, pendingSockets, newResponse, skipResponse } = K;
   // ---- k6/execution ----------------------------------------------------------------------------------
   function execField(name) { return JSON.parse(__h_exec(name)); }
   const tagsProxy = new Proxy({}, {
@@ -313,7 +415,12 @@
     },
   };
   builtins["k6/execution"] = execution;
-
+})(globalThis, globalThis.__k6);
+//@end
+//@section k6/metrics
+(function (g, K) {
+  "use strict";
+  const { builtins, jsonOrNull, isBinary, toB64, b64ToBuf, bufToB64, timerApi, pendingSockets, newResponse, skipResponse } = K;
   // ---- k6/metrics --------------------------------------------------------------------------------
   class Metric {
     constructor(kind, name, isTime) {
@@ -333,7 +440,12 @@
     Rate: class Rate extends Metric { constructor(n, t) { super("rate", n, t); } },
     Trend: class Trend extends Metric { constructor(n, t) { super("trend", n, t); } },
   };
-
+})(globalThis, globalThis.__k6);
+//@end
+//@section k6/data
+(function (g, K) {
+  "use strict";
+  const { builtins, jsonOrNull, isBinary, toB64, b64ToBuf, bufToB64, timerApi, pendingSockets, newResponse, skipResponse } = K;
   // ---- k6/data -----------------------------------------------------------------------------------
   class SharedArray {
     constructor(name, fn) {
@@ -350,7 +462,12 @@
     }
   }
   builtins["k6/data"] = { SharedArray: SharedArray };
-
+})(globalThis, globalThis.__k6);
+//@end
+//@section k6/encoding k6/crypto
+(function (g, K) {
+  "use strict";
+  const { builtins, jsonOrNull, isBinary, toB64, b64ToBuf, bufToB64, timerApi, pendingSockets, newResponse, skipResponse } = K;
   // ---- k6/encoding, k6/crypto --------------------------------------------------------------------
   function binArg(v) { return isBinary(v) ? [toB64(v), 1] : [String(v), 0]; }
   builtins["k6/encoding"] = {
@@ -390,45 +507,12 @@
   crypto.createHMAC = (alg, secret) => new Hasher(alg, secret);
   crypto.randomBytes = (n) => b64ToBuf(__h_random_bytes(Number(n)));
   builtins["k6/crypto"] = crypto;
-
-  // ---- timers (inside WebSocket sessions and event loops) ------------------------------------------
-  // A k6 VU has an event loop per iteration; here timers run while a WebSocket session is open,
-  // or when the iteration function returns (drained before the iteration counts as done).
-  let timerSeq = 1;
-  const timers = new Map();
-  function addTimer(fn, ms, repeat, args) {
-    const id = timerSeq++;
-    timers.set(id, { fn: fn, at: __h_now() + Math.max(0, Number(ms) || 0), every: repeat ? Math.max(1, Number(ms) || 0) : 0, args: args, owner: currentOwner });
-    return id;
-  }
-  let currentOwner = null;
-  g.__timers = {
-    next: function (owner) {
-      let best = null;
-      for (const [id, t] of timers) if (t.owner === owner && (best === null || t.at < best.at)) best = Object.assign({ id: id }, t);
-      return best;
-    },
-    fire: function (id) {
-      const t = timers.get(id);
-      if (!t) return;
-      if (t.every) t.at = __h_now() + t.every; else timers.delete(id);
-      const prev = currentOwner;
-      currentOwner = t.owner;
-      try { t.fn.apply(null, t.args); } finally { currentOwner = prev; }
-    },
-    clearOwner: function (owner) { for (const [id, t] of timers) if (t.owner === owner) timers.delete(id); },
-    setOwner: function (o) { const prev = currentOwner; currentOwner = o; return prev; },
-    count: function (owner) { let n = 0; for (const t of timers.values()) if (t.owner === owner) n++; return n; },
-  };
-  const timerApi = {
-    setTimeout: function (fn, ms) { return addTimer(fn, ms, false, Array.prototype.slice.call(arguments, 2)); },
-    setInterval: function (fn, ms) { return addTimer(fn, ms, true, Array.prototype.slice.call(arguments, 2)); },
-    clearTimeout: (id) => { timers.delete(id); },
-    clearInterval: (id) => { timers.delete(id); },
-  };
-  Object.assign(g, timerApi);
-  builtins["k6/timers"] = timerApi;
-
+})(globalThis, globalThis.__k6);
+//@end
+//@section k6/ws
+(function (g, K) {
+  "use strict";
+  const { builtins, jsonOrNull, isBinary, toB64, b64ToBuf, bufToB64, timerApi, pendingSockets, newResponse, skipResponse } = K;
   // ---- k6/ws ---------------------------------------------------------------------------------------
   class Socket {
     constructor(id) { this._id = id; this._handlers = {}; this._closed = false; this._owner = { socket: id }; }
@@ -466,7 +550,7 @@
     connect: function (url, params, callback) {
       if (typeof params === "function") { callback = params; params = null; }
       const r = JSON.parse(__h_ws_open(String(url), jsonOrNull(params)));
-      const res = new Response(nextRes++, r.status);
+      const res = newResponse(r.status);
       if (r.id < 0) return res;
       const sock = new Socket(r.id);
       if (callback) callback(sock);
@@ -474,7 +558,12 @@
       return res;
     },
   };
-
+})(globalThis, globalThis.__k6);
+//@end
+//@section k6/experimental/websockets
+(function (g, K) {
+  "use strict";
+  const { builtins, jsonOrNull, isBinary, toB64, b64ToBuf, bufToB64, timerApi, pendingSockets, newResponse, skipResponse } = K;
   // ---- k6/experimental/websockets (the common parts: on* handlers, addEventListener, send, close) --
   const OPEN = 1, CLOSING = 2, CLOSED = 3;
   class WebSocket {
@@ -498,17 +587,15 @@
     ping() { if (this.readyState === OPEN) __h_ws_ping(this._id); }
     close(code, reason) { if (this.readyState === OPEN) { this.readyState = CLOSING; __h_ws_close(this._id, Number(code) || 1000); } }
   }
-  let pendingSockets = [];
   // Runs after the iteration function (and after each timer callback): opens the sockets it
   // created and dispatches their events and the VU's timers until all are closed and no timer is left.
-  g.__eventLoop = function () {
-    if (pendingSockets.length === 0 && timers.size === 0) return;
+  K.socketLoop = function () {
     const open = [];
     for (;;) {
       while (pendingSockets.length) {
         const ws = pendingSockets.shift();
         const r = JSON.parse(__h_ws_open(ws.url, jsonOrNull(ws._params)));
-        nextRes++;
+        skipResponse();
         if (r.id < 0) { ws.readyState = CLOSED; ws._emit("error", { error: r.error || "connect failed" }); ws._emit("close", { code: 1006 }); continue; }
         ws._id = r.id;
         ws.readyState = OPEN;
@@ -532,32 +619,5 @@
     }
   };
   builtins["k6/experimental/websockets"] = { WebSocket: WebSocket };
-
-  // ---- the iteration ----------------------------------------------------------------------------------
-  let data;
-  let dataSet = false;
-  g.__setData = function (json) { data = json === null ? undefined : JSON.parse(json); dataSet = true; };
-  g.__run = function (name, vu, iter) {
-    // one iteration of exports[name]; drains timers and WebSockets it left, as k6's event loop does
-    g.__VU = vu;
-    g.__ITER = iter;
-    nextRes = 0;
-    const fn = __main[name];
-    const r = fn(data);
-    g.__eventLoop();
-    if (r && typeof r.then === "function") return r;
-    return undefined;
-  };
-  g.__call = function (name, argJson) {
-    // setup() / teardown(data) / handleSummary(data): the result as JSON (undefined -> null)
-    nextRes = 0;
-    const arg = argJson === null ? undefined : JSON.parse(argJson);
-    const r = __main[name](arg);
-    g.__eventLoop();
-    return r === undefined ? null : JSON.stringify(r);
-  };
-  g.__options = function () { return JSON.stringify(__main.options === undefined ? {} : __main.options); };
-  g.__exportedFunctions = function () {
-    return JSON.stringify(Object.keys(__main).filter((k) => typeof __main[k] === "function"));
-  };
-})(globalThis);
+})(globalThis, globalThis.__k6);
+//@end

@@ -40,7 +40,22 @@ if TYPE_CHECKING:
     from assay.load.http.response import Response
     from assay.load.vu import VU
 
-_K6_JS = (Path(__file__).with_name("k6.js")).read_text()
+_K6_SOURCE = (Path(__file__).with_name("k6.js")).read_text()
+
+
+def _split_sections(text: str) -> tuple[str, dict[str, str]]:
+    """k6.js -> (the core every context evaluates, module name -> source compiled on first import)."""
+    core, _, rest = text.partition("//@section ")
+    sections: dict[str, str] = {}
+    for chunk in ("//@section " + rest).split("//@section ")[1:]:
+        names, _, body = chunk.partition("\n")
+        source = body.split("//@end", 1)[0]
+        for name in names.split():
+            sections[name] = source
+    return core, sections
+
+
+_K6_JS, _SECTIONS = _split_sections(_K6_SOURCE)
 _PRELUDE = _K6_JS.rstrip("\n") + "\n__ENV = JSON.parse(__ENV_JSON); __ENV_JSON = undefined;\n"
 _PRELUDE_LINES = _PRELUDE.count("\n")
 RUNTIME_FILE = "assay:k6.js"
@@ -262,6 +277,9 @@ class JsContext:
         else:
             where = f" vu={self.vu.id} iter={self.vu.iteration}" if self.vu is not None and self.vu.id else ""
             sys.stderr.write(f"{level.upper()}[{where.strip() or 'init'}] {message}\n")
+
+    def _h_section(self, module: str) -> str | None:
+        return _SECTIONS.get(module)
 
     def _h_now(self) -> float:
         return _perf() * 1000.0
