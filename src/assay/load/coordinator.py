@@ -207,6 +207,13 @@ def run_load(
     setup_metrics = setup_sink.to_metrics()
     if setup_metrics:
         _fold_setup_metrics(result, setup_metrics)
+    for check in setup_sink.check_list():  # checks made in setup()/teardown() are listed, as in k6
+        same = next((c for c in result.checks if c.path == check.path), None)
+        if same is None:
+            result.checks.append(check)
+        else:
+            same.passes += check.passes
+            same.fails += check.fails
     extra_errors: dict[str, int] = {}
     samples: list[str] = []
     for p in parts:

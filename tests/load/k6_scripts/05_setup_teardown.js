@@ -1,4 +1,4 @@
-// expect: {"http_reqs.count": 7, "iterations.count": 4, "check:token from setup": [4, 0], "check:whoami": [4, 0]}
+// expect: {"http_reqs.count": 7, "iterations.count": 4, "check:token from setup": [4, 0], "check:whoami": [4, 0], "check:login in setup": [1, 0]}
 import http from 'k6/http';
 import { check } from 'k6';
 
@@ -6,6 +6,7 @@ export const options = { vus: 2, iterations: 4 };
 
 export function setup() {
   const res = http.post(`${__ENV.APP}/login`, JSON.stringify({ user: 'ada' }), { headers: { 'Content-Type': 'application/json' } });
+  check(res, { 'login in setup': (r) => r.status === 200 });
   return { token: res.headers['X-Session'], started: Date.now() };
 }
 

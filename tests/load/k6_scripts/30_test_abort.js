@@ -1,4 +1,4 @@
-// expect: {"iterations.count": [3, 30], "aborted": true}
+// expect: {"iterations.count": [3, 30], "aborted": true, "errors": 0}
 import http from 'k6/http';
 import exec from 'k6/execution';
 

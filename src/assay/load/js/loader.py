@@ -16,7 +16,7 @@ from typing import Any
 
 import quickjs
 
-from assay.load.js.runtime import JsContext, JsError, Program
+from assay.load.js.runtime import AbortTest, JsContext, JsError, Program
 from assay.load.js.source import Bundle, bundle
 from assay.load.js.support import verdict
 from assay.load.scenario import LoadedScenario, ScenarioError
@@ -84,13 +84,22 @@ def _context(program: Program, vu: Any) -> JsContext:
 
 def _iteration(program: Program, name: str) -> Any:
     async def iteration(vu: Any) -> None:
-        ctx = vu.state.get(_STATE_KEY)
-        if ctx is None:
+        ctx: JsContext | None = vu.state.get(_STATE_KEY)
+        if ctx is None or not ctx.ready:
             ctx = _context(program, vu)
+            ctx.prepare()
+        if ctx.responses:
+            ctx.responses.clear()
+            ctx.kinds.clear()
         try:
-            await ctx.iteration(name)
+            # JsContext.iteration, inlined: one coroutine per iteration on the hot path
+            if await ctx.driver.run(ctx._run, name, vu.id, vu.iteration) is not None:
+                await ctx.settle()
         except quickjs.JSException as exc:
-            raise ctx.failure(exc) from None
+            failure = ctx.failure(exc)
+            if isinstance(failure, AbortTest):
+                return  # the run is stopping; as in k6 the aborting iteration is not an error
+            raise failure from None
         finally:
             if ctx._groups:
                 while ctx._groups:

@@ -219,7 +219,7 @@ class JsContext:
         self.init = False
         self._run = ctx.get("__run")
         self._call = ctx.get("__call")
-        self._data_set = False
+        self.ready = False  # setup() data handed over (prepare)
 
     def _keep_error(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """QuickJS reports a host function's exception as "Python call failed": keep the real one."""
@@ -245,18 +245,25 @@ class JsContext:
 
     # -- running -------------------------------------------------------------------------------------
 
-    async def iteration(self, name: str) -> None:
+    def prepare(self) -> None:
+        """Hand the VU's setup() data to the script (once, before its first iteration)."""
         vu = self.vu
         assert vu is not None
-        if not self._data_set:
-            self._data_set = True
-            self.ctx.get("__setData")(None if vu.data is None else json.dumps(vu.data))
+        self.ctx.get("__setData")(None if vu.data is None else json.dumps(vu.data))
+        self.ready = True
+
+    async def iteration(self, name: str) -> None:
+        """One iteration of exports[name] (the loader inlines this on its hot path)."""
+        vu = self.vu
+        assert vu is not None
+        if not self.ready:
+            self.prepare()
         if self.responses:
             self.responses.clear()
             self.kinds.clear()
         result = await self.driver.run(self._run, name, vu.id, vu.iteration)
         if result is not None:
-            await self._settle()
+            await self.settle()
 
     async def call(self, name: str, arg: Any = None) -> Any:
         """setup() / teardown(data) / handleSummary(data): the JSON-able result."""
@@ -264,7 +271,7 @@ class JsContext:
         text = await self.driver.run(self._call, name, None if arg is None else json.dumps(arg))
         return None if text is None else json.loads(text)
 
-    async def _settle(self) -> None:
+    async def settle(self) -> None:
         # an async default function: run its promise jobs (their host calls still go through the driver)
         await self.driver.run(_drain, self.ctx)
 
