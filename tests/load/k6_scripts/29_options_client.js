@@ -1,4 +1,4 @@
-// expect: {"http_reqs.count": 2, "check:user agent": [1, 0], "check:scenario tag": [1, 0], "http_reqs{team:checkout}.count": 2}
+// expect: {"http_reqs.count": 3, "check:user agent": [1, 0], "check:scenario tag": [1, 0], "http_reqs{team:checkout}.count": 3, "check:new connection each time": [1, 0]}
 import http from 'k6/http';
 import { check } from 'k6';
 
@@ -14,4 +14,5 @@ export const options = {
 export default function () {
   check(http.get(`${__ENV.APP}/echo`), { 'user agent': (r) => r.json().headers['user-agent'] === 'MyK6UserAgentString/1.0' });
   check(http.get(`${__ENV.BASE}/`), { 'scenario tag': (r) => r.status === 200 });
+  check(http.get(`${__ENV.BASE}/`), { 'new connection each time': (r) => r.timings.connecting > 0 });
 }

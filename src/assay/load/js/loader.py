@@ -53,6 +53,7 @@ def load_js_scenario(path: Path, *, env: Mapping[str, str]) -> LoadedScenario:
         raise ScenarioError(f"{path}: `export const options` must be an object")
     # response bodies are kept by the client and dropped here, so params.responseType can still ask for one
     program.discard_bodies = bool(options.pop("discardResponseBodies", False))
+    program.no_reuse = bool(options.get("noConnectionReuse", False))
     program.options_json = json.dumps(options)
     program.scenarios = dict(options.get("scenarios") or {})
     program.exported = exported

@@ -85,6 +85,7 @@ class Program:
         self.options_json = "{}"
         self.exported: list[str] = []
         self.log: Callable[[str, str], None] | None = None
+        self.no_reuse = False  # options.noConnectionReuse
 
     def error(self, exc: BaseException) -> JsError:
         """A QuickJS exception with `<input>:N` turned into `file.js:N`."""
@@ -441,7 +442,7 @@ class JsContext:
     def _h_get(self, url: str) -> int:
         """http.get(url) without params: the client's prepared-GET path."""
         vu = self.vu
-        if vu is None or self.expected_override is not None:
+        if vu is None or self.expected_override is not None or self.program.no_reuse:
             return self._keep_error(self._h_request)("GET", url, "", "", None)  # type: ignore[no-any-return]
         try:
             res = self.driver.wait(vu.http.get(url))
@@ -456,7 +457,7 @@ class JsContext:
         if vu is None:
             raise RuntimeError("http requests are not allowed in the init context (outside functions), as in k6")
         client = vu.http
-        if params is None and not body_kind and method == "GET" and self.expected_override is None:
+        if params is None and not body_kind and method == "GET" and self.expected_override is None and not self.program.no_reuse:
             res = self.driver.wait(client.get(url))
             self.responses.append(res)
             return int(res.status)
@@ -524,6 +525,8 @@ class JsContext:
                 client.cookies = saved_jar
             if saved_expected is not None:
                 client._expected = saved_expected
+            if self.program.no_reuse:
+                _drop_idle(client)
         res_type = p.get("responseType")
         if res_type is not None:
             self.kinds[id(res)] = str(res_type)
@@ -646,6 +649,14 @@ class JsContext:
 
     def _h_ws_wait(self, ids: str, wait_ms: float) -> str:
         return json.dumps(self.driver.wait(self._sessions().next([int(i) for i in json.loads(ids)], wait_ms)))
+
+
+def _drop_idle(client: Any) -> None:
+    """k6's noConnectionReuse: every request opens its own connection."""
+    for conns in client._idle.values():
+        for conn in conns:
+            conn.close()
+        conns.clear()  # in place: prepared GETs hold these lists
 
 
 def _drain(ctx: Any) -> None:
