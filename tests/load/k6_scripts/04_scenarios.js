@@ -1,4 +1,4 @@
-// expect: {"iterations{scenario:shared}.count": 6, "iterations{scenario:pervu}.count": 4, "iterations{scenario:constant}.count": [1, 100000], "iterations{scenario:ramping}.count": [1, 100000], "iterations{scenario:arrival}.count": [8, 11], "iterations{scenario:rampingarrival}.count": [1, 100000], "same": ["http_reqs.count", "iterations.count"], "check:right scenario": ["iterations.count", 0]}
+// expect: {"iterations{scenario:shared}.count": 6, "iterations{scenario:pervu}.count": 4, "iterations{scenario:constant}.count": [1, 100000], "iterations{scenario:ramping}.count": [1, 100000], "iterations{scenario:arrival}.count": [1, 11], "iterations{scenario:rampingarrival}.count": [1, 100000], "same": ["http_reqs.count", "iterations.count"], "check:right scenario": ["iterations.count", 0]}
 import http from 'k6/http';
 import { check, sleep } from 'k6';
 import exec from 'k6/execution';
