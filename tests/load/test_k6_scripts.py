@@ -113,3 +113,12 @@ def test_k6_script_runs_with_expected_counts(script: Path, app: Served, target_u
             assert _matches(actual, wanted, result), f"{key}: got {actual}, wanted {wanted}"
     if "errors" not in expected:
         assert errors == 0, result.extra.get("errors")
+
+
+def test_an_iteration_cut_by_graceful_stop_unwinds_its_script(target_url: str) -> None:
+    """gracefulStop 0s ends VUs in the middle of a 3 s request; a script catching the interruption
+    cannot continue it (its next request is refused too), and nothing counts as an error."""
+    result = run_script(SCRIPTS / "interrupted.js", {"BASE": target_url})
+    assert result.status is RunStatus.PASSED
+    assert not result.extra.get("errors")
+    assert "http_reqs" not in result.metrics or value(result, "http_reqs.count") == 0
