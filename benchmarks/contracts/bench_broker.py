@@ -21,6 +21,7 @@ import random
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -198,13 +199,153 @@ def seed(url: str, pacticipants: int, versions: int, verifications: int, seed_: 
     }
 
 
+def publish_body(consumer: str, providers: list[str], i: int) -> dict[str, object]:
+    return {
+        "pacticipantName": consumer,
+        "pacticipantVersionNumber": f"bench-{i}-{uuid.uuid4().hex[:6]}",
+        "branch": "main",
+        "contracts": [
+            {
+                "consumerName": consumer,
+                "providerName": p,
+                "specification": "pact",
+                "contentType": "application/json",
+                "content": base64.b64encode(json.dumps(pact_doc(consumer, p, 10_000 + i)).encode()).decode(),
+            }
+            for p in providers
+        ],
+    }
+
+
+def summarize(samples: list[float]) -> dict[str, float]:
+    return {
+        "p50": statistics.median(samples),
+        "p95": percentile(samples, 95),
+        "p99": percentile(samples, 99),
+        "n": len(samples),
+    }
+
+
+def under_load(
+    base: str,
+    consumers: list[str],
+    integrations: dict[str, list[str]],
+    per: int,
+    requests: int,
+    clients: int,
+    publishers: int,
+) -> dict[str, dict[str, float]]:
+    """can-i-deploy from several clients while others publish and a webhook to a dead URL is executed.
+
+    Every publish also fires that webhook (retries with backoff in the dispatcher), and one client keeps
+    calling its test execution; the heartbeat is sampled throughout.
+    """
+    dead = f"http://127.0.0.1:{free_port()}/nobody-listens"
+    with httpx.Client(base_url=base, timeout=60) as http:
+        hook = http.post(
+            "/webhooks",
+            json={"events": [{"name": "contract_published"}], "request": {"method": "POST", "url": dead}},
+        ).json()
+    stop = threading.Event()
+    latencies: list[float] = []
+    beats: list[float] = []
+    counts = {"publishes": 0, "executions": 0}
+    statuses: dict[int, int] = {}
+    errors: list[str] = []
+
+    def guarded(fn):  # type: ignore[no-untyped-def]
+        def run(*args: object) -> None:
+            try:
+                fn(*args)
+            except Exception as exc:  # noqa: BLE001 - reported in the table's notes
+                errors.append(f"{fn.__name__}: {exc!r}")
+                stop.set()
+
+        return run
+
+    @guarded
+    def publisher(k: int) -> None:
+        with httpx.Client(base_url=base, timeout=60) as c:
+            i = k * 1_000_000
+            while not stop.is_set():
+                consumer = consumers[i % len(consumers)]
+                r = c.post("/contracts/publish", json=publish_body(consumer, integrations[consumer], i))
+                assert r.status_code == 200, r.text[:300]
+                counts["publishes"] += 1
+                i += 1
+
+    @guarded
+    def executor() -> None:
+        with httpx.Client(timeout=60) as c:
+            while not stop.is_set():
+                r = c.post(hook["_links"]["pb:execute"]["href"])
+                counts["executions"] += 1
+                statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+
+    @guarded
+    def heartbeat() -> None:
+        with httpx.Client(base_url=base, timeout=60) as c:
+            while not stop.is_set():
+                t0 = time.perf_counter()
+                assert c.get("/diagnostic/status/heartbeat").status_code == 200
+                beats.append((time.perf_counter() - t0) * 1000)
+                stop.wait(0.05)
+
+    @guarded
+    def client(k: int) -> None:
+        rnd = random.Random(100 + k)
+        with httpx.Client(base_url=base, timeout=60) as c:
+            for _ in range(requests):
+                t0 = time.perf_counter()
+                r = c.get(
+                    "/can-i-deploy",
+                    params={
+                        "pacticipant": rnd.choice(consumers),
+                        "version": f"{rnd.randrange(per)}.0.0",
+                        "environment": "production",
+                    },
+                )
+                assert r.status_code == 200, r.text[:300]
+                latencies.append((time.perf_counter() - t0) * 1000)
+                if stop.is_set():
+                    return
+
+    background = [threading.Thread(target=publisher, args=(k,)) for k in range(publishers)]
+    background += [threading.Thread(target=executor), threading.Thread(target=heartbeat)]
+    for th in background:
+        th.start()
+    time.sleep(0.5)  # let the publishers and the webhook get going
+    load_before = Path("/proc/loadavg").read_text().split()[0]
+    fg = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    for th in fg:
+        th.start()
+    for th in fg:
+        th.join()
+    stop.set()
+    for th in background:
+        th.join()
+    load_after = Path("/proc/loadavg").read_text().split()[0]
+    if errors:
+        raise RuntimeError("; ".join(errors[:3]))
+    name = f"can-i-deploy, {clients} clients, under load*"
+    print(
+        f"  * while {publishers} clients published ({counts['publishes']} versions) and a webhook to a dead URL "
+        f"fired on each publish and was test-executed {counts['executions']} times (HTTP {statuses}); load average "
+        f"{load_before} -> {load_after}",
+        flush=True,
+    )
+    return {name: summarize(latencies), "heartbeat, same time*": summarize(beats)}
+
+
 def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     k = max(0, min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1)))))
     return ordered[k]
 
 
-def measure(url: str, info: dict[str, object], requests: int) -> dict[str, dict[str, float]]:
+def measure(
+    url: str, info: dict[str, object], requests: int, clients: int = 4, publishers: int = 2
+) -> dict[str, dict[str, float]]:
     port = free_port()
     log = Path(tempfile.mkstemp(prefix="assay-bench-broker-", suffix=".log")[1])
     cmd = [sys.executable, "-m", "assay", "broker", "serve", "--port", str(port), "--db", url]
@@ -270,26 +411,7 @@ def measure(url: str, info: dict[str, object], requests: int) -> dict[str, dict[
 
             def publish(i: int) -> None:
                 c = consumers[i % len(consumers)]
-                number = f"bench-{i}-{uuid.uuid4().hex[:6]}"
-                contracts = [
-                    {
-                        "consumerName": c,
-                        "providerName": p,
-                        "specification": "pact",
-                        "contentType": "application/json",
-                        "content": base64.b64encode(json.dumps(pact_doc(c, p, 10_000 + i)).encode()).decode(),
-                    }
-                    for p in integrations[c]
-                ]
-                r = http.post(
-                    "/contracts/publish",
-                    json={
-                        "pacticipantName": c,
-                        "pacticipantVersionNumber": number,
-                        "branch": "main",
-                        "contracts": contracts,
-                    },
-                )
+                r = http.post("/contracts/publish", json=publish_body(c, integrations[c], i))
                 assert r.status_code == 200, r.text
 
             def for_verification(i: int) -> None:
@@ -310,13 +432,13 @@ def measure(url: str, info: dict[str, object], requests: int) -> dict[str, dict[
                 ("publish (3 pacts per version)", publish),
                 ("for-verification (2 selectors, pending)", for_verification),
             ):
-                samples = timed(fn)
-                results[name] = {
-                    "p50": statistics.median(samples),
-                    "p95": percentile(samples, 95),
-                    "p99": percentile(samples, 99),
-                    "n": len(samples),
-                }
+                results[name] = summarize(timed(fn))
+        if clients:
+            results.update(
+                under_load(
+                    f"http://127.0.0.1:{port}", consumers, integrations, per, requests, clients, publishers
+                )
+            )
     return results
 
 
@@ -327,7 +449,10 @@ def main() -> None:
     ap.add_argument("--versions", type=int, default=20_000)
     ap.add_argument("--verifications", type=int, default=50_000)
     ap.add_argument("--requests", type=int, default=300)
+    ap.add_argument("--clients", type=int, default=4, help="concurrent can-i-deploy clients (0: skip)")
+    ap.add_argument("--publishers", type=int, default=2, help="clients publishing meanwhile")
     args = ap.parse_args()
+    print(f"load average at start: {Path('/proc/loadavg').read_text().strip()}", flush=True)
     budgets = {"can-i-deploy": 50.0, "publish": 100.0}
     table = []
     for store in args.stores.split(","):
@@ -350,7 +475,7 @@ def main() -> None:
                 f"{info['verifications']} verification results in {seeded:.1f}s",
                 flush=True,
             )
-            for name, r in measure(url, info, args.requests).items():
+            for name, r in measure(url, info, args.requests, args.clients, args.publishers).items():
                 budget = next((b for k, b in budgets.items() if name.startswith(k)), None)
                 table.append((store, name, r, budget))
         finally:
@@ -358,6 +483,7 @@ def main() -> None:
                 with psycopg.connect(ADMIN, autocommit=True) as conn:
                     conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
             tmp.cleanup()
+    print(f"load average at end: {Path('/proc/loadavg').read_text().strip()}")
     print()
     print(
         f"{'store':<11} {'operation':<48} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'budget':>8} "

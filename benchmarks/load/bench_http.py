@@ -203,7 +203,7 @@ def tools(url: str, d: int, c: int, workdir: Path) -> dict[str, tuple[list[str],
     """))
     locust = [PY, "-m", "locust", "-f", "locustfile.py", "--headless", "-u", str(c), "-r", str(c), "-t", f"{d}s",
               "--only-summary", "--json-file", "locust", "--master-bind-host", "127.0.0.1"]
-    assay_common = ["--vus", str(c), "-d", f"{d}s", "-o", "assay.json", "-q"]
+    assay_common = ["--vus", str(c), "-d", f"{d}s", "--result", "assay.json", "-q"]
     return {
         "wrk -t1": (["wrk", "-t1", f"-c{c}", f"-d{d}s", "--latency", url], parse_wrk),
         "hey": (["hey", "-z", f"{d}s", "-c", str(c), url], parse_hey),
@@ -244,7 +244,10 @@ def main() -> None:
             chosen[label] = (cmd, parse, env)
             if args.before and label.startswith("assay"):
                 before_env = dict(env, PYTHONPATH=str(Path(args.before).resolve()), PYTHONPYCACHEPREFIX=str(workdir / "pycache-before"))
-                chosen[f"before: {label}"] = (cmd, parse, before_env)
+                # a src from before `--result` existed wrote the RunResult with -o FILE
+                before_src = Path(args.before).resolve() / "assay" / "cli" / "load.py"
+                before_cmd = cmd if '"--result"' in before_src.read_text() else ["-o" if a == "--result" else a for a in cmd]
+                chosen[f"before: {label}"] = (before_cmd, parse, before_env)
         # fill the byte-code cache once, outside the measurements
         for _, _, tool_env_ in chosen.values():
             subprocess.run([*ASSAY, "load", "--help"], cwd=workdir, capture_output=True, env=tool_env_, timeout=120)

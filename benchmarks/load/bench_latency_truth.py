@@ -70,7 +70,7 @@ def true_p99(stall: float, period: float, base_ms: float) -> float:
 
 def assay_run(args: list[str], workdir: Path) -> dict:
     out = workdir / "r.json"
-    subprocess.run([PY, "-m", "assay", "load", "run", *args, "-o", str(out), "-q", "--workers", "1"], check=True, timeout=600)
+    subprocess.run([PY, "-m", "assay", "load", "run", *args, "--result", str(out), "-q", "--workers", "1"], check=True, timeout=600)
     return json.loads(out.read_text())
 
 

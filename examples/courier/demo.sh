@@ -32,7 +32,7 @@ then
 fi
 echo "== courier is up on $URL; running examples/courier/suite/load.yaml (~20 s) =="
 COURIER_URL="$URL" $BIN/assay load run examples/courier/suite/load.yaml \
-  --summary-export "$OUT/summary-export.json" -o "$OUT/run.json"
+  --summary-export "$OUT/summary-export.json" -o assay="$OUT/run.json"
 LOAD=$?
 if [ "$LOAD" -ne 0 ] && [ "$LOAD" -ne 99 ]; then
   echo "the load run failed (exit $LOAD)" >&2

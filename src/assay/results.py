@@ -535,6 +535,41 @@ def merge_results(results: Sequence[RunResult], *, name: str | None = None) -> R
     return merged
 
 
+SEPARATE_RUN_GAP_S = 2.0
+
+
+def disjoint_runs(results: Sequence[RunResult], gap_s: float = SEPARATE_RUN_GAP_S) -> list[tuple[RunResult, RunResult]]:
+    """Pairs of results (in time order) where the second started more than `gap_s` after every
+    earlier one had finished: separate runs, not parts of one (workers overlap; a run's file
+    cut in time follows on within a second)."""
+    timed = sorted((r for r in results if r.started_at and r.finished_at), key=lambda r: r.started_at)  # type: ignore[arg-type, return-value]
+    gaps: list[tuple[RunResult, RunResult]] = []
+    latest: RunResult | None = None
+    for r in timed:
+        if latest is not None and (r.started_at - latest.finished_at).total_seconds() > gap_s:  # type: ignore[operator]
+            gaps.append((latest, r))
+        if latest is None or r.finished_at > latest.finished_at:  # type: ignore[operator]
+            latest = r
+    return gaps
+
+
+def combine_results(results: Sequence[RunResult], *, name: str | None = None) -> RunResult:
+    """Combine separate runs (different times) into one: counts, rates and histograms add exactly,
+    and per-second rates are over the time the runs ran (the sum of their durations), not over
+    the span from the first start to the last end, which would include the gaps between them."""
+    combined = merge_results(results, name=name)
+    combined.duration_s = sum(r.duration_s for r in results)
+    combined.extra["combined_runs"] = [
+        {"name": r.name, "started_at": r.started_at.isoformat() if r.started_at else None, "duration_s": r.duration_s}
+        for r in results
+    ]
+    combined.notes.append(
+        f"combined {len(results)} separate runs: rates are per second of running time ({combined.duration_s:.1f} s in all), "
+        "not over the span between the first start and the last end"
+    )
+    return combined
+
+
 def _merge_checks(checks: Iterable[Check]) -> list[Check]:
     by_path: dict[str, Check] = {}
     for c in checks:

@@ -55,6 +55,7 @@ class UserStore:
     def __init__(self) -> None:
         self.users: dict[int, dict[str, Any]] = {}
         self.broken = False
+        self.without_id = False  # answer user 42 without its "id" key
         self.state_calls: list[tuple[str, str, dict[str, Any]]] = []
 
 
@@ -72,6 +73,8 @@ def user_provider(store: UserStore) -> Iterator[str]:
                 status, body = 200, dict(user)
                 if store.broken:
                     body["id"] = str(body["id"])
+                if store.without_id:
+                    del body["id"]
             data = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

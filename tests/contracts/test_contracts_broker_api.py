@@ -97,8 +97,9 @@ def cid(http: httpx.Client, pacticipant: str, version: str, env: str) -> dict[st
     return r.json()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()
 def broker() -> Iterator[LocalBroker]:
+    """One broker per test: tests that share a broker share names, and then depend on their order."""
     with LocalBroker(webhook_retries=3, webhook_backoff=0.05) as b:
         yield b
 
@@ -634,8 +635,15 @@ def test_contracts_webhooks_retry_with_backoff_and_log_runs(broker: LocalBroker,
 
 
 def test_contracts_html_page(http: httpx.Client) -> None:
-    publish(http, "Html", "1", [pact("Html", "Page")])
+    publish(http, "Html", "cv-1", [pact("Html", "Page")])
+    verify(http, "Page", "Html", sha_of(http, "Page", "Html", "cv-1"), "pv-77", True)
     r = http.get("/", headers={"Accept": "text/html"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert "<h2>Pacticipants</h2>" in r.text and "Html" in r.text and "Latest pacts" in r.text
-    assert "Matrix" in http.get("/ui").text
+    page = http.get("/ui").text
+    matrix = page[page.index("<h2>Matrix") :]
+    header = [h for h in matrix.split("</tr>")[0].replace("<th>", "|").split("|") if "</th>" in h]
+    cells = matrix.split("</tr>")[1].replace("<td", "|<td").split("|")[1:]
+    row = {h.split("</th>")[0]: c for h, c in zip(header, cells, strict=True)}
+    assert "cv-1" in row["Consumer version"] and "pv-77" in row["Provider version"]
+    assert "Html" in row["Consumer"] and "Page" in row["Provider"]

@@ -171,3 +171,22 @@ def test_contracts_npm_cli_with_tokens(tmp_path: Path) -> None:
         assert cli(b, "publish", str(tmp_path), "--consumer-app-version", "1", token="ro").returncode != 0
         r = cli(b, "publish", str(tmp_path), "--consumer-app-version", "1", token="rw")
         assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_contracts_npm_test_webhook_reports_a_dead_target_once(tmp_path: Path) -> None:
+    """`pact-broker test-webhook` retries 5xx answers, so a dead target must be a 200 saying success: false."""
+    from assay.harness.ports import free_port
+
+    with LocalBroker() as broker:
+        hook = httpx.post(
+            f"{broker.url}/webhooks",
+            json={
+                "events": [{"name": "contract_published"}],
+                "request": {"method": "POST", "url": f"http://127.0.0.1:{free_port()}/dead"},
+            },
+        ).json()
+        r = cli(broker, "test-webhook", "--uuid", hook["uuid"])
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert '"success":false' in r.stdout.replace(" ", ""), r.stdout
+        runs = httpx.get(hook["_links"]["pb:logs"]["href"]).json()["executions"]
+    assert [e["attempt"] for e in runs] == [1]  # one execution, one attempt

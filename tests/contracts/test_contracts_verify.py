@@ -35,6 +35,10 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
     return int(exc.value.code or 0), out.out, out.err
 
 
+def verify_args(url: str, *extra: str, provider: str = "UserAPI") -> list[str]:
+    return ["contract", "verify", "--provider", provider, "--provider-base-url", url, *extra]
+
+
 @pytest.fixture(scope="module")
 def pact_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_pacts(tmp_path_factory.mktemp("verify-pacts"), "V4")
@@ -168,23 +172,18 @@ def test_contracts_verify_with_url_state_handlers_broker_pending_and_publish(
         with LocalBroker() as broker, user_provider(store) as url:
             with BrokerClient(broker.url) as client:
                 client.publish([pact_file], version="c1", branch="main")
-            common = [
-                "contract",
-                "verify",
-                "--provider",
-                "UserAPI",
-                "--provider-base-url",
+            common = verify_args(
                 url,
-                "--broker",
-                broker.url,
-                "--main-branch",
-                "--include-pending",
-                "--state-handlers",
-                state_url,
-                "--publish",
-                "--branch",
-                "main",
-            ]
+                *(
+                    "--broker",
+                    broker.url,
+                    "--main-branch",
+                    "--include-pending",
+                    "--state-handlers",
+                    state_url,
+                ),
+                *("--publish", "--branch", "main"),
+            )
             store.broken = True
             code, out, err = run_cli([*common, "--provider-version", "p1"], capsys)
             assert code == 1, out + err  # pending: failure is a warning, not a gate failure
@@ -304,3 +303,67 @@ def test_contracts_verify_status_mismatch_is_named(
     status_rows = [line for line in out.splitlines() if "status" in line and "│" in line]
     assert any(line.lstrip().startswith("✘") and "200" in line and "404" in line for line in status_rows), out
     assert "| ❌ | status | 200 | 404 | equality |" in md.read_text()
+
+
+def test_contracts_verify_report_marks_the_missing_key_hides_extras_and_names_rules(
+    pact_file: Path, store: UserStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store.without_id = True  # the provider also returns "extra": true, which Pact allows
+    md = tmp_path / "r.md"
+    args = [
+        "--pact",
+        str(pact_file),
+        "--state-handlers",
+        f"{tmp_path / 'states.py'}:STATES",
+        "--markdown",
+        str(md),
+    ]
+    with user_provider(store) as url:
+        code, out, _ = run_cli(verify_args(url, *args), capsys)
+        assert code == 2
+        rows = {line.split("│")[0].strip(): line for line in out.splitlines() if "│" in line}
+        # the failing row is the missing key itself, not a truncated list of keys at "$"
+        assert rows["✘ $.id"].split("│")[2].strip() == "(absent)", out
+        assert "integer" in rows["✘ $.id"]
+        assert not [k for k in rows if k.endswith("$")], out
+        # rows matched by a rule say which rule
+        assert rows["$.name"].split("│")[3].strip() == "type"
+        assert rows["$.email"].split("│")[3].strip().startswith("regex")
+        assert "type(min=1)" in rows["$.tags[0]"]
+        # extra provider keys are allowed by Pact: counted, not listed
+        assert "$.extra" not in out and "extra value(s)" in out
+        assert "| ❌ | `$.id` | `42` | `(absent)` | integer |" in md.read_text()
+        assert "$.extra" not in md.read_text()
+        code, out, _ = run_cli(verify_args(url, *args, "--show-extra"), capsys)
+    assert code == 2
+    extra = [line for line in out.splitlines() if "$.extra" in line]
+    assert extra and "(allowed)" in extra[0] and not extra[0].lstrip().startswith("✘")
+
+
+def test_contracts_verify_explicit_pact_ignores_the_broker_from_the_environment(
+    pact_file: Path,
+    store: UserStore,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store.broken = True
+    with LocalBroker() as broker, user_provider(store) as url:
+        with BrokerClient(broker.url) as client:
+            client.publish([pact_file], version="c1", branch="main")
+        base = verify_args(
+            url, "--pact", str(pact_file), "--state-handlers", f"{tmp_path / 'states.py'}:STATES"
+        )
+        monkeypatch.setenv("PACT_BROKER_BASE_URL", broker.url)
+        code, out, err = run_cli(base, capsys)
+        assert code == 2
+        assert "2 interactions, 1 passed, 1 failed" in out, out  # the file only, each failure once
+        assert "PACT_BROKER_BASE_URL is not used" in err
+        # both sources asked for explicitly: both verified, each result labelled with its source
+        code, out, err = run_cli([*base, "--broker", broker.url], capsys)
+    assert code == 2
+    assert "4 interactions, 2 passed, 2 failed" in out, out
+    failed = [line for line in out.splitlines() if line.startswith("✘")]
+    assert sorted(line.rsplit("[", 1)[1].split()[0] for line in failed) == ["broker", "file"], failed
+    assert any(f"[file {pact_file}]" in line for line in failed)
+    assert any(f"[broker {broker.url}]" in line for line in failed)

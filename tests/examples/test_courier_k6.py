@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow  # a courier process and a CLI run each
 
 def run_script(name: str, courier: Courier, tmp_path: Path, *env: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     out = tmp_path / f"{name}.json"
-    args = [*ASSAY, "load", "run", str(K6 / name), "-w", "1", "-q", "-o", str(out), "-e", f"COURIER_URL={courier.url}"]
+    args = [*ASSAY, "load", "run", str(K6 / name), "-w", "1", "-q", "--result", str(out), "-e", f"COURIER_URL={courier.url}"]
     for pair in env:
         args += ["-e", pair]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=120)

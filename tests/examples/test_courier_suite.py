@@ -123,7 +123,7 @@ def test_yaml_load_scenario_runs_and_the_slo_file_gates_it(start_courier: Start,
             "2s",
             "--workers",
             "1",
-            "-o",
+            "--result",
             str(out),
         ],
         env={"COURIER_URL": courier.url},
@@ -153,7 +153,7 @@ def test_python_load_scenario_measures_crud_and_delivery(start_courier: Start, t
     courier = start_courier()
     out = tmp_path / "py-run.json"
     load = run(
-        [*ASSAY, "load", "run", str(SUITE / "load.py"), "--workers", "1", "-o", str(out)],
+        [*ASSAY, "load", "run", str(SUITE / "load.py"), "--workers", "1", "-o", f"assay={out}"],
         env={"COURIER_URL": courier.url, "COURIER_LOAD_DURATION": "2s"},
     )
     assert load.returncode in (0, 99), load.stdout + load.stderr

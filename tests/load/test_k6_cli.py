@@ -75,9 +75,9 @@ def test_crossed_threshold_exits_99_and_export_has_k6_shape(target_url: str, tmp
     assert data["root_group"]["checks"]["is 200"]["fails"] == 3
 
 
-def test_abort_on_fail_stops_the_run_early_and_exits_99(target_url: str) -> None:
+def test_abort_on_fail_stops_the_run_early_and_exits_99(target_url: str, tmp_path: Path) -> None:
     proc = assay("load", "run", str(SCRIPTS / "thresholds_abort.js"), "-e", f"BASE={target_url}", "-w", "1", "-q",
-                 "-o", "/dev/null")
+                 "--result", str(tmp_path / "run.json"))
     assert proc.returncode == 99, proc.stderr
     assert "aborted by threshold http_req_failed: rate<0.01" in proc.stderr or "threshold crossed: http_req_failed" in proc.stderr
 
@@ -96,7 +96,7 @@ def test_two_worker_processes_run_a_script_exactly(target_url: str, tmp_path: Pa
     out = tmp_path / "result.json"
     proc = subprocess.run(
         [sys.executable, "-m", "assay", "load", "run", str(SCRIPTS / "01_hello.js"), "-e", f"BASE={target_url}",
-         "-w", "2", "-q", "--output", str(out)],
+         "-w", "2", "-q", "--result", str(out)],
         capture_output=True, text=True, timeout=60,
     )
     assert proc.returncode == 0, proc.stderr

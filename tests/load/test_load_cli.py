@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from assay.cli.app import main
+from assay.formats import load_result
 from assay.harness.ports import free_port
 
 ASSAY = [sys.executable, "-m", "assay"]
@@ -67,7 +68,7 @@ def test_python_scenario_summary_export_and_outputs(tmp_path: Path, target_url: 
     script.write_text(SCENARIO)
     export, result, nd, table = tmp_path / "summary.json", tmp_path / "result.json", tmp_path / "ts.ndjson", tmp_path / "ts.csv"
     proc = assay(str(script), "-e", f"BASE={target_url}", "--workers", "1", "--summary-export", str(export),
-                 "-o", str(result), "--out", f"json={nd}", "--out", f"csv={table}")
+                 "-o", f"assay={result}", "--out", f"json={nd}", "-o", f"csv={table}")
     assert proc.returncode == 0, proc.stderr
     assert "█ read" in proc.stdout and "✓ status is 200" in proc.stdout
 
@@ -90,10 +91,26 @@ def test_python_scenario_summary_export_and_outputs(tmp_path: Path, target_url: 
     assert run["metrics"]["http_reqs{team:qa}"]["sum"] == 10
     assert "git_sha" in run["labels"] or "host" in run["labels"]
 
+    # k6's per-sample shapes: Metric lines, then one Point per sample; one CSV row per sample
     lines = [json.loads(line) for line in nd.read_text().splitlines()]
-    assert sum(x["values"]["count"] for x in lines if x["metric"] == "http_reqs") == 10
+    declared = [x["metric"] for x in lines if x["type"] == "Metric"]
+    assert len(declared) == len(set(declared)) and {"http_reqs", "http_req_duration", "checks", "step_time"} <= set(declared)
+    points = [x for x in lines if x["type"] == "Point"]
+    durations = [x for x in points if x["metric"] == "http_req_duration"]
+    assert len(durations) == 10 and set(durations[0]["data"]) == {"time", "value", "tags"}
+    assert durations[0]["data"]["tags"]["name"] == "item" and durations[0]["data"]["tags"]["group"] == "::read"
+    assert sum(x["data"]["value"] for x in points if x["metric"] == "http_reqs") == 10
     rows = list(csv.DictReader(table.open()))
-    assert sum(int(r["requests"] or 0) for r in rows) == 10
+    assert list(rows[0])[:5] == ["metric_name", "timestamp", "metric_value", "check", "error"]
+    assert sum(1 for r in rows if r["metric_name"] == "http_req_duration") == 10
+    assert {r["check"] for r in rows if r["metric_name"] == "checks"} == {"status is 200", "has id"}
+    # `results show|convert` read every file the engine writes, to the same totals
+    for path in (nd, table, result):
+        back = load_result(path)
+        assert back.metrics["http_reqs"].sum == 10 and back.metrics["checks"].passes == 20, path
+        assert back.metrics["http_req_duration"].count == 10
+    # thresholds travel in the NDJSON's Metric lines, as in k6's
+    assert [t.source for t in load_result(nd).metrics["http_req_duration{name:item}"].thresholds] == ["p(95)<5000"]
 
 
 def test_quick_mode_threshold_crossed_exits_99(tmp_path: Path, target_url: str) -> None:
@@ -108,7 +125,7 @@ def test_quick_mode_threshold_crossed_exits_99(tmp_path: Path, target_url: str) 
 
 def test_rate_mode_is_an_open_model(tmp_path: Path, target_url: str) -> None:
     result = tmp_path / "r.json"
-    proc = assay(target_url + "/", "--rate", "50", "-d", "1s", "--workers", "1", "-o", str(result), "-q")
+    proc = assay(target_url + "/", "--rate", "50", "-d", "1s", "--workers", "1", "--result", str(result), "-q")
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads(result.read_text())["metrics"]
     assert metrics["iterations"]["sum"] == 50
@@ -123,7 +140,10 @@ def test_rate_mode_is_an_open_model(tmp_path: Path, target_url: str) -> None:
         (["--threshold", "nope:avg<1"], "unknown metric 'nope'"),
         (["--rate", "0"], "--rate must be greater than 0"),
         (["--duration", "soon"], "is not a duration"),
-        (["--out", "xml=f"], "expected json=FILE or csv=FILE"),
+        (["--out", "xml=f"], "expected json=FILE, csv=FILE or assay=FILE"),
+        (["-o", "run.json"], "-o/--out takes TYPE=FILE as in k6"),
+        (["-o", "csv=/no/such/dir/s.csv"], "no folder '/no/such/dir' to write into"),
+        (["-o", "json=r.ndjson", "--out-limit", "lots"], "expected a size such as 500MB"),
         (["--profile", "stres"], "unknown profile"),
         (["--workers", "many"], "--workers"),
     ],
@@ -161,7 +181,7 @@ def test_bad_scenario_files_are_located(tmp_path: Path) -> None:
 def test_unreachable_target_completes_and_counts_errors(tmp_path: Path) -> None:
     result = tmp_path / "r.json"
     dead = free_port()
-    proc = assay(f"http://127.0.0.1:{dead}/", "--iterations", "20", "--vus", "2", "--workers", "1", "-o", str(result), "-q")
+    proc = assay(f"http://127.0.0.1:{dead}/", "--iterations", "20", "--vus", "2", "--workers", "1", "--result", str(result), "-q")
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads(result.read_text())["metrics"]
     assert metrics["http_req_failed"]["passes"] == 20
@@ -170,7 +190,7 @@ def test_unreachable_target_completes_and_counts_errors(tmp_path: Path) -> None:
 
 def test_workers_split_iterations_exactly(tmp_path: Path, target_url: str) -> None:
     result = tmp_path / "r.json"
-    proc = assay_process(target_url + "/", "--iterations", "101", "--vus", "3", "--workers", "2", "-o", str(result), "-q")
+    proc = assay_process(target_url + "/", "--iterations", "101", "--vus", "3", "--workers", "2", "--result", str(result), "-q")
     assert proc.returncode == 0, proc.stderr
     run = json.loads(result.read_text())
     assert run["metrics"]["iterations"]["sum"] == 101
@@ -181,7 +201,7 @@ def test_workers_split_iterations_exactly(tmp_path: Path, target_url: str) -> No
 def test_ctrl_c_stops_gracefully_and_writes_results(tmp_path: Path, target_url: str) -> None:
     result = tmp_path / "r.json"
     proc = subprocess.Popen([*ASSAY, "load", "run", target_url + "/delay/20", "--vus", "2", "-d", "30s", "--workers", "1",
-                             "-o", str(result), "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             "--result", str(result), "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     time.sleep(2.5)
     proc.send_signal(signal.SIGINT)
@@ -196,7 +216,7 @@ def test_ctrl_c_stops_gracefully_and_writes_results(tmp_path: Path, target_url: 
 def test_ctrl_c_with_two_workers(tmp_path: Path, target_url: str) -> None:
     result = tmp_path / "r.json"
     proc = subprocess.Popen([*ASSAY, "load", "run", target_url + "/delay/20", "--vus", "4", "-d", "30s", "--workers", "2",
-                             "-o", str(result), "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "--result", str(result), "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(3.0)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=20)

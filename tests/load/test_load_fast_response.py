@@ -131,7 +131,7 @@ def test_the_pure_python_path_runs_the_engine(target_url: str, tmp_path: Path) -
         "from assay.cli.app import main; main()"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", code, "load", "run", target_url, "--vus", "2", "-d", "1s", "--workers", "1", "-o", str(out), "-q"],
+        [sys.executable, "-c", code, "load", "run", target_url, "--vus", "2", "-d", "1s", "--workers", "1", "--result", str(out), "-q"],
         env=env,
         capture_output=True,
         text=True,

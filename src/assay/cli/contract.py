@@ -38,6 +38,7 @@ def _selectors(raw: list[str], shortcuts: dict[str, bool]) -> list[dict[str, obj
 
 @app.command("verify")
 def verify(
+    ctx: typer.Context,
     provider: str = typer.Option(..., "--provider", help="The provider's name in the pacts."),
     provider_base_url: str = typer.Option(
         ..., "--provider-base-url", help="Where the running provider listens."
@@ -76,6 +77,9 @@ def verify(
         "--replay/--no-replay",
         help="Re-send failing requests to show the actual response (off for unsafe APIs).",
     ),
+    show_extra: bool = typer.Option(
+        False, "--show-extra", help="Also list response fields the pact does not mention (Pact allows them)."
+    ),
 ) -> None:
     """Verify a running provider against its pacts (pact-python's Verifier); exit 2 on a mismatch."""
     from assay.atomic import write_text_atomic
@@ -84,6 +88,14 @@ def verify(
     from assay.contracts.verify import verify as run_verify
     from assay.errors import AssayError, ExitCode
 
+    source = ctx.get_parameter_source("broker")
+    if pact and broker and source is not None and source.name == "ENVIRONMENT":
+        # An explicit --pact means those files; a broker only from the environment is not also used.
+        typer.echo(
+            "note: verifying only the --pact files; PACT_BROKER_BASE_URL is not used (add --broker to use both)",
+            err=True,
+        )
+        broker = None
     opts = VerifyOptions(
         provider=provider,
         provider_base_url=provider_base_url,
@@ -104,10 +116,13 @@ def verify(
         replay_failures=replay,
     )
     result = run_verify(opts)
-    typer.echo(mismatch.to_console(result.outcomes))
+    typer.echo(mismatch.to_console(result.outcomes, show_extra=show_extra))
     if markdown:
         write_text_atomic(
-            markdown, mismatch.to_markdown(result.outcomes, f"Contract verification: {provider}")
+            markdown,
+            mismatch.to_markdown(
+                result.outcomes, f"Contract verification: {provider}", show_extra=show_extra
+            ),
         )
     if junit:
         write_text_atomic(junit, mismatch.to_junit(result.outcomes, f"contracts {provider}"))

@@ -59,8 +59,17 @@ def run(
     threshold: list[str] = typer.Option([], "--threshold", help="METRIC:EXPR, e.g. 'http_req_duration:p(95)<300' (repeatable)."),
     no_thresholds: bool = typer.Option(False, "--no-thresholds", help="Do not evaluate thresholds."),
     summary_export: Path | None = typer.Option(None, "--summary-export", help="Write k6's summary-export JSON here."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Write the RunResult JSON (assay.run/1) here."),
-    out: list[str] = typer.Option([], "--out", help="json=FILE (NDJSON) or csv=FILE of per-second aggregates (repeatable)."),
+    out: list[str] = typer.Option(
+        [], "--out", "-o",
+        help="As in k6 (repeatable): json=FILE one NDJSON line per sample, csv=FILE one row per sample (.gz to compress); "
+        "assay=FILE the RunResult JSON.",
+    ),
+    result_file: Path | None = typer.Option(None, "--result", help="Write the RunResult JSON (assay.run/1) here (= -o assay=FILE)."),
+    out_limit: str = typer.Option("2GB", "--out-limit", help="Most bytes each per-sample output may write (soaks); 0: no limit."),
+    omission_factor: float = typer.Option(
+        3.0, "--omission-warn-factor",
+        help="Warn when corrected latency (http_req_corrected_duration) exceeds the measured one this many times at p95/p99; 0: never.",
+    ),
     workers: str = typer.Option("auto", "--workers", "-w", help="Worker processes: a number or 'auto' (one per core)."),
     env: list[str] = typer.Option([], "--env", "-e", help="KEY=VALUE made visible as vu.env (repeatable)."),
     tag: list[str] = typer.Option([], "--tag", help="KEY=VALUE added to every sample (repeatable)."),
@@ -82,14 +91,16 @@ def run(
     from assay.errors import ExitCode, UsageError
     from assay.load.api import LoadRequest, prepare
     from assay.load.coordinator import resolve_workers, run_load
-    from assay.load.outputs import parse_out, write_out
+    from assay.load.sample_output import parse_out, parse_size
     from assay.results import RunStatus, detect_labels
 
     # -e values are the run's environment: vu.env, and os.environ for setup/teardown and module code
     os.environ.update(_kv(env, "--env"))
     env_map = dict(os.environ)
-    for spec in out:
-        parse_out(spec)
+    outputs = [parse_out(spec) for spec in out]
+    result_files = [p for kind, p in outputs if kind == "assay"] + ([result_file] if result_file is not None else [])
+    sample_outputs = [(kind, p) for kind, p in outputs if kind != "assay"]
+    limit = parse_size(out_limit)
     request = LoadRequest(
         target=target,
         vus=vus,
@@ -123,13 +134,16 @@ def run(
             env=env_map,
             on_progress=printer.update,
             run_name=name,
+            sample_outputs=sample_outputs,
+            out_limit=limit,
+            omission_warn_factor=omission_factor,
         )
     result.labels = detect_labels(result.labels)
     from assay.load.api import result_source
 
     result.source = result_source(loaded)
-    if output is not None:
-        result.save(output)
+    for path in result_files:
+        result.save(path)
     if summary_export is not None:
         import json
 
@@ -137,8 +151,6 @@ def run(
         from assay.formats.k6_summary import to_summary_export
 
         write_text_atomic(summary_export, json.dumps(to_summary_export(result), indent=2) + "\n")
-    for spec in out:
-        write_out(result, spec)
     from assay.load.js.summary import run_handle_summary
 
     handled = run_handle_summary(loaded, result)  # k6's handleSummary replaces the default summary
@@ -153,7 +165,7 @@ def run(
         from assay.report.console import render_summary
 
         typer.echo(render_summary(summary_view(result)))
-    _print_problems(result)
+    _print_problems(result, quiet=quiet)
     # sys.exit, not typer.Exit: the CLI runs click with standalone_mode=False, which would
     # turn typer.Exit into a return value and lose the exit code.
     if result.failed_thresholds():
@@ -225,17 +237,17 @@ def summary_view(result: Any) -> Any:
     return view
 
 
-def _print_problems(result: Any) -> None:
+def _print_problems(result: Any, *, quiet: bool = False) -> None:
     err = typer.echo
     samples = result.extra.get("error_samples") or []
     errors = result.extra.get("errors") or {}
-    if errors:
+    if errors and quiet:  # otherwise the summary lists them, with where they were raised
         total = sum(errors.values())
         err(f"\n{total} iteration(s) raised an exception; first ones:", err=True)
         for s in samples[:5]:
             err(f"  {s}  (x{errors.get(s, 1)})", err=True)
     for note in result.notes:
-        if note.startswith(("aborted", "interrupted", "worker error", "teardown", "more than")):
+        if note.startswith(("aborted", "interrupted", "worker error", "teardown", "more than", "per-sample output")):
             err(f"note: {note}", err=True)
     for metric, t in result.failed_thresholds():
         observed = "" if t.observed is None else f" (observed {t.observed:.4g})"

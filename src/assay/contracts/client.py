@@ -7,7 +7,6 @@ way the official clients do, so it works against brokers mounted under a path.
 from __future__ import annotations
 
 import base64
-import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from urllib.parse import quote
 
 import httpx
 
+from assay.contracts import pactfile
 from assay.errors import AssayError, ExitCode, UsageError
 
 ACCEPT = "application/hal+json, application/json"
@@ -149,16 +149,8 @@ class BrokerClient:
         files = collect_pact_files(paths)
         by_consumer: dict[str, list[tuple[dict[str, Any], bytes]]] = {}
         for f in files:
-            raw = f.read_bytes()
-            try:
-                doc = json.loads(raw)
-                consumer = doc["consumer"]["name"]
-                doc["provider"]["name"]
-            except (ValueError, KeyError, TypeError) as exc:
-                raise UsageError(
-                    f"{f}: not a pact file (needs consumer.name and provider.name): {exc}"
-                ) from exc
-            by_consumer.setdefault(consumer, []).append((doc, raw))
+            raw, doc = pactfile.read(f)
+            by_consumer.setdefault(doc["consumer"]["name"], []).append((doc, raw))
         tags = list(tags)
         results: dict[str, Any] = {"notices": [], "contracts": []}
         links = self.index()

@@ -9,6 +9,7 @@ something matches; this module only explains it).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -24,6 +25,7 @@ class Mismatch:
     actual: Any
     message: str
     rule: str = "equality"
+    missing: bool = False  # an expected key the actual response does not have
 
 
 @dataclass
@@ -47,11 +49,13 @@ class Outcome:
     interaction: Interaction | None = None
     actual: ActualResponse | None = None
     error: str | None = None
+    source: str = ""  # where the pact came from, when a run had more than one source
 
     @property
     def title(self) -> str:
         given = f" given {', '.join(self.states)}" if self.states else ""
-        return f"{self.consumer} -> {self.provider}: {self.description}{given}"
+        origin = f" [{self.source}]" if self.source else ""
+        return f"{self.consumer} -> {self.provider}: {self.description}{given}{origin}"
 
 
 def _short(value: Any, width: int = 40) -> str:
@@ -88,6 +92,45 @@ def _parse_maybe_json(value: Any) -> Any:
         except ValueError:
             return value
     return value
+
+
+_STEP = re.compile(r"\.([^.\[]+)|\['((?:[^'\\]|\\.)*)'\]|\[(\d+)\]")
+_MISSING = re.compile(r"missing the following keys?: (.+)$")
+
+
+def child_path(parent: str, key: str) -> str:
+    """The JSON path of `key` under `parent`, written as `_flatten` writes it."""
+    return f"{parent}.{key}" if key.isidentifier() else f"{parent}['{key}']"
+
+
+def value_at(value: Any, path: str) -> Any:
+    """Follow `$.a['b c'][0]` into a JSON value; None when the path leads nowhere."""
+    for name, quoted, index in _STEP.findall(path.removeprefix("$")):
+        if index and isinstance(value, list) and int(index) < len(value):
+            value = value[int(index)]
+        elif not index and isinstance(value, dict):
+            value = value.get(name or quoted)
+        else:
+            return None
+    return value
+
+
+def _split_missing_keys(m: Mismatch, inter: Interaction | None) -> list[Mismatch]:
+    """The core reports a missing key at the parent map ("$": missing id); report it at `$.id`."""
+    found = _MISSING.search(m.message) if m.kind == "BodyMismatch" else None
+    if found is None:
+        return [m]
+    expected_body = inter.response.body if inter is not None and inter.response.has_body else None
+    out = []
+    for key in (k.strip() for k in found.group(1).split(",")):
+        path = child_path(m.path or "$", key)
+        rule = rule_at(inter.response.rules, "body", path) if inter is not None else "equality"
+        out.append(
+            Mismatch(
+                m.kind, path, value_at(expected_body, path), None, f"missing key '{key}'", rule, missing=True
+            )
+        )
+    return out
 
 
 def from_results(results: dict[str, Any], interactions: dict[tuple[str, str], Interaction]) -> list[Outcome]:
@@ -141,7 +184,7 @@ def from_results(results: dict[str, Any], interactions: dict[tuple[str, str], In
                     if category == "body"
                     else (rule_at(rules, category, path) if path else "equality")
                 )
-            out.mismatches.append(
+            out.mismatches += _split_missing_keys(
                 Mismatch(
                     kind,
                     path,
@@ -149,7 +192,8 @@ def from_results(results: dict[str, Any], interactions: dict[tuple[str, str], In
                     _parse_maybe_json(m.get("actual")),
                     str(m.get("mismatch", "")),
                     rule,
-                )
+                ),
+                inter,
             )
         if not out.ok and not out.mismatches and out.error is None:
             out.error = "verification failed (no details from the verifier)"
@@ -176,55 +220,108 @@ def request_lines(req: HttpPart) -> list[str]:
     return lines
 
 
-def side_by_side(out: Outcome, width: int = 38) -> list[str]:
-    """Rows of `path | expected | actual | rule`, failing paths marked with ✘."""
+@dataclass
+class Row:
+    failed: bool
+    path: str
+    expected: str
+    actual: str
+    rule: str
+
+
+def rows(out: Outcome, width: int = 38, *, show_extra: bool = False) -> tuple[list[Row], int]:
+    """Expected vs actual, path by path; (rows, how many extra actual-only paths were left out).
+
+    Failing rows are the paths the verifier named (a missing key at its own path); passing rows name
+    the rule they matched by (type, regex, ...). Keys the provider adds are allowed by Pact, so they are
+    listed only with `show_extra`.
+    """
     expected = out.interaction.response if out.interaction else None
+    rules = expected.rules if expected is not None else {}
     exp_flat = _flatten(expected.body) if expected is not None and expected.has_body else {}
     act_flat = _flatten(out.actual.body) if out.actual is not None and out.actual.body is not None else {}
-    failing = {m.path: m for m in out.mismatches if m.kind == "BodyMismatch"}
-    paths = list(dict.fromkeys([*exp_flat, *act_flat, *failing]))
-    rows = []
+    body = [m for m in out.mismatches if m.kind == "BodyMismatch"]
+    failing = {m.path: m for m in body}
+    missing = [m.path for m in body if m.missing]
+
+    def culprit(path: str) -> Mismatch | None:
+        if path in failing:
+            return failing[path]
+        under = next((mp for mp in missing if path.startswith((mp + ".", mp + "["))), None)
+        return failing[under] if under is not None else None
+
+    table: list[Row] = []
+    hidden = 0
     if expected is not None and expected.status is not None:
         st = next((m for m in out.mismatches if m.kind == "StatusMismatch"), None)
         actual_status = out.actual.status if out.actual else (st.actual if st else expected.status)
-        rows.append(
-            (
-                "✘" if st else " ",
+        table.append(
+            Row(
+                st is not None,
                 "status",
                 str(expected.status),
                 _status(actual_status),
                 "equality" if st else "",
             )
         )
-    for p in paths:
-        m = failing.get(p)
+    for p in dict.fromkeys([*exp_flat, *failing, *act_flat]):
+        m = culprit(p)
+        if p not in exp_flat and m is None:
+            hidden += 0 if show_extra else 1
+            if not show_extra:
+                continue
         e = _short(exp_flat[p], width) if p in exp_flat else (_short(m.expected, width) if m else "—")
-        a = _short(act_flat[p], width) if p in act_flat else (_short(m.actual, width) if m else "(absent)")
-        rows.append(("✘" if m else " ", p, e, a, m.rule if m else ""))
+        if p in act_flat:
+            a = _short(act_flat[p], width)
+        elif m is not None and not m.missing and m.path == p:
+            a = _short(m.actual, width)
+        else:
+            a = "(absent)"
+        if m is not None:
+            rule = m.rule
+        elif p in exp_flat:
+            governing = rule_at(rules, "body", p)
+            rule = "" if governing == "equality" else governing
+        else:
+            rule = "extra (allowed)"
+        table.append(Row(m is not None, p, e, a, rule))
     for m in out.mismatches:
         if m.kind not in ("BodyMismatch", "StatusMismatch"):
-            rows.append(
-                (
-                    "✘",
+            table.append(
+                Row(
+                    True,
                     f"{m.kind.replace('Mismatch', '').lower()} {m.path}",
                     _short(m.expected, width),
                     _short(m.actual, width),
                     m.rule,
                 )
             )
-    if not rows:
+    return table, hidden
+
+
+def side_by_side(out: Outcome, width: int = 38, *, show_extra: bool = False) -> list[str]:
+    """Rows of `path | expected | actual | rule`, failing paths marked with ✘."""
+    table, hidden = rows(out, width, show_extra=show_extra)
+    if not table:
         return []
-    w_path = max(len(r[1]) for r in rows + [(" ", "path", "", "", "")])
-    w_exp = max(len(r[2]) for r in rows + [(" ", "", "expected", "", "")])
-    w_act = max(len(r[3]) for r in rows + [(" ", "", "", "actual", "")])
+    w_path = max(len(r.path) for r in table + [Row(False, "path", "", "", "")])
+    w_exp = max(len(r.expected) for r in table + [Row(False, "", "expected", "", "")])
+    w_act = max(len(r.actual) for r in table + [Row(False, "", "", "actual", "")])
     head = f"  {'path'.ljust(w_path)} │ {'expected'.ljust(w_exp)} │ {'actual'.ljust(w_act)} │ rule"
     lines = [head, "  " + "─" * (w_path) + "─┼─" + "─" * w_exp + "─┼─" + "─" * w_act + "─┼─" + "─" * 12]
-    for mark, p, e, a, rule in rows:
-        lines.append(f"{mark} {p.ljust(w_path)} │ {e.ljust(w_exp)} │ {a.ljust(w_act)} │ {rule}")
+    for r in table:
+        mark = "✘" if r.failed else " "
+        lines.append(
+            f"{mark} {r.path.ljust(w_path)} │ {r.expected.ljust(w_exp)} │ {r.actual.ljust(w_act)} │ {r.rule}"
+        )
+    if hidden:
+        lines.append(
+            f"  (+{hidden} extra value(s) in the actual response, allowed by Pact; --show-extra lists them)"
+        )
     return lines
 
 
-def to_console(outcomes: list[Outcome]) -> str:
+def to_console(outcomes: list[Outcome], *, show_extra: bool = False) -> str:
     lines: list[str] = []
     failed = [o for o in outcomes if not o.ok]
     for o in outcomes:
@@ -237,7 +334,7 @@ def to_console(outcomes: list[Outcome]) -> str:
             lines += [f"     {x}" for x in request_lines(o.interaction.request)]
         if o.error:
             lines.append(f"   error: {o.error}")
-        table = side_by_side(o)
+        table = side_by_side(o, show_extra=show_extra)
         if table:
             lines.append("   response, expected vs actual:")
             lines += [f"   {x}" for x in table]
@@ -257,7 +354,9 @@ def _md_escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def to_markdown(outcomes: list[Outcome], title: str = "Contract verification") -> str:
+def to_markdown(
+    outcomes: list[Outcome], title: str = "Contract verification", *, show_extra: bool = False
+) -> str:
     lines = [f"# {title}", "", "| | Interaction | Result | Time |", "|---|---|---|---|"]
     for o in outcomes:
         res = "passed" if o.ok else ("failed (pending)" if o.pending else "**failed**")
@@ -268,27 +367,18 @@ def to_markdown(outcomes: list[Outcome], title: str = "Contract verification") -
             lines += ["**Request sent**", "", "```http", *request_lines(o.interaction.request), "```", ""]
         if o.error:
             lines += [f"**Error:** {o.error}", ""]
-        expected = o.interaction.response if o.interaction else None
-        exp_flat = _flatten(expected.body) if expected is not None and expected.has_body else {}
-        act_flat = _flatten(o.actual.body) if o.actual is not None and o.actual.body is not None else {}
-        failing = {m.path: m for m in o.mismatches}
+        table, hidden = rows(o, 60, show_extra=show_extra)
         lines += ["| | Path | Expected | Actual | Rule |", "|---|---|---|---|---|"]
-        if expected is not None and expected.status is not None:
-            st = failing.get("status")
-            actual_status = o.actual.status if o.actual else (st.actual if st else expected.status)
+        for r in table:
+            path = r.path if r.path == "status" else f"`{r.path}`"
+            cells = (r.expected, r.actual) if r.path == "status" else (f"`{r.expected}`", f"`{r.actual}`")
             lines.append(
-                f"| {'❌' if st else ''} | status | {expected.status} | {_status(actual_status)} | "
-                f"{'equality' if st else ''} |"
+                f"| {'❌' if r.failed else ''} | {_md_escape(path)} | {_md_escape(cells[0])} | "
+                f"{_md_escape(cells[1])} | {_md_escape(r.rule)} |"
             )
-        for p in dict.fromkeys(
-            [*exp_flat, *act_flat, *[m.path for m in o.mismatches if m.kind == "BodyMismatch"]]
-        ):
-            m = failing.get(p)
-            e = _short(exp_flat[p], 60) if p in exp_flat else (_short(m.expected, 60) if m else "—")
-            a = _short(act_flat[p], 60) if p in act_flat else (_short(m.actual, 60) if m else "(absent)")
+        if hidden:
             lines.append(
-                f"| {'❌' if m else ''} | `{p}` | `{_md_escape(e)}` | `{_md_escape(a)}` | "
-                f"{_md_escape(m.rule) if m else ''} |"
+                f"\n{hidden} extra value(s) in the actual response are not shown (Pact allows them)."
             )
         lines.append("")
         for m in o.mismatches:

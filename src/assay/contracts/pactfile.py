@@ -46,23 +46,88 @@ class Interaction:
         return (self.consumer, self.description)
 
 
-def load(path: str | Path) -> dict[str, Any]:
+MAX_DEPTH = 500
+_CONSTANTS = ("-Infinity", "Infinity", "NaN")
+
+
+class NonFiniteNumber(ValueError):
+    """NaN and Infinity: Python's json accepts them, JSON (and every other reader) does not."""
+
+
+def _no_constant(name: str) -> Any:
+    raise NonFiniteNumber(f"{name} is not valid JSON (numbers must be finite)")
+
+
+def strict_loads(text: str | bytes) -> Any:
+    """json.loads that refuses NaN/Infinity; deep nesting still raises RecursionError for the caller."""
+    return json.loads(text, parse_constant=_no_constant)
+
+
+def _first_problem(text: str) -> tuple[int, str]:
+    """Where a text that json refused for depth or NaN/Infinity goes wrong: (offset, reason)."""
+    depth, in_string, escaped = 0, False, False
+    for i, ch in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return i, f"nested more than {MAX_DEPTH} levels deep"
+        elif ch in "]}":
+            depth -= 1
+        elif ch in "-IN":
+            token = next((c for c in _CONSTANTS if text.startswith(c, i)), None)
+            if token:
+                return i, f"{token} is not valid JSON (numbers must be finite)"
+    return 0, "not valid JSON"
+
+
+def _line_col(text: str, offset: int) -> tuple[int, int]:
+    return text.count("\n", 0, offset) + 1, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def read(path: str | Path) -> tuple[bytes, dict[str, Any]]:
+    """The file's bytes and its JSON: strict (finite numbers, bounded depth), errors located file:line:col."""
     p = Path(path)
     try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
+        raw = p.read_bytes()
     except FileNotFoundError as exc:
         raise UsageError(f"{p}: no such pact file") from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        line = getattr(exc, "lineno", "?")
-        col = getattr(exc, "colno", "?")
-        raise UsageError(f"{p}:{line}:{col}: not valid JSON: {exc}") from exc
+    except IsADirectoryError as exc:
+        raise UsageError(f"{p}: is a directory; give pact files (e.g. {p}/*.json)") from exc
+    except OSError as exc:
+        raise UsageError(f"{p}: cannot read: {exc.strerror}") from exc
+    try:
+        text = raw.decode("utf-8")
+        doc = strict_loads(text)
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{p}: not UTF-8 text (byte {exc.start})") from exc
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{p}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from exc
+    except (NonFiniteNumber, RecursionError) as exc:
+        offset, reason = _first_problem(text)
+        line, col = _line_col(text, offset)
+        raise UsageError(f"{p}:{line}:{col}: {reason}") from exc
     if (
         not isinstance(doc, dict)
         or not isinstance(doc.get("consumer"), dict)
         or not isinstance(doc.get("provider"), dict)
+        or not isinstance(doc["consumer"].get("name"), str)
+        or not isinstance(doc["provider"].get("name"), str)
     ):
         raise UsageError(f"{p}: not a pact file (needs consumer.name and provider.name)")
-    return doc
+    return raw, doc
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    return read(path)[1]
 
 
 def _headers(raw: Any) -> dict[str, str]:

@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -291,20 +291,63 @@ def verify(opts: VerifyOptions) -> Verification:
     validate_selectors(opts.selectors)
     handlers = load_state_handlers(opts.state_handlers)
 
-    docs = [pactfile.load(f) for f in opts.pact_files]
+    # Files and a broker together are verified one source at a time, so each result can say where its
+    # pact came from (otherwise a pact in both places fails twice with nothing to tell them apart).
+    both = bool(opts.pact_files and opts.broker_url)
+    passes: list[
+        tuple[VerifyOptions, dict[tuple[str, str], pactfile.Interaction], dict[tuple[str, str], str]]
+    ] = []
+    if opts.pact_files:
+        inter: dict[tuple[str, str], pactfile.Interaction] = {}
+        labels: dict[tuple[str, str], str] = {}
+        for f in opts.pact_files:
+            doc = pactfile.load(f)
+            if doc["provider"]["name"] != opts.provider:
+                raise UsageError(
+                    f"{f}: this pact is between {doc['consumer']['name']!r} and provider "
+                    f"{doc['provider']['name']!r}, not --provider {opts.provider!r}"
+                )
+            for i in pactfile.interactions(doc):
+                inter[i.key], labels[i.key] = i, f"file {f}"
+        passes.append((replace(opts, broker_url=None, publish=False) if both else opts, inter, labels))
     if opts.broker_url:
-        docs += _broker_pacts(opts)
-    interactions = {i.key: i for d in docs for i in pactfile.interactions(d)}
+        inter = {i.key: i for d in _broker_pacts(opts) for i in pactfile.interactions(d)}
+        labels = dict.fromkeys(inter, f"broker {opts.broker_url}")
+        passes.append((replace(opts, pact_files=[]) if both else opts, inter, labels))
 
+    # The Rust verifier reports usage to Google Analytics unless told not to; CI must not phone home.
+    # A user's own setting wins.
+    os.environ.setdefault("PACT_DO_NOT_TRACK", "true")
     started = datetime.now(UTC)
     t0 = time.perf_counter()
-    verifier = _build_verifier(opts, handlers)
-    err, output = _run_quietly(verifier.verify)
+    outcomes: list[mm.Outcome] = []
+    raws: list[dict[str, Any]] = []
+    outputs: list[str] = []
+    for pass_opts, inter, labels in passes:
+        verifier = _build_verifier(pass_opts, handlers)
+        err, output = _run_quietly(verifier.verify)
+        raw = verifier.results or {}
+        if err is not None and not raw.get("interactionResults"):
+            raise UsageError(f"verification could not run: {err}\n{output.strip()[-2000:]}")
+        got = mm.from_results(raw, inter)
+        if both:
+            for o in got:
+                o.source = labels.get((o.consumer, o.description), "")
+        outcomes += got
+        raws.append(raw)
+        outputs.append(output)
     elapsed = time.perf_counter() - t0
-    raw = verifier.results or {}
-    if err is not None and not raw.get("interactionResults"):
-        raise UsageError(f"verification could not run: {err}\n{output.strip()[-2000:]}")
-    outcomes = mm.from_results(raw, interactions)
+    output = "\n".join(outputs)
+    raw = (
+        raws[0]
+        if len(raws) == 1
+        else {
+            "interactionResults": [r for x in raws for r in x.get("interactionResults") or []],
+            "errors": [e for x in raws for e in x.get("errors") or []],
+            "notices": [n for x in raws for n in x.get("notices") or []],
+            "sources": raws,
+        }
+    )
     if opts.replay_failures:
         for o in outcomes:
             if not o.ok and o.interaction is not None and o.interaction.kind == "Synchronous/HTTP":

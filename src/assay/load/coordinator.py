@@ -15,20 +15,24 @@ import asyncio
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from assay.errors import AssayError, UsageError
 from assay.load.backends import Backend, InProcessBackend, ProcessBackend
+from assay.load.diagnosis import failure_summary
 from assay.load.executors import Segment
 from assay.load.http.client import ClientOptions, HttpClient
+from assay.load.omission import DEFAULT_WARN_FACTOR, correct_closed_model, omission_warning
 from assay.load.options import Plan, ThresholdSpec
-from assay.load.runner import WorkerJob, new_loop
+from assay.load.runner import EXECUTOR_MAX, WorkerJob, new_loop
 from assay.load.scenario import LoadedScenario, call_maybe_async
 from assay.load.sink import MetricsSink
 from assay.load.vu import VU
-from assay.results import Metric, RunResult, RunStatus, ThresholdResult, merge_results
+from assay.results import Artifact, Metric, RunResult, RunStatus, ThresholdResult, merge_results
 from assay.thresholds import evaluate_metric
 
 
@@ -168,8 +172,15 @@ def run_load(
     run_name: str | None = None,
     backend: Backend | None = None,
     stop: Any = None,
+    sample_outputs: Sequence[tuple[str, Path]] = (),
+    out_limit: int = 0,
+    omission_warn_factor: float = DEFAULT_WARN_FACTOR,
 ) -> RunResult:
-    """Run the whole test; returns the merged RunResult with thresholds evaluated and a status."""
+    """Run the whole test; returns the merged RunResult with thresholds evaluated and a status.
+
+    `sample_outputs` are k6's per-sample files (`("json"|"csv", path)`), each at most
+    `out_limit` bytes (0: no limit). Closed-model scenarios get wrk's coordinated-omission
+    correction; the summary warns when it exceeds the measured latency `omission_warn_factor` times."""
     env_map = dict(env or {})
     setup_sink = MetricsSink()
     setup_data = None
@@ -177,7 +188,8 @@ def run_load(
         setup_data = _run_hook(loaded.setup, "setup", (), setup_sink, plan, env_map, plan.setup_timeout)
     stop_flag = stop if stop is not None else (threading.Event() if workers == 1 else _mp_event())
     live = _Live(plan, workers, on_progress, stop_flag)
-    name = run_name or os.path.basename(loaded.source)
+    # quick mode is named after its URL (the last path segment alone says nothing: "0.1", "")
+    name = run_name or (loaded.source if loaded.format == "quick" else os.path.basename(loaded.source))
     start_at = time.time() + (0.0 if workers == 1 else 0.3)
     jobs = [
         WorkerJob(
@@ -188,6 +200,8 @@ def run_load(
             env=env_map,
             start_at=start_at,
             run_name=name,
+            sample_outputs=[(kind, str(path)) for kind, path in sample_outputs],
+            out_limit=out_limit // workers if out_limit else 0,
         )
         for i in range(workers)
     ]
@@ -214,21 +228,40 @@ def run_load(
         else:
             same.passes += check.passes
             same.fails += check.fails
+    out_stats = [list(p.extra.get("sample_outputs") or []) for p in parts]
     extra_errors: dict[str, int] = {}
+    check_errors: dict[str, int] = {}
+    where: dict[str, str] = {}
     samples: list[str] = []
     for p in parts:
         for k, v in (p.extra.get("errors") or {}).items():
             extra_errors[k] = extra_errors.get(k, 0) + int(v)
+        for k, v in (p.extra.get("check_errors") or {}).items():
+            check_errors[k] = check_errors.get(k, 0) + int(v)
+        for k, v in (p.extra.get("error_where") or {}).items():
+            where.setdefault(k, v)
         for s in p.extra.get("error_samples") or []:
             if s not in samples and len(samples) < 10:
                 samples.append(s)
     # stopped early and not by a threshold: the user interrupted it (Ctrl-C in a worker or the coordinator)
     interrupted = any(p.extra.get("interrupted") for p in parts) or (stop_flag.is_set() and not live.aborted_by)
     result.extra = {"errors": extra_errors, "error_samples": samples, "workers": workers}
+    if check_errors:
+        result.extra["check_errors"] = check_errors
+    if where:
+        result.extra["error_where"] = where
+    failures = failure_summary(result)
+    if failures:
+        result.extra["failures"] = failures
     if teardown_error:
         result.notes.append(teardown_error)
     if live.errors:
         result.notes.extend(f"worker error: {e}" for e in live.errors)
+    correct_closed_model(result, [(cfg.name, cfg.executor, EXECUTOR_MAX(cfg)) for cfg in plan.scenarios])
+    warning = omission_warning(result, omission_warn_factor)
+    if warning:
+        result.notes.append(warning)
+        result.extra["omission_warning"] = warning
     _attach_thresholds(result, plan.thresholds)
     failed = finalize_thresholds(result)
     if live.aborted_by:
@@ -243,10 +276,30 @@ def run_load(
             result.notes.append("interrupted (Ctrl-C): results cover the part that ran")
     else:
         result.status = RunStatus.FAILED if failed else RunStatus.PASSED
+    _join_sample_outputs(result, out_stats, sample_outputs, workers, out_limit)
     if extra_errors:
         total = sum(extra_errors.values())
         result.notes.append(f"{total} iteration(s) raised an exception")
     return result
+
+
+def _join_sample_outputs(result: RunResult, part_stats: list[list[dict[str, Any]]], outputs: Sequence[tuple[str, Path]], workers: int, limit: int) -> None:
+    """One file per output from the workers' parts; a note when an output hit its size limit."""
+    from assay.load.sample_output import join_parts, part_path
+
+    for i, (kind, path) in enumerate(outputs):
+        size = join_parts(kind, path, [part_path(path, w) for w in range(workers)])
+        stats = [ps[i] for ps in part_stats if len(ps) > i]
+        samples = sum(s["samples"] for s in stats)
+        stopped = [s["stopped_at"] for s in stats if s["stopped_at"] is not None]
+        result.artifacts.append(Artifact(name=f"{kind} samples", path=str(path), media_type="application/x-ndjson" if kind == "json" else "text/csv"))
+        if stopped:
+            when = datetime.fromtimestamp(min(stopped), UTC).strftime("%H:%M:%S")
+            result.notes.append(
+                f"per-sample output {kind}={path} stopped at its limit of {limit / 1e6:.0f} MB ({samples} samples, "
+                f"from {when} UTC on); the run's metrics cover the whole run (raise --out-limit, or 0 for none)"
+            )
+        result.extra.setdefault("sample_outputs", []).append({"kind": kind, "path": str(path), "samples": samples, "bytes": size})
 
 
 def _attach_thresholds(result: RunResult, specs: list[ThresholdSpec]) -> None:

@@ -52,6 +52,9 @@ class WorkerJob:
     env: dict[str, str] = field(default_factory=dict)
     start_at: float = 0.0  # wall-clock time.time() at which every worker starts (0: now)
     run_name: str = "run"
+    # k6's per-sample outputs: (kind, the file the user named); this worker writes a part of each
+    sample_outputs: list[tuple[str, str]] = field(default_factory=list)
+    out_limit: int = 0  # bytes per output for this worker (0: no limit)
 
 
 class _Scenario:
@@ -112,7 +115,10 @@ class _Scenario:
         else:
             return None
         self.active += 1
-        self.worker.active_vus += 1
+        w = self.worker
+        w.active_vus += 1
+        if w.active_vus > w.vus_peak:
+            w.vus_peak = w.active_vus
         return vu
 
     def release_vu(self, vu: Any) -> None:
@@ -132,7 +138,7 @@ class _Scenario:
             raise
         except Exception as exc:  # a scenario bug: counted, shown, never fatal
             ok = False
-            self.worker.sink.add_error(self.name, f"{type(exc).__name__}: {exc}")
+            self.worker.sink.add_error(self.name, f"{type(exc).__name__}: {exc}", exc=exc)
         elapsed_ms = (_perf() - t0) * 1000.0
         if vu._group:
             vu._group = ""
@@ -187,7 +193,7 @@ class _Scenario:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a scenario bug: counted, shown, never fatal
-                sink.add_error(name, f"{type(exc).__name__}: {exc}")
+                sink.add_error(name, f"{type(exc).__name__}: {exc}", exc=exc)
             now = perf()
             if vu._group:
                 vu._group = ""
@@ -234,11 +240,23 @@ class _Worker:
         MetricsSink.warm_up()
         # per-second histograms are only needed to merge workers' time series exactly
         self.sink = MetricsSink(keep_bucket_hdr=job.segment.count > 1)
+        if job.sample_outputs:
+            from pathlib import Path
+
+            from assay.load.sample_output import part_path
+
+            sources: dict[str, list[str]] = {}
+            for spec in job.plan.thresholds:
+                sources.setdefault(spec.metric, []).append(spec.source)
+            self.sink.open_sample_outputs(
+                [(kind, part_path(Path(path), job.segment.index)) for kind, path in job.sample_outputs], job.out_limit, sources
+            )
         self.sink.detailed = {t.metric.split("{", 1)[0] for t in job.plan.thresholds if "{" in t.metric}
         for name, (mtype, contains) in job.plan.metric_types.items():
             self.sink.declare(name, mtype, contains)
         self.client_options = ClientOptions(**job.plan.client)
         self.active_vus = 0
+        self.vus_peak = 0  # the most VUs busy at once since the last gauge sample
         self.vus_max = 0
         self.stop_event = asyncio.Event()
         self.stopping = False
@@ -293,6 +311,7 @@ class _Worker:
         result.started_at = started
         result.finished_at = datetime.now(UTC)
         result.duration_s = elapsed
+        written = self.sink.close_sample_outputs()
         result.metrics = self.sink.to_metrics(plan.threshold_metrics())
         result.checks = self.sink.check_list()
         result.timeseries = self.sink.buckets
@@ -301,11 +320,17 @@ class _Worker:
         result.extra = {
             "errors": dict(self.sink.errors),
             "error_samples": list(self.sink.error_samples),
+            "check_errors": dict(self.sink.check_errors),
+            "error_where": dict(self.sink.error_where),
             "interrupted": self.interrupted,
             "segment": [job.segment.index, job.segment.count],
         }
         if self.script_abort is not None:
             result.extra["script_aborted"] = self.script_abort
+        if written:
+            result.extra["sample_outputs"] = [
+                {"kind": w.kind, "samples": w.samples, "bytes": w.written, "stopped_at": w.stopped_at} for w in written
+            ]
         if self.sink.overflowed:
             result.notes.append(
                 f"more than {self.sink.max_http_series} distinct URL/tag sets: later ones are grouped as "
@@ -348,6 +373,11 @@ class _Worker:
         )
 
     def _gauges(self) -> None:
+        # the peak since the last sample first: a stall shorter than the sampling period (arrival
+        # rate piling up iterations for 450 ms) must still show in the gauge's max
+        if self.vus_peak > self.active_vus:
+            self.sink.set_gauge("vus", float(self.vus_peak))
+        self.vus_peak = self.active_vus
         self.sink.set_gauge("vus", float(self.active_vus))
         self.sink.set_gauge("vus_max", float(self.vus_max))
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from assay.load.histo import hist_add, hist_reset, record_many, values_at
+from assay.load.sample_output import SampleWriter
 from assay.results import (
     BUILTIN_METRICS,
     Check,
@@ -180,6 +181,8 @@ class MetricsSink:
         self.keep_bucket_hdr = keep_bucket_hdr
         self.errors: dict[str, int] = {}
         self.error_samples: list[str] = []
+        self.check_errors: dict[str, int] = {}
+        self.error_where: dict[str, str] = {}
         self.t0 = time.time()
         # http timing trends kept per tag set (beyond http_req_duration): those thresholds filter by tag
         self.detailed: set[str] = set()
@@ -187,6 +190,8 @@ class MetricsSink:
         self.max_http_series = MAX_HTTP_SERIES
         self.overflowed = 0
         self._sec_hists = (Histogram(), Histogram())
+        # k6's per-sample outputs (-o json=F / csv=F): written at each fold, when asked for
+        self.sample_outs: list[SampleWriter] = []
 
     # -- declaring ------------------------------------------------------------------------------------
 
@@ -264,12 +269,29 @@ class MetricsSink:
             check.fails += 1
         self.add("checks", 1.0 if ok else 0.0, {**tags, "check": name})
 
-    def add_error(self, scenario: str, message: str, limit: int = 10) -> None:
-        """An exception raised by an iteration: counted per message, the first few kept."""
+    def add_error(self, scenario: str, message: str, limit: int = 10, exc: BaseException | None = None) -> None:
+        """An exception raised by an iteration: counted per message, the first few kept with
+        the file and line that raised it (`exc`'s innermost frame outside assay)."""
         key = f"{scenario}: {message}"
         self.errors[key] = self.errors.get(key, 0) + 1
         if len(self.error_samples) < limit and self.errors[key] == 1:
             self.error_samples.append(key)
+            if exc is not None:
+                where = raised_at(exc)
+                if where:
+                    self.error_where[key] = where
+
+    def add_check_error(self, path: str, exc: BaseException) -> None:
+        """A check predicate raised: the check failed; the error is kept once, with its count."""
+        key = f"check {path.lstrip(':')!r}: {type(exc).__name__}: {exc}"
+        n = self.check_errors.get(key, 0)
+        if n == 0 and len(self.check_errors) >= MAX_ERROR_KINDS:
+            key = "check errors of other kinds"
+        self.check_errors[key] = self.check_errors.get(key, 0) + 1
+        if n == 0:
+            where = raised_at(exc)
+            if where:
+                self.error_where[key] = where
 
     def set_gauge(self, name: str, value: float, tags: Mapping[str, str] | None = None) -> None:
         self.add(name, value, tags or {})
@@ -304,6 +326,8 @@ class MetricsSink:
                 series.buf = array("d")
                 values = np.frombuffer(buf, dtype=np.float64).reshape(-1, NCOLS)
                 n = values.shape[0]
+                if self.sample_outs:
+                    self._write_http_samples(series, values, t)
                 series.requests += n
                 timing_parts.append(values[:, :DURATION_COL])
                 for col in detailed_cols:
@@ -326,6 +350,10 @@ class MetricsSink:
                 acc[0] += n
                 acc[1] += n if series.failed else 0
                 acc[2].append(durations)
+            if self.sample_outs and (series.sent != series._sent_folded or series.received != series._recv_folded):
+                for out in self.sample_outs:
+                    out.write("data_sent", series.tags, (float(series.sent - series._sent_folded),), t)
+                    out.write("data_received", series.tags, (float(series.received - series._recv_folded),), t)
             sent += series.sent - series._sent_folded
             received += series.received - series._recv_folded
             series._sent_folded = series.sent
@@ -372,7 +400,10 @@ class MetricsSink:
         counters: dict[str, float] = {}
         rates: dict[str, list[int]] = {}
         gauges: dict[str, float] = {}
+        outs = self.sample_outs
         for s in self.series.values():
+            if outs:
+                self._write_series_samples(s, t)
             if s.type is MetricType.TREND:
                 if s.buf:
                     buf = s.buf
@@ -414,6 +445,50 @@ class MetricsSink:
             e["avg"] = e["sum"] / e["count"] if e["count"] else 0.0
         self.buckets.append(bucket)
         return stats
+
+    # -- per-sample outputs ----------------------------------------------------------------------------
+
+    def _write_http_samples(self, series: HttpSeries, values: np.ndarray, t: float) -> None:
+        """k6's samples of each request: http_reqs, the timings, http_req_failed."""
+        n = values.shape[0]
+        tags = series.tags
+        for out in self.sample_outs:
+            out.write("http_reqs", tags, [1.0] * n, t)
+            for col in range(NCOLS):
+                column = values[:, col]
+                if col == CORRECTED_COL:
+                    column = column[column >= 0]
+                out.write(HTTP_TRENDS[col], tags, column.tolist(), t)
+            out.write("http_req_failed", tags, [1.0 if series.failed else 0.0] * n, t)
+
+    def _write_series_samples(self, s: Series, t: float) -> None:
+        """This second's samples of a general series (called before the fold)."""
+        values: list[float]
+        if s.type is MetricType.TREND:
+            values = s.buf.tolist()
+        elif s.type is MetricType.COUNTER:
+            dc = s.count - s._count_folded
+            if not dc:
+                return
+            # one sample per add() for the built-in counters (each adds 1), one with the sum otherwise
+            values = [1.0] * dc if s.metric in ("iterations", "dropped_iterations") and s.sum - s._sum_folded == dc else [s.sum - s._sum_folded]
+        elif s.type is MetricType.RATE:
+            values = [1.0] * (s.passes - s._passes_folded) + [0.0] * (s.fails - s._fails_folded)
+        else:
+            values = [] if s.value is None else [s.value]
+        if values:
+            for out in self.sample_outs:
+                out.write(s.metric, s.tags, values, t)
+
+    def open_sample_outputs(self, specs: Iterable[tuple[str, Any]], limit: int = 0, thresholds: Mapping[str, list[str]] | None = None) -> None:
+        for kind, path in specs:
+            self.sample_outs.append(SampleWriter(kind, path, limit, self.types, thresholds))
+
+    def close_sample_outputs(self) -> list[SampleWriter]:
+        outs, self.sample_outs = self.sample_outs, []
+        for out in outs:
+            out.close()
+        return outs
 
     # -- the result ---------------------------------------------------------------------------------------
 
@@ -521,6 +596,22 @@ class MetricsSink:
 
     def check_list(self) -> list[Check]:
         return [c.model_copy() for c in self.checks.values()]
+
+
+MAX_ERROR_KINDS = 50
+
+
+def raised_at(exc: BaseException) -> str:
+    """`file:line in function` of the innermost frame of `exc` that is not assay's own code."""
+    import os
+    import traceback
+
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    where = ""
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if not os.path.abspath(frame.filename).startswith(package + os.sep):
+            where = f"{frame.filename}:{frame.lineno} in {frame.name}"
+    return where
 
 
 def _is_builtin(name: str) -> bool:

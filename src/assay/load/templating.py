@@ -556,8 +556,12 @@ def _descend(node: Any, key: str, out: list[Any]) -> None:
             _descend(v, key, out)
 
 
-def compile_json_path(text: str) -> JsonPath:
+def compile_json_path(text: str, *, dotted: bool = False) -> JsonPath:
+    """Compile a JSONPath (`$.items[0].id`); with `dotted`, k6's `res.json()` selector form
+    (`items.0.id`, `items.#` for the length) is read as the same path."""
     src = text.strip()
+    if dotted and not src.startswith("$"):
+        src = _dotted_to_json_path(src)
     if not src.startswith("$"):
         raise TemplateError(f"a JSON path starts with '$', e.g. '$.id' or '$.items[0].id', got {text!r}")
     pos = 1
@@ -587,6 +591,20 @@ def compile_json_path(text: str) -> JsonPath:
             steps.append(("length", None))
         pos = m.end()
     return JsonPath(src, tuple(steps), multi)
+
+
+def _dotted_to_json_path(text: str) -> str:
+    parts: list[str] = []
+    for part in text.split("."):
+        if part == "#":
+            parts.append(".length()")
+        elif part.lstrip("-").isdigit():
+            parts.append(f"[{part}]")
+        elif part == "*" or re.fullmatch(r"[A-Za-z_$][\w$-]*", part):
+            parts.append(f".{part}")
+        else:
+            parts.append("[" + json.dumps(part) + "]")
+    return "$" + "".join(parts)
 
 
 # --- data files ------------------------------------------------------------------------------------------------

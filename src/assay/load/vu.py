@@ -198,7 +198,8 @@ class VU:
     def check(self, value: Any, checks: Mapping[str, Callable[[Any], Any] | Any], tags: Mapping[str, str] | None = None) -> bool:
         """Run each named predicate on `value`; record one `checks` sample each; True if all pass.
 
-        A predicate that raises counts as a failed check (as in k6), never as a crash.
+        A predicate that raises counts as a failed check, never as a crash; the error is
+        reported once in the summary with how often it happened.
         """
         all_ok = True
         base = self._current_tags()
@@ -206,8 +207,9 @@ class VU:
             if callable(predicate):
                 try:
                     ok = bool(predicate(value))
-                except Exception:
+                except Exception as exc:
                     ok = False
+                    self.sink.add_check_error(f"{self._group}::{name}", exc)
             else:
                 ok = bool(predicate)
             self.sink.add_check(name, self._group, ok, base if not tags else {**base, **tags})

@@ -153,12 +153,57 @@ def summary_text(result: RunResult, *, width: int = 32) -> Text:
                 lines.append(Text(f"     {OK} {name}: '{t.source}'{observed}", style="green"))
             else:
                 lines.append(Text(f"     ? {name}: '{t.source}' (not evaluated)", style="yellow"))
+    lines += problems_block(result)
     header = Text(f"     {result.name}  ({result.tool}, {result.duration_s:.1f}s, {result.status.value})\n\n", style="bold")
     out.append_text(header)
     for line in lines:
         out.append_text(line)
         out.append("\n")
     return out
+
+
+def problems_block(result: RunResult, *, shown: int = 5) -> list[Text]:
+    """Why requests failed (top causes, endpoints), iteration exceptions with where they were
+    raised, and exceptions inside check predicates: each once, with its count."""
+    extra = result.extra or {}
+    where: dict[str, str] = extra.get("error_where") or {}
+    lines: list[Text] = []
+    failures = extra.get("failures")
+    if failures:
+        pct = 100.0 * failures["failed"] / failures["requests"] if failures["requests"] else 0.0
+        lines += [Text(""), Text(f"     FAILED REQUESTS  {failures['failed']} of {failures['requests']} ({pct:.2f}%)", style="bold red"), Text("")]
+        for c in failures["causes"]:
+            lines.append(Text(f"     {c['code']:>9}  {c['meaning']}: {c['count']}", style="red"))
+        if failures.get("more_causes"):
+            lines.append(Text(f"                ... and {failures['more_causes']} more causes"))
+        if failures["endpoints"]:
+            lines.append(Text("     by endpoint:"))
+            for e in failures["endpoints"]:
+                lines.append(Text(f"       {e['name']}: {e['failed']} of {e['requests']} failed", style="red"))
+            if failures.get("more_endpoints"):
+                lines.append(Text(f"       ... and {failures['more_endpoints']} more endpoints"))
+    warning = extra.get("omission_warning")
+    if warning:
+        lines += [Text(""), Text("     LATENCY HIDDEN BY THE CLOSED MODEL", style="bold yellow"), Text(""), Text(f"     {warning}", style="yellow")]
+    errors: dict[str, int] = extra.get("errors") or {}
+    if errors:
+        total = sum(errors.values())
+        lines += [Text(""), Text(f"     ITERATION ERRORS  {total} iteration(s) raised an exception", style="bold red"), Text("")]
+        samples = extra.get("error_samples") or sorted(errors, key=lambda k: -errors[k])
+        for key in samples[:shown]:
+            lines.append(Text(f"     {key}  (x{errors.get(key, 1)})", style="red"))
+            if key in where:
+                lines.append(Text(f"         at {where[key]}"))
+        if len(errors) > shown:
+            lines.append(Text(f"     ... and {len(errors) - min(shown, len(samples))} more kinds"))
+    check_errors: dict[str, int] = extra.get("check_errors") or {}
+    if check_errors:
+        lines += [Text(""), Text("     CHECK ERRORS  predicates that raised (each counted as a failed check)", style="bold red"), Text("")]
+        for key, n in sorted(check_errors.items(), key=lambda kv: -kv[1])[:shown]:
+            lines.append(Text(f"     {key}  (x{n})", style="red"))
+            if key in where:
+                lines.append(Text(f"         at {where[key]}"))
+    return lines
 
 
 def _metric_line(result: RunResult, name: str, label: str, width: int, *, indent: int) -> Text:

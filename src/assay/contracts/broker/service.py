@@ -30,6 +30,7 @@ from assay.contracts.broker.models import (
     Verification,
     Version,
 )
+from assay.contracts.pactfile import strict_loads
 
 MAIN_BRANCH_CANDIDATES = ("main", "master", "develop")
 
@@ -85,6 +86,65 @@ def as_utc(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+def loads_json(raw: bytes | str, where: str) -> Any:
+    """Strict JSON: NaN/Infinity would be served back as invalid JSON, and deep nesting must not crash us."""
+    try:
+        return strict_loads(raw)
+    except RecursionError as exc:
+        raise invalid(where, "Invalid JSON: nested too deeply") from exc
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise invalid(where, f"Invalid JSON: {exc}") from exc
+
+
+MAX_NAME = 255
+NAME_RULE = (
+    "must be 1-255 characters, without control characters (such as NUL), "
+    "and not '.' or '..' (they cannot appear in a URL path)"
+)
+
+
+def name_problem(value: Any) -> str | None:
+    """Why `value` cannot be a pacticipant name, version number, branch or tag (each one is a URL segment)."""
+    if not isinstance(value, str) or not value.strip():
+        return "is missing"
+    if len(value) > MAX_NAME:
+        return f"is {len(value)} characters long; it {NAME_RULE}"
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        return f"contains a control character; it {NAME_RULE}"
+    if value in (".", ".."):
+        return f"is {value!r}; it {NAME_RULE}"
+    return None
+
+
+def check_name(field_name: str, value: Any) -> str:
+    problem = name_problem(value)
+    if problem is not None:
+        raise invalid(field_name, f"{field_name} {problem}")
+    assert isinstance(value, str)
+    return value
+
+
+def check_columns(session: Session, _context: Any = None, _instances: Any = None) -> None:
+    """before_flush guard: the same 400 on SQLite (which would store anything) and PostgreSQL (which 500s).
+
+    Every string column is checked for its declared length and for NUL, which PostgreSQL text refuses.
+    """
+    for obj in list(session.new) + list(session.dirty):
+        table = getattr(obj, "__table__", None)
+        if table is None:
+            continue
+        for column in table.columns:
+            value = getattr(obj, column.key, None)
+            if not isinstance(value, str):
+                continue
+            length = getattr(column.type, "length", None)
+            where = f"{table.name}.{column.key}"
+            if length is not None and len(value) > length:
+                raise invalid(column.key, f"{where} must be at most {length} characters (got {len(value)})")
+            if "\x00" in value:
+                raise invalid(column.key, f"{where} must not contain NUL characters")
+
+
 def content_sha(doc: Any) -> str:
     """The pact version id: SHA-1 of the canonical JSON, so formatting alone is not a new version."""
     canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -106,7 +166,7 @@ def require_pacticipant(s: Session, name: str) -> Pacticipant:
 
 
 def ensure_pacticipant(s: Session, name: str) -> tuple[Pacticipant, bool]:
-    p = find_pacticipant(s, name)
+    p = find_pacticipant(s, check_name("pacticipant", name))
     if p is not None:
         return p, False
     t = now()
@@ -128,7 +188,7 @@ def require_version(s: Session, pacticipant: Pacticipant, number: str) -> Versio
 
 
 def ensure_version(s: Session, pacticipant: Pacticipant, number: str) -> tuple[Version, bool]:
-    v = find_version(s, pacticipant, number)
+    v = find_version(s, pacticipant, check_name("version", number))
     if v is not None:
         return v, False
     v = Version(pacticipant_id=pacticipant.id, number=number, created_at=now())
@@ -141,6 +201,7 @@ def ensure_branch_version(
     s: Session, pacticipant: Pacticipant, version: Version, branch: str, *, version_is_new: bool = False
 ) -> bool:
     """Put a version on a branch; the first main-looking branch becomes the main branch."""
+    check_name("branch", branch)
     b = s.scalar(select(Branch).where(Branch.pacticipant_id == pacticipant.id, Branch.name == branch))
     if b is None:
         b = Branch(pacticipant_id=pacticipant.id, name=branch, created_at=now())
@@ -162,6 +223,7 @@ def ensure_branch_version(
 
 
 def ensure_tag(s: Session, version: Version, name: str) -> bool:
+    check_name("tag", name)
     exists = s.scalar(select(Tag.id).where(Tag.version_id == version.id, Tag.name == name))
     if exists is not None:
         return False
@@ -296,10 +358,7 @@ class PublishOutcome:
 
 
 def parse_pact(raw: bytes, where: str) -> dict[str, Any]:
-    try:
-        doc = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise invalid(where, f"Invalid JSON: {exc}") from exc
+    doc = loads_json(raw, where)
     if not isinstance(doc, dict):
         raise invalid(where, "A pact must be a JSON object")
     for role in ("consumer", "provider"):
@@ -452,17 +511,20 @@ def publish_contracts(s: Session, body: Any, *, track_changes: bool = True) -> P
     name = body.get("pacticipantName")
     number = body.get("pacticipantVersionNumber")
     errors: dict[str, list[str]] = {}
-    if not isinstance(name, str) or not name.strip():
-        errors.setdefault("pacticipantName", []).append("pacticipantName is missing")
-    if not isinstance(number, str) or not number.strip():
-        errors.setdefault("pacticipantVersionNumber", []).append("pacticipantVersionNumber is missing")
+    for key, value in (("pacticipantName", name), ("pacticipantVersionNumber", number)):
+        problem = name_problem(value)
+        if problem:
+            errors.setdefault(key, []).append(f"{key} {problem}")
     branch = body.get("branch")
-    if branch is not None and (not isinstance(branch, str) or not branch.strip()):
-        errors.setdefault("branch", []).append("branch must be a non-empty string")
+    if branch is not None and name_problem(branch):
+        errors.setdefault("branch", []).append(f"branch {name_problem(branch)}")
     tags = body.get("tags") or []
-    if not isinstance(tags, list) or not all(isinstance(t, str) and t.strip() for t in tags):
-        errors.setdefault("tags", []).append("tags must be an array of non-empty strings")
+    if not isinstance(tags, list):
+        errors.setdefault("tags", []).append("tags must be an array of names")
         tags = []
+    for i, tag in enumerate(tags):
+        if name_problem(tag):
+            errors.setdefault(f"tags[{i}]", []).append(f"tag {name_problem(tag)}")
     contracts = body.get("contracts")
     decoded: list[tuple[dict[str, Any], bytes, dict[str, Any]]] = []
     if not isinstance(contracts, list) or not contracts:
@@ -484,8 +546,10 @@ def publish_contracts(s: Session, body: Any, *, track_changes: bool = True) -> P
             errors.setdefault(f"{key}.consumerName", []).append(
                 f"consumerName '{c.get('consumerName')}' must match pacticipantName '{name}'"
             )
-        if not isinstance(c.get("providerName"), str) or not c["providerName"].strip():
-            errors.setdefault(f"{key}.providerName", []).append("providerName is missing")
+        if name_problem(c.get("providerName")):
+            errors.setdefault(f"{key}.providerName", []).append(
+                f"providerName {name_problem(c.get('providerName'))}"
+            )
         content = c.get("content")
         if not isinstance(content, str):
             errors.setdefault(f"{key}.content", []).append("content is missing (base64 encoded pact JSON)")

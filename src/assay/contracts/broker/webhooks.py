@@ -15,6 +15,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from sqlalchemy import select
@@ -113,7 +114,8 @@ class Dispatcher:
 
     def params_for(self, event: svc.Event, base_url: str) -> dict[str, str]:
         c = event.context
-        pact_url = f"{base_url}/pacts/provider/{c.get('provider')}/consumer/{c.get('consumer')}/pact-version/{c.get('sha')}"
+        provider, consumer = quote(c.get("provider", ""), safe=""), quote(c.get("consumer", ""), safe="")
+        pact_url = f"{base_url}/pacts/provider/{provider}/consumer/{consumer}/pact-version/{c.get('sha')}"
         params = {
             "eventName": event.name,
             "consumerName": c.get("consumer", ""),
@@ -193,17 +195,18 @@ class Dispatcher:
         with self._lock:
             self._pending.discard(fut)
 
-    def run(self, d: Delivery) -> bool:
-        """Deliver with retries; every attempt lands in the run log."""
+    def run(self, d: Delivery, *, retries: int | None = None) -> bool:
+        """Deliver with retries (`retries=0`: one attempt, as a test execution); every attempt is logged."""
         trigger = str(uuid.uuid4())
-        for attempt in range(1, self.retries + 2):
+        retries = self.retries if retries is None else retries
+        for attempt in range(1, retries + 2):
             status: int | None = None
             response_body: str | None = None
             error: str | None = None
             try:
                 with httpx.Client(timeout=self.timeout) as client:
                     resp = client.request(d.method, d.url, headers=d.headers, content=d.body)
-                status, response_body = resp.status_code, resp.text[:4000]
+                status, response_body = resp.status_code, resp.text[:4000].replace("\x00", "\ufffd")
             except httpx.HTTPError as exc:
                 error = f"{type(exc).__name__}: {exc}"
             ok = status is not None and 200 <= status < 300
@@ -224,7 +227,7 @@ class Dispatcher:
                 )
             if ok:
                 return True
-            if attempt <= self.retries and self._stopping.wait(self.backoff * (2 ** (attempt - 1))):
+            if attempt <= retries and self._stopping.wait(self.backoff * (2 ** (attempt - 1))):
                 break
         log.warning("webhook %s to %s failed after %d attempts", d.event, d.url, attempt)
         return False

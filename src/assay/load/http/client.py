@@ -377,7 +377,7 @@ class HttpClient:
     """The HTTP client of one VU. Connections are kept alive and reused by this VU only."""
 
     def __init__(self, sink: MetricsSink | None = None, options: ClientOptions | None = None) -> None:
-        self.options = options or ClientOptions()
+        self.client_options = options or ClientOptions()
         self.sink = sink
         self.cookies = CookieJar()
         self._idle: dict[tuple[str, str, int], list[Connection]] = {}
@@ -387,7 +387,7 @@ class HttpClient:
         self._static: dict[int, tuple[Any, ...]] = {}
         self._gets: dict[str, _PreparedGet] = {}
         self._series = sink.http_series if sink is not None else None
-        self._expected = self.options.expected_table()
+        self._expected = self.client_options.expected_table()
 
     def bind(self, vu: Any) -> None:
         """Attach to the VU whose tags the samples carry."""
@@ -409,7 +409,7 @@ class HttpClient:
     def head(self, url: str, **kw: Any) -> Coroutine[Any, Any, Response]:
         return self.request("HEAD", url, **kw)
 
-    def options_(self, url: str, **kw: Any) -> Coroutine[Any, Any, Response]:
+    def options(self, url: str, **kw: Any) -> Coroutine[Any, Any, Response]:
         return self.request("OPTIONS", url, **kw)
 
     def post(self, url: str, body: Any = None, **kw: Any) -> Coroutine[Any, Any, Response]:
@@ -467,8 +467,8 @@ class HttpClient:
         else:
             payload, extra_headers = _encode_body(body, json)
         req_headers: dict[str, str] | None = None
-        if headers or extra_headers or auth or self.options.headers:
-            req_headers = {**self.options.headers, **(extra_headers or {}), **(headers or {})}
+        if headers or extra_headers or auth or self.client_options.headers:
+            req_headers = {**self.client_options.headers, **(extra_headers or {}), **(headers or {})}
             if auth is not None:
                 req_headers["Authorization"] = _auth_header(auth)
         return req_headers, payload
@@ -536,16 +536,16 @@ class HttpClient:
         if headers is None and not payload and not cookie:
             data = self._simple_heads.get((method, url))
             if data is None:
-                data = _head_bytes(method, target, host_header, None, 0, False, "", self.options)
+                data = _head_bytes(method, target, host_header, None, 0, False, "", self.client_options)
                 if len(self._simple_heads) < 1000:
                     self._simple_heads[(method, url)] = data
                     if method == "GET" and self._series is not None and self._vu is not None:
                         self._gets[url] = _PreparedGet(url, data, self._idle.setdefault(key, []))
         else:
-            data = _head_bytes(method, target, host_header, headers, len(payload), bool(payload) or method in ("POST", "PUT", "PATCH"), cookie, self.options)
+            data = _head_bytes(method, target, host_header, headers, len(payload), bool(payload) or method in ("POST", "PUT", "PATCH"), cookie, self.client_options)
             if payload:
                 data += payload
-        deadline = t_start + (timeout if timeout is not None else self.options.timeout)
+        deadline = t_start + (timeout if timeout is not None else self.client_options.timeout)
         connecting = tls_ms = 0.0
         conn: Connection | None = None
         idle = self._idle.get(key)
@@ -625,7 +625,7 @@ class HttpClient:
             waiting = 0.0
         receiving = (t_done - t_first) * 1000.0
         duration = (t_done - t_send) * 1000.0
-        if self.options.discard_body:
+        if self.client_options.discard_body:
             body = b""
         response = Response(status, raw_headers, body, (blocked, connecting, tls_ms, sending, waiting, receiving, duration), url, None, error, error_code)
         if headers is not None or payload:
@@ -653,12 +653,12 @@ class HttpClient:
                     series.received += received
                     if status in _REDIRECTS and redirects and not error_code:
                         return await self._follow(response, method, url, asked_headers, payload, tags, timeout,
-                                                  self.options.max_redirects if redirects < 0 else redirects)
+                                                  self.client_options.max_redirects if redirects < 0 else redirects)
                     return response
             self._record(method, url, tags, status, error_code, expected, blocked, connecting, tls_ms, sending, waiting, receiving, duration, len(data), received)
         if status in _REDIRECTS and redirects and not error_code:
             return await self._follow(response, method, url, asked_headers, payload, tags, timeout,
-                                      self.options.max_redirects if redirects < 0 else redirects)
+                                      self.client_options.max_redirects if redirects < 0 else redirects)
         return response
 
     async def _get_prepared(self, prep: _PreparedGet) -> Response:
@@ -677,7 +677,7 @@ class HttpClient:
         if conn is None:
             return await self._send("GET", prep.url, None, b"", None, None, -1)
         data = prep.data
-        waiter = conn.start(data, t_start + self.options.timeout, False)
+        waiter = conn.start(data, t_start + self.client_options.timeout, False)
         t_sent = _perf()
         try:
             await waiter
@@ -699,7 +699,7 @@ class HttpClient:
         receiving = (t_done - t_first) * 1000.0
         duration = (t_done - t_start) * 1000.0
         chunks = conn.chunks
-        body = b"" if self.options.discard_body else chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        body = b"" if self.client_options.discard_body else chunks[0] if len(chunks) == 1 else b"".join(chunks)
         url = prep.url
         response = Response(status, conn.head, body, (0.0, 0.0, 0.0, sending, waiting, receiving, duration), url)
         vu = self._vu
@@ -761,7 +761,7 @@ class HttpClient:
         loop = self._loop
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
-        timeout = req.timeout if req.timeout is not None else self.options.timeout
+        timeout = req.timeout if req.timeout is not None else self.client_options.timeout
         run = _StaticRun(self, vu, data, timeout, end_at, worker, flags, iters, iter_durations, series_key, req.redirects != 0, url, req.tags)
         batch: asyncio.Future[None] = loop.create_future()
         conn.waiter = batch
@@ -814,7 +814,7 @@ class HttpClient:
             sent_headers["Authorization"] = "Basic " + base64.b64encode(userinfo.encode()).decode()
         data = _head_bytes(
             req.method, target, host_header, sent_headers, len(payload),
-            bool(payload) or req.method in ("POST", "PUT", "PATCH"), "", self.options,
+            bool(payload) or req.method in ("POST", "PUT", "PATCH"), "", self.client_options,
         )
         tags = req.tags
         if type(tags) is FrozenTags:
@@ -836,7 +836,7 @@ class HttpClient:
         except (OSError, TimeoutError) as exc:
             raise classify(exc, dialing=True) from None
         t_resolved = _perf()
-        budget = min(self.options.connect_timeout, max(0.001, deadline - t_resolved))
+        budget = min(self.client_options.connect_timeout, max(0.001, deadline - t_resolved))
         try:
             _, conn = await asyncio.wait_for(loop.create_connection(lambda: Connection(loop, key), addr, port), budget)
         except (OSError, TimeoutError) as exc:
@@ -846,7 +846,7 @@ class HttpClient:
         if https:
             try:
                 transport = await asyncio.wait_for(
-                    loop.start_tls(conn.transport, conn, _ssl_context(self.options.verify_tls), server_hostname=host),
+                    loop.start_tls(conn.transport, conn, _ssl_context(self.client_options.verify_tls), server_hostname=host),
                     max(0.001, deadline - t_connected),
                 )
             except (OSError, TimeoutError, ssl.SSLError) as exc:

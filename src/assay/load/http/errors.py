@@ -80,3 +80,25 @@ def classify(exc: BaseException, *, dialing: bool) -> RequestError:
             return RequestError(TCP_UNKNOWN_ERRNO, f"read: unknown errno `{exc.errno}` with message `{exc.strerror}`")
         return RequestError(TCP_GENERIC, f"tcp: {exc}")
     return RequestError(GENERIC, f"{type(exc).__name__}: {exc}")
+
+# What each code means, in k6's words (docs: k6 error codes), for the end-of-test summary.
+MEANINGS = {
+    GENERIC: "unknown error",
+    NON_TCP: "non-TCP network error",
+    INVALID_URL: "invalid URL",
+    REQUEST_TIMEOUT: "request timeout",
+    DNS_GENERIC: "DNS lookup failed",
+    DNS_NO_SUCH_HOST: "no IP for the host name",
+    TCP_GENERIC: "TCP error",
+    TCP_BROKEN_PIPE: "broken pipe on write",
+    TCP_UNKNOWN_ERRNO: "unknown error on read/write",
+    TCP_DIAL: "cannot connect",
+    TCP_DIAL_TIMEOUT: "connect timeout",
+    TCP_DIAL_REFUSED: "connection refused",
+    TCP_DIAL_UNKNOWN_ERRNO: "unknown error while connecting",
+    TCP_RESET: "connection reset by peer",
+    TLS_GENERIC: "TLS error",
+    TLS_UNKNOWN_AUTHORITY: "TLS certificate signed by an unknown authority",
+    TLS_HOSTNAME: "TLS certificate does not match the host name",
+    DECOMPRESSION: "cannot decompress the response body",
+}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json as _json
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -144,14 +145,15 @@ class Response:
             return self.body.decode("utf-8", errors="replace")
 
     def json(self, path: str | None = None) -> Any:
-        """The body parsed as JSON; with `path` ("a.b.0.c", as k6's res.json(selector)) one value of it."""
+        """The body parsed as JSON; with `path` one value of it (None when absent, as k6's undefined).
+
+        `path` is k6's selector (`"a.b.0.c"`, `"items.#"`) or a JSONPath (`"$.a.b[0].c"`),
+        read by the same code as YAML scenarios' `json:` checks and captures.
+        """
         data = _json.loads(self.body)
         if path:
-            for part in path.split("."):
-                if isinstance(data, list):
-                    data = data[int(part)]
-                else:
-                    data = data[part]
+            found = _selector(path).value(data)
+            return None if found is _missing() else found
         return data
 
     @property
@@ -162,3 +164,16 @@ class Response:
         if self.error_code:
             return f"Response(error_code={self.error_code}, error={self.error!r}, url={self.url!r})"
         return f"Response(status={self.status}, url={self.url!r}, {len(self.body)} bytes)"
+
+
+@functools.lru_cache(maxsize=256)
+def _selector(path: str) -> Any:
+    from assay.load.templating import compile_json_path
+
+    return compile_json_path(path, dotted=True)
+
+
+def _missing() -> Any:
+    from assay.load.templating import _MISSING
+
+    return _MISSING
