@@ -1,6 +1,7 @@
 """Side-by-side HTTP load generators against nginx on 127.0.0.1 (not run by CI).
 
     .venv/bin/python benchmarks/load/bench_http.py [--duration 10] [--connections 50] [--repeats 3] [--only wrk,assay-py]
+    .venv/bin/python benchmarks/load/bench_http.py --only "assay python, 1,assay k6 js" --repeats 3   # the JS row
 
 Needs: `apt-get install nginx wrk hey` and `pip install locust` (the `bench` extra).
 Every tool gets the same URL (a 200 "ok" from nginx), duration and connection count.
@@ -193,6 +194,13 @@ def tools(url: str, d: int, c: int, workdir: Path) -> dict[str, tuple[list[str],
           - name: root
             url: /
     """))
+    (workdir / "get.js").write_text(textwrap.dedent(f"""
+        import http from 'k6/http';
+
+        export default function () {{
+          http.get('{url}');
+        }}
+    """))
     locust = [PY, "-m", "locust", "-f", "locustfile.py", "--headless", "-u", str(c), "-r", str(c), "-t", f"{d}s",
               "--only-summary", "--json-file", "locust", "--master-bind-host", "127.0.0.1"]
     assay_common = ["--vus", str(c), "-d", f"{d}s", "--result", "assay.json", "-q"]
@@ -205,6 +213,7 @@ def tools(url: str, d: int, c: int, workdir: Path) -> dict[str, tuple[list[str],
         "assay python, 2 workers": ([*ASSAY, "load", "run", "get.py", *assay_common, "--workers", "2"], parse_assay),
         "assay quick URL, 1 worker": ([*ASSAY, "load", "run", url, *assay_common, "--workers", "1"], parse_assay),
         "assay yaml, 1 worker": ([*ASSAY, "load", "run", "get.yaml", *assay_common, "--workers", "1"], parse_assay),
+        "assay k6 js, 1 worker": ([*ASSAY, "load", "run", "get.js", *assay_common, "--workers", "1"], parse_assay),
     }
 
 
@@ -284,6 +293,10 @@ def main() -> None:
             x = per_cpu[label] / loc
             line += f", {x:.1f}x locust (target {need_loc:.0f}x: {'met' if x >= need_loc else 'NOT met'})"
         print(line)
+    py, js = per_cpu.get("assay python, 1 worker"), per_cpu.get("assay k6 js, 1 worker")
+    if py and js:
+        got = js / py
+        print(f"k6 JS scenario: {got:.0%} of the Python scenario per CPU-second (target 70%: {'met' if got >= 0.70 else 'NOT met'})")
     shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -47,7 +47,7 @@ def _headers(pairs: list[str]) -> dict[str, str]:
 
 @app.command("run")
 def run(
-    target: str = typer.Argument(..., help="A scenario file (.py, .yaml) or a URL (quick mode)."),
+    target: str = typer.Argument(..., help="A scenario file (.py, .yaml, k6 .js) or a URL (quick mode)."),
     vus: int | None = typer.Option(None, "--vus", "-u", help="Virtual users (constant-vus; or the profile's level)."),
     rate: float | None = typer.Option(None, "--rate", "-r", help="Constant arrival rate, iterations per second."),
     duration: str | None = typer.Option(None, "--duration", "-d", help="Test duration, e.g. 30s, 5m."),
@@ -188,7 +188,17 @@ def run(
         from assay.formats.k6_summary import to_summary_export
 
         write_text_atomic(summary_export, json.dumps(to_summary_export(result), indent=2) + "\n")
-    if not quiet:
+    from assay.load.js.summary import run_handle_summary
+
+    handled = run_handle_summary(loaded, result)  # k6's handleSummary replaces the default summary
+    if handled is not None and handled.error:
+        typer.echo(handled.error, err=True)
+    if handled is not None and not handled.error:
+        if handled.stdout:
+            typer.echo(handled.stdout, nl=False)
+        if handled.stderr:
+            typer.echo(handled.stderr, err=True, nl=False)
+    elif not quiet:
         from assay.report.console import render_summary
 
         typer.echo(render_summary(summary_view(result)))
@@ -285,3 +295,43 @@ def _print_problems(result: Any, *, quiet: bool = False) -> None:
     for metric, t in result.failed_thresholds():
         observed = "" if t.observed is None else f" (observed {t.observed:.4g})"
         err(f"threshold crossed: {metric}: {t.source}{observed}", err=True)
+
+
+@app.command("inspect")
+def inspect(
+    script: Path = typer.Argument(..., help="A k6 JavaScript file."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON (assay.k6-inspect/1)."),
+) -> None:
+    """List what a k6 script uses of k6's API and whether assay runs it (exit 64 if something is not)."""
+    import json
+
+    from assay.errors import ExitCode, UsageError
+    from assay.load.js.inspect import inspect_script
+
+    if not script.is_file():
+        raise UsageError(f"{str(script)!r} is not a file")
+    report = inspect_script(script)
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"{script}: k6 API used")
+        for col in ("API", "lines", "supported", "note"):
+            table.add_column(col)
+        for u in report.uses:
+            table.add_row(u.api, ", ".join(u.lines[:4]) + (" ..." if len(u.lines) > 4 else ""), "yes" if u.supported else "NO", u.note)
+        console = Console()
+        console.print(table)
+        for problem in report.problems:
+            console.print(f"[red]refused:[/red] {problem}", highlight=False)
+        if report.init_error:
+            console.print(f"[red]init code:[/red] {report.init_error}", highlight=False)
+        for name, what in report.scenarios.items():
+            console.print(f"scenario {name}: {what}", highlight=False)
+        if report.functions:
+            console.print("functions: " + ", ".join(report.functions), highlight=False)
+        console.print("verdict: " + ("runs on assay" if report.ok else "does not run on assay as it is"), highlight=False)
+    if not report.ok:
+        sys.exit(int(ExitCode.USAGE))

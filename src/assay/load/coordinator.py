@@ -210,6 +210,7 @@ def run_load(
     if live.errors and not live.done:
         raise AssayError("load workers failed: " + "; ".join(live.errors[:3]))
     parts = [live.done[i] for i in sorted(live.done)]
+    by_script = next((p.extra["script_aborted"] for p in parts if p.extra.get("script_aborted")), None)
     result = merge_results(parts, name=name) if len(parts) > 1 else parts[0]
     teardown_error = None
     if loaded.teardown is not None:
@@ -220,6 +221,13 @@ def run_load(
     setup_metrics = setup_sink.to_metrics()
     if setup_metrics:
         _fold_setup_metrics(result, setup_metrics)
+    for check in setup_sink.check_list():  # checks made in setup()/teardown() are listed, as in k6
+        same = next((c for c in result.checks if c.path == check.path), None)
+        if same is None:
+            result.checks.append(check)
+        else:
+            same.passes += check.passes
+            same.fails += check.fails
     out_stats = [list(p.extra.get("sample_outputs") or []) for p in parts]
     extra_errors: dict[str, int] = {}
     check_errors: dict[str, int] = {}
@@ -265,7 +273,10 @@ def run_load(
         result.notes.append("aborted by threshold " + ", ".join(f"{m}: {s}" for m, s in live.aborted_by))
     elif interrupted:
         result.status = RunStatus.ABORTED
-        result.notes.append("interrupted (Ctrl-C or SIGTERM): results cover the part that ran")
+        if by_script is not None:
+            result.notes.append(f"aborted by the script: {by_script}; results cover the part that ran")
+        else:
+            result.notes.append("interrupted (Ctrl-C or SIGTERM): results cover the part that ran")
     else:
         result.status = RunStatus.FAILED if failed else RunStatus.PASSED
         nothing = nothing_completed(result)

@@ -99,6 +99,7 @@ class _Scenario:
             tags=self.tags,
             id_in_scenario=self.segment.offset(self.max) + self.allocated,
         )
+        vu.state["_assay_stop"] = w.abort_by_script  # k6's exec.test.abort() (JS scenarios)
         return vu
 
     @property
@@ -276,7 +277,14 @@ class _Worker:
         self.interrupted = False
         # iterations cut off by the end of their scenario (gracefulStop) or an interrupt
         self.interrupted_iterations = 0
+        self.script_abort: str | None = None
         self.last_tick = 0.0
+
+    def abort_by_script(self, reason: str = "") -> None:
+        """The script asked to end the whole test (k6's exec.test.abort)."""
+        self.script_abort = reason or "exec.test.abort()"
+        self.stop.set()
+        self.request_stop()
 
     def request_stop(self) -> None:
         if not self.stopping:
@@ -334,6 +342,8 @@ class _Worker:
             "interrupted_iterations": self.interrupted_iterations,
             "segment": [job.segment.index, job.segment.count],
         }
+        if self.script_abort is not None:
+            result.extra["script_aborted"] = self.script_abort
         if written:
             result.extra["sample_outputs"] = [
                 {"kind": w.kind, "samples": w.samples, "bytes": w.written, "stopped_at": w.stopped_at} for w in written

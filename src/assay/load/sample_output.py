@@ -61,7 +61,7 @@ def check_writable(path: Path, what: str) -> None:
         raise UsageError(f"{what}: {str(path)!r} is a folder; expected a file name")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
-        raise UsageError(f"{what}: the folder {str(parent)!r} does not exist")
+        raise UsageError(f"{what}: no folder {str(parent)!r} to write into (it does not exist)")
 
 
 def parse_size(text: str) -> int:

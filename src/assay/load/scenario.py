@@ -63,7 +63,7 @@ class LoadedScenario:
     """Everything the runner needs: options, iteration functions, setup/teardown, custom metrics."""
 
     source: str
-    format: str  # "python" | "yaml" | "quick"
+    format: str  # "python" | "yaml" | "quick" | "k6-js"
     options: dict[str, Any] = field(default_factory=dict)
     functions: dict[str, IterationFn] = field(default_factory=dict)
     setup: Callable[[], Any] | None = None
@@ -71,6 +71,8 @@ class LoadedScenario:
     custom_metrics: dict[str, tuple[MetricType, Contains]] = field(default_factory=dict)
     # How to load this scenario again in another process (see load_from_spec).
     spec: dict[str, Any] = field(default_factory=dict)
+    # k6's handleSummary(data) -> {"stdout" | "stderr" | path: content} (JS scripts)
+    handle_summary: Callable[[dict[str, Any]], dict[str, str]] | None = None
 
     def function(self, name: str) -> IterationFn:
         try:
@@ -81,7 +83,7 @@ class LoadedScenario:
 
 
 def load_scenario(path: str | Path, *, env: Mapping[str, str] | None = None) -> LoadedScenario:
-    """Load a `.py` or `.yaml`/`.yml` scenario file; raises ScenarioError on any problem."""
+    """Load a `.py`, `.yaml`/`.yml` or k6 `.js` scenario file; raises ScenarioError on any problem."""
     p = Path(path)
     if not p.exists():
         raise ScenarioError(f"scenario file {str(p)!r} does not exist")
@@ -95,8 +97,12 @@ def load_scenario(path: str | Path, *, env: Mapping[str, str] | None = None) -> 
         from assay.load.yaml_scenario import load_yaml_scenario
 
         loaded = load_yaml_scenario(p, env=env_map)
+    elif suffix in (".js", ".mjs"):
+        from assay.load.js.loader import load_js_scenario
+
+        loaded = load_js_scenario(p, env=env_map)
     else:
-        raise ScenarioError(f"{str(p)!r}: unknown scenario type {suffix or '(no suffix)'!r}; expected .py, .yaml or .yml")
+        raise ScenarioError(f"{str(p)!r}: unknown scenario type {suffix or '(no suffix)'!r}; expected .py, .yaml, .yml or .js")
     loaded.spec = {"kind": "file", "path": str(p.resolve()), "env": env_map}
     return loaded
 

@@ -1,0 +1,151 @@
+"""`load_js_scenario(path, env)`: a k6 script as a LoadedScenario, like Python and YAML ones.
+
+The script is bundled (local imports), checked against the API assay runs (unsupported
+names fail here with file and line: exit 64, before any traffic), and evaluated once in an
+init context to read `export const options`, the exported functions and the custom metrics
+its init code declares. Each VU later gets its own context (k6's VU isolation), created on
+the VU's first iteration.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import quickjs
+
+from assay.load.js.runtime import AbortTest, JsContext, JsError, Program
+from assay.load.js.source import Bundle, bundle
+from assay.load.js.support import verdict
+from assay.load.scenario import LoadedScenario, ScenarioError
+from assay.results import Contains, MetricType
+
+HOOKS = ("setup", "teardown", "handleSummary")
+_STATE_KEY = "_k6js_context"
+
+
+def check_support(b: Bundle) -> None:
+    """Raise a located ScenarioError for the first use of an API assay does not run."""
+    for use in b.uses:
+        if use.module == "global":
+            continue
+        ok, note = verdict(use.module, use.name)
+        if not ok:
+            what = use.module if use.name is None else f"{use.module}.{use.name}"
+            raise ScenarioError(f"{use.file}:{use.line}: {what} is not supported by assay: {note}")
+
+
+def load_js_scenario(path: Path, *, env: Mapping[str, str]) -> LoadedScenario:
+    b = bundle(path)
+    check_support(b)
+    program = Program(b)
+    try:
+        init = JsContext(program, env=env)
+        options = json.loads(init.ctx.get("__options")())
+        exported = json.loads(init.ctx.get("__exportedFunctions")())
+    except JsError as exc:
+        raise ScenarioError(f"{path}: the script's init code failed: {exc}") from None
+    except quickjs.JSException as exc:
+        raise ScenarioError(f"{path}: the script's init code failed: {program.error(exc)}") from None
+    if not isinstance(options, dict):
+        raise ScenarioError(f"{path}: `export const options` must be an object")
+    # response bodies are kept by the client and dropped here, so params.responseType can still ask for one
+    program.discard_bodies = bool(options.pop("discardResponseBodies", False))
+    program.no_reuse = bool(options.get("noConnectionReuse", False))
+    program.options_json = json.dumps(options)
+    program.scenarios = dict(options.get("scenarios") or {})
+    program.exported = exported
+    functions = {name: _iteration(program, name) for name in exported if name not in HOOKS}
+    custom = {
+        name: (MetricType(kind), Contains.TIME if is_time else Contains.DEFAULT)
+        for name, (kind, is_time) in program.metrics.items()
+    }
+    loaded = LoadedScenario(
+        source=str(path),
+        format="k6-js",
+        options=options,
+        functions=functions,  # type: ignore[arg-type]
+        setup=_setup(program) if "setup" in exported else None,
+        teardown=_teardown(program) if "teardown" in exported else None,
+        custom_metrics=custom,
+    )
+    if "handleSummary" in exported:
+        loaded.handle_summary = _handle_summary(program, env)
+    return loaded
+
+
+def _context(program: Program, vu: Any) -> JsContext:
+    ctx: JsContext | None = vu.state.get(_STATE_KEY)
+    if ctx is None:
+        ctx = vu.state[_STATE_KEY] = JsContext(program, vu=vu)
+    return ctx
+
+
+def _iteration(program: Program, name: str) -> Any:
+    async def iteration(vu: Any) -> None:
+        ctx: JsContext | None = vu.state.get(_STATE_KEY)
+        if ctx is None or not ctx.ready:
+            ctx = _context(program, vu)
+            ctx.prepare()
+        if ctx.responses:
+            ctx.responses.clear()
+            ctx.kinds.clear()
+        try:
+            # JsContext.iteration, inlined: one coroutine per iteration on the hot path
+            if await ctx.driver.run(ctx._run, name, vu.id, vu.iteration) is not None:
+                await ctx.settle()
+        except quickjs.JSException as exc:
+            failure = ctx.failure(exc)
+            if isinstance(failure, AbortTest):
+                return  # the run is stopping; as in k6 the aborting iteration is not an error
+            raise failure from None
+        finally:
+            if ctx._groups:
+                while ctx._groups:
+                    ctx._groups.pop().__exit__(None, None, None)
+
+    iteration.__name__ = name
+    return iteration
+
+
+def _setup(program: Program) -> Any:
+    async def setup(vu: Any) -> Any:
+        ctx = _context(program, vu)
+        try:
+            return await ctx.call("setup")
+        except quickjs.JSException as exc:
+            raise ctx.failure(exc) from None
+
+    return setup
+
+
+def _teardown(program: Program) -> Any:
+    async def teardown(data: Any, vu: Any) -> Any:
+        ctx = _context(program, vu)
+        try:
+            return await ctx.call("teardown", data)
+        except quickjs.JSException as exc:
+            raise ctx.failure(exc) from None
+
+    return teardown
+
+
+def _handle_summary(program: Program, env: Mapping[str, str]) -> Any:
+    def handle_summary(data: dict[str, Any]) -> dict[str, str]:
+        """handleSummary(data) -> {"stdout" | "stderr" | path: content}."""
+        import asyncio
+
+        ctx = JsContext(program, env=env)
+        try:
+            out = asyncio.run(ctx.call("handleSummary", data))
+        except quickjs.JSException as exc:
+            raise ctx.failure(exc) from None
+        if out is None:
+            return {}
+        if not isinstance(out, dict):
+            raise JsError(f"handleSummary must return an object of output -> content, got {type(out).__name__}")
+        return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in out.items()}
+
+    return handle_summary

@@ -1,0 +1,3 @@
+export const options = { vus: 1, iterashuns: 3 };
+
+export default function () {}

@@ -1,0 +1,129 @@
+"""`assay load run script.js` and `assay load inspect` end to end: exit codes 64 and 99, located
+errors before any traffic, handleSummary outputs, k6's summary-export, two worker processes."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from assay.cli.app import main
+
+SCRIPTS = Path(__file__).resolve().parent / "k6_scripts"
+BAD = SCRIPTS / "bad"
+
+
+def assay(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run `assay ARGS` in this process (the CLI's real main(), exit code included)."""
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
+def served(target_url: str) -> int:
+    with urllib.request.urlopen(target_url + "/count") as resp:
+        return int(resp.read())
+
+
+@pytest.mark.parametrize(
+    ("script", "located"),
+    [
+        ("unsupported_api.js", "unsupported_api.js:5: k6/http.asyncRequest is not supported by assay"),
+        ("unsupported_module.js", "unsupported_module.js:2: k6/browser is not supported by assay"),
+        ("extension.js", "extension.js:1: k6/x/kafka is not supported by assay"),
+        ("remote_import.js", "remote_import.js:2: remote import 'https://jslib.k6.io/k6-summary/0.0.2/index.js'"),
+        ("syntax_error.js", "syntax_error.js:4:11: syntax error"),
+        ("request_in_init.js", "not allowed in the init context (outside functions), as in k6 (at request_in_init.js:3)"),
+        ("unknown_option.js", "options.iterashuns: unknown option; did you mean 'iterations'?"),
+        ("missing_exec.js", "no iteration function 'nothere' (defined: other)"),
+    ],
+)
+def test_bad_scripts_fail_before_any_traffic_with_a_located_error(script: str, located: str, target_url: str) -> None:
+    before = served(target_url)
+    proc = assay("load", "run", str(BAD / script), "-e", f"BASE={target_url}", "-q", "-w", "1")
+    assert proc.returncode == 64, proc.stderr
+    assert located in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert served(target_url) == before + 1  # only our own /count
+
+
+def test_remote_import_names_the_file_to_vendor() -> None:
+    proc = assay("load", "run", str(BAD / "remote_import.js"), "-q")
+    assert "vendor it: save that file as" in proc.stderr and "import './index.js'" in proc.stderr
+
+
+def test_crossed_threshold_exits_99_and_export_has_k6_shape(target_url: str, tmp_path: Path) -> None:
+    export = tmp_path / "summary.json"
+    proc = assay("load", "run", str(SCRIPTS / "thresholds_crossed.js"), "-e", f"BASE={target_url}", "-w", "1",
+                 "--summary-export", str(export))
+    assert proc.returncode == 99, proc.stderr
+    assert "threshold crossed: checks: rate==1" in proc.stderr
+    data = json.loads(export.read_text())
+    assert data["metrics"]["checks"]["thresholds"] == {"rate==1": True}  # k6's inverted flag: crossed
+    assert data["metrics"]["http_reqs"]["count"] == 3
+    assert data["root_group"]["checks"]["is 200"]["fails"] == 3
+
+
+def test_abort_on_fail_stops_the_run_early_and_exits_99(target_url: str, tmp_path: Path) -> None:
+    proc = assay("load", "run", str(SCRIPTS / "thresholds_abort.js"), "-e", f"BASE={target_url}", "-w", "1", "-q",
+                 "--result", str(tmp_path / "run.json"))
+    assert proc.returncode == 99, proc.stderr
+    assert "aborted by threshold http_req_failed: rate<0.01" in proc.stderr or "threshold crossed: http_req_failed" in proc.stderr
+
+
+def test_handle_summary_replaces_the_default_summary(target_url: str, tmp_path: Path) -> None:
+    proc = assay("load", "run", str(SCRIPTS / "06_handle_summary.js"), "-e", f"BASE={target_url}",
+                 "-e", f"OUT_DIR={tmp_path}", "-w", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("requests=3 failed_rate=0")
+    assert "http_req_duration" not in proc.stdout  # no default summary, as in k6
+    assert json.loads((tmp_path / "summary.json").read_text()) == {"requests": 3, "ok": True}
+
+
+def test_two_worker_processes_run_a_script_exactly(target_url: str, tmp_path: Path) -> None:
+    """Workers re-load the script from its path (forked processes): totals are the script's."""
+    out = tmp_path / "result.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "assay", "load", "run", str(SCRIPTS / "01_hello.js"), "-e", f"BASE={target_url}",
+         "-w", "2", "-q", "--result", str(out)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text())
+    assert result["metrics"]["http_reqs"]["count"] == 5
+    assert result["metrics"]["iterations"]["count"] == 5
+    assert {c["name"]: c["passes"] for c in result["checks"]} == {"status is 200": 5}
+    assert result["source"]["format"] == "assay-load-k6-js"
+
+
+def test_inspect_lists_uses_with_verdicts() -> None:
+    proc = assay("load", "inspect", str(SCRIPTS / "25_ws.js"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    apis = {u["api"]: u for u in report["uses"]}
+    assert apis["k6/ws.connect"]["supported"] is True
+    assert apis["k6/ws.connect"]["lines"] == ["25_ws.js:10"]
+    assert report["functions"] == ["default"]
+    assert report["ok"] is True
+
+
+def test_inspect_flags_unsupported_parts_and_exits_64() -> None:
+    proc = assay("load", "inspect", str(BAD / "unsupported_api.js"), "--json")
+    assert proc.returncode == 64
+    report = json.loads(proc.stdout)
+    bad = [u for u in report["uses"] if not u["supported"]]
+    assert [(u["api"], u["lines"]) for u in bad] == [("k6/http.asyncRequest", ["unsupported_api.js:5"])]
+    proc = assay("load", "inspect", str(BAD / "remote_import.js"))
+    assert proc.returncode == 64
+    assert "refused:" in proc.stdout and "does not run on assay" in proc.stdout
