@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_DIRS := $(shell find tests -name package.json -not -path '*/node_modules/*' -exec dirname {} \; 2>/dev/null)
 
-.PHONY: venv install node test lint typecheck pytest demo clean bench
+.PHONY: venv install node test quick lint typecheck pytest demo clean bench
 
 venv: $(STAMP)
 
@@ -40,6 +40,10 @@ pytest: install
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# The inner loop: the tests not marked slow, stopping at the first failure (a few minutes).
+quick: install
+	$(BIN)/pytest -q -x -m "not slow" $(PYTEST_ARGS)
 
 demo: install
 	bash examples/demo.sh
