@@ -29,7 +29,7 @@ def _drain(stream: IO[str], into: list[str]) -> None:
 
 
 def run_assay(*args: str, env: dict[str, str] | None = None, timeout: float = 120.0) -> Ran:
-    """`assay ARGS` in a child: exit code, output, the child's peak RSS (os.wait4) and wall time."""
+    """`assay ARGS` in a child: exit code, output, the child's peak RSS (VmHWM) and wall time."""
     t0 = time.monotonic()
     proc = subprocess.Popen(
         [*ASSAY, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}
@@ -42,16 +42,37 @@ def run_assay(*args: str, env: dict[str, str] | None = None, timeout: float = 12
         r.start()
     killer = threading.Timer(timeout, proc.kill)
     killer.start()
+    peak_kb = [0]
+    done = threading.Event()
+    watcher = threading.Thread(target=_watch_hwm, args=(proc.pid, peak_kb, done))
+    watcher.start()
     try:
-        _, status, usage = os.wait4(proc.pid, 0)
+        _, status, _usage = os.wait4(proc.pid, 0)
     finally:
         killer.cancel()
+        done.set()
+        watcher.join(5)
     proc.returncode = os.waitstatus_to_exitcode(status)
     for r in readers:
         r.join(10)
     wall = time.monotonic() - t0
     assert wall < timeout, f"assay {' '.join(args)} was killed after {timeout}s\n{''.join(err)[-2000:]}"
-    return Ran(proc.returncode, "".join(out), "".join(err), usage.ru_maxrss / 1024.0, wall)
+    return Ran(proc.returncode, "".join(out), "".join(err), peak_kb[0] / 1024.0, wall)
+
+
+def _watch_hwm(pid: int, peak_kb: list[int], done: threading.Event) -> None:
+    """The child's own peak RSS (VmHWM of its image after exec). ru_maxrss from wait4 is no use
+    here: Linux carries the forking pytest process's high-water mark into the child across exec."""
+    path = f"/proc/{pid}/status"
+    while not done.is_set():
+        try:
+            with open(path) as fh:
+                for line in fh:
+                    if line.startswith("VmHWM:"):
+                        peak_kb[0] = max(peak_kb[0], int(line.split()[1]))
+        except (OSError, ValueError):
+            return
+        done.wait(0.02)
 
 
 def load_json(path: Path) -> dict[str, Any]:
