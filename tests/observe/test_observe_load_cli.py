@@ -39,7 +39,7 @@ def test_sample_a_server_during_a_load_run(server: ServiceProcess, tmp_path: Pat
         "--threshold", "proc_rss_bytes{proc:srv}:slope<1GB/h",
         "--threshold", "proc_open_fds{proc:srv}:value<1000",
         "--threshold", "http_req_failed:rate<0.5",
-        "-o", str(out),
+        "--result", str(out),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     result = json.loads(out.read_text())
