@@ -291,3 +291,76 @@ def test_concurrent_api_mutation_while_traffic_flows(server: ProxyServer, api: h
     assert rounds[0] > 10
     api.delete("/proxies/busy")
     _settle(server, api, fds, tasks)
+
+
+class _Deaf(threading.Thread):
+    """An upstream that pours data at its one client and never reads; records how its send ends."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1)
+        self.addr = f"127.0.0.1:{self.sock.getsockname()[1]}"
+        self.ended = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        conn, _ = self.sock.accept()
+        conn.settimeout(60)
+        try:
+            while True:
+                conn.sendall(b"u" * 65536)
+        except OSError as exc:  # the proxy reset or closed its side
+            self.error = exc
+        finally:
+            conn.close()
+            self.sock.close()
+            self.ended.set()
+
+
+def _fill_both_ways(listen: str) -> socket.socket:
+    """A client that sends for a second without reading, while the upstream sends too: every
+    buffer on the way (the proxy's included) fills in both directions."""
+    s = connect(listen)
+    s.setblocking(False)
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        try:
+            s.send(b"c" * 65536)
+        except BlockingIOError:
+            time.sleep(0.02)
+    s.setblocking(True)
+    return s
+
+
+@pytest.mark.parametrize("toxic", [None, "noop"], ids=["straight", "chain"])
+def test_client_dying_mid_transfer_releases_the_upstream(server: ProxyServer, api: httpx.Client, toxic: str | None) -> None:
+    deaf = _Deaf()
+    deaf.start()
+    api.get("/version")
+    fds, tasks = _fds(), _tasks(server)
+    listen = api.post("/proxies", json={"name": "deaf", "upstream": deaf.addr, "listen": "127.0.0.1:0"}).json()["listen"]
+    if toxic:
+        api.post("/proxies/deaf/toxics", json={"type": toxic, "stream": "upstream"})
+    _vanish(_fill_both_ways(listen))
+    # the proxy passes the client's reset on instead of waiting for MiBs to drain into an upstream that is not reading
+    assert deaf.ended.wait(10), "the proxy still holds the upstream connection"
+    assert isinstance(deaf.error, ConnectionResetError)
+    api.delete("/proxies/deaf")
+    _settle(server, api, fds, tasks)
+
+
+def test_deleting_a_proxy_releases_connections_still_flushing(server: ProxyServer, api: httpx.Client) -> None:
+    deaf = _Deaf()
+    deaf.start()
+    api.get("/version")
+    fds, tasks = _fds(), _tasks(server)
+    listen = api.post("/proxies", json={"name": "stuck", "upstream": deaf.addr, "listen": "127.0.0.1:0"}).json()["listen"]
+    with _fill_both_ways(listen):  # alive, but reads nothing
+        # down closes gracefully (FIN after the buffers drain), which they never will
+        assert api.post("/proxies/stuck", json={"enabled": False}).status_code == 200
+        assert not deaf.ended.wait(0.5)
+        assert api.delete("/proxies/stuck").status_code == 204
+        assert deaf.ended.wait(10), "deleting the proxy left its upstream connection open"
+    _settle(server, api, fds, tasks)

@@ -145,6 +145,7 @@ class ProxyCollection:
             async with proxy.lock:
                 await proxy.stop()
                 await proxy.remove_all_toxics()
+                proxy.abort_lingering()
             if proxy.expiry is not None:
                 proxy.expiry.cancel()
             del self.proxies[name]

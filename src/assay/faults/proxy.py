@@ -83,6 +83,7 @@ class Proxy:
         self.enabled = False
         self.toxics: dict[str, list[ToxicEntry]] = {"upstream": [], "downstream": []}
         self.connections: set[Connection] = set()
+        self.lingering: set[Connection] = set()  # closed, still flushing a write buffer
         self.stats = ProxyStats()
         self.lock = asyncio.Lock()
         self.ttl: int | None = None
@@ -194,6 +195,12 @@ class Proxy:
             self._server = None
         for conn in list(self.connections):
             conn.close()
+
+    def abort_lingering(self) -> None:
+        """Reset the closed connections still flushing (the proxy is being deleted: nothing of it stays)."""
+        for conn in list(self.lingering):
+            conn.reset()
+        self.lingering.clear()
 
     # -- connections ------------------------------------------------------------------------
     def connection_opened(self, conn: Connection) -> None:
