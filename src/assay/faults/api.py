@@ -17,6 +17,7 @@ from assay.faults.errors import ApiError
 from assay.faults.metrics import render
 
 VERSION = "2.12.0"
+MAX_BODY = 16 * 1024 * 1024  # the largest request body read (a /populate of thousands of proxies fits)
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -66,12 +67,22 @@ class ToxiproxyApi:
                     return
         if scope["type"] != "http":
             return
-        body = b""
+        parts: list[bytes] = []
+        size = 0
         while True:
             message = await receive()
-            body += message.get("body", b"")
+            if message["type"] == "http.disconnect":
+                return  # the client left (or was too slow) before the request was whole: act on nothing
+            part = message.get("body", b"")
+            size += len(part)
+            if size > MAX_BODY:
+                err = _dumps({"error": f"request body over {MAX_BODY} bytes", "status": 413}) + b"\n"
+                await _respond(send, 413, err, "text/plain; charset=utf-8")
+                return
+            parts.append(part)
             if not message.get("more_body"):
                 break
+        body = b"".join(parts)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         if headers.get("user-agent", "").startswith("Mozilla/"):
             await _respond(send, 403, b"User agent not allowed\n", "text/plain; charset=utf-8")
