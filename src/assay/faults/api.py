@@ -8,6 +8,7 @@ browsers are refused, POST and PATCH both update.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -17,6 +18,7 @@ from assay.faults.errors import ApiError
 from assay.faults.metrics import render
 
 VERSION = "2.12.0"
+MAX_INT_DIGITS = 20  # an int64 has 19 digits; anything longer is out of range for every field
 MAX_BODY = 16 * 1024 * 1024  # the largest request body read (a /populate of thousands of proxies fits)
 
 Scope = dict[str, Any]
@@ -188,12 +190,32 @@ def _not_allowed() -> tuple[int, bytes, str]:
     return 405, b"", ""
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text} is out of range")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"number {text[:20]}... ({len(text)} digits) is out of range")
+    return int(text)
+
+
 def _decode(body: bytes) -> Any:
+    """JSON as Go decodes it: no NaN or infinities, no numbers past 64 bits, no stack-deep nesting."""
     if not body.strip():
         raise ApiError(400, "bad request body: EOF")
     try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return json.loads(body, parse_constant=_no_constant, parse_float=_finite, parse_int=_bounded_int)
+    except RecursionError:
+        raise ApiError(400, "bad request body: nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
         raise ApiError(400, f"bad request body: {exc}") from None
 
 
