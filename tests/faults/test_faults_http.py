@@ -225,3 +225,56 @@ def test_http_toxics_pass_non_http_bytes_unchanged(assay_proxy: Callable[..., Pr
             s.sendall(payload)
             s.shutdown(socket.SHUT_WR)
             assert recv_all(s) == payload
+
+
+@pytest.mark.parametrize(
+    ("toxic", "attributes", "expected"),
+    [
+        ("http_error", {"headers": {"X-A": "1\r\nSet-Cookie: session=evil"}}, "the value of 'X-A' contains a control character"),
+        ("http_error", {"headers": {"X-A": "1\nSet-Cookie: session=evil"}}, "contains a control character"),
+        ("http_error", {"headers": {"Set-Cookie: a=b\r\nX-A": "1"}}, "is not a header name"),
+        ("http_error", {"headers": {"": "1"}}, "is not a header name"),
+        ("http_error", {"content_type": "text/html\r\nSet-Cookie: a=b"}, "the value of 'Content-Type' contains a control character"),
+        ("http_error", {"headers": {"X-A": "caf\u00e9 \u2603"}}, "is not Latin-1 text"),
+        ("http_headers", {"add": {"X-A": "1\r\nSet-Cookie: a=b"}}, "contains a control character"),
+        ("http_headers", {"add": {"X A": "1"}}, "is not a header name"),
+        ("http_headers", {"remove": ["Server\r\nX-A: 1"]}, "is not a header name"),
+    ],
+)
+def test_header_injection_is_refused(web: tuple[Proxy, httpx.Client], toxic: str, attributes: dict[str, object], expected: str) -> None:
+    proxy, client = web
+    r = proxy.server.http.post(f"/proxies/{proxy.name}/toxics", json={"type": toxic, "stream": "upstream", "attributes": attributes})
+    assert r.status_code == 400 and expected in json.loads(r.text)["error"], r.text
+    assert proxy.toxics() == []
+    assert "set-cookie" not in client.get("/x").headers
+
+
+def test_http_error_content_type_follows_the_body(web: tuple[Proxy, httpx.Client]) -> None:
+    proxy, client = web
+    for body, expected in [("", "application/json"), ('{"busy": true}', "application/json"), ("try later", "text/plain; charset=utf-8")]:
+        with proxy.http_error(503, body=body or None):
+            r = client.get("/x")
+        assert r.status_code == 503 and r.headers["content-type"] == expected, body
+    with proxy.http_error(503, body="<p>down</p>", content_type="text/html"):
+        assert client.get("/x").headers["content-type"] == "text/html"
+    with proxy.http_error(503, body="gone", stream="downstream"):
+        assert client.get("/x").headers["content-type"] == "text/plain; charset=utf-8"
+
+
+def test_http_error_reply_crosses_the_downstream_toxics(web: tuple[Proxy, httpx.Client]) -> None:
+    proxy, client = web
+    with proxy.latency(300), proxy.http_error(503, stream="upstream"):
+        start = time.monotonic()
+        assert client.get("/x").status_code == 503
+        assert time.monotonic() - start >= 0.3  # delayed like any reply from the upstream
+    with proxy.http_error(503, stream="upstream", path="/fail"), proxy.toxic("http_headers", add={"X-Seen": "down"}):
+        r = client.get("/fail")  # the response-side toxic sees the fault's reply, matched to its request
+        assert r.status_code == 503 and r.headers["x-seen"] == "down"
+        assert client.get("/ok").headers["x-seen"] == "down"
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as s:
+            s.sendall(b"HEAD /fail HTTP/1.1\r\nHost: x\r\n\r\nGET /ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            raw = recv_all(s)
+    # a HEAD gets the head only, so the next reply on the connection stays framed
+    assert raw.startswith(b"HTTP/1.1 503 ") and raw.count(b"HTTP/1.") == 2
+    assert raw.split(b"\r\n\r\n")[1].startswith(b"HTTP/1.0 200") or raw.split(b"\r\n\r\n")[1].startswith(b"HTTP/1.1 200")
+    assert "GET /fail" not in _Handler.seen and "GET /ok" in _Handler.seen
