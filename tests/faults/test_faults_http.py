@@ -278,3 +278,29 @@ def test_http_error_reply_crosses_the_downstream_toxics(web: tuple[Proxy, httpx.
     assert raw.startswith(b"HTTP/1.1 503 ") and raw.count(b"HTTP/1.") == 2
     assert raw.split(b"\r\n\r\n")[1].startswith(b"HTTP/1.0 200") or raw.split(b"\r\n\r\n")[1].startswith(b"HTTP/1.1 200")
     assert "GET /fail" not in _Handler.seen and "GET /ok" in _Handler.seen
+
+
+def test_rate_limit_per_proxy_then_429_with_retry_after(web: tuple[Proxy, httpx.Client]) -> None:
+    proxy, client = web
+    with proxy.rate_limit(3, 2000, path="/api/") as toxic:
+        assert toxic["attributes"]["status"] == 429
+        with httpx.Client(base_url=f"http://127.0.0.1:{proxy.port}", timeout=5) as other:
+            # the budget is the proxy's: requests on two connections share it
+            codes = [c.get("/api/items").status_code for c in (client, other, client, other, client)]
+            assert client.get("/health").status_code == 200  # not matched: neither counted nor limited
+            refused = other.get("/api/items")
+        assert codes == [200, 200, 200, 429, 429]
+        assert refused.status_code == 429 and refused.headers["retry-after"] in ("1", "2")
+        assert refused.json() == {"error": "Too Many Requests", "status": 429}
+        assert _Handler.seen.count("GET /api/items") == 3  # refused requests never reached the service
+        time.sleep(int(refused.headers["retry-after"]) + 0.1)
+        assert client.get("/api/items").status_code == 200  # the window has room again
+    stats = proxy.server.http.get(f"/proxies/{proxy.name}").json()["stats"]
+    assert stats["toxics"] == {}  # removed with its stats
+    with proxy.rate_limit(0, 60_000, body="slow down", headers={"X-RateLimit-Limit": "0"}):
+        r = client.post("/echo", content=b"x" * 1000)
+        assert r.status_code == 429 and r.text == "slow down" and r.headers["retry-after"] == "60"
+        assert r.headers["content-type"] == "text/plain; charset=utf-8" and r.headers["x-ratelimit-limit"] == "0"
+        assert client.get("/api/items").status_code == 429  # the connection stays usable
+    r = proxy.server.http.post(f"/proxies/{proxy.name}/toxics", json={"type": "rate_limit", "attributes": {"window": 0}})
+    assert r.status_code == 400 and "window" in r.text

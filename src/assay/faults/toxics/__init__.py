@@ -22,6 +22,7 @@ from assay.faults.toxics.http_truncate import HttpTruncateToxic
 from assay.faults.toxics.latency import LatencyToxic
 from assay.faults.toxics.limit_data import LimitDataToxic
 from assay.faults.toxics.noop import NoopToxic
+from assay.faults.toxics.rate_limit import RateLimitToxic
 from assay.faults.toxics.reset_peer import ResetPeerToxic
 from assay.faults.toxics.slicer import SlicerToxic
 from assay.faults.toxics.slow_close import SlowCloseToxic
@@ -39,6 +40,7 @@ for _cls in (
     LatencyToxic, BandwidthToxic, SlowCloseToxic, TimeoutToxic, ResetPeerToxic,
     SlicerToxic, LimitDataToxic, NoopToxic,
     HttpErrorToxic, HttpDelayToxic, HttpAbortToxic, HttpCorruptToxic, HttpTruncateToxic, HttpHeadersToxic,
+    RateLimitToxic,
 ):
     register(_cls)
 
