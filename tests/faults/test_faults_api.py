@@ -230,8 +230,35 @@ def test_counters_in_metrics_and_proxy(api: httpx.Client, echo_server: str) -> N
     assert stats["toxics"] == {"n": {"activations": 1}}
     text = api.get("/metrics").text
     assert 'toxiproxy_proxy_received_bytes_total{direction="upstream"' in text
-    assert 'assay_proxy_connections_total{proxy="m"} 1' in text
-    assert 'assay_toxic_activations_total{proxy="m",toxic="n",type="noop",stream="downstream"} 1' in text
+    assert 'assay_proxy_connections_total{proxy="m"} 1.0' in text
+    assert 'assay_toxic_activations_total{proxy="m",stream="downstream",toxic="n",type="noop"} 1.0' in text
+
+
+def test_metrics_values_are_exact(api: httpx.Client, echo_server: str) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    listen = _create(api, "big", upstream=echo_server).json()["listen"]
+    payload = (bytes(range(256)) * 4823)[:1_234_567]
+    with socket.create_connection(("127.0.0.1", int(listen.rsplit(":", 1)[1])), timeout=10) as s:
+        s.sendall(payload)
+        s.shutdown(socket.SHUT_WR)
+        got = b""
+        while chunk := s.recv(65536):
+            got += chunk
+    assert got == payload
+    r = api.get("/metrics")
+    assert r.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+    assert "1.23457e+06" not in r.text and "1.234567e+06" in r.text  # every digit, as Toxiproxy's Go client writes it
+    samples = {
+        (s.name, s.labels.get("direction")): s.value
+        for family in text_string_to_metric_families(r.text)
+        for s in family.samples
+        if s.labels.get("proxy") == "big"
+    }
+    for direction in ("upstream", "downstream"):
+        assert samples["toxiproxy_proxy_received_bytes_total", direction] == 1_234_567
+        assert samples["toxiproxy_proxy_sent_bytes_total", direction] == 1_234_567
+    assert samples["assay_proxy_connections_total", None] == 1
 
 
 def test_unknown_attributes_are_refused_with_the_valid_names(api: httpx.Client) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from assay.faults.collection import ProxyCollection
 from assay.faults.errors import ApiError
-from assay.faults.metrics import render
+from assay.faults.metrics import CONTENT_TYPE, registry_for, render
 
 VERSION = "2.12.0"
 MAX_INT_DIGITS = 20  # an int64 has 19 digits; anything longer is out of range for every field
@@ -57,6 +57,7 @@ def _proxy_json(proxy: Any, with_stats: bool = False) -> dict[str, Any]:
 class ToxiproxyApi:
     def __init__(self, collection: ProxyCollection) -> None:
         self.collection = collection
+        self.metrics = registry_for(collection)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -134,7 +135,7 @@ class ToxiproxyApi:
         if path == "/metrics":
             if method != "GET":
                 return _not_allowed()
-            return 200, render(c).encode(), "text/plain; version=0.0.4; charset=utf-8"
+            return 200, render(self.metrics), CONTENT_TYPE
         m = _PROXY.match(path)
         if m:
             name = m.group(1)
