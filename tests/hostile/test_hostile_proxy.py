@@ -17,26 +17,27 @@ DEEP = 100_000
 HUGE_INT = "9" * 5000
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[ProxyServer]:
-    s = ProxyServer(port=0).start()
-    try:
-        yield s
-    finally:
-        s.stop()
+@pytest.fixture
+def server(assay_proxy_server: ProxyServer) -> ProxyServer:
+    return assay_proxy_server
 
 
 @pytest.fixture
 def api(server: ProxyServer) -> Iterator[httpx.Client]:
+    """A client with one proxy, `target`, holding one toxic, `slow`; what else the test
+    leaves behind is deleted."""
     client = httpx.Client(base_url=server.url, timeout=30)
     client.post("/proxies", json={"name": "target", "upstream": "127.0.0.1:1", "listen": "127.0.0.1:0"})
     client.post("/proxies/target/toxics", json={"type": "latency", "name": "slow"})
     try:
         yield client
     finally:
-        for name in list(client.get("/proxies").json()):
+        for name in ["target", *NAMES_CREATED]:
             client.delete(f"/proxies/{name}")
         client.close()
+
+
+NAMES_CREATED = ["n", "i", "e", "d", "x", "fine", "t", "a/b"]  # names a case would create if it were accepted
 
 
 # (case id, raw body, what the error must say); each is sent to every route that reads a body
@@ -71,7 +72,8 @@ def _bad_request(r: httpx.Response, expected: str) -> None:
 def test_bad_json_is_a_400(api: httpx.Client, method: str, path: str, body: bytes, expected: str) -> None:
     _bad_request(api.request(method, path, content=body), expected)
     state = api.get("/proxies").json()
-    assert list(state) == ["target"] and state["target"]["toxics"][0]["attributes"] == {"latency": 0, "jitter": 0}
+    assert not set(state) & set(NAMES_CREATED)
+    assert state["target"]["toxics"][0]["attributes"] == {"latency": 0, "jitter": 0}
 
 
 # (case id, proxy or toxic name, what the error must say)
@@ -93,7 +95,8 @@ def test_names_that_cannot_be_addressed_are_a_400(api: httpx.Client, name: str, 
     assert json.loads(r.text)["error"].endswith(" at proxy 2") and json.loads(r.text)["proxies"] == []
     _bad_request(api.post("/proxies/target/toxics", json={"type": "noop", "name": name}), expected)
     state = api.get("/proxies").json()
-    assert list(state) == ["target"] and [t["name"] for t in state["target"]["toxics"]] == ["slow"]
+    assert not set(state) & set(NAMES_CREATED)
+    assert [t["name"] for t in state["target"]["toxics"]] == ["slow"]
 
 
 @pytest.mark.parametrize(
@@ -157,5 +160,5 @@ ONLINE: list[tuple[str, list[str], list[str]]] = [
 @pytest.mark.parametrize(("args", "expected"), [c[1:] for c in ONLINE], ids=[c[0] for c in ONLINE])
 def test_cli_input_the_server_refuses_exits_64(api: httpx.Client, server: ProxyServer, args: list[str], expected: list[str]) -> None:
     one_located_line(assay("proxy", *args, "--url", server.url), *expected)
-    assert list(api.get("/proxies").json()) == ["target"]
+    assert not set(api.get("/proxies").json()) & set(NAMES_CREATED)
     assert [t["name"] for t in api.get("/proxies/target/toxics").json()] == ["slow"]
