@@ -147,7 +147,9 @@ def test_toxic_create_defaults_shapes_and_errors(api: httpx.Client) -> None:
     r = api.post("/proxies/t/toxics", json={"type": "latency", "stream": "sideways"})
     assert _error(r) == {"error": "stream was invalid, can be either upstream or downstream", "status": 400}
     r = api.post("/proxies/t/toxics", json={"type": "teleport"})
-    assert _error(r) == {"error": "invalid toxic type", "status": 400}
+    known = "bandwidth, http_abort, http_corrupt, http_delay, http_error, http_headers, http_truncate, latency"
+    assert _error(r)["status"] == 400
+    assert str(_error(r)["error"]).startswith(f"invalid toxic type 'teleport': known types are {known}, ")
     # a duplicate name is refused across both streams
     r = api.post("/proxies/t/toxics", json={"type": "latency", "stream": "upstream", "name": "latency_downstream"})
     assert r.status_code == 409 and _error(r) == {"error": "toxic already exists", "status": 409}
@@ -228,5 +230,54 @@ def test_counters_in_metrics_and_proxy(api: httpx.Client, echo_server: str) -> N
     assert stats["toxics"] == {"n": {"activations": 1}}
     text = api.get("/metrics").text
     assert 'toxiproxy_proxy_received_bytes_total{direction="upstream"' in text
-    assert 'assay_proxy_connections_total{proxy="m"} 1' in text
-    assert 'assay_toxic_activations_total{proxy="m",toxic="n",type="noop",stream="downstream"} 1' in text
+    assert 'assay_proxy_connections_total{proxy="m"} 1.0' in text
+    assert 'assay_toxic_activations_total{proxy="m",stream="downstream",toxic="n",type="noop"} 1.0' in text
+
+
+def test_metrics_values_are_exact(api: httpx.Client, echo_server: str) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    listen = _create(api, "big", upstream=echo_server).json()["listen"]
+    payload = (bytes(range(256)) * 4823)[:1_234_567]
+    with socket.create_connection(("127.0.0.1", int(listen.rsplit(":", 1)[1])), timeout=10) as s:
+        s.sendall(payload)
+        s.shutdown(socket.SHUT_WR)
+        got = b""
+        while chunk := s.recv(65536):
+            got += chunk
+    assert got == payload
+    r = api.get("/metrics")
+    assert r.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+    assert "1.23457e+06" not in r.text and "1.234567e+06" in r.text  # every digit, as Toxiproxy's Go client writes it
+    samples = {
+        (s.name, s.labels.get("direction")): s.value
+        for family in text_string_to_metric_families(r.text)
+        for s in family.samples
+        if s.labels.get("proxy") == "big"
+    }
+    for direction in ("upstream", "downstream"):
+        assert samples["toxiproxy_proxy_received_bytes_total", direction] == 1_234_567
+        assert samples["toxiproxy_proxy_sent_bytes_total", direction] == 1_234_567
+    assert samples["assay_proxy_connections_total", None] == 1
+
+
+def test_unknown_attributes_are_refused_with_the_valid_names(api: httpx.Client) -> None:
+    _create(api, "attrs")
+    r = api.post("/proxies/attrs/toxics", json={"type": "http_error", "stream": "upstream", "attributes": {"stauts": 500}})
+    error = _error(r)
+    assert r.status_code == 400 and error["status"] == 400
+    assert str(error["error"]).startswith("unknown attribute 'stauts' for toxic type http_error (did you mean 'status'?); valid attributes: ")
+    assert "status, body, content_type, headers" in str(error["error"]) and "path_regex" in str(error["error"])
+    assert api.get("/proxies/attrs/toxics").json() == []  # nothing was added
+    r = api.post("/proxies/attrs/toxics", json={"type": "latency", "attributes": {"latency": 10, "jiter": 5}})
+    assert _error(r)["error"] == "unknown attribute 'jiter' for toxic type latency (did you mean 'jitter'?); valid attributes: latency, jitter"
+    r = api.post("/proxies/attrs/toxics", json={"type": "noop", "attributes": {"x": 1}})
+    assert _error(r)["error"] == "unknown attribute 'x' for toxic type noop; valid attributes: none"
+    # the same on update, which keeps the toxic as it was
+    assert api.post("/proxies/attrs/toxics", json={"type": "latency", "attributes": {"latency": 10}}).status_code == 200
+    r = api.patch("/proxies/attrs/toxics/latency_downstream", json={"attributes": {"latncy": 20}})
+    assert r.status_code == 400 and "did you mean 'latency'?" in str(_error(r)["error"])
+    assert api.get("/proxies/attrs/toxics/latency_downstream").json()["attributes"] == {"latency": 10, "jitter": 0}
+    # null attributes and null values stay accepted (chaostoolkit-toxiproxy sends them)
+    assert api.post("/proxies/attrs/toxics", json={"type": "slicer", "attributes": None}).status_code == 400  # average_size 0
+    assert api.post("/proxies/attrs/toxics", json={"type": "noop", "attributes": None}).status_code == 200

@@ -225,3 +225,82 @@ def test_http_toxics_pass_non_http_bytes_unchanged(assay_proxy: Callable[..., Pr
             s.sendall(payload)
             s.shutdown(socket.SHUT_WR)
             assert recv_all(s) == payload
+
+
+@pytest.mark.parametrize(
+    ("toxic", "attributes", "expected"),
+    [
+        ("http_error", {"headers": {"X-A": "1\r\nSet-Cookie: session=evil"}}, "the value of 'X-A' contains a control character"),
+        ("http_error", {"headers": {"X-A": "1\nSet-Cookie: session=evil"}}, "contains a control character"),
+        ("http_error", {"headers": {"Set-Cookie: a=b\r\nX-A": "1"}}, "is not a header name"),
+        ("http_error", {"headers": {"": "1"}}, "is not a header name"),
+        ("http_error", {"content_type": "text/html\r\nSet-Cookie: a=b"}, "the value of 'Content-Type' contains a control character"),
+        ("http_error", {"headers": {"X-A": "caf\u00e9 \u2603"}}, "is not Latin-1 text"),
+        ("http_headers", {"add": {"X-A": "1\r\nSet-Cookie: a=b"}}, "contains a control character"),
+        ("http_headers", {"add": {"X A": "1"}}, "is not a header name"),
+        ("http_headers", {"remove": ["Server\r\nX-A: 1"]}, "is not a header name"),
+    ],
+)
+def test_header_injection_is_refused(web: tuple[Proxy, httpx.Client], toxic: str, attributes: dict[str, object], expected: str) -> None:
+    proxy, client = web
+    r = proxy.server.http.post(f"/proxies/{proxy.name}/toxics", json={"type": toxic, "stream": "upstream", "attributes": attributes})
+    assert r.status_code == 400 and expected in json.loads(r.text)["error"], r.text
+    assert proxy.toxics() == []
+    assert "set-cookie" not in client.get("/x").headers
+
+
+def test_http_error_content_type_follows_the_body(web: tuple[Proxy, httpx.Client]) -> None:
+    proxy, client = web
+    for body, expected in [("", "application/json"), ('{"busy": true}', "application/json"), ("try later", "text/plain; charset=utf-8")]:
+        with proxy.http_error(503, body=body or None):
+            r = client.get("/x")
+        assert r.status_code == 503 and r.headers["content-type"] == expected, body
+    with proxy.http_error(503, body="<p>down</p>", content_type="text/html"):
+        assert client.get("/x").headers["content-type"] == "text/html"
+    with proxy.http_error(503, body="gone", stream="downstream"):
+        assert client.get("/x").headers["content-type"] == "text/plain; charset=utf-8"
+
+
+def test_http_error_reply_crosses_the_downstream_toxics(web: tuple[Proxy, httpx.Client]) -> None:
+    proxy, client = web
+    with proxy.latency(300), proxy.http_error(503, stream="upstream"):
+        start = time.monotonic()
+        assert client.get("/x").status_code == 503
+        assert time.monotonic() - start >= 0.3  # delayed like any reply from the upstream
+    with proxy.http_error(503, stream="upstream", path="/fail"), proxy.toxic("http_headers", add={"X-Seen": "down"}):
+        r = client.get("/fail")  # the response-side toxic sees the fault's reply, matched to its request
+        assert r.status_code == 503 and r.headers["x-seen"] == "down"
+        assert client.get("/ok").headers["x-seen"] == "down"
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as s:
+            s.sendall(b"HEAD /fail HTTP/1.1\r\nHost: x\r\n\r\nGET /ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            raw = recv_all(s)
+    # a HEAD gets the head only, so the next reply on the connection stays framed
+    assert raw.startswith(b"HTTP/1.1 503 ") and raw.count(b"HTTP/1.") == 2
+    assert raw.split(b"\r\n\r\n")[1].startswith(b"HTTP/1.0 200") or raw.split(b"\r\n\r\n")[1].startswith(b"HTTP/1.1 200")
+    assert "GET /fail" not in _Handler.seen and "GET /ok" in _Handler.seen
+
+
+def test_rate_limit_per_proxy_then_429_with_retry_after(web: tuple[Proxy, httpx.Client]) -> None:
+    proxy, client = web
+    with proxy.rate_limit(3, 2000, path="/api/") as toxic:
+        assert toxic["attributes"]["status"] == 429
+        with httpx.Client(base_url=f"http://127.0.0.1:{proxy.port}", timeout=5) as other:
+            # the budget is the proxy's: requests on two connections share it
+            codes = [c.get("/api/items").status_code for c in (client, other, client, other, client)]
+            assert client.get("/health").status_code == 200  # not matched: neither counted nor limited
+            refused = other.get("/api/items")
+        assert codes == [200, 200, 200, 429, 429]
+        assert refused.status_code == 429 and refused.headers["retry-after"] in ("1", "2")
+        assert refused.json() == {"error": "Too Many Requests", "status": 429}
+        assert _Handler.seen.count("GET /api/items") == 3  # refused requests never reached the service
+        time.sleep(int(refused.headers["retry-after"]) + 0.1)
+        assert client.get("/api/items").status_code == 200  # the window has room again
+    stats = proxy.server.http.get(f"/proxies/{proxy.name}").json()["stats"]
+    assert stats["toxics"] == {}  # removed with its stats
+    with proxy.rate_limit(0, 60_000, body="slow down", headers={"X-RateLimit-Limit": "0"}):
+        r = client.post("/echo", content=b"x" * 1000)
+        assert r.status_code == 429 and r.text == "slow down" and r.headers["retry-after"] == "60"
+        assert r.headers["content-type"] == "text/plain; charset=utf-8" and r.headers["x-ratelimit-limit"] == "0"
+        assert client.get("/api/items").status_code == 429  # the connection stays usable
+    r = proxy.server.http.post(f"/proxies/{proxy.name}/toxics", json={"type": "rate_limit", "attributes": {"window": 0}})
+    assert r.status_code == 400 and "window" in r.text

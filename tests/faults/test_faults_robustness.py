@@ -166,7 +166,8 @@ def test_many_concurrent_connections_no_leak() -> None:
 
 
 class _Firehose(threading.Thread):
-    """An upstream that streams data until the peer goes away."""
+    """An upstream that streams data, reading nothing, until the peer goes away; `ended` is
+    set and `errors` records how each connection's sending ended."""
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
@@ -174,6 +175,8 @@ class _Firehose(threading.Thread):
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(128)
         self.addr = f"127.0.0.1:{self.sock.getsockname()[1]}"
+        self.ended = threading.Event()
+        self.errors: list[OSError] = []
 
     def run(self) -> None:
         while True:
@@ -183,14 +186,17 @@ class _Firehose(threading.Thread):
                 return
             threading.Thread(target=self._pour, args=(conn,), daemon=True).start()
 
-    @staticmethod
-    def _pour(conn: socket.socket) -> None:
+    def _pour(self, conn: socket.socket) -> None:
+        conn.settimeout(60)
         block = b"z" * 65536
         try:
             while True:
                 conn.sendall(block)
-        except OSError:
+        except OSError as exc:  # the proxy reset or closed its side
+            self.errors.append(exc)
+        finally:
             conn.close()
+            self.ended.set()
 
 
 def _vanish(sock: socket.socket) -> None:
@@ -290,4 +296,53 @@ def test_concurrent_api_mutation_while_traffic_flows(server: ProxyServer, api: h
     assert not errors, errors[:5]
     assert rounds[0] > 10
     api.delete("/proxies/busy")
+    _settle(server, api, fds, tasks)
+
+
+def _fill_both_ways(listen: str) -> socket.socket:
+    """A client that sends for a second without reading, while the upstream sends too: every
+    buffer on the way (the proxy's included) fills in both directions."""
+    s = connect(listen)
+    s.setblocking(False)
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        try:
+            s.send(b"c" * 65536)
+        except BlockingIOError:
+            time.sleep(0.02)
+    s.setblocking(True)
+    return s
+
+
+@pytest.mark.parametrize("toxic", [None, "noop"], ids=["straight", "chain"])
+def test_client_dying_mid_transfer_releases_the_upstream(server: ProxyServer, api: httpx.Client, toxic: str | None) -> None:
+    deaf = _Firehose()
+    deaf.start()
+    api.get("/version")
+    fds, tasks = _fds(), _tasks(server)
+    listen = api.post("/proxies", json={"name": "deaf", "upstream": deaf.addr, "listen": "127.0.0.1:0"}).json()["listen"]
+    if toxic:
+        api.post("/proxies/deaf/toxics", json={"type": toxic, "stream": "upstream"})
+    _vanish(_fill_both_ways(listen))
+    # the proxy passes the client's reset on instead of waiting for MiBs to drain into an upstream that is not reading
+    assert deaf.ended.wait(10), "the proxy still holds the upstream connection"
+    assert isinstance(deaf.errors[0], ConnectionResetError)
+    deaf.sock.close()
+    api.delete("/proxies/deaf")
+    _settle(server, api, fds, tasks)
+
+
+def test_deleting_a_proxy_releases_connections_still_flushing(server: ProxyServer, api: httpx.Client) -> None:
+    deaf = _Firehose()
+    deaf.start()
+    api.get("/version")
+    fds, tasks = _fds(), _tasks(server)
+    listen = api.post("/proxies", json={"name": "stuck", "upstream": deaf.addr, "listen": "127.0.0.1:0"}).json()["listen"]
+    with _fill_both_ways(listen):  # alive, but reads nothing
+        # down closes gracefully (FIN after the buffers drain), which they never will
+        assert api.post("/proxies/stuck", json={"enabled": False}).status_code == 200
+        assert not deaf.ended.wait(0.5)
+        assert api.delete("/proxies/stuck").status_code == 204
+        assert deaf.ended.wait(10), "deleting the proxy left its upstream connection open"
+    deaf.sock.close()
     _settle(server, api, fds, tasks)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import typer
@@ -22,6 +23,9 @@ def serve(
 ) -> None:
     """Serve the Toxiproxy HTTP API and its proxies until Ctrl-C."""
     from assay.faults.server import ProxyServer
+
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port {port}: a port is a number from 0 to 65535")
 
     server = ProxyServer(host=host, port=port, config=config)
     typer.echo(f"assay proxy: API on {server.url}", err=True)
@@ -50,16 +54,26 @@ def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
         raise UsageError(f"cannot reach the proxy API: {exc}") from None
 
 
+def _not_finite(name: str) -> Any:
+    raise ValueError(name)
+
+
 def _attributes(pairs: list[str]) -> dict[str, Any]:
+    """`-a key=value` pairs; a value is JSON if it parses as JSON (a number, true, an object), else a string."""
     out: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise UsageError(f"attribute {pair!r}: expected key=value, e.g. latency=100")
+            raise UsageError(f"-a {pair!r}: expected key=value, e.g. latency=100")
         try:
-            out[key] = json.loads(value)
+            parsed = json.loads(value, parse_constant=_not_finite)
         except json.JSONDecodeError:
-            out[key] = value
+            parsed = value
+        except (ValueError, RecursionError):  # NaN or Infinity, a 5,000-digit number, nesting past the stack
+            raise UsageError(f"-a {pair[:60]!r}: {value[:20]!r} is not a finite number or a JSON value") from None
+        if isinstance(parsed, float) and not math.isfinite(parsed):  # 1e400
+            raise UsageError(f"-a {pair[:60]!r}: {value[:20]!r} is out of range") from None
+        out[key] = parsed
     return out
 
 
@@ -140,6 +154,8 @@ def add_toxic(
     """Add a toxic to a proxy."""
     from assay.faults.client import Proxy
 
+    if not 0.0 <= toxicity <= 1.0:  # also NaN
+        raise UsageError(f"--toxicity {toxicity}: expected a number from 0 to 1")
     body = _call(
         Proxy(_client(url), {"name": proxy}).add_toxic,
         type_, _attributes(attribute), name=name or f"{type_}_{stream}", stream=stream, toxicity=toxicity, ttl=ttl,

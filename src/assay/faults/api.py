@@ -8,15 +8,18 @@ browsers are refused, POST and PATCH both update.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from assay.faults.collection import ProxyCollection
 from assay.faults.errors import ApiError
-from assay.faults.metrics import render
+from assay.faults.metrics import CONTENT_TYPE, registry_for, render
 
 VERSION = "2.12.0"
+MAX_INT_DIGITS = 20  # an int64 has 19 digits; anything longer is out of range for every field
+MAX_BODY = 16 * 1024 * 1024  # the largest request body read (a /populate of thousands of proxies fits)
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -54,6 +57,7 @@ def _proxy_json(proxy: Any, with_stats: bool = False) -> dict[str, Any]:
 class ToxiproxyApi:
     def __init__(self, collection: ProxyCollection) -> None:
         self.collection = collection
+        self.metrics = registry_for(collection)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -66,12 +70,22 @@ class ToxiproxyApi:
                     return
         if scope["type"] != "http":
             return
-        body = b""
+        parts: list[bytes] = []
+        size = 0
         while True:
             message = await receive()
-            body += message.get("body", b"")
+            if message["type"] == "http.disconnect":
+                return  # the client left (or was too slow) before the request was whole: act on nothing
+            part = message.get("body", b"")
+            size += len(part)
+            if size > MAX_BODY:
+                err = _dumps({"error": f"request body over {MAX_BODY} bytes", "status": 413}) + b"\n"
+                await _respond(send, 413, err, "text/plain; charset=utf-8")
+                return
+            parts.append(part)
             if not message.get("more_body"):
                 break
+        body = b"".join(parts)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         if headers.get("user-agent", "").startswith("Mozilla/"):
             await _respond(send, 403, b"User agent not allowed\n", "text/plain; charset=utf-8")
@@ -121,7 +135,7 @@ class ToxiproxyApi:
         if path == "/metrics":
             if method != "GET":
                 return _not_allowed()
-            return 200, render(c).encode(), "text/plain; version=0.0.4; charset=utf-8"
+            return 200, render(self.metrics), CONTENT_TYPE
         m = _PROXY.match(path)
         if m:
             name = m.group(1)
@@ -177,12 +191,32 @@ def _not_allowed() -> tuple[int, bytes, str]:
     return 405, b"", ""
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text} is out of range")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"number {text[:20]}... ({len(text)} digits) is out of range")
+    return int(text)
+
+
 def _decode(body: bytes) -> Any:
+    """JSON as Go decodes it: no NaN or infinities, no numbers past 64 bits, no stack-deep nesting."""
     if not body.strip():
         raise ApiError(400, "bad request body: EOF")
     try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return json.loads(body, parse_constant=_no_constant, parse_float=_finite, parse_int=_bounded_int)
+    except RecursionError:
+        raise ApiError(400, "bad request body: nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
         raise ApiError(400, f"bad request body: {exc}") from None
 
 

@@ -202,6 +202,10 @@ class Proxy:
             kw["body"] = body
         return self.toxic("http_error", stream=kw.pop("stream", "upstream"), status=status, **kw)
 
+    def rate_limit(self, requests: int, window_ms: int, **kw: Any) -> contextlib.AbstractContextManager[dict[str, Any]]:
+        """Let `requests` matching requests through per `window_ms` (all connections), then 429 with Retry-After."""
+        return self.toxic("rate_limit", stream=kw.pop("stream", "upstream"), requests=requests, window=window_ms, **kw)
+
     def http_delay(self, ms: int, **kw: Any) -> contextlib.AbstractContextManager[dict[str, Any]]:
         return self.toxic("http_delay", stream=kw.pop("stream", "upstream"), delay=ms, **kw)
 

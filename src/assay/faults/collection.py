@@ -10,7 +10,7 @@ import asyncio
 from typing import Any
 
 from assay.faults.errors import PROXY_EXISTS, PROXY_NOT_FOUND, ApiError
-from assay.faults.proxy import Proxy, _ttl
+from assay.faults.proxy import Proxy, _ttl, check_name
 
 
 def _string_field(body: dict[str, Any], key: str, default: str) -> str:
@@ -67,6 +67,10 @@ class ProxyCollection:
         enabled = _bool_field(body, "enabled", True)
         if not name:
             raise ApiError(400, f"missing required field: name{where}")
+        try:
+            check_name("proxy", name)
+        except ApiError as exc:
+            raise ApiError(400, f"{exc.message}{where}") from None
         if not upstream:
             raise ApiError(400, f"missing required field: upstream{where}")
         return name, listen, upstream, enabled, _ttl(body.get("ttl"))
@@ -145,6 +149,7 @@ class ProxyCollection:
             async with proxy.lock:
                 await proxy.stop()
                 await proxy.remove_all_toxics()
+                proxy.abort_lingering()
             if proxy.expiry is not None:
                 proxy.expiry.cancel()
             del self.proxies[name]

@@ -87,7 +87,14 @@ class _Side(asyncio.Protocol):
         self.writing.resume_writing()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.conn.close()
+        if exc is not None:
+            # The peer reset or vanished: nothing queued for it can arrive, and the other side
+            # must not wait on it (a graceful close there can block forever on an upstream that
+            # is itself blocked sending to us). Pass the reset on.
+            self.conn.reset()
+        else:
+            self.conn.close()
+        self.conn.lost(self.transport)
 
 
 class _ClientSide(_Side):
@@ -112,12 +119,14 @@ class Connection:
         self.http: object | None = None  # per-connection HTTP state, created by HTTP toxics
         self._dial: asyncio.Task[None] | None = None
         self._reset_handle: asyncio.TimerHandle | None = None
+        self._open: set[asyncio.BaseTransport] = set()  # transports whose connection_lost has not come yet
 
     def client_protocol(self) -> _ClientSide:
         return _ClientSide(self, self.up, self.down)
 
     def client_made(self, transport: asyncio.Transport) -> None:
         self.client = transport
+        self._open.add(transport)
         self.up.src = transport
         self.down.dst = transport
         transport.pause_reading()
@@ -145,6 +154,7 @@ class Connection:
         if sock is not None:
             tune_socket(sock)
         self.upstream = transport
+        self._open.add(transport)
         # Bigger write buffers than asyncio's 64 KiB: fewer pause/resume cycles on bulk streams.
         for t in (transport, self.client):
             if t is not None:
@@ -178,11 +188,20 @@ class Connection:
             if t is not None and not t.is_closing():
                 t.close()
         self.proxy.connection_closed(self)
+        if self._open:
+            self.proxy.lingering.add(self)  # still flushing: released by lost(), or aborted by stop()
+
+    def lost(self, transport: asyncio.BaseTransport | None) -> None:
+        """A transport is gone for good (its connection_lost)."""
+        self._open.discard(transport)  # type: ignore[arg-type]
+        if not self._open:
+            self.proxy.lingering.discard(self)
 
     def reset(self) -> None:
-        """Close both sockets with an RST (SO_LINGER 0), dropping unsent data."""
+        """Close both sockets with an RST (SO_LINGER 0), dropping unsent data, also when a
+        graceful close is already waiting for its buffer to drain."""
         for t in (self.client, self.upstream):
-            if t is None or t.is_closing():
+            if t is None or t not in self._open:
                 continue
             sock = t.get_extra_info("socket")
             try:

@@ -81,8 +81,21 @@ class Link:
             return
         if self.tap is not None:
             self.tap(data)
+        self.bytes_in += len(data)
+        self._enter(data)
+
+    def inject(self, data: bytes) -> None:
+        """Bytes that enter this direction as if the source had sent them (a fault's reply):
+        every toxic of the chain acts on them, in order with what the source sends next."""
+        dst = self.dst
+        if self.eof or self.conn.closed or dst is None or dst.is_closing():
+            return
+        if self.splice is not None:
+            self.unsplice()
+        self._enter(data)
+
+    def _enter(self, data: bytes) -> None:
         n = len(data)
-        self.bytes_in += n
         if self.fast:
             self.bytes_out += n
             self.dst.write(data)  # type: ignore[union-attr]

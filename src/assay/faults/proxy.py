@@ -11,9 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 from assay.faults.connection import Connection, tune_socket
-from assay.faults.errors import INVALID_STREAM, INVALID_TOXIC_TYPE, TOXIC_EXISTS, TOXIC_NOT_FOUND, ApiError
+from assay.faults.errors import INVALID_STREAM, TOXIC_EXISTS, TOXIC_NOT_FOUND, ApiError
 from assay.faults.stats import ProxyStats
-from assay.faults.toxics import REGISTRY, AttributeError_, BadAttributes, Toxic, build_toxic
+from assay.faults.toxics import REGISTRY, AttributeError_, BadAttributes, Toxic, build_toxic, unknown_type
 
 STREAMS = ("upstream", "downstream")
 
@@ -83,6 +83,7 @@ class Proxy:
         self.enabled = False
         self.toxics: dict[str, list[ToxicEntry]] = {"upstream": [], "downstream": []}
         self.connections: set[Connection] = set()
+        self.lingering: set[Connection] = set()  # closed, still flushing a write buffer
         self.stats = ProxyStats()
         self.lock = asyncio.Lock()
         self.ttl: int | None = None
@@ -195,6 +196,12 @@ class Proxy:
         for conn in list(self.connections):
             conn.close()
 
+    def abort_lingering(self) -> None:
+        """Reset the closed connections still flushing (the proxy is being deleted: nothing of it stays)."""
+        for conn in list(self.lingering):
+            conn.reset()
+        self.lingering.clear()
+
     # -- connections ------------------------------------------------------------------------
     def connection_opened(self, conn: Connection) -> None:
         self.connections.add(conn)
@@ -247,8 +254,9 @@ class Proxy:
         name = body.get("name") or f"{type_name}_{stream_raw}"
         if not isinstance(name, str):
             raise ApiError(400, "bad request body: json: cannot unmarshal into field name of type string")
+        check_name("toxic", name)
         if type_name not in REGISTRY:
-            raise ApiError(400, INVALID_TOXIC_TYPE)
+            raise ApiError(400, unknown_type(type_name))
         if any(t.name == name for t in self.toxic_list()):
             raise ApiError(409, TOXIC_EXISTS)
         toxicity = _toxicity(body.get("toxicity"), 1.0)
@@ -315,6 +323,26 @@ class Proxy:
             self.expiry = loop.call_later(ttl_ms / 1000.0, lambda: loop.create_task(callback(self)))
 
 
+MAX_NAME = 255
+
+
+def check_name(kind: str, name: str) -> None:
+    """Refuse a proxy or toxic name that could never be addressed in the API's paths
+    (/proxies/{name}, /proxies/{p}/toxics/{name}) or that no one means."""
+    shown = repr(name[:40] + "...") if len(name) > 40 else repr(name)
+    problem = ""
+    if len(name) > MAX_NAME:
+        problem = f"is {len(name)} characters long (at most {MAX_NAME})"
+    elif name in (".", ".."):
+        problem = "is a path segment of its own"
+    elif any(c in name for c in "/?#"):
+        problem = "contains '/', '?' or '#'"
+    elif any(ord(c) < 32 or ord(c) == 127 for c in name):
+        problem = "contains a control character"
+    if problem:
+        raise ApiError(400, f"invalid {kind} name {shown}: it {problem}, so it could not be addressed in the API's paths")
+
+
 def _toxicity(value: Any, default: float) -> float:
     if value is None:
         return default
@@ -328,7 +356,7 @@ def _toxicity(value: Any, default: float) -> float:
 def _ttl(value: Any) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 2**63:
         raise ApiError(400, f"invalid ttl {value!r}: must be a positive number of milliseconds")
     return int(value)
 

@@ -18,6 +18,7 @@ import uvicorn
 import uvloop
 
 from assay.faults.api import ToxiproxyApi
+from assay.faults.api_protocol import MAX_CONNECTIONS, REQUEST_TIMEOUT, limited_protocol
 from assay.faults.collection import ProxyCollection
 from assay.faults.errors import ApiError
 
@@ -25,10 +26,20 @@ log = logging.getLogger("assay.faults")
 
 
 class ProxyServer:
-    def __init__(self, host: str = "127.0.0.1", port: int = 8474, config: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8474,
+        config: str | Path | None = None,
+        *,
+        request_timeout: float = REQUEST_TIMEOUT,
+        api_connections: int = MAX_CONNECTIONS,
+    ) -> None:
         self.host = host
         self.port = port
         self.config = config
+        self.request_timeout = request_timeout  # s for the API to receive a whole request
+        self.api_connections = api_connections  # API connections open at once
         self.collection = ProxyCollection()
         self._specs = self._load(config) if config else []
         self._sock = self._bind()
@@ -54,6 +65,8 @@ class ProxyServer:
     def _bind(self) -> socket.socket:
         from assay.errors import UsageError
 
+        if not 0 <= self.port <= 65535:
+            raise UsageError(f"cannot listen on port {self.port}: a port is a number from 0 to 65535")
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -85,7 +98,7 @@ class ProxyServer:
             await self._populate()
             config = uvicorn.Config(
                 ToxiproxyApi(self.collection), log_level="warning", access_log=False, lifespan="off",
-                timeout_keep_alive=30,
+                timeout_keep_alive=30, http=limited_protocol(self.request_timeout, self.api_connections),
             )
             self._uvicorn = uvicorn.Server(config)
             self._uvicorn.config.setup_event_loop = lambda: None  # type: ignore[method-assign]

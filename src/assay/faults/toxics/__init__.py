@@ -6,8 +6,11 @@ A new toxic is one file with one frozen dataclass; register it in REGISTRY below
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import math
 from typing import Any
 
+from assay.faults.errors import INVALID_TOXIC_TYPE
 from assay.faults.toxics.bandwidth import BandwidthToxic
 from assay.faults.toxics.base import AttributeError_, Toxic
 from assay.faults.toxics.http_abort import HttpAbortToxic
@@ -19,6 +22,7 @@ from assay.faults.toxics.http_truncate import HttpTruncateToxic
 from assay.faults.toxics.latency import LatencyToxic
 from assay.faults.toxics.limit_data import LimitDataToxic
 from assay.faults.toxics.noop import NoopToxic
+from assay.faults.toxics.rate_limit import RateLimitToxic
 from assay.faults.toxics.reset_peer import ResetPeerToxic
 from assay.faults.toxics.slicer import SlicerToxic
 from assay.faults.toxics.slow_close import SlowCloseToxic
@@ -36,6 +40,7 @@ for _cls in (
     LatencyToxic, BandwidthToxic, SlowCloseToxic, TimeoutToxic, ResetPeerToxic,
     SlicerToxic, LimitDataToxic, NoopToxic,
     HttpErrorToxic, HttpDelayToxic, HttpAbortToxic, HttpCorruptToxic, HttpTruncateToxic, HttpHeadersToxic,
+    RateLimitToxic,
 ):
     register(_cls)
 
@@ -44,16 +49,22 @@ class BadAttributes(ValueError):
     """Attributes of the wrong JSON type (Toxiproxy answers `bad request body`)."""
 
 
+INT64 = 2**63
+
+
 def _coerce(cls_name: str, field: dataclasses.Field[Any], value: Any) -> Any:
     kind = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", "")
     if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
+        if (
+            isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
+            or int(value) != value or not -INT64 <= int(value) < INT64
+        ):
             raise BadAttributes(
                 f"json: cannot unmarshal {_json_kind(value)} into Go struct field {cls_name}.{field.name} of type int64"
             )
         return int(value)
     if kind == "float":
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             raise BadAttributes(
                 f"json: cannot unmarshal {_json_kind(value)} into Go struct field {cls_name}.{field.name} of type float64"
             )
@@ -95,13 +106,26 @@ def _json_kind(value: Any) -> str:
     return "null"
 
 
+def unknown_type(type_name: str) -> str:
+    """The message for a type that is not registered, listing those that are."""
+    return f"{INVALID_TOXIC_TYPE} {type_name[:100]!r}: known types are {', '.join(sorted(REGISTRY))}"
+
+
 def build_toxic(type_name: str, attributes: dict[str, Any] | None, base: Toxic | None = None) -> Toxic:
-    """Merge JSON attributes over `base` (or zero values); unknown keys are ignored.
+    """Merge JSON attributes over `base` (or zero values).
 
     Raises KeyError for an unknown type, BadAttributes for wrong JSON types and
-    AttributeError_ for values the toxic can't run with.
+    AttributeError_ for an unknown attribute (Toxiproxy ignores it, so a typo silently
+    leaves the default in force) or a value the toxic can't run with.
     """
     cls = REGISTRY[type_name]
+    fields = [f.name for f in dataclasses.fields(cls)]
+    for key in attributes or ():
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), fields, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            valid = ", ".join(fields) or "none"
+            raise AttributeError_(f"unknown attribute {str(key)[:100]!r} for toxic type {type_name}{hint}; valid attributes: {valid}")
     values = base.attributes() if base is not None else {}
     for field in dataclasses.fields(cls):
         if attributes and field.name in attributes and attributes[field.name] is not None:
@@ -111,4 +135,4 @@ def build_toxic(type_name: str, attributes: dict[str, Any] | None, base: Toxic |
     return toxic
 
 
-__all__ = ["REGISTRY", "register", "build_toxic", "BadAttributes", "AttributeError_", "Toxic"]
+__all__ = ["REGISTRY", "register", "build_toxic", "unknown_type", "BadAttributes", "AttributeError_", "Toxic"]

@@ -188,6 +188,33 @@ def check_str_dict(name: str, value: Any) -> None:
         raise AttributeError_(f"invalid attribute {name}: expected an object of strings")
 
 
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # RFC 9110 field-name
+_BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # CR, LF, NUL and the other controls (TAB is allowed)
+
+
+def check_header_name(attribute: str, name: str) -> None:
+    if not _TOKEN.match(name):
+        raise AttributeError_(f"invalid attribute {attribute}: {name[:60]!r} is not a header name (letters, digits and !#$%&'*+-.^_`|~)")
+
+
+def check_header_value(attribute: str, name: str, value: str) -> None:
+    """No CR or LF (nor other control characters): one would end the header and inject the next."""
+    if _BAD_VALUE.search(value):
+        raise AttributeError_(f"invalid attribute {attribute}: the value of {name[:60]!r} contains a control character (CR, LF, ...)")
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        raise AttributeError_(f"invalid attribute {attribute}: the value of {name[:60]!r} is not Latin-1 text") from None
+
+
+def check_headers(attribute: str, value: Any) -> None:
+    """An object of header names to values, each safe to write into a message head."""
+    check_str_dict(attribute, value)
+    for name, text in value.items():
+        check_header_name(attribute, name)
+        check_header_value(attribute, name, text)
+
+
 def check_str_list(name: str, value: Any) -> None:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise AttributeError_(f"invalid attribute {name}: expected an array of strings")

@@ -8,8 +8,12 @@ import json
 from http import HTTPStatus
 from typing import Any
 
+from assay.faults.httpmsg import Head
 from assay.faults.toxics.base import AttributeError_, Stub
-from assay.faults.toxics.http_base import SWALLOW, HttpState, HttpToxic, check_str_dict
+from assay.faults.toxics.http_base import SWALLOW, HttpState, HttpToxic, check_header_value, check_headers
+
+TEXT = "text/plain; charset=utf-8"
+JSON = "application/json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -17,38 +21,52 @@ class HttpErrorToxic(HttpToxic):
     type_name = "http_error"
     status: int = 503
     body: str = ""  # empty: {"error": "<reason>", "status": <status>}
-    content_type: str = "application/json"
+    content_type: str = ""  # empty: follows the body (JSON when it parses as JSON, else text/plain)
     headers: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def validate(self) -> None:
         super().validate()
         if not 100 <= self.status <= 999:
             raise AttributeError_(f"invalid attribute status: must be an HTTP status code, got {self.status}")
-        check_str_dict("headers", self.headers)
+        check_header_value("content_type", "Content-Type", self.content_type)
+        check_headers("headers", self.headers)
 
-    def response(self) -> bytes:
+    def media_type(self) -> str:
+        if self.content_type:
+            return self.content_type
+        if not self.body:
+            return JSON
+        try:
+            json.loads(self.body)
+        except ValueError:
+            return TEXT
+        return JSON
+
+    def extra_headers(self) -> dict[str, str]:
+        """Headers beside Content-Type and Content-Length (a subclass adds its own)."""
+        return dict(self.headers)
+
+    def response(self, head_only: bool = False) -> bytes:
         try:
             reason = HTTPStatus(self.status).phrase
         except ValueError:
             reason = "Injected"
         body = self.body.encode() if self.body else (json.dumps({"error": reason, "status": self.status}) + "\n").encode()
-        lines = [f"HTTP/1.1 {self.status} {reason}", f"Content-Type: {self.content_type}", f"Content-Length: {len(body)}"]
-        lines += [f"{k}: {v}" for k, v in self.headers.items()]
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+        lines = [f"HTTP/1.1 {self.status} {reason}", f"Content-Type: {self.media_type()}", f"Content-Length: {len(body)}"]
+        lines += [f"{k}: {v}" for k, v in self.extra_headers().items()]
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        return head if head_only else head + body
 
-    async def on_fire(self, stub: Stub, st: HttpState, head: object) -> None:
+    async def on_fire(self, stub: Stub, st: HttpState, head: Head) -> None:
         st.mode = SWALLOW
 
     async def on_end(self, stub: Stub, st: HttpState) -> None:
-        conn = stub.link.conn
-        if stub.link.direction == "downstream":
-            self.emit(stub, self.response())
+        link = stub.link
+        if link.direction == "downstream":
+            request = st.head.request if st.head is not None else None
+            self.emit(stub, self.response(head_only=request is not None and request.method == "HEAD"))
             return
-        # The request never reaches the upstream: answer the client directly.
-        tap = conn.http
-        requests = getattr(tap, "requests", None)
-        if requests:
-            requests.pop()  # no response will come for it
-        client = conn.client
-        if client is not None and not client.is_closing():
-            client.write(self.response())
+        # The request never reaches the upstream: the reply enters the downstream direction
+        # where the upstream's would, and crosses its toxics (a latency there delays it too).
+        head_only = st.head is not None and st.head.method == "HEAD"
+        link.conn.down.inject(self.response(head_only))

@@ -8,7 +8,14 @@ from typing import Any
 
 from assay.faults.httpmsg import Head
 from assay.faults.toxics.base import Stub
-from assay.faults.toxics.http_base import PASS, HttpState, HttpToxic, check_str_dict, check_str_list
+from assay.faults.toxics.http_base import (
+    PASS,
+    HttpState,
+    HttpToxic,
+    check_header_name,
+    check_headers,
+    check_str_list,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -19,8 +26,10 @@ class HttpHeadersToxic(HttpToxic):
 
     def validate(self) -> None:
         super().validate()
-        check_str_dict("add", self.add)
+        check_headers("add", self.add)
         check_str_list("remove", self.remove)
+        for name in self.remove:
+            check_header_name("remove", name)
 
     async def on_fire(self, stub: Stub, st: HttpState, head: Head) -> None:
         drop = {name.lower() for name in self.remove} | {name.lower() for name in self.add}
