@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import itertools
+import json
 import os
 import shlex
 import shutil
@@ -92,7 +93,7 @@ def run_http(provider: Mapping[str, Any], configuration: Any, secrets: Any) -> d
     if method == "GET":
         kwargs["params"] = arguments
     elif headers and headers.get("Content-Type") == "application/json":
-        kwargs["json"] = arguments
+        kwargs["content"] = json.dumps(arguments, allow_nan=False).encode()  # as requests encodes it
     elif arguments is not None:
         kwargs["data"] = arguments
     try:

@@ -138,6 +138,8 @@ def run_experiment(
                     continuous.join()
             if do_rollbacks:
                 _rollbacks(run, rollback_strategy)
+            if journal["status"] not in ("completed", "failed", "aborted", "interrupted"):
+                journal["status"] = "completed"  # the only statuses the journal format allows
             box["state"] = journal
     except Exception as exc:
         if not is_interrupt(exc):
@@ -145,8 +147,6 @@ def run_experiment(
         journal["status"] = "interrupted"
     journal["end"] = _now().isoformat()
     journal["duration"] = time.monotonic() - started
-    if journal["status"] not in ("completed", "failed", "aborted", "interrupted"):
-        journal["status"] = "completed"
     errors = [e for c in run.controls for e in c.errors]
     if errors:
         journal.setdefault("x-assay", {})["control_errors"] = errors

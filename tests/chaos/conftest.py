@@ -1,0 +1,62 @@
+"""Fixtures for chaos tests: a small HTTP service on 127.0.0.1 and the support modules on the path."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+SUPPORT = Path(__file__).parent / "support"
+EXPERIMENTS = Path(__file__).parent / "experiments"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def _send(self, status: int, body: bytes, ctype: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        url = urlparse(self.path)
+        if url.path == "/ok":
+            self._send(200, json.dumps({"status": "ok", "items": [{"id": 1}, {"id": 2}]}).encode(), "application/json")
+        elif url.path == "/text":
+            self._send(200, b"all good v1", "text/plain")
+        elif url.path == "/echo":
+            self._send(200, json.dumps({k: v[0] for k, v in parse_qs(url.query).items()}).encode(), "application/json")
+        else:
+            self._send(404, b"not found", "text/plain")
+
+    def do_POST(self) -> None:  # noqa: N802
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        self._send(201, body or b"{}", "application/json")
+
+
+@pytest.fixture(scope="session")
+def http_service() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def support_path(monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.syspath_prepend(str(SUPPORT))
+    for name in ("chaos_fns", "chaos_controls"):
+        sys.modules.pop(name, None)
+    return SUPPORT
