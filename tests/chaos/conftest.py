@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -29,7 +30,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         url = urlparse(self.path)
-        if url.path == "/ok":
+        if url.path == "/health":
+            healthy_at = getattr(self.server, "healthy_at", 0.0)
+            ok = healthy_at is not None and time.monotonic() >= healthy_at
+            self._send(200 if ok else 503, b"ok" if ok else b"degraded", "text/plain")
+        elif url.path == "/ok":
             self._send(200, json.dumps({"status": "ok", "items": [{"id": 1}, {"id": 2}]}).encode(), "application/json")
         elif url.path == "/text":
             self._send(200, b"all good v1", "text/plain")
@@ -41,17 +46,33 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
+        url = urlparse(self.path)
+        if url.path == "/break":  # unhealthy until /heal
+            self.server.healthy_at = None  # type: ignore[attr-defined]
+        elif url.path == "/heal":  # healthy again after a known delay
+            delay = float(parse_qs(url.query).get("delay", ["0"])[0])
+            self.server.healthy_at = time.monotonic() + delay  # type: ignore[attr-defined]
         self._send(201, body or b"{}", "application/json")
 
 
-@pytest.fixture(scope="session")
-def http_service() -> Iterator[str]:
+def _serve() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(scope="session")
+def http_service() -> Iterator[str]:
+    yield from _serve()
+
+
+@pytest.fixture
+def recovering_service() -> Iterator[str]:
+    """A service whose /health is 503 between POST /break and `delay` seconds after POST /heal?delay=S."""
+    yield from _serve()
 
 
 @pytest.fixture

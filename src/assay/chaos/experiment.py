@@ -7,6 +7,7 @@ mid-run: unknown `ref`s, missing python modules/functions, processes not on PATH
 from __future__ import annotations
 
 import importlib
+import inspect
 import re
 import shutil
 from collections.abc import Mapping
@@ -228,8 +229,12 @@ def _provider(provider: Any, at: KeyPath, bad: Any, check_imports: bool) -> None
             except Exception as exc:
                 bad((*at, "module"), f"cannot import {provider['module']!r}: {exc}")
             else:
-                if not callable(getattr(module, provider["func"], None)):
+                func = getattr(module, provider["func"], None)
+                if not callable(func):
                     bad((*at, "func"), f"module {provider['module']!r} has no function {provider['func']!r}")
+                else:
+                    for name in _missing_arguments(func, args if isinstance(args, dict) else {}):
+                        bad((*at, "arguments"), f"required argument {name!r} of {provider['func']}() is missing")
     elif kind == "process":
         path = provider.get("path")
         if not isinstance(path, str) or not path:
@@ -248,6 +253,16 @@ def _provider(provider: Any, at: KeyPath, bad: Any, check_imports: bool) -> None
 
         for sub, message in check(provider):
             bad((*at, *sub), message)
+
+
+def _missing_arguments(func: Any, given: Mapping[str, Any]) -> list[str]:
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in params
+            if p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+            and p.name not in given and p.name not in ("configuration", "secrets")]
 
 
 def _tolerance(tol: Any, at: KeyPath, names: set[str], bad: Any, check_imports: bool) -> None:

@@ -13,6 +13,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import traceback
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,17 +26,22 @@ class ActivityFailed(Exception):
     """The activity ran and failed: recorded in the journal, never a crash of the run."""
 
 
-def call_with_context(func: Any, arguments: Mapping[str, Any], configuration: Any, secrets: Any) -> Any:
-    """Call `func(**arguments)`, adding configuration/secrets when it declares them."""
+def call_with_context(func: Any, arguments: Mapping[str, Any], configuration: Any, secrets: Any,
+                      secret_scopes: list[str] | None = None) -> Any:
+    """Call `func(**arguments)`, adding configuration when it declares it, and the secrets of
+    the scopes the provider names (`"secrets": ["scope"]`), as Chaos Toolkit does."""
     kwargs = dict(arguments or {})
     try:
         params = inspect.signature(func).parameters
     except (TypeError, ValueError):
         params = {}  # type: ignore[assignment]
+    if secret_scopes is not None and "secrets" in params:
+        merged: dict[str, Any] = {}
+        for scope in secret_scopes:
+            merged.update((secrets or {}).get(scope, {}))
+        kwargs["secrets"] = merged
     if "configuration" in params:
-        kwargs["configuration"] = configuration
-    if "secrets" in params:
-        kwargs["secrets"] = secrets
+        kwargs["configuration"] = dict(configuration or {})
     return func(**kwargs)
 
 
@@ -46,11 +52,11 @@ def run_python(provider: Mapping[str, Any], configuration: Any, secrets: Any) ->
     except (ImportError, AttributeError) as exc:
         raise ActivityFailed(f"cannot load {provider.get('module')}.{provider.get('func')}: {exc}") from exc
     try:
-        return call_with_context(func, arguments, configuration, secrets)
+        return call_with_context(func, arguments, configuration, secrets, provider.get("secrets"))
     except ActivityFailed:
         raise
     except Exception as exc:
-        raise ActivityFailed(f"{type(exc).__name__}: {exc}") from exc
+        raise ActivityFailed(traceback.format_exception_only(type(exc), exc)[0].strip()) from exc
 
 
 def run_process(provider: Mapping[str, Any], configuration: Any, secrets: Any) -> dict[str, Any]:

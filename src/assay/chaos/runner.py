@@ -20,6 +20,7 @@ from typing import Any
 
 from assay.chaos.controls import Control, around, is_interrupt, load_controls
 from assay.chaos.providers import ActivityFailed, run_provider
+from assay.chaos.recovery import RecoverySpec, measure
 from assay.chaos.substitute import substitute
 from assay.chaos.tolerance import within
 
@@ -39,6 +40,7 @@ class RunOptions:
     strict: bool = False
     on_event: Callable[[str, dict[str, Any]], None] | None = None
     assay_context: Any = None
+    recovery: RecoverySpec | None = None
 
 
 @dataclass
@@ -116,6 +118,8 @@ def run_experiment(
                     stop_continuous.set()
                     if continuous is not None:
                         continuous.join()
+                    if options.recovery is not None and with_ssh and journal["status"] not in _STOP:
+                        _recovery(run, options.recovery)
                     if journal["status"] not in ("interrupted", "aborted") and with_ssh and hypo_strategy in (
                         "default", "after-method-only", "continuously"
                     ):
@@ -211,6 +215,21 @@ def _check_after(run: _Run) -> None:
     if state is not None and not state["steady_state_met"]:
         run.journal["deviated"] = True
         run.journal["status"] = "failed" if any(p["status"] != "succeeded" for p in state["probes"]) else "completed"
+
+
+def _recovery(run: _Run, spec: RecoverySpec) -> None:
+    """Time to recover after the faults were reverted (the end of the method); a missed target deviates."""
+    ctx = run.options.assay_context
+    injected = [i.injected_at for i in getattr(ctx, "injected", [])]
+    reverted = [i.reverted_at for i in getattr(ctx, "injected", []) if i.reverted_at is not None]
+    reverted_at = max(reverted) if reverted else time.time()
+    run.emit("phase", name="recovery")
+    result = measure(spec, lambda: bool((_hypothesis(run) or {}).get("steady_state_met")), reverted_at,
+                     min(injected) if injected else None)
+    run.journal.setdefault("x-assay", {})["recovery"] = result.as_dict()
+    run.emit("recovery", **result.as_dict())
+    if not result.within_target:
+        run.journal["deviated"] = True
 
 
 def _continuously(run: _Run, stop: threading.Event) -> None:

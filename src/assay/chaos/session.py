@@ -16,6 +16,7 @@ from typing import Any
 from assay.atomic import write_text_atomic
 from assay.chaos import experiment as exp_mod
 from assay.chaos.assay_provider import AssayContext
+from assay.chaos.recovery import spec_from
 from assay.chaos.runner import RunOptions, run_experiment
 from assay.chaos.substitute import load_configuration, load_secrets
 from assay.errors import ExitCode
@@ -65,6 +66,8 @@ def run_file(
         exp_mod.validate(exp)
     configuration = load_configuration(exp.data.get("configuration"), config_vars)
     secrets = load_secrets(exp.data.get("secrets"), secret_vars)
+    if options.recovery is None:
+        options.recovery = spec_from(exp.data)
     ctx = AssayContext()
     options.assay_context = ctx
     try:
@@ -106,6 +109,14 @@ def to_run_result(journal: dict[str, Any]) -> RunResult:
         "chaos_hypothesis_during_met": Metric.new("rate", passes=sum(1 for s in during if s and s.get("steady_state_met")),
                                                   fails=sum(1 for s in during if s and not s.get("steady_state_met"))),
     }
+    recovery = (journal.get("x-assay") or {}).get("recovery")
+    if recovery and recovery.get("time_to_recover_s") is not None:
+        metrics["chaos_time_to_recover_s"] = Metric.new("gauge", value=float(recovery["time_to_recover_s"]))
+        if recovery.get("time_degraded_s") is not None:
+            metrics["chaos_time_degraded_s"] = Metric.new("gauge", value=float(recovery["time_degraded_s"]))
+    if recovery:
+        checks.append(Check(name="recovery within target", passes=int(bool(recovery["within_target"])),
+                            fails=int(not recovery["within_target"])))
     started = datetime.fromisoformat(journal["start"])
     finished = datetime.fromisoformat(journal["end"])
     return RunResult(name=str(journal["experiment"].get("title") or "experiment"), kind="chaos", tool="assay",

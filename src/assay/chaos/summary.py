@@ -23,6 +23,11 @@ def render_table(journal: dict[str, Any]) -> str:
     for section, label in (("run", "method"), ("rollbacks", "rollback")):
         for e in journal.get(section, []):
             rows.append([label, str(e["activity"].get("name")), e.get("status", ""), "", f"{e.get('duration', 0):.2f}s"])
+    recovery = (journal.get("x-assay") or {}).get("recovery")
+    if recovery:
+        ttr = recovery.get("time_to_recover_s")
+        rows.append(["recovery", "time to recover", "recovered" if recovery["recovered"] else "NOT RECOVERED",
+                     "within target" if recovery["within_target"] else "MISSED TARGET", f"{ttr:.2f}s" if ttr is not None else "-"])
     header = ["phase", "activity", "status", "tolerance", "duration"]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = [_row(header, widths), _row(["-" * w for w in widths], widths)]

@@ -35,6 +35,9 @@ def _echo_event(kind: str, data: dict[str, Any]) -> None:
         typer.echo(f"[chaos]   {data['name']}: {data['status']}", err=True)
     elif kind == "tolerance" and not data["met"]:
         typer.echo(f"[chaos]   {data['name']}: tolerance not met", err=True)
+    elif kind == "recovery":
+        ttr = data["time_to_recover_s"]
+        typer.echo(f"[chaos]   recovered in {ttr:.2f}s" if data["recovered"] else "[chaos]   not recovered before the timeout", err=True)
     elif kind in ("interrupted", "aborted"):
         typer.echo(f"[chaos] {kind}: {data.get('reason') or data.get('error')}; rolling back", err=True)
 

@@ -56,3 +56,17 @@ def slow_value(value: Any, seconds: float) -> Any:
 
 def as_json_text(**fields: Any) -> str:
     return json.dumps(fields)
+
+
+def process_status(pid: int) -> str:
+    """'stopped' while a process.pause fault holds it, else 'running' (psutil's sleeping counts as running)."""
+    import psutil
+
+    status = psutil.Process(int(pid)).status()
+    return "stopped" if status == psutil.STATUS_STOPPED else "running"
+
+
+def toxic_names(api: str, proxy: str) -> str:
+    import httpx
+
+    return ",".join(sorted(t["name"] for t in httpx.get(f"{api}/proxies/{proxy}/toxics", timeout=10).json()))
