@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from assay.chaos.controls import Control, around, is_interrupt, load_controls
+from assay.chaos.guards import SafetySpec, watch
 from assay.chaos.providers import ActivityFailed, run_provider
 from assay.chaos.recovery import RecoverySpec, measure
 from assay.chaos.substitute import substitute
@@ -41,6 +42,7 @@ class RunOptions:
     on_event: Callable[[str, dict[str, Any]], None] | None = None
     assay_context: Any = None
     recovery: RecoverySpec | None = None
+    safety: SafetySpec | None = None
 
 
 @dataclass
@@ -114,7 +116,14 @@ def run_experiment(
                     if with_ssh and hypo_strategy in ("during-method-only", "continuously"):
                         continuous = threading.Thread(target=_continuously, args=(run, stop_continuous), daemon=True)
                         continuous.start()
-                    _method(run)
+                    guard_stop = threading.Event()
+                    guard = _start_guard(run, guard_stop)
+                    try:
+                        _method(run)
+                    finally:
+                        guard_stop.set()
+                        if guard is not None:
+                            guard.join()
                     stop_continuous.set()
                     if continuous is not None:
                         continuous.join()
@@ -215,6 +224,37 @@ def _check_after(run: _Run) -> None:
     if state is not None and not state["steady_state_met"]:
         run.journal["deviated"] = True
         run.journal["status"] = "failed" if any(p["status"] != "succeeded" for p in state["probes"]) else "completed"
+
+
+def _start_guard(run: _Run, stop: threading.Event) -> threading.Thread | None:
+    """The safety guard probe during the method: abort and revert every fault at once when tripped."""
+    spec = run.options.safety
+    if spec is None or spec.probe is None:
+        return None
+    probe = spec.probe
+
+    def check() -> bool:
+        entry = _activity(run, probe, None, extra_controls=[])
+        if entry["status"] != "succeeded":
+            return False
+        return within(probe.get("tolerance"), entry["output"], lambda t, v: _probe_tolerance(run, t, v))
+
+    def trip(reason: str) -> None:
+        run.journal["status"] = "aborted"
+        run.journal.setdefault("x-assay", {})["guard"] = reason
+        run.emit("aborted", error=f"safety guard: {reason}")
+        ctx = run.options.assay_context
+        if ctx is not None:
+            ctx.revert_all()
+
+    def loop() -> None:
+        tally = watch(spec, check, stop, trip)
+        run.journal.setdefault("x-assay", {})["guard_probe"] = {
+            "passes": tally.passes, "fails": tally.fails, "availability": tally.availability, "tripped": tally.tripped}
+
+    thread = threading.Thread(target=loop, name="chaos-guard", daemon=True)
+    thread.start()
+    return thread
 
 
 def _recovery(run: _Run, spec: RecoverySpec) -> None:

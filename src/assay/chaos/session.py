@@ -15,6 +15,7 @@ from typing import Any
 
 from assay.atomic import write_text_atomic
 from assay.chaos import experiment as exp_mod
+from assay.chaos import guards
 from assay.chaos.assay_provider import AssayContext
 from assay.chaos.recovery import spec_from
 from assay.chaos.runner import RunOptions, run_experiment
@@ -60,6 +61,7 @@ def run_file(
     secret_vars: dict[str, Any] | None = None,
     validation: bool = True,
     journal_path: str | Path | None = "journal.json",
+    max_duration: float | None = None,
 ) -> ChaosOutcome:
     exp = exp_mod.load(path)
     if validation:
@@ -68,10 +70,14 @@ def run_file(
     secrets = load_secrets(exp.data.get("secrets"), secret_vars)
     if options.recovery is None:
         options.recovery = spec_from(exp.data)
+    safety = guards.spec_from(exp.data)
+    options.safety = safety
+    guards.preflight(exp.data, safety, max_duration)
+    target = safety.target or f"experiment {exp.data.get('title')}"
     ctx = AssayContext()
     options.assay_context = ctx
     try:
-        with sigterm_as_interrupt():
+        with guards.target_lock(target), sigterm_as_interrupt():
             journal = run_experiment(exp.data, configuration, secrets, options)
     finally:
         ctx.revert_all()  # nothing injected outlives the run, whatever happened

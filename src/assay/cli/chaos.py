@@ -42,6 +42,15 @@ def _echo_event(kind: str, data: dict[str, Any]) -> None:
         typer.echo(f"[chaos] {kind}: {data.get('reason') or data.get('error')}; rolling back", err=True)
 
 
+def _duration(text: str) -> float:
+    from assay.faults.model import parse_duration
+
+    try:
+        return float(parse_duration(text))
+    except Exception:
+        raise UsageError(f"--max-duration {text!r}: expected a duration such as 45m or 3600") from None
+
+
 @app.command("run")
 def run_command(
     experiment: Path = typer.Argument(..., metavar="EXPERIMENT", help="A Chaos Toolkit experiment (.json, .yaml)."),
@@ -58,6 +67,7 @@ def run_command(
     no_validation: bool = typer.Option(False, "--no-validation", help="Run without validating the experiment first."),
     strict: bool = typer.Option(False, "--strict", help="A failed action fails the run (Chaos Toolkit only logs it)."),
     result: Path | None = typer.Option(None, "--result", help="Also write an assay RunResult (kind chaos) here."),
+    max_duration: str | None = typer.Option(None, "--max-duration", help="Cap on the planned duration (default 30m)."),
 ) -> None:
     """Run an experiment: hypothesis, method, hypothesis, rollbacks; exit 0 met, 2 deviated/failed, 64 invalid."""
     from assay.chaos.runner import RunOptions
@@ -84,7 +94,8 @@ def run_command(
                          hypothesis_frequency=hypothesis_frequency, fail_fast=fail_fast, dry=dry, strict=strict,
                          on_event=_echo_event)
     outcome = run_file(experiment, options, config_vars=config_vars, secret_vars=secret_vars,
-                       validation=not no_validation, journal_path=journal_path)
+                       validation=not no_validation, journal_path=journal_path,
+                       max_duration=_duration(max_duration) if max_duration else None)
     if result is not None:
         outcome.result.save(result)
     typer.echo(render_table(outcome.journal), file=sys.stdout)
