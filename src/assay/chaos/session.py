@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from assay.atomic import write_text_atomic
+from assay.chaos import background_load, guards
 from assay.chaos import experiment as exp_mod
-from assay.chaos import guards
 from assay.chaos.assay_provider import AssayContext
 from assay.chaos.recovery import spec_from
 from assay.chaos.runner import RunOptions, run_experiment
@@ -76,11 +76,34 @@ def run_file(
     target = safety.target or f"experiment {exp.data.get('title')}"
     ctx = AssayContext()
     options.assay_context = ctx
+    load_spec = background_load.spec_from(exp.data)
+    load = background_load.BackgroundLoad(load_spec) if load_spec else None
+    phases: dict[str, RunResult] = {}
+    if load is not None:
+        user_hook = options.on_event
+
+        def on_event(kind: str, data: dict[str, Any]) -> None:
+            if kind == "phase":
+                load.set_phase(str(data["name"]))
+            if user_hook:
+                user_hook(kind, data)
+
+        options.on_event = on_event
     try:
         with guards.target_lock(target), sigterm_as_interrupt():
-            journal = run_experiment(exp.data, configuration, secrets, options)
+            if load is not None:
+                load.start()
+            try:
+                journal = run_experiment(exp.data, configuration, secrets, options)
+            finally:
+                if load is not None:
+                    phases = load.stop()
     finally:
         ctx.revert_all()  # nothing injected outlives the run, whatever happened
+    if load is not None:
+        journal.setdefault("x-assay", {})["load"] = {p: background_load.availability(r) for p, r in phases.items()}
+        if load.errors:
+            journal["x-assay"]["load_errors"] = load.errors[:10]
     if ctx.errors:
         journal.setdefault("x-assay", {})["revert_errors"] = list(ctx.errors)
     if ctx.injected:
@@ -89,7 +112,10 @@ def run_file(
         ]
     if journal_path:
         write_text_atomic(journal_path, json.dumps(journal, indent=2, default=str) + "\n")
-    return ChaosOutcome(journal, to_run_result(journal), exit_code_of(journal))
+    result = to_run_result(journal)
+    for phase, run in phases.items():
+        result.extra.setdefault("phase_results", {})[phase] = run.model_dump(mode="json", by_alias=True)
+    return ChaosOutcome(journal, result, exit_code_of(journal))
 
 
 def to_run_result(journal: dict[str, Any]) -> RunResult:
@@ -120,6 +146,10 @@ def to_run_result(journal: dict[str, Any]) -> RunResult:
         metrics["chaos_time_to_recover_s"] = Metric.new("gauge", value=float(recovery["time_to_recover_s"]))
         if recovery.get("time_degraded_s") is not None:
             metrics["chaos_time_degraded_s"] = Metric.new("gauge", value=float(recovery["time_degraded_s"]))
+    for phase, stats in ((journal.get("x-assay") or {}).get("load") or {}).items():
+        for key in ("availability", "error_rate", "p95_ms"):
+            if stats.get(key) is not None:
+                metrics[f"chaos_{key}{{phase:{phase}}}"] = Metric.new("gauge", value=float(stats[key]), tags={"phase": phase})
     if recovery:
         checks.append(Check(name="recovery within target", passes=int(bool(recovery["within_target"])),
                             fails=int(not recovery["within_target"])))
