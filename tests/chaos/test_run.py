@@ -265,3 +265,33 @@ def test_sigterm_mid_fault_reverts_and_rolls_back(tmp_path: Path, sleeper: subpr
     assert data["status"] == "interrupted"
     assert (tmp_path / "rb").read_text() == "done"
     assert psutil.Process(sleeper.pid).status() != psutil.STATUS_STOPPED
+
+
+def test_chaostoolkit_toxiproxy_actions_drive_the_assay_proxy(tmp_path: Path, support_path: Path, assay_proxy: Any,
+                                                              assay_proxy_server: Any, http_service: str) -> None:
+    pytest.importorskip("chaostoxi")
+    proxy = assay_proxy(http_service.removeprefix("http://"))
+    host, port = assay_proxy_server.url.removeprefix("http://").rsplit(":", 1)
+    api = assay_proxy_server.url
+    exp = _write(tmp_path / "chaostoxi.json", {
+        "title": "chaostoolkit-toxiproxy", "description": "its actions, unchanged, against assay's proxy",
+        "configuration": {"toxiproxy_host": host, "toxiproxy_port": int(port)},
+        "steady-state-hypothesis": {"title": "proxy exists", "probes": [
+            {"type": "probe", "name": "exists", "tolerance": True, "provider": {
+                "type": "python", "module": "chaostoxi.proxy.probes", "func": "proxy_exist", "arguments": {"proxy_name": proxy.name}}}]},
+        "method": [
+            {"type": "action", "name": "latency", "provider": {"type": "python", "module": "chaostoxi.toxic.actions",
+             "func": "create_latency_toxic", "arguments": {"for_proxy": proxy.name, "toxic_name": "lat", "latency": 20}}},
+            {"type": "probe", "name": "during", "provider": _py("toxic_names", api=api, proxy=proxy.name)},
+        ],
+        "rollbacks": [
+            {"type": "action", "name": "remove", "provider": {"type": "python", "module": "chaostoxi.toxic.actions",
+             "func": "delete_toxic", "arguments": {"for_proxy": proxy.name, "toxic_name": "lat"}}}],
+    })
+    result = cli("chaos", "run", "--journal-path", str(tmp_path / "j.json"), str(exp))
+    assert result.exit_code == 0, result.output
+    journal = json.loads((tmp_path / "j.json").read_text())
+    assert [(e["activity"]["name"], e["status"]) for e in journal["run"]] == [("latency", "succeeded"), ("during", "succeeded")]
+    assert journal["run"][1]["output"] == "lat"
+    assert journal["rollbacks"][0]["status"] == "succeeded"
+    assert proxy.toxics() == []
