@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -73,6 +76,18 @@ def http_service() -> Iterator[str]:
 def recovering_service() -> Iterator[str]:
     """A service whose /health is 503 between POST /break and `delay` seconds after POST /heal?delay=S."""
     yield from _serve()
+
+
+@pytest.fixture
+def sleeper() -> Iterator[subprocess.Popen[bytes]]:
+    """A process for process faults to pause; resumed and killed at the end whatever happened."""
+    proc = subprocess.Popen(["sleep", "120"])
+    try:
+        yield proc
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+        proc.kill()
+        proc.wait()
 
 
 @pytest.fixture

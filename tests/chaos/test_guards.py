@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,17 +14,6 @@ from assay.chaos import guards
 from assay.chaos.guards import GuardRefused, SafetySpec, Watch
 from assay.chaos.runner import RunOptions
 from assay.chaos.session import run_file
-
-
-@pytest.fixture
-def sleeper() -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen(["sleep", "120"])
-    try:
-        yield proc
-    finally:
-        os.kill(proc.pid, signal.SIGCONT)
-        proc.kill()
-        proc.wait()
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -171,17 +170,6 @@ def test_run_result_of_kind_chaos_and_final_table(tmp_path: Path, support_path: 
     assert {c.name: (c.passes, c.fails) for c in run.checks} == {
         "hypothesis before: state": (1, 0), "hypothesis after: state": (0, 1), "run: break": (1, 0), "rollbacks: heal": (1, 0),
     }
-
-
-@pytest.fixture
-def sleeper() -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen(["sleep", "120"])
-    try:
-        yield proc
-    finally:
-        os.kill(proc.pid, signal.SIGCONT)
-        proc.kill()
-        proc.wait()
 
 
 def test_assay_fault_is_reverted_at_the_end_of_the_method(tmp_path: Path, support_path: Path,

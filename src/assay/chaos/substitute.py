@@ -55,6 +55,18 @@ def _string(text: str, mapping: Mapping[str, Any]) -> Any:
 _CASTS: dict[str, Any] = {"int": int, "float": float, "str": str, "bytes": lambda v: str(v).encode(), "bool": lambda v: str(v).lower() in ("1", "true", "yes")}
 
 
+def _from_env(entry: Mapping[str, Any], where: str) -> Any:
+    """An `{"type": "env", "key", "default"?, "env_var_type"?}` entry's value."""
+    env_key = str(entry.get("key"))
+    if env_key in os.environ:
+        got: Any = os.environ[env_key]
+        cast = entry.get("env_var_type")
+        return _CASTS[cast](got) if cast in _CASTS else got
+    if "default" in entry:
+        return entry["default"]
+    raise UsageError(f"{where}: environment variable {env_key!r} is not set and has no default")
+
+
 def load_configuration(raw: Mapping[str, Any] | None, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Resolve literal and `env` entries; `extra` (from --var/--var-file) wins over both."""
     extra = dict(extra or {})
@@ -63,17 +75,7 @@ def load_configuration(raw: Mapping[str, Any] | None, extra: Mapping[str, Any] |
         if key in extra:
             out[key] = extra[key]
         elif isinstance(value, dict) and value.get("type") == "env":
-            env_key = str(value.get("key"))
-            if env_key in os.environ:
-                got: Any = os.environ[env_key]
-                cast = value.get("env_var_type")
-                if cast in _CASTS:
-                    got = _CASTS[cast](got)
-                out[key] = got
-            elif "default" in value:
-                out[key] = value["default"]
-            else:
-                raise UsageError(f"configuration {key!r}: environment variable {env_key!r} is not set and has no default")
+            out[key] = _from_env(value, f"configuration {key!r}")
         else:
             out[key] = value
     for key, value in extra.items():
@@ -91,13 +93,7 @@ def load_secrets(raw: Mapping[str, Any] | None, extra: Mapping[str, Any] | None 
             if name in extra:
                 resolved[name] = extra[name]
             elif isinstance(value, dict) and value.get("type") == "env":
-                env_key = str(value.get("key"))
-                if env_key in os.environ:
-                    resolved[name] = os.environ[env_key]
-                elif "default" in value:
-                    resolved[name] = value["default"]
-                else:
-                    raise UsageError(f"secrets {scope}.{name}: environment variable {env_key!r} is not set")
+                resolved[name] = _from_env(value, f"secrets {scope}.{name}")
             elif isinstance(value, dict) and value.get("type") == "vault":
                 raise UsageError(f"secrets {scope}.{name}: vault secrets are not supported by assay")
             else:
