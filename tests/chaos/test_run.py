@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from assay.chaos.jsonpath import find
@@ -226,32 +227,46 @@ def test_assay_toxic_is_reverted_at_the_end_of_the_method(tmp_path: Path, suppor
     assert proxy.toxics() == []
 
 
-def test_sigterm_mid_fault_reverts_and_rolls_back(tmp_path: Path, sleeper: subprocess.Popen[bytes]) -> None:
+def _long_fault_run(tmp_path: Path, pid: int) -> tuple[subprocess.Popen[bytes], Path]:
     exp = _write(tmp_path / "long.json", {
-        "title": "long", "description": "a fault, then a long wait interrupted by SIGTERM",
+        "title": "long", "description": "a fault, then a long wait cut short by a signal",
         "method": [
             {"type": "action", "name": "pause", "provider": {"type": "assay", "func": "fault", "arguments": {
-                "fault": "process.pause", "target": f"pid:{sleeper.pid}", "duration": "120s"}}},
+                "fault": "process.pause", "target": f"pid:{pid}", "duration": "120s"}}},
             {"type": "action", "name": "marker", "provider": _py("write_state", path=str(tmp_path / "marker"), value="in")},
             {"type": "action", "name": "wait", "provider": _py("slow_value", value=1, seconds=60)},
         ],
         "rollbacks": [{"type": "action", "name": "rb", "provider": _py("write_state", path=str(tmp_path / "rb"), value="done")}],
     })
     journal = tmp_path / "j.json"
-    env = {**os.environ, "PYTHONPATH": str(HERE / "support")}
+    env = {**os.environ, "PYTHONPATH": str(HERE / "support"), "ASSAY_CHAOS_LOCK_DIR": str(tmp_path / "locks")}
     proc = subprocess.Popen([str(BIN / "assay"), "chaos", "run", "--rollback-strategy", "always", "--journal-path", str(journal),
                              str(exp)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while not (tmp_path / "marker").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-    import psutil
+    assert psutil.Process(pid).status() == psutil.STATUS_STOPPED
+    return proc, journal
 
-    assert psutil.Process(sleeper.pid).status() == psutil.STATUS_STOPPED
-    proc.send_signal(signal.SIGTERM)
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_mid_fault_reverts_and_rolls_back(tmp_path: Path, sleeper: subprocess.Popen[bytes], sig: int) -> None:
+    proc, journal = _long_fault_run(tmp_path, sleeper.pid)
+    proc.send_signal(sig)
     assert proc.wait(timeout=60) == 2
     data = json.loads(journal.read_text())
     assert data["status"] == "interrupted"
     assert (tmp_path / "rb").read_text() == "done"
+    assert psutil.Process(sleeper.pid).status() != psutil.STATUS_STOPPED
+
+
+def test_sigkill_mid_fault_is_reverted_by_the_faults_watchdog(tmp_path: Path, sleeper: subprocess.Popen[bytes]) -> None:
+    proc, _ = _long_fault_run(tmp_path, sleeper.pid)
+    proc.kill()
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while psutil.Process(sleeper.pid).status() == psutil.STATUS_STOPPED and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert psutil.Process(sleeper.pid).status() != psutil.STATUS_STOPPED
 
 
