@@ -298,3 +298,26 @@ def test_chaostoolkit_toxiproxy_actions_drive_the_assay_proxy(tmp_path: Path, su
     assert journal["run"][1]["output"] == "lat"
     assert journal["rollbacks"][0]["status"] == "succeeded"
     assert proxy.toxics() == []
+
+
+def test_junit_and_markdown_reports(tmp_path: Path, support_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    import xmlschema
+
+    junit, markdown = tmp_path / "chaos.xml", tmp_path / "chaos.md"
+    result = cli("chaos", "run", "--journal-path", str(tmp_path / "j.json"), "--junit", str(junit), "--markdown", str(markdown),
+                 "--var", f"state_dir={tmp_path}", str(EXPERIMENTS / "deviated.json"))
+    assert result.exit_code == 2
+    xmlschema.XMLSchema(str(HERE / "junit.xsd")).validate(str(junit))
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None
+    cases = {(c.get("classname"), c.get("name")): c.find("failure") is not None for c in suite.iter("testcase")}
+    assert cases == {
+        ("chaos.hypothesis.before", "probe state"): False, ("chaos.hypothesis.before", "tolerance state"): False,
+        ("chaos.hypothesis.after", "probe state"): False, ("chaos.hypothesis.after", "tolerance state"): True,
+        ("chaos.method", "break"): False, ("chaos.rollbacks", "heal"): False,
+    }
+    text = markdown.read_text()
+    assert text.startswith("# deviated after the method\n\n**deviated**")
+    assert "| hypothesis.after | tolerance state | FAILED: output 'broken' is not within tolerance 'healthy' |" in text

@@ -68,6 +68,8 @@ def run_command(
     strict: bool = typer.Option(False, "--strict", help="A failed action fails the run (Chaos Toolkit only logs it)."),
     result: Path | None = typer.Option(None, "--result", help="Also write an assay RunResult (kind chaos) here."),
     max_duration: str | None = typer.Option(None, "--max-duration", help="Cap on the planned duration (default 30m)."),
+    junit: Path | None = typer.Option(None, "--junit", help="Write JUnit XML: a test case per probe, tolerance and activity."),
+    markdown: Path | None = typer.Option(None, "--markdown", help="Write a Markdown summary."),
 ) -> None:
     """Run an experiment: hypothesis, method, hypothesis, rollbacks; exit 0 met, 2 deviated/failed, 64 invalid."""
     from assay.chaos.runner import RunOptions
@@ -98,6 +100,14 @@ def run_command(
                        max_duration=_duration(max_duration) if max_duration else None)
     if result is not None:
         outcome.result.save(result)
+    if junit is not None or markdown is not None:
+        from assay.atomic import write_text_atomic
+        from assay.chaos.reports import to_junit, to_markdown
+
+        if junit is not None:
+            write_text_atomic(junit, to_junit(outcome.journal))
+        if markdown is not None:
+            write_text_atomic(markdown, to_markdown(outcome.journal))
     typer.echo(render_table(outcome.journal), file=sys.stdout)
     raise typer.Exit(outcome.exit_code)
 
