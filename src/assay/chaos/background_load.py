@@ -1,0 +1,116 @@
+"""Background load across the whole experiment, with one RunResult per phase.
+
+The load engine runs in short back-to-back segments (1 s by default) in a thread; each segment's
+RunResult is filed under its phase, or under "transition" when a phase change fell inside it (the
+engine checks its stop flag once a second, so shorter segments give sharper phase boundaries) (steady state before, during the
+fault, recovery, after) and the segments of a phase are merged exactly (results.merge_results).
+Configured in the experiment's assay extension, so Chaos Toolkit ignores it:
+
+    "extensions": [{"name": "assay", "load": {"url": "http://127.0.0.1:8080/health", "rate": 20}}]
+    "extensions": [{"name": "assay", "load": {"scenario": "load.yaml", "vus": 5, "segment": "2s"}}]
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from assay.errors import UsageError
+from assay.results import RunResult, merge_results
+
+TRANSITION = "transition"
+PHASES = {"hypothesis before": "before", "method": "during", "recovery": "recovery",
+          "hypothesis after": "after", "rollbacks": "after"}
+
+
+@dataclass
+class LoadSpec:
+    target: str
+    rate: float | None = None
+    vus: int | None = None
+    segment: str = "1s"
+
+
+def spec_from(experiment: Mapping[str, Any]) -> LoadSpec | None:
+    for ext in experiment.get("extensions") or []:
+        if isinstance(ext, dict) and ext.get("name") == "assay" and isinstance(ext.get("load"), dict):
+            raw = ext["load"]
+            unknown = set(raw) - {"url", "scenario", "rate", "vus", "segment"}
+            if unknown:
+                raise UsageError(f"extensions.assay.load: unknown keys {sorted(unknown)}; expected url or scenario, rate, vus, segment")
+            target = raw.get("url") or raw.get("scenario")
+            if not isinstance(target, str) or bool(raw.get("url")) == bool(raw.get("scenario")):
+                raise UsageError("extensions.assay.load: give exactly one of url (quick mode) or scenario (a load file)")
+            spec = LoadSpec(target=target, rate=raw.get("rate"), vus=raw.get("vus"), segment=str(raw.get("segment", "1s")))
+            if spec.rate is None and spec.vus is None and raw.get("url"):
+                spec.vus = 1
+            return spec
+    return None
+
+
+class BackgroundLoad:
+    def __init__(self, spec: LoadSpec) -> None:
+        from assay.load.api import LoadRequest, prepare
+
+        self.spec = spec
+        self.request = LoadRequest(target=spec.target, rate=spec.rate, vus=spec.vus, duration=spec.segment, no_thresholds=True)
+        prepare(self.request)  # validate before any traffic (exit 64 on a bad target)
+        self.phase = "before"
+        self.segments: list[tuple[str, RunResult]] = []
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._segment_stop = threading.Event()
+        self._changes = 0
+        self._thread = threading.Thread(target=self._loop, name="chaos-load", daemon=True)
+
+    def set_phase(self, event: str) -> None:
+        """A new phase ends the running segment at once, so no segment straddles two phases."""
+        if event in PHASES and PHASES[event] != self.phase:
+            self.phase = PHASES[event]
+            self._changes += 1
+            self._segment_stop.set()
+
+    def start(self) -> BackgroundLoad:
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        from assay.load.api import prepare
+        from assay.load.coordinator import run_load
+
+        while not self._stop.is_set():
+            self._segment_stop = threading.Event()
+            phase, changes = self.phase, self._changes
+            try:
+                loaded, plan = prepare(self.request)
+                result = run_load(loaded, plan, workers=1, stop=self._segment_stop, run_name=f"chaos load ({phase})")
+            except Exception as exc:  # the experiment goes on; the report says the load failed
+                self.errors.append(f"{type(exc).__name__}: {exc}")
+                self._stop.wait(0.5)
+                continue
+            # a segment that straddled a phase change belongs to neither phase
+            self.segments.append((phase if changes == self._changes else TRANSITION, result))
+
+    def stop(self) -> dict[str, RunResult]:
+        self._stop.set()
+        self._segment_stop.set()
+        self._thread.join(timeout=30)
+        phases: dict[str, list[RunResult]] = {}
+        for phase, result in self.segments:
+            phases.setdefault(phase, []).append(result)
+        return {p: merge_results(rs, name=f"chaos load ({p})") for p, rs in phases.items()}
+
+
+def availability(result: RunResult) -> dict[str, float | None]:
+    """Requests, availability (share not failed), error rate and p95 latency of one phase."""
+    failed = result.metric("http_req_failed")
+    total = (failed.passes + failed.fails) if failed else 0
+    error_rate = failed.passes / total if failed and total else None
+    return {
+        "requests": float(total),
+        "availability": None if error_rate is None else 1 - error_rate,
+        "error_rate": error_rate,
+        "p95_ms": result.stat("http_req_duration", "p(95)"),
+    }

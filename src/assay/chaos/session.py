@@ -1,0 +1,162 @@
+"""One `assay chaos run`: load, validate, resolve variables, run with rollback on signals,
+and build the journal and the RunResult of kind `chaos`."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from assay.atomic import write_text_atomic
+from assay.chaos import background_load, guards
+from assay.chaos import experiment as exp_mod
+from assay.chaos.assay_provider import AssayContext
+from assay.chaos.recovery import spec_from
+from assay.chaos.runner import RunOptions, run_experiment
+from assay.chaos.substitute import load_configuration, load_secrets
+from assay.errors import ExitCode
+from assay.results import Check, Metric, RunResult, RunStatus
+
+
+@dataclass
+class ChaosOutcome:
+    journal: dict[str, Any]
+    result: RunResult
+    exit_code: int
+
+
+def exit_code_of(journal: dict[str, Any]) -> int:
+    """0 completed and not deviated; 2 deviated, failed, aborted or interrupted."""
+    return int(ExitCode.OK if journal.get("status") == "completed" and not journal.get("deviated") else ExitCode.GATE_FAILED)
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM rolls back like Ctrl-C (only the main thread can install handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_file(
+    path: str | Path,
+    options: RunOptions,
+    *,
+    config_vars: dict[str, Any] | None = None,
+    secret_vars: dict[str, Any] | None = None,
+    validation: bool = True,
+    journal_path: str | Path | None = "journal.json",
+    max_duration: float | None = None,
+) -> ChaosOutcome:
+    exp = exp_mod.load(path)
+    if validation:
+        exp_mod.validate(exp)
+    configuration = load_configuration(exp.data.get("configuration"), config_vars)
+    secrets = load_secrets(exp.data.get("secrets"), secret_vars)
+    if options.recovery is None:
+        options.recovery = spec_from(exp.data)
+    safety = guards.spec_from(exp.data)
+    options.safety = safety
+    guards.preflight(exp.data, safety, max_duration)
+    target = safety.target or f"experiment {exp.data.get('title')}"
+    ctx = AssayContext()
+    options.assay_context = ctx
+    load_spec = background_load.spec_from(exp.data)
+    load = background_load.BackgroundLoad(load_spec) if load_spec else None
+    phases: dict[str, RunResult] = {}
+    if load is not None:
+        user_hook = options.on_event
+
+        def on_event(kind: str, data: dict[str, Any]) -> None:
+            if kind == "phase":
+                load.set_phase(str(data["name"]))
+            if user_hook:
+                user_hook(kind, data)
+
+        options.on_event = on_event
+    try:
+        with guards.target_lock(target), sigterm_as_interrupt():
+            if load is not None:
+                load.start()
+            try:
+                journal = run_experiment(exp.data, configuration, secrets, options)
+            finally:
+                if load is not None:
+                    phases = load.stop()
+    finally:
+        ctx.revert_all()  # nothing injected outlives the run, whatever happened
+    if load is not None:
+        journal.setdefault("x-assay", {})["load"] = {p: background_load.availability(r) for p, r in phases.items()}
+        if load.errors:
+            journal["x-assay"]["load_errors"] = load.errors[:10]
+    if ctx.errors:
+        journal.setdefault("x-assay", {})["revert_errors"] = list(ctx.errors)
+    if ctx.injected:
+        journal.setdefault("x-assay", {})["faults"] = [
+            {"kind": i.kind, "label": i.label, "injected_at": i.injected_at, "reverted_at": i.reverted_at} for i in ctx.injected
+        ]
+    if journal_path:
+        write_text_atomic(journal_path, json.dumps(journal, indent=2, default=str) + "\n")
+    result = to_run_result(journal)
+    for phase, run in phases.items():
+        result.extra.setdefault("phase_results", {})[phase] = run.model_dump(mode="json", by_alias=True)
+    return ChaosOutcome(journal, result, exit_code_of(journal))
+
+
+def to_run_result(journal: dict[str, Any]) -> RunResult:
+    """The journal as an assay RunResult (kind `chaos`): one check per probe/tolerance and activity."""
+    code = exit_code_of(journal)
+    status = {"completed": RunStatus.PASSED if code == 0 else RunStatus.FAILED, "failed": RunStatus.FAILED,
+              "aborted": RunStatus.ABORTED, "interrupted": RunStatus.ABORTED}.get(journal.get("status") or "", RunStatus.ERROR)
+    checks: list[Check] = []
+    for phase in ("before", "after"):
+        state = journal["steady_states"].get(phase)
+        for probe in (state or {}).get("probes", []):
+            ok = probe.get("tolerance_met") is True
+            checks.append(Check(name=f"hypothesis {phase}: {probe['activity'].get('name')}", passes=int(ok), fails=int(not ok)))
+    for section in ("run", "rollbacks"):
+        for entry in journal.get(section, []):
+            ok = entry.get("status") == "succeeded"
+            checks.append(Check(name=f"{section}: {entry['activity'].get('name')}", passes=int(ok), fails=int(not ok)))
+    during = journal["steady_states"].get("during") or []
+    metrics = {
+        "chaos_deviated": Metric.new("gauge", value=1.0 if journal.get("deviated") else 0.0),
+        "chaos_activities_failed": Metric.new("counter", count=sum(1 for e in journal.get("run", []) if e.get("status") != "succeeded"),
+                                              sum=float(sum(1 for e in journal.get("run", []) if e.get("status") != "succeeded"))),
+        "chaos_hypothesis_during_met": Metric.new("rate", passes=sum(1 for s in during if s and s.get("steady_state_met")),
+                                                  fails=sum(1 for s in during if s and not s.get("steady_state_met"))),
+    }
+    recovery = (journal.get("x-assay") or {}).get("recovery")
+    if recovery and recovery.get("time_to_recover_s") is not None:
+        metrics["chaos_time_to_recover_s"] = Metric.new("gauge", value=float(recovery["time_to_recover_s"]))
+        if recovery.get("time_degraded_s") is not None:
+            metrics["chaos_time_degraded_s"] = Metric.new("gauge", value=float(recovery["time_degraded_s"]))
+    for phase, stats in ((journal.get("x-assay") or {}).get("load") or {}).items():
+        for key in ("availability", "error_rate", "p95_ms"):
+            if stats.get(key) is not None:
+                metrics[f"chaos_{key}{{phase:{phase}}}"] = Metric.new("gauge", value=float(stats[key]), tags={"phase": phase})
+    if recovery:
+        checks.append(Check(name="recovery within target", passes=int(bool(recovery["within_target"])),
+                            fails=int(not recovery["within_target"])))
+    started = datetime.fromisoformat(journal["start"])
+    finished = datetime.fromisoformat(journal["end"])
+    return RunResult(name=str(journal["experiment"].get("title") or "experiment"), kind="chaos", tool="assay",
+                     status=status, started_at=started, finished_at=finished, duration_s=float(journal.get("duration") or 0.0),
+                     metrics=metrics, checks=checks,
+                     extra={"journal_status": journal.get("status"), "deviated": journal.get("deviated"),
+                            "tags": list(journal["experiment"].get("tags") or [])})

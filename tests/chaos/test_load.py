@@ -1,0 +1,51 @@
+"""Background load across the experiment: one RunResult per phase, availability and error rate per phase."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from assay.chaos.runner import RunOptions
+from assay.chaos.session import run_file
+from assay.errors import UsageError
+from assay.results import RunResult
+
+
+def test_load_runs_across_phases_and_sees_the_fault(tmp_path: Path, recovering_service: str,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSAY_CHAOS_LOCK_DIR", str(tmp_path / "locks"))
+    base = recovering_service
+    exp = tmp_path / "load.json"
+    exp.write_text(json.dumps({
+        "title": "load during a fault", "description": "d",
+        "extensions": [{"name": "assay", "load": {"url": f"{base}/health", "rate": 40, "segment": "300ms"},
+                        "recovery": {"frequency": 0.1, "hold": 0.3, "timeout": 20}}],
+        "steady-state-hypothesis": {"title": "healthy", "probes": [
+            {"type": "probe", "name": "health", "tolerance": 200, "pauses": {"after": 1.0},
+             "provider": {"type": "http", "url": f"{base}/health", "timeout": 5}}]},
+        "method": [
+            {"type": "action", "name": "break", "provider": {"type": "http", "url": f"{base}/break", "method": "POST"}},
+            {"type": "action", "name": "hold", "provider": {"type": "process", "path": "sleep", "arguments": ["1.2"]}},
+            {"type": "action", "name": "heal", "provider": {"type": "http", "url": f"{base}/heal?delay=0.5", "method": "POST"}},
+        ],
+    }))
+    outcome = run_file(exp, RunOptions(), journal_path=tmp_path / "j.json")
+    load = outcome.journal["x-assay"]["load"]
+    assert {"before", "during"} <= set(load)
+    assert load["before"]["availability"] == 1.0
+    assert load["during"]["availability"] < 0.5  # /health answers 503 while broken
+    assert load["during"]["requests"] > 0
+    phase = RunResult.model_validate(outcome.result.extra["phase_results"]["during"])
+    assert phase.metric("http_reqs") is not None
+    assert outcome.result.metrics["chaos_availability{phase:before}"].value == 1.0
+    assert outcome.exit_code == 0
+
+
+def test_load_extension_is_checked(tmp_path: Path) -> None:
+    exp = tmp_path / "bad.json"
+    exp.write_text(json.dumps({"title": "t", "description": "d", "method": [],
+                               "extensions": [{"name": "assay", "load": {"url": "http://127.0.0.1:1/", "scenario": "x.yaml"}}]}))
+    with pytest.raises(UsageError, match="exactly one of url"):
+        run_file(exp, RunOptions(), journal_path=None)
