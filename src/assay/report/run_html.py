@@ -212,3 +212,8 @@ def _pct(result: RunResult, name: str, key: str) -> str:
     m = result.metrics.get(name)
     v = m.stat(key) if m is not None else None
     return "–" if v is None or m is None else _value(m, key, v)
+
+
+def sections(result: RunResult) -> str:
+    """A run's thresholds and over-time charts, for pages that embed runs (a plan's night report)."""
+    return _thresholds(result) + _charts(result)

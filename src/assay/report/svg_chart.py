@@ -21,7 +21,9 @@ def _nice_step(span: float, ticks: int = 5) -> float:
     return 10 * power
 
 
-def line_chart(series: list[tuple[str, str, list[tuple[float, float]]]], *, title: str, unit: str, target: float | None = None) -> str:
+def line_chart(
+    series: list[tuple[str, str, list[tuple[float, float]]]], *, title: str, unit: str, target: float | None = None, x_unit: str = "s"
+) -> str:
     """An inline SVG line chart of (label, colour, [(seconds, value)]) series, y from 0;
     `target` draws a dashed line (a threshold)."""
     xs = [x for _, _, pts in series for x, _ in pts]
@@ -51,7 +53,7 @@ def line_chart(series: list[tuple[str, str, list[tuple[float, float]]]], *, titl
     x_step = _nice_step(x_max, 8)
     x = 0.0
     while x <= x_max + 1e-9:
-        out.append(f'<text x="{px(x):.1f}" y="{HEIGHT - BOTTOM + 16}" font-size="11" text-anchor="middle" fill="#57606a">{_tick(x)}s</text>')
+        out.append(f'<text x="{px(x):.1f}" y="{HEIGHT - BOTTOM + 16}" font-size="11" text-anchor="middle" fill="#57606a">{_tick(x)}{escape(x_unit)}</text>')
         x += x_step
     out.append(f'<text x="14" y="{TOP + plot_h / 2:.1f}" font-size="11" fill="#57606a" transform="rotate(-90 14 {TOP + plot_h / 2:.1f})" '
                f'text-anchor="middle">{escape(unit)}</text>')
