@@ -19,7 +19,7 @@ from assay.chaos import experiment as exp_mod
 from assay.chaos.assay_provider import AssayContext
 from assay.chaos.recovery import spec_from
 from assay.chaos.runner import RunOptions, run_experiment
-from assay.chaos.substitute import load_configuration, load_secrets
+from assay.chaos.substitute import load_configuration, load_secrets, substitute
 from assay.errors import ExitCode
 from assay.results import Check, Metric, RunResult, RunStatus
 
@@ -76,7 +76,8 @@ def run_file(
     target = safety.target or f"experiment {exp.data.get('title')}"
     ctx = AssayContext()
     options.assay_context = ctx
-    load_spec = background_load.spec_from(exp.data)
+    # ${...} in the load extension too: a plan passes the service's URL as configuration
+    load_spec = background_load.spec_from(substitute(exp.data, configuration, secrets))
     load = background_load.BackgroundLoad(load_spec) if load_spec else None
     phases: dict[str, RunResult] = {}
     if load is not None:

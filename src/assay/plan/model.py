@@ -207,6 +207,7 @@ class ContractVerifyStep(StepBase):
     provider_base_url: str | None = None
     pacts: list[str] = Field(default_factory=list)
     broker: str | None = None
+    state_handlers: str | None = Field(default=None, description="module:obj or file.py:obj (plan-relative) seeding provider states")
     publish: bool = False
     provider_version: str | None = None
     branch: str | None = None

@@ -113,16 +113,17 @@ def text_of(report: PlanReport, parts: dict[str, Any], run_dir: Path) -> str:
     return "\n".join(lines)
 
 
-def send(note: Notification, report: PlanReport, run_dir: Path, store_url: str | None, now: datetime) -> Notice:
+def send(note: Notification, report: PlanReport, run_dir: Path, store_url: str | None, now: datetime,
+         values: dict[str, str] | None = None) -> Notice:
     channel = note.name or note.type
     parts = compose(note, report, run_dir, store_url, now)
     kinds = sorted(parts)
     try:
         text = text_of(report, parts, run_dir)
         if note.type == "slack":
-            _post(expand(note.url or "", {}), {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}}]})
+            _post(expand(note.url or "", values or {}), {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}}]})
         elif note.type == "webhook":
-            _post(expand(note.url or "", {}), {"schema": SCHEMA, "plan": report.plan, "run_id": report.run_id,
+            _post(expand(note.url or "", values or {}), {"schema": SCHEMA, "plan": report.plan, "run_id": report.run_id,
                                                "status": report.status, "exit_code": report.exit_code,
                                                "report": str(run_dir / "report.html"), **parts})
         else:
@@ -160,11 +161,13 @@ def _mail(note: Notification, report: PlanReport, text: str) -> None:
         client.send_message(msg)
 
 
-def send_all(plan: Plan, report: PlanReport, run_dir: Path, store_url: str | None, now: datetime) -> list[Notice]:
+def send_all(plan: Plan, report: PlanReport, run_dir: Path, store_url: str | None, now: datetime,
+             values: dict[str, str] | None = None) -> list[Notice]:
+    """Send each channel whose `when` matches; `values` expands `${services.X.url}` in URLs."""
     out = []
     for note in plan.notifications:
         if should_send(note, report):
-            out.append(send(note, report, run_dir, store_url, now))
+            out.append(send(note, report, run_dir, store_url, now, values))
     return out
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shlex
 import shutil
+import sys
 import threading
 import time
 import uuid
@@ -113,14 +114,17 @@ class PlanRunner:
                 for inst in self.instances:
                     self._skip_stage(inst, "a service did not start")
         finally:
-            self._stop_services(self.services)
-            for inst in self.instances:  # whatever never got to run
-                if inst.outcome.status in ("pending", "running"):
-                    self._skip_stage(inst, "interrupted" if self.stop_event.is_set() else "not reached")
-            self.report.finished_at = datetime.now(UTC)
-            self.report.duration_s = time.monotonic() - started
-            decide(self.report, {n: s.continue_on_error for n, s in self.plan.stages.items()})
-            self._finish()
+            try:
+                for inst in self.instances:  # whatever never got to run
+                    if inst.outcome.status in ("pending", "running"):
+                        self._skip_stage(inst, "interrupted" if self.stop_event.is_set() else "not reached")
+                self.report.finished_at = datetime.now(UTC)
+                self.report.duration_s = time.monotonic() - started
+                decide(self.report, {n: s.continue_on_error for n, s in self.plan.stages.items()})
+                self._record_and_notify()  # while the services still run: a local webhook sink may be one
+            finally:
+                self._stop_services(self.services)
+                self._write()
         return self.report
 
     # -- expansion ------------------------------------------------------------------------------
@@ -147,6 +151,8 @@ class PlanRunner:
         import os
 
         env = dict(os.environ)
+        # `assay` and `python` in a plan mean this installation's, also when its bin/ is not on PATH
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         env["ASSAY_PLAN"] = self.plan.name
         env["ASSAY_RUN_ID"] = self.run_id
         env["ASSAY_RUN_DIR"] = str(self.run_dir)
@@ -209,6 +215,8 @@ class PlanRunner:
                 self._emit("service", name=name, stage=stage, status="failed", error=str(exc))
                 return False
             running.append(rs)
+            if rs.process is not None and rs.process.proc is not None:
+                values[f"services.{name}.pid"] = str(rs.process.proc.pid)
             outcome.ready_after_s = rs.ready_after_s
             self._emit("service", name=name, stage=stage, status=outcome.status, url=url)
         return True
@@ -488,9 +496,8 @@ class PlanRunner:
 
     # -- the end --------------------------------------------------------------------------------
 
-    def _finish(self) -> None:
+    def _record_and_notify(self) -> None:
         from assay.plan import record as recording
-        from assay.plan.reports import write_reports
 
         if self.record:
             try:
@@ -503,7 +510,12 @@ class PlanRunner:
         if self.options.notify and self.plan.notifications:
             from assay.plan.notify import send_all
 
-            self.report.notifications = send_all(self.plan, self.report, self.run_dir, self.store_url, self.now)
+            self.report.notifications = send_all(self.plan, self.report, self.run_dir, self.store_url, self.now,
+                                                self.values)
+
+    def _write(self) -> None:
+        from assay.plan.reports import write_reports
+
         write_reports(self.report, self.run_dir, self.store_url)
         self._emit("finished", status=self.report.status, exit_code=self.report.exit_code,
                    report=str(self.run_dir / "report.html"))

@@ -152,6 +152,12 @@ def _verify(step: ContractVerifyStep, ctx: StepContext) -> Invocation:
         argv += ["--pact", ctx.path(pact)]
     if step.broker:
         argv += ["--broker", ctx.x(step.broker)]
+    if step.state_handlers:
+        handler = ctx.x(step.state_handlers)
+        where, sep, obj = handler.rpartition(":")
+        if sep and where.endswith(".py"):
+            handler = f"{ctx.path(where)}:{obj}"
+        argv += ["--state-handlers", handler]
     if step.publish:
         argv += ["--publish"]
     if step.provider_version:

@@ -223,8 +223,8 @@ def _references(loaded: LoadedPlan, issue: Say) -> None:
                 elif root == "services" and (len(parts) < 2 or parts[1] not in services):
                     svc = parts[1] if len(parts) > 1 else ""
                     say(path, f"${{{m.group(1)}}}: no service {svc!r}{_hint(svc, services)}")
-                elif root == "services" and len(parts) > 2 and parts[2] not in ("url", "port", "host", "log"):
-                    say(path, f"${{{m.group(1)}}}: a service has url, port, host and log")
+                elif root == "services" and len(parts) > 2 and parts[2] not in ("url", "port", "host", "log", "pid"):
+                    say(path, f"${{{m.group(1)}}}: a service has url, port, host, pid and log")
                 elif root == "matrix" and (len(parts) < 2 or parts[1] not in matrix):
                     say(path, f"${{{m.group(1)}}}: the stage has no matrix key {parts[1] if len(parts) > 1 else ''!r}")
         elif isinstance(value, dict):
