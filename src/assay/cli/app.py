@@ -37,6 +37,7 @@ GROUPS: dict[str, str] = {
     "slo": "assay.cli.slo",
     "trend": "assay.cli.trend",
     "plan": "assay.cli.plan",
+    "trace": "assay.cli.trace",
     "results": "assay.cli.results",
     "example": "assay.cli.example",
     "observe": "assay.cli.observe",

@@ -72,7 +72,9 @@ class PlanRunner:
         self.run_dir = (root / self.plan.name / self.run_id).resolve()
         self.stop_event = threading.Event()
         self.stop_reason = ""
-        self.store_url = self.options.store_url or self.plan.trends.store
+        from assay.trends.store import store_url
+
+        self.store_url = absolute_sqlite(store_url(self.options.store_url or self.plan.trends.store))
         self.record = self.plan.trends.record if self.options.record is None else self.options.record
         self.lock = threading.Lock()
         self.results: dict[str, list[Path]] = {}
@@ -526,6 +528,15 @@ class PlanRunner:
                 self.options.on_event(event, data)
             except Exception:  # a broken progress display never stops the night
                 pass
+
+
+def absolute_sqlite(url: str | None) -> str | None:
+    """A relative SQLite path is relative to where `assay plan run` was started, not to each
+    step's directory: make it absolute before steps run elsewhere."""
+    prefix = "sqlite:///"
+    if url is None or not url.startswith(prefix) or url.startswith(prefix + "/") or url == prefix + ":memory:":
+        return url
+    return prefix + str(Path(url[len(prefix):]).resolve())
 
 
 def fires_on(expression: str, when: datetime) -> bool:

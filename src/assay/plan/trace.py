@@ -1,0 +1,353 @@
+"""The traceability matrix: user stories and acceptance scenarios mapped to the tests that
+cover them, with computed totals (a team's hand-written totals were wrong).
+
+Sources:
+- the spec: Markdown (story headings `## US1: title (P0)` and scenario lines carrying ids
+  like `US1-AS2`) or YAML (`stories: [{id, title, priority, scenarios: [{id, title}]}]`);
+- tests tagged `@pytest.mark.scenario("US1-AS2")`, found statically in test files (so an
+  automated scenario counts even before it runs);
+- last results: JUnit XML (assay's pytest plugin writes each test's scenarios as
+  `<property name="scenario">`) and plan reports (steps tagged `scenario:`).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from assay.config import ConfigError, ConfigIssue, StrictModel, validate_data
+from assay.errors import UsageError
+
+SCENARIO_ID = re.compile(r"\b([A-Z][A-Z0-9]*\d+-[A-Z]+\d+)\b")
+STORY_HEADING = re.compile(r"^#{1,6}\s+(?:User\s+Story\s+)?([A-Z][A-Z0-9]*\d+)\b[\s:.\-–—]*(.*)$")
+PRIORITY = re.compile(r"\b(P[0-4])\b")
+
+
+class SpecScenario(StrictModel):
+    id: str = Field(pattern=r"^[A-Z][A-Z0-9]*\d+-[A-Z]+\d+$")
+    title: str = ""
+
+
+class SpecStory(StrictModel):
+    id: str
+    title: str = ""
+    priority: str = Field(default="P2", pattern=r"^P[0-4]$")
+    scenarios: list[SpecScenario] = Field(default_factory=list)
+
+
+class Spec(StrictModel):
+    stories: list[SpecStory]
+
+
+def load_spec(path: str | Path) -> Spec:
+    p = Path(path)
+    if p.suffix.lower() in (".yaml", ".yml", ".json", ".toml"):
+        from assay.config import load_config
+
+        return load_config(p, Spec)
+    if p.suffix.lower() not in (".md", ".markdown"):
+        raise UsageError(f"{p}: a spec is Markdown (.md) or YAML/JSON/TOML, not {p.suffix!r}")
+    from assay.config import read_text
+
+    return parse_markdown(read_text(p), str(p))
+
+
+def parse_markdown(text: str, source: str = "<spec>") -> Spec:
+    """Story headings carry an id (and a priority); lines below them carrying a scenario id are its scenarios."""
+    stories: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    issues: list[ConfigIssue] = []
+    current: dict[str, Any] | None = None
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        heading = STORY_HEADING.match(line.strip())
+        if heading and not SCENARIO_ID.search(line):
+            title = heading.group(2).strip()
+            prio = PRIORITY.search(title)
+            title = PRIORITY.sub("", title).replace("()", "").replace("[]", "").strip(" -–—:,")
+            current = {"id": heading.group(1), "title": title, "priority": prio.group(1) if prio else "P2", "scenarios": []}
+            stories.append(current)
+            continue
+        if current is not None and not current["scenarios"] and line.strip().lower().startswith(("priority", "**priority")):
+            prio = PRIORITY.search(line)
+            if prio:
+                current["priority"] = prio.group(1)
+            continue
+        m = SCENARIO_ID.search(line)
+        if m is None or line.lstrip().startswith("#") and not line.lstrip("#").strip().startswith(m.group(1)):
+            continue
+        sid = m.group(1)
+        if current is None or not sid.startswith(current["id"] + "-"):
+            owner = next((s for s in stories if sid.startswith(s["id"] + "-")), None)
+            if owner is None:
+                issues.append(ConfigIssue(source, lineno, m.start() + 1, (), f"scenario {sid} is under no story heading ({sid.split('-')[0]})"))
+                continue
+            target = owner
+        else:
+            target = current
+        if sid in seen:
+            issues.append(ConfigIssue(source, lineno, m.start() + 1, (), f"scenario {sid} is listed twice (first on line {seen[sid]})"))
+            continue
+        seen[sid] = lineno
+        title = line[m.end():].strip(" *:-–—|`")
+        target["scenarios"].append({"id": sid, "title": re.sub(r"\s+", " ", title)[:200]})
+    if issues:
+        raise ConfigError(issues)
+    if not stories:
+        raise ConfigError([ConfigIssue(source, None, None, (), "no user stories found: expected headings like '## US1: title (P1)'")])
+    return validate_data({"stories": stories}, Spec, source=source)
+
+
+# --- tests -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class TaggedTest:
+    name: str  # path::Class::function
+    scenarios: list[str]
+    status: str = "not run"  # passed | failed | error | skipped | not run
+
+
+def scan_tests(paths: list[Path]) -> list[TaggedTest]:
+    """Tests marked `@pytest.mark.scenario(...)` (functions, methods, or whole classes), without running them."""
+    out: list[TaggedTest] = []
+    files: list[Path] = []
+    for p in paths:
+        files += sorted(p.rglob("test_*.py")) + sorted(p.rglob("*_test.py")) if p.is_dir() else [p]
+    for f in files:
+        try:
+            tree = ast.parse(f.read_text(encoding="utf-8"), filename=str(f))
+        except (SyntaxError, UnicodeDecodeError, OSError):
+            continue
+        module_marks = _module_marks(tree)
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
+                ids = module_marks + _marks(node.decorator_list)
+                if ids:
+                    out.append(TaggedTest(f"{f.as_posix()}::{node.name}", ids))
+            elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
+                class_ids = module_marks + _marks(node.decorator_list)
+                for item in node.body:
+                    if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and item.name.startswith("test"):
+                        ids = class_ids + _marks(item.decorator_list)
+                        if ids:
+                            out.append(TaggedTest(f"{f.as_posix()}::{node.name}::{item.name}", ids))
+    return out
+
+
+def _marks(decorators: list[ast.expr]) -> list[str]:
+    ids: list[str] = []
+    for d in decorators:
+        if isinstance(d, ast.Call) and _is_scenario_mark(d.func):
+            ids += [a.value for a in d.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+    return ids
+
+
+def _is_scenario_mark(node: ast.expr) -> bool:
+    return isinstance(node, ast.Attribute) and node.attr == "scenario" and isinstance(node.value, ast.Attribute) and node.value.attr == "mark"
+
+
+def _module_marks(tree: ast.Module) -> list[str]:
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "pytestmark" for t in node.targets):
+            value = node.value
+            items = value.elts if isinstance(value, ast.List | ast.Tuple) else [value]
+            return _marks([i for i in items])
+    return []
+
+
+def junit_tests(path: Path) -> list[TaggedTest]:
+    from assay.plan.steps import read_junit
+
+    out = []
+    for case in read_junit(path, []):
+        if case.scenarios:
+            module = case.classname
+            out.append(TaggedTest(f"{module}::{case.name}" if module else case.name, case.scenarios, case.status))
+    return out
+
+
+def plan_tests(path: Path) -> list[TaggedTest]:
+    """Plan steps tagged `scenario:` in a plan's report.json, with their status."""
+    from assay.plan.outcome import PlanReport
+
+    try:
+        report = PlanReport.model_validate_json(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{path}: not a plan report (report.json): {str(exc).splitlines()[0]}") from None
+    out = []
+    for step in report.steps():
+        if step.scenarios:
+            status = {"passed": "passed", "warning": "passed", "skipped": "skipped"}.get(step.status, "failed")
+            out.append(TaggedTest(f"plan {report.plan}: {step.key}", list(step.scenarios), status))
+        for t in step.tests:
+            if t.scenarios:
+                out.append(TaggedTest(f"{t.classname}::{t.name}" if t.classname else t.name, t.scenarios, t.status))
+    return out
+
+
+# --- the matrix ------------------------------------------------------------------------------------
+
+
+class Row(BaseModel):
+    story: str
+    story_title: str
+    priority: str
+    scenario: str
+    title: str
+    tests: list[str]
+    automated: bool
+    last_result: str  # passed | failed | not run | no test
+
+
+class Totals(BaseModel):
+    scenarios: int
+    automated: int
+    passing: int
+    failing: int
+    coverage_pct: float
+    passing_pct: float
+
+
+class Matrix(BaseModel):
+    schema_: str = Field(default="assay.trace/1", alias="schema")
+    rows: list[Row]
+    totals: Totals
+    by_priority: dict[str, Totals]
+    unknown_ids: list[str] = Field(default_factory=list, description="Scenario ids tests carry that the spec does not have")
+    gaps: list[str] = Field(default_factory=list, description="Gating scenarios with no test or a failing one")
+    exit_code: int = 0
+
+    model_config = {"populate_by_name": True}
+
+
+def _norm(name: str) -> str:
+    """Comparable test names: `tests/x/test_a.py::T::f` and JUnit's `tests.x.test_a.T` + `f` meet here."""
+    name = name.replace(".py::", "::").replace("/", ".").replace("::", ".")
+    return name.split("[", 1)[0]
+
+
+def build(spec: Spec, tagged: list[TaggedTest], results: list[TaggedTest], gate: tuple[str, ...] = ("P0", "P1")) -> Matrix:
+    by_test: dict[str, TaggedTest] = {}
+    for t in tagged:
+        by_test[_norm(t.name)] = t
+    for r in results:  # a result overrides the static "not run"; results of unscanned tests add them
+        key = _norm(r.name)
+        match = by_test.get(key) or next((t for k, t in by_test.items() if k.endswith("." + key) or key.endswith("." + k)), None)
+        if match is not None:
+            match.status = _combine(match.status, r.status)
+            match.scenarios = sorted(set(match.scenarios) | set(r.scenarios))
+        else:
+            by_test[key] = TaggedTest(r.name, list(r.scenarios), r.status)
+    known = {sc.id for st in spec.stories for sc in st.scenarios}
+    unknown = sorted({sid for t in by_test.values() for sid in t.scenarios if sid not in known})
+    rows: list[Row] = []
+    for story in spec.stories:
+        for sc in story.scenarios:
+            tests = [t for t in by_test.values() if sc.id in t.scenarios]
+            statuses = [t.status for t in tests]
+            if not tests:
+                last = "no test"
+            elif any(s in ("failed", "error") for s in statuses):
+                last = "failed"
+            elif any(s == "passed" for s in statuses):
+                last = "passed"
+            else:
+                last = "not run"
+            rows.append(Row(story=story.id, story_title=story.title, priority=story.priority, scenario=sc.id, title=sc.title,
+                            tests=sorted(t.name for t in tests), automated=bool(tests), last_result=last))
+    gaps = [f"{r.scenario} ({r.priority}): {'no test' if not r.automated else 'failing: ' + ', '.join(r.tests)}"
+            for r in rows if r.priority in gate and r.last_result in ("no test", "failed")]
+    priorities = sorted({r.priority for r in rows})
+    return Matrix(rows=rows, totals=_totals(rows), by_priority={p: _totals([r for r in rows if r.priority == p]) for p in priorities},
+                  unknown_ids=unknown, gaps=gaps, exit_code=2 if gaps else 0)
+
+
+def _combine(a: str, b: str) -> str:
+    order = ["not run", "skipped", "passed", "failed", "error"]
+    return max(a, b, key=lambda s: order.index(s) if s in order else 0)
+
+
+def _totals(rows: list[Row]) -> Totals:
+    n = len(rows)
+    auto = sum(r.automated for r in rows)
+    passing = sum(r.last_result == "passed" for r in rows)
+    failing = sum(r.last_result == "failed" for r in rows)
+    return Totals(scenarios=n, automated=auto, passing=passing, failing=failing,
+                  coverage_pct=round(100.0 * auto / n, 1) if n else 0.0, passing_pct=round(100.0 * passing / n, 1) if n else 0.0)
+
+
+# --- renderers -------------------------------------------------------------------------------------
+
+
+def to_markdown(m: Matrix) -> str:
+    lines = ["| story | priority | scenario | tests | automated | last result |", "|---|---|---|---|---|---|"]
+    for r in m.rows:
+        tests = "<br>".join(f"`{t}`" for t in r.tests) or "–"
+        lines.append(f"| {r.story} {r.story_title} | {r.priority} | {r.scenario} {r.title} | {tests} | "
+                     f"{'yes' if r.automated else 'no'} | {r.last_result} |")
+    t = m.totals
+    lines += ["", f"**Totals:** {t.scenarios} scenarios, {t.automated} automated ({t.coverage_pct:g}%), "
+              f"{t.passing} passing ({t.passing_pct:g}%), {t.failing} failing", ""]
+    lines += [f"- {p}: {x.automated}/{x.scenarios} automated ({x.coverage_pct:g}%), {x.passing} passing" for p, x in m.by_priority.items()]
+    if m.gaps:
+        lines += ["", "**Gaps:**"] + [f"- {g}" for g in m.gaps]
+    if m.unknown_ids:
+        lines += ["", "Tests name scenarios the spec does not have: " + ", ".join(m.unknown_ids)]
+    return "\n".join(lines) + "\n"
+
+
+def to_html(m: Matrix, title: str = "Traceability matrix") -> str:
+    from html import escape
+
+    from assay.report.run_html import CSS
+
+    cls = {"passed": "ok", "failed": "bad", "no test": "bad"}
+    rows = "".join(
+        f"<tr><td>{escape(r.story)} {escape(r.story_title)}</td><td>{escape(r.priority)}</td><td>{escape(r.scenario)} {escape(r.title)}</td>"
+        f"<td>{'<br>'.join(f'<code>{escape(t)}</code>' for t in r.tests) or '–'}</td><td>{'yes' if r.automated else 'no'}</td>"
+        f"<td class='{cls.get(r.last_result, '')}'>{escape(r.last_result)}</td></tr>" for r in m.rows)
+    t = m.totals
+    prio = "".join(f"<li>{escape(p)}: {x.automated}/{x.scenarios} automated ({x.coverage_pct:g}%), {x.passing} passing</li>"
+                   for p, x in m.by_priority.items())
+    gaps = "".join(f"<li>{escape(g)}</li>" for g in m.gaps)
+    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{escape(title)}</title><style>{CSS}</style></head><body>"
+            f"<h1>{escape(title)}</h1><div class='cards'><div class='card'>scenarios<b>{t.scenarios}</b></div>"
+            f"<div class='card'>automated<b>{t.coverage_pct:g}%</b></div><div class='card'>passing<b>{t.passing_pct:g}%</b></div>"
+            f"<div class='card'>failing<b>{t.failing}</b></div></div><ul>{prio}</ul>"
+            + (f"<h2>Gaps</h2><ul>{gaps}</ul>" if gaps else "")
+            + "<h2>Scenarios</h2><table><tr><th>story</th><th>priority</th><th>scenario</th><th>tests</th><th>automated</th><th>last result</th></tr>"
+            + rows + "</table></body></html>\n")
+
+
+def to_json(m: Matrix) -> str:
+    return json.dumps(m.model_dump(by_alias=True), indent=2) + "\n"
+
+
+@dataclass
+class Sources:
+    tests: list[Path] = field(default_factory=list)
+    junit: list[Path] = field(default_factory=list)
+    plan_reports: list[Path] = field(default_factory=list)
+
+
+def matrix(spec_path: Path, sources: Sources, gate: tuple[str, ...] = ("P0", "P1")) -> Matrix:
+    spec = load_spec(spec_path)
+    tagged = scan_tests(sources.tests)
+    results: list[TaggedTest] = []
+    for j in sources.junit:
+        if not j.is_file():
+            raise UsageError(f"{j}: no such JUnit XML file")
+        results += junit_tests(j)
+    for p in sources.plan_reports:
+        results += plan_tests(p)
+    return build(spec, tagged, results, gate)
+
+
+__all__ = ["Matrix", "Row", "Sources", "Spec", "TaggedTest", "build", "load_spec", "matrix", "parse_markdown", "scan_tests",
+           "to_html", "to_json", "to_markdown"]
