@@ -467,11 +467,11 @@ def _read_slo(step: SloStep, ctx: StepContext, code: int) -> Ingested:
         result_name = (ev.get("result") or {}).get("name") or "result"
         scores.append({"result": result_name, "status": ev.get("status"), "score": ev.get("score"),
                        "score_status": ev.get("score_status"),
-                       "objectives": [{"id": o.get("id"), "title": o.get("title"), "code": o.get("code"),
-                                       "value": o.get("value"), "target": o.get("target_text") or o.get("target"),
+                       "objectives": [{"id": o.get("id"), "title": o.get("title"), "code": o.get("code") or o.get("status"),
+                                       "value": o.get("value"), "target": o.get("target"),
                                        "unit": o.get("unit")} for o in ev.get("objectives", [])]})
         for o in ev.get("objectives", []):
-            code_ = str(o.get("code", "INFO"))
+            code_ = str(o.get("code") or o.get("status") or "INFO")
             status = {"PASS": "passed", "WARNING": "warning", "FAIL": "failed", "CRITICAL": "failed"}.get(code_)
             if status is None:
                 continue
