@@ -23,7 +23,7 @@ CSS = RUN_CSS + """
 .verdict{border-radius:8px;padding:14px 18px;margin:8px 0 16px;color:#fff}
 .verdict h1{margin:0;font-size:26px;color:#fff}.verdict ul{margin:6px 0 0 18px;padding:0}
 .v-passed{background:#1a7f37}.v-warning{background:#9a6700}.v-failed,.v-error,.v-aborted{background:#cf222e}
-.skipped{background:#8c959f}.running,.pending{background:#0969da}
+.skipped{background:#8c959f}.running,.pending{background:#0969da}.ready,.stopped,.checked{background:#1a7f37}
 .stage td{background:#f6f8fa;font-weight:600}td.gate{color:#57606a;font-size:13px}
 .timeline{position:relative;border-left:1px solid #d0d7de;margin:6px 0}
 .tl-row{display:flex;align-items:center;height:20px;font-size:12px}.tl-label{width:260px;overflow:hidden;white-space:nowrap}
