@@ -189,4 +189,4 @@ def flakes_command(
     if markdown is not None:
         write_text_atomic(markdown, to_markdown(report))
     if json_out is not None:
-        write_text_atomic(json_out, report.model_dump_json(indent=2) + "\n")
+        write_text_atomic(json_out, report.model_dump_json(indent=2, by_alias=True) + "\n")
