@@ -1,48 +1,13 @@
-"""Helpers for the plan tests: write a plan, run `assay plan` as a real subprocess, read its report."""
+"""The plan tests' fixture: `run_plan(yaml_text, *args)` in its own folder, artifacts and trend store."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-
-
-@dataclass
-class PlanRun:
-    code: int
-    out: str
-    err: str
-    report: dict[str, Any] | None
-    run_dir: Path | None
-
-    def step(self, key: str) -> dict[str, Any]:
-        assert self.report is not None, self.err
-        for stage in self.report["stages"]:
-            for step in stage["steps"]:
-                if f"{stage['key']}.{step['name']}" == key:
-                    return dict(step)
-        raise KeyError(key)
-
-    def stage(self, key: str) -> dict[str, Any]:
-        assert self.report is not None, self.err
-        return next(dict(s) for s in self.report["stages"] if s["key"] == key)
-
-
-def assay(*args: str, cwd: Path | None = None, timeout: float = 240, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "assay", *args], capture_output=True, text=True, timeout=timeout,
-                          cwd=cwd, env={**os.environ, **(env or {})})
-
-
-def latest_run(artifacts: Path) -> Path | None:
-    runs = sorted(p for p in artifacts.glob("*/*") if (p / "report.json").is_file())
-    return runs[-1] if runs else None
+from plan_helpers import PlanRun, assay, latest_run
 
 
 @pytest.fixture

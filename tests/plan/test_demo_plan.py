@@ -9,8 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import assay, latest_run
-from test_plan_report import PASSED_GREEN, chromium, top_pixels
+from plan_helpers import PASSED_GREEN, assay, chromium, latest_run, top_pixels
 
 PLAN = Path(__file__).resolve().parents[2] / "examples" / "courier" / "nightly.yaml"
 

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import PlanRun, assay
+from plan_helpers import PlanRun, assay
 
 from assay.plan.flakes import flaky_from
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PlanRun
+from plan_helpers import PlanRun
 
 from assay.harness.ports import free_port
 

@@ -6,20 +6,15 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import PlanRun
-from PIL import Image
+from plan_helpers import FAILED_RED, PASSED_GREEN, PlanRun, chromium, top_pixels
 
 Run = Callable[..., PlanRun]
 HERE = Path(__file__).resolve().parent
-FAILED_RED = (0xCF, 0x22, 0x2E)
-PASSED_GREEN = (0x1A, 0x7F, 0x37)
 
 SLO = """\
 objectives:
@@ -29,25 +24,6 @@ objectives:
     pass: ["<0.01"]
     priority: P0
 """
-
-
-def chromium(page: Path, png: Path, system_tool: Callable[..., str]) -> str:
-    binary = system_tool("chromium")
-    with tempfile.TemporaryDirectory(prefix="assay-chromium-") as profile:
-        proc = subprocess.run(
-            [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
-             "--enable-logging=stderr", "--v=0", f"--screenshot={png}", "--window-size=1100,1400", "--hide-scrollbars",
-             page.as_uri()],
-            check=True, capture_output=True, text=True, timeout=90,
-        )
-    return proc.stderr
-
-
-def top_pixels(png: Path, colour: tuple[int, int, int], height: int = 260) -> int:
-    img = Image.open(png).convert("RGB")
-    box = img.crop((0, 0, img.width, height))
-    return sum(1 for p in box.getdata() if p == colour)
 
 
 @pytest.mark.slow

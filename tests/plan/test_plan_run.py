@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from conftest import PlanRun
+from plan_helpers import PlanRun
 
 Run = Callable[..., PlanRun]
 

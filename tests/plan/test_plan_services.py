@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import PlanRun, latest_run
+from plan_helpers import PlanRun, latest_run
 
 Run = Callable[..., PlanRun]
 HERE = Path(__file__).resolve().parent

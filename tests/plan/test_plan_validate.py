@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import assay
+from plan_helpers import assay
 
 GOOD = """\
 name: night

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import assay
+from plan_helpers import assay
 
 from assay.plan.trace import parse_markdown
 
