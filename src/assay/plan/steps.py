@@ -347,6 +347,7 @@ def _read_chaos(step: ChaosStep, ctx: StepContext, code: int) -> Ingested:
         out.gates.append(Gate(name="recovery within target", status="passed" if within else "failed",
                               detail=f"recovered in {ttr:.1f}s" if isinstance(ttr, int | float) else "did not recover"))
     out.details = {"status": status, "deviated": deviated, "recovery": recovery,
+                   "load": (journal.get("x-assay") or {}).get("load") or {},
                    "timeline": chaos_timeline(journal), "title": (journal.get("experiment") or {}).get("title")}
     if code == 0 and status == "completed" and not deviated:
         out.status = "passed"

@@ -178,6 +178,15 @@ def _chaos(report: PlanReport) -> str:
                         f'<div class="tl-bar"><span style="left:{left:.1f}%;width:{width:.1f}%;background:{colour}" '
                         f'title="{r["start_s"]:.1f}s - {r["end_s"]:.1f}s {escape(str(r.get("status")))}"></span></div></div>')
         gates = "".join(f"<tr><td>{escape(g.name)}</td><td>{_badge(g.status)}</td><td>{escape(g.detail)}</td></tr>" for g in step.gates)
+        load = d.get("load") or {}
+        load_rows = "".join(
+            f"<tr><td>{escape(str(phase))}</td><td class='n'>{_num(v.get('requests'))}</td>"
+            f"<td class='n'>{_pct(v.get('availability'))}</td><td class='n'>{_pct(v.get('error_rate'))}</td>"
+            f"<td class='n'>{_num(v.get('p95_ms'))}</td></tr>"
+            for phase, v in load.items() if isinstance(v, dict))
+        if load_rows:
+            gates += ("</table><h3>Background load by phase</h3><table><tr><th>phase</th><th class='n'>requests</th>"
+                      "<th class='n'>availability</th><th class='n'>errors</th><th class='n'>p95 ms</th></tr>" + load_rows)
         parts.append(head + f"<p>{', '.join(facts)}</p>"
                      + (f'<div class="timeline">{"".join(rows)}</div><p class="meta">timeline: 0 - {end:.1f} s</p>' if rows else "")
                      + (f"<table><tr><th>gate</th><th>status</th><th></th></tr>{gates}</table>" if gates else ""))
@@ -212,6 +221,10 @@ def _slos(report: PlanReport) -> str:
                          f"{escape(str(score.get('status')))}, score {_num(score.get('score'))}</h3>"
                          f"<table><tr><th>id</th><th>objective</th><th class='n'>value</th><th>target</th><th>verdict</th></tr>{rows}</table>")
     return ("<h2>SLO scores</h2>" + "".join(parts)) if parts else ""
+
+
+def _pct(value: Any) -> str:
+    return f"{100 * value:.1f}%" if isinstance(value, int | float) and not isinstance(value, bool) else "–"
 
 
 def _num(value: Any) -> str:
