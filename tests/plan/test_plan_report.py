@@ -5,7 +5,6 @@ gate), Markdown, and schema-versioned JSON."""
 from __future__ import annotations
 
 import re
-import shutil
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -30,8 +29,6 @@ objectives:
 def test_the_night_report_renders_offline_with_the_verdict_on_top(
     run_plan: Run, tmp_path: Path, system_tool: Callable[..., str]
 ) -> None:
-    if shutil.which("curl") is None:
-        pytest.skip("curl is not installed")
     (tmp_path / "slo.yaml").write_text(SLO)
     run = run_plan(f"""\
 name: report

@@ -19,6 +19,7 @@ from plan_helpers import PlanRun, latest_run
 Run = Callable[..., PlanRun]
 HERE = Path(__file__).resolve().parent
 SERVICE = HERE / "slow_service.py"
+GET = HERE / "http_get.py"
 
 
 def _alive(pid: int) -> bool:
@@ -44,11 +45,11 @@ services:
   by-command:
     command: [python, {SERVICE}, --port, "${{services.by-command.port}}"]
     port: auto
-    ready: {{command: "curl -fsS ${{services.by-command.url}}/", interval: 0.2s, retries: 50}}
+    ready: {{command: "python {GET} ${{services.by-command.url}}/", interval: 0.2s, retries: 50}}
 stages:
   s:
     steps:
-      - {{name: call, kind: run, command: "curl -fsS ${{services.slow.url}}/hello && curl -fsS ${{services.by-tcp.url}}/"}}
+      - {{name: call, kind: run, command: "python {GET} ${{services.slow.url}}/hello && python {GET} ${{services.by-tcp.url}}/"}}
 """)
     assert run.code == 0, run.err + json.dumps(run.report, indent=1)[:3000]
     slow = next(s for s in run.report["services"] if s["name"] == "slow")  # type: ignore[index]
