@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from plan_helpers import PlanRun, assay
 
 from assay.plan.flakes import flaky_from
@@ -35,6 +36,7 @@ JUNIT = """<?xml version="1.0"?><testsuite name="t"><testcase classname="t" name
 <testcase classname="t" name="test_wobbly">{fail}</testcase></testsuite>"""
 
 
+@pytest.mark.slow
 def test_flaky_steps_and_tests_over_the_last_nights(run_plan: Run, tmp_path: Path) -> None:
     for n in range(1, 5):
         (tmp_path / f"junit-{n}.xml").write_text(JUNIT.format(fail="<failure message='x'/>" if n == 2 else ""))

@@ -105,6 +105,7 @@ def test_failure_alerts_reach_slack_webhook_and_email_naming_the_step_and_gate(
     assert sent == {"slack": True, "webhook": True, "email": True}
 
 
+@pytest.mark.slow
 def test_a_channel_that_cannot_be_reached_is_reported_not_fatal(run_plan: Run, tmp_path: Path) -> None:
     run = run_plan("""\
 name: unreachable

@@ -89,6 +89,7 @@ stages:
     assert smoke["details"]["http_reqs"]["count"] > 0 and smoke["results"] == ["stages/load/smoke/result.json"]
 
 
+@pytest.mark.slow
 def test_a_green_night_is_green(run_plan: Run, tmp_path: Path, system_tool: Callable[..., str]) -> None:
     run = run_plan("""\
 name: green

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from plan_helpers import PlanRun
 
 Run = Callable[..., PlanRun]
@@ -17,6 +18,7 @@ def _t(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp)
 
 
+@pytest.mark.slow
 def test_needs_order_stages_and_independent_ones_run_in_parallel(run_plan: Run, tmp_path: Path) -> None:
     run = run_plan("""\
 name: order
@@ -39,6 +41,7 @@ stages:
     assert (tmp_path / "left.done").exists()
 
 
+@pytest.mark.slow
 def test_a_step_is_killed_at_its_timeout_and_its_dependents_are_skipped_with_the_reason(run_plan: Run, tmp_path: Path) -> None:
     run = run_plan("""\
 name: timeouts
@@ -62,6 +65,7 @@ stages:
     assert any("slow.hang failed at gate 'timeout 1s'" in r for r in run.report["reasons"])  # type: ignore[index]
 
 
+@pytest.mark.slow
 def test_a_stage_timeout_kills_the_step_running_when_it_passes(run_plan: Run) -> None:
     run = run_plan("""\
 name: stagetimeout
@@ -76,6 +80,7 @@ stages:
     assert "killed at the stage's timeout" in run.step("s.two")["reason"]
 
 
+@pytest.mark.slow
 def test_continue_on_error_warns_and_if_conditions_pick_stages(run_plan: Run) -> None:
     plan = """\
 name: conditions
@@ -185,6 +190,7 @@ stages:
     assert run.report["data_loss"] == ["messaging.soak"]  # type: ignore[index]
 
 
+@pytest.mark.slow
 def test_matrix_stages_run_once_per_mode_side_by_side(run_plan: Run, tmp_path: Path) -> None:
     run = run_plan("""\
 name: modes

@@ -30,6 +30,7 @@ def _alive(pid: int) -> bool:
     return "zombie" not in status.lower()
 
 
+@pytest.mark.slow
 def test_a_slow_service_is_waited_for_and_its_log_captured(run_plan: Run, tmp_path: Path) -> None:
     run = run_plan(f"""\
 name: services
@@ -97,6 +98,7 @@ stages:
     assert "service 'crasher' exited with 3 while starting" in error and "bad config" in error
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_stops_the_step_and_the_services_and_still_writes_the_report(tmp_path: Path, sig: signal.Signals) -> None:
     plan = tmp_path / "plan.yaml"

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from plan_helpers import assay
 
 from assay.plan.trace import parse_markdown
@@ -65,6 +66,7 @@ def test_markdown_spec_parses_stories_priorities_and_scenarios() -> None:
     assert spec.stories[0].scenarios[1].title == "Given a repeated Idempotency-Key, the message is stored once."
 
 
+@pytest.mark.slow
 def test_the_matrix_from_real_pytest_results(tmp_path: Path) -> None:
     (tmp_path / "spec.md").write_text(SPEC)
     tests = tmp_path / "tests"

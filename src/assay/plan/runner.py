@@ -385,7 +385,7 @@ class PlanRunner:
         return StepContext(plan_name=self.plan.name, plan_dir=self.loaded.directory, run_dir=self.run_dir,
                            step_dir=step_dir, stage=inst.name, stage_key=inst.key, values=step_values, env=env,
                            store_url=self.store_url, results=results, stage_steps=list(ran), labels=labels,
-                           quarantine=list(self.plan.quarantine))
+                           quarantine=list(self.plan.quarantine), stage_timeout=inst.stage.timeout)
 
     def _run_step(self, spec: StepBase, out: StepOutcome, ctx: StepContext, stage_left: float | None) -> None:
         out.status = "running"
@@ -444,12 +444,12 @@ class PlanRunner:
             # what it wrote while stopping (a journal, a partial result) is still worth reading
             self._ingest(spec, out, ctx, done.exit_code, keep_status=True)
         elif done.timed_out:
+            limit = ctx.stage_timeout if by_stage else timeout
             what = "the stage's timeout" if by_stage else "its timeout"
-            out.status, out.reason = "failed", f"killed at {what} ({timeout:g}s)"
+            out.status, out.reason = "failed", f"killed at {what} ({limit:g}s)"
             self._ingest(spec, out, ctx, done.exit_code, keep_status=True)
-            out.gates.insert(0, Gate(name=f"timeout {timeout:g}s", status="failed", detail=f"killed at {what}"))
-            if by_stage:
-                out.reason = f"killed at the stage's timeout ({timeout:g}s)"
+            out.gates.insert(0, Gate(name=f"{'stage ' if by_stage else ''}timeout {limit:g}s", status="failed",
+                                     detail=f"killed after {done.duration_s:.1f}s"))
         else:
             self._ingest(spec, out, ctx, done.exit_code, keep_status=False)
         out.attempts.append(Attempt(number=n, status=out.status, exit_code=done.exit_code, duration_s=done.duration_s,

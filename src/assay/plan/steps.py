@@ -54,6 +54,7 @@ class StepContext:
     stage_steps: list[str]  # names of the steps of this stage that ran before this one
     labels: dict[str, str] = field(default_factory=dict)
     quarantine: list[str] = field(default_factory=list)
+    stage_timeout: float | None = None
 
     def x(self, value: str) -> str:
         return expand(value, self.values)
