@@ -463,6 +463,7 @@ class PlanRunner:
                 out.status, out.reason = "error", f"could not read the step's output: {exc}"
             return
         out.gates, out.details, out.tests = got.gates, got.details, got.tests
+        out.scenarios = sorted(set(out.scenarios) | set(got.scenarios))
         out.results = [str(p.relative_to(self.run_dir)) for p in got.results]
         out.artifacts = sorted(str(p.relative_to(self.run_dir)) for p in ctx.step_dir.rglob("*") if p.is_file())
         if not keep_status:

@@ -87,6 +87,7 @@ class Ingested:
     results: list[Path] = field(default_factory=list)
     tests: list[TestCase] = field(default_factory=list)
     reason: str = ""
+    scenarios: list[str] = field(default_factory=list)  # acceptance scenario ids the step's own files name
 
 
 def invocation(step: StepBase, ctx: StepContext) -> Invocation:
@@ -347,6 +348,10 @@ def _read_chaos(step: ChaosStep, ctx: StepContext, code: int) -> Ingested:
         ttr = recovery.get("time_to_recover_s")
         out.gates.append(Gate(name="recovery within target", status="passed" if within else "failed",
                               detail=f"recovered in {ttr:.1f}s" if isinstance(ttr, int | float) else "did not recover"))
+    # a Chaos Toolkit experiment's tags may name the acceptance scenarios it covers (US1-AS2)
+    from assay.plan.trace import SCENARIO_ID
+
+    out.scenarios = [t for t in (journal.get("experiment") or {}).get("tags") or [] if isinstance(t, str) and SCENARIO_ID.fullmatch(t)]
     out.details = {"status": status, "deviated": deviated, "recovery": recovery,
                    "load": (journal.get("x-assay") or {}).get("load") or {},
                    "timeline": chaos_timeline(journal), "title": (journal.get("experiment") or {}).get("title")}

@@ -27,6 +27,9 @@ from assay.errors import UsageError
 SCENARIO_ID = re.compile(r"\b([A-Z][A-Z0-9]*\d+-[A-Z]+\d+)\b")
 STORY_HEADING = re.compile(r"^#{1,6}\s+(?:User\s+Story\s+)?([A-Z][A-Z0-9]*\d+)\b[\s:.\-–—]*(.*)$")
 PRIORITY = re.compile(r"\b(P[0-4])\b")
+# a scenario is defined by a line that starts with its id (after a list marker, bold or a table pipe);
+# ids mentioned in prose are references, not definitions
+SCENARIO_LINE = re.compile(r"^\s*(?:[-*+]|\d+[.)]|\|)?\s*(?:\*\*|__|`)?([A-Z][A-Z0-9]*\d+-[A-Z]+\d+)\b")
 
 
 class SpecScenario(StrictModel):
@@ -78,23 +81,23 @@ def parse_markdown(text: str, source: str = "<spec>") -> Spec:
             if prio:
                 current["priority"] = prio.group(1)
             continue
-        m = SCENARIO_ID.search(line)
-        if m is None or line.lstrip().startswith("#") and not line.lstrip("#").strip().startswith(m.group(1)):
+        m = SCENARIO_LINE.match(line)
+        if m is None:
             continue
         sid = m.group(1)
         if current is None or not sid.startswith(current["id"] + "-"):
             owner = next((s for s in stories if sid.startswith(s["id"] + "-")), None)
             if owner is None:
-                issues.append(ConfigIssue(source, lineno, m.start() + 1, (), f"scenario {sid} is under no story heading ({sid.split('-')[0]})"))
+                issues.append(ConfigIssue(source, lineno, m.start(1) + 1, (), f"scenario {sid} is under no story heading ({sid.split('-')[0]})"))
                 continue
             target = owner
         else:
             target = current
         if sid in seen:
-            issues.append(ConfigIssue(source, lineno, m.start() + 1, (), f"scenario {sid} is listed twice (first on line {seen[sid]})"))
+            issues.append(ConfigIssue(source, lineno, m.start(1) + 1, (), f"scenario {sid} is listed twice (first on line {seen[sid]})"))
             continue
         seen[sid] = lineno
-        title = line[m.end():].strip(" *:-–—|`")
+        title = line[m.end(1):].strip(" *_:-–—|`")
         target["scenarios"].append({"id": sid, "title": re.sub(r"\s+", " ", title)[:200]})
     if issues:
         raise ConfigError(issues)
