@@ -71,6 +71,8 @@ notifications:
   - {{type: slack, url: "{url}/slack", when: [failure], what: [summary, failures]}}
   - {{type: webhook, url: "{url}/hook", when: [critical], what: [summary, failures, regressions, digest], digest_weekday: sat}}
   - {{type: webhook, name: only-on-regression, url: "{url}/never", when: [regression]}}
+  - {{type: webhook, name: soak-critical, url: "{url}/soak", when: [critical], critical_steps: [load.soak]}}
+  - {{type: webhook, name: gate-critical, url: "{url}/gate", when: [critical], critical_steps: ["load.g*"], what: [failures]}}
   - type: email
     when: [always]
     what: [summary, failures]
@@ -86,7 +88,8 @@ def test_failure_alerts_reach_slack_webhook_and_email_naming_the_step_and_gate(
     run = run_plan(PLAN.format(url=url, port=port), "--date", "2026-12-05")  # a Saturday: the digest goes out
     assert run.code == 2, run.err
     paths = [p for p, _ in received]
-    assert sorted(paths) == ["/hook", "/slack"]  # no regression: the third channel stays quiet
+    # no regression: that channel stays quiet; nor does the one for a step that passed
+    assert sorted(paths) == ["/gate", "/hook", "/slack"]
     slack = next(b for p, b in received if p == "/slack")
     assert "*notify*: *FAILED*" in slack["text"]
     assert "FAILED [critical]: step load.gate (run) at gate 'command exit code': exit 2" in slack["text"]
@@ -102,7 +105,7 @@ def test_failure_alerts_reach_slack_webhook_and_email_naming_the_step_and_gate(
     assert mail["To"] == "team@example.test" and mail["From"] == "nightly@example.test"
     assert "step load.gate (run) at gate 'command exit code'" in mail.get_payload()
     sent = {n["channel"]: n["sent"] for n in run.report["notifications"]}  # type: ignore[index]
-    assert sent == {"slack": True, "webhook": True, "email": True}
+    assert sent == {"slack": True, "webhook": True, "email": True, "gate-critical": True}
 
 
 @pytest.mark.slow

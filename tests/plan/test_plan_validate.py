@@ -99,3 +99,24 @@ def test_the_courier_nightly_plans_validate() -> None:
     for name in ("nightly.yaml", "nightly-full.yaml"):
         proc = assay("plan", "validate", str(root / name))
         assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_a_load_steps_budget_comes_from_its_scenario_file(tmp_path: Path) -> None:
+    (tmp_path / "soak.yaml").write_text("""\
+options:
+  scenarios:
+    warm: {executor: constant-vus, vus: 1, duration: 30s}
+    soak: {executor: constant-vus, vus: 5, duration: 2m, startTime: 30s}
+requests: [{method: GET, url: "http://127.0.0.1:1/"}]
+""")
+    code, out = _validate(tmp_path, """\
+name: night
+stages:
+  soak:
+    timeout: 2m
+    steps:
+      - {name: soak, kind: load, target: soak.yaml}
+      - {name: after, kind: run, command: "true", duration: 10s}
+""")
+    assert code == 64
+    assert "the steps take 2m40s (soak 2m30s, after 10s) but the stage's timeout is 2m" in out

@@ -30,7 +30,7 @@ def validate_command(plan: Path = typer.Argument(..., help="The plan file (YAML,
     steps = sum(len(s.steps) for s in p.stages.values())
     typer.echo(f"{plan}: ok: plan {p.name!r}, {len(p.services)} services, {len(p.stages)} stages, {steps} steps")
     for name, stage in p.stages.items():
-        budget = planned_seconds(stage)
+        budget = planned_seconds(stage, loaded.directory)
         limit = f" of {stage.timeout:g}s" if stage.timeout else ""
         needs = f" after {', '.join(stage.needs)}" if stage.needs else ""
         typer.echo(f"  {name}{needs}: {len(stage.steps)} steps, planned {budget:g}s{limit}")

@@ -19,7 +19,8 @@ KINDS: dict[str, str] = {
     "proxies": "assay.faults.config:ProxiesFile",
     "slo": "assay.slo.spec:SloFile",
     "experiment": "assay.chaos.spec:Experiment",
-    "plan": "assay.plan.spec:Plan",
+    "plan": "assay.plan.model:Plan",
+    "plan-report": "assay.plan.outcome:PlanReport",
     "courier": "courier.settings:Settings",
 }
 

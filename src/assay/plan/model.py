@@ -329,6 +329,9 @@ class Notification(StrictModel):
     when: list[NotifyWhen] = Field(default_factory=lambda: ["failure"])  # type: ignore[arg-type]
     what: list[NotifyWhat] = Field(default_factory=lambda: ["summary", "failures", "regressions"])  # type: ignore[arg-type]
     digest_weekday: str = Field(default="mon", description="The weekly digest goes out on this day")
+    critical_steps: list[str] = Field(
+        default_factory=list, description="For when: critical, these steps (stage.step, globs) instead of those marked critical"
+    )
 
     @model_validator(mode="after")
     def _where(self) -> Notification:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.plan.model import WEEKDAYS, Notification, Plan
-from assay.plan.outcome import FAILING, Notice, PlanReport
+from assay.plan.outcome import FAILING, Notice, PlanReport, StepOutcome
 from assay.plan.substitute import expand
 
 SCHEMA = "assay.plan-notice/1"
@@ -36,6 +36,16 @@ def failures(report: PlanReport) -> list[dict[str, str]]:
     return out
 
 
+def is_critical(note: Notification, step: StepOutcome) -> bool:
+    """Named in the channel's `critical_steps` when it has them, else marked `critical: true`."""
+    import fnmatch
+
+    if not note.critical_steps:
+        return step.critical
+    return any(fnmatch.fnmatch(step.key, p) or fnmatch.fnmatch(f"{step.stage.split('[')[0]}.{step.name}", p)
+                                for p in note.critical_steps)
+
+
 def should_send(note: Notification, report: PlanReport) -> bool:
     for when in note.when:
         if when == "always":
@@ -44,7 +54,7 @@ def should_send(note: Notification, report: PlanReport) -> bool:
             return True
         if when == "regression" and report.regressions:
             return True
-        if when == "critical" and any(s.critical and s.status in FAILING for s in report.steps()):
+        if when == "critical" and any(is_critical(note, s) and s.status in FAILING for s in report.steps()):
             return True
     return False
 

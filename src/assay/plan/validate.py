@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from assay.config import (
     ConfigError,
@@ -24,8 +25,18 @@ from assay.config import (
     read_text,
     validate_data,
 )
+from assay.errors import UsageError
 from assay.load.durations import format_duration
-from assay.plan.model import STEP_KINDS, STEP_MODELS, LoadStep, Plan, SloStep, Stage, TrendRecordStep
+from assay.plan.model import (
+    STEP_KINDS,
+    STEP_MODELS,
+    LoadStep,
+    Plan,
+    SloStep,
+    Stage,
+    StepBase,
+    TrendRecordStep,
+)
 
 _REF = re.compile(r"\$\{([^}]*)\}")
 REF_ROOTS = ("services", "env", "matrix", "run", "steps")
@@ -115,7 +126,7 @@ def problems(loaded: LoadedPlan) -> list[ConfigIssue]:
                 if other not in stages:
                     issue(("stages", name, "if", "status", other), f"no stage {other!r}{_hint(other, stages)}")
         _steps(plan, name, stage, issue)
-        _budget(name, stage, issue)
+        _budget(name, stage, issue, loaded.directory)
     for cycle in _cycles(stages):
         issue(("stages", cycle[0], "needs"), "a cycle in needs: " + " -> ".join([*cycle, cycle[0]]))
     _references(loaded, issue)
@@ -147,18 +158,51 @@ def _step_names(plan: Plan) -> set[str]:
     return {f"{s}.{step.name}" for s, stage in plan.stages.items() for step in stage.steps}
 
 
-def planned_seconds(stage: Stage) -> float:
-    """What the stage's steps are planned to take: each step's duration (its timeout if none)."""
+def planned_seconds(stage: Stage, plan_dir: Path | None = None) -> float:
+    """What the stage's steps are planned to take: each step's `duration` (for a load step
+    without one, what its YAML/JSON scenario file runs), times its attempts."""
     total = 0.0
     for step in stage.steps:
         if getattr(step, "background", False):
             continue
         attempts = step.retry.attempts if step.retry else 1
-        total += (step.duration or 0.0) * attempts
+        total += step_seconds(step, plan_dir) * attempts
     return total
 
 
-def _budget(name: str, stage: Stage, issue: Say) -> None:
+def step_seconds(step: StepBase, plan_dir: Path | None = None) -> float:
+    if step.duration is not None:
+        return step.duration
+    if isinstance(step, LoadStep) and plan_dir is not None and "${" not in step.target and "://" not in step.target:
+        return scenario_file_seconds(plan_dir / step.target)
+    return 0.0
+
+
+def scenario_file_seconds(path: Path) -> float:
+    """How long a YAML/JSON load scenario runs by its own options (k6's: scenarios with startTime
+    and duration or stages, else options.duration or options.stages); 0 when it cannot tell."""
+    from assay.load.durations import parse_duration
+
+    if path.suffix.lower() not in (".yaml", ".yml", ".json") or not path.is_file():
+        return 0.0
+    try:
+        data = parse_data(read_text(path), source=str(path), fmt=detect_format(path))
+        options = (data or {}).get("options") or {}
+
+        def run_of(spec: dict[str, Any]) -> float:
+            if spec.get("duration") is not None:
+                return parse_duration(spec["duration"])
+            return sum(parse_duration(s.get("duration", 0)) for s in spec.get("stages") or [])
+
+        scenarios = options.get("scenarios") or {}
+        if scenarios:
+            return max(parse_duration(sc.get("startTime", 0)) + run_of(sc) for sc in scenarios.values())
+        return run_of(options)
+    except (ValueError, AttributeError, TypeError, UsageError):
+        return 0.0  # the load step itself reports a bad file, with its line
+
+
+def _budget(name: str, stage: Stage, issue: Say, plan_dir: Path | None = None) -> None:
     say = issue
     for i, step in enumerate(stage.steps):
         if step.duration is not None and step.timeout is not None and step.duration > step.timeout:
@@ -166,11 +210,11 @@ def _budget(name: str, stage: Stage, issue: Say) -> None:
                 f"step {step.name!r} runs {format_duration(step.duration)} but its timeout is {format_duration(step.timeout)}")
     if stage.timeout is None:
         return
-    total = planned_seconds(stage)
+    total = planned_seconds(stage, plan_dir)
     if total > stage.timeout:
         parts = ", ".join(
-            f"{s.name} {format_duration((s.duration or 0) * (s.retry.attempts if s.retry else 1))}"
-            for s in stage.steps if s.duration and not getattr(s, "background", False)
+            f"{s.name} {format_duration(step_seconds(s, plan_dir) * (s.retry.attempts if s.retry else 1))}"
+            for s in stage.steps if step_seconds(s, plan_dir) and not getattr(s, "background", False)
         )
         say(("stages", name, "timeout"),
             f"the steps take {format_duration(total)} ({parts}) but the stage's timeout is {format_duration(stage.timeout)}: "
