@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import xmlschema
 from plan_helpers import FAILED_RED, PASSED_GREEN, PlanRun, chromium, top_pixels
 
 Run = Callable[..., PlanRun]
@@ -67,6 +68,7 @@ stages:
     assert "CONSOLE" not in log and "Uncaught" not in log, log
     assert top_pixels(png, FAILED_RED) > 20_000  # the red verdict banner fills the top of the page
 
+    xmlschema.XMLSchema(str(HERE / "junit.xsd")).validate(str(run.run_dir / "junit.xml"))
     junit = ET.parse(run.run_dir / "junit.xml").getroot()
     suites = {s.get("name"): s for s in junit.iter("testsuite")}
     assert list(suites) == ["load", "checks", "final"]
