@@ -51,6 +51,8 @@ def line_chart(
         out.append(f'<text x="{LEFT - 6}" y="{py(y) + 4:.1f}" font-size="11" text-anchor="end" fill="#57606a">{_tick(y)}</text>')
         y += y_step
     x_step = _nice_step(x_max, 8)
+    if x_unit != "s":  # counts (runs, nights): whole ticks only
+        x_step = max(1.0, x_step)
     x = 0.0
     while x <= x_max + 1e-9:
         out.append(f'<text x="{px(x):.1f}" y="{HEIGHT - BOTTOM + 16}" font-size="11" text-anchor="middle" fill="#57606a">{_tick(x)}{escape(x_unit)}</text>')

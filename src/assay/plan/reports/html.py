@@ -236,9 +236,9 @@ def _trends(report: PlanReport, points: dict[str, list[tuple[str, float]]]) -> s
     for scenario, series in points.items():
         if len(series) < 2:
             continue
-        pts = [(float(i), v) for i, (_, v) in enumerate(series)]
+        pts = [(float(i + 1), v) for i, (_, v) in enumerate(series)]
         parts.append(line_chart([("p(95) ms", "#8250df", pts)], title=f"{scenario}: http_req_duration p(95), last {len(series)} runs",
-                                unit="ms", x_unit=""))
+                                unit="ms", x_unit=" "))
     for step in _steps_of(report, "trend-detect"):
         d = step.details
         alarms = "".join(f"<li>{escape(g.name)}: {escape(g.detail)}</li>" for g in step.gates if g.status == "failed")
