@@ -168,6 +168,8 @@ stages:
     reasons = run.report["reasons"]  # type: ignore[index]
     assert any(r.startswith("quarantined: e2e.known-flaky failed") for r in reasons)
     assert any("quarantined test tests.test_api.test_flaky failed" in r for r in reasons)
+    html = (run.run_dir / "report.html").read_text()  # type: ignore[operator]
+    assert "<h2>Quarantined</h2>" in html and "test tests.test_api.test_flaky in unit.pytest" in html
     junit_out = (run.run_dir / "junit.xml").read_text()  # type: ignore[operator]
     assert "quarantined: failed" in junit_out
 

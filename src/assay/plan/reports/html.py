@@ -55,6 +55,7 @@ def render(report: PlanReport, run_dir: Path, trend_points: dict[str, list[tuple
         _slos(report),
         _trends(report, trend_points or {}),
         _tests(report),
+        _quarantine(report),
         _artifacts(report),
     ]
     title = f"{report.plan}: {report.status}"
@@ -264,6 +265,18 @@ def _tests(report: PlanReport) -> str:
     if not rows:
         return ""
     return "<h2>Tests</h2><table><tr><th>step</th><th>test</th><th>status</th><th></th></tr>" + "".join(rows[:500]) + "</table>"
+
+
+def _quarantine(report: PlanReport) -> str:
+    """What the quarantine list held this night: it ran, it is shown, it could not fail the night."""
+    if not report.quarantined:
+        return ""
+    hits = [f"<li>step {escape(s.key)}: {_badge(s.status)}</li>" for s in report.steps() if s.quarantined]
+    hits += [f"<li>test {escape(t.classname + '.' if t.classname else '')}{escape(t.name)} in {escape(s.key)}: {_badge(t.status)}</li>"
+             for s in report.steps() for t in s.tests if t.quarantined]
+    patterns = ", ".join(f"<code>{escape(q)}</code>" for q in report.quarantined)
+    return (f"<h2>Quarantined</h2><p>the plan quarantines {patterns}: these run and are reported but cannot fail the night.</p>"
+            + (f"<ul>{''.join(hits)}</ul>" if hits else "<p>nothing quarantined ran tonight</p>"))
 
 
 def _artifacts(report: PlanReport) -> str:
