@@ -143,3 +143,39 @@ stages:
     assert not _alive(api_pid)  # resumed by the fault's revert, then stopped
     assert (run_dir / "report.html").is_file() and "interrupted" in (run_dir / "report.md").read_text().lower()
     assert os.path.exists(run_dir / "junit.xml")
+
+
+def test_an_existing_service_is_only_health_checked(run_plan: Run, tmp_path: Path) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    hits: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *a: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        run = run_plan(f"""\
+name: existing
+services:
+  api: {{url: "{url}", ready: {{http: "{url}/healthz", interval: 0.2s, retries: 5}}}}
+stages:
+  s:
+    steps: [{{name: a, kind: run, command: "python {GET} ${{services.api.url}}/used"}}]
+""")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert run.code == 0, run.err
+    [api] = run.report["services"]  # type: ignore[index]
+    assert api["status"] == "checked" and api["url"] == url and api["log"] is None
+    assert hits[0] == "/healthz" and "/used" in hits
