@@ -15,7 +15,7 @@ from assay.load.http.client import HttpClient
 from assay.load.options import build_plan
 from assay.load.quick import quick_scenario
 from assay.load.scenario import LoadedScenario
-from assay.load.yaml_scenario import load_yaml_scenario
+from assay.load.yaml.compile import load_yaml_scenario
 from assay.results import RunResult
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from assay.errors import UsageError
-from assay.load.http.client import StaticRequest, parse_url
 from assay.load.http.errors import RequestError
+from assay.load.http.static import StaticRequest
+from assay.load.http.wire import parse_url
 from assay.load.scenario import LoadedScenario
 
 

@@ -22,7 +22,8 @@ from typing import Any, Protocol
 
 from assay.load.context import CURRENT_VU
 from assay.load.executors import Executor, ExecutorConfig, Segment
-from assay.load.http.client import ClientOptions, HttpClient, StaticRequest
+from assay.load.http.client import ClientOptions, HttpClient
+from assay.load.http.static import StaticRequest
 from assay.load.options import Plan
 from assay.load.scenario import LoadedScenario, ensure_coroutine_function, load_from_spec
 from assay.load.sink import MetricsSink, Series

@@ -21,7 +21,7 @@ Without `scenarios`, k6's shortcuts apply (`vus`+`duration` -> constant-vus, `it
 -> shared-iterations, `stages` -> ramping-vus; nothing -> 1 VU, 1 iteration).
 
 A **YAML** scenario (`.yaml`/`.yml`) is compiled into the same structure by
-`assay.load.yaml_scenario.load_yaml_scenario(path: Path, *, env: Mapping[str, str]) -> LoadedScenario`
+`assay.load.yaml.compile.load_yaml_scenario(path: Path, *, env: Mapping[str, str]) -> LoadedScenario`
 (written by the YAML part of the engine). Its contract:
 - `options` uses the same k6 keys as a Python file (scenarios, thresholds, tags, shortcuts);
 - `functions` maps every `exec` name used by `options["scenarios"]` (or "default") to an
@@ -94,7 +94,7 @@ def load_scenario(path: str | Path, *, env: Mapping[str, str] | None = None) -> 
     if suffix == ".py":
         loaded = load_python_scenario(p, env=env_map)
     elif suffix in (".yaml", ".yml"):
-        from assay.load.yaml_scenario import load_yaml_scenario
+        from assay.load.yaml.compile import load_yaml_scenario
 
         loaded = load_yaml_scenario(p, env=env_map)
     elif suffix in (".js", ".mjs"):

@@ -32,7 +32,7 @@
           - {ping: true}
 
 Only the shape is checked here; names used in templates, JSON paths, regexes and data
-files are checked by the compiler (assay.load.yaml_scenario), also with file and line.
+files are checked by the compiler (assay.load.yaml.compile), also with file and line.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from pydantic import AliasChoices, Discriminator, Field, PrivateAttr, Tag, field
 from pydantic_core import PydanticCustomError
 
 from assay.config import StrictModel
-from assay.load.templating import TemplateError, parse_seconds
+from assay.load.yaml.template import TemplateError, parse_seconds
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 

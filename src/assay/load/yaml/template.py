@@ -1,6 +1,6 @@
-"""Templates, JSON paths, data files, captures, checks and weighted choice for YAML scenarios.
+"""Templates for YAML scenarios: `{{ ... }}` in any string, compiled once into closures.
 
-Everything here is compiled once, when the scenario file is loaded, into small closures:
+The YAML pipeline (this package) compiles everything once, when the scenario file is loaded, into small closures:
 a constant URL stays a constant string, a constant JSON body stays pre-encoded bytes, and
 a typo in a variable name is an error before any traffic rather than a thousand failed
 requests. At run time a template is a function of one dict, the iteration's scope.
@@ -24,8 +24,6 @@ A string that is exactly one `{{ ... }}` keeps the value's type inside JSON bodi
 from __future__ import annotations
 
 import base64
-import bisect
-import csv
 import json
 import random as _random
 import re
@@ -37,8 +35,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from difflib import get_close_matches
-from itertools import accumulate
-from pathlib import Path
 from typing import Any
 
 from assay.load.durations import parse_duration
@@ -46,7 +42,7 @@ from assay.load.durations import parse_duration
 Scope = dict[str, Any]
 Render = Callable[[Scope], Any]
 
-_MISSING: Any = object()
+MISSING: Any = object()
 
 
 class TemplateError(ValueError):
@@ -136,7 +132,7 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], int, int | None]] = {
 FUNCTION_ROOTS = {name.split(".")[0] for name in FUNCTIONS}
 
 
-def _to_text(value: Any) -> str:
+def to_text(value: Any) -> str:
     if isinstance(value, str):
         return value
     if value is None:
@@ -153,14 +149,14 @@ def _default(value: Any, fallback: Any = "") -> Any:
 
 
 FILTERS: dict[str, tuple[Callable[..., Any], int, int]] = {
-    "urlencode": (lambda v: urllib.parse.quote(_to_text(v), safe=""), 0, 0),
+    "urlencode": (lambda v: urllib.parse.quote(to_text(v), safe=""), 0, 0),
     "json": (lambda v: json.dumps(v, separators=(",", ":")), 0, 0),
-    "upper": (lambda v: _to_text(v).upper(), 0, 0),
-    "lower": (lambda v: _to_text(v).lower(), 0, 0),
-    "str": (_to_text, 0, 0),
+    "upper": (lambda v: to_text(v).upper(), 0, 0),
+    "lower": (lambda v: to_text(v).lower(), 0, 0),
+    "str": (to_text, 0, 0),
     "int": (lambda v: int(float(v)) if isinstance(v, str) else int(v), 0, 0),
     "float": (float, 0, 0),
-    "base64": (lambda v: base64.b64encode(_to_text(v).encode()).decode("ascii"), 0, 0),
+    "base64": (lambda v: base64.b64encode(to_text(v).encode()).decode("ascii"), 0, 0),
     "length": (len, 0, 0),
     "default": (_default, 0, 1),
 }
@@ -216,7 +212,7 @@ class _Parser:
         return tok
 
     def parse(self) -> tuple[Render, Any]:
-        """The expression's render function, and its constant value (or _MISSING)."""
+        """The expression's render function, and its constant value (or MISSING)."""
         if not self.toks:
             raise TemplateError("empty {{ }} expression")
         fn, const = self.primary()
@@ -261,7 +257,7 @@ class _Parser:
             return _const(num), num
         if kind == "str":
             self.i += 1
-            text = _unquote(value)
+            text = unquote(value)
             return _const(text), text
         if kind == "name" and value in ("true", "false", "null"):
             self.i += 1
@@ -281,7 +277,7 @@ class _Parser:
                 if k == "num" and "." not in v:
                     path.append(int(v))
                 elif k == "str":
-                    path.append(_unquote(v))
+                    path.append(unquote(v))
                 else:
                     raise TemplateError(f"an index must be an integer or a quoted key, got {v!r}")
                 self.take("]")
@@ -297,17 +293,18 @@ class _Parser:
             args = self.args() if self.peek() == ("op", "(") else []
             if len(args) < lo or (hi is not None and len(args) > hi):
                 raise TemplateError(f"{dotted} takes {lo}..{hi if hi is not None else 'any'} arguments, got {len(args)}")
-            return _call(func, args), _MISSING
+            return _call(func, args), MISSING
         self.names.check(path, self.where)
         self.roots.add(str(path[0]))
-        return _lookup(tuple(path)), _MISSING
+        return _lookup(tuple(path)), MISSING
 
 
 def _const(value: Any) -> Render:
     return lambda s: value
 
 
-def _unquote(token: str) -> str:
+def unquote(token: str) -> str:
+    """A quoted string literal's text: the quotes dropped, backslash escapes resolved."""
     body = token[1:-1]
     return re.sub(r"\\(.)", r"\1", body)
 
@@ -315,7 +312,7 @@ def _unquote(token: str) -> str:
 def _call(func: Callable[..., Any], args: list[tuple[Render, Any]]) -> Render:
     if not args:
         return lambda s: func()
-    if all(c is not _MISSING for _, c in args):
+    if all(c is not MISSING for _, c in args):
         consts = [c for _, c in args]
         return lambda s: func(*consts)
     fns = [f for f, _ in args]
@@ -324,12 +321,12 @@ def _call(func: Callable[..., Any], args: list[tuple[Render, Any]]) -> Render:
 
 def _apply(ffn: Callable[..., Any], fn: Render, const: Any, args: list[tuple[Render, Any]]) -> tuple[Render, Any]:
     arg_fns = [f for f, _ in args]
-    if const is not _MISSING and all(c is not _MISSING for _, c in args):
+    if const is not MISSING and all(c is not MISSING for _, c in args):
         value = ffn(const, *[c for _, c in args])
         return _const(value), value
     if not arg_fns:
-        return (lambda s: ffn(fn(s))), _MISSING
-    return (lambda s: ffn(fn(s), *[f(s) for f in arg_fns])), _MISSING
+        return (lambda s: ffn(fn(s))), MISSING
+    return (lambda s: ffn(fn(s), *[f(s) for f in arg_fns])), MISSING
 
 
 def _step(value: Any, key: str | int) -> Any:
@@ -363,7 +360,7 @@ def _lookup(path: tuple[str | int, ...]) -> Render:
 
 
 def compile_expression(text: str, names: Names, where: str = "template") -> tuple[Render, Any, set[str]]:
-    """Compile the inside of `{{ ... }}`: (render, constant value or _MISSING, root names used)."""
+    """Compile the inside of `{{ ... }}`: (render, constant value or MISSING, root names used)."""
     parser = _Parser(text, names, where)
     fn, const = parser.parse()
     return fn, const, parser.roots
@@ -385,7 +382,7 @@ class Template:
 
     @property
     def is_constant(self) -> bool:
-        return self.constant is not _MISSING
+        return self.constant is not MISSING
 
 
 def compile_template(text: str, names: Names, where: str = "template", *, keep_type: bool = False) -> Template:
@@ -412,14 +409,14 @@ def compile_template(text: str, names: Names, where: str = "template", *, keep_t
     if keep_type and len(parts) == 1:
         fn, const = parts[0]
         return Template(text, fn, const, frozen)
-    if all(c is not _MISSING for _, c in parts):
-        joined = "".join(_to_text(c) for _, c in parts)
+    if all(c is not MISSING for _, c in parts):
+        joined = "".join(to_text(c) for _, c in parts)
         return Template(text, _const(joined), joined, frozen)
     fns = [f for f, _ in parts]
     if len(fns) == 2:
         a, b = fns
-        return Template(text, lambda s: _to_text(a(s)) + _to_text(b(s)), _MISSING, frozen)
-    return Template(text, lambda s: "".join([_to_text(f(s)) for f in fns]), _MISSING, frozen)
+        return Template(text, lambda s: to_text(a(s)) + to_text(b(s)), MISSING, frozen)
+    return Template(text, lambda s: "".join([to_text(f(s)) for f in fns]), MISSING, frozen)
 
 
 @dataclass(frozen=True)
@@ -432,7 +429,7 @@ class Value:
 
     @property
     def is_constant(self) -> bool:
-        return self.constant is not _MISSING
+        return self.constant is not MISSING
 
 
 def compile_value(obj: Any, names: Names, where: str = "value") -> Value:
@@ -450,7 +447,7 @@ def compile_value(obj: Any, names: Names, where: str = "value") -> Value:
             const = {k.constant: v.constant for k, v in items}
             return Value(_const(const), const, roots)
         pairs = [(k.render, v.render) for k, v in items]
-        return Value(lambda s: {_to_text(kf(s)): vf(s) for kf, vf in pairs}, _MISSING, roots)
+        return Value(lambda s: {to_text(kf(s)): vf(s) for kf, vf in pairs}, MISSING, roots)
     if isinstance(obj, list | tuple):
         vals = [compile_value(v, names, f"{where}[{i}]") for i, v in enumerate(obj)]
         roots = frozenset().union(*(v.roots for v in vals)) if vals else frozenset()
@@ -458,254 +455,8 @@ def compile_value(obj: Any, names: Names, where: str = "value") -> Value:
             const_list = [v.constant for v in vals]
             return Value(_const(const_list), const_list, roots)
         fns = [v.render for v in vals]
-        return Value(lambda s: [f(s) for f in fns], _MISSING, roots)
+        return Value(lambda s: [f(s) for f in fns], MISSING, roots)
     return Value(_const(obj), obj, frozenset())
-
-
-# --- JSON path ---------------------------------------------------------------------------------------------
-
-_JP_TOKEN = re.compile(
-    r"""
-      \.\.(?P<deep>[A-Za-z_][\w-]*|\*)
-    | \.(?P<fn>length)\(\)
-    | \.(?P<key>[A-Za-z_$][\w$-]*|\*)
-    | \[\s*(?P<idx>-?\d+)\s*\]
-    | \[\s*(?P<star>\*)\s*\]
-    | \[\s*(?P<qkey>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")\s*\]
-    """,
-    re.VERBOSE,
-)
-
-
-@dataclass(frozen=True)
-class JsonPath:
-    """A compiled JSONPath subset: `$`, `.key`, `['key']`, `[n]` (negative ok), `[*]`, `.*`, `..key`, `.length()`.
-
-    `find` returns every match; `first` the first match or _MISSING. A path with a
-    wildcard or recursive step is `multi`: captures then hold the list of matches.
-    """
-
-    source: str
-    steps: tuple[tuple[str, Any], ...]
-    multi: bool
-
-    def find(self, doc: Any) -> list[Any]:
-        current = [doc]
-        for kind, arg in self.steps:
-            nxt: list[Any] = []
-            for node in current:
-                if kind == "key":
-                    if isinstance(node, dict) and arg in node:
-                        nxt.append(node[arg])
-                elif kind == "idx":
-                    if isinstance(node, list) and -len(node) <= arg < len(node):
-                        nxt.append(node[arg])
-                elif kind == "star":
-                    if isinstance(node, dict):
-                        nxt.extend(node.values())
-                    elif isinstance(node, list):
-                        nxt.extend(node)
-                elif kind == "deep":
-                    _descend(node, arg, nxt)
-                elif kind == "length":
-                    if isinstance(node, list | dict | str):
-                        nxt.append(len(node))
-            current = nxt
-            if not current:
-                return []
-        return current
-
-    def first(self, doc: Any) -> Any:
-        if not self.multi:
-            node = doc
-            for kind, arg in self.steps:
-                if kind == "key":
-                    if not isinstance(node, dict) or arg not in node:
-                        return _MISSING
-                    node = node[arg]
-                elif kind == "idx":
-                    if not isinstance(node, list) or not -len(node) <= arg < len(node):
-                        return _MISSING
-                    node = node[arg]
-                else:  # length
-                    if not isinstance(node, list | dict | str):
-                        return _MISSING
-                    node = len(node)
-            return node
-        found = self.find(doc)
-        return found[0] if found else _MISSING
-
-    def value(self, doc: Any) -> Any:
-        """What a capture stores: the single match, or the list of matches for a multi path."""
-        if self.multi:
-            found = self.find(doc)
-            return found if found else _MISSING
-        return self.first(doc)
-
-
-def _descend(node: Any, key: str, out: list[Any]) -> None:
-    if isinstance(node, dict):
-        for k, v in node.items():
-            if key == "*" or k == key:
-                out.append(v)
-            _descend(v, key, out)
-    elif isinstance(node, list):
-        for v in node:
-            if key == "*":
-                out.append(v)
-            _descend(v, key, out)
-
-
-def compile_json_path(text: str, *, dotted: bool = False) -> JsonPath:
-    """Compile a JSONPath (`$.items[0].id`); with `dotted`, k6's `res.json()` selector form
-    (`items.0.id`, `items.#` for the length) is read as the same path."""
-    src = text.strip()
-    if dotted and not src.startswith("$"):
-        src = _dotted_to_json_path(src)
-    if not src.startswith("$"):
-        raise TemplateError(f"a JSON path starts with '$', e.g. '$.id' or '$.items[0].id', got {text!r}")
-    pos = 1
-    steps: list[tuple[str, Any]] = []
-    multi = False
-    while pos < len(src):
-        m = _JP_TOKEN.match(src, pos)
-        if m is None:
-            raise TemplateError(f"cannot read JSON path {text!r} at {src[pos:]!r}")
-        if m.group("deep") is not None:
-            steps.append(("deep", m.group("deep")))
-            multi = True
-        elif m.group("key") is not None:
-            if m.group("key") == "*":
-                steps.append(("star", None))
-                multi = True
-            else:
-                steps.append(("key", m.group("key")))
-        elif m.group("idx") is not None:
-            steps.append(("idx", int(m.group("idx"))))
-        elif m.group("star") is not None:
-            steps.append(("star", None))
-            multi = True
-        elif m.group("qkey") is not None:
-            steps.append(("key", _unquote(m.group("qkey"))))
-        else:
-            steps.append(("length", None))
-        pos = m.end()
-    return JsonPath(src, tuple(steps), multi)
-
-
-def _dotted_to_json_path(text: str) -> str:
-    parts: list[str] = []
-    for part in text.split("."):
-        if part == "#":
-            parts.append(".length()")
-        elif part.lstrip("-").isdigit():
-            parts.append(f"[{part}]")
-        elif part == "*" or re.fullmatch(r"[A-Za-z_$][\w$-]*", part):
-            parts.append(f".{part}")
-        else:
-            parts.append("[" + json.dumps(part) + "]")
-    return "$" + "".join(parts)
-
-
-# --- data files ------------------------------------------------------------------------------------------------
-
-
-def load_rows(path: Path) -> list[dict[str, Any]]:
-    """Rows of a CSV (header line first) or JSON (a list of objects) data file."""
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise TemplateError(f"data file {str(path)!r} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TemplateError(f"cannot read data file {str(path)!r}: {exc}") from None
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        reader = csv.DictReader(raw.splitlines())
-        if not reader.fieldnames:
-            raise TemplateError(f"data file {str(path)!r} has no header line")
-        rows: list[dict[str, Any]] = []
-        for lineno, row in enumerate(reader, start=2):
-            if None in row:
-                raise TemplateError(f"{path}:{lineno}: more values than the {len(reader.fieldnames)} header columns")
-            rows.append({k: v for k, v in row.items()})
-    elif suffix == ".json":
-        try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise TemplateError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
-        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-            raise TemplateError(f"data file {str(path)!r} must hold a JSON list of objects")
-        rows = data
-    else:
-        raise TemplateError(f"data file {str(path)!r}: expected a .csv or .json file")
-    if not rows:
-        raise TemplateError(f"data file {str(path)!r} has no rows")
-    return rows
-
-
-class DataSource:
-    """Rows from a data file, handed out per VU or shared by every VU of the process.
-
-    - `shared`: one cursor for all VUs; every iteration takes the next row (wrapping), or
-      a random row with order=random. With several worker processes each has its own cursor.
-    - `per_vu`: each VU keeps one row for its whole life: row (vu.id - 1) mod n, or a random
-      row picked once with order=random. Use it for "each VU logs in as its own user".
-    """
-
-    __slots__ = ("name", "rows", "mode", "order", "_cursor", "_per_vu")
-
-    def __init__(self, name: str, rows: list[dict[str, Any]], mode: str = "shared", order: str = "sequential") -> None:
-        self.name = name
-        self.rows = rows
-        self.mode = mode
-        self.order = order
-        self._cursor = 0
-        self._per_vu: dict[int, dict[str, Any]] = {}
-
-    @property
-    def columns(self) -> set[str]:
-        cols: set[str] = set()
-        for row in self.rows:
-            cols.update(row)
-        return cols
-
-    def row_for(self, vu_id: int) -> dict[str, Any]:
-        if self.mode == "per_vu":
-            row = self._per_vu.get(vu_id)
-            if row is None:
-                if self.order == "random":
-                    row = _random.choice(self.rows)
-                else:
-                    row = self.rows[(vu_id - 1) % len(self.rows)]
-                self._per_vu[vu_id] = row
-            return row
-        if self.order == "random":
-            return _random.choice(self.rows)
-        row = self.rows[self._cursor]
-        self._cursor = (self._cursor + 1) % len(self.rows)
-        return row
-
-
-# --- weighted choice ------------------------------------------------------------------------------------------
-
-
-class WeightedChoice:
-    """Pick one of several items with probability proportional to its weight (40/30/20/10)."""
-
-    __slots__ = ("items", "_cumulative", "_total")
-
-    def __init__(self, items: Sequence[Any], weights: Sequence[float]) -> None:
-        if len(items) != len(weights) or not items:
-            raise TemplateError("weighted choice needs one weight per item and at least one item")
-        if any(w < 0 for w in weights) or sum(weights) <= 0:
-            raise TemplateError("weights must be >= 0 and add up to more than 0")
-        self.items = list(items)
-        self._cumulative = list(accumulate(float(w) for w in weights))
-        self._total = self._cumulative[-1]
-
-    def pick(self) -> Any:
-        i = bisect.bisect_right(self._cumulative, _random.random() * self._total)
-        return self.items[min(i, len(self.items) - 1)]
 
 
 # --- durations ---------------------------------------------------------------------------------------------------
@@ -718,296 +469,3 @@ def parse_seconds(value: Any) -> float:
         if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
             raise TemplateError(f"a duration cannot be negative, got {value!r}") from None
         raise TemplateError(f"expected a duration such as '500ms', '2s' or '1m30s', got {value!r}") from None
-
-
-# --- responses as captures and checks see them ---------------------------------------------------------------------
-
-
-class CaptureError(Exception):
-    """A capture found nothing and has no default: the iteration stops (counted as an iteration error)."""
-
-
-class Reply:
-    """A response plus the iteration's scope; parses the JSON body and decodes text at most once."""
-
-    __slots__ = ("res", "scope", "_doc", "_text")
-
-    def __init__(self, res: Any, scope: Scope) -> None:
-        self.res = res
-        self.scope = scope
-        self._doc: Any = None
-        self._text: str | None = None
-
-    @property
-    def status(self) -> int:
-        return int(self.res.status)
-
-    def doc(self) -> Any:
-        """The parsed JSON body, or _MISSING when the body is not JSON."""
-        if self._doc is None:
-            try:
-                self._doc = json.loads(self.res.body) if self.res.body else _MISSING
-            except (ValueError, TypeError):
-                self._doc = _MISSING
-        return self._doc
-
-    def text(self) -> str:
-        if self._text is None:
-            self._text = self.res.text
-        return self._text
-
-    def header(self, name: str) -> Any:
-        value = self.res.headers.get(name)
-        return _MISSING if value is None else value
-
-    @property
-    def duration_ms(self) -> float:
-        return float(self.res.timings.duration)
-
-
-Extract = Callable[[Reply], Any]
-
-
-def compile_capture(var: str, kind: str, arg: str, *, group: int | str | None = None, default: Any = _MISSING) -> Extract:
-    """A capture: kind is json (a JSON path), header (a name) or regex (searched in the body)."""
-    if kind == "json":
-        jp = compile_json_path(arg)
-
-        def get(r: Reply) -> Any:
-            doc = r.doc()
-            return _MISSING if doc is _MISSING else jp.value(doc)
-
-        what = f"JSON path {arg}"
-    elif kind == "header":
-
-        def get(r: Reply) -> Any:
-            return r.header(arg)
-
-        what = f"header {arg}"
-    elif kind == "regex":
-        try:
-            rx = re.compile(arg)
-        except re.error as exc:
-            raise TemplateError(f"invalid regex {arg!r}: {exc}") from None
-        if group is None:
-            grp: int | str = 1 if rx.groups else 0
-        else:
-            grp = group
-            if isinstance(grp, int) and grp > rx.groups:
-                raise TemplateError(f"regex {arg!r} has {rx.groups} groups, so group {grp} does not exist")
-            if isinstance(grp, str) and grp not in rx.groupindex:
-                raise TemplateError(f"regex {arg!r} has no group named {grp!r}")
-
-        def get(r: Reply) -> Any:
-            m = rx.search(r.text())
-            return _MISSING if m is None else m.group(grp)
-
-        what = f"regex {arg!r}"
-    else:
-        raise TemplateError(f"unknown capture kind {kind!r}; expected json, header or regex")
-
-    def capture(r: Reply) -> Any:
-        value = get(r)
-        if value is _MISSING:
-            if default is not _MISSING:
-                return default
-            status = r.res.status
-            detail = f"error {r.res.error}" if getattr(r.res, "error", "") else f"status {status}"
-            raise CaptureError(f"capture {var!r}: {what} found nothing in the response ({detail})")
-        return value
-
-    return capture
-
-
-Predicate = Callable[[Reply], bool]
-
-
-def _loose_eq(actual: Any, expected: Any) -> bool:
-    """Equality that forgives a CSV string against a JSON number ("42" == 42), never bools vs ints."""
-    if isinstance(actual, bool) or isinstance(expected, bool):
-        if isinstance(actual, bool) and isinstance(expected, bool):
-            return actual is expected
-        return _to_text(actual) == _to_text(expected)
-    if isinstance(actual, str) != isinstance(expected, str):
-        return _to_text(actual) == _to_text(expected)
-    return bool(actual == expected)
-
-
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-_JSON_TYPES: dict[str, Callable[[Any], bool]] = {
-    "string": lambda v: isinstance(v, str),
-    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
-    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "boolean": lambda v: isinstance(v, bool),
-    "object": lambda v: isinstance(v, dict),
-    "array": lambda v: isinstance(v, list),
-    "null": lambda v: v is None,
-}
-
-
-def _contains(actual: Any, item: Any) -> bool:
-    if isinstance(actual, str):
-        return _to_text(item) in actual
-    if isinstance(actual, list):
-        return any(_loose_eq(a, item) for a in actual)
-    if isinstance(actual, dict):
-        return _to_text(item) in actual
-    return False
-
-
-def _compare(op: str, expected: Any) -> Callable[[Any, Any], bool]:
-    """(actual, rendered expected) -> bool for one comparison operator."""
-    if op == "eq":
-        return lambda a, e: a is not _MISSING and _loose_eq(a, e)
-    if op == "ne":
-        return lambda a, e: a is not _MISSING and not _loose_eq(a, e)
-    if op in ("lt", "le", "gt", "ge"):
-        import operator as _op
-
-        fn = {"lt": _op.lt, "le": _op.le, "gt": _op.gt, "ge": _op.ge}[op]
-
-        def cmp(a: Any, e: Any) -> bool:
-            x, y = _num(a), _num(e)
-            return x is not None and y is not None and bool(fn(x, y))
-
-        return cmp
-    if op == "contains":
-        return lambda a, e: a is not _MISSING and _contains(a, e)
-    if op == "not_contains":
-        return lambda a, e: a is not _MISSING and not _contains(a, e)
-    if op == "matches":
-        try:
-            rx = re.compile(str(expected))
-        except re.error as exc:
-            raise TemplateError(f"invalid regex {expected!r}: {exc}") from None
-        return lambda a, e: a is not _MISSING and a is not None and rx.search(_to_text(a)) is not None
-    if op == "in":
-        return lambda a, e: a is not _MISSING and any(_loose_eq(a, x) for x in e)
-    if op == "type":
-        if expected not in _JSON_TYPES:
-            raise TemplateError(f"unknown type {expected!r}; expected one of {', '.join(_JSON_TYPES)}")
-        is_type = _JSON_TYPES[expected]
-        return lambda a, e: a is not _MISSING and is_type(a)
-    if op == "length":
-        return lambda a, e: isinstance(a, str | list | dict) and len(a) == int(e)
-    if op == "exists":
-        want = bool(expected)
-        return lambda a, e: (a is not _MISSING) is want
-    raise TemplateError(f"unknown comparison {op!r}")
-
-
-_OP_SYMBOL = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
-
-
-def compile_expectation(
-    subject: str, get: Callable[[Reply], Any], expectation: Any, names: Names, where: str
-) -> tuple[str, Predicate]:
-    """One check on a value taken from the response: a name for it and its predicate.
-
-    `expectation` is `exists`, `absent`, a literal (equality; strings may be templates), or
-    a mapping of comparisons {eq, ne, lt, le, gt, ge, contains, not_contains, matches, in,
-    type, length, exists} that must all hold.
-    """
-    if expectation == "exists":
-        return f"{subject} exists", lambda r: get(r) is not _MISSING
-    if expectation == "absent":
-        return f"{subject} is absent", lambda r: get(r) is _MISSING
-    if isinstance(expectation, Mapping):
-        ops = [(op, val) for op, val in expectation.items() if val is not None]
-        if not ops:
-            raise TemplateError(f"{where}: give at least one comparison (eq, ne, lt, gt, contains, matches, ...)")
-    else:
-        ops = [("eq", expectation)]
-    tests: list[tuple[Callable[[Any, Any], bool], Render]] = []
-    labels: list[str] = []
-    for op, val in ops:
-        compiled = compile_value(val, names, f"{where}.{op}")
-        tests.append((_compare(op, compiled.constant if compiled.is_constant else val), compiled.render))
-        shown = repr(val) if isinstance(val, str) else json.dumps(val)
-        labels.append(f"{_OP_SYMBOL.get(op, op)} {shown}")
-    name = f"{subject} " + " and ".join(labels)
-    if len(tests) == 1:
-        test, render = tests[0]
-        return name, lambda r: test(get(r), render(r.scope))
-
-    def all_hold(r: Reply) -> bool:
-        actual = get(r)
-        return all(t(actual, rend(r.scope)) for t, rend in tests)
-
-    return name, all_hold
-
-
-def json_getter(path: str) -> Callable[[Reply], Any]:
-    jp = compile_json_path(path)
-
-    def get(r: Reply) -> Any:
-        doc = r.doc()
-        return _MISSING if doc is _MISSING else jp.first(doc)
-
-    return get
-
-
-def header_getter(name: str) -> Callable[[Reply], Any]:
-    return lambda r: r.header(name)
-
-
-def status_check(spec: int | list[int] | str) -> tuple[str, Predicate]:
-    if isinstance(spec, bool):
-        raise TemplateError(f"status must be a number, a list of numbers or a class such as '2xx', got {spec!r}")
-    if isinstance(spec, int):
-        return f"status is {spec}", lambda r: r.res.status == spec
-    if isinstance(spec, list):
-        allowed = frozenset(int(s) for s in spec)
-        return f"status in {sorted(allowed)}", lambda r: r.res.status in allowed
-    klass = int(spec[0])
-    return f"status is {spec.lower()}", lambda r: r.res.status // 100 == klass
-
-
-_LATENCY = re.compile(r"^\s*(<=|<|>=|>)?\s*(\d+(?:\.\d+)?)\s*(ms)?\s*$")
-
-
-def latency_check(spec: str | float) -> tuple[str, Predicate]:
-    import operator as _op
-
-    if isinstance(spec, bool):
-        raise TemplateError(f"latency_ms expects '<300', '<=250' or a number, got {spec!r}")
-    if isinstance(spec, int | float):
-        op, limit = "<", float(spec)
-    else:
-        m = _LATENCY.match(spec)
-        if m is None:
-            raise TemplateError(f"latency_ms expects '<300', '<=250', '>5' or a number of ms, got {spec!r}")
-        op, limit = m.group(1) or "<", float(m.group(2))
-    fn = {"<": _op.lt, "<=": _op.le, ">": _op.gt, ">=": _op.ge}[op]
-    shown = int(limit) if limit.is_integer() else limit
-    return f"latency {op} {shown}ms", lambda r: bool(fn(r.duration_ms, limit))
-
-
-def body_contains_check(needle: str, names: Names, where: str, *, negate: bool = False) -> tuple[str, Predicate]:
-    t = compile_template(needle, names, where)
-    label = f"body {'does not contain' if negate else 'contains'} {needle!r}"
-    if t.is_constant:
-        text = str(t.constant)
-        raw = text.encode()
-        if negate:
-            return label, lambda r: r.res.body.find(raw) < 0
-        return label, lambda r: r.res.body.find(raw) >= 0
-    if negate:
-        return label, lambda r: _to_text(t.render(r.scope)) not in r.text()
-    return label, lambda r: _to_text(t.render(r.scope)) in r.text()
-
-
-def body_matches_check(pattern: str) -> tuple[str, Predicate]:
-    try:
-        rx = re.compile(pattern)
-    except re.error as exc:
-        raise TemplateError(f"invalid regex {pattern!r}: {exc}") from None
-    return f"body matches {pattern!r}", lambda r: rx.search(r.text()) is not None
