@@ -19,7 +19,8 @@ import pytest
 from test_load_yaml_ws_app import Served, serve
 
 from assay.load.http.client import HttpClient
-from assay.load.scenario import LoadedScenario, load_scenario
+from assay.load.loaders import load_scenario
+from assay.load.scenario import LoadedScenario
 from assay.load.sink import MetricsSink
 from assay.load.vu import VU
 from assay.load.yaml.checks import CaptureError

@@ -18,29 +18,12 @@ from assay.load.executors.base import get_duration
 from assay.load.limits import MAX_BODY_LIMIT, header_problem
 from assay.load.scenario import LoadedScenario, ScenarioError
 from assay.load.sink import CORRECTED
+from assay.load.spec import Options
 from assay.results import BUILTIN_METRICS, Contains, MetricType, parse_metric_name
 from assay.thresholds import ThresholdError, validate_threshold
 
-TOP_LEVEL_KEYS = {
-    "scenarios",
-    "thresholds",
-    "tags",
-    "vus",
-    "duration",
-    "iterations",
-    "stages",
-    "maxRedirects",
-    "insecureSkipTLSVerify",
-    "userAgent",
-    "discardResponseBodies",
-    "maxResponseBodySize",
-    "timeout",
-    "headers",
-    "setupTimeout",
-    "teardownTimeout",
-    "summaryTrendStats",
-    "noConnectionReuse",
-}
+# the option names k6 takes at the top level: the fields of the YAML model, so both paths agree
+TOP_LEVEL_KEYS = frozenset(Options.model_fields)
 
 
 @dataclass

@@ -51,8 +51,6 @@ def quick_scenario(
         async def default(vu: Any) -> None:
             await vu.http.request(method, url)
 
-    # the runner may send this request from the connection itself (nothing reads the response)
-    default.static_request = StaticRequest(method, url, hdrs or None, payload)  # type: ignore[attr-defined]
 
     if rate is not None:
         if rate <= 0:
@@ -86,5 +84,7 @@ def quick_scenario(
         format="quick",
         options={"scenarios": {"default": scenario}},
         functions={"default": default},
+        # the runner may send this request from the connection itself (nothing reads the response)
+        static_requests={"default": StaticRequest(method, url, hdrs or None, payload)},
         spec={"kind": "quick", "args": args},
     )

@@ -38,26 +38,25 @@ files are checked by the compiler (assay.load.yaml.compile), also with file and 
 from __future__ import annotations
 
 import difflib
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AliasChoices, Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from assay.config import StrictModel
+from assay.load.executors import EXECUTORS
+from assay.load.executors.base import COMMON_KEYS
+from assay.load.limits import MAX_BODY_LIMIT
 from assay.load.yaml.template import TemplateError, parse_seconds
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
-EXECUTOR_KEYS: dict[str, tuple[set[str], set[str]]] = {
-    # executor -> (required keys, optional keys), k6's lib/executor option names
-    "shared-iterations": (set(), {"vus", "iterations", "maxDuration"}),
-    "per-vu-iterations": (set(), {"vus", "iterations", "maxDuration"}),
-    "constant-vus": ({"duration"}, {"vus"}),
-    "ramping-vus": ({"stages"}, {"startVUs", "gracefulRampDown"}),
-    "constant-arrival-rate": ({"rate", "duration", "preAllocatedVUs"}, {"timeUnit", "maxVUs"}),
-    "ramping-arrival-rate": ({"stages", "preAllocatedVUs"}, {"startRate", "timeUnit", "maxVUs"}),
-}
-COMMON_KEYS = {"executor", "startTime", "gracefulStop", "exec", "env", "tags"}
+# executor -> (required keys, optional keys): declared once, by each executor (assay.load.executors)
+EXECUTOR_KEYS: dict[str, tuple[frozenset[str], frozenset[str]]] = {name: (cls.REQUIRED, cls.OPTIONAL) for name, cls in EXECUTORS.items()}
+if TYPE_CHECKING:
+    ExecutorName = str
+else:  # the names EXECUTORS has, as an enum in the JSON Schema editors read
+    ExecutorName = Literal[tuple(EXECUTORS)]
 
 
 def _duration(value: Any) -> Any:
@@ -81,19 +80,13 @@ class Stage(StrictModel):
 class ScenarioOptions(StrictModel):
     """One k6 scenario: an executor and its options (names and defaults as in k6)."""
 
-    executor: Literal[
-        "shared-iterations",
-        "per-vu-iterations",
-        "constant-vus",
-        "ramping-vus",
-        "constant-arrival-rate",
-        "ramping-arrival-rate",
-    ]
+    executor: ExecutorName
     startTime: Duration | None = None
     gracefulStop: Duration | None = None
     exec: str | None = Field(default=None, description="the flow to run: a key of `flows`, or 'default'")
     env: dict[str, str] | None = None
     tags: dict[str, str] | None = None
+    options: dict[str, Any] | None = Field(default=None, description="k6's per-scenario options (e.g. browser); accepted, not used")
     vus: int | None = Field(default=None, ge=0)
     iterations: int | None = Field(default=None, ge=0)
     maxDuration: Duration | None = None
@@ -135,7 +128,8 @@ ThresholdEntry = str | ThresholdObject
 
 
 class Options(StrictModel):
-    """k6's `options`: the same keys a Python scenario's `options` dict takes."""
+    """k6's `options`: the same keys a Python scenario's `options` dict takes (assay.load.options
+    checks a Python file's keys against these fields, so the two cannot drift)."""
 
     scenarios: dict[str, ScenarioOptions] | None = None
     thresholds: dict[str, ThresholdEntry | list[ThresholdEntry]] | None = None
@@ -154,6 +148,7 @@ class Options(StrictModel):
     setupTimeout: Duration | None = None
     teardownTimeout: Duration | None = None
     noConnectionReuse: bool | None = None
+    maxResponseBodySize: int | None = Field(default=None, ge=0, le=MAX_BODY_LIMIT)
 
     _check_duration = field_validator("duration", "timeout", "setupTimeout", "teardownTimeout")(_duration)
 

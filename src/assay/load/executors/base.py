@@ -115,14 +115,21 @@ class ScenarioContext(Protocol):
 
 
 class Executor(ABC):
-    """One k6 executor. Subclasses set `name`, `KEYS`, parse their params and implement `run`."""
+    """One k6 executor. Subclasses set `name`, `REQUIRED`/`OPTIONAL` keys, parse their params and implement `run`."""
 
     name: ClassVar[str]
-    KEYS: ClassVar[dict[str, Any]] = {}
+    # the executor's own k6 option names (besides COMMON_KEYS): the one list YAML and Python files are checked against
+    REQUIRED: ClassVar[frozenset[str]] = frozenset()
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, config: ExecutorConfig, segment: Segment) -> None:
         self.config = config
         self.segment = segment
+
+    @classmethod
+    def keys(cls) -> frozenset[str]:
+        """Every option name this executor takes besides the common ones."""
+        return cls.REQUIRED | cls.OPTIONAL
 
     @classmethod
     @abstractmethod
@@ -176,7 +183,8 @@ def sleep_until(ctx: ScenarioContext, t: float) -> Awaitable[bool]:
 # -- parsing helpers ------------------------------------------------------------------------------------
 
 
-def check_keys(raw: Mapping[str, Any], allowed: set[str], where: str) -> None:
+def check_keys(raw: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:
+    """A located error for the first key neither the executor nor every scenario takes."""
     from difflib import get_close_matches
 
     for key in raw:
@@ -246,7 +254,11 @@ def get_stages(raw: Mapping[str, Any], where: str, *, required: bool = True) -> 
         extra = set(st) - {"duration", "target"}
         if extra:
             raise ScenarioError(f"{w}: unknown key {sorted(extra)[0]!r}; a stage has duration and target")
-        out.append(Stage(get_duration(st, "duration", None, w), get_number(st, "target", None, w, maximum=math.inf)))
+        target = get_number(st, "target", None, w, maximum=math.inf)
+        if target != int(target):
+            # k6's stage target is an integer (VUs, or iterations per timeUnit): 2.5 is rejected there too
+            raise ScenarioError(f"{w}.target: expected a whole number, got {target!r}")
+        out.append(Stage(get_duration(st, "duration", None, w), target))
     return out
 
 

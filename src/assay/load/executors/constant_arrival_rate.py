@@ -14,10 +14,12 @@ from assay.load.scenario import ScenarioError
 
 class ConstantArrivalRate(ArrivalRateExecutor):
     name = "constant-arrival-rate"
+    REQUIRED = frozenset({"rate", "duration", "preAllocatedVUs"})
+    OPTIONAL = frozenset({"timeUnit", "maxVUs"})
 
     @classmethod
     def parse_params(cls, raw: Mapping[str, Any], where: str) -> dict[str, Any]:
-        check_keys(raw, {"rate", "timeUnit", "duration", "preAllocatedVUs", "maxVUs"}, where)
+        check_keys(raw, cls.keys(), where)
         rate = get_number(raw, "rate", None, where, maximum=math.inf)
         if rate <= 0:
             raise ScenarioError(f"{where}.rate: must be greater than 0, got {rate!r}")

@@ -11,10 +11,12 @@ from assay.load.executors.base import Executor, ScenarioContext, check_keys, get
 
 class ConstantVUs(Executor):
     name = "constant-vus"
+    REQUIRED = frozenset({"duration"})
+    OPTIONAL = frozenset({"vus"})
 
     @classmethod
     def parse_params(cls, raw: Mapping[str, Any], where: str) -> dict[str, Any]:
-        check_keys(raw, {"vus", "duration"}, where)
+        check_keys(raw, cls.keys(), where)
         return {"vus": get_int(raw, "vus", 1, where, minimum=1), "duration": get_duration(raw, "duration", None, where, minimum=1.0)}
 
     def max_vus(self) -> int:

@@ -25,10 +25,12 @@ from assay.load.scenario import ScenarioError
 
 class RampingArrivalRate(ArrivalRateExecutor):
     name = "ramping-arrival-rate"
+    REQUIRED = frozenset({"stages", "preAllocatedVUs"})
+    OPTIONAL = frozenset({"startRate", "timeUnit", "maxVUs"})
 
     @classmethod
     def parse_params(cls, raw: Mapping[str, Any], where: str) -> dict[str, Any]:
-        check_keys(raw, {"startRate", "timeUnit", "stages", "preAllocatedVUs", "maxVUs"}, where)
+        check_keys(raw, cls.keys(), where)
         time_unit = get_duration(raw, "timeUnit", "1s", where)
         if time_unit <= 0:
             raise ScenarioError(f"{where}.timeUnit: must be greater than 0")

@@ -12,10 +12,12 @@ from assay.load.scenario import ScenarioError
 
 class SharedIterations(Executor):
     name = "shared-iterations"
+    REQUIRED = frozenset()
+    OPTIONAL = frozenset({"vus", "iterations", "maxDuration"})
 
     @classmethod
     def parse_params(cls, raw: Mapping[str, Any], where: str) -> dict[str, Any]:
-        check_keys(raw, {"vus", "iterations", "maxDuration"}, where)
+        check_keys(raw, cls.keys(), where)
         vus = get_int(raw, "vus", 1, where, minimum=1)
         iterations = get_int(raw, "iterations", 1, where, minimum=1)
         if iterations < vus:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.config import ConfigError, KeyPath, key_positions, parse_config, read_text
+from assay.load.http.static import StaticRequest
 from assay.load.scenario import IterationFn, LoadedScenario, ScenarioError
 from assay.load.sink import CORRECTED
 from assay.load.spec import Flow, Options, Request, ScenarioFile, WsStep
@@ -112,6 +113,7 @@ class Compiler(CompileContext):
         base_url = self.base_url(names)
         default_headers = dict(spec.headers or {})
         functions: dict[str, IterationFn] = {}
+        static_requests: dict[str, StaticRequest] = {}
         flows: list[tuple[str, KeyPath, Sequence[Request | Flow | WsStep]]] = []
         steps: Sequence[Request | Flow | WsStep]
         if spec.requests:
@@ -125,6 +127,9 @@ class Compiler(CompileContext):
             run = self.block(steps, path, iteration_names, base_url, default_headers)
             if run is not None:
                 functions[fname] = self.iteration(run.run, variables, think_end)
+                if run.static is not None and think_end is None and self.is_plain(variables):
+                    # the whole iteration is one fixed request whose response nobody reads
+                    static_requests[fname] = run.static
         self.check_exec_names(functions)
         self.apply_profile(options, functions)
         if options.get("discardResponseBodies") and self.reads_body:
@@ -139,6 +144,7 @@ class Compiler(CompileContext):
             format="yaml",
             options=options,
             functions=functions,
+            static_requests=static_requests,
             custom_metrics={MSG_LATENCY: (MetricType.TREND, Contains.TIME)},
         )
 
@@ -301,6 +307,7 @@ class Compiler(CompileContext):
             return Compiled(choose, defines)
         runs: list[Runner] = []
         defined: set[str] = set()
+        only: Compiled | None = None
         ok = True
         for i, s in enumerate(steps):
             c = self.step(s, (*path, i), names.with_names({d: None for d in defined}), base_url, headers)
@@ -308,11 +315,12 @@ class Compiler(CompileContext):
                 ok = False
                 continue
             runs.append(c.run)
+            only = c
             defined |= c.defines
         if not ok:
             return None
         if len(runs) == 1:
-            return Compiled(runs[0], frozenset(defined))
+            return Compiled(runs[0], frozenset(defined), only.static if only is not None else None)
         sequence = tuple(runs)
 
         async def in_order(vu: Any, scope: Scope) -> None:
@@ -328,7 +336,8 @@ class Compiler(CompileContext):
             group = self.guard((*path, "group"), lambda: group_name(step.group))
             if inner is None:
                 return None
-            return Compiled(wrap_step(inner.run, group, think), inner.defines)
+            run = wrap_step(inner.run, group, think)
+            return Compiled(run, inner.defines, inner.static if run is inner.run else None)
         if isinstance(step, WsStep):
             return compile_ws_step(self, step, path, names, base_url)
         return compile_request(self, step, path, names, base_url, headers)
@@ -343,8 +352,6 @@ class Compiler(CompileContext):
         used = self.used_roots | {r for v in variables.values() for r in v.roots}
         sources = [(name, src) for name, src in self.data.items() if name in used]
 
-        static = getattr(run, "static_request", None)
-
         async def iteration(vu: Any) -> None:
             scope: Scope = dict(constants)
             scope["vu"] = vu
@@ -357,7 +364,9 @@ class Compiler(CompileContext):
             if think_end is not None:
                 await vu.sleep(think_end())
 
-        if static is not None and think_end is None and not dynamic and not sources:
-            # the whole iteration is one fixed request whose response nobody reads
-            iteration.static_request = static  # type: ignore[attr-defined]
         return iteration
+
+    def is_plain(self, variables: dict[str, Any]) -> bool:
+        """True when an iteration sets nothing up per run: no variable to render, no data row to take."""
+        used = self.used_roots | {r for v in variables.values() for r in v.roots}
+        return all(v.is_constant for v in variables.values()) and not any(name in used for name in self.data)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assay.config import ConfigIssue, KeyPath
+from assay.load.http.static import StaticRequest
 from assay.load.spec import ThinkRange
 from assay.load.yaml.data import DataSource
 from assay.load.yaml.template import Scope, TemplateError, parse_seconds
@@ -58,6 +59,8 @@ class Compiled:
 
     run: Runner
     defines: frozenset[str]
+    # the one fixed request this step is, when nothing reads its response (see assay.load.http.static)
+    static: StaticRequest | None = None
 
 
 def think_time(value: Any) -> Callable[[], float] | None:

@@ -65,9 +65,10 @@ def compile_request(cx: CompileContext, req: Request, path: KeyPath, names: Name
         if part is not None:
             cx.used_roots |= part.roots
     tags = {**(req.tags or {}), "name": name}
-    send = _sender(req.method, base_url, url, query, hdrs, body, content_type, tags, timeout)
-    run = _request_runner(send, checks, captures, think)
-    return Compiled(wrap_step(run, group, None), frozenset(v for v, _ in captures))
+    send, static = _sender(req.method, base_url, url, query, hdrs, body, content_type, tags, timeout)
+    run = wrap_step(_request_runner(send, checks, captures, think), group, None)
+    # the request alone is the step only when nothing reads the response (no checks, captures, think time, group)
+    return Compiled(run, frozenset(v for v, _ in captures), static if run is send else None)
 
 
 Send = Callable[[Any, Scope], Awaitable[Any]]
@@ -83,8 +84,9 @@ def _sender(
     content_type: str | None,
     tags: dict[str, str],
     timeout: float | None,
-) -> Send:
-    """The cheapest closure that sends this request: constants are prepared once."""
+) -> tuple[Send, StaticRequest | None]:
+    """The cheapest closure that sends this request (constants prepared once), and the request
+    itself when every part of it is constant."""
     # URL
     if isinstance(base_url, str):
         prefix = base_url
@@ -164,15 +166,14 @@ def _sender(
         async def send_fixed(vu: Any, scope: Scope) -> Any:
             return await vu.http.request(method, fixed_url, headers=fixed_headers, tags=frozen_tags, timeout=timeout)
 
-        send_fixed.static_request = StaticRequest(method, fixed_url, fixed_headers, None, frozen_tags, timeout)  # type: ignore[attr-defined]
-        return send_fixed
+        return send_fixed, StaticRequest(method, fixed_url, fixed_headers, None, frozen_tags, timeout)
 
     async def send(vu: Any, scope: Scope) -> Any:
         return await vu.http.request(
             method, url_fn(scope), headers=header_fn(scope), body=body_fn(scope), tags=frozen_tags, timeout=timeout
         )
 
-    return send
+    return send, None
 
 
 def _add_query(url: str, qs: str) -> str:
