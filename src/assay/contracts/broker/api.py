@@ -31,7 +31,6 @@ from assay.contracts.broker import html as html_page
 from assay.contracts.broker import matrix as mx
 from assay.contracts.broker import provider_contracts as pcs
 from assay.contracts.broker import rackquery, selection
-from assay.contracts.broker import service as svc
 from assay.contracts.broker.models import (
     Branch,
     DeployedVersion,
@@ -44,6 +43,36 @@ from assay.contracts.broker.models import (
     Webhook,
     WebhookExecution,
 )
+from assay.contracts.broker.services.deployments import (
+    currently_deployed,
+    currently_supported,
+    record_deployment,
+    record_release,
+    version_environments,
+    version_labels,
+)
+from assay.contracts.broker.services.environments import (
+    create_environment,
+    find_environment,
+    require_environment_named,
+    update_environment,
+)
+from assay.contracts.broker.services.errors import BrokerError, invalid, loads_json, not_found
+from assay.contracts.broker.services.pacticipants import (
+    ensure_branch_version,
+    ensure_pacticipant,
+    ensure_tag,
+    ensure_version,
+    latest_version,
+    require_pacticipant,
+    require_version,
+    version_branches,
+    version_tags,
+)
+from assay.contracts.broker.services.pacts import PactRef, latest_pacts, resolve_pact
+from assay.contracts.broker.services.publishing import Event, parse_pact, publish_contracts, store_pact
+from assay.contracts.broker.services.values import check_columns, iso, now
+from assay.contracts.broker.services.verifications import publish_verification
 from assay.contracts.broker.webhooks import Dispatcher, validate
 
 log = logging.getLogger(__name__)
@@ -128,7 +157,7 @@ class BrokerApp:
         self.auth = auth or AuthConfig()
         self.dispatcher = dispatcher or Dispatcher(sessions)
         self.write_lock = threading.Lock()
-        event.listen(sessions, "before_flush", svc.check_columns)
+        event.listen(sessions, "before_flush", check_columns)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -155,10 +184,10 @@ class BrokerApp:
                 if threaded:
                     return await run_in_threadpool(fn, request, L)
                 return await fn(request, L)
-            except svc.BrokerError as exc:
+            except BrokerError as exc:
                 return hal(exc.body(), exc.status)
             except RecursionError:
-                return hal(svc.invalid("body", "Invalid JSON: nested too deeply").body(), 400)
+                return hal(invalid("body", "Invalid JSON: nested too deeply").body(), 400)
             except DataError as exc:  # what slipped past validation: a value the database refuses
                 return hal({"error": {"message": f"Invalid value: {exc.orig}"}}, 400)
             except IntegrityError:  # a concurrent writer (another broker process) won a race
@@ -198,12 +227,12 @@ class BrokerApp:
         raw = request.state.body
         if not raw.strip():
             return {}
-        return svc.loads_json(raw, "body")
+        return loads_json(raw, "body")
 
     def json_object(self, request: Request) -> dict[str, Any]:
         body = self.json_body(request)
         if not isinstance(body, dict):
-            raise svc.invalid("body", "The request body must be a JSON object")
+            raise invalid("body", "The request body must be a JSON object")
         return body
 
     # ------------------------------------------------------------------ index
@@ -307,8 +336,8 @@ class BrokerApp:
             "displayName": p.display_name or p.name,
             "mainBranch": p.main_branch,
             "repositoryUrl": p.repository_url,
-            "createdAt": svc.iso(p.created_at),
-            "updatedAt": svc.iso(p.updated_at),
+            "createdAt": iso(p.created_at),
+            "updatedAt": iso(p.updated_at),
             "_links": {
                 "self": {"href": L.pacticipant(p.name), "title": "Pacticipant", "name": p.name},
                 "pb:versions": {"href": f"{L.pacticipant(p.name)}/versions"},
@@ -341,9 +370,9 @@ class BrokerApp:
         if known is not None:
             branches, tags, envs = known
         else:
-            all_branches, all_tags = svc.version_labels(s, [v.id])
+            all_branches, all_tags = version_labels(s, [v.id])
             branches, tags = all_branches[v.id], all_tags[v.id]
-            envs = svc.version_environments(s, [v.id])[v.id]
+            envs = version_environments(s, [v.id])[v.id]
         bv = [
             {"name": b, "latest": True, "_links": {"self": {"href": L.branch_version(p.name, b, v.number)}}}
             for b in branches
@@ -375,7 +404,7 @@ class BrokerApp:
         return {
             "number": v.number,
             "buildUrl": v.build_url,
-            "createdAt": svc.iso(v.created_at),
+            "createdAt": iso(v.created_at),
             "branchVersions": bv,
             "tags": tag_list,
             "environments": [{"name": e.name, "uuid": e.uuid} for e in envs],
@@ -389,8 +418,8 @@ class BrokerApp:
             "name": e.name,
             "displayName": e.display_name,
             "production": e.production,
-            "createdAt": svc.iso(e.created_at),
-            "updatedAt": svc.iso(e.updated_at),
+            "createdAt": iso(e.created_at),
+            "updatedAt": iso(e.updated_at),
             "_links": {
                 "self": {"title": "Environment", "name": e.name, "href": L.environment(e.uuid)},
                 "pb:currently-deployed-deployed-versions": {
@@ -419,16 +448,16 @@ class BrokerApp:
                 "currentlyDeployed": dv.undeployed_at is None,
                 "applicationInstance": dv.application_instance,
                 "target": dv.application_instance,
-                "createdAt": svc.iso(dv.created_at),
-                "undeployedAt": svc.iso(dv.undeployed_at),
+                "createdAt": iso(dv.created_at),
+                "undeployedAt": iso(dv.undeployed_at),
                 "_links": {"self": {"href": f"{L.base}/deployed-versions/{dv.uuid}"}},
             }
         else:
             body = {
                 "uuid": dv.uuid,
                 "currentlySupported": dv.support_ended_at is None,
-                "createdAt": svc.iso(dv.created_at),
-                "supportEndedAt": svc.iso(dv.support_ended_at),
+                "createdAt": iso(dv.created_at),
+                "supportEndedAt": iso(dv.support_ended_at),
                 "_links": {"self": {"href": f"{L.base}/released-versions/{dv.uuid}"}},
             }
         body["_embedded"] = {
@@ -438,7 +467,7 @@ class BrokerApp:
         }
         return body
 
-    def pact_links(self, ref: svc.PactRef, L: Links) -> dict[str, Any]:
+    def pact_links(self, ref: PactRef, L: Links) -> dict[str, Any]:
         c, p, sha = ref.consumer.name, ref.provider.name, ref.content.sha
         self_href = (
             L.pact(p, c, ref.consumer_version.number) if ref.consumer_version else L.pact_version(p, c, sha)
@@ -466,7 +495,7 @@ class BrokerApp:
             },
         }
 
-    def pact_document(self, ref: svc.PactRef, L: Links) -> Response:
+    def pact_document(self, ref: PactRef, L: Links) -> Response:
         """The published bytes, unchanged, with `_links` spliced in before the closing brace."""
         links = {k: v for k, v in self.pact_links(ref, L).items() if v is not None}
         raw = ref.content.content
@@ -488,7 +517,7 @@ class BrokerApp:
         with self.write() as s:
             hooks = self.dispatcher.enabled_hooks(s)
             listening = any("contract_content_changed" in json.loads(h.events) for h in hooks)
-            out = svc.publish_contracts(s, body, track_changes=listening)
+            out = publish_contracts(s, body, track_changes=listening)
             name, number = out.pacticipant.name, out.version.number
             resp: dict[str, Any] = {
                 "notices": out.notices,
@@ -538,7 +567,7 @@ class BrokerApp:
             if resp["_links"]["pb:branch-version"] is None:
                 del resp["_links"]["pb:branch-version"]
             for c, p, sha in out.contracts:
-                pcs.check_new_pact(s, svc.resolve_pact(s, p, c, sha=sha).content)
+                pcs.check_new_pact(s, resolve_pact(s, p, c, sha=sha).content)
             deliveries = self.dispatcher.deliveries(s, out.events, L.base, hooks)
         self.dispatcher.submit(deliveries)
         return hal(resp)
@@ -595,10 +624,10 @@ class BrokerApp:
     def get_provider_contract(self, request: Request, L: Links) -> Response:
         pp = request.path_params
         with self.reads() as s:
-            provider = svc.require_pacticipant(s, pp["provider"])
+            provider = require_pacticipant(s, pp["provider"])
             row = pcs.contract_for(s, provider, pp["version"])
             if row is None:
-                raise svc.not_found(f"No provider contract for {pp['provider']} version {pp['version']}")
+                raise not_found(f"No provider contract for {pp['provider']} version {pp['version']}")
             return hal(
                 {
                     "content": row.content,
@@ -608,7 +637,7 @@ class BrokerApp:
                         "success": row.self_verification_success,
                         **json.loads(row.self_verification or "{}"),
                     },
-                    "createdAt": svc.iso(row.created_at),
+                    "createdAt": iso(row.created_at),
                     "_links": {"self": {"href": str(request.url)}},
                 }
             )
@@ -616,20 +645,20 @@ class BrokerApp:
     def put_pact(self, request: Request, L: Links) -> Response:
         pp = request.path_params
         raw = request.state.body
-        doc = svc.parse_pact(raw, "body")
+        doc = parse_pact(raw, "body")
         if doc["consumer"]["name"] != pp["consumer"] or doc["provider"]["name"] != pp["provider"]:
-            raise svc.invalid(
+            raise invalid(
                 "body",
                 f"The consumer/provider names in the pact ({doc['consumer']['name']}/{doc['provider']['name']}) "
                 f"do not match the URL ({pp['consumer']}/{pp['provider']})",
             )
         with self.write() as s:
-            consumer, _ = svc.ensure_pacticipant(s, pp["consumer"])
-            version, _ = svc.ensure_version(s, consumer, pp["version"])
-            content, status, events = svc.store_pact(s, consumer, version, pp["provider"], raw, doc)
-            provider = svc.require_pacticipant(s, pp["provider"])
+            consumer, _ = ensure_pacticipant(s, pp["consumer"])
+            version, _ = ensure_version(s, consumer, pp["version"])
+            content, status, events = store_pact(s, consumer, version, pp["provider"], raw, doc)
+            provider = require_pacticipant(s, pp["provider"])
             pcs.check_new_pact(s, content)
-            ref = svc.PactRef(consumer, provider, content, version)
+            ref = PactRef(consumer, provider, content, version)
             resp = self.pact_document(ref, L)
             deliveries = self.dispatcher.deliveries(s, events, L.base)
         self.dispatcher.submit(deliveries)
@@ -639,7 +668,7 @@ class BrokerApp:
     def get_pact(self, request: Request, L: Links) -> Response:
         pp = request.path_params
         with self.reads() as s:
-            ref = svc.resolve_pact(
+            ref = resolve_pact(
                 s,
                 pp["provider"],
                 pp["consumer"],
@@ -653,8 +682,8 @@ class BrokerApp:
     def latest_pacts(self, request: Request, L: Links) -> Response:
         pp = request.path_params
         with self.reads() as s:
-            provider = svc.require_pacticipant(s, pp["provider"]) if "provider" in pp else None
-            refs = svc.latest_pacts(s, provider, pp.get("tag"))
+            provider = require_pacticipant(s, pp["provider"]) if "provider" in pp else None
+            refs = latest_pacts(s, provider, pp.get("tag"))
             items = [
                 {
                     "_embedded": {
@@ -680,7 +709,7 @@ class BrokerApp:
                             },
                         ]
                     },
-                    "createdAt": svc.iso(r.content.created_at),
+                    "createdAt": iso(r.content.created_at),
                 }
                 for r in refs
             ]
@@ -725,28 +754,28 @@ class BrokerApp:
         ):
             if key in body:
                 if body[key] is not None and not isinstance(body[key], str):
-                    raise svc.invalid(key, f"{key} must be a string")
+                    raise invalid(key, f"{key} must be a string")
                 setattr(p, attr, body[key])
-        p.updated_at = svc.now()
+        p.updated_at = now()
 
     def create_pacticipant(self, request: Request, L: Links) -> Response:
         body = self.json_body(request)
         if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not body["name"].strip():
-            raise svc.invalid("name", "name is missing")
+            raise invalid("name", "name is missing")
         with self.write() as s:
-            p, created = svc.ensure_pacticipant(s, body["name"])
+            p, created = ensure_pacticipant(s, body["name"])
             self._apply_pacticipant(p, body)
             return hal(self.pacticipant_body(p, L), 201 if created else 200)
 
     def get_pacticipant(self, request: Request, L: Links) -> Response:
         with self.reads() as s:
             return hal(
-                self.pacticipant_body(svc.require_pacticipant(s, request.path_params["pacticipant"]), L)
+                self.pacticipant_body(require_pacticipant(s, request.path_params["pacticipant"]), L)
             )
 
     def delete_pacticipant(self, request: Request, L: Links) -> Response:
         with self.write() as s:
-            s.delete(svc.require_pacticipant(s, request.path_params["pacticipant"]))
+            s.delete(require_pacticipant(s, request.path_params["pacticipant"]))
         return Response(status_code=204)
 
     def write_pacticipant(self, request: Request, L: Links) -> Response:
@@ -754,7 +783,7 @@ class BrokerApp:
         name = request.path_params["pacticipant"]
         body = self.json_object(request)
         with self.write() as s:
-            p, created = svc.ensure_pacticipant(s, name)
+            p, created = ensure_pacticipant(s, name)
             if request.method == "PUT":
                 p.display_name = p.main_branch = p.repository_url = None
             self._apply_pacticipant(p, body)
@@ -764,7 +793,7 @@ class BrokerApp:
         name = request.path_params["pacticipant"]
         limit = int(request.query_params.get("size", "100") or 100)
         with self.reads() as s:
-            p = svc.require_pacticipant(s, name)
+            p = require_pacticipant(s, name)
             vs = s.scalars(
                 select(Version).where(Version.pacticipant_id == p.id).order_by(Version.id.desc()).limit(limit)
             ).all()
@@ -782,43 +811,43 @@ class BrokerApp:
     def get_version(self, request: Request, L: Links) -> Response:
         pp = request.path_params
         with self.reads() as s:
-            p = svc.require_pacticipant(s, pp["pacticipant"])
-            return hal(self.version_body(s, svc.require_version(s, p, pp["version"]), L))
+            p = require_pacticipant(s, pp["pacticipant"])
+            return hal(self.version_body(s, require_version(s, p, pp["version"]), L))
 
     def delete_version(self, request: Request, L: Links) -> Response:
         pp = request.path_params
         with self.write() as s:
-            p = svc.require_pacticipant(s, pp["pacticipant"])
-            s.delete(svc.require_version(s, p, pp["version"]))
+            p = require_pacticipant(s, pp["pacticipant"])
+            s.delete(require_version(s, p, pp["version"]))
         return Response(status_code=204)
 
     def write_version(self, request: Request, L: Links) -> Response:
         pp = request.path_params
         body = self.json_object(request)
         with self.write() as s:
-            p, _ = svc.ensure_pacticipant(s, pp["pacticipant"])
-            v, created = svc.ensure_version(s, p, pp["version"])
+            p, _ = ensure_pacticipant(s, pp["pacticipant"])
+            v, created = ensure_version(s, p, pp["version"])
             if "buildUrl" in body:
                 v.build_url = body["buildUrl"]
             if body.get("branch"):
-                svc.ensure_branch_version(s, p, v, str(body["branch"]))
+                ensure_branch_version(s, p, v, str(body["branch"]))
             for t in body.get("tags") or []:
-                svc.ensure_tag(s, v, str(t["name"] if isinstance(t, dict) else t))
+                ensure_tag(s, v, str(t["name"] if isinstance(t, dict) else t))
             return hal(self.version_body(s, v, L), 201 if created else 200)
 
     def latest_version(self, request: Request, L: Links) -> Response:
         pp = request.path_params
         with self.reads() as s:
-            p = svc.require_pacticipant(s, pp["pacticipant"])
-            v = svc.latest_version(s, p, tag=pp.get("tag"), branch=pp.get("branch"))
+            p = require_pacticipant(s, pp["pacticipant"])
+            v = latest_version(s, p, tag=pp.get("tag"), branch=pp.get("branch"))
             if v is None:
-                raise svc.not_found(f"No matching version of {p.name} found")
+                raise not_found(f"No matching version of {p.name} found")
             return hal(self.version_body(s, v, L))
 
     def branches(self, request: Request, L: Links) -> Response:
         name = request.path_params["pacticipant"]
         with self.reads() as s:
-            p = svc.require_pacticipant(s, name)
+            p = require_pacticipant(s, name)
             rows = s.execute(
                 select(Branch.name, Branch.created_at)
                 .where(Branch.pacticipant_id == p.id)
@@ -827,7 +856,7 @@ class BrokerApp:
             items = [
                 {
                     "name": b,
-                    "createdAt": svc.iso(created),
+                    "createdAt": iso(created),
                     "_links": {
                         "self": {"href": f"{L.pacticipant(name)}/branches/{quote(b, safe='')}"},
                         "pb:latest-version": {
@@ -847,18 +876,18 @@ class BrokerApp:
     def get_branch_version(self, request: Request, L: Links) -> Response:
         pp = request.path_params
         with self.reads() as s:
-            p = svc.require_pacticipant(s, pp["pacticipant"])
-            v = svc.require_version(s, p, pp["version"])
-            if pp["branch"] not in svc.version_branches(s, [v.id])[v.id]:
-                raise svc.not_found(f"Version {v.number} of {p.name} is not on branch {pp['branch']}")
+            p = require_pacticipant(s, pp["pacticipant"])
+            v = require_version(s, p, pp["version"])
+            if pp["branch"] not in version_branches(s, [v.id])[v.id]:
+                raise not_found(f"Version {v.number} of {p.name} is not on branch {pp['branch']}")
             return hal(self._branch_version_body(s, p, v, pp["branch"], L))
 
     def put_branch_version(self, request: Request, L: Links) -> Response:
         pp = request.path_params
         with self.write() as s:
-            p, _ = svc.ensure_pacticipant(s, pp["pacticipant"])
-            v, _ = svc.ensure_version(s, p, pp["version"])
-            created = svc.ensure_branch_version(s, p, v, pp["branch"])
+            p, _ = ensure_pacticipant(s, pp["pacticipant"])
+            v, _ = ensure_version(s, p, pp["version"])
+            created = ensure_branch_version(s, p, v, pp["branch"])
             return hal(self._branch_version_body(s, p, v, pp["branch"], L), 201 if created else 200)
 
     def _branch_version_body(
@@ -877,29 +906,29 @@ class BrokerApp:
     def get_tag(self, request: Request, L: Links) -> Response:
         pp = request.path_params
         with self.reads() as s:
-            p = svc.require_pacticipant(s, pp["pacticipant"])
-            v = svc.require_version(s, p, pp["version"])
-            if pp["tag"] not in svc.version_tags(s, [v.id])[v.id]:
-                raise svc.not_found(f"Tag {pp['tag']} not found on version {v.number} of {p.name}")
+            p = require_pacticipant(s, pp["pacticipant"])
+            v = require_version(s, p, pp["version"])
+            if pp["tag"] not in version_tags(s, [v.id])[v.id]:
+                raise not_found(f"Tag {pp['tag']} not found on version {v.number} of {p.name}")
             return hal(self._tag_body(p, v, pp["tag"], L))
 
     def delete_tag(self, request: Request, L: Links) -> Response:
         pp = request.path_params
         with self.write() as s:
-            p = svc.require_pacticipant(s, pp["pacticipant"])
-            v = svc.require_version(s, p, pp["version"])
+            p = require_pacticipant(s, pp["pacticipant"])
+            v = require_version(s, p, pp["version"])
             tag = s.scalar(select(Tag).where(Tag.version_id == v.id, Tag.name == pp["tag"]))
             if tag is None:
-                raise svc.not_found(f"Tag {pp['tag']} not found on version {v.number} of {p.name}")
+                raise not_found(f"Tag {pp['tag']} not found on version {v.number} of {p.name}")
             s.delete(tag)
         return Response(status_code=204)
 
     def put_tag(self, request: Request, L: Links) -> Response:
         pp = request.path_params
         with self.write() as s:
-            p, _ = svc.ensure_pacticipant(s, pp["pacticipant"])
-            v, _ = svc.ensure_version(s, p, pp["version"])
-            created = svc.ensure_tag(s, v, pp["tag"])
+            p, _ = ensure_pacticipant(s, pp["pacticipant"])
+            v, _ = ensure_version(s, p, pp["version"])
+            created = ensure_tag(s, v, pp["tag"])
             return hal(self._tag_body(p, v, pp["tag"], L), 201 if created else 200)
 
     def _tag_body(self, p: Pacticipant, v: Version, tag: str, L: Links) -> dict[str, Any]:
@@ -931,13 +960,13 @@ class BrokerApp:
     def create_environment(self, request: Request, L: Links) -> Response:
         body = self.json_object(request)
         with self.write() as s:
-            e = svc.create_environment(s, body)
+            e = create_environment(s, body)
             return hal(self.environment_body(e, L), 201, headers={"Location": L.environment(e.uuid)})
 
     def _environment(self, s: Session, uuid_: str) -> Environment:
-        e = svc.find_environment(s, uuid_=uuid_)
+        e = find_environment(s, uuid_=uuid_)
         if e is None:
-            raise svc.not_found(f"No environment with uuid {uuid_} found")
+            raise not_found(f"No environment with uuid {uuid_} found")
         return e
 
     def get_environment(self, request: Request, L: Links) -> Response:
@@ -953,7 +982,7 @@ class BrokerApp:
         body = self.json_object(request)
         with self.write() as s:
             e = self._environment(s, request.path_params["uuid"])
-            svc.update_environment(s, e, body)
+            update_environment(s, e, body)
             return hal(self.environment_body(e, L))
 
     def record(self, request: Request, L: Links) -> Response:
@@ -961,17 +990,17 @@ class BrokerApp:
         body = self.json_object(request)
         instance = body.get("applicationInstance", body.get("target"))
         if instance is not None and not isinstance(instance, str):
-            raise svc.invalid("applicationInstance", "applicationInstance must be a string")
+            raise invalid("applicationInstance", "applicationInstance must be a string")
         with self.write() as s:
-            p = svc.require_pacticipant(s, pp["pacticipant"])
-            v = svc.require_version(s, p, pp["version"])
-            e = svc.find_environment(s, uuid_=pp["uuid"])
+            p = require_pacticipant(s, pp["pacticipant"])
+            v = require_version(s, p, pp["version"])
+            e = find_environment(s, uuid_=pp["uuid"])
             if e is None:
-                raise svc.not_found(f"No environment with uuid {pp['uuid']} found")
+                raise not_found(f"No environment with uuid {pp['uuid']} found")
             if request.url.path.split("/")[-3] == "deployed-versions":
-                dv, created = svc.record_deployment(s, v, e, instance or None)
+                dv, created = record_deployment(s, v, e, instance or None)
                 return hal(self.deployed_body(s, dv, L), 201 if created else 200)
-            rv, created = svc.record_release(s, v, e)
+            rv, created = record_release(s, v, e)
             return hal(self.deployed_body(s, rv, L), 201 if created else 200)
 
     def _deployed(self, s: Session, request: Request) -> DeployedVersion | ReleasedVersion:
@@ -983,7 +1012,7 @@ class BrokerApp:
         else:
             row = s.scalar(select(DeployedVersion).where(DeployedVersion.uuid == uuid_))
         if row is None:
-            raise svc.not_found(
+            raise not_found(
                 f"No {'released' if released else 'deployed'} version with uuid {uuid_} found"
             )
         return row
@@ -997,9 +1026,9 @@ class BrokerApp:
         with self.write() as s:
             row = self._deployed(s, request)
             if isinstance(row, DeployedVersion) and body.get("currentlyDeployed") is False:
-                row.undeployed_at = row.undeployed_at or svc.now()
+                row.undeployed_at = row.undeployed_at or now()
             if isinstance(row, ReleasedVersion) and body.get("currentlySupported") is False:
-                row.support_ended_at = row.support_ended_at or svc.now()
+                row.support_ended_at = row.support_ended_at or now()
             return hal(self.deployed_body(s, row, L))
 
     def currently(self, request: Request, L: Links) -> Response:
@@ -1007,18 +1036,18 @@ class BrokerApp:
         pacticipant = request.query_params.get("pacticipant")
         instance = request.query_params.get("applicationInstance")
         with self.reads() as s:
-            e = svc.find_environment(s, uuid_=uuid_)
+            e = find_environment(s, uuid_=uuid_)
             if e is None:
-                raise svc.not_found(f"No environment with uuid {uuid_} found")
+                raise not_found(f"No environment with uuid {uuid_} found")
             if "deployed-versions" in request.url.path:
-                rows = svc.currently_deployed(s, e, pacticipant)
+                rows = currently_deployed(s, e, pacticipant)
                 if instance is not None:
                     rows = [r for r in rows if (r.application_instance or "") == instance]
                 items = [self.deployed_body(s, r, L) for r in rows]
                 return hal(
                     {"_embedded": {"deployedVersions": items}, "_links": {"self": {"href": str(request.url)}}}
                 )
-            items = [self.deployed_body(s, r, L) for r in svc.currently_supported(s, e, pacticipant)]
+            items = [self.deployed_body(s, r, L) for r in currently_supported(s, e, pacticipant)]
             return hal(
                 {"_embedded": {"releasedVersions": items}, "_links": {"self": {"href": str(request.url)}}}
             )
@@ -1151,7 +1180,7 @@ class BrokerApp:
         pp = request.path_params
         body = self.json_body(request)
         with self.write() as s:
-            ver, ref, pv, events = svc.publish_verification(
+            ver, ref, pv, events = publish_verification(
                 s, pp["provider"], pp["consumer"], pp["sha"], body
             )
             resp = self._verification_body(s, ver, ref, pv, L)
@@ -1162,27 +1191,27 @@ class BrokerApp:
     def get_verification(self, request: Request, L: Links) -> Response:
         pp = request.path_params
         with self.reads() as s:
-            ref = svc.resolve_pact(s, pp["provider"], pp["consumer"], sha=pp["sha"])
+            ref = resolve_pact(s, pp["provider"], pp["consumer"], sha=pp["sha"])
             try:
                 vid = int(pp["id"])
             except ValueError as exc:
-                raise svc.not_found("No such verification result") from exc
+                raise not_found("No such verification result") from exc
             ver = s.get(Verification, vid)
             if ver is None or ver.pact_content_id != ref.content.id:
-                raise svc.not_found(f"No verification result {pp['id']} for this pact")
+                raise not_found(f"No verification result {pp['id']} for this pact")
             pv = s.get(Version, ver.provider_version_id)
             assert pv is not None
             return hal(self._verification_body(s, ver, ref, pv, L))
 
     def _verification_body(
-        self, s: Session, ver: Verification, ref: svc.PactRef, pv: Version, L: Links
+        self, s: Session, ver: Verification, ref: PactRef, pv: Version, L: Links
     ) -> dict[str, Any]:
         p, c, sha = ref.provider.name, ref.consumer.name, ref.content.sha
         return {
             "providerName": p,
             "providerApplicationVersion": pv.number,
             "success": ver.success,
-            "verificationDate": svc.iso(ver.created_at),
+            "verificationDate": iso(ver.created_at),
             "buildUrl": ver.build_url,
             "testResults": json.loads(ver.test_results) if ver.test_results else None,
             "verifiedBy": json.loads(ver.verified_by) if ver.verified_by else None,
@@ -1210,7 +1239,7 @@ class BrokerApp:
             if request.url.path.endswith("/can-i-deploy"):
                 name = params.get("pacticipant")
                 if not name:
-                    raise svc.invalid("pacticipant", "Please specify the pacticipant")
+                    raise invalid("pacticipant", "Please specify the pacticipant")
                 selectors = [
                     mx.Selector(
                         pacticipant=name,
@@ -1225,8 +1254,8 @@ class BrokerApp:
                     selectors[0].latest = True
                 env_name = params.get("environment") or params.get("to-environment")
                 if not env_name:
-                    raise svc.invalid("environment", "Please specify the environment")
-                target = mx.Target(environment=svc.require_environment_named(s, env_name))
+                    raise invalid("environment", "Please specify the environment")
+                target = mx.Target(environment=require_environment_named(s, env_name))
                 ignore_raw = params.get("ignore") or []
                 ignore = [
                     mx.Selector(pacticipant=i)
@@ -1238,7 +1267,7 @@ class BrokerApp:
                 selectors = mx.selectors_from_query(params)
                 target = mx.Target()
                 if params.get("environment"):
-                    target.environment = svc.require_environment_named(s, params["environment"])
+                    target.environment = require_environment_named(s, params["environment"])
                 elif params.get("tag"):
                     target.tag = params["tag"]
                 elif str(params.get("mainBranch", "")).lower() == "true":
@@ -1256,7 +1285,7 @@ class BrokerApp:
             try:
                 limit = int(params.get("limit") or 100)
             except ValueError as exc:
-                raise svc.invalid("limit", "limit must be an integer") from exc
+                raise invalid("limit", "limit must be an integer") from exc
             result = mx.compute(s, selectors, target, ignore=ignore, limit=limit)
             rows = self._matrix_rows(s, result.rows, L)
         summary: dict[str, Any] = {
@@ -1278,8 +1307,8 @@ class BrokerApp:
             {r.consumer_version.id for r in rows}
             | {r.provider_version.id for r in rows if r.provider_version}
         )
-        branches, tags = svc.version_labels(s, vids)
-        envs = svc.version_environments(s, vids)
+        branches, tags = version_labels(s, vids)
+        envs = version_environments(s, vids)
 
         def version(p: Pacticipant, v: Version) -> dict[str, Any]:
             return {
@@ -1314,7 +1343,7 @@ class BrokerApp:
                     "version": version(r.provider, r.provider_version) if r.provider_version else None,
                 },
                 "pact": {
-                    "createdAt": svc.iso(r.pact_created_at),
+                    "createdAt": iso(r.pact_created_at),
                     "_links": {
                         "self": {"href": L.pact(r.provider.name, r.consumer.name, r.consumer_version.number)}
                     },
@@ -1323,7 +1352,7 @@ class BrokerApp:
                 else None,
                 "verificationResult": {
                     "success": r.verification.success,
-                    "verifiedAt": svc.iso(r.verification.created_at),
+                    "verifiedAt": iso(r.verification.created_at),
                     # "pact": the provider ran the pact; "bidirectional": cross-checked against its OpenAPI
                     "verificationKind": r.verification.kind or "pact",
                     "_links": {
@@ -1353,7 +1382,7 @@ class BrokerApp:
             "consumer": {"name": w.consumer_name} if w.consumer_name else None,
             "provider": {"name": w.provider_name} if w.provider_name else None,
             "enabled": w.enabled,
-            "createdAt": svc.iso(w.created_at),
+            "createdAt": iso(w.created_at),
             "_links": {
                 "self": {"title": w.description or "Webhook", "href": f"{L.base}/webhooks/{w.uuid}"},
                 "pb:execute": {"href": f"{L.base}/webhooks/{w.uuid}/execute"},
@@ -1389,7 +1418,7 @@ class BrokerApp:
     def create_webhook(self, request: Request, L: Links) -> Response:
         body = self.json_body(request)
         with self.write() as s:
-            w = Webhook(uuid=str(uuid_mod.uuid4()), created_at=svc.now())
+            w = Webhook(uuid=str(uuid_mod.uuid4()), created_at=now())
             self._store_webhook(s, w, body)
             s.add(w)
             s.flush()
@@ -1398,7 +1427,7 @@ class BrokerApp:
     def _webhook(self, s: Session, uuid_: str) -> Webhook:
         w = s.scalar(select(Webhook).where(Webhook.uuid == uuid_))
         if w is None:
-            raise svc.not_found(f"No webhook with uuid {uuid_} found")
+            raise not_found(f"No webhook with uuid {uuid_} found")
         return w
 
     def get_webhook(self, request: Request, L: Links) -> Response:
@@ -1417,7 +1446,7 @@ class BrokerApp:
             w = s.scalar(select(Webhook).where(Webhook.uuid == uuid_))
             created = w is None
             if w is None:
-                w = Webhook(uuid=uuid_, created_at=svc.now())
+                w = Webhook(uuid=uuid_, created_at=now())
                 s.add(w)
             self._store_webhook(s, w, body)
             s.flush()
@@ -1432,8 +1461,8 @@ class BrokerApp:
         with self.reads() as s:
             w = s.scalar(select(Webhook).where(Webhook.uuid == uuid_))
             if w is None:
-                raise svc.not_found(f"No webhook with uuid {uuid_} found")
-            event = svc.Event(
+                raise not_found(f"No webhook with uuid {uuid_} found")
+            event = Event(
                 json.loads(w.events)[0],
                 {
                     "consumer": w.consumer_name or "Consumer",
@@ -1471,7 +1500,7 @@ class BrokerApp:
 
     def _log_lines(self, rows: list[WebhookExecution]) -> str:
         return "\n".join(
-            f"[{svc.iso(r.created_at)}] {r.event_name} attempt {r.attempt}: "
+            f"[{iso(r.created_at)}] {r.event_name} attempt {r.attempt}: "
             + (f"HTTP {r.status}" if r.status is not None else f"error {r.error}")
             + (" (success)" if r.success else " (failed)")
             for r in rows
@@ -1482,7 +1511,7 @@ class BrokerApp:
         with self.reads() as s:
             w = s.scalar(select(Webhook).where(Webhook.uuid == uuid_))
             if w is None:
-                raise svc.not_found(f"No webhook with uuid {uuid_} found")
+                raise not_found(f"No webhook with uuid {uuid_} found")
             rows = list(
                 s.scalars(
                     select(WebhookExecution)
@@ -1500,7 +1529,7 @@ class BrokerApp:
                     "error": r.error,
                     "requestBody": r.request_body,
                     "responseBody": r.response_body,
-                    "createdAt": svc.iso(r.created_at),
+                    "createdAt": iso(r.created_at),
                 }
                 for r in rows
             ]
@@ -1617,7 +1646,7 @@ def _refuse_nul(request: Request) -> None:
     ):
         for key, value in items:
             if "\x00" in value:
-                raise svc.invalid(key, f"{key} ({where}) must not contain NUL characters")
+                raise invalid(key, f"{key} ({where}) must not contain NUL characters")
 
 
 ENCODED_SLASHES = "assay.encoded_slashes"
