@@ -30,6 +30,7 @@ from assay.contracts.broker.models import (
     Version,
 )
 from assay.contracts.broker.services.deployments import env_versions, in_environment
+from assay.contracts.broker.services.environments import require_environment_named
 from assay.contracts.broker.services.errors import invalid
 from assay.contracts.broker.services.pacticipants import find_pacticipant, find_version, latest_version
 from assay.contracts.broker.services.verifications import latest_verification
@@ -141,6 +142,72 @@ def selectors_from_query(query: dict[str, Any]) -> list[Selector]:
             )
         )
     return out
+
+
+@dataclass
+class MatrixQuery:
+    """What a /matrix or /can-i-deploy request asks: whose versions, against what, ignoring whom."""
+
+    selectors: list[Selector]
+    target: Target
+    ignore: list[Selector]
+    limit: int
+
+
+def parse_query(s: Session, params: dict[str, Any], *, can_i_deploy: bool) -> MatrixQuery:
+    """The query of a /matrix or /can-i-deploy request (Rack-style parameters, see rackquery), as the
+    Pact Broker reads it; a located 400 BrokerError for a missing pacticipant, environment or a bad limit."""
+    if can_i_deploy:
+        name = params.get("pacticipant")
+        if not name:
+            raise invalid("pacticipant", "Please specify the pacticipant")
+        selectors = [
+            Selector(
+                pacticipant=name,
+                version=params.get("version") or None,
+                latest=not params.get("version"),
+                tag=params.get("tag") or None,
+                branch=params.get("branch") or None,
+                main_branch=str(params.get("mainBranch", "")).lower() == "true",
+            )
+        ]
+        if selectors[0].tag or selectors[0].branch:
+            selectors[0].latest = True
+        env_name = params.get("environment") or params.get("to-environment")
+        if not env_name:
+            raise invalid("environment", "Please specify the environment")
+        target = Target(environment=require_environment_named(s, env_name))
+        ignore_raw = params.get("ignore") or []
+        ignore = [
+            Selector(pacticipant=i)
+            if isinstance(i, str)
+            else Selector(pacticipant=i.get("pacticipant", ""), version=i.get("version"))
+            for i in (ignore_raw if isinstance(ignore_raw, list) else [ignore_raw])
+        ]
+    else:
+        selectors = selectors_from_query(params)
+        target = Target()
+        if params.get("environment"):
+            target.environment = require_environment_named(s, params["environment"])
+        elif params.get("tag"):
+            target.tag = params["tag"]
+        elif str(params.get("mainBranch", "")).lower() == "true":
+            target.main_branch = True
+        elif str(params.get("latest", "")).lower() == "true":
+            target.latest = True
+        ignore_raw = params.get("ignore") or []
+        if isinstance(ignore_raw, dict):
+            ignore_raw = [ignore_raw]
+        ignore = [
+            Selector(pacticipant=i.get("pacticipant", ""), version=i.get("version"))
+            for i in ignore_raw
+            if isinstance(i, dict)
+        ]
+    try:
+        limit = int(params.get("limit") or 100)
+    except ValueError as exc:
+        raise invalid("limit", "limit must be an integer") from exc
+    return MatrixQuery(selectors, target, ignore, limit)
 
 
 def resolve_selector(s: Session, sel: Selector) -> tuple[Pacticipant, list[Version]]:
