@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from assay import __version__
 from assay.atomic import write_text_atomic
+from assay.status import RunStatus, worst_status
 
 SCHEMA = "assay.run/1"
 DEFAULT_TREND_STATS = ["avg", "min", "med", "max", "p(90)", "p(95)", "p(99)"]
@@ -39,14 +40,6 @@ class Contains(StrEnum):
     DEFAULT = "default"
     TIME = "time"
     DATA = "data"
-
-
-class RunStatus(StrEnum):
-    PASSED = "passed"
-    WARNING = "warning"
-    FAILED = "failed"
-    ERROR = "error"
-    ABORTED = "aborted"
 
 
 # k6's built-in metrics (metrics/builtin.go): name -> (type, contains)
@@ -629,17 +622,6 @@ def merge_timeseries(series: Sequence[Sequence[TimeBucket]]) -> list[TimeBucket]
                 stats["rate"] = stats["passes"] / total_n if total_n else 0.0
         out.append(bucket)
     return out
-
-
-_STATUS_ORDER = [RunStatus.PASSED, RunStatus.WARNING, RunStatus.FAILED, RunStatus.ABORTED, RunStatus.ERROR]
-
-
-def worst_status(statuses: Iterable[RunStatus]) -> RunStatus:
-    worst = RunStatus.PASSED
-    for s in statuses:
-        if _STATUS_ORDER.index(s) > _STATUS_ORDER.index(worst):
-            worst = s
-    return worst
 
 
 # -- labels -------------------------------------------------------------------------------------
