@@ -11,10 +11,11 @@ import pytest
 
 from assay.errors import ExitCode
 from assay.load.executors import EXECUTORS
+from assay.load.executors.base import COMMON_KEYS
 from assay.load.loaders import load_scenario
 from assay.load.options import TOP_LEVEL_KEYS, build_plan
 from assay.load.scenario import ScenarioError
-from assay.load.spec import COMMON_KEYS, Options, ScenarioOptions
+from assay.load.spec import Options
 
 
 def load_yaml(tmp_path: Path, options: str) -> Any:
@@ -30,9 +31,14 @@ def load_python(tmp_path: Path, options: dict[str, Any]) -> Any:
     return build_plan(load_scenario(path))
 
 
-def test_the_yaml_model_takes_exactly_the_keys_the_executors_declare() -> None:
-    declared = set(COMMON_KEYS).union(*(cls.keys() for cls in EXECUTORS.values()))
-    assert set(ScenarioOptions.model_fields) == declared
+def test_each_executor_declares_its_options_once_with_k6_defaults() -> None:
+    for name, cls in EXECUTORS.items():
+        assert cls.Options.model_fields["executor"].default == name
+        assert cls.keys() == set(cls.Options.model_fields) - COMMON_KEYS
+    # k6's defaults, read by the Python path from the same models
+    assert EXECUTORS["shared-iterations"].default("maxDuration") == "10m"
+    assert EXECUTORS["ramping-vus"].default("gracefulRampDown") == "30s"
+    assert EXECUTORS["constant-vus"].default("duration") is None  # required
     assert TOP_LEVEL_KEYS == set(Options.model_fields)
 
 

@@ -38,84 +38,41 @@ files are checked by the compiler (assay.load.yaml.compile), also with file and 
 from __future__ import annotations
 
 import difflib
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import AliasChoices, Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from assay.config import StrictModel
 from assay.load.executors import EXECUTORS
-from assay.load.executors.base import COMMON_KEYS
+from assay.load.executors.base import ScenarioSpec, StageSpec, check_duration
 from assay.load.limits import MAX_BODY_LIMIT
-from assay.load.yaml.template import TemplateError, parse_seconds
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
-
-# executor -> (required keys, optional keys): declared once, by each executor (assay.load.executors)
-EXECUTOR_KEYS: dict[str, tuple[frozenset[str], frozenset[str]]] = {name: (cls.REQUIRED, cls.OPTIONAL) for name, cls in EXECUTORS.items()}
-if TYPE_CHECKING:
-    ExecutorName = str
-else:  # the names EXECUTORS has, as an enum in the JSON Schema editors read
-    ExecutorName = Literal[tuple(EXECUTORS)]
-
-
-def _duration(value: Any) -> Any:
-    try:
-        parse_seconds(value)
-    except TemplateError as exc:
-        raise ValueError(str(exc)) from None
-    return value
-
 
 Duration = Annotated[str | float | int, Field(description="k6 duration: '30s', '1m30s', '500ms', or seconds")]
 
 
-class Stage(StrictModel):
-    duration: Duration
-    target: int = Field(ge=0)
+def _executor_tag(value: Any) -> str | None:
+    """Which executor's options model a scenario mapping is validated with (None: no such executor)."""
+    name = value.get("executor") if isinstance(value, dict) else getattr(value, "executor", None)
+    cls = EXECUTORS.get(name) if isinstance(name, str) else None
+    return cls.Options.__name__ if cls is not None else None
 
-    _check_duration = field_validator("duration")(_duration)
 
-
-class ScenarioOptions(StrictModel):
-    """One k6 scenario: an executor and its options (names and defaults as in k6)."""
-
-    executor: ExecutorName
-    startTime: Duration | None = None
-    gracefulStop: Duration | None = None
-    exec: str | None = Field(default=None, description="the flow to run: a key of `flows`, or 'default'")
-    env: dict[str, str] | None = None
-    tags: dict[str, str] | None = None
-    options: dict[str, Any] | None = Field(default=None, description="k6's per-scenario options (e.g. browser); accepted, not used")
-    vus: int | None = Field(default=None, ge=0)
-    iterations: int | None = Field(default=None, ge=0)
-    maxDuration: Duration | None = None
-    duration: Duration | None = None
-    startVUs: int | None = Field(default=None, ge=0)
-    stages: list[Stage] | None = None
-    gracefulRampDown: Duration | None = None
-    rate: float | None = Field(default=None, gt=0)
-    startRate: float | None = Field(default=None, ge=0)
-    timeUnit: Duration | None = None
-    preAllocatedVUs: int | None = Field(default=None, ge=0)
-    maxVUs: int | None = Field(default=None, ge=0)
-
-    _check_durations = field_validator(
-        "startTime", "gracefulStop", "maxDuration", "duration", "gracefulRampDown", "timeUnit"
-    )(_duration)
-
-    @model_validator(mode="after")
-    def _keys_fit_executor(self) -> ScenarioOptions:
-        required, optional = EXECUTOR_KEYS[self.executor]
-        given = {k for k in self.model_fields_set if getattr(self, k) is not None}
-        wrong = sorted(given - required - optional - COMMON_KEYS)
-        if wrong:
-            takes = ", ".join(sorted(required | optional | COMMON_KEYS))
-            raise PydanticCustomError("invalid_scenario", f"executor {self.executor} does not take {', '.join(wrong)} (it takes: {takes})")
-        missing = sorted(required - given)
-        if missing:
-            raise PydanticCustomError("invalid_scenario", f"executor {self.executor} needs {', '.join(missing)}")
-        return self
+# One k6 scenario: the discriminated union of the executors' own option models (each declared in
+# its executor's file, assay.load.executors), chosen by `executor`.
+if TYPE_CHECKING:
+    ScenarioOptions = ScenarioSpec
+else:
+    ScenarioOptions = Annotated[
+        Union[tuple(Annotated[cls.Options, Tag(cls.Options.__name__)] for cls in EXECUTORS.values())],  # noqa: UP007
+        Discriminator(
+            _executor_tag,
+            custom_error_type="invalid_executor",
+            custom_error_message=f"executor must be one of {', '.join(EXECUTORS)}",
+        ),
+    ]
 
 
 class ThresholdObject(StrictModel):
@@ -137,7 +94,7 @@ class Options(StrictModel):
     vus: int | None = Field(default=None, ge=0)
     duration: Duration | None = None
     iterations: int | None = Field(default=None, ge=0)
-    stages: list[Stage] | None = None
+    stages: list[StageSpec] | None = None
     insecureSkipTLSVerify: bool | None = None
     summaryTrendStats: list[str] | None = None
     maxRedirects: int | None = Field(default=None, ge=0)
@@ -150,7 +107,7 @@ class Options(StrictModel):
     noConnectionReuse: bool | None = None
     maxResponseBodySize: int | None = Field(default=None, ge=0, le=MAX_BODY_LIMIT)
 
-    _check_duration = field_validator("duration", "timeout", "setupTimeout", "teardownTimeout")(_duration)
+    _check_duration = field_validator("duration", "timeout", "setupTimeout", "teardownTimeout")(check_duration)
 
 
 class Profile(StrictModel):
@@ -161,7 +118,7 @@ class Profile(StrictModel):
     rate: float | None = Field(default=None, gt=0)
     duration: Duration | None = None
 
-    _check_duration = field_validator("duration")(_duration)
+    _check_duration = field_validator("duration")(check_duration)
 
 
 # --- data, captures, checks -------------------------------------------------------------------------------------
@@ -286,7 +243,7 @@ class ThinkRange(StrictModel):
     min: Duration
     max: Duration
 
-    _check = field_validator("min", "max")(_duration)
+    _check = field_validator("min", "max")(check_duration)
 
 
 ThinkTime = Duration | ThinkRange
@@ -313,7 +270,7 @@ class Request(StrictModel):
     check: Check | None = None
     think_time: ThinkTime | None = None
 
-    _check_durations = field_validator("timeout", "think_time")(lambda v: v if isinstance(v, ThinkRange) else _duration(v))
+    _check_durations = field_validator("timeout", "think_time")(lambda v: v if isinstance(v, ThinkRange) else check_duration(v))
 
     @field_validator("method")
     @classmethod
@@ -339,7 +296,7 @@ class Flow(StrictModel):
     flow: list[Step] = Field(min_length=1)
     think_time: ThinkTime | None = None
 
-    _check_durations = field_validator("think_time")(lambda v: v if isinstance(v, ThinkRange) else _duration(v))
+    _check_durations = field_validator("think_time")(lambda v: v if isinstance(v, ThinkRange) else check_duration(v))
 
 
 class WsExpect(StrictModel):
@@ -366,7 +323,7 @@ class WsAction(StrictModel):
     ping: bool | None = None
     sleep: Duration | None = None
 
-    _check_durations = field_validator("timeout", "sleep")(_duration)
+    _check_durations = field_validator("timeout", "sleep")(check_duration)
 
     @model_validator(mode="after")
     def _one_action(self) -> WsAction:
@@ -414,7 +371,7 @@ class WsStep(StrictModel):
         return data
 
     _check_durations = field_validator("timeout", "think_time")(
-        lambda v: v if isinstance(v, ThinkRange) else _duration(v)
+        lambda v: v if isinstance(v, ThinkRange) else check_duration(v)
     )
 
 
@@ -459,7 +416,7 @@ class ScenarioFile(StrictModel):
     )
     think_time: ThinkTime | None = Field(default=None, description="pause at the end of each iteration")
 
-    _check_durations = field_validator("think_time")(lambda v: v if isinstance(v, ThinkRange) else _duration(v))
+    _check_durations = field_validator("think_time")(lambda v: v if isinstance(v, ThinkRange) else check_duration(v))
 
     @model_validator(mode="before")
     @classmethod

@@ -14,13 +14,91 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Annotated, Any, ClassVar, Protocol
 
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from assay.config import StrictModel
 from assay.load.durations import parse_duration
 from assay.load.limits import MAX_ITERATIONS, MAX_RATE_PER_S, MAX_VUS, number_problem
 from assay.load.scenario import ScenarioError
+from assay.load.yaml.template import TemplateError, parse_seconds
 
-COMMON_KEYS = {"executor", "startTime", "gracefulStop", "exec", "env", "tags", "options"}
+
+def check_duration(value: Any) -> Any:
+    try:
+        parse_seconds(value)
+    except TemplateError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
+Duration = Annotated[str | float | int, Field(description="k6 duration: '30s', '1m30s', '500ms', or seconds")]
+
+
+class StageSpec(StrictModel):
+    """One stage of a ramping executor: reach `target` over `duration` (k6's target is a whole number)."""
+
+    duration: Duration
+    target: int = Field(ge=0)
+
+    _check_duration = field_validator("duration")(check_duration)
+
+
+class ScenarioSpec(StrictModel):
+    """The options every k6 scenario takes (k6's BaseConfig), with k6's names and defaults.
+
+    Each executor subclasses it with its own options (`Executor.Options`); the YAML model is the
+    discriminated union of those (assay.load.spec), and Python files are checked against the same
+    fields (`check_keys`), so the two paths take the same keys.
+    """
+
+    executor: str
+    startTime: Duration = "0s"
+    gracefulStop: Duration = "30s"
+    exec: str = Field(default="default", description="the flow to run: a key of `flows`, or 'default'")
+    env: dict[str, str] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
+    options: dict[str, Any] | None = Field(default=None, description="k6's per-scenario options (e.g. browser); accepted, not used")
+
+    _check_durations = field_validator("startTime", "gracefulStop")(check_duration)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_other_executors_keys(cls, data: Any) -> Any:
+        """A key of another executor, named the way k6 users think of it (a key of none is an unknown key)."""
+        if not isinstance(data, dict):
+            return data
+        from assay.load.executors import EXECUTORS
+
+        own = set(cls.model_fields)
+        elsewhere = set().union(*(c.Options.model_fields for c in EXECUTORS.values()))
+        wrong = sorted({k for k, v in data.items() if v is not None and k in elsewhere} - own)
+        if wrong:
+            takes = ", ".join(sorted(own))
+            raise PydanticCustomError("invalid_scenario", f"executor {data.get('executor')} does not take {', '.join(wrong)} (it takes: {takes})")
+        return data
+
+    @model_validator(mode="after")
+    def _required_keys_given(self) -> ScenarioSpec:
+        missing = sorted(k for k in required_keys(type(self)) if getattr(self, k) is None)
+        if missing:
+            raise PydanticCustomError("invalid_scenario", f"executor {self.executor} needs {', '.join(missing)}")
+        return self
+
+
+def required(**kwargs: Any) -> Any:
+    """A k6 option without a default: None until given, and a located "needs" error when it is not."""
+    return Field(default=None, json_schema_extra={"required_by_k6": True}, **kwargs)
+
+
+def required_keys(model: type[BaseModel]) -> list[str]:
+    """The options of `model` declared with `required()`."""
+    return [k for k, f in model.model_fields.items() if isinstance(f.json_schema_extra, dict) and f.json_schema_extra.get("required_by_k6")]
+
+
+COMMON_KEYS = frozenset(ScenarioSpec.model_fields)
 
 
 @dataclass(frozen=True)
@@ -115,12 +193,11 @@ class ScenarioContext(Protocol):
 
 
 class Executor(ABC):
-    """One k6 executor. Subclasses set `name`, `REQUIRED`/`OPTIONAL` keys, parse their params and implement `run`."""
+    """One k6 executor. Subclasses set `name` and `Options` (their k6 options), parse their params and implement `run`."""
 
     name: ClassVar[str]
-    # the executor's own k6 option names (besides COMMON_KEYS): the one list YAML and Python files are checked against
-    REQUIRED: ClassVar[frozenset[str]] = frozenset()
-    OPTIONAL: ClassVar[frozenset[str]] = frozenset()
+    # the executor's k6 options (names, types, defaults): the one declaration YAML and Python files are checked against
+    Options: ClassVar[type[ScenarioSpec]] = ScenarioSpec
 
     def __init__(self, config: ExecutorConfig, segment: Segment) -> None:
         self.config = config
@@ -129,7 +206,12 @@ class Executor(ABC):
     @classmethod
     def keys(cls) -> frozenset[str]:
         """Every option name this executor takes besides the common ones."""
-        return cls.REQUIRED | cls.OPTIONAL
+        return frozenset(cls.Options.model_fields) - COMMON_KEYS
+
+    @classmethod
+    def default(cls, key: str) -> Any:
+        """k6's default for one of this executor's options (None: the option is required)."""
+        return cls.Options.model_fields[key].get_default(call_default_factory=True)
 
     @classmethod
     @abstractmethod

@@ -9,17 +9,24 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
 
 from assay.load.executors.base import (
+    Duration,
     Executor,
     ScenarioContext,
+    ScenarioSpec,
     Stage,
+    StageSpec,
+    check_duration,
     check_keys,
     get_duration,
     get_int,
     get_stages,
     interpolate,
+    required,
     stages_duration,
 )
 from assay.load.limits import MAX_VUS
@@ -27,10 +34,20 @@ from assay.load.limits import MAX_VUS
 TICK = 0.02
 
 
+
+class RampingVUsOptions(ScenarioSpec):
+    """ramping-vus's options, with k6's names and defaults."""
+
+    executor: Literal["ramping-vus"] = "ramping-vus"
+    startVUs: int = Field(default=1, ge=0)
+    stages: list[StageSpec] | None = required()
+    gracefulRampDown: Duration = "30s"
+
+    _check_durations = field_validator("gracefulRampDown")(check_duration)
+
 class RampingVUs(Executor):
     name = "ramping-vus"
-    REQUIRED = frozenset({"stages"})
-    OPTIONAL = frozenset({"startVUs", "gracefulRampDown"})
+    Options = RampingVUsOptions
 
     @classmethod
     def parse_params(cls, raw: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -42,9 +59,9 @@ class RampingVUs(Executor):
 
                 raise ScenarioError(f"{where}.stages[{i}].target: {int(st.target)} VUs is above the limit of {MAX_VUS}")
         return {
-            "startVUs": get_int(raw, "startVUs", 1, where, minimum=0),
+            "startVUs": get_int(raw, "startVUs", cls.default("startVUs"), where, minimum=0),
             "stages": stages,
-            "gracefulRampDown": get_duration(raw, "gracefulRampDown", "30s", where),
+            "gracefulRampDown": get_duration(raw, "gracefulRampDown", cls.default("gracefulRampDown"), where),
         }
 
     def _scaled(self) -> tuple[int, list[Stage]]:

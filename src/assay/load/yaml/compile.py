@@ -155,7 +155,7 @@ class Compiler(CompileContext):
         options: dict[str, Any] = {}
         if spec.options is not None:
             self.check_thresholds(spec.options)
-            options = spec.options.model_dump(by_alias=True, exclude_none=True)
+            options = spec.options.model_dump(by_alias=True, exclude_none=True, exclude_unset=True)
         return options
 
     def apply_profile(self, options: dict[str, Any], functions: Mapping[str, Any]) -> None:
@@ -211,13 +211,14 @@ class Compiler(CompileContext):
         options = self.spec.options
         scenarios = options.scenarios if options is not None and options.scenarios else {}
         for sname, sc in scenarios.items():
-            fname = sc.exec or "default"
+            named = "exec" in sc.model_fields_set  # without `exec`, k6 runs the default function (`requests`)
+            fname = sc.exec
             if fname not in functions:
                 known = sorted(functions)
                 close = get_close_matches(fname, known, n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else f"; flows defined: {', '.join(known) or 'none'}"
-                where = ("options", "scenarios", sname, "exec") if sc.exec else ("options", "scenarios", sname)
-                what = f"exec {fname!r} names no flow" if sc.exec else "this scenario runs `requests`, which the file does not have"
+                where = ("options", "scenarios", sname, "exec") if named else ("options", "scenarios", sname)
+                what = f"exec {fname!r} names no flow" if named else "this scenario runs `requests`, which the file does not have"
                 self.issue(where, f"{what}{hint}")
 
     # -- names, variables, data -------------------------------------------------------------------------------------
