@@ -12,10 +12,10 @@ import pytest
 from assay.errors import ExitCode
 from assay.load.executors import EXECUTORS
 from assay.load.executors.base import COMMON_KEYS
+from assay.load.k6options import Options
 from assay.load.loaders import load_scenario
 from assay.load.options import TOP_LEVEL_KEYS, build_plan
 from assay.load.scenario import ScenarioError
-from assay.load.spec import Options
 
 
 def load_yaml(tmp_path: Path, options: str) -> Any:

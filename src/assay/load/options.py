@@ -15,10 +15,10 @@ from typing import Any
 from assay.load.durations import parse_duration
 from assay.load.executors import EXECUTORS, Executor, ExecutorConfig, Segment
 from assay.load.executors.base import ScenarioSpec, get_duration
+from assay.load.k6options import Options
 from assay.load.limits import MAX_BODY_LIMIT, header_problem
 from assay.load.scenario import LoadedScenario, ScenarioError
 from assay.load.sink import CORRECTED
-from assay.load.spec import Options
 from assay.results import BUILTIN_METRICS, Contains, MetricType, parse_metric_name
 from assay.thresholds import ThresholdError, validate_threshold
 

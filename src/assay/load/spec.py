@@ -38,76 +38,17 @@ files are checked by the compiler (assay.load.yaml.compile), also with file and 
 from __future__ import annotations
 
 import difflib
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from assay.config import StrictModel
-from assay.load.executors import EXECUTORS
-from assay.load.executors.base import ScenarioSpec, StageSpec, check_duration
-from assay.load.limits import MAX_BODY_LIMIT
+from assay.load.executors.base import Duration, check_duration
+from assay.load.k6options import Options
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
-Duration = Annotated[str | float | int, Field(description="k6 duration: '30s', '1m30s', '500ms', or seconds")]
-
-
-def _executor_tag(value: Any) -> str | None:
-    """Which executor's options model a scenario mapping is validated with (None: no such executor)."""
-    name = value.get("executor") if isinstance(value, dict) else getattr(value, "executor", None)
-    cls = EXECUTORS.get(name) if isinstance(name, str) else None
-    return cls.Options.__name__ if cls is not None else None
-
-
-# One k6 scenario: the discriminated union of the executors' own option models (each declared in
-# its executor's file, assay.load.executors), chosen by `executor`.
-if TYPE_CHECKING:
-    ScenarioOptions = ScenarioSpec
-else:
-    ScenarioOptions = Annotated[
-        Union[tuple(Annotated[cls.Options, Tag(cls.Options.__name__)] for cls in EXECUTORS.values())],  # noqa: UP007
-        Discriminator(
-            _executor_tag,
-            custom_error_type="invalid_executor",
-            custom_error_message=f"executor must be one of {', '.join(EXECUTORS)}",
-        ),
-    ]
-
-
-class ThresholdObject(StrictModel):
-    threshold: str
-    abortOnFail: bool = False
-    delayAbortEval: Duration | None = None
-
-
-ThresholdEntry = str | ThresholdObject
-
-
-class Options(StrictModel):
-    """k6's `options`: the same keys a Python scenario's `options` dict takes (assay.load.options
-    checks a Python file's keys against these fields, so the two cannot drift)."""
-
-    scenarios: dict[str, ScenarioOptions] | None = None
-    thresholds: dict[str, ThresholdEntry | list[ThresholdEntry]] | None = None
-    tags: dict[str, str] | None = None
-    vus: int | None = Field(default=None, ge=0)
-    duration: Duration | None = None
-    iterations: int | None = Field(default=None, ge=0)
-    stages: list[StageSpec] | None = None
-    insecureSkipTLSVerify: bool | None = None
-    summaryTrendStats: list[str] | None = None
-    maxRedirects: int | None = Field(default=None, ge=0)
-    userAgent: str | None = None
-    discardResponseBodies: bool | None = None
-    timeout: Duration | None = None
-    headers: dict[str, str] | None = None
-    setupTimeout: Duration | None = None
-    teardownTimeout: Duration | None = None
-    noConnectionReuse: bool | None = None
-    maxResponseBodySize: int | None = Field(default=None, ge=0, le=MAX_BODY_LIMIT)
-
-    _check_duration = field_validator("duration", "timeout", "setupTimeout", "teardownTimeout")(check_duration)
 
 
 class Profile(StrictModel):

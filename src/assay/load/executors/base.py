@@ -16,28 +16,33 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, Protocol
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from assay.config import StrictModel
-from assay.load.durations import parse_duration
+from assay.load.durations import config_duration_problem, parse_duration
 from assay.load.limits import MAX_ITERATIONS, MAX_RATE_PER_S, MAX_VUS, number_problem
 from assay.load.scenario import ScenarioError
-from assay.load.yaml.template import TemplateError, parse_seconds
 
 
 def check_duration(value: Any) -> Any:
-    try:
-        parse_seconds(value)
-    except TemplateError as exc:
-        raise ValueError(str(exc)) from None
+    """A pydantic field validator: `value` must be a k6 duration ('30s', '1m30s', '500ms', seconds)."""
+    problem = config_duration_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
+
+
+class K6Model(BaseModel):
+    """The base of k6 option models: as assay.config.StrictModel (unknown keys are errors), without
+    importing the config readers, which a Python scenario never needs."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)  # built on first use: a Python file never validates with it
 
 
 Duration = Annotated[str | float | int, Field(description="k6 duration: '30s', '1m30s', '500ms', or seconds")]
 
 
-class StageSpec(StrictModel):
+class StageSpec(K6Model):
     """One stage of a ramping executor: reach `target` over `duration` (k6's target is a whole number)."""
 
     duration: Duration
@@ -46,7 +51,7 @@ class StageSpec(StrictModel):
     _check_duration = field_validator("duration")(check_duration)
 
 
-class ScenarioSpec(StrictModel):
+class ScenarioSpec(K6Model):
     """The options every k6 scenario takes (k6's BaseConfig), with k6's names and defaults.
 
     Each executor subclasses it with its own options (`Executor.Options`); the YAML model is the

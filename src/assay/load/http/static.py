@@ -15,7 +15,6 @@ from assay.load.http.connection import COMPILED, Connection
 from assay.load.http.series import FrozenTags, pack_row, series_key
 
 _perf = time.perf_counter
-_PACK8 = pack_row
 
 # statuses the client follows (a loop hands their responses back to the client)
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -142,8 +141,8 @@ class StaticRun(_StaticLoopBase):
         else:
             series = self.last_series
         if series is not None:
-            series.buf.frombytes(_PACK8(0.0, 0.0, 0.0, (t_sent - t_send) * 1000.0, (t_first - t_sent) * 1000.0,
-                                        (t_done - t_first) * 1000.0, (t_done - t_send) * 1000.0, -1.0))
+            series.buf.frombytes(pack_row(0.0, 0.0, 0.0, (t_sent - t_send) * 1000.0, (t_first - t_sent) * 1000.0,
+                                          (t_done - t_first) * 1000.0, (t_done - t_send) * 1000.0, -1.0))
             series.sent += self.nbytes
             series.received += conn.received
         iters = self.iters

@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from difflib import get_close_matches
 from typing import Any
 
-from assay.load.durations import parse_duration
+from assay.load.durations import config_duration_problem, parse_duration
 
 Scope = dict[str, Any]
 Render = Callable[[Scope], Any]
@@ -463,9 +463,7 @@ def compile_value(obj: Any, names: Names, where: str = "value") -> Value:
 
 def parse_seconds(value: Any) -> float:
     """k6-style durations ('1m30s', '500ms', '2s') or a plain number of seconds; TemplateError otherwise."""
-    try:
-        return parse_duration(value)
-    except ValueError:
-        if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
-            raise TemplateError(f"a duration cannot be negative, got {value!r}") from None
-        raise TemplateError(f"expected a duration such as '500ms', '2s' or '1m30s', got {value!r}") from None
+    problem = config_duration_problem(value)
+    if problem is not None:
+        raise TemplateError(problem)
+    return parse_duration(value)

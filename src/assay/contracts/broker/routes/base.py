@@ -18,9 +18,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from assay.contracts.broker.models import (
-    Pacticipant,
-)
 from assay.contracts.broker.routes.auth import READ, WRITE, AuthConfig, refusal
 from assay.contracts.broker.routes.hal import Links, hal
 from assay.contracts.broker.services.errors import BrokerError, invalid, loads_json
@@ -113,11 +110,6 @@ class BrokerBase:
         if not isinstance(body, dict):
             raise invalid("body", "The request body must be a JSON object")
         return body
-
-
-def svc_consumer_name(s: Session, pacticipant_id: int) -> str:
-    p = s.get(Pacticipant, pacticipant_id)
-    return p.name if p is not None else ""
 
 
 def _refuse_nul(request: Request) -> None:

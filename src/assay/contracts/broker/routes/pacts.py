@@ -10,13 +10,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from assay.contracts.broker import provider_contracts as pcs
-from assay.contracts.broker.routes.base import svc_consumer_name
 from assay.contracts.broker.routes.hal import Links, hal
 from assay.contracts.broker.routes.representations import Representations
 from assay.contracts.broker.services.errors import invalid, not_found
 from assay.contracts.broker.services.pacticipants import (
     ensure_pacticipant,
     ensure_version,
+    pacticipant_name,
     require_pacticipant,
 )
 from assay.contracts.broker.services.pacts import PactRef, latest_pacts, resolve_pact
@@ -116,7 +116,7 @@ class PactRoutes(Representations):
                 "notices": notices,
                 "crossChecks": [
                     {
-                        "consumer": svc_consumer_name(s, v.consumer_id),
+                        "consumer": pacticipant_name(s, v.consumer_id),
                         "success": v.success,
                         "testResults": json.loads(v.test_results or "[]"),
                     }

@@ -136,3 +136,9 @@ def latest_version(
         )
     vid = s.scalar(q)
     return s.get(Version, vid) if vid is not None else None
+
+
+def pacticipant_name(s: Session, pacticipant_id: int) -> str:
+    """The name of a pacticipant by id ('' when it is gone)."""
+    p = s.get(Pacticipant, pacticipant_id)
+    return p.name if p is not None else ""
