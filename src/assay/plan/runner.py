@@ -105,8 +105,13 @@ class PlanRunner:
             self._emit("stopping", reason=reason)
 
     def run(self) -> PlanReport:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / ("plan" + Path(self.loaded.source).suffix)).write_text(self.loaded.text)
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            (self.run_dir / ("plan" + Path(self.loaded.source).suffix)).write_text(self.loaded.text)
+        except OSError as exc:
+            from assay.errors import UsageError
+
+            raise UsageError(f"cannot write the artifacts to {self.run_dir}: {exc.strerror or exc}") from None
         started = time.monotonic()
         self._emit("started", run_id=self.run_id, dir=str(self.run_dir))
         try:
