@@ -120,3 +120,12 @@ stages:
 """)
     assert code == 64
     assert "the steps take 2m40s (soak 2m30s, after 10s) but the stage's timeout is 2m" in out
+
+
+def test_run_refuses_a_plan_validate_would_refuse_before_anything_runs(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(GOOD.replace("needs: [build]", "needs: [biuld]").replace('command: "true"', 'command: "touch ran"'))
+    proc = assay("plan", "run", str(plan), "--artifacts", str(tmp_path / "out"), cwd=tmp_path)
+    assert proc.returncode == 64
+    assert "needs 'biuld', which is no stage; did you mean 'build'?" in proc.stderr
+    assert not (tmp_path / "out").exists() and not (tmp_path / "ran").exists()

@@ -79,7 +79,11 @@ def _tree(runner: Any) -> Any:
             svc.add(f"{s.name}: {s.status}" + (f" {s.url}" if s.url else ""))
     now = datetime.now().astimezone()
     for stage in report.stages:
-        node = root.add(f"{ICONS.get(stage.status, '')} {stage.key} [dim]{stage.status}[/]"
+        took = stage.duration_s
+        if stage.status == "running" and stage.started_at is not None:
+            took = (now - stage.started_at).total_seconds()
+        elapsed = f" {took:.1f}s" if stage.status not in ("pending", "skipped") else ""
+        node = root.add(f"{ICONS.get(stage.status, '')} {stage.key} [dim]{stage.status}{elapsed}[/]"
                         + (f" [dim]({stage.reason})[/]" if stage.reason and stage.status == "skipped" else ""))
         for step in stage.steps:
             took = step.duration_s
