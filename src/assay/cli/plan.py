@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -118,7 +119,7 @@ def run_command(
     if run_id is not None and (not run_id or "/" in run_id or run_id.startswith(".")):
         raise UsageError(f"--run-id {run_id!r}: expected a plain name")
     console = Console(stderr=True)
-    live_tree = console.is_terminal and not plain
+    live_tree = console.is_terminal and not plain and not os.environ.get("CI")
     plain_progress = None if live_tree else PlainProgress()
     options = RunOptions(now=_parse_now(date), run_id=run_id, artifacts=artifacts, store_url=store,
                          record=False if no_record else None, notify=not no_notify, labels=parse_labels(label),
