@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, WithJsonSchema, field_validator, model_validator
 
 from assay.config import StrictModel
 from assay.load.durations import parse_duration
 
-Duration = float  # seconds, parsed from "30s", "1m30s", 500ms or a number
+# seconds, parsed from "30s", "1m30s", "500ms" or a number (the JSON Schema says both forms)
+Duration = Annotated[float, WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}],
+                                            "description": "seconds, or a duration such as 30s, 1m30s, 500ms"})]
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 STEP_KINDS = (
