@@ -228,3 +228,36 @@ stages:
 """)
     assert run.code == 2
     assert run.step("s.a")["status"] == "error" and "${run.nothing} is not known here" in run.step("s.a")["reason"]
+
+
+@pytest.mark.slow
+def test_a_regression_found_by_trend_detect_fails_the_night_even_in_a_continue_on_error_stage(
+    run_plan: Run, tmp_path: Path
+) -> None:
+    gen = Path(__file__).resolve().parent / "gen_result.py"
+    plan = f"""\
+name: reg
+stages:
+  s:
+    steps:
+      - {{name: gen, kind: run, command: "python {gen} $(cat level)", ingest: [result.json]}}
+  trends:
+    needs: [s]
+    continue-on-error: true
+    steps:
+      - {{name: record, kind: trend-record}}
+      - {{name: detect, kind: trend-detect, trend_scenario: reg.s.gen, min_runs: 3, recent: 1,
+          rules: ["50% worse than mean of last 3 runs"]}}
+"""
+    for level in ("10", "10", "10"):
+        (tmp_path / "level").write_text(level)
+        run = run_plan(plan, "--no-notify")
+        assert run.code == 0, run.err + str(run.step("trends.detect"))
+    (tmp_path / "level").write_text("100")
+    run = run_plan(plan, "--no-notify")
+    assert run.code == 2, run.err
+    detect = run.step("trends.detect")
+    assert detect["status"] == "failed" and detect["details"]["regressions"] >= 1
+    reasons = run.report["reasons"]  # type: ignore[index]
+    assert any(r.startswith("regression: trends.detect failed") for r in reasons), reasons
+    assert run.report["regressions"]  # type: ignore[index]
