@@ -179,3 +179,25 @@ stages:
     [api] = run.report["services"]  # type: ignore[index]
     assert api["status"] == "checked" and api["url"] == url and api["log"] is None
     assert hits[0] == "/healthz" and "/used" in hits
+
+
+@pytest.mark.slow
+def test_a_fault_step_pauses_a_plan_service_and_reverts(run_plan: Run, tmp_path: Path) -> None:
+    run = run_plan(f"""\
+name: faulty
+services:
+  api:
+    command: [python, {SERVICE}, --port, "${{services.api.port}}", --pidfile, {tmp_path / 'api.pid'}]
+    port: auto
+stages:
+  s:
+    steps:
+      - {{name: pause, kind: fault, type: process.pause, target: "pid:${{services.api.pid}}", duration: 1s}}
+      - {{name: after, kind: run, command: "python {GET} ${{services.api.url}}/alive"}}
+""")
+    assert run.code == 0, run.err
+    pause = run.step("s.pause")
+    assert pause["status"] == "passed" and pause["gates"][0]["name"] == "fault process.pause injected and reverted"
+    log = (run.run_dir / "stages" / "s" / "pause" / "step.log").read_text()  # type: ignore[operator]
+    assert "process.pause" in log and "reverted" in log
+    assert "GET /alive" in (run.run_dir / "services" / "api.log").read_text()  # type: ignore[operator]
