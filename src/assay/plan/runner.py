@@ -26,11 +26,12 @@ from typing import Any
 from croniter import croniter
 
 from assay.harness.ports import free_port
+from assay.plan.context import StepContext
 from assay.plan.model import WEEKDAYS, FaultStep, Service, Stage, StepBase, TrendRecordStep
 from assay.plan.outcome import FAILING, Attempt, Gate, PlanReport, ServiceOutcome, StageOutcome, StepOutcome
 from assay.plan.process import StepProcess
 from assay.plan.services import RunningService, ServiceNotReady, start_service
-from assay.plan.steps import StepContext, ingest, invocation, slo_inputs
+from assay.plan.steps import ingest, invocation, slo_inputs
 from assay.plan.substitute import expand
 from assay.plan.validate import LoadedPlan
 from assay.plan.verdict import decide, quarantined, step_data_loss

@@ -8,16 +8,15 @@ read back here into gates: the pass/fail decisions the report shows.
 
 from __future__ import annotations
 
-import fnmatch
 import glob
 import json
 import shlex
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assay.plan.context import ASSAY, Ingested, Invocation, StepContext
 from assay.plan.model import (
     CanIDeployStep,
     ChaosStep,
@@ -31,63 +30,8 @@ from assay.plan.model import (
     TrendDetectStep,
     TrendRecordStep,
 )
-from assay.plan.outcome import Gate, TestCase
-from assay.plan.substitute import expand
-
-ASSAY = [sys.executable, "-m", "assay"]
-
-
-@dataclass
-class StepContext:
-    """What a step may refer to: directories, `${...}` values, earlier steps' results."""
-
-    plan_name: str
-    plan_dir: Path
-    run_dir: Path
-    step_dir: Path
-    stage: str
-    stage_key: str
-    values: dict[str, str]
-    env: dict[str, str]
-    store_url: str | None
-    results: dict[str, list[Path]]  # "stage.step" (and "stage[key].step") -> RunResult files
-    stage_steps: list[str]  # names of the steps of this stage that ran before this one
-    labels: dict[str, str] = field(default_factory=dict)
-    quarantine: list[str] = field(default_factory=list)
-    stage_timeout: float | None = None
-
-    def x(self, value: str) -> str:
-        return expand(value, self.values)
-
-    def path(self, value: str) -> str:
-        """A plan-relative path (URLs and absolute paths as they are)."""
-        text = self.x(value)
-        if "://" in text or Path(text).is_absolute():
-            return text
-        return str((self.plan_dir / text).resolve())
-
-    def out(self, name: str) -> Path:
-        return self.step_dir / name
-
-
-@dataclass
-class Invocation:
-    argv: list[str]
-    cwd: Path
-    env: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Ingested:
-    """What the runner learns from a finished step's exit code and files."""
-
-    status: str
-    gates: list[Gate] = field(default_factory=list)
-    details: dict[str, Any] = field(default_factory=dict)
-    results: list[Path] = field(default_factory=list)
-    tests: list[TestCase] = field(default_factory=list)
-    reason: str = ""
-    scenarios: list[str] = field(default_factory=list)  # acceptance scenario ids the step's own files name
+from assay.plan.outcome import Gate
+from assay.plan.outputs import chaos_timeline, label_result, last_json_object, load_details, read_junit
 
 
 def invocation(step: StepBase, ctx: StepContext) -> Invocation:
@@ -314,17 +258,6 @@ def _read_load(step: LoadStep, ctx: StepContext, code: int) -> Ingested:
     return out
 
 
-def load_details(result: Any) -> dict[str, Any]:
-    """The numbers the report shows for a load step."""
-    keys = {"http_req_duration": ("avg", "p(95)", "p(99)", "max"), "http_reqs": ("count", "rate"),
-            "http_req_failed": ("rate",), "iterations": ("count",)}
-    out: dict[str, Any] = {"duration_s": result.duration_s, "status": str(result.status)}
-    for metric, stats in keys.items():
-        if result.metric(metric) is not None:
-            out[metric] = {k: result.stat(metric, k) for k in stats}
-    return out
-
-
 def _read_chaos(step: ChaosStep, ctx: StepContext, code: int) -> Ingested:
     out = Ingested(_exit_status(code), results=_results(ctx.out("result.json")))
     journal_path = ctx.out("journal.json")
@@ -363,33 +296,6 @@ def _read_chaos(step: ChaosStep, ctx: StepContext, code: int) -> Ingested:
     else:
         out.status, out.reason = "error", _usage(code)
     return out
-
-
-def chaos_timeline(journal: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each activity with its start/end relative to the experiment's start (for the report's timeline)."""
-    from datetime import datetime
-
-    def at(text: Any) -> float | None:
-        try:
-            return datetime.fromisoformat(str(text)).timestamp()
-        except ValueError:
-            return None
-
-    t0 = at(journal.get("start"))
-    rows: list[dict[str, Any]] = []
-    states = journal.get("steady_states") or {}
-    entries = [("hypothesis before", r) for r in ((states.get("before") or {}).get("probes") or [])]
-    entries += [("method", r) for r in journal.get("run") or []]
-    entries += [("hypothesis after", r) for r in ((states.get("after") or {}).get("probes") or [])]
-    entries += [("rollback", r) for r in journal.get("rollbacks") or []]
-    for phase, run in entries:
-        act = run.get("activity") or {}
-        start, end = at(run.get("start")), at(run.get("end"))
-        if t0 is None or start is None:
-            continue
-        rows.append({"phase": phase, "name": act.get("name", "?"), "type": act.get("type", "?"),
-                     "status": run.get("status"), "start_s": start - t0, "end_s": (end or start) - t0})
-    return rows
 
 
 def _read_fault(step: FaultStep, ctx: StepContext, code: int) -> Ingested:
@@ -440,27 +346,6 @@ def _read_can_i_deploy(step: CanIDeployStep, ctx: StepContext, code: int) -> Ing
     return Ingested(status, gates=[gate], details={"deployable": deployable, "reason": reason,
                                                    "matrix": (answer or {}).get("matrix", [])[:50]},
                     reason="" if status == "passed" else f"can-i-deploy: {reason or _usage(code)}")
-
-
-def last_json_object(log: Path) -> dict[str, Any] | None:
-    """The last top-level JSON object printed in a log (a command's --output json)."""
-    try:
-        text = log.read_text(errors="replace")
-    except OSError:
-        return None
-    decoder = json.JSONDecoder()
-    found = None
-    i = text.find("{")
-    while i != -1:
-        try:
-            obj, end = decoder.raw_decode(text, i)
-        except ValueError:
-            i = text.find("{", i + 1)
-            continue
-        if isinstance(obj, dict):
-            found = obj
-        i = text.find("{", end)
-    return found
 
 
 def _read_slo(step: SloStep, ctx: StepContext, code: int) -> Ingested:
@@ -573,51 +458,4 @@ _READERS: dict[type, Callable[[Any, StepContext, int], Ingested]] = {
 # --- shared ------------------------------------------------------------------------------------
 
 
-def read_junit(path: Path, quarantine: list[str]) -> list[TestCase]:
-    """Test cases of a JUnit XML file (pytest's, k6's, assay's); scenario ids from <property name="scenario">."""
-    import xml.etree.ElementTree as ET
-
-    try:
-        root = ET.parse(path).getroot()
-    except (ET.ParseError, OSError):
-        return []
-    out: list[TestCase] = []
-    for case in root.iter("testcase"):
-        name = case.get("name", "?")
-        classname = case.get("classname", "")
-        status = "passed"
-        message = ""
-        for tag in ("failure", "error", "skipped"):
-            node = case.find(tag)
-            if node is not None:
-                status = {"failure": "failed", "error": "error", "skipped": "skipped"}[tag]
-                message = node.get("message") or (node.text or "")
-                break
-        scenarios = [p.get("value", "") for p in case.iter("property") if p.get("name") == "scenario"]
-        full = f"{classname}.{name}" if classname else name
-        quarantined = any(fnmatch.fnmatch(full, q) or fnmatch.fnmatch(name, q) for q in quarantine)
-        try:
-            duration = float(case.get("time") or 0)
-        except ValueError:
-            duration = 0.0
-        out.append(TestCase(name=name, classname=classname, status=status, duration_s=duration,  # type: ignore[arg-type]
-                            message=message.strip()[:500], scenarios=[s for s in scenarios if s], quarantined=quarantined))
-    return out
-
-
-def label_result(path: Path, ctx: StepContext, step: StepBase) -> None:
-    """Label a step's RunResult with the plan, stage, step and matrix, so the trend store groups nights."""
-    from assay.formats import load_result
-
-    try:
-        result = load_result(path)
-    except Exception:  # an unreadable file stays as it is; the report links it
-        return
-    labels = {**ctx.labels, "plan": ctx.plan_name, "stage": ctx.stage, "step": step.name}
-    result.labels = {**labels, **result.labels}
-    result.labels.setdefault("scenario", f"{ctx.plan_name}.{ctx.stage_key}.{step.name}")
-    result.save(path)
-
-
-__all__ = ["Ingested", "Invocation", "StepContext", "chaos_timeline", "ingest", "invocation", "last_json_object",
-           "load_details", "read_junit", "slo_inputs"]
+__all__ = ["ingest", "invocation", "slo_inputs"]

@@ -165,7 +165,7 @@ def _module_marks(tree: ast.Module) -> list[str]:
 
 
 def junit_tests(path: Path) -> list[TaggedTest]:
-    from assay.plan.steps import read_junit
+    from assay.plan.outputs import read_junit
 
     out = []
     for case in read_junit(path, []):
