@@ -251,6 +251,9 @@ def run_load(
         result.notes.append(f"{cut_off} iteration(s) interrupted: still running when their scenario ended (gracefulStop) or the run was stopped")
     if check_errors:
         result.extra["check_errors"] = check_errors
+    from assay.messaging.run import apply_ledger
+
+    apply_ledger(result, [p.extra.get("ledger_state") for p in parts])
     if where:
         result.extra["error_where"] = where
     failures = failure_summary(result)
