@@ -521,6 +521,15 @@ class Ledger:
                 stream.unacked = {int(x) for x in s["unacked"]}
                 stream.failed = RangeSet.from_list(s["failed"])
                 self._streams[skey] = stream
+            for receiver, ws in state["windows"].items():
+                for key, spans in ws.items():
+                    mine_spans = self._windows.setdefault(receiver, {}).setdefault(key, [])
+                    mine_spans.extend([_dec(a), _dec(b)] for a, b in spans)
+                    mine_spans.sort()
+                    if key == ALL_KEYS:
+                        self._everywhere.add(receiver)
+                    else:
+                        self._entitled.setdefault(key, set()).add(receiver)
             for i in state["inboxes"]:
                 ikey = (i["receiver"], i["producer"], i["key"])
                 got = RangeSet.from_list(i["got"])
@@ -539,15 +548,8 @@ class Ledger:
                     if stats is None:
                         stats = self._keys[i["key"]] = _KeyStats(False)
                     stats.duplicates += both
-            for receiver, ws in state["windows"].items():
-                for key, spans in ws.items():
-                    mine_spans = self._windows.setdefault(receiver, {}).setdefault(key, [])
-                    mine_spans.extend([_dec(a), _dec(b)] for a, b in spans)
-                    mine_spans.sort()
-                    if key == ALL_KEYS:
-                        self._everywhere.add(receiver)
-                    else:
-                        self._entitled.setdefault(key, set()).add(receiver)
+                    if not self.is_entitled(i["receiver"], i["key"]):
+                        stats.misdelivered -= both  # each part counted its first copy as misdelivered
             for key, ks in state["keys"].items():
                 stats = self._keys.get(key)
                 if stats is None:
