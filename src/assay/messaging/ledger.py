@@ -163,6 +163,7 @@ class Ledger:
         self._lock = threading.RLock()
         self._streams: dict[tuple[str, str], _Stream] = {}
         self._inboxes: dict[tuple[str, str, str], _Inbox] = {}
+        self._member_max: dict[tuple[str, str, str, str], int] = {}  # (receiver, member, producer, key) -> highest seq
         # receiver -> key (or ALL_KEYS) -> [[since, until], ...]
         self._windows: dict[str, dict[str, list[list[float]]]] = {}
         self._entitled: dict[str, set[str]] = {}  # key -> receivers with a window on it
@@ -253,8 +254,19 @@ class Ledger:
 
     # -- receiving -----------------------------------------------------------------------------------
 
-    def receive(self, receiver: str, message: Envelope | str | bytes | bytearray | memoryview | None, *, at: float | None = None) -> Receipt:
-        """Record that `receiver` got `message` (an Envelope, or any text/bytes holding its token)."""
+    def receive(
+        self,
+        receiver: str,
+        message: Envelope | str | bytes | bytearray | memoryview | None,
+        *,
+        at: float | None = None,
+        member: str | None = None,
+    ) -> Receipt:
+        """Record that `receiver` got `message` (an Envelope, or any text/bytes holding its token).
+
+        `member`: the consumer of a group that took it. Loss and duplicates are judged for the
+        group, order per member (a queue or stream spreads one key over its consumers, so
+        arrivals at the group as a whole have no order to keep)."""
         arrived = time.time() if at is None else at
         env = message if isinstance(message, Envelope) else Envelope.find(message)
         with self._lock:
@@ -290,11 +302,20 @@ class Ledger:
                     self._flush_key(stats)
             if len(self._buf) >= _FLUSH_AT:
                 self._flush()
-            if seq < inbox.max_seen:
+            if member is None:
+                if seq < inbox.max_seen:
+                    inbox.out_of_order += 1
+                    stats.out_of_order += 1
+                    return Receipt.OUT_OF_ORDER
+                inbox.max_seen = seq
+                return Receipt.FIRST
+            okey = (receiver, member, env.producer, key)
+            top = self._member_max.get(okey, -1)
+            if seq < top:
                 inbox.out_of_order += 1
                 stats.out_of_order += 1
                 return Receipt.OUT_OF_ORDER
-            inbox.max_seen = seq
+            self._member_max[okey] = seq
             return Receipt.FIRST
 
     def _flush(self) -> None:
