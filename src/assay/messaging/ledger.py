@@ -163,6 +163,7 @@ class Ledger:
         self._lock = threading.RLock()
         self._streams: dict[tuple[str, str], _Stream] = {}
         self._inboxes: dict[tuple[str, str, str], _Inbox] = {}
+        self._last_ts: dict[str, float] = {}  # receiver -> send time of the newest message it got
         self._member_max: dict[tuple[str, str, str, str], int] = {}  # (receiver, member, producer, key) -> highest seq
         # receiver -> key (or ALL_KEYS) -> [[since, until], ...]
         self._windows: dict[str, dict[str, list[list[float]]]] = {}
@@ -248,6 +249,14 @@ class Ledger:
                 if spans and spans[-1][1] == _FOREVER:
                     spans[-1][1] = end
 
+    def last_seen(self, receiver: str) -> float | None:
+        """Send time of the newest message `receiver` got (None if nothing yet).
+
+        A subscriber that drops is owed what was sent up to here; what was sent after was in
+        flight when it left, and no one can deliver it to a socket that is gone."""
+        with self._lock:
+            return self._last_ts.get(receiver)
+
     def is_entitled(self, receiver: str, key: str) -> bool:
         windows = self._windows.get(receiver)
         return windows is not None and (key in windows or ALL_KEYS in windows)
@@ -282,6 +291,8 @@ class Ledger:
             if inbox is None:
                 inbox = self._inboxes[ikey] = _Inbox()
             inbox.receipts += 1
+            if env.ts > self._last_ts.get(receiver, 0.0):
+                self._last_ts[receiver] = env.ts
             windows = self._windows.get(receiver)
             entitled = windows is not None and (key in windows or ALL_KEYS in windows)
             seq = env.seq

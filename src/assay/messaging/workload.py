@@ -122,6 +122,7 @@ class Workload:
         self.publish_errors = 0
         self.error_samples: list[str] = []
         self.consumer_errors: list[str] = []
+        self.kills: list[dict[str, Any]] = []
         self.series = _Series()
         self.body = os.urandom(spec.size)
         self.t0 = 0.0
@@ -169,15 +170,35 @@ class Workload:
         self.slots = [self._start_consumer(i) for i in range(self.spec.consumers)]
         await self.transport.ready([s.consumer for s in self.slots if s is not None])
 
-    async def kill_consumer(self, index: int) -> None:
-        """Stop consumer `index` abruptly: what it took and did not acknowledge stays with the broker."""
+    async def kill_consumer(self, index: int, *, holding: bool = False, wait: float = 10.0) -> int:
+        """Stop consumer `index` abruptly: what it took and did not acknowledge stays with the broker.
+
+        `holding`: wait (up to `wait` s) for a moment when it holds messages it recorded and
+        has not acknowledged, so the broker must redeliver them (duplicates, not losses).
+        Returns how many it held."""
         slot = self.slots[index]
         if slot is None:
-            return
+            return 0
+        if holding:
+            deadline = time.monotonic() + wait
+            while not slot.consumer.holding and time.monotonic() < deadline:
+                await asyncio.sleep(0.0005)
+        held, taken = slot.consumer.holding, slot.consumer.taken
         self.slots[index] = None
         await self._end(slot, abrupt=True)
+        self.kills.append(
+            {
+                "consumer": slot.consumer.name,
+                "at_s": round(time.monotonic() - self.t0, 3),
+                "unacked_recorded": held,
+                "unacked_taken": max(taken, held),
+            }
+        )
         if self.transport.fanout and not self.transport.durable:
-            self.ledger.revoke(slot.receiver)  # a gone subscriber is owed nothing more
+            # a gone subscriber is owed nothing sent after the last message it got
+            last = self.ledger.last_seen(slot.receiver)
+            self.ledger.revoke(slot.receiver, until=None if last is None else last + 1e-6)
+        return held
 
     @staticmethod
     async def _end(slot: _Slot, *, abrupt: bool) -> None:
@@ -359,6 +380,7 @@ class Workload:
             "publish_errors": self.publish_errors,
             "error_samples": self.error_samples,
             "consumer_errors": self.consumer_errors[:5],
+            "kills": self.kills,
         }
         for problem in verdict.problems():
             result.notes.append(f"ledger: {problem}")

@@ -46,8 +46,9 @@ class BrokerOptions:
     fanout: bool = False
     """Every consumer gets every message (its own receiver) instead of sharing them as a group."""
     ack_delay: float = 0.0
-    """Seconds a consumer spends "processing" each batch between recording and acknowledging
-    it (so a killed consumer holds unacknowledged messages, as a real worker does)."""
+    """Seconds a consumer spends "processing" each message after recording it, before it
+    acknowledges (per message, or for the whole fetched batch at its end with Redis and
+    JetStream): a killed consumer then holds unacknowledged messages, as a real worker does."""
     remove: bool = True
     """Delete the stream / queue / JetStream stream when the workload ends."""
 
@@ -60,6 +61,12 @@ class Consumer(ABC):
         self.deliver = deliver
         self.received = 0
         self.stopped = False
+        self.holding = 0
+        """Messages recorded in the ledger whose acknowledgement is not sent yet (right now)."""
+        self.taken = 0
+        """Messages fetched in the current batch and not acknowledged yet, recorded or not."""
+        self.subscribed = asyncio.Event()
+        """Set by `run` once the consumer listens (the workload publishes only then)."""
 
     @abstractmethod
     async def run(self) -> None:
@@ -69,6 +76,7 @@ class Consumer(ABC):
         """Drop the connection without acknowledging what is in hand (a crash, as the broker sees it)."""
         await self.close()
 
+    @abstractmethod
     async def close(self) -> None:
         """Release the connection (after `run` was cancelled)."""
 
@@ -81,7 +89,7 @@ class Transport(ABC):
     """True when consumers cannot share messages (each WebSocket subscriber gets all)."""
     durable: ClassVar[bool] = True
     """False when a consumer that leaves misses what is sent meanwhile, by design (WebSocket)."""
-    acked: ClassVar[bool] = True
+    acked: bool = True
     """False when publishing has no acknowledgement (MQTT QoS 0, WebSocket frames)."""
 
     def __init__(self, url: str, options: BrokerOptions) -> None:
@@ -107,9 +115,16 @@ class Transport(ABC):
     def consumer(self, index: int, deliver: Deliver) -> Consumer:
         """A new consumer (not started) that calls `deliver` for each message."""
 
-    async def ready(self, consumers: list[Consumer]) -> None:
-        """Wait until consumers are subscribed (brokers that drop messages nobody listens to)."""
-        await asyncio.sleep(0)
+    async def ready(self, consumers: list[Consumer], timeout: float = 15.0) -> None:
+        """Wait until every consumer listens (some brokers drop what nobody listens to yet)."""
+        waits = [asyncio.ensure_future(c.subscribed.wait()) for c in consumers]
+        if not waits:
+            return
+        done, pending = await asyncio.wait(waits, timeout=timeout)
+        for w in pending:
+            w.cancel()
+        if pending:
+            raise BrokerError(f"{len(pending)} of {len(consumers)} consumer(s) did not subscribe within {timeout:g} s")
 
     @abstractmethod
     async def close(self) -> None:

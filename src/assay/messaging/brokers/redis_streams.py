@@ -27,20 +27,24 @@ class _StreamConsumer(Consumer):
         self.conn: Any = aioredis.from_url(transport.url)
 
     async def _handle(self, entries: list[Any]) -> None:
+        """Record each entry (with its processing time), then XACK the batch."""
         if not entries:
             return
         ids = []
+        delay = self.t.options.ack_delay
+        self.taken = len(entries)
         for entry_id, fields in entries:
+            ids.append(entry_id)
             if fields is None:  # trimmed away while pending
-                ids.append(entry_id)
                 continue
             token = fields.get(b"ledger")
             if token is not None:
                 self.deliver(token, self.name)
                 self.received += 1
-            ids.append(entry_id)
-        if self.t.options.ack_delay:
-            await asyncio.sleep(self.t.options.ack_delay)
+                self.holding += 1
+                if delay:
+                    await asyncio.sleep(delay)
+        self.holding = self.taken = 0
         await self.conn.xack(self.t.stream, self.t.group, *ids)
 
     async def _reclaim(self) -> None:
@@ -56,6 +60,7 @@ class _StreamConsumer(Consumer):
     async def run(self) -> None:
         t = self.t
         last_claim = 0.0
+        self.subscribed.set()  # the group exists since open(): entries wait for us
         try:
             while True:
                 now = time.monotonic()
