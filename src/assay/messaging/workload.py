@@ -230,10 +230,9 @@ class Workload:
         publish = self.transport.publish
         series = self.series.sent
         while not self._stop.is_set():
-            if quota is not None:
-                if sent >= quota:
-                    return
-            elif due >= end:
+            if quota is not None and sent >= quota:
+                return
+            if spec.count is None and due >= end + interval:  # fell behind: the duration still ends it
                 return
             delay = due - time.monotonic()
             if delay > 0:
@@ -274,11 +273,8 @@ class Workload:
         """Publish for the spec's duration (or count) at its rate; returns when the last one is acked."""
         spec = self.spec
         self.t0_pub = time.monotonic()
-        quotas: list[int | None]
-        if spec.count is not None:
-            quotas = [spec.count // spec.keys + (1 if k < spec.count % spec.keys else 0) for k in range(spec.keys)]
-        else:
-            quotas = [None] * spec.keys
+        total = spec.count if spec.count is not None else round(spec.rate * spec.duration)
+        quotas: list[int | None] = [total // spec.keys + (1 if k < total % spec.keys else 0) for k in range(spec.keys)]
         await asyncio.gather(*(self._publisher(k, q) for k, q in enumerate(quotas)))
         self.publish_seconds = time.monotonic() - self.t0_pub
 
