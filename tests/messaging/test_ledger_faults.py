@@ -66,3 +66,21 @@ def test_worker_processes_merge_their_ledgers(faulty_fanout: Callable) -> None: 
     assert count(result, "messages_lost") == stats["lost"] > 0
     assert count(result, "messages_delivered") == 48 - stats["lost"]
     assert count(result, "messages_duplicated") == 0
+
+
+YAML_SCENARIO = Path(__file__).resolve().parent / "scenarios" / "fanout.yaml"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["none", "lose"])
+def test_yaml_subscribe_and_ledgered_requests(mode: str, faulty_fanout: Callable) -> None:  # type: ignore[type-arg]
+    with faulty_fanout(mode, 4) as base:
+        loaded, plan = prepare(LoadRequest(target=str(YAML_SCENARIO)), env={"BASE": base})
+        result = run_load(loaded, plan, workers=1, env={"BASE": base})
+        stats = httpx.get(base + "/stats").json()
+    assert count(result, "messages_sent") == 20 == stats["messages"]
+    assert count(result, "messages_lost") == stats["lost"]
+    # messages sent before the other user subscribed are owed only to the sender's own socket
+    assert count(result, "messages_delivered") + count(result, "messages_lost") == 20
+    assert count(result, "messages_duplicated") == 0
+    assert result.status.value == ("passed" if mode == "none" else "failed")

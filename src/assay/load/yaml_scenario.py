@@ -50,6 +50,7 @@ from assay.load.spec import (
     RegexCapture,
     Request,
     ScenarioFile,
+    SubscribeStep,
     ThinkRange,
     WsAction,
     WsStep,
@@ -185,8 +186,8 @@ class _Compiler:
         base_url = self.base_url(names)
         default_headers = dict(spec.headers or {})
         functions: dict[str, IterationFn] = {}
-        flows: list[tuple[str, KeyPath, Sequence[Request | Flow | WsStep]]] = []
-        steps: Sequence[Request | Flow | WsStep]
+        flows: list[tuple[str, KeyPath, Sequence[Request | Flow | WsStep | SubscribeStep]]] = []
+        steps: Sequence[Request | Flow | WsStep | SubscribeStep]
         if spec.requests:
             key = "flow" if ("flow",) in self.positions else "requests"
             flows.append(("default", (key,), spec.requests))
@@ -353,7 +354,7 @@ class _Compiler:
     # -- flows --------------------------------------------------------------------------------------------------------
 
     def block(
-        self, steps: Sequence[Request | Flow | WsStep], path: KeyPath, names: Names, base_url: Any, headers: dict[str, str]
+        self, steps: Sequence[Request | Flow | WsStep | SubscribeStep], path: KeyPath, names: Names, base_url: Any, headers: dict[str, str]
     ) -> _Compiled | None:
         weighted = [s.weight is not None for s in steps]
         if any(weighted) and not all(weighted):
@@ -401,7 +402,7 @@ class _Compiler:
 
         return _Compiled(in_order, frozenset(defined))
 
-    def step(self, step: Request | Flow | WsStep, path: KeyPath, names: Names, base_url: Any, headers: dict[str, str]) -> _Compiled | None:
+    def step(self, step: Request | Flow | WsStep | SubscribeStep, path: KeyPath, names: Names, base_url: Any, headers: dict[str, str]) -> _Compiled | None:
         if isinstance(step, Flow):
             inner = self.block(step.flow, (*path, "flow"), names, base_url, headers)
             think = self.guard((*path, "think_time"), lambda: _think(step.think_time))
@@ -411,11 +412,16 @@ class _Compiler:
             return _Compiled(_wrap(inner.run, group, think), inner.defines)
         if isinstance(step, WsStep):
             return self.ws_step(step, path, names, base_url)
+        if isinstance(step, SubscribeStep):
+            return self.subscribe_step(step, path, names, base_url)
         return self.request(step, path, names, base_url, headers)
 
     def request(self, req: Request, path: KeyPath, names: Names, base_url: Any, default_headers: dict[str, str]) -> _Compiled | None:
         n_issues = len(self.issues)
         name = req.name or f"{req.method} {req.url}"
+        mark = self.ledger_mark(req, path, names) if req.ledger is not None else None
+        if mark is not None:
+            req, names = mark[0], mark[1]
         url = self.guard((*path, "url"), lambda: compile_template(req.url, names, "url"))
         query = self.guard((*path, "query"), lambda: compile_value(req.query, names, "query")) if req.query else None
         all_headers = {**default_headers, **(req.headers or {})}
@@ -449,8 +455,67 @@ class _Compiler:
                 self.used_roots |= part.roots
         tags = {**(req.tags or {}), "name": name}
         send = _sender(req.method, base_url, url, query, hdrs, body, content_type, tags, timeout)
+        if mark is not None:
+            from assay.messaging.yaml_steps import ledgered_send
+
+            send = ledgered_send(send, mark[2], mark[3])
         run = _request_runner(send, checks, captures, think)
         return _Compiled(_wrap(run, group, None), frozenset(v for v, _ in captures))
+
+    def ledger_mark(self, req: Request, path: KeyPath, names: Names) -> tuple[Request, Names, Any, Any] | None:
+        """A `ledger:` request: `{{ ledger }}` placed in its body, and its key/producer templates."""
+        from assay.messaging.yaml_steps import LEDGER_NAME, mark_template
+
+        assert req.ledger is not None
+        mark = req.ledger
+        placed = self.guard((*path, "ledger"), lambda: mark_template(req.url, req.json_, req.body, mark.field))
+        key = self.guard((*path, "ledger", "key"), lambda: compile_template(mark.key, names, "ledger.key"))
+        producer_text = mark.producer
+        producer = (
+            self.guard((*path, "ledger", "producer"), lambda: compile_template(producer_text, names, "ledger.producer"))
+            if producer_text is not None
+            else None
+        )
+        if placed is None or key is None:
+            return None
+        marked = req.model_copy(update={"json_": placed[0], "body": placed[1]})
+        return marked, names.with_names({LEDGER_NAME: None}), key.render, producer.render if producer is not None else None
+
+    def subscribe_step(self, st: SubscribeStep, path: KeyPath, names: Names, base_url: Any) -> _Compiled | None:
+        """`subscribe:`: the VU's WebSocket subscriber for the delivery ledger (assay.messaging.yaml_steps)."""
+        from assay.messaging.yaml_steps import subscribe_runner, ws_join
+
+        n_issues = len(self.issues)
+        url = self.guard((*path, "subscribe"), lambda: compile_template(st.subscribe, names, "subscribe"))
+        keys = [self.guard((*path, "keys", i), partial(compile_template, k, names, "keys")) for i, k in enumerate(st.keys or [])]
+        receiver_text = st.receiver
+        receiver = (
+            self.guard((*path, "receiver"), lambda: compile_template(receiver_text, names, "receiver"))
+            if receiver_text is not None
+            else None
+        )
+        hdrs = self.guard((*path, "headers"), lambda: compile_value(st.headers, names, "headers")) if st.headers else None
+        if len(self.issues) > n_issues or url is None:
+            return None
+        for part in (url, receiver, hdrs, *keys):
+            if part is not None:
+                self.used_roots |= part.roots
+        render_url = url.render
+        if isinstance(base_url, str):
+            prefix = base_url
+            url_fn = lambda s: ws_join(prefix, str(render_url(s)))  # noqa: E731
+        else:
+            render_base = base_url.render
+            url_fn = lambda s: ws_join(str(render_base(s)), str(render_url(s)))  # noqa: E731
+        header_fn = (lambda s: None) if hdrs is None else (lambda s: {str(k): str(v) for k, v in hdrs.render(s).items()})
+        run = subscribe_runner(
+            url_fn,
+            [k.render for k in keys if k is not None] if st.keys is not None else None,
+            receiver.render if receiver is not None else None,
+            header_fn,
+            st.name or "subscriber",
+        )
+        return _Compiled(run, frozenset())
 
     def ws_step(self, st: WsStep, path: KeyPath, names: Names, base_url: Any) -> _Compiled | None:
         n_issues = len(self.issues)
