@@ -71,6 +71,9 @@ ALL_KEYS = "*"
 """Entitles a receiver to every key (a queue's consumer group, a firehose subscriber)."""
 STATE_SCHEMA = "assay.ledger/1"
 _FLUSH_AT = 4096
+_KEY_FLUSH_AT = 512  # many keys: keep their buffers small
+_PARSE_CACHE = 4096
+_UNPARSED = Envelope("", "", -1, 0.0)
 _FOREVER = float("inf")
 
 
@@ -160,7 +163,9 @@ class Ledger:
         self.grace = float(grace)
         self.per_key_latency_limit = int(per_key_latency_limit)
         self.list_limit = int(list_limit)
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()
+        # fan-out delivers one text to many receivers: parse each text once
+        self._parsed: dict[str | bytes, Envelope | None] = {}
         self._streams: dict[tuple[str, str], _Stream] = {}
         self._inboxes: dict[tuple[str, str, str], _Inbox] = {}
         self._last_ts: dict[str, float] = {}  # receiver -> send time of the newest message it got
@@ -277,7 +282,18 @@ class Ledger:
         group, order per member (a queue or stream spreads one key over its consumers, so
         arrivals at the group as a whole have no order to keep)."""
         arrived = time.time() if at is None else at
-        env = message if isinstance(message, Envelope) else Envelope.find(message)
+        if isinstance(message, Envelope):
+            env: Envelope | None = message
+        else:
+            if isinstance(message, bytearray | memoryview):
+                message = bytes(message)
+            parsed = self._parsed
+            env = parsed.get(message, _UNPARSED) if message is not None else None  # type: ignore[arg-type]
+            if env is _UNPARSED:
+                env = Envelope.find(message)
+                if len(parsed) >= _PARSE_CACHE:
+                    parsed.clear()
+                parsed[message] = env  # type: ignore[index]
         with self._lock:
             if env is None:
                 self.unmarked += 1
@@ -309,7 +325,7 @@ class Ledger:
             self._buf.append(latency)
             if stats.buf is not None:
                 stats.buf.append(latency)
-                if len(stats.buf) >= _FLUSH_AT:
+                if len(stats.buf) >= _KEY_FLUSH_AT:
                     self._flush_key(stats)
             if len(self._buf) >= _FLUSH_AT:
                 self._flush()
@@ -422,7 +438,8 @@ class Ledger:
                 if stats.hist is not None:
                     self._flush_key(stats)
                     if stats.count:
-                        kv.latency = stats.hist.copy()
+                        kv.latency = _key_histogram()
+                        hist_add(kv.latency, stats.hist)
                         kv.latency_count, kv.latency_sum, kv.latency_min, kv.latency_max = stats.count, stats.sum, stats.min, stats.max
             v.per_key = per_key
             for kv in per_key.values():
