@@ -59,28 +59,28 @@ def run(
 
     if out not in ("table", "json"):
         raise UsageError(f"--output {out!r}: expected table or json")
-    spec = WorkloadSpec(
-        rate=rate,
-        duration=parse_duration(duration, what="--duration"),
-        count=count,
-        consumers=consumers,
-        keys=keys,
-        size=size,
-        grace=parse_duration(grace, what="--grace"),
-    )
     try:
+        spec = WorkloadSpec(
+            rate=rate,
+            duration=parse_duration(duration, what="--duration"),
+            count=count,
+            consumers=consumers,
+            keys=keys,
+            size=size,
+            grace=parse_duration(grace, what="--grace"),
+        )
         spec.check()
+        options = BrokerOptions(
+            name=name,
+            group=group,
+            qos=qos,
+            fanout=fanout,
+            reclaim_idle=parse_duration(reclaim_idle, what="--reclaim-idle"),
+            ack_delay=parse_duration(process_time, what="--process-time"),
+            remove=not keep,
+        )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    options = BrokerOptions(
-        name=name,
-        group=group,
-        qos=qos,
-        fanout=fanout,
-        reclaim_idle=parse_duration(reclaim_idle, what="--reclaim-idle"),
-        ack_delay=parse_duration(process_time, what="--process-time"),
-        remove=not keep,
-    )
     specs = [] if no_thresholds else _thresholds([*DEFAULT_THRESHOLDS, *threshold])
     from assay.load.sample_output import check_writable
 
