@@ -171,7 +171,7 @@ def soak(seconds: float, rate: float, receivers_n: int, keys: int) -> None:
         if elapsed >= next_sample:
             samples.append((elapsed, proc.memory_info().rss))
             next_sample += 10.0
-            v = ledger.verdict()
+            v = ledger.verdict(histograms=False)
             print(f"  {elapsed:6.0f} s: sent {v.sent}, receipts {v.receipts}, rss {samples[-1][1] / 2**20:.1f} MiB, footprint {ledger.footprint()}", flush=True)
         time.sleep(max(0.0, tick - (time.monotonic() - t0 - elapsed)))
     wall = time.monotonic() - t0

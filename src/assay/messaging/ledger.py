@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 from hdrh.histogram import HdrHistogram
 
-from assay.load.histo import hist_add, record_many
+from assay.load.histo import hist_add, record_many, values_at
 from assay.messaging.envelope import Envelope
 from assay.messaging.ranges import RangeSet
 from assay.messaging.verdict import KeyVerdict, Verdict
@@ -386,9 +386,12 @@ class Ledger:
                 out.append((name, owed))
         return out
 
-    def verdict(self, *, final: bool = False, now: float | None = None) -> Verdict:
+    def verdict(self, *, final: bool = False, now: float | None = None, histograms: bool = True) -> Verdict:
         """The ledger's judgement now. Not `final`: a missing message is in flight until
-        `send time + grace`, lost after. `final`: everything still missing is lost."""
+        `send time + grace`, lost after. `final`: everything still missing is lost.
+
+        `histograms=False` (progress lines, polling): percentiles only, no histogram copies
+        (copying one per key every second would churn megabytes for nothing)."""
         now = time.time() if now is None else now
         with self._lock:
             self._flush()
@@ -435,7 +438,7 @@ class Ledger:
                 kv.duplicated = stats.duplicates
                 kv.out_of_order = stats.out_of_order
                 kv.misdelivered = stats.misdelivered
-                if stats.hist is not None:
+                if stats.hist is not None and histograms:
                     self._flush_key(stats)
                     if stats.count:
                         kv.latency = _key_histogram()
@@ -452,17 +455,19 @@ class Ledger:
                 v.misdelivered += kv.misdelivered
             v.receipts = sum(i.receipts for i in self._inboxes.values())
             v.unmarked = self.unmarked
-            v.latency = self._latency.copy()
             v.latency_count, v.latency_sum = self._lat_count, self._lat_sum
             v.latency_min = self._lat_min if self._lat_count else None
             v.latency_max = self._lat_max if self._lat_count else None
             v.keys_without_latency = sum(1 for s in self._keys.values() if s.hist is None)
+            if histograms:
+                v.latency = self._latency.copy()
+            elif self._lat_count:
+                v.latency_percentiles = _percentiles_of(self._latency, self._lat_min, self._lat_max)
         return v
 
     def outstanding(self) -> int:
         """Acked messages some entitled receiver still misses (what `settle` waits for)."""
-        v = self.verdict(final=True)
-        return v.lost
+        return self.verdict(final=True, histograms=False).lost
 
     async def settle(self, grace: float | None = None, *, poll: float = 0.05) -> Verdict:
         """Wait until nothing is outstanding or `grace` seconds pass; then the final verdict.
@@ -652,6 +657,11 @@ class Ledger:
                 "send_times": sum(len(s.offsets) for s in self._streams.values()),
                 "keys": len(self._keys),
             }
+
+
+def _percentiles_of(hist: Histogram, lo: float, hi: float) -> dict[str, float]:
+    values = values_at(hist, [50.0, 95.0, 99.0])
+    return {f"p({p})": round(min(max(v, lo), hi), 3) for p, v in zip((50, 95, 99), values, strict=True)}
 
 
 def _enc(x: float) -> float | str:

@@ -89,6 +89,8 @@ class Verdict:
     latency_min: float | None = None
     latency_max: float | None = None
     keys_without_latency: int = 0
+    latency_percentiles: dict[str, float] | None = None
+    """Set instead of `latency` by `verdict(histograms=False)`."""
 
     @property
     def ok(self) -> bool:
@@ -97,6 +99,8 @@ class Verdict:
 
     def percentiles(self) -> dict[str, float]:
         """p50/p95/p99 of end-to-end latency in ms (empty when nothing arrived)."""
+        if self.latency_percentiles is not None:
+            return dict(self.latency_percentiles)
         return _percentiles(self.latency, self.latency_count, self.latency_min or 0.0, self.latency_max or 0.0)
 
     def problems(self) -> list[str]:

@@ -290,7 +290,7 @@ class Workload:
             self.progress(phase)
 
     def progress(self, phase: str) -> WorkloadProgress:
-        v = self.ledger.verdict()
+        v = self.ledger.verdict(histograms=False)
         pct = v.percentiles()
         p = WorkloadProgress(
             elapsed=time.monotonic() - self.t0,
