@@ -84,3 +84,23 @@ def test_yaml_subscribe_and_ledgered_requests(mode: str, faulty_fanout: Callable
     assert count(result, "messages_delivered") + count(result, "messages_lost") == 20
     assert count(result, "messages_duplicated") == 0
     assert result.status.value == ("passed" if mode == "none" else "failed")
+
+
+@pytest.mark.parametrize(
+    ("step", "said"),
+    [
+        ("  - {url: /send, method: POST, json: {a: 1}, ledger: {kee: c0}}\n", "kee"),
+        ("  - {url: /send, method: POST, json: [1, 2], ledger: {key: c0}}\n", "must place {{ ledger }} itself"),
+        ("  - {subscribe: '/ws?u={{ vuu.id }}'}\n", "unknown name 'vuu'"),
+        ("  - {url: /send, ledger: {key: '{{ nope }}'}}\n", "unknown name 'nope'"),
+    ],
+)
+def test_bad_ledger_steps_are_located_errors(step: str, said: str, tmp_path: Path) -> None:
+    from assay.errors import UsageError
+
+    path = tmp_path / "bad.yaml"
+    path.write_text("base_url: http://127.0.0.1:1\nrequests:\n" + step)
+    with pytest.raises(UsageError) as err:
+        prepare(LoadRequest(target=str(path)))
+    assert said in str(err.value)
+    assert "bad.yaml" in str(err.value) and ":3" in str(err.value)
