@@ -30,6 +30,7 @@ class _PullConsumer(Consumer):
         super().__init__(name, deliver)
         self.t = transport
         self.nc: Any = None
+        self.transient = 0
 
     async def run(self) -> None:
         t = self.t
@@ -42,6 +43,12 @@ class _PullConsumer(Consumer):
                 try:
                     msgs = await sub.fetch(batch=t.options.prefetch, timeout=0.5)
                 except NatsTimeout:
+                    continue
+                except NatsError:
+                    if self.nc.is_closed:
+                        raise
+                    self.transient += 1  # a fetch the server cut short under load: fetch again
+                    await asyncio.sleep(0.05)
                     continue
                 self.taken = len(msgs)
                 for m in msgs:
@@ -56,7 +63,7 @@ class _PullConsumer(Consumer):
                 for m in msgs:
                     await m.ack()
         except _ERRORS as exc:
-            raise BrokerError(f"NATS consumer {self.name}: {exc}") from None
+            raise BrokerError(f"NATS consumer {self.name}: {type(exc).__name__} {exc}".rstrip()) from None
 
     async def close(self) -> None:
         if self.nc is not None and not self.nc.is_closed:
