@@ -141,3 +141,25 @@ def test_verdict_metrics_carry_k6_names_that_thresholds_read() -> None:
     assert evaluate_result(result) == [("messages_lost", "count==0")]
     assert isinstance(result.metrics["messages_sent"], Metric)
     assert RunResult.from_json(result.to_json()).metrics["message_delivery_latency"].stat("p(99)") is not None
+
+
+def test_threads_sharing_a_ledger_lose_no_count() -> None:
+    import threading
+
+    ledger = Ledger(grace=0)
+    ledger.entitle("r", ALL_KEYS, since=0)
+
+    def work(producer: str) -> None:
+        for _ in range(2000):
+            env = ledger.send(producer, "k", acked=True)
+            ledger.receive("r", env.token())
+            ledger.receive("r", env)  # every message twice: 2000 duplicates per thread
+
+    threads = [threading.Thread(target=work, args=(f"p{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    v = ledger.verdict(final=True)
+    assert (v.sent, v.delivered, v.duplicated, v.receipts, v.out_of_order) == (8000, 8000, 8000, 16000, 0)
+    assert v.latency_count == 8000
