@@ -34,6 +34,16 @@ def test_a_clean_run_passes_and_writes_its_result(tmp_path: Path) -> None:
     assert result.metrics["messages_delivered"].sum == 200
     assert {t.source for t in result.metrics["messages_lost"].thresholds} == {"count==0"}
     assert result.metrics["messages_lost"].thresholds[0].ok is True
+    # SLO gates read the ledger's metrics like any other
+    slo = tmp_path / "slo.yaml"
+    slo.write_text(
+        "objectives:\n"
+        "  - {sli: messages_lost, aggregation: count, pass: ['=0'], key: true}\n"
+        "  - {sli: message_delivery_latency, aggregation: p(99), pass: ['<60000']}\n"
+        "  - {sli: messages_delivered, aggregation: count, pass: ['>=200']}\n"
+    )
+    gate = subprocess.run([sys.executable, "-m", "assay", "slo", "check", str(out), "--slo", str(slo)], capture_output=True, text=True, timeout=120)
+    assert gate.returncode == 0, gate.stdout + gate.stderr
 
 
 @pytest.mark.slow
