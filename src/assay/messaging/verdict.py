@@ -136,8 +136,10 @@ class Verdict:
     def metrics(self, *, per_key: bool = True) -> dict[str, Metric]:
         """The verdict as RunResult metrics (counters and the latency trend, k6 names)."""
         out: dict[str, Metric] = {}
+        # one sample, the verdict, whose value is the count: a measured 0 lost is a value for
+        # SLO gates and thresholds, not "no samples"
         for name, n in self.counts().items():
-            out[name] = Metric(type=MetricType.COUNTER, count=n, sum=float(n))
+            out[name] = Metric(type=MetricType.COUNTER, count=1, sum=float(n))
         out[LATENCY_METRIC] = _trend(self.latency, self.latency_count, self.latency_sum, self.latency_min, self.latency_max)
         if per_key:
             for key, kv in sorted(self.per_key.items()):
@@ -149,7 +151,7 @@ class Verdict:
                     ("messages_misdelivered", kv.misdelivered),
                 ):
                     if n:
-                        out[f"{name}{{key:{key}}}"] = Metric(type=MetricType.COUNTER, tags=tags, count=n, sum=float(n))
+                        out[f"{name}{{key:{key}}}"] = Metric(type=MetricType.COUNTER, tags=tags, count=1, sum=float(n))
                 if kv.latency is not None and kv.latency_count:
                     full = Histogram()
                     full.add(kv.latency)
