@@ -104,3 +104,17 @@ def test_bad_ledger_steps_are_located_errors(step: str, said: str, tmp_path: Pat
         prepare(LoadRequest(target=str(path)))
     assert said in str(err.value)
     assert "bad.yaml" in str(err.value) and ":3" in str(err.value)
+
+
+@pytest.mark.slow
+def test_ledgered_websocket_sends_from_a_python_scenario(faulty_fanout: Callable) -> None:  # type: ignore[type-arg]
+    scenario = Path(__file__).resolve().parent / "scenarios" / "ws_send.py"
+    with faulty_fanout("duplicate", 6) as base:
+        loaded, plan = prepare(LoadRequest(target=str(scenario)), env={"BASE": base})
+        result = run_load(loaded, plan, workers=1, env={"BASE": base})
+        stats = httpx.get(base + "/stats").json()
+    assert count(result, "messages_sent") == 30 == stats["messages"]
+    assert count(result, "messages_delivered") == 30 and count(result, "messages_lost") == 0
+    assert count(result, "messages_duplicated") == stats["duplicated"] > 0
+    assert result.metrics["message_delivery_latency"].count == 90  # each frame reaches all three
+    assert result.metrics["ws_msgs_sent"].sum == 30
