@@ -13,7 +13,7 @@ message (counted over the whole server) is mistreated:
 - `misdeliver`: also pushed to a connected user who is not in `to`;
 - `none`: nothing.
 
-`GET /stats` says exactly what it did, in the ledger's units: lost messages, duplicate
+`GET /online` counts the connected users. `GET /stats` says exactly what it did, in the ledger's units: lost messages, duplicate
 receipts, out-of-order receipts, misdelivered receipts.
 """
 
@@ -101,6 +101,10 @@ async def get_stats(request: Request) -> Response:
     return JSONResponse(stats)
 
 
+async def online(request: Request) -> Response:
+    return JSONResponse({"users": len(sockets)})
+
+
 async def health(request: Request) -> Response:
     return JSONResponse({"ok": True})
 
@@ -125,6 +129,7 @@ app = Starlette(
         Route("/send", send, methods=["POST"]),
         Route("/stats", get_stats),
         Route("/health", health),
+        Route("/online", online),
         WebSocketRoute("/ws", ws_endpoint),
     ]
 )
