@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import uuid
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,8 @@ def stream() -> str:
 def test_a_clean_run_passes_and_writes_its_result(tmp_path: Path) -> None:
     out = tmp_path / "run.json"
     proc = assay("--broker", "redis://127.0.0.1:6379/0", "--stream", stream(), "--count", "200", "--rate", "200",
-                 "--consumers", "2", "--result", str(out), "--threshold", "message_delivery_latency:p(99)<5000")
+                 "--consumers", "2", "--result", str(out), "--threshold", "message_delivery_latency:p(99)<5000",
+                 "--html", str(tmp_path / "run.html"), "--junit", str(tmp_path / "run.xml"))
     assert proc.returncode == 0, proc.stderr
     assert "lost 0" in proc.stdout and "Traceback" not in proc.stderr
     result = RunResult.from_json(out.read_text())
@@ -34,6 +36,12 @@ def test_a_clean_run_passes_and_writes_its_result(tmp_path: Path) -> None:
     assert result.metrics["messages_delivered"].sum == 200
     assert {t.source for t in result.metrics["messages_lost"].thresholds} == {"count==0"}
     assert result.metrics["messages_lost"].thresholds[0].ok is True
+    page = (tmp_path / "run.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "<h2>Delivery</h2>" in page and "<svg" in page and "<script" not in page
+    suite = ET.parse(tmp_path / "run.xml").getroot()
+    names = {c.get("name") for c in suite.iter("testcase")}
+    assert {"no message lost", "no duplicate receipts", "receipts in order per key", "no misdelivery"} <= names
+    assert "messages_lost: count==0" in names and suite.get("failures") == "0"
     # SLO gates read the ledger's metrics like any other
     slo = tmp_path / "slo.yaml"
     slo.write_text(

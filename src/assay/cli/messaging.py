@@ -47,6 +47,8 @@ def run(
     no_thresholds: bool = typer.Option(False, "--no-thresholds", help="Do not evaluate thresholds."),
     result_file: Path | None = typer.Option(None, "--result", help="Write the RunResult JSON (assay.run/1) here."),
     summary_export: Path | None = typer.Option(None, "--summary-export", help="Write k6's summary-export JSON here."),
+    html: Path | None = typer.Option(None, "--html", help="Write a self-contained HTML report here."),
+    junit: Path | None = typer.Option(None, "--junit", help="Write JUnit XML here: a test case per delivery property and threshold."),
     out: str = typer.Option("table", "--output", "-o", help="table (a summary for people) or json (the RunResult on stdout)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no summary."),
 ) -> None:
@@ -84,7 +86,7 @@ def run(
     specs = [] if no_thresholds else _thresholds([*DEFAULT_THRESHOLDS, *threshold])
     from assay.load.sample_output import check_writable
 
-    for flag, path in (("--summary-export", summary_export), ("--result", result_file)):
+    for flag, path in (("--summary-export", summary_export), ("--result", result_file), ("--html", html), ("--junit", junit)):
         if path is not None:
             check_writable(path, flag)
     try:
@@ -114,6 +116,16 @@ def run(
         from assay.formats.k6_summary import to_summary_export
 
         write_text_atomic(summary_export, json.dumps(to_summary_export(result), indent=2) + "\n")
+    from assay.atomic import write_text_atomic
+
+    if html is not None:
+        from assay.messaging.html import render as render_html
+
+        write_text_atomic(html, render_html(result))
+    if junit is not None:
+        from assay.messaging.junit import to_junit
+
+        write_text_atomic(junit, to_junit(result))
     if out == "json":
         typer.echo(result.to_json())
     elif not quiet:
