@@ -33,6 +33,18 @@ def _kv(pairs: list[str], flag: str) -> dict[str, str]:
     return out
 
 
+def _warmup_seconds(text: str | None) -> float:
+    from assay.errors import UsageError
+    from assay.load.durations import parse_duration
+
+    if text is None:
+        return 0.0
+    try:
+        return parse_duration(text, what="--warmup")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _headers(pairs: list[str]) -> dict[str, str]:
     from assay.errors import UsageError
 
@@ -78,7 +90,21 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no end-of-test summary."),
     name: str | None = typer.Option(None, "--name", help="Run name in the result (default: the file name)."),
     sample: list[str] = typer.Option([], "--sample", help="Follow a process's resources: PID, NAME=PID or a command-line pattern (repeatable)."),
-    leak_warmup: str = typer.Option("10%", "--leak-warmup", help="Warm-up left out of leak verdicts: a percentage or seconds (30s)."),
+    leak_warmup: str | None = typer.Option(
+        None, "--leak-warmup", help="Warm-up left out of leak verdicts: a percentage or seconds (30s); default --warmup, else 10%."
+    ),
+    rps: float | None = typer.Option(None, "--rps", help="As k6: at most this many HTTP requests per second across all VUs."),
+    warmup: str | None = typer.Option(
+        None, "--warmup", help="Keep the first seconds (e.g. 30s) out of thresholds, SLO gates and leak verdicts; still recorded."
+    ),
+    scrape: str | None = typer.Option(
+        None, "--scrape",
+        help="Scrape these Prometheus /metrics URLs (comma-separated) every second; the service's metrics go into the result.",
+    ),
+    scrape_select: list[str] = typer.Option(
+        [], "--scrape-select", help="Keep scraped series whose name matches this regex (repeatable); default: every series that changed."
+    ),
+    scrape_max_series: int | None = typer.Option(None, "--scrape-max-series", help="Most scraped series kept in the result (default 200)."),
     metrics_port: int | None = typer.Option(None, "--metrics-port", help="Serve the run's live Prometheus metrics on 127.0.0.1:PORT/metrics."),
     pushgateway: str | None = typer.Option(None, "--pushgateway", help="Push the run's metrics to this Pushgateway (every 15 s and at the end)."),
     otel_endpoint: str | None = typer.Option(None, "--otel-endpoint", help="Send OpenTelemetry spans to this OTLP/HTTP endpoint (default: OTEL_* variables)."),
@@ -111,7 +137,9 @@ def run(
     from assay.observe.watch import ResourceWatch, split_thresholds
 
     engine_thresholds, resource_thresholds = split_thresholds(parse_cli_threshold(t) for t in threshold)
-    watch = ResourceWatch(sample, [] if no_thresholds else resource_thresholds, warmup=leak_warmup)
+    from assay.load.warmup import leak_warmup as leak_warmup_for
+
+    warmup_s = _warmup_seconds(warmup)
     request = LoadRequest(
         target=target,
         vus=vus,
@@ -128,8 +156,15 @@ def run(
         env=_kv(env, "--env"),
         tags=_kv(tag, "--tag"),
         insecure=insecure,
+        rps=rps,
+        warmup=warmup,
+        scrape=scrape,
+        scrape_select=scrape_select,
+        scrape_max_series=scrape_max_series,
     )
     loaded, plan = prepare(request, env=env_map)
+    warmup_s = plan.engine.warmup or warmup_s
+    watch = ResourceWatch(sample, [] if no_thresholds else resource_thresholds, warmup=leak_warmup_for(leak_warmup, warmup_s))
     n_workers = resolve_workers(workers)
     if iterations is not None and n_workers > 1:
         n_workers = min(n_workers, max(1, iterations))

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.errors import AssayError, UsageError
+from assay.load.availability import add_availability
 from assay.load.backends import Backend, InProcessBackend, ProcessBackend
 from assay.load.diagnosis import failure_summary
 from assay.load.executors import Segment
@@ -30,10 +31,12 @@ from assay.load.omission import DEFAULT_WARN_FACTOR, correct_closed_model, omiss
 from assay.load.options import Plan, ThresholdSpec
 from assay.load.runner import EXECUTOR_MAX, WorkerJob, new_loop
 from assay.load.scenario import LoadedScenario, call_maybe_async
+from assay.load.scrape import Scraper
 from assay.load.sink import MetricsSink
 from assay.load.vu import VU
+from assay.load.warmup import apply as apply_warmup
 from assay.results import Artifact, Metric, RunResult, RunStatus, ThresholdResult, merge_results
-from assay.thresholds import evaluate_metric
+from assay.thresholds import evaluate_metric, metric_lookup
 
 
 @dataclass
@@ -142,19 +145,22 @@ class _Live:
         )
 
     def _evaluate(self, elapsed: float) -> None:
+        if elapsed < self.plan.engine.warmup:
+            return  # the warm-up is recorded, never judged (assay.load.warmup)
         merged: dict[str, Metric] = {}
         for snap in self.snapshots.values():
             for name, data in snap["metrics"].items():
                 m = Metric.model_validate(data)
                 merged[name] = merged[name].merge(m) if name in merged else m
         failing: list[str] = []
+        others = metric_lookup(merged, elapsed or None)
         for spec in self.plan.thresholds:
             metric = merged.get(spec.metric)
             if metric is None:
                 continue
             probe = metric.model_copy()
             probe.thresholds = [ThresholdResult(source=spec.source)]
-            if evaluate_metric(probe, elapsed or None):
+            if evaluate_metric(probe, elapsed or None, others=others):
                 failing.append(f"{spec.metric}: {spec.source}")
                 if spec.abort_on_fail and elapsed >= spec.delay_abort_eval:
                     self.aborted_by.append((spec.metric, spec.source))
@@ -206,7 +212,14 @@ def run_load(
         for i in range(workers)
     ]
     chosen = backend or (InProcessBackend(loaded) if workers == 1 else ProcessBackend())
-    chosen.run(jobs, live.handle, stop_flag)
+    scraper = Scraper(plan.engine.scrape) if plan.engine.scrape is not None else None
+    if scraper is not None:
+        scraper.start()  # the baseline scrape, before any load
+    try:
+        chosen.run(jobs, live.handle, stop_flag)
+    finally:
+        if scraper is not None:
+            scraper.stop()
     if live.errors and not live.done:
         raise AssayError("load workers failed: " + "; ".join(live.errors[:3]))
     parts = [live.done[i] for i in sorted(live.done)]
@@ -260,6 +273,12 @@ def run_load(
         result.notes.append(teardown_error)
     if live.errors:
         result.notes.extend(f"worker error: {e}" for e in live.errors)
+    measured_from = apply_warmup(result, parts, plan.engine.warmup)
+    if scraper is not None:
+        scraper.summarize(keep=plan.threshold_metrics(), window_start=measured_from).apply(result)
+    add_availability(result, measured_from)
+    if plan.engine.rps:
+        result.extra["rps"] = plan.engine.rps
     correct_closed_model(result, [(cfg.name, cfg.executor, EXECUTOR_MAX(cfg)) for cfg in plan.scenarios])
     warning = omission_warning(result, omission_warn_factor)
     if warning:
@@ -344,8 +363,9 @@ def _attach_thresholds(result: RunResult, specs: list[ThresholdSpec]) -> None:
 
 def finalize_thresholds(result: RunResult) -> list[tuple[str, str]]:
     failed: list[tuple[str, str]] = []
+    others = metric_lookup(result.metrics, result.duration_s or None)
     for name, metric in result.metrics.items():
-        for source in evaluate_metric(metric, result.duration_s or None):
+        for source in evaluate_metric(metric, result.duration_s or None, others=others):
             failed.append((name, source))
     return failed
 

@@ -1,0 +1,606 @@
+"""The service's own Prometheus metrics, scraped during a load run and kept in its RunResult.
+
+    assay load run scenario.py --scrape http://127.0.0.1:8080/metrics \\
+        --threshold 'courier_messages_delivered_total:delta == messages_sent'
+
+A load tool sees requests from the outside; whether the service delivered, queued or
+dropped is in its own metrics. A `Scraper` reads each target's `/metrics` once a second
+(a background thread, prometheus-client's text parser) and, at the end, turns the series
+into metrics under the service's own names, so they show in the summary, the RunResult,
+the k6 summary export, thresholds and SLO gates:
+
+- counters: the increase over the run (resets handled as Prometheus' `increase()` does),
+  a k6 counter: `count` (alias `delta`) and `rate` per second;
+- gauges: last, min and max over the run (k6 gauge: `value`, `min`, `max`), plus the
+  per-second values in the result's time series;
+- histograms: the bucket counts' increase, as a trend with percentiles (linear within a
+  bucket, as `histogram_quantile`); `*_seconds` histograms become time trends in ms, as
+  every time trend of k6's model is.
+
+Label sets become k6 sub-metrics (`courier_queue_depth{queue:outbox}`); the base metric
+sums them. Kept: every series that changed during the run (up to `max_series`), those
+matching `select` patterns, and every metric a threshold names. A target that stops
+answering does not stop the run: the gap (from, to, error) is recorded and the series
+carry on when it is back.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import time
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from assay.errors import UsageError
+from assay.results import Contains, Histogram, Metric, MetricType, RunResult, TimeBucket, submetric_name
+
+DEFAULT_MAX_SERIES = 200
+MAX_TRACKED_SERIES = 5000  # series remembered during the run (memory: 8 bytes per series per second)
+SPREAD_POINTS = 16  # points per histogram bucket when rebuilding a trend from bucket counts
+
+SeriesKey = tuple[str, tuple[tuple[str, str], ...]]
+
+
+@dataclass
+class ScrapeOptions:
+    """What `--scrape` asks for (picklable; the same in Python and YAML options: `scrape:`)."""
+
+    urls: list[str]
+    interval: float = 1.0
+    select: list[str] = field(default_factory=list)
+    max_series: int = DEFAULT_MAX_SERIES
+    timeout: float = 0.8
+
+    def patterns(self) -> list[re.Pattern[str]]:
+        return [re.compile(p) for p in self.select]
+
+
+def parse_scrape_option(value: Any, where: str) -> ScrapeOptions:
+    """`scrape:` in options: a URL, a comma-separated list, a list, or {urls, interval, select, max_series}."""
+    if isinstance(value, str):
+        return ScrapeOptions(urls=split_urls(value, where))
+    if isinstance(value, list):
+        return ScrapeOptions(urls=split_urls(",".join(str(v) for v in value), where))
+    if isinstance(value, Mapping):
+        unknown = set(value) - {"urls", "url", "interval", "select", "max_series", "maxSeries", "timeout"}
+        if unknown:
+            raise UsageError(f"{where}: unknown key {sorted(unknown)[0]!r}; expected urls, interval, select, max_series, timeout")
+        urls = value.get("urls", value.get("url"))
+        if urls is None:
+            raise UsageError(f"{where}.urls: required, the /metrics URL(s) to scrape")
+        opts = parse_scrape_option(urls, f"{where}.urls")
+        from assay.load.durations import parse_duration
+
+        try:
+            if "interval" in value:
+                opts.interval = parse_duration(value["interval"], what=f"{where}.interval")
+            if "timeout" in value:
+                opts.timeout = parse_duration(value["timeout"], what=f"{where}.timeout")
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        if opts.interval <= 0:
+            raise UsageError(f"{where}.interval: must be greater than 0")
+        select = value.get("select", [])
+        opts.select = [select] if isinstance(select, str) else [str(s) for s in select]
+        check_patterns(opts.select, f"{where}.select")
+        max_series = value.get("max_series", value.get("maxSeries", DEFAULT_MAX_SERIES))
+        if isinstance(max_series, bool) or not isinstance(max_series, int) or max_series < 1:
+            raise UsageError(f"{where}.max_series: expected a whole number of at least 1, got {max_series!r}")
+        opts.max_series = max_series
+        return opts
+    raise UsageError(f"{where}: expected a URL, a list of URLs or {{urls, interval, select, max_series}}, got {value!r}")
+
+
+def split_urls(text: str, where: str) -> list[str]:
+    urls = [u.strip() for u in text.split(",") if u.strip()]
+    if not urls:
+        raise UsageError(f"{where}: expected at least one http(s):// URL")
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise UsageError(f"{where}: {url!r} is not an http(s):// URL (e.g. http://127.0.0.1:8080/metrics)")
+    return urls
+
+
+def check_patterns(patterns: Sequence[str], where: str) -> None:
+    for p in patterns:
+        try:
+            re.compile(p)
+        except re.error as exc:
+            raise UsageError(f"{where}: {p!r} is not a regular expression: {exc}") from None
+
+
+# -- reading one exposition -------------------------------------------------------------------------------
+
+
+@dataclass
+class Exposition:
+    """One scrape of one target: metric families' types and the value of every sample."""
+
+    types: dict[str, str]  # sample base name (the service's name) -> counter | gauge | histogram | summary | untyped
+    samples: dict[SeriesKey, float]
+
+
+def parse_exposition(text: str, instance: str | None = None) -> Exposition:
+    """Read Prometheus text format with prometheus-client's parser (the reference implementation)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    types: dict[str, str] = {}
+    samples: dict[SeriesKey, float] = {}
+    for family in text_string_to_metric_families(text):
+        kind = family.type
+        if kind == "counter":
+            types[family.name + "_total"] = "counter"
+        elif kind == "histogram":
+            types[family.name] = "histogram"
+        elif kind in ("gauge", "untyped", "unknown", "stateset", "info"):
+            types[family.name] = "gauge"
+        else:
+            types[family.name] = kind
+        for s in family.samples:
+            if s.name.endswith("_created"):
+                continue  # creation timestamps, not measurements
+            labels = dict(s.labels)
+            if instance is not None:
+                labels["instance"] = instance
+            if kind == "counter" and not s.name.endswith("_total"):
+                types.setdefault(s.name, "counter")
+            samples[(s.name, tuple(sorted(labels.items())))] = float(s.value)
+    return Exposition(types, samples)
+
+
+def metric_types(types: Mapping[str, str]) -> dict[str, tuple[MetricType, Contains]]:
+    """The k6 types scraped names will have in the result (for validating thresholds before the run)."""
+    out: dict[str, tuple[MetricType, Contains]] = {}
+    for name, kind in types.items():
+        if kind == "counter":
+            out[name] = (MetricType.COUNTER, Contains.DEFAULT)
+        elif kind == "histogram":
+            out[name] = (MetricType.TREND, Contains.TIME if name.endswith("_seconds") else Contains.DEFAULT)
+            out[name + "_count"] = (MetricType.COUNTER, Contains.DEFAULT)
+            out[name + "_sum"] = (MetricType.COUNTER, Contains.DEFAULT)
+        elif kind == "summary":
+            out[name + "_count"] = (MetricType.COUNTER, Contains.DEFAULT)
+            out[name + "_sum"] = (MetricType.COUNTER, Contains.DEFAULT)
+            out[name] = (MetricType.GAUGE, Contains.DEFAULT)
+        else:
+            out[name] = (MetricType.GAUGE, Contains.DEFAULT)
+    return out
+
+
+def discover(opts: ScrapeOptions) -> tuple[dict[str, tuple[MetricType, Contains]], list[str]]:
+    """Scrape every target once (before the run): the metric types found, and problems per target."""
+    import httpx
+
+    found: dict[str, str] = {}
+    problems: list[str] = []
+    with httpx.Client(timeout=max(opts.timeout, 2.0), trust_env=False) as client:
+        for url in opts.urls:
+            try:
+                response = client.get(url)
+                response.raise_for_status()
+                found.update(parse_exposition(response.text).types)
+            except Exception as exc:  # any failure is reported the same way: the target is not scrapable
+                problems.append(f"{url}: {_describe(exc)}")
+    return metric_types(found), problems
+
+
+def _describe(exc: BaseException) -> str:
+    import httpx
+
+    if isinstance(exc, httpx.HTTPStatusError):
+        return f"HTTP {exc.response.status_code}"
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    text = str(exc) or type(exc).__name__
+    return text if len(text) < 200 else text[:200] + "..."
+
+
+# -- the scraper ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Gap:
+    url: str
+    start: float
+    end: float
+    error: str
+    scrapes: int = 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {"url": self.url, "from": self.start, "to": self.end, "seconds": round(self.end - self.start, 3),
+                "failed_scrapes": self.scrapes, "error": self.error}
+
+
+class Scraper:
+    """Scrapes every target every `interval` seconds on a thread, from `start()` to `stop()`."""
+
+    def __init__(self, opts: ScrapeOptions) -> None:
+        self.opts = opts
+        self.times: array[float] = array("d")
+        self.values: dict[SeriesKey, array[float]] = {}
+        self.types: dict[str, str] = {}
+        self.gaps: list[Gap] = []
+        self._open_gap: dict[str, Gap] = {}
+        self.dropped_series = 0
+        self.scrape_seconds: list[float] = []  # the cost of each round (fetch + parse), for the record
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._client: Any = None
+        multi = len(opts.urls) > 1
+        self._instances = {u: (urlsplit(u).netloc if multi else None) for u in opts.urls}
+
+    def start(self) -> None:
+        """Take the first scrape now (the baseline before any load), then keep scraping in the background."""
+        import httpx
+
+        self._client = httpx.Client(timeout=self.opts.timeout, trust_env=False)
+        self.scrape_once()
+        self._thread = threading.Thread(target=self._loop, name="assay-scrape", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread and take a last scrape (the counts at the end of the load)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.opts.timeout + self.opts.interval + 1.0)
+        if self._client is not None:
+            self.scrape_once()
+            self._client.close()
+            self._client = None
+        for gap in self._open_gap.values():
+            self.gaps.append(gap)
+        self._open_gap.clear()
+
+    def __enter__(self) -> Scraper:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def _loop(self) -> None:
+        interval = self.opts.interval
+        next_at = time.monotonic() + interval
+        while not self._stop.wait(max(0.0, next_at - time.monotonic())):
+            self.scrape_once()
+            next_at += interval
+            now = time.monotonic()
+            if next_at < now:  # a slow target: skip the missed slots rather than scrape back to back
+                next_at = now + interval
+
+    def scrape_once(self) -> None:
+        t0 = time.perf_counter()
+        now = time.time()
+        merged: dict[SeriesKey, float] = {}
+        for url in self.opts.urls:
+            try:
+                response = self._client.get(url)
+                response.raise_for_status()
+                expo = parse_exposition(response.text, self._instances[url])
+            except Exception as exc:  # a dead or broken target: the run goes on, the gap is recorded
+                gap = self._open_gap.get(url)
+                if gap is None:
+                    self._open_gap[url] = Gap(url, now, now, _describe(exc))
+                else:
+                    gap.end = now
+                    gap.scrapes += 1
+                continue
+            gap = self._open_gap.pop(url, None)
+            if gap is not None:
+                gap.end = now
+                self.gaps.append(gap)
+            self.types.update(expo.types)
+            merged.update(expo.samples)
+        self._record(now, merged)
+        self.scrape_seconds.append(time.perf_counter() - t0)
+
+    def _record(self, now: float, samples: Mapping[SeriesKey, float]) -> None:
+        index = len(self.times)
+        self.times.append(now)
+        nan = math.nan
+        for key, value in samples.items():
+            column = self.values.get(key)
+            if column is None:
+                if len(self.values) >= MAX_TRACKED_SERIES:
+                    self.dropped_series += 1
+                    continue
+                column = self.values[key] = array("d", [nan]) * index
+            column.append(value)
+        for column in self.values.values():
+            if len(column) <= index:
+                column.append(nan)
+
+    # -- the result ------------------------------------------------------------------------------------------
+
+    def window(self, start: float | None) -> int:
+        """Index of the scrape the measured window starts from: the last one at or before `start`."""
+        if start is None or not self.times:
+            return 0
+        base = 0
+        for i, t in enumerate(self.times):
+            if t <= start:
+                base = i
+            else:
+                break
+        return base
+
+    def summarize(self, *, keep: Iterable[str] = (), window_start: float | None = None) -> ScrapeSummary:
+        """The metrics to add to the result: changed series (bounded), selected ones and `keep` (threshold names)."""
+        first = self.window(window_start)
+        keep_bases = {k.split("{", 1)[0] for k in keep}
+        patterns = self.opts.patterns()
+        histo_families = {n for n, k in self.types.items() if k == "histogram"}
+        summaries: dict[SeriesKey, _SeriesStats] = {}
+        buckets: dict[tuple[str, tuple[tuple[str, str], ...]], dict[float, float]] = {}
+        for key, column in self.values.items():
+            name, labels = key
+            family = _histogram_family(name, histo_families)
+            if family is not None and name.endswith("_bucket"):
+                le = dict(labels).get("le")
+                if le is None:
+                    continue
+                rest = tuple((k, v) for k, v in labels if k != "le")
+                buckets.setdefault((family, rest), {})[_le(le)] = _increase(column, first)
+                continue
+            kind = "counter" if family is not None else self.types.get(name, "counter" if name.endswith("_total") else "gauge")
+            stats = _series_stats(column, first, kind)
+            if stats is not None:
+                summaries[key] = stats
+        chosen = self._choose(summaries, buckets, keep_bases, patterns)
+        metrics: dict[str, Metric] = {}
+        series_out: dict[str, list[tuple[float, float]]] = {}
+        for name in sorted({k[0] for k in chosen if k in summaries}):
+            keys = [k for k in chosen if k[0] == name and k in summaries]
+            _add_scalar_metric(metrics, name, [(dict(k[1]), summaries[k]) for k in keys], first)
+            series_out[name] = _summed_series(self.times, [summaries[k] for k in keys], first)
+        for family in sorted({k[0] for k in chosen if k in buckets}):
+            keys = [k for k in chosen if k[0] == family and k in buckets]
+            _add_histogram_metric(metrics, family, [(dict(k[1]), buckets[k]) for k in keys])
+        for name in keep_bases:  # a threshold on a series the target never showed: an empty metric of its type
+            if name not in metrics and name in metric_types(self.types):
+                mtype, contains = metric_types(self.types)[name]
+                metrics[name] = Metric(type=mtype, contains=contains)
+        changed = sum(1 for s in summaries.values() if s.changed) + sum(1 for b in buckets.values() if any(b.values()))
+        return ScrapeSummary(
+            metrics=metrics,
+            series=series_out,
+            gaps=[g.to_json() for g in self.gaps],
+            info={
+                "urls": list(self.opts.urls),
+                "interval_s": self.opts.interval,
+                "scrapes": len(self.times),
+                "series_seen": len(self.values),
+                "series_changed": changed,
+                "series_kept": len(chosen),
+                "series_not_tracked": self.dropped_series,
+                "max_series": self.opts.max_series,
+                "select": list(self.opts.select),
+                "scrape_ms_mean": round(1000 * sum(self.scrape_seconds) / len(self.scrape_seconds), 3) if self.scrape_seconds else None,
+                "scrape_ms_max": round(1000 * max(self.scrape_seconds), 3) if self.scrape_seconds else None,
+                "window_from": self.times[first] if self.times else None,
+            },
+        )
+
+    def _choose(
+        self,
+        summaries: Mapping[SeriesKey, _SeriesStats],
+        buckets: Mapping[SeriesKey, dict[float, float]],
+        keep: set[str],
+        patterns: Sequence[re.Pattern[str]],
+    ) -> list[SeriesKey]:
+        wanted: list[SeriesKey] = []
+        changed: list[SeriesKey] = []
+        for key, stats in summaries.items():
+            if key[0] in keep or any(p.search(key[0]) for p in patterns):
+                wanted.append(key)
+            elif not patterns and stats.changed:
+                changed.append(key)
+        for key, counts in buckets.items():
+            if key[0] in keep or any(p.search(key[0]) for p in patterns):
+                wanted.append(key)
+            elif not patterns and any(counts.values()):
+                changed.append(key)
+        room = max(0, self.opts.max_series - len(wanted))
+        # the busiest series first when the bound cuts: they are the ones people look for
+        changed.sort(key=lambda k: -(summaries[k].weight if k in summaries else sum(buckets[k].values())))
+        return wanted + changed[:room]
+
+
+@dataclass
+class ScrapeSummary:
+    metrics: dict[str, Metric]
+    series: dict[str, list[tuple[float, float]]]  # base name -> (time, value or per-second increase)
+    gaps: list[dict[str, Any]]
+    info: dict[str, Any]
+
+    def apply(self, result: RunResult) -> None:
+        """Put the scraped metrics, their per-second series, gaps and notes into `result`."""
+        for name, metric in self.metrics.items():
+            if name in result.metrics and result.metrics[name].thresholds:
+                metric.thresholds = result.metrics[name].thresholds
+            result.metrics[name] = metric
+        by_t = {b.t: b for b in result.timeseries}
+        for name, points in self.series.items():
+            kind = self.metrics[name].type if name in self.metrics else MetricType.GAUGE
+            for t, v in points:
+                second = float(int(t))
+                bucket = by_t.get(second)
+                if bucket is None:
+                    bucket = by_t[second] = TimeBucket(t=second)
+                bucket.metrics[name] = {"count": v} if kind is MetricType.COUNTER else {"value": v}
+        result.timeseries = [by_t[t] for t in sorted(by_t)]
+        result.extra["scrape"] = {**self.info, "gaps": self.gaps, "metrics": sorted(self.metrics)}
+        for gap in self.gaps:
+            result.notes.append(
+                f"scrape gap: {gap['url']} did not answer for {gap['seconds']:.0f}s ({gap['failed_scrapes']} scrape(s)): {gap['error']}"
+            )
+        if self.info.get("series_not_tracked"):
+            result.notes.append(f"scrape: more than {MAX_TRACKED_SERIES} series; {self.info['series_not_tracked']} were not tracked")
+
+
+# -- per-series statistics -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _SeriesStats:
+    kind: str
+    column: array[float]
+    delta: float = 0.0
+    last: float | None = None
+    min: float | None = None
+    max: float | None = None
+    changed: bool = False
+    weight: float = 0.0
+    samples: int = 0
+
+
+def _series_stats(column: array[float], first: int, kind: str) -> _SeriesStats | None:
+    values = [v for v in column[first:] if not math.isnan(v)]
+    if not values:
+        return None
+    stats = _SeriesStats(kind=kind, column=column, samples=len(values))
+    if kind == "counter":
+        stats.delta = _increase(column, first)
+        stats.changed = stats.delta != 0
+        stats.weight = stats.delta
+    else:
+        stats.last = values[-1]
+        stats.min = min(values)
+        stats.max = max(values)
+        stats.changed = stats.min != stats.max
+        stats.weight = stats.max - stats.min
+    return stats
+
+
+def _increase(column: array[float], first: int) -> float:
+    """Prometheus' increase(): the sum of rises, a drop being a restart from 0."""
+    total = 0.0
+    prev: float | None = None
+    for v in column[first:]:
+        if math.isnan(v):
+            continue
+        if prev is not None:
+            total += v - prev if v >= prev else v
+        prev = v
+    return total
+
+
+def _summed_series(times: array[float], parts: Sequence[_SeriesStats], first: int) -> list[tuple[float, float]]:
+    """Per scrape: gauges summed over label sets, counters' increase since the previous scrape."""
+    out: list[tuple[float, float]] = []
+    prev: list[float | None] = [None] * len(parts)
+    for i in range(first, len(times)):
+        total = 0.0
+        seen = False
+        for j, s in enumerate(parts):
+            v = s.column[i] if i < len(s.column) else math.nan
+            if math.isnan(v):
+                continue
+            if s.kind == "counter":
+                p = prev[j]
+                if p is not None:
+                    total += v - p if v >= p else v
+                    seen = True
+                prev[j] = v
+            else:
+                total += v
+                seen = True
+        counter = bool(parts) and parts[0].kind == "counter"
+        if seen and (i > first or not counter):
+            out.append((times[i], total))
+    return out
+
+
+def _add_scalar_metric(metrics: dict[str, Metric], name: str, parts: list[tuple[dict[str, str], _SeriesStats]], first: int) -> None:
+    kind = parts[0][1].kind
+    base = Metric(type=MetricType.COUNTER if kind == "counter" else MetricType.GAUGE)
+    for labels, s in parts:
+        if kind == "counter":
+            m = Metric(type=MetricType.COUNTER, count=s.samples, sum=s.delta, tags=labels)
+            base.count += s.samples
+            base.sum += s.delta
+        else:
+            m = Metric(type=MetricType.GAUGE, count=s.samples, value=s.last, min=s.min, max=s.max, tags=labels)
+        if labels:
+            metrics[submetric_name(name, labels)] = m
+        elif kind != "counter":
+            base = m
+    if kind != "counter" and any(labels for labels, _ in parts):
+        # the base of a labelled gauge: the label sets summed at each scrape (queue depth over all queues)
+        columns = [s for _, s in parts]
+        summed = _summed_series(array("d", range(len(columns[0].column))), columns, first)
+        window = [v for _, v in summed]
+        if window:
+            base = Metric(type=MetricType.GAUGE, count=len(window), value=window[-1], min=min(window), max=max(window))
+    metrics[name] = base
+
+
+def _le(text: str) -> float:
+    return math.inf if text in ("+Inf", "Inf", "inf") else float(text)
+
+
+def _histogram_family(name: str, families: set[str]) -> str | None:
+    for suffix in ("_bucket", "_count", "_sum"):
+        if name.endswith(suffix) and name[: -len(suffix)] in families:
+            return name[: -len(suffix)]
+    return None
+
+
+def _add_histogram_metric(metrics: dict[str, Metric], family: str, parts: list[tuple[dict[str, str], dict[float, float]]]) -> None:
+    """A trend rebuilt from cumulative bucket increases: each bucket's count spread evenly inside it."""
+    to_ms = family.endswith("_seconds")
+    scale = 1000.0 if to_ms else 1.0
+    contains = Contains.TIME if to_ms else Contains.DEFAULT
+    total = Histogram()
+    base = Metric(type=MetricType.TREND, contains=contains)
+    for labels, cumulative in parts:
+        hist, count, lo, hi, approx_sum = _rebuild(cumulative, scale)
+        if labels:
+            sub = Metric(type=MetricType.TREND, contains=contains, tags=labels, count=count, sum=approx_sum, min=lo, max=hi)
+            sub.set_histogram(hist)
+            metrics[submetric_name(family, labels)] = sub
+        total.add(hist)
+        base.count += count
+        base.sum += approx_sum
+        if lo is not None:
+            base.min = lo if base.min is None else min(base.min, lo)
+        if hi is not None:
+            base.max = hi if base.max is None else max(base.max, hi)
+    base.set_histogram(total)
+    metrics[family] = base
+
+
+def _rebuild(cumulative: Mapping[float, float], scale: float) -> tuple[Histogram, int, float | None, float | None, float]:
+    hist = Histogram()
+    bounds = sorted(cumulative)
+    below = 0.0
+    lower = 0.0
+    count = 0
+    approx_sum = 0.0
+    lo: float | None = None
+    hi: float | None = None
+    for upper in bounds:
+        in_bucket = max(0.0, cumulative[upper] - below)
+        below = max(below, cumulative[upper])
+        n = int(round(in_bucket))
+        if n > 0:
+            top = lower if math.isinf(upper) else upper  # +Inf: the last finite bound, as histogram_quantile
+            points = min(SPREAD_POINTS, n)
+            for j in range(points):
+                share = n // points + (1 if j < n % points else 0)
+                value = (lower + (top - lower) * (j + 1) / points) * scale
+                hist.record(value, share)
+                approx_sum += value * share
+            first_value = (lower + (top - lower) / points) * scale
+            lo = first_value if lo is None else lo
+            hi = top * scale
+            count += n
+        if not math.isinf(upper):
+            lower = upper
+    return hist, count, lo, hi, approx_sum
