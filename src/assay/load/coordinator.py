@@ -224,6 +224,7 @@ def run_load(
         raise AssayError("load workers failed: " + "; ".join(live.errors[:3]))
     parts = [live.done[i] for i in sorted(live.done)]
     by_script = next((p.extra["script_aborted"] for p in parts if p.extra.get("script_aborted")), None)
+    warmups = [p.extra.get("warmup") for p in parts]
     result = merge_results(parts, name=name) if len(parts) > 1 else parts[0]
     teardown_error = None
     if loaded.teardown is not None:
@@ -273,7 +274,7 @@ def run_load(
         result.notes.append(teardown_error)
     if live.errors:
         result.notes.extend(f"worker error: {e}" for e in live.errors)
-    measured_from = apply_warmup(result, parts, plan.engine.warmup)
+    measured_from = apply_warmup(result, warmups, plan.engine.warmup)
     if scraper is not None:
         scraper.summarize(keep=plan.threshold_metrics(), window_start=measured_from).apply(result)
     add_availability(result, measured_from)

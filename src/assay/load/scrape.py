@@ -37,7 +37,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from assay.errors import UsageError
-from assay.results import Contains, Histogram, Metric, MetricType, RunResult, TimeBucket, submetric_name
+from assay.results import Contains, Histogram, Metric, MetricType, RunResult, TimeBucket, parse_metric_name, submetric_name
 
 DEFAULT_MAX_SERIES = 200
 MAX_TRACKED_SERIES = 5000  # series remembered during the run (memory: 8 bytes per series per second)
@@ -362,6 +362,20 @@ class Scraper:
         for family in sorted({k[0] for k in chosen if k in buckets}):
             keys = [k for k in chosen if k[0] == family and k in buckets]
             _add_histogram_metric(metrics, family, [(dict(k[1]), buckets[k]) for k in keys])
+        for flt in keep:  # a threshold on some of a metric's labels: the series that carry them, summed
+            if "{" not in flt or flt in metrics:
+                continue
+            base_name, want = parse_metric_name(flt)
+            matching = [k for k in summaries if k[0] == base_name and all(dict(k[1]).get(a) == b for a, b in want.items())]
+            scratch: dict[str, Metric] = {}
+            if matching:
+                _add_scalar_metric(scratch, base_name, [(dict(k[1]), summaries[k]) for k in matching], first)
+            hist_keys = [k for k in buckets if k[0] == base_name and all(dict(k[1]).get(a) == b for a, b in want.items())]
+            if hist_keys:
+                _add_histogram_metric(scratch, base_name, [(dict(k[1]), buckets[k]) for k in hist_keys])
+            if base_name in scratch:
+                scratch[base_name].tags = dict(want)
+                metrics[flt] = scratch[base_name]
         for name in keep_bases:  # a threshold on a series the target never showed: an empty metric of its type
             if name not in metrics and name in metric_types(self.types):
                 mtype, contains = metric_types(self.types)[name]

@@ -40,9 +40,9 @@ def snapshot(metrics: dict[str, Metric], checks: list[Check], ended_at: float, s
     }
 
 
-def merge_parts(parts: Sequence[RunResult]) -> dict[str, Any] | None:
-    """The workers' warm-ups merged (exactly, as their metrics merge), or None when there was none."""
-    found = [p.extra["warmup"] for p in parts if p.extra.get("warmup")]
+def merge_parts(parts: Sequence[dict[str, Any] | None]) -> dict[str, Any] | None:
+    """The workers' warm-ups (their `extra["warmup"]`) merged exactly, as their metrics merge; None if none."""
+    found = [p for p in parts if p]
     if not found:
         return None
     metrics: dict[str, Metric] = {}
@@ -68,7 +68,7 @@ def merge_parts(parts: Sequence[RunResult]) -> dict[str, Any] | None:
     }
 
 
-def apply(result: RunResult, parts: Sequence[RunResult], planned: float) -> float | None:
+def apply(result: RunResult, parts: Sequence[dict[str, Any] | None], planned: float) -> float | None:
     """Record the merged warm-up in `result` and shorten `duration_s` to the measured window.
 
     Returns the wall-clock time the measured window starts at (None without a warm-up)."""
