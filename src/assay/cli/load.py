@@ -65,7 +65,7 @@ def run(
     duration: str | None = typer.Option(None, "--duration", "-d", help="Test duration, e.g. 30s, 5m."),
     iterations: int | None = typer.Option(None, "--iterations", "-i", help="Total iterations (shared-iterations)."),
     max_vus: int | None = typer.Option(None, "--max-vus", help="With --rate: most VUs to use (default 10x preallocated)."),
-    profile: str | None = typer.Option(None, "--profile", "-p", help="smoke, load, stress, spike, soak or breakpoint."),
+    profile: str | None = typer.Option(None, "--profile", "-p", help="smoke, load, stress, spike, soak or breakpoint; fixed-size presets hotel-smoke, hotel-load, hotel-stress, hotel-spike, hotel-soak."),
     method: str = typer.Option("GET", "--method", "-X", help="Quick mode: HTTP method."),
     header: list[str] = typer.Option([], "--header", "-H", help="Quick mode: 'Name: value' (repeatable)."),
     body: str | None = typer.Option(None, "--body", "-b", help="Quick mode: request body."),

@@ -37,7 +37,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from assay.errors import UsageError
-from assay.results import Contains, Histogram, Metric, MetricType, RunResult, TimeBucket, parse_metric_name, submetric_name
+from assay.results import (
+    Contains,
+    Histogram,
+    Metric,
+    MetricType,
+    RunResult,
+    TimeBucket,
+    parse_metric_name,
+    submetric_name,
+)
 
 DEFAULT_MAX_SERIES = 200
 MAX_TRACKED_SERIES = 5000  # series remembered during the run (memory: 8 bytes per series per second)

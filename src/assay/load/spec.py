@@ -154,14 +154,23 @@ class Options(StrictModel):
     setupTimeout: Duration | None = None
     teardownTimeout: Duration | None = None
     noConnectionReuse: bool | None = None
+    # assay.load.engine_options: k6's global requests-per-second cap, a warm-up kept out of
+    # gates, and the service's Prometheus metrics scraped into the result
+    rps: float | None = Field(default=None, gt=0)
+    warmup: Duration | None = None
+    scrape: str | list[str] | dict[str, Any] | None = None
 
-    _check_duration = field_validator("duration", "timeout", "setupTimeout", "teardownTimeout")(_duration)
+    _check_duration = field_validator("duration", "timeout", "setupTimeout", "teardownTimeout", "warmup")(_duration)
 
 
 class Profile(StrictModel):
-    """A named preset (smoke, load, stress, spike, soak, breakpoint) with optional overrides."""
+    """A named profile (smoke, load, stress, spike, soak, breakpoint) or fixed-size preset
+    (hotel-smoke, hotel-load, hotel-stress, hotel-spike, hotel-soak) with optional overrides."""
 
-    name: Literal["smoke", "load", "stress", "spike", "soak", "breakpoint"]
+    name: Literal[
+        "smoke", "load", "stress", "spike", "soak", "breakpoint",
+        "hotel-smoke", "hotel-load", "hotel-stress", "hotel-spike", "hotel-soak",
+    ]
     vus: int | None = Field(default=None, ge=1)
     rate: float | None = Field(default=None, gt=0)
     duration: Duration | None = None
