@@ -362,6 +362,11 @@ class WsExpect(StrictModel):
     contains: str | None = None
     matches: str | None = None
     json_: dict[str, Expectation] | None = Field(default=None, alias="json")
+    payload: str | None = Field(
+        default=None,
+        description="JSON path ($.text) or '$' (the whole message) of a payload made with payload.of(size): "
+        "its digest is checked (payloads_verified, payloads_corrupt)",
+    )
 
 
 class WsAction(StrictModel):
@@ -408,6 +413,8 @@ class WsStep(StrictModel):
     subprotocols: list[str] | None = None
     tags: dict[str, str] | None = None
     timeout: Duration | None = Field(default=None, description="connect timeout (default 10s)")
+    heartbeat: Duration | None = Field(default=None, description="ping every this often in the background (ws_ping, ws_heartbeat_timeouts)")
+    heartbeat_timeout: Duration | None = Field(default=None, description="a pong later than this is a heartbeat timeout (default: the interval)")
     session: list[WsAction] = Field(min_length=1)
     think_time: ThinkTime | None = None
 
@@ -427,7 +434,7 @@ class WsStep(StrictModel):
                     )
         return data
 
-    _check_durations = field_validator("timeout", "think_time")(
+    _check_durations = field_validator("timeout", "think_time", "heartbeat", "heartbeat_timeout")(
         lambda v: v if isinstance(v, ThinkRange) else _duration(v)
     )
 

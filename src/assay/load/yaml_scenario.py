@@ -37,7 +37,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from assay.config import ConfigError, ConfigIssue, KeyPath, key_positions, parse_config, read_text
+from assay.load.engine_options import ENGINE_METRICS
 from assay.load.http.client import FrozenTags, StaticRequest
+from assay.load.payload import check_payload
 from assay.load.scenario import IterationFn, LoadedScenario, ScenarioError
 from assay.load.sink import CORRECTED
 from assay.load.spec import (
@@ -88,6 +90,7 @@ KNOWN_METRICS: dict[str, tuple[MetricType, Contains]] = {
     **BUILTIN_METRICS,
     CORRECTED: (MetricType.TREND, Contains.TIME),
     MSG_LATENCY: (MetricType.TREND, Contains.TIME),
+    **ENGINE_METRICS,
 }
 
 __all__ = ["load_yaml_scenario", "compile_scenario", "YamlScenarioError", "CaptureError"]
@@ -266,6 +269,8 @@ class _Compiler:
                 self.issue(path, str(exc))
                 continue
             if base not in KNOWN_METRICS:
+                if options.scrape is not None:
+                    continue  # perhaps the service's own: checked after the scrape before the run (options.py)
                 close = get_close_matches(base, list(KNOWN_METRICS), n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 self.issue(path, f"unknown metric {base!r}{hint}")
@@ -275,7 +280,7 @@ class _Compiler:
             for i, entry in enumerate(listed):
                 expr = entry if isinstance(entry, str) else entry.threshold
                 try:
-                    validate_threshold(key, mtype, expr)
+                    validate_threshold(key, mtype, expr)  # metrics it refers to: checked in options.build_plan
                 except ThresholdError as exc:
                     self.issue((*path, i) if isinstance(entries, list) else path, exc.message)
 
@@ -456,6 +461,10 @@ class _Compiler:
         url = self.guard((*path, "ws"), lambda: compile_template(st.ws, names, "ws"))
         hdrs = self.guard((*path, "headers"), lambda: compile_value(st.headers, names, "headers")) if st.headers else None
         connect_timeout = parse_seconds(st.timeout) if st.timeout is not None else 10.0
+        beat = parse_seconds(st.heartbeat) if st.heartbeat is not None else 0.0
+        beat_timeout = parse_seconds(st.heartbeat_timeout) if st.heartbeat_timeout is not None else None
+        if beat <= 0 and beat_timeout is not None:
+            self.issue((*path, "heartbeat_timeout"), "needs `heartbeat` (how often to ping)")
         group = self.guard((*path, "group"), lambda: _group_name(st.group))
         think = self.guard((*path, "think_time"), lambda: _think(st.think_time))
         actions: list[WsRun] = []
@@ -481,6 +490,8 @@ class _Compiler:
                 vu, url_fn(scope), headers=header_fn(scope), subprotocols=subprotocols, name=name, tags=tags,
                 timeout=connect_timeout,
             ) as ws:
+                if beat > 0:
+                    ws.heartbeat(beat, beat_timeout)
                 for act in steps:
                     await act(vu, ws, scope)
 
@@ -537,6 +548,12 @@ class _Compiler:
                 made = self.guard((*path, "expect", "json", jpath), partial(_json_expectation, jpath, _plain(expectation), names))
                 if made is not None:
                     preds.append(made)
+        payload_at: Callable[[Reply], Any] | None = None
+        if exp is not None and exp.payload is not None:
+            if exp.payload.strip() == "$":
+                payload_at = lambda r: r.res.text  # noqa: E731
+            else:
+                payload_at = self.guard((*path, "expect", "payload"), partial(json_getter, exp.payload))
         captures: list[tuple[str, Extract]] = []
         for var, cap in (act.capture or {}).items():
             where = (*path, "capture", var)
@@ -579,6 +596,10 @@ class _Compiler:
                     raise CaptureError(f"capture {captures[0][0]!r}: {exc}") from None
                 return
             vu.check(None, {check_name: True})
+            if payload_at is not None:
+                found = payload_at(Reply(_WsMessage(reply), scope))
+                intact = check_payload(vu, found if isinstance(found, str | bytes) else None)
+                vu.check(None, {f"{step_name}: message {index + 1} payload intact": intact})
             if captures:
                 r = Reply(_WsMessage(reply), scope)
                 for var, extract in captures:
