@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import CliRun
 
 from assay.harness.ports import free_port
 from assay.harness.process import ServiceProcess
 from assay.load.api import LoadRequest, prepare
 from assay.load.coordinator import run_load
+from conftest import CliRun
 
 HERE = Path(__file__).resolve().parent
 

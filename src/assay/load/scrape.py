@@ -364,13 +364,17 @@ class Scraper:
         chosen = self._choose(summaries, buckets, keep_bases, patterns)
         metrics: dict[str, Metric] = {}
         series_out: dict[str, list[tuple[float, float]]] = {}
+        chosen_subs = {submetric_name(k[0], dict(k[1])) for k in chosen if k[1]}
+        # a base metric sums every label set of its name; its sub-metrics are the chosen label sets
         for name in sorted({k[0] for k in chosen if k in summaries}):
-            keys = [k for k in chosen if k[0] == name and k in summaries]
+            keys = [k for k in summaries if k[0] == name]
             _add_scalar_metric(metrics, name, [(dict(k[1]), summaries[k]) for k in keys], first)
             series_out[name] = _summed_series(self.times, [summaries[k] for k in keys], first)
         for family in sorted({k[0] for k in chosen if k in buckets}):
-            keys = [k for k in chosen if k[0] == family and k in buckets]
+            keys = [k for k in buckets if k[0] == family]
             _add_histogram_metric(metrics, family, [(dict(k[1]), buckets[k]) for k in keys])
+        for sub in [n for n in metrics if "{" in n and n not in chosen_subs]:
+            del metrics[sub]
         for flt in keep:  # a threshold on some of a metric's labels: the series that carry them, summed
             if "{" not in flt or flt in metrics:
                 continue
