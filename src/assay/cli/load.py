@@ -325,7 +325,10 @@ def _print_problems(result: Any, *, quiet: bool = False) -> None:
         for s in samples[:5]:
             err(f"  {s}  (x{errors.get(s, 1)})", err=True)
     for note in result.notes:
-        if note.startswith(("aborted", "interrupted", "worker error", "teardown", "more than", "per-sample output", "nothing completed")) or "interrupted:" in note:
+        if note.startswith((
+            "aborted", "interrupted", "worker error", "teardown", "more than", "per-sample output", "nothing completed",
+            "warm-up", "the run ended within", "downtime", "scrape",
+        )) or "interrupted:" in note:
             err(f"note: {note}", err=True)
     for metric, t in result.failed_thresholds():
         observed = "" if t.observed is None else f" (observed {t.observed:.4g})"
