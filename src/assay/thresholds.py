@@ -181,7 +181,7 @@ def _is_cross_metric(agg: str, rhs: str) -> bool:
     simple_left = agg in SIMPLE_AGGREGATIONS or agg in SERIES_AGGREGATIONS or percentile_of(agg) is not None
     if not simple_left:
         rest = _PERCENTILE.sub("", agg)
-        return any(c in rest for c in "+-*/()._")
+        return any(c in rest for c in "+-*/._")  # parentheses alone: a malformed p(N), k6's error
     if is_plain_number(rhs) or agg in SERIES_AGGREGATIONS:
         return False
     return any(c in rhs for c in "_.{+*/(") or (rhs.startswith("-") and not is_plain_number(rhs))

@@ -53,6 +53,19 @@ def test_scraped_counter_deltas_match_the_requests_sent(start_courier: Callable[
     exported = json.loads(export.read_text())["metrics"]
     assert exported[route]["count"] == sent
     assert "p(95)" in exported["courier_http_request_duration_seconds"]
+    # SLO objectives read the same names: a gauge's max and a ratio of two counters
+    slo = tmp_path / "slo.yaml"
+    slo.write_text(
+        "objectives:\n"
+        "  - {sli: courier_http_in_flight, aggregation: max, pass: ['<1000']}\n"
+        "  - name: served by courier\n"
+        "    ratio:\n"
+        f"      numerator: {{sli: '{route}', aggregation: delta}}\n"
+        "      denominator: {sli: http_reqs, aggregation: count}\n"
+        "    pass: ['>=1']\n"
+    )
+    code, out, err = _run("slo", "check", str(result_path), "--slo", str(slo))
+    assert code == 0, out + err
 
 
 def test_a_cross_metric_threshold_that_does_not_hold_fails_the_run(start_courier: Callable[..., Courier], tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,8 @@ from assay.harness.ports import free_port
 from assay.harness.process import ServiceProcess
 from assay.load.api import LoadRequest, prepare
 from assay.load.coordinator import run_load
-from conftest import CliRun
+
+CliRun = Callable[..., tuple[int, str, str]]
 
 HERE = Path(__file__).resolve().parent
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,8 @@ from assay.errors import UsageError
 from assay.load.durations import parse_duration
 from assay.load.presets import PRESETS, expand_preset
 from assay.load.profiles import PROFILES, expand_profile
-from conftest import CliRun
+
+CliRun = Callable[..., tuple[int, str, str]]
 
 PLAN = {  # the team's plan: peak VUs and total minutes
     "hotel-smoke": (1, 1),

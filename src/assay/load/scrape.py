@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import re
-import threading
+import signal
 import time
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from assay.errors import UsageError
+from assay.errors import AssayError, UsageError
 from assay.results import (
     Contains,
     Histogram,
@@ -49,6 +49,7 @@ from assay.results import (
 )
 
 DEFAULT_MAX_SERIES = 200
+STARTUP_TIMEOUT = 30.0  # the child process imports httpx and prometheus-client, then scrapes once
 MAX_TRACKED_SERIES = 5000  # series remembered during the run (memory: 8 bytes per series per second)
 SPREAD_POINTS = 16  # points per histogram bucket when rebuilding a trend from bucket counts
 
@@ -227,7 +228,7 @@ class Gap:
 
 
 class Scraper:
-    """Scrapes every target every `interval` seconds on a thread, from `start()` to `stop()`."""
+    """Scrapes every target every `interval` seconds, from `start()` to `stop()` (in a child process)."""
 
     def __init__(self, opts: ScrapeOptions) -> None:
         self.opts = opts
@@ -238,33 +239,59 @@ class Scraper:
         self._open_gap: dict[str, Gap] = {}
         self.dropped_series = 0
         self.scrape_seconds: list[float] = []  # the cost of each round (fetch + parse), for the record
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.problems: list[str] = []
+        self._proc: Any = None
+        self._conn: Any = None
+        self._stop_mp: Any = None
         self._client: Any = None
         multi = len(opts.urls) > 1
         self._instances = {u: (urlsplit(u).netloc if multi else None) for u in opts.urls}
 
     def start(self) -> None:
-        """Take the first scrape now (the baseline before any load), then keep scraping in the background."""
-        import httpx
+        """Start scraping in a child process; returns once the baseline scrape (before any load) is taken.
 
-        self._client = httpx.Client(timeout=self.opts.timeout, trust_env=False)
-        self.scrape_once()
-        self._thread = threading.Thread(target=self._loop, name="assay-scrape", daemon=True)
-        self._thread.start()
+        A process, not a thread: prometheus-client's parser is pure Python, and ~40 ms of
+        parsing a second on a thread would hold the load worker's GIL and show up as latency."""
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        self._stop_mp = ctx.Event()
+        self._conn, child_end = ctx.Pipe(duplex=False)
+        self._proc = ctx.Process(target=_scrape_process, args=(self.opts, child_end, self._stop_mp), name="assay-scrape", daemon=True)
+        self._proc.start()
+        child_end.close()
+        ready = False
+        try:
+            ready = self._conn.poll(STARTUP_TIMEOUT) and self._conn.recv() == "ready"
+        except (EOFError, OSError):
+            ready = False
+        if not ready:
+            self._end_process()
+            raise AssayError("the scrape process did not start (--scrape): see the log above")
 
     def stop(self) -> None:
-        """Stop the thread and take a last scrape (the counts at the end of the load)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self.opts.timeout + self.opts.interval + 1.0)
-        if self._client is not None:
-            self.scrape_once()
-            self._client.close()
-            self._client = None
-        for gap in self._open_gap.values():
-            self.gaps.append(gap)
-        self._open_gap.clear()
+        """Stop scraping after a last scrape (the counts at the end of the load) and take the series back."""
+        if self._proc is None:
+            return
+        self._stop_mp.set()
+        wait = self.opts.timeout * len(self.opts.urls) + self.opts.interval + 10.0
+        try:
+            if self._conn.poll(wait):
+                self._load(self._conn.recv())
+            else:
+                self.problems.append(f"the scrape process did not report within {wait:.0f}s; scraped metrics are missing")
+        except (EOFError, OSError) as exc:
+            self.problems.append(f"the scrape process ended without its series ({exc or type(exc).__name__}); scraped metrics are missing")
+        self._end_process()
+
+    def _end_process(self) -> None:
+        if self._proc is not None:
+            self._proc.join(2.0)
+            if self._proc.is_alive():
+                self._proc.kill()
+                self._proc.join(2.0)
+            self._proc = None
+        self._conn.close()
 
     def __enter__(self) -> Scraper:
         self.start()
@@ -273,15 +300,41 @@ class Scraper:
     def __exit__(self, *exc: Any) -> None:
         self.stop()
 
-    def _loop(self) -> None:
-        interval = self.opts.interval
-        next_at = time.monotonic() + interval
-        while not self._stop.wait(max(0.0, next_at - time.monotonic())):
+    def run(self, stop: Any, on_ready: Any = None) -> None:
+        """Scrape until `stop` (an Event) is set: baseline now, then every interval, then a last one."""
+        import httpx
+
+        self._client = httpx.Client(timeout=self.opts.timeout, trust_env=False)
+        try:
             self.scrape_once()
-            next_at += interval
-            now = time.monotonic()
-            if next_at < now:  # a slow target: skip the missed slots rather than scrape back to back
-                next_at = now + interval
+            if on_ready is not None:
+                on_ready()
+            interval = self.opts.interval
+            next_at = time.monotonic() + interval
+            while not stop.wait(max(0.0, next_at - time.monotonic())):
+                self.scrape_once()
+                next_at += interval
+                now = time.monotonic()
+                if next_at < now:  # a slow target: skip the missed slots rather than scrape back to back
+                    next_at = now + interval
+            self.scrape_once()
+        finally:
+            self._client.close()
+            self._client = None
+        self.gaps.extend(self._open_gap.values())
+        self._open_gap.clear()
+
+    def state(self) -> dict[str, Any]:
+        return {"times": self.times, "values": self.values, "types": self.types, "gaps": self.gaps,
+                "dropped": self.dropped_series, "seconds": self.scrape_seconds}
+
+    def _load(self, state: dict[str, Any]) -> None:
+        self.times = state["times"]
+        self.values = state["values"]
+        self.types = state["types"]
+        self.gaps = state["gaps"]
+        self.dropped_series = state["dropped"]
+        self.scrape_seconds = state["seconds"]
 
     def scrape_once(self) -> None:
         t0 = time.perf_counter()
@@ -411,6 +464,7 @@ class Scraper:
                 "scrape_ms_mean": round(1000 * sum(self.scrape_seconds) / len(self.scrape_seconds), 3) if self.scrape_seconds else None,
                 "scrape_ms_max": round(1000 * max(self.scrape_seconds), 3) if self.scrape_seconds else None,
                 "window_from": self.times[first] if self.times else None,
+                "problems": list(self.problems),
             },
         )
 
@@ -463,12 +517,23 @@ class ScrapeSummary:
                 bucket.metrics[name] = {"count": v} if kind is MetricType.COUNTER else {"value": v}
         result.timeseries = [by_t[t] for t in sorted(by_t)]
         result.extra["scrape"] = {**self.info, "gaps": self.gaps, "metrics": sorted(self.metrics)}
+        result.notes.extend(f"scrape: {p}" for p in self.info.get("problems", []))
         for gap in self.gaps:
             result.notes.append(
                 f"scrape gap: {gap['url']} did not answer for {gap['seconds']:.0f}s ({gap['failed_scrapes']} scrape(s)): {gap['error']}"
             )
         if self.info.get("series_not_tracked"):
             result.notes.append(f"scrape: more than {MAX_TRACKED_SERIES} series; {self.info['series_not_tracked']} were not tracked")
+
+
+def _scrape_process(opts: ScrapeOptions, conn: Any, stop: Any) -> None:
+    """The child process: scrape until `stop`, then send the series back on `conn`."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the run; the parent then stops us
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    scraper = Scraper(opts)
+    scraper.run(stop, on_ready=lambda: conn.send("ready"))
+    conn.send(scraper.state())
+    conn.close()
 
 
 # -- per-series statistics -----------------------------------------------------------------------------------
