@@ -52,12 +52,13 @@ EXPOSITION = textwrap.dedent(
 )
 
 
-def one_run(url: str, seconds: float, scrape: str | None) -> tuple[float, float | None]:
+def one_run(url: str, seconds: float, scrape: str | None) -> tuple[float, float, float | None]:
     loaded, plan = prepare(LoadRequest(target=url, vus=10, duration=f"{seconds:g}s", scrape=scrape))
     result = run_load(loaded, plan, workers=1)
     rps = result.metrics["http_reqs"].count / result.duration_s
+    p99 = result.metrics["http_req_duration"].stat("p(99)") or 0.0
     info = result.extra.get("scrape") or {}
-    return rps, info.get("scrape_ms_mean")
+    return rps, p99, info.get("scrape_ms_mean")
 
 
 def main() -> None:
@@ -82,18 +83,19 @@ def main() -> None:
                 one_run(url, 2.0, None)  # warm the target and the engine
                 rows = []
                 for _ in range(args.rounds):
-                    base, _ = one_run(url, args.seconds, None)
-                    scraped, cost = one_run(url, args.seconds, metrics_url)
-                    rows.append((base, scraped, cost))
+                    base, base_p99, _ = one_run(url, args.seconds, None)
+                    scraped, scraped_p99, cost = one_run(url, args.seconds, metrics_url)
+                    rows.append((base, scraped, cost, base_p99, scraped_p99))
                 load = os.getloadavg()
         finally:
             exposition.kill()
             exposition.wait()
-    print(f"| round | req/s without --scrape (anchor) | req/s with --scrape ({series} series, 1/s) | ratio | ms per scrape |")
-    print("|---|---|---|---|---|")
-    for i, (base, scraped, cost) in enumerate(rows, 1):
-        print(f"| {i} | {base:,.0f} | {scraped:,.0f} | {scraped / base:.3f} | {cost if cost is not None else '-'} |")
-    print(f"| median | | | {statistics.median(s / b for b, s, _ in rows):.3f} | |")
+    print(f"| round | req/s without --scrape (anchor) | req/s with --scrape ({series} series, 1/s) | ratio | p99 ms without / with | ms per scrape (child process) |")
+    print("|---|---|---|---|---|---|")
+    for i, (base, scraped, cost, bp, sp) in enumerate(rows, 1):
+        print(f"| {i} | {base:,.0f} | {scraped:,.0f} | {scraped / base:.3f} | {bp:.2f} / {sp:.2f} | {cost if cost is not None else '-'} |")
+    print(f"| median | | | {statistics.median(r[1] / r[0] for r in rows):.3f} | "
+          f"{statistics.median(r[3] for r in rows):.2f} / {statistics.median(r[4] for r in rows):.2f} | |")
     print(f"load average after the run: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} ({os.cpu_count()} cores; shared with other jobs)")
 
 

@@ -3,6 +3,9 @@
     assay load run scenario.py --summary-export out.json
     assay load run scenario.yaml --profile stress --vus 50
     assay load run http://127.0.0.1:8080/ --rate 200 --duration 30s --threshold 'http_req_duration:p(95)<300'
+    assay load run scenario.py --vus 50 --rps 500 --warmup 30s --scrape http://127.0.0.1:8080/metrics \
+        --threshold 'courier_messages_delivered_total:delta == messages_sent' --threshold 'downtime:count==0'
+    assay load run scenario.py --profile hotel-stress      # the hotel team's fixed sizes (docs/load-run-options.md)
 
 Exit codes: 0 passed, 99 a threshold was crossed (as k6), 64 bad input (before any
 traffic), 1 interrupted with Ctrl-C or SIGTERM (results are still written), 2 nothing
