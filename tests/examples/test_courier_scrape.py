@@ -34,7 +34,7 @@ def test_scraped_counter_deltas_match_the_requests_sent(start_courier: Callable[
         "--scrape", f"{courier.url}/metrics",
         "--threshold", f"{route}:delta == http_reqs.count",
         "--threshold", "courier_http_in_flight:max < 1000",
-        "--result", str(result_path), "--summary-export", str(export), "--quiet",
+        "--result", str(result_path), "--summary-export", str(export), "-o", f"json={tmp_path / 'samples.ndjson'}", "--quiet",
     )
     assert code == 0, err
     data = json.loads(result_path.read_text())
@@ -53,6 +53,10 @@ def test_scraped_counter_deltas_match_the_requests_sent(start_courier: Callable[
     exported = json.loads(export.read_text())["metrics"]
     assert exported[route]["count"] == sent
     assert "p(95)" in exported["courier_http_request_duration_seconds"]
+    # and in k6's per-sample NDJSON: one Point a scrape, the counter's increase since the previous one
+    points = [json.loads(line) for line in (tmp_path / "samples.ndjson").read_text().splitlines()]
+    scraped = [p["data"]["value"] for p in points if p["type"] == "Point" and p["metric"] == "courier_http_request_duration_seconds_count"]
+    assert len(scraped) >= 3 and sum(scraped) >= sent
     # SLO objectives read the same names: a gauge's max and a ratio of two counters
     slo = tmp_path / "slo.yaml"
     slo.write_text(

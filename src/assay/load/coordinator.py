@@ -30,6 +30,7 @@ from assay.load.http.client import ClientOptions, HttpClient
 from assay.load.omission import DEFAULT_WARN_FACTOR, correct_closed_model, omission_warning
 from assay.load.options import Plan, ThresholdSpec
 from assay.load.runner import EXECUTOR_MAX, WorkerJob, new_loop
+from assay.load.sample_output import part_path
 from assay.load.scenario import LoadedScenario, call_maybe_async
 from assay.load.scrape import Scraper
 from assay.load.sink import MetricsSink
@@ -275,8 +276,12 @@ def run_load(
     if live.errors:
         result.notes.extend(f"worker error: {e}" for e in live.errors)
     measured_from = apply_warmup(result, warmups, plan.engine.warmup)
+    sample_parts = workers
     if scraper is not None:
-        scraper.summarize(keep=plan.threshold_metrics(), window_start=measured_from).apply(result)
+        scraped = scraper.summarize(keep=plan.threshold_metrics(), window_start=measured_from)
+        scraped.apply(result)
+        if scraped.write_samples(sample_outputs, lambda path: part_path(path, workers), plan.metric_types):
+            sample_parts = workers + 1
     add_availability(result, measured_from)
     if plan.engine.rps:
         result.extra["rps"] = plan.engine.rps
@@ -304,7 +309,7 @@ def run_load(
             result.status = RunStatus.FAILED
             result.extra["nothing_completed"] = True
             result.notes.append(nothing)
-    _join_sample_outputs(result, out_stats, sample_outputs, workers, out_limit)
+    _join_sample_outputs(result, out_stats, sample_outputs, sample_parts, out_limit)
     if extra_errors:
         total = sum(extra_errors.values())
         result.notes.append(f"{total} iteration(s) raised an exception")
@@ -312,7 +317,7 @@ def run_load(
 
 
 def _join_sample_outputs(result: RunResult, part_stats: list[list[dict[str, Any]]], outputs: Sequence[tuple[str, Path]], workers: int, limit: int) -> None:
-    """One file per output from the workers' parts; a note when an output hit its size limit."""
+    """One file per output from the workers' parts (and the scraped series' part); a note when an output hit its size limit."""
     from assay.load.sample_output import join_parts, part_path
 
     for i, (kind, path) in enumerate(outputs):

@@ -500,6 +500,21 @@ class ScrapeSummary:
     gaps: list[dict[str, Any]]
     info: dict[str, Any]
 
+    def write_samples(self, outputs: Sequence[tuple[str, Any]], part: Any, types: Mapping[str, tuple[Any, Any]]) -> bool:
+        """Add the scraped per-second points to k6's per-sample outputs (`-o json=F`, `-o csv=F`) as one more
+        part file each (`part(path)`), so the service's names are in those files too; True if any was written."""
+        from assay.load.sample_output import SampleWriter
+
+        if not self.series or not outputs:
+            return False
+        for kind, path in outputs:
+            writer = SampleWriter(kind, part(path), 0, {**types, **{n: (m.type, m.contains) for n, m in self.metrics.items()}})
+            for name, points in sorted(self.series.items()):
+                for t, v in points:
+                    writer.write(name, {}, [v], t)
+            writer.close()
+        return True
+
     def apply(self, result: RunResult) -> None:
         """Put the scraped metrics, their per-second series, gaps and notes into `result`."""
         for name, metric in self.metrics.items():
