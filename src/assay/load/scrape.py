@@ -5,7 +5,7 @@
 
 A load tool sees requests from the outside; whether the service delivered, queued or
 dropped is in its own metrics. A `Scraper` reads each target's `/metrics` once a second
-(a background thread, prometheus-client's text parser) and, at the end, turns the series
+(in a child process, with prometheus-client's text parser) and, at the end, turns the series
 into metrics under the service's own names, so they show in the summary, the RunResult,
 the k6 summary export, thresholds and SLO gates:
 
@@ -240,6 +240,7 @@ class Scraper:
         self.dropped_series = 0
         self.scrape_seconds: list[float] = []  # the cost of each round (fetch + parse), for the record
         self.problems: list[str] = []
+        self.cpu_seconds = 0.0  # the scrape process's own CPU time (fetch + parse), for the record
         self._proc: Any = None
         self._conn: Any = None
         self._stop_mp: Any = None
@@ -304,6 +305,7 @@ class Scraper:
         """Scrape until `stop` (an Event) is set: baseline now, then every interval, then a last one."""
         import httpx
 
+        cpu0 = time.process_time()
         self._client = httpx.Client(timeout=self.opts.timeout, trust_env=False)
         try:
             self.scrape_once()
@@ -321,12 +323,13 @@ class Scraper:
         finally:
             self._client.close()
             self._client = None
+            self.cpu_seconds = time.process_time() - cpu0
         self.gaps.extend(self._open_gap.values())
         self._open_gap.clear()
 
     def state(self) -> dict[str, Any]:
         return {"times": self.times, "values": self.values, "types": self.types, "gaps": self.gaps,
-                "dropped": self.dropped_series, "seconds": self.scrape_seconds}
+                "dropped": self.dropped_series, "seconds": self.scrape_seconds, "cpu": self.cpu_seconds}
 
     def _load(self, state: dict[str, Any]) -> None:
         self.times = state["times"]
@@ -335,6 +338,7 @@ class Scraper:
         self.gaps = state["gaps"]
         self.dropped_series = state["dropped"]
         self.scrape_seconds = state["seconds"]
+        self.cpu_seconds = state["cpu"]
 
     def scrape_once(self) -> None:
         t0 = time.perf_counter()
@@ -463,6 +467,7 @@ class Scraper:
                 "select": list(self.opts.select),
                 "scrape_ms_mean": round(1000 * sum(self.scrape_seconds) / len(self.scrape_seconds), 3) if self.scrape_seconds else None,
                 "scrape_ms_max": round(1000 * max(self.scrape_seconds), 3) if self.scrape_seconds else None,
+                "scrape_cpu_s": round(self.cpu_seconds, 3),
                 "window_from": self.times[first] if self.times else None,
                 "problems": list(self.problems),
             },
