@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from assay.errors import UsageError
-from assay.load.scrape import ScrapeOptions, Scraper, _increase, parse_exposition, parse_scrape_option
+from assay.load.scrape import ScrapeOptions, Scraper, parse_exposition, parse_scrape_option
+from assay.load.scrape_series import _increase
 
 TEXT = """# HELP jobs_total Jobs done.
 # TYPE jobs_total counter
