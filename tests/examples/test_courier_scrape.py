@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from courier_helpers import Courier
 
 
@@ -24,6 +25,7 @@ def _run(*args: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+@pytest.mark.slow
 def test_scraped_counter_deltas_match_the_requests_sent(start_courier: Callable[..., Courier], tmp_path: Path) -> None:
     courier = start_courier(wait="/health/live")
     result_path = tmp_path / "run.json"
@@ -72,6 +74,7 @@ def test_scraped_counter_deltas_match_the_requests_sent(start_courier: Callable[
     assert code == 0, out + err
 
 
+@pytest.mark.slow
 def test_a_cross_metric_threshold_that_does_not_hold_fails_the_run(start_courier: Callable[..., Courier], tmp_path: Path) -> None:
     courier = start_courier(wait="/health/live")
     code, _, err = _run(
@@ -85,6 +88,7 @@ def test_a_cross_metric_threshold_that_does_not_hold_fails_the_run(start_courier
     assert "courier_messages_delivered_total: delta >= http_reqs.count" in err
 
 
+@pytest.mark.slow
 def test_a_threshold_on_a_metric_the_service_does_not_have_is_refused_before_the_run(
     start_courier: Callable[..., Courier],
 ) -> None:

@@ -92,6 +92,7 @@ def test_warmup_with_workers_merges_their_warmups(target_url: str) -> None:
     assert warm > 0 and result.metrics["http_reqs"].count + warm == total
 
 
+@pytest.mark.slow
 def test_availability_and_downtime_from_a_real_outage(tmp_path: Path) -> None:
     with _outage_target(1.5, 2.0) as proc:
         loaded, plan = prepare(
@@ -116,6 +117,7 @@ def test_no_downtime_on_a_steady_target(steady_target: str) -> None:
     assert not result.failed_thresholds()
 
 
+@pytest.mark.slow
 def test_scrape_target_dying_mid_run_leaves_a_gap_and_the_run_goes_on(target_url: str, tmp_path: Path, run_cli: CliRun) -> None:
     # the scraped service exits 2 s into a 5 s run; the load (on another target) carries on
     port = free_port()
