@@ -139,6 +139,12 @@ def test_scrape_target_dying_mid_run_leaves_a_gap_and_the_run_goes_on(target_url
     # --scrape-select kept the target's series although none changed (nobody loaded that target)
     assert "outage_target_latency_seconds_count" in scrape["metrics"]
     assert data["metrics"]["outage_target_latency_seconds_count"]["sum"] == 0
+    # the HTML report lists the service's metrics and the gap
+    html = tmp_path / "r.html"
+    code, _, err = run_cli("results", "show", str(out), "--html", str(html))
+    assert code == 0, err
+    page = html.read_text()
+    assert "Service metrics (scraped)" in page and "outage_target_latency_seconds_count" in page and "gap: " in page
 
 
 def test_scrape_options_are_checked_before_the_run(run_cli: CliRun, target_url: str) -> None:
