@@ -179,7 +179,7 @@ class ScrapeSummary:
         result.notes.extend(f"scrape: {p}" for p in self.info.get("problems", []))
         for gap in self.gaps:
             result.notes.append(
-                f"scrape gap: {gap['url']} did not answer for {gap['seconds']:.0f}s ({gap['failed_scrapes']} scrape(s)): {gap['error']}"
+                f"scrape gap: {gap['url']} did not answer for {gap['seconds']:.1f}s ({gap['failed_scrapes']} scrape(s)): {gap['error']}"
             )
         if self.info.get("series_not_tracked"):
             result.notes.append(f"scrape: more than {MAX_TRACKED_SERIES} series; {self.info['series_not_tracked']} were not tracked")
