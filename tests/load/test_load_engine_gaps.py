@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -157,3 +158,32 @@ def test_scrape_options_are_checked_before_the_run(run_cli: CliRun, target_url: 
         "--threshold", "svc_total:delta>0",
     )
     assert code == 64 and "unknown metric 'svc_total'" in err and "scrape before the run failed" in err
+
+
+def test_leak_warmup_follows_the_run_warmup() -> None:
+    from assay.load.warmup import leak_warmup
+
+    assert leak_warmup(None, 30) == "30s"
+    assert leak_warmup("5%", 30) == "5%"  # --leak-warmup given: it wins
+    assert leak_warmup(None, 0) == "10%"  # the leak check's own default
+
+
+@pytest.mark.slow
+def test_leak_verdicts_leave_the_warmup_out(target_url: str, tmp_path: Path, run_cli: CliRun) -> None:
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        windows = {}
+        for warmup in ("0s", "3s"):
+            out = tmp_path / f"w{warmup}.json"
+            code, _, err = run_cli(
+                "load", "run", f"{target_url}/", "--vus", "1", "--duration", "5s", "--rps", "20", "--workers", "1",
+                "--warmup", warmup, "--sample", f"sleeper={sleeper.pid}", "--result", str(out), "--quiet",
+            )
+            assert code == 0, err
+            leaks = json.loads(out.read_text())["extra"]["leaks"]
+            windows[warmup] = max(v["points"] for v in leaks if "sleeper" in v["metric"])
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    # readings (one a second) judged: 10 % of ~5 s left out without a warm-up, 3 s with --warmup 3s
+    assert windows["3s"] <= windows["0s"] - 2
