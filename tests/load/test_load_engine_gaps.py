@@ -187,3 +187,34 @@ def test_leak_verdicts_leave_the_warmup_out(target_url: str, tmp_path: Path, run
         sleeper.wait()
     # readings (one a second) judged: 10 % of ~5 s left out without a warm-up, 3 s with --warmup 3s
     assert windows["3s"] <= windows["0s"] - 2
+
+
+def test_yaml_options_rps_warmup_and_scrape(steady_target: str, tmp_path: Path) -> None:
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(
+        "options:\n"
+        "  vus: 2\n"
+        "  duration: 3s\n"
+        "  rps: 30\n"
+        "  warmup: 1s\n"
+        f"  scrape: {{urls: ['{steady_target}/metrics'], select: ['^outage_target_requests']}}\n"
+        "  thresholds:\n"
+        "    'outage_target_requests_total{code:200}': ['delta >= http_reqs.count - 2']\n"
+        "    outage_target_queue_depth: ['max < 10']\n"
+        "requests:\n"
+        f"  - url: {steady_target}/\n"
+    )
+    loaded, plan = prepare(LoadRequest(target=str(scenario)))
+    assert (plan.engine.rps, plan.engine.warmup) == (30.0, 1.0)
+    result = run_load(loaded, plan, workers=1)
+    served = result.metrics["outage_target_requests_total{code:200}"]
+    # measured from the warm-up's end on both sides (a scrape is taken the moment it ends): the service
+    # counted what assay sent after it, give or take a request in flight at that instant
+    assert abs(served.sum - result.metrics["http_reqs"].count) <= 2 and served.sum > 0
+    assert not result.failed_thresholds()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(scenario.read_text().replace("outage_target_queue_depth", "outage_target_queue_dpth"))
+    from assay.thresholds import ThresholdError
+
+    with pytest.raises(ThresholdError, match="did you mean 'outage_target_queue_depth'"):
+        prepare(LoadRequest(target=str(bad)))

@@ -94,6 +94,7 @@ class _Live:
         self.failing: list[str] = []
         self.total = plan.total_duration()
         self._last_eval = 0.0
+        self.on_warmup_end: Callable[[], None] | None = None
 
     def handle(self, msg: Mapping[str, Any]) -> None:
         kind = msg.get("type")
@@ -111,6 +112,10 @@ class _Live:
             self.snapshots[w] = dict(msg)
             if len(self.snapshots) == self.workers:
                 self._evaluate(float(msg["elapsed"]))
+        elif kind == "warmup_end":
+            if self.on_warmup_end is not None:  # the first worker past its warm-up: the others are within ms
+                callback, self.on_warmup_end = self.on_warmup_end, None
+                callback()
         elif kind == "done":
             self.done[w] = RunResult.from_json(msg["result"])
         elif kind == "error":
@@ -216,6 +221,7 @@ def run_load(
     scraper = Scraper(plan.engine.scrape) if plan.engine.scrape is not None else None
     if scraper is not None:
         scraper.start()  # the baseline scrape, before any load
+        live.on_warmup_end = scraper.mark_window
     try:
         chosen.run(jobs, live.handle, stop_flag)
     finally:

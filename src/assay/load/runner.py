@@ -384,6 +384,7 @@ class _Worker:
         metrics = self.sink.to_metrics(self.job.plan.threshold_metrics())
         self.warmup = warmup_snapshot(metrics, self.sink.check_list(), ended_at, self.warmup_s)
         self.sink.restart_totals()
+        self.emit({"type": "warmup_end", "worker": self.job.segment.index, "at": time.time()})
 
     def _emit_tick(self, stats: Any, elapsed: float, final: bool = False) -> None:
         interval = max(1e-3, elapsed - self.last_tick)

@@ -234,9 +234,9 @@ class Scraper:
         self.scrape_seconds: list[float] = []  # the cost of each round (fetch + parse), for the record
         self.problems: list[str] = []
         self.cpu_seconds = 0.0  # the scrape process's own CPU time (fetch + parse), for the record
+        self.window_index: int | None = None  # the scrape taken when the warm-up ended (mark_window)
         self._proc: Any = None
         self._conn: Any = None
-        self._stop_mp: Any = None
         self._client: Any = None
         multi = len(opts.urls) > 1
         self._instances = {u: (urlsplit(u).netloc if multi else None) for u in opts.urls}
@@ -249,9 +249,8 @@ class Scraper:
         import multiprocessing
 
         ctx = multiprocessing.get_context("spawn")
-        self._stop_mp = ctx.Event()
-        self._conn, child_end = ctx.Pipe(duplex=False)
-        self._proc = ctx.Process(target=_scrape_process, args=(self.opts, child_end, self._stop_mp), name="assay-scrape", daemon=True)
+        self._conn, child_end = ctx.Pipe()  # parent -> child: "window", "stop"; child -> parent: "ready", the series
+        self._proc = ctx.Process(target=_scrape_process, args=(self.opts, child_end), name="assay-scrape", daemon=True)
         self._proc.start()
         child_end.close()
         ready = False
@@ -263,11 +262,23 @@ class Scraper:
             self._end_process()
             raise AssayError("the scrape process did not start (--scrape): see the log above")
 
+    def mark_window(self) -> None:
+        """Scrape now, and measure from this scrape (the end of the warm-up): the service's counts
+        then start within milliseconds of the load's, instead of up to an interval earlier."""
+        if self._proc is not None:
+            try:
+                self._conn.send("window")
+            except (OSError, ValueError):
+                pass  # the process is gone: stop() reports it
+
     def stop(self) -> None:
         """Stop scraping after a last scrape (the counts at the end of the load) and take the series back."""
         if self._proc is None:
             return
-        self._stop_mp.set()
+        try:
+            self._conn.send("stop")
+        except (OSError, ValueError):
+            pass
         wait = self.opts.timeout * len(self.opts.urls) + self.opts.interval + 10.0
         try:
             if self._conn.poll(wait):
@@ -294,8 +305,9 @@ class Scraper:
     def __exit__(self, *exc: Any) -> None:
         self.stop()
 
-    def run(self, stop: Any, on_ready: Any = None) -> None:
-        """Scrape until `stop` (an Event) is set: baseline now, then every interval, then a last one."""
+    def run(self, commands: Any, on_ready: Any = None) -> None:
+        """Scrape until `commands` (a Connection) says "stop": baseline now, then every interval, then a last
+        one; "window" scrapes at once and marks that scrape as the start of the measured window."""
         import httpx
 
         cpu0 = time.process_time()
@@ -306,7 +318,18 @@ class Scraper:
                 on_ready()
             interval = self.opts.interval
             next_at = time.monotonic() + interval
-            while not stop.wait(max(0.0, next_at - time.monotonic())):
+            while True:
+                if commands.poll(max(0.0, next_at - time.monotonic())):
+                    try:
+                        command = commands.recv()
+                    except EOFError:
+                        break  # the parent is gone
+                    if command == "stop":
+                        break
+                    if command == "window" and self.window_index is None:
+                        self.scrape_once()
+                        self.window_index = len(self.times) - 1
+                    continue
                 self.scrape_once()
                 next_at += interval
                 now = time.monotonic()
@@ -322,7 +345,8 @@ class Scraper:
 
     def state(self) -> dict[str, Any]:
         return {"times": self.times, "values": self.values, "types": self.types, "gaps": self.gaps,
-                "dropped": self.dropped_series, "seconds": self.scrape_seconds, "cpu": self.cpu_seconds}
+                "dropped": self.dropped_series, "seconds": self.scrape_seconds, "cpu": self.cpu_seconds,
+                "window": self.window_index}
 
     def _load(self, state: dict[str, Any]) -> None:
         self.times = state["times"]
@@ -332,6 +356,7 @@ class Scraper:
         self.dropped_series = state["dropped"]
         self.scrape_seconds = state["seconds"]
         self.cpu_seconds = state["cpu"]
+        self.window_index = state["window"]
 
     def scrape_once(self) -> None:
         t0 = time.perf_counter()
@@ -378,9 +403,12 @@ class Scraper:
     # -- the result ------------------------------------------------------------------------------------------
 
     def window(self, start: float | None) -> int:
-        """Index of the scrape the measured window starts from: the last one at or before `start`."""
+        """Index of the scrape the measured window starts from: the one taken when the warm-up
+        ended (`mark_window`), else the last one at or before `start`."""
         if start is None or not self.times:
             return 0
+        if self.window_index is not None:
+            return self.window_index
         base = 0
         for i, t in enumerate(self.times):
             if t <= start:
@@ -396,12 +424,12 @@ class Scraper:
         return summarize(self, keep=keep, window_start=window_start)
 
 
-def _scrape_process(opts: ScrapeOptions, conn: Any, stop: Any) -> None:
-    """The child process: scrape until `stop`, then send the series back on `conn`."""
+def _scrape_process(opts: ScrapeOptions, conn: Any) -> None:
+    """The child process: scrape until the parent says "stop" on `conn`, then send the series back on it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the run; the parent then stops us
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     scraper = Scraper(opts)
-    scraper.run(stop, on_ready=lambda: conn.send("ready"))
+    scraper.run(conn, on_ready=lambda: conn.send("ready"))
     conn.send(scraper.state())
     conn.close()
 
