@@ -108,3 +108,19 @@ def test_option_shapes() -> None:
                           ({"intervl": 1}, "unknown key"), (5, "expected a URL")):
         with pytest.raises(UsageError, match=fragment):
             parse_scrape_option(bad, "o")
+
+
+def test_a_service_metric_never_replaces_one_the_run_measured() -> None:
+    from assay.results import Metric, MetricType, RunResult
+
+    text = "# TYPE http_reqs counter\nhttp_reqs_total 5\n# TYPE vus gauge\nvus {v}\n"
+    s = Scraper(ScrapeOptions(urls=["http://127.0.0.1:1/metrics"]))
+    for i, v in enumerate((1, 3)):
+        expo = parse_exposition(text.format(v=v))
+        s.types.update(expo.types)
+        s._record(1000.0 + i, expo.samples)
+    result = RunResult()
+    result.metrics["vus"] = Metric(type=MetricType.GAUGE, value=10, min=0, max=10, count=4)
+    s.summarize().apply(result)
+    assert result.metrics["vus"].value == 10
+    assert any("the service's vus" in n for n in result.notes)

@@ -160,7 +160,15 @@ class ScrapeSummary:
         return True
 
     def apply(self, result: RunResult) -> None:
-        """Put the scraped metrics, their per-second series, gaps and notes into `result`."""
+        """Put the scraped metrics, their per-second series, gaps and notes into `result`.
+
+        A service metric named like one the run measured itself (`http_reqs`) never replaces it:
+        it is left out, with a note."""
+        clashes = [n for n in self.metrics if n in result.metrics and _measured(result.metrics[n])]
+        for name in clashes:
+            del self.metrics[name]
+            self.series.pop(name, None)
+            result.notes.append(f"scrape: the service's {name} has the name of a metric this run measured; left out")
         for name, metric in self.metrics.items():
             if name in result.metrics and result.metrics[name].thresholds:
                 metric.thresholds = result.metrics[name].thresholds
@@ -186,6 +194,10 @@ class ScrapeSummary:
 
 
 # -- per-series statistics -----------------------------------------------------------------------------------
+
+
+def _measured(m: Metric) -> bool:
+    return bool(m.count or m.sum or m.passes or m.fails or m.value is not None or m.hdr)
 
 
 @dataclass
