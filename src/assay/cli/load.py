@@ -96,7 +96,7 @@ def run(
     leak_warmup: str | None = typer.Option(
         None, "--leak-warmup", help="Warm-up left out of leak verdicts: a percentage or seconds (30s); default --warmup, else 10%."
     ),
-    rps: float | None = typer.Option(None, "--rps", help="As k6: at most this many HTTP requests per second across all VUs."),
+    rps: float | None = typer.Option(None, "--rps", help="As k6: at most this many HTTP requests per second across all VUs (0: no cap)."),
     warmup: str | None = typer.Option(
         None, "--warmup", help="Keep the first seconds (e.g. 30s) out of thresholds, SLO gates and leak verdicts; still recorded."
     ),

@@ -47,9 +47,9 @@ def parse_engine_options(options: Mapping[str, Any], where: str) -> EngineOption
     out = EngineOptions()
     if options.get("rps") is not None:
         rps = options["rps"]
-        if isinstance(rps, bool) or not isinstance(rps, int | float) or not rps > 0 or rps != rps:
-            raise UsageError(f"{where}: options.rps: expected a number of requests per second greater than 0, got {rps!r}")
-        out.rps = float(rps)
+        if isinstance(rps, bool) or not isinstance(rps, int | float) or not rps >= 0 or rps == float("inf"):
+            raise UsageError(f"{where}: options.rps: expected requests per second (0: no cap, as in k6), got {rps!r}")
+        out.rps = float(rps) or None
     if options.get("warmup") is not None:
         try:
             out.warmup = parse_duration(options["warmup"], what=f"{where}: options.warmup")

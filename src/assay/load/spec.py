@@ -156,7 +156,7 @@ class Options(StrictModel):
     noConnectionReuse: bool | None = None
     # assay.load.engine_options: k6's global requests-per-second cap, a warm-up kept out of
     # gates, and the service's Prometheus metrics scraped into the result
-    rps: float | None = Field(default=None, gt=0)
+    rps: float | None = Field(default=None, ge=0)
     warmup: Duration | None = None
     scrape: str | list[str] | dict[str, Any] | None = None
 
