@@ -169,7 +169,8 @@ def test_yaml_ws_steps_with_payload_checks_and_heartbeat(server: WsServer, tmp_p
 
 
 def test_yaml_heartbeat_timeout_needs_a_heartbeat(tmp_path: Path) -> None:
-    from assay.load.scenario import ScenarioError, load_scenario
+    from assay.load.loaders import load_scenario
+    from assay.load.scenario import ScenarioError
 
     scenario = tmp_path / "bad.yaml"
     scenario.write_text("requests:\n  - ws: ws://127.0.0.1:1/x\n    heartbeat_timeout: 1s\n    session:\n      - sleep: 1s\n")
