@@ -176,3 +176,29 @@ def test_yaml_heartbeat_timeout_needs_a_heartbeat(tmp_path: Path) -> None:
     scenario.write_text("requests:\n  - ws: ws://127.0.0.1:1/x\n    heartbeat_timeout: 1s\n    session:\n      - sleep: 1s\n")
     with pytest.raises(ScenarioError, match="heartbeat_timeout: needs `heartbeat`"):
         load_scenario(str(scenario))
+
+
+def test_yaml_http_check_verifies_payloads(tmp_path: Path, target_url: str) -> None:
+    from assay.load.api import LoadRequest, prepare
+    from assay.load.coordinator import run_load
+
+    scenario = tmp_path / "http.yaml"
+    scenario.write_text(
+        "options: {vus: 1, iterations: 3}\n"
+        "requests:\n"
+        "  - name: echo\n"
+        "    method: POST\n"
+        f"    url: {target_url}/echo\n"
+        "    body: \"{{ payload.of('64KiB') }}\"\n"
+        "    check: {status: 200, payload: $.body}\n"
+        "  - name: not a payload\n"
+        f"    url: {target_url}/echo\n"
+        "    check: {payload: $.method}\n"
+    )
+    loaded, plan = prepare(LoadRequest(target=str(scenario)))
+    result = run_load(loaded, plan, workers=1)
+    assert result.metrics["payloads_verified"].sum == 6
+    assert result.metrics["payloads_corrupt"].sum == 3  # "GET" carries no digest
+    checks = {c.name: (c.passes, c.fails) for c in result.checks}
+    assert checks["echo: payload intact at $.body"] == (3, 0)
+    assert checks["not a payload: payload intact at $.method"] == (0, 3)

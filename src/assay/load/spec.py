@@ -175,6 +175,11 @@ class Check(StrictModel):
     body_matches: str | None = None
     headers: dict[str, Expectation] | None = None
     latency_ms: str | float | None = Field(default=None, description="'<300', '<=250' or 300 (meaning <300)")
+    payload: str | None = Field(
+        default=None,
+        description="JSON path ('$.items[*].text') or '$' (the body) of payloads made with payload.of(size): each one's "
+        "digest is checked (payloads_verified, payloads_corrupt)",
+    )
 
     @field_validator("status")
     @classmethod
