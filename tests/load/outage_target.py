@@ -1,9 +1,9 @@
-"""A test target with a planned outage: 200 OK, except 503 from `down_from` s after start for `down_for` s.
+"""A test target with a planned outage: 200 OK, except 503 from `down_from` s after the first request for `down_for` s.
 
     python outage_target.py PORT DOWN_FROM DOWN_FOR
 
 Also serves Prometheus metrics on /metrics (prometheus-client), and exits by itself after
-`--exit-after` seconds when given (a scrape target that dies mid-run).
+`--exit-after-scrapes` answers on /metrics when given (a scrape target that dies mid-run).
 """
 
 from __future__ import annotations
@@ -25,10 +25,12 @@ async def main() -> None:
     parser.add_argument("port", type=int)
     parser.add_argument("down_from", type=float)
     parser.add_argument("down_for", type=float)
-    parser.add_argument("--exit-after", type=float, default=0.0)
+    parser.add_argument("--exit-after-scrapes", type=int, default=0)
     args = parser.parse_args()
-    t0 = time.monotonic()
+    t0 = [0.0]  # the first request's time: the outage is planned from there, whenever the run starts
     n = [0]
+    scrapes = [0]
+    done = asyncio.Event()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -37,8 +39,13 @@ async def main() -> None:
                 path = head.split(b" ", 2)[1]
                 if path == b"/metrics":
                     body, status = generate_latest(REGISTRY), b"200 OK"
+                    scrapes[0] += 1
+                    if args.exit_after_scrapes and scrapes[0] >= args.exit_after_scrapes:
+                        done.set()
                 else:
-                    elapsed = time.monotonic() - t0
+                    if not t0[0]:
+                        t0[0] = time.monotonic()
+                    elapsed = time.monotonic() - t0[0]
                     down = args.down_from <= elapsed < args.down_from + args.down_for
                     status = b"503 Service Unavailable" if down else b"200 OK"
                     body = b"down" if down else b"ok"
@@ -55,8 +62,9 @@ async def main() -> None:
 
     server = await asyncio.start_server(handle, "127.0.0.1", args.port)
     async with server:
-        if args.exit_after > 0:
-            await asyncio.sleep(args.exit_after)
+        if args.exit_after_scrapes > 0:
+            await done.wait()
+            await asyncio.sleep(0.05)  # the last answer leaves before the process does
         else:
             await server.serve_forever()
 
