@@ -77,7 +77,7 @@ def test_heartbeat_pings_and_counts_missing_pongs(server: WsServer) -> None:
     async def healthy(vu: VU) -> None:
         async with ws_connect(vu, f"{server.url}/echo") as ws:
             ws.heartbeat(every=0.2)
-            await asyncio.sleep(0.9)
+            await asyncio.sleep(1.2)
 
     metrics = _session(healthy)
     assert metrics["ws_ping"].count >= 3
@@ -86,7 +86,7 @@ def test_heartbeat_pings_and_counts_missing_pongs(server: WsServer) -> None:
     async def mute(vu: VU) -> None:
         ws = await ws_connect(vu, server.mute_url, timeout=5)
         ws.heartbeat(every=0.2, timeout=0.2)
-        await asyncio.sleep(1.1)
+        await asyncio.sleep(1.6)  # about 4 rounds of 0.2 s wait + 0.2 s without a pong
         ws.closed = True  # the mute server would not answer a close either: drop it
         ws.conn.transport.abort()
 
