@@ -176,7 +176,7 @@ stages:
 
 def test_data_loss_in_any_result_fails_the_night(run_plan: Run, tmp_path: Path) -> None:
     result = {"schema": "assay.run/1", "name": "ledger", "kind": "load", "status": "passed",
-              "metrics": {"messages_lost": {"type": "counter", "contains": "default", "count": 3, "value": 3}}}
+              "metrics": {"messages_lost": {"type": "counter", "contains": "default", "count": 1, "sum": 3}}}
     (tmp_path / "ledger.json").write_text(json.dumps(result))
     run = run_plan(f"""\
 name: ledger

@@ -39,6 +39,9 @@ def test_only_continue_on_error_failures_and_warnings_pass_with_exit_1() -> None
 
 def test_lost_messages_are_found_in_metrics_or_in_the_ledger_report() -> None:
     assert messages_lost({"metrics": {"messages_lost": {"count": 2}, "messages_lost{broker:redis}": {"count": 2}}}) == 2
+    # the delivery ledger's shape: one sample whose value (sum) is the number lost; a measured 0 is 0
+    assert messages_lost({"metrics": {"messages_lost": {"type": "counter", "count": 1, "sum": 7.0}}}) == 7
+    assert messages_lost({"metrics": {"messages_lost": {"type": "counter", "count": 1, "sum": 0.0}}}) == 0
     assert messages_lost({"metrics": {}, "extra": {"ledger": {"redis": {"messages_lost": 1}, "nats": {"messages_lost": 4}}}}) == 5
     assert messages_lost({"metrics": {"http_reqs": {"count": 9}}, "extra": {}}) == 0
 

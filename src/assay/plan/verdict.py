@@ -31,11 +31,20 @@ def messages_lost(result_json: dict[str, Any]) -> int:
         if base == "messages_lost" or base.endswith("_messages_lost"):
             if "{" in name:
                 continue  # sub-metrics repeat their parent's count
-            value = metric.get("count", metric.get("value", 0)) or 0
-            total += int(value)
+            total += int(_counter_value(metric))
     if total:
         return total
     return _lost_in(result_json.get("extra") or {})
+
+
+def _counter_value(metric: dict[str, Any]) -> float:
+    """A counter's value as k6 reports it (`count`): assay keeps it in `sum` (the ledger writes
+    one sample whose value is the number lost); a gauge keeps it in `value`."""
+    for key in ("sum", "value", "count"):
+        value = metric.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    return 0.0
 
 
 def _lost_in(value: Any, depth: int = 0) -> int:
