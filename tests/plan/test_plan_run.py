@@ -261,3 +261,24 @@ stages:
     reasons = run.report["reasons"]  # type: ignore[index]
     assert any(r.startswith("regression: trends.detect failed") for r in reasons), reasons
     assert run.report["regressions"]  # type: ignore[index]
+
+
+@pytest.mark.slow
+@pytest.mark.redis
+def test_the_delivery_ledgers_verdict_is_read_from_a_messaging_step(run_plan: Run) -> None:
+    run = run_plan("""\
+name: ledger-real
+stages:
+  messaging:
+    steps:
+      - name: redis
+        kind: run
+        command: >-
+          assay messaging run --broker redis://127.0.0.1:6379/0 --stream assay-plan-test-ledger --rate 50 --duration 2s
+          --result $ASSAY_STEP_DIR/result.json --quiet
+        ingest: [result.json]
+""", "--no-record")
+    assert run.code == 0, run.err
+    step = run.step("messaging.redis")
+    assert step["status"] == "passed" and step["messages_lost"] == 0
+    assert step["results"] == ["stages/messaging/redis/result.json"]
