@@ -82,6 +82,11 @@ def run(
     metrics_port: int | None = typer.Option(None, "--metrics-port", help="Serve the run's live Prometheus metrics on 127.0.0.1:PORT/metrics."),
     pushgateway: str | None = typer.Option(None, "--pushgateway", help="Push the run's metrics to this Pushgateway (every 15 s and at the end)."),
     otel_endpoint: str | None = typer.Option(None, "--otel-endpoint", help="Send OpenTelemetry spans to this OTLP/HTTP endpoint (default: OTEL_* variables)."),
+    trace_requests: float | None = typer.Option(
+        None, "--trace-requests", help="Send a W3C traceparent on this fraction of requests (0 < RATE <= 1) and keep the slowest trace ids.",
+    ),
+    record: bool = typer.Option(False, "--record", help="Record the run in the trend store (as `assay trend record`)."),
+    store: str | None = typer.Option(None, "--store", help="With --record: sqlite:///path.db or postgresql://... (default $ASSAY_DB_URL, else .assay/trends.db)."),
 ) -> None:
     """Run a load test and gate on its thresholds (exit 99 when one is crossed)."""
     # numpy only folds sample buffers here: no BLAS thread pool spinning next to the event loop
@@ -139,6 +144,16 @@ def run(
         if path is not None:
             check_writable(path, flag)
 
+    trend_store = None
+    if record:  # opened (and migrated) before any traffic: a wrong URL is exit 64, not a lost run
+        from assay.trends.store import open_store
+
+        trend_store = open_store(store)
+    elif store is not None:
+        from assay.errors import UsageError
+
+        raise UsageError("--store is only used with --record")
+
     printer = ProgressPrinter(enabled=not quiet, tty=sys.stderr.isatty())
     from contextlib import nullcontext
 
@@ -181,6 +196,10 @@ def run(
     result.source = result_source(loaded)
     for path in result_files:
         result.save(path)
+    if trend_store is not None:
+        with trend_store:
+            stored = trend_store.record(result)
+        typer.echo(f"recorded run {stored.short_id} ({stored.scenario}) in {trend_store.url}", err=True)
     if summary_export is not None:
         import json
 

@@ -228,6 +228,18 @@ class TrendStore:
                     out[row.run_pk] = (metric_of(row), dict(row.stats or {}))
         return out
 
+    def stats(self, name: str, runs: Sequence[StoredRun]) -> dict[int, tuple[str, dict[str, float]]]:
+        """The metric type and recorded aggregates of `name` for each run, without the histograms (cheap)."""
+        wanted = [r.pk for r in runs]
+        out: dict[int, tuple[str, dict[str, float]]] = {}
+        with self.sessions() as session:
+            for start in range(0, len(wanted), 1000):
+                chunk = wanted[start : start + 1000]
+                query = select(PointRow.run_pk, PointRow.type, PointRow.stats).where(PointRow.metric == name, PointRow.run_pk.in_(chunk))
+                for pk, kind, stats in session.execute(query):
+                    out[pk] = (kind, dict(stats or {}))
+        return out
+
     def merged_metric(self, name: str, runs: Sequence[StoredRun]) -> Metric | None:
         """The metric of several runs merged exactly (e.g. all of Tuesday's runs), or None if absent."""
         merged: Metric | None = None
@@ -253,6 +265,12 @@ class TrendStore:
         with self.sessions() as session:
             by_pk = {row.id: row.result for row in session.scalars(select(RunRow).where(RunRow.id.in_(pks)))}
         return [RunResult.from_json(by_pk[pk]) for pk in pks if pk in by_pk]
+
+    def version(self) -> tuple[int, int]:
+        """(runs, newest run pk): changes whenever a run is recorded or deleted; one cheap query."""
+        with self.sessions() as session:
+            count, newest = session.execute(select(func.count(RunRow.id), func.max(RunRow.id))).one()
+        return int(count or 0), int(newest or 0)
 
     def count(self) -> int:
         with self.sessions() as session:
