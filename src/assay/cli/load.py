@@ -134,7 +134,13 @@ def run(
         tags=_kv(tag, "--tag"),
         insecure=insecure,
     )
+    if trace_requests is not None:
+        from assay.observe.tracing import RequestSampler
+
+        RequestSampler(trace_requests)  # a rate outside (0, 1] is exit 64 before any traffic
     loaded, plan = prepare(request, env=env_map)
+    if trace_requests is not None:
+        plan.client["trace_requests"] = trace_requests
     n_workers = resolve_workers(workers)
     if iterations is not None and n_workers > 1:
         n_workers = min(n_workers, max(1, iterations))
@@ -225,6 +231,10 @@ def run(
 
         for line in describe_leaks(result):
             typer.echo(f"leak check: {line}")
+        from assay.observe.tracing import describe_traces
+
+        for line in describe_traces(result.extra.get("traces")):
+            typer.echo(line)
     _print_problems(result, quiet=quiet)
     # sys.exit, not typer.Exit: the CLI runs click with standalone_mode=False, which would
     # turn typer.Exit into a return value and lose the exit code.

@@ -247,6 +247,11 @@ def run_load(
     interrupted = any(p.extra.get("interrupted") for p in parts) or (stop_flag.is_set() and not live.aborted_by)
     cut_off = sum(int(p.extra.get("interrupted_iterations") or 0) for p in parts)
     result.extra = {"errors": extra_errors, "error_samples": samples, "workers": workers, "interrupted_iterations": cut_off}
+    traced = [p.extra["traces"] for p in parts if p.extra.get("traces")]
+    if traced:
+        from assay.observe.tracing import merge_traces
+
+        result.extra["traces"] = merge_traces(traced)
     if cut_off:
         result.notes.append(f"{cut_off} iteration(s) interrupted: still running when their scenario ended (gracefulStop) or the run was stopped")
     if check_errors:

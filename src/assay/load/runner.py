@@ -71,6 +71,8 @@ class _Scenario:
         self.fn = ensure_coroutine_function(fn)
         # an iteration that is one request nobody reads (quick mode, plain YAML steps)
         self.static: StaticRequest | None = getattr(fn, "static_request", None)
+        if worker.client_options.tracer is not None:
+            self.static = None  # sampled requests need headers of their own: the general path sends them
         self.free: list[VU] = []
         self.allocated = 0
         self.active = 0
@@ -344,6 +346,8 @@ class _Worker:
         }
         if self.script_abort is not None:
             result.extra["script_aborted"] = self.script_abort
+        if self.client_options.tracer is not None:
+            result.extra["traces"] = self.client_options.tracer.to_dict()
         if written:
             result.extra["sample_outputs"] = [
                 {"kind": w.kind, "samples": w.samples, "bytes": w.written, "stopped_at": w.stopped_at} for w in written
