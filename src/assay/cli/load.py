@@ -4,9 +4,10 @@
     assay load run scenario.yaml --profile stress --vus 50
     assay load run http://127.0.0.1:8080/ --rate 200 --duration 30s --threshold 'http_req_duration:p(95)<300'
 
-Exit codes: 0 passed, 99 a threshold was crossed (as k6), 64 bad input (before any
-traffic), 1 interrupted with Ctrl-C or SIGTERM (results are still written), 2 nothing
-completed (no iteration finished and no request succeeded).
+Exit codes: 0 passed, 99 a threshold was crossed (as k6), 108 a k6 script called
+exec.test.abort() (as k6), 64 bad input (before any traffic), 1 interrupted with Ctrl-C or
+SIGTERM (results are still written), 2 nothing completed (no iteration finished and no
+request succeeded).
 """
 
 from __future__ import annotations
@@ -238,6 +239,8 @@ def run(
     _print_problems(result, quiet=quiet)
     # sys.exit, not typer.Exit: the CLI runs click with standalone_mode=False, which would
     # turn typer.Exit into a return value and lose the exit code.
+    if result.extra.get("script_aborted"):  # exec.test.abort(): k6 exits 108, before its threshold code
+        sys.exit(int(ExitCode.SCRIPT_ABORTED))
     if result.failed_thresholds():
         sys.exit(int(ExitCode.THRESHOLDS_CROSSED))
     if result.status is RunStatus.ABORTED:

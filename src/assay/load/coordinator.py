@@ -279,6 +279,7 @@ def run_load(
     elif interrupted:
         result.status = RunStatus.ABORTED
         if by_script is not None:
+            result.extra["script_aborted"] = by_script
             result.notes.append(f"aborted by the script: {by_script}; results cover the part that ran")
         else:
             result.notes.append("interrupted (Ctrl-C or SIGTERM): results cover the part that ran")

@@ -102,6 +102,7 @@ class _Scenario:
             id_in_scenario=self.segment.offset(self.max) + self.allocated,
         )
         vu.state["_assay_stop"] = w.abort_by_script  # k6's exec.test.abort() (JS scenarios)
+        vu.state["_assay_instance"] = w.instance  # k6's exec.instance.* (JS scenarios)
         return vu
 
     @property
@@ -281,6 +282,18 @@ class _Worker:
         self.interrupted_iterations = 0
         self.script_abort: str | None = None
         self.last_tick = 0.0
+        self.t_start = 0.0  # perf-counter time the scenarios started (exec.instance.currentTestRunDuration)
+
+    def instance(self) -> dict[str, float]:
+        """k6's `exec.instance`: this process's counts so far (one worker is one k6 instance)."""
+        completed = sum(s.count for s in self.sink.series.values() if s.metric == "iterations")
+        return {
+            "iterationsInterrupted": self.interrupted_iterations,
+            "iterationsCompleted": completed,
+            "vusActive": self.active_vus,
+            "vusInitialized": self.vus_max,
+            "currentTestRunDuration": (time.perf_counter() - self.t_start) * 1000.0 if self.t_start else 0.0,
+        }
 
     def abort_by_script(self, reason: str = "") -> None:
         """The script asked to end the whole test (k6's exec.test.abort)."""
@@ -309,7 +322,7 @@ class _Worker:
             if delay > 0:
                 await asyncio.sleep(delay)
         started = datetime.now(UTC)
-        t_start = time.perf_counter()
+        t_start = self.t_start = time.perf_counter()
         wall_start = time.time()
         ticker = asyncio.create_task(self._ticker(t_start, wall_start))
         await asyncio.gather(*(self._run_scenario(s, t_start) for s in scenarios))

@@ -404,7 +404,7 @@
     },
     instance: {
       get iterationsCompleted() { return execField("instance.iterationsCompleted"); },
-      get iterationsInterrupted() { return 0; },
+      get iterationsInterrupted() { return execField("instance.iterationsInterrupted"); },
       get vusActive() { return execField("instance.vusActive"); },
       get vusInitialized() { return execField("instance.vusInitialized"); },
       get currentTestRunDuration() { return execField("instance.currentTestRunDuration"); },

@@ -187,6 +187,7 @@ class _Driver:
 
 
 _DONE = object()
+_INSTANCE_FIELDS = ("iterationsInterrupted", "iterationsCompleted", "vusActive", "vusInitialized", "currentTestRunDuration")
 
 
 class JsContext:
@@ -365,12 +366,15 @@ class JsContext:
             "scenario.progress": 0,
             "scenario.iterationInInstance": vu.iteration_in_scenario or vu.iteration,
             "scenario.iterationInTest": vu.iteration_in_scenario or vu.iteration,
-            "instance.iterationsCompleted": 0,
-            "instance.vusActive": 0,
-            "instance.vusInitialized": 0,
-            "instance.currentTestRunDuration": 0,
             "test.options": json.loads(self.program.options_json),
         }
+        if field.startswith("instance."):
+            instance = vu.state.get("_assay_instance")
+            counts = instance() if callable(instance) else {}
+            key = field.partition(".")[2]
+            if key not in counts and key not in _INSTANCE_FIELDS:
+                raise RuntimeError(f"k6/execution: {field} is not supported")
+            return json.dumps(counts.get(key, 0))
         if field not in values:
             raise RuntimeError(f"k6/execution: {field} is not supported")
         return json.dumps(values[field])
