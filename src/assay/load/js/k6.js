@@ -357,6 +357,20 @@
     if (r && typeof r.then === "function") return r;
     return undefined;
   };
+  g.__runner = function (name) {
+    // __run with the export and its name bound once per VU: the hot path converts no string,
+    // looks up no export, and skips the event loop when nothing is pending
+    const fn = __main[name];
+    return function (vu, iter) {
+      g.__VU = vu;
+      g.__ITER = iter;
+      nextRes = 0;
+      const r = fn(data);
+      if (pendingSockets.length !== 0 || timers.size !== 0) g.__eventLoop();
+      if (r && typeof r.then === "function") return r;
+      return undefined;
+    };
+  };
   g.__call = function (name, argJson) {
     // setup() / teardown(data) / handleSummary(data): the result as JSON (undefined -> null)
     nextRes = 0;
