@@ -123,3 +123,36 @@ def test_a_rate_outside_0_1_is_a_usage_error() -> None:
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 64 and "sampling rate" in done.stderr
+
+
+@pytest.mark.slow
+def test_quick_mode_keeps_its_static_loop_and_still_traces_at_the_rate(server: tuple[str, _Seen], tmp_path: Path) -> None:
+    """A URL target sends pre-built bytes back to back; the sampled requests go out the general way."""
+    base, seen = server
+    out = tmp_path / "run.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "assay", "load", "run", f"{base}/fast", "--vus", "4", "--duration", "3s", "--workers", "1",
+         "--trace-requests", "0.05", "--result", str(out), "-q"],
+        capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result = json.loads(out.read_text())
+    traces = result["extra"]["traces"]
+    total = result["metrics"]["http_reqs"]["count"]
+    assert total == seen.requests and total > 200
+    assert traces["traced"] == len(seen.headers)
+    expected = 0.05 * total
+    assert 0.5 * expected < traces["traced"] < 1.5 * expected + 5, (traces["traced"], total)
+    assert set(seen.headers.values()) == {"/fast"}
+    assert list(traces["slowest"]) == [f"GET {base}/fast"]
+    assert result["metrics"]["iterations"]["count"] == total  # every request still one iteration
+
+
+def test_skip_owes_the_samples_that_fell_among_unheadered_requests() -> None:
+    tracer = RequestTracer(0.1, seed=5)
+    for _ in range(1000):
+        if tracer.skip(100):
+            while tracer.owed:
+                assert tracer.due() is not None
+    assert 9000 < tracer.traced < 11000  # 100,000 requests at 0.1
+    assert tracer.owed == 0 and not tracer.skip(0)

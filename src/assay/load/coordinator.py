@@ -246,8 +246,8 @@ def run_load(
     # stopped early and not by a threshold: the user interrupted it (Ctrl-C in a worker or the coordinator)
     interrupted = any(p.extra.get("interrupted") for p in parts) or (stop_flag.is_set() and not live.aborted_by)
     cut_off = sum(int(p.extra.get("interrupted_iterations") or 0) for p in parts)
+    traced = [p.extra["traces"] for p in parts if p.extra.get("traces")]  # read before result.extra is replaced
     result.extra = {"errors": extra_errors, "error_samples": samples, "workers": workers, "interrupted_iterations": cut_off}
-    traced = [p.extra["traces"] for p in parts if p.extra.get("traces")]
     if traced:
         from assay.observe.tracing import merge_traces
 

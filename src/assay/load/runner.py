@@ -59,6 +59,10 @@ class WorkerJob:
     out_limit: int = 0  # bytes per output for this worker (0: no limit)
 
 
+# --trace-requests with a static loop (one request nobody reads): how long one chunk runs
+TRACE_CHUNK_S = 0.05
+
+
 class _Scenario:
     """The ScenarioContext executors use: VU pool, iteration runner, counters."""
 
@@ -71,8 +75,6 @@ class _Scenario:
         self.fn = ensure_coroutine_function(fn)
         # an iteration that is one request nobody reads (quick mode, plain YAML steps)
         self.static: StaticRequest | None = getattr(fn, "static_request", None)
-        if worker.client_options.tracer is not None:
-            self.static = None  # sampled requests need headers of their own: the general path sends them
         self.free: list[VU] = []
         self.allocated = 0
         self.active = 0
@@ -193,14 +195,20 @@ class _Scenario:
                 if cached is None or cached[0] != vu._tags_version:
                     key, tags = vu.tags_key()
                     cached = vu.iter_series = (vu._tags_version, sink.get_series("iterations", tags, key), sink.get_series("iteration_duration", tags, key))
+                tracer = worker.client_options.tracer
+                # with --trace-requests the loop runs in short chunks: a sampled request needs a header
+                # of its own, so it is sent the general way (fn) after the chunk it fell in
+                until = end_at if tracer is None else min(end_at, now + TRACE_CHUNK_S)
+                sent = vu.iteration  # this VU's own (the iterations series is shared by the VUs)
                 try:
-                    looped = await vu.http.run_static(static, vu, end_at, worker, flags, cached[1], cached[2])
+                    looped = await vu.http.run_static(static, vu, until, worker, flags, cached[1], cached[2])
                 except asyncio.CancelledError:
                     worker.interrupted_iterations += 1
                     raise
                 if looped:
                     now = perf()
-                    continue
+                    if tracer is None or not tracer.skip(vu.iteration - sent) or now >= end_at:
+                        continue
             t0 = now
             try:
                 await fn(vu)

@@ -154,6 +154,7 @@ class RequestTracer:
         self.traced = 0
         self._log_miss = math.log1p(-rate) if rate < 1.0 else 0.0
         self._left = self._gap()
+        self.owed = 0  # samples that fell among requests sent without a header (see skip)
 
     def _gap(self) -> int:
         if self._log_miss == 0.0:
@@ -163,12 +164,27 @@ class RequestTracer:
 
     def due(self) -> tuple[str, str] | None:
         """(traceparent header, trace id) when this request is sampled, else None."""
+        if self.owed:
+            self.owed -= 1
+            self.traced += 1
+            return traceparent(self.sampler._rng)
         self._left -= 1
         if self._left > 0:
             return None
         self._left = self._gap()
         self.traced += 1
         return traceparent(self.sampler._rng)
+
+    def skip(self, sent: int) -> bool:
+        """`sent` requests went out without a header (the load engine's static loop sends
+        pre-built bytes); the samples that fell among them are owed to the next requests.
+        True when one is owed."""
+        while sent >= self._left:
+            sent -= self._left
+            self._left = self._gap()
+            self.owed += 1
+        self._left -= sent
+        return self.owed > 0
 
     def record(self, endpoint: str, duration_ms: float, trace_id: str) -> None:
         self.slowest.add(endpoint, duration_ms, trace_id)
