@@ -245,7 +245,7 @@ def main() -> None:
                 print(f"skip {label}: {cmd[0]} not installed", file=sys.stderr)
                 continue
             chosen[label] = (cmd, parse, env)
-            if args.before and label.startswith("assay"):
+            if args.before and label.startswith("assay") and "--trace-requests" not in label:
                 before_env = dict(env, PYTHONPATH=str(Path(args.before).resolve()), PYTHONPYCACHEPREFIX=str(workdir / "pycache-before"))
                 # a src from before `--result` existed wrote the RunResult with -o FILE
                 before_src = Path(args.before).resolve() / "assay" / "cli" / "load.py"

@@ -60,7 +60,7 @@ class WorkerJob:
 
 
 # --trace-requests with a static loop (one request nobody reads): how long one chunk runs
-TRACE_CHUNK_S = 0.05
+TRACE_CHUNK_S = 0.2
 
 
 class _Scenario:
@@ -186,8 +186,10 @@ class _Scenario:
         perf = _perf
         now = perf()
         static = self.static
+        tracer = worker.client_options.tracer
         while now < end_at and not worker.stopping and (flags is None or not flags["stop"]):
-            if static is not None:
+            # with --trace-requests, sampled requests owed by a chunk go the general way (fn) first
+            if static is not None and (tracer is None or not tracer.owed):
                 # many iterations at once, sent from the connection's response callback
                 if vu._tags_cache is None:
                     vu.tags_key()
@@ -195,9 +197,8 @@ class _Scenario:
                 if cached is None or cached[0] != vu._tags_version:
                     key, tags = vu.tags_key()
                     cached = vu.iter_series = (vu._tags_version, sink.get_series("iterations", tags, key), sink.get_series("iteration_duration", tags, key))
-                tracer = worker.client_options.tracer
-                # with --trace-requests the loop runs in short chunks: a sampled request needs a header
-                # of its own, so it is sent the general way (fn) after the chunk it fell in
+                # with --trace-requests the loop runs in chunks: a sampled request needs a header of
+                # its own, so the samples that fell in a chunk are sent the general way (fn) after it
                 until = end_at if tracer is None else min(end_at, now + TRACE_CHUNK_S)
                 sent = vu.iteration  # this VU's own (the iterations series is shared by the VUs)
                 try:
