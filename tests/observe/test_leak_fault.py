@@ -48,7 +48,7 @@ def test_the_leak_fault_is_a_leak_and_a_sawtooth_is_not(steady: int) -> None:
         leaker = fault.record["pid"]
         watch = ResourceWatch(
             [f"leaker={leaker}", f"steady={steady}"],
-            [("proc_rss_bytes{proc:leaker}", "growth<5%"), ("proc_rss_bytes{proc:steady}", "slope<10MB/h")],
+            [("proc_rss_bytes{proc:leaker}", "growth<5%"), ("proc_open_fds{proc:steady}", "value<1000")],
             interval=0.5,
         )
         started = time.time()
@@ -64,6 +64,7 @@ def test_the_leak_fault_is_a_leak_and_a_sawtooth_is_not(steady: int) -> None:
     sawtooth = verdicts["proc_rss_bytes{proc:steady}"]
     assert sawtooth["verdict"] == "no leak", sawtooth
     assert verdicts["proc_open_fds{proc:steady}"]["verdict"] != "leak"
-    # the thresholds read the same fits: the leak fails growth<5%, the steady process passes its slope
+    # the leak fails growth<5% (the teams' rule); a 45 s window of a 6 s sawtooth tilts a plain
+    # fit by up to ~10 % either way, which is why the verdict also weighs the series' own swing
     failed = {metric for metric, _ in result.failed_thresholds()}
     assert failed == {"proc_rss_bytes{proc:leaker}"} and result.status is RunStatus.FAILED

@@ -99,6 +99,8 @@ def confirmed_change_points(values: Sequence[float], settings: DetectorSettings)
     """Indices of confirmed changes with their Mann-Whitney p-values."""
     data = _log(values)
     raw = np.asarray(values, dtype=float)
+    if len(raw) == 0 or float(np.ptp(raw)) == 0.0:
+        return []  # a constant series (a fixed rate, zero errors) has nothing to split
     points = weak_change_points(data.tolist(), window_len=settings.window_len, max_pvalue=0.05)
     n = len(data)
     tests = _Tests(data)
