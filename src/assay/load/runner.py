@@ -57,6 +57,9 @@ class WorkerJob:
     # k6's per-sample outputs: (kind, the file the user named); this worker writes a part of each
     sample_outputs: list[tuple[str, str]] = field(default_factory=list)
     out_limit: int = 0  # bytes per output for this worker (0: no limit)
+    # stream everything (each tick's TimeBucket with its histograms, snapshots of every metric):
+    # the coordinator can then keep a worker's data up to its last message if the worker dies
+    stream_full: bool = False
 
 
 class _Scenario:
@@ -386,6 +389,7 @@ class _Worker:
                 "per_scenario": stats.per_scenario,
                 "errors": sum(self.sink.errors.values()),
                 "final": final,
+                **({"bucket": self.sink.buckets[-1].model_dump(mode="json")} if self.job.stream_full and self.sink.buckets else {}),
             }
         )
 
@@ -411,10 +415,10 @@ class _Worker:
             elapsed = time.perf_counter() - t_start
             stats = self.sink.tick(float(int(wall_start) + second - 1))
             self._emit_tick(stats, elapsed)
-            if self.job.plan.thresholds and elapsed - last_snapshot >= SNAPSHOT_EVERY - 0.01:
+            if (self.job.plan.thresholds or self.job.stream_full) and elapsed - last_snapshot >= SNAPSHOT_EVERY - 0.01:
                 last_snapshot = elapsed
                 wanted = set(self.job.plan.threshold_metrics())
-                metrics = self.sink.to_metrics(wanted, only=wanted)
+                metrics = self.sink.to_metrics(wanted) if self.job.stream_full else self.sink.to_metrics(wanted, only=wanted)
                 self.emit(
                     {
                         "type": "snapshot",

@@ -1,0 +1,186 @@
+"""The Ray backend: workers as actors on a local Ray instance, merged exactly, thresholds across workers.
+
+A local Ray instance takes seconds to start on a loaded box, so one is shared by the module
+(RayBackend leaves a Ray it did not start running); the CLI tests start and stop their own.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assay.load.backends import InProcessBackend, ProcessBackend
+from assay.load.coordinator import run_load
+from assay.load.options import build_plan
+from assay.load.quick import quick_scenario
+from assay.load.scenario import load_scenario
+from assay.results import RunStatus
+
+ray = pytest.importorskip("ray", reason="Ray is the optional extra assay[ray] (make install puts it in dev)")
+
+from assay.load.ray_backend import RayBackend, RayOptions  # noqa: E402
+
+pytestmark = pytest.mark.slow
+SCENARIOS = Path(__file__).resolve().parent / "ray_scenarios"
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    ray.init(num_cpus=2, num_gpus=0, object_store_memory=80 * 1024 * 1024, include_dashboard=False, logging_level="WARNING")
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def test_counts_and_arrival_rates_match_the_process_backend(local_ray: None, target_url: str) -> None:
+    for kwargs, expected in (({"rate": 50, "duration": "2s", "vus": 4}, 100), ({"iterations": 37, "vus": 4}, 37)):
+        loaded = quick_scenario(target_url + "/", **kwargs)
+        plan = build_plan(loaded)
+        by_ray = run_load(loaded, plan, workers=2, backend=RayBackend())
+        by_processes = run_load(loaded, plan, workers=2, backend=ProcessBackend())
+        for result in (by_ray, by_processes):
+            assert result.extra["workers"] == 2
+            assert result.stat("iterations", "count") == expected
+            assert result.metrics["http_reqs"].count == expected
+            assert sum(b.metrics.get("http_reqs", {}).get("count", 0) for b in result.timeseries) == expected
+        assert by_ray.status is RunStatus.PASSED
+        if "rate" in kwargs:  # the arrival rate holds across the two actors as across two processes
+            rates = [r.stat("iterations", "rate") for r in (by_ray, by_processes)]
+            assert all(40 <= rate <= 60 for rate in rates), rates
+
+
+def test_merged_percentiles_equal_one_process_of_the_same_samples(local_ray: None) -> None:
+    loaded = load_scenario(str(SCENARIOS / "samples.py"))
+    plan = build_plan(loaded)
+    progress: list[Any] = []
+    backend = RayBackend()
+    merged = run_load(loaded, plan, workers=2, backend=backend, on_progress=progress.append)
+    single = run_load(loaded, plan, workers=1, backend=InProcessBackend(loaded))
+    a, b = merged.metrics["recorded_ms"].seal(), single.metrics["recorded_ms"].seal()
+    assert a.count == b.count == 600
+    assert (a.min, a.max) == (b.min, b.max)
+    assert abs(a.sum - b.sum) < 1e-6
+    assert a.hdr == b.hdr  # the same histogram, bucket for bucket
+    for stat in ("med", "p(90)", "p(95)", "p(99)", "p(99.9)"):
+        assert a.stat(stat) == b.stat(stat)
+    assert merged.metrics["recorded_ms"].thresholds[0].ok is True
+    # both actors ran on the (one) local node, and progress said so
+    assert {w["pid"] for w in backend.workers} and len({w["pid"] for w in backend.workers}) == 2
+    assert progress and list(progress[-1].per_node) == [backend.workers[0]["host"]]
+    assert backend.bytes_received > 0
+
+
+def test_a_killed_worker_is_reported_and_the_rest_kept(local_ray: None, target_url: str) -> None:
+    os.environ["BASE"] = target_url
+    loaded = load_scenario(str(SCENARIOS / "steady.py"))
+    plan = build_plan(loaded)
+    backend = RayBackend(RayOptions(on_worker_loss="continue"))
+    killed: list[float] = []
+
+    def kill_worker_1(p: Any) -> None:
+        if p.elapsed >= 3.0 and not killed:
+            killed.append(p.elapsed)
+            os.kill(int(backend.workers[1]["pid"]), signal.SIGKILL)
+
+    t0 = time.perf_counter()
+    result = run_load(loaded, plan, workers=2, backend=backend, on_progress=kill_worker_1)
+    assert killed
+    lost = result.extra["lost_workers"]
+    assert [w["worker"] for w in lost] == [1]
+    assert lost[0]["node"] == backend.workers[1]["host"]
+    assert killed[0] - 0.5 <= lost[0]["elapsed"] <= killed[0] + 3.0
+    assert lost[0]["data_kept"] is True
+    assert any(n.startswith("worker lost: worker 1 on node") for n in result.notes)
+    # worker 0 ran its whole half (160 iterations); worker 1's data up to its last snapshot is included
+    iterations = result.stat("iterations", "count")
+    assert 160 + 20 <= iterations < 320, iterations
+    assert result.metrics["http_reqs"].count == iterations
+    assert result.status is RunStatus.WARNING
+    assert time.perf_counter() - t0 >= 8.0  # the run went on to its end
+
+
+def test_losing_a_worker_aborts_the_run_when_asked(local_ray: None, target_url: str) -> None:
+    os.environ["BASE"] = target_url
+    loaded = load_scenario(str(SCENARIOS / "steady.py"))
+    backend = RayBackend(RayOptions(on_worker_loss="abort"))
+    killed: list[float] = []
+
+    def kill_worker_0(p: Any) -> None:
+        if p.elapsed >= 2.0 and not killed:
+            killed.append(p.elapsed)
+            os.kill(int(backend.workers[0]["pid"]), signal.SIGKILL)
+
+    t0 = time.perf_counter()
+    result = run_load(loaded, build_plan(loaded), workers=2, backend=backend, on_progress=kill_worker_0)
+    assert time.perf_counter() - t0 < 8.0
+    assert result.status is RunStatus.ABORTED
+    assert [w["worker"] for w in result.extra["lost_workers"]] == [0]
+    assert any("--on-worker-loss abort" in n for n in result.notes)
+    assert 0 < result.stat("iterations", "count") < 320
+
+
+def _cli(*args: str, env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "assay", *args], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+    )
+
+
+def test_a_threshold_crossed_only_in_aggregate_aborts_every_worker(target_url: str, tmp_path: Path) -> None:
+    """Each worker stays below `count<450` by construction (at most 400 iterations); the whole
+    passes it mid-run: the coordinator's live evaluation on the merged snapshots stops both."""
+    out = tmp_path / "r.json"
+    t0 = time.perf_counter()
+    proc = _cli("load", "run", str(SCENARIOS / "aggregate_only.py"), "--backend", "ray", "--workers", "2", "--result", str(out), "-q",
+                env={"BASE": target_url})
+    assert proc.returncode == 99, proc.stderr[-3000:]
+    from assay.results import RunResult
+
+    result = RunResult.load(out)
+    assert result.extra["aborted_by_threshold"] == ["iterations: count<450"]
+    assert 450 <= result.stat("iterations", "count") < 800
+    assert result.duration_s < 7.9  # stopped before the scenario's 8 s
+    assert "threshold crossed: iterations: count<450" in proc.stderr
+    assert time.perf_counter() - t0 < 170
+
+
+def test_backend_ray_without_ray_says_how_to_install(tmp_path: Path) -> None:
+    blocker = tmp_path / "noray"
+    blocker.mkdir()
+    (blocker / "ray.py").write_text("raise ImportError('No module named ray')\n")
+    proc = _cli("load", "run", "http://127.0.0.1:9/", "--backend", "ray", "--iterations", "1",
+                env={"PYTHONPATH": str(blocker)}, timeout=60)
+    assert proc.returncode == 64, proc.stderr
+    assert "pip install 'assay[ray]'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_unknown_placement_and_loss_policy_are_usage_errors() -> None:
+    from assay.errors import UsageError
+
+    with pytest.raises(UsageError, match="--ray-placement: expected one of spread, pack"):
+        RayOptions(placement="everywhere")
+    with pytest.raises(UsageError, match="--on-worker-loss: expected one of continue, abort"):
+        RayOptions(on_worker_loss="retry")
+
+
+def test_the_coordinator_stops_every_actor_at_once(local_ray: None, target_url: str) -> None:
+    """Ctrl-C (or any stop) reaches both actors: a 60 s test ends within seconds, results kept."""
+    loaded = quick_scenario(target_url + "/", rate=40, duration="60s", vus=4)
+    plan = build_plan(loaded)
+    stop = threading.Event()
+    threading.Timer(3.0, stop.set).start()
+    t0 = time.perf_counter()
+    result = run_load(loaded, plan, workers=2, backend=RayBackend(), stop=stop)
+    assert time.perf_counter() - t0 < 15
+    assert result.status is RunStatus.ABORTED
+    assert 40 <= result.stat("iterations", "count") < 400
