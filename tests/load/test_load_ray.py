@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -81,8 +80,7 @@ def test_merged_percentiles_equal_one_process_of_the_same_samples(local_ray: Non
 
 
 def test_a_killed_worker_is_reported_and_the_rest_kept(local_ray: None, target_url: str) -> None:
-    os.environ["BASE"] = target_url
-    loaded = load_scenario(str(SCENARIOS / "steady.py"))
+    loaded = load_scenario(str(SCENARIOS / "steady.py"), env={"BASE": target_url})
     plan = build_plan(loaded)
     backend = RayBackend(RayOptions(on_worker_loss="continue"))
     killed: list[float] = []
@@ -92,8 +90,7 @@ def test_a_killed_worker_is_reported_and_the_rest_kept(local_ray: None, target_u
             killed.append(p.elapsed)
             os.kill(int(backend.workers[1]["pid"]), signal.SIGKILL)
 
-    t0 = time.perf_counter()
-    result = run_load(loaded, plan, workers=2, backend=backend, on_progress=kill_worker_1)
+    result = run_load(loaded, plan, workers=2, env={"BASE": target_url}, backend=backend, on_progress=kill_worker_1)
     assert killed
     lost = result.extra["lost_workers"]
     assert [w["worker"] for w in lost] == [1]
@@ -105,13 +102,13 @@ def test_a_killed_worker_is_reported_and_the_rest_kept(local_ray: None, target_u
     iterations = result.stat("iterations", "count")
     assert 160 + 20 <= iterations < 320, iterations
     assert result.metrics["http_reqs"].count == iterations
+    assert not result.extra["errors"]  # the run's environment (BASE) reached the actors
     assert result.status is RunStatus.WARNING
-    assert time.perf_counter() - t0 >= 8.0  # the run went on to its end
+    assert result.duration_s >= 7.5  # worker 0 went on to the scenario's end (8 s)
 
 
 def test_losing_a_worker_aborts_the_run_when_asked(local_ray: None, target_url: str) -> None:
-    os.environ["BASE"] = target_url
-    loaded = load_scenario(str(SCENARIOS / "steady.py"))
+    loaded = load_scenario(str(SCENARIOS / "steady.py"), env={"BASE": target_url})
     backend = RayBackend(RayOptions(on_worker_loss="abort"))
     killed: list[float] = []
 
@@ -120,9 +117,8 @@ def test_losing_a_worker_aborts_the_run_when_asked(local_ray: None, target_url: 
             killed.append(p.elapsed)
             os.kill(int(backend.workers[0]["pid"]), signal.SIGKILL)
 
-    t0 = time.perf_counter()
-    result = run_load(loaded, build_plan(loaded), workers=2, backend=backend, on_progress=kill_worker_0)
-    assert time.perf_counter() - t0 < 8.0
+    result = run_load(loaded, build_plan(loaded), workers=2, env={"BASE": target_url}, backend=backend, on_progress=kill_worker_0)
+    assert result.duration_s < 7.0  # worker 0 stopped too, well before the scenario's 8 s
     assert result.status is RunStatus.ABORTED
     assert [w["worker"] for w in result.extra["lost_workers"]] == [0]
     assert any("--on-worker-loss abort" in n for n in result.notes)
@@ -139,18 +135,16 @@ def test_a_threshold_crossed_only_in_aggregate_aborts_every_worker(target_url: s
     """Each worker stays below `count<450` by construction (at most 400 iterations); the whole
     passes it mid-run: the coordinator's live evaluation on the merged snapshots stops both."""
     out = tmp_path / "r.json"
-    t0 = time.perf_counter()
     proc = _cli("load", "run", str(SCENARIOS / "aggregate_only.py"), "--backend", "ray", "--workers", "2", "--result", str(out), "-q",
                 env={"BASE": target_url})
     assert proc.returncode == 99, proc.stderr[-3000:]
     from assay.results import RunResult
 
-    result = RunResult.load(out)
+    result = RunResult.from_json(out.read_text())
     assert result.extra["aborted_by_threshold"] == ["iterations: count<450"]
     assert 450 <= result.stat("iterations", "count") < 800
     assert result.duration_s < 7.9  # stopped before the scenario's 8 s
     assert "threshold crossed: iterations: count<450" in proc.stderr
-    assert time.perf_counter() - t0 < 170
 
 
 def test_backend_ray_without_ray_says_how_to_install(tmp_path: Path) -> None:
@@ -179,8 +173,7 @@ def test_the_coordinator_stops_every_actor_at_once(local_ray: None, target_url: 
     plan = build_plan(loaded)
     stop = threading.Event()
     threading.Timer(3.0, stop.set).start()
-    t0 = time.perf_counter()
     result = run_load(loaded, plan, workers=2, backend=RayBackend(), stop=stop)
-    assert time.perf_counter() - t0 < 15
+    assert result.duration_s < 15
     assert result.status is RunStatus.ABORTED
     assert 40 <= result.stat("iterations", "count") < 400

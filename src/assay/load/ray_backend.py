@@ -36,6 +36,9 @@ LOSS_POLICIES = ("continue", "abort")
 POLL_EVERY = 0.25  # seconds between polls of the actors' message buffers
 START_LEAD = 0.5  # seconds between the last actor being ready and the common start
 READY_TIMEOUT = 120.0  # seconds for actors to be placed and started (a busy cluster autoscales)
+# environment variables that describe the node, not the run: a worker keeps its own
+_NODE_OWN = {"PATH", "HOME", "PWD", "OLDPWD", "SHELL", "USER", "LOGNAME", "HOSTNAME", "TMPDIR", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"}
+_NODE_OWN_PREFIXES = ("LD_", "RAY_", "CUDA_", "OMP_", "OPENBLAS_", "XDG_")
 INSTALL_HINT = "--backend ray needs Ray: pip install 'assay[ray]' (or pip install 'ray>=2.9')"
 
 
@@ -99,9 +102,18 @@ class LoadWorkerActor:
         ctx = ray.get_runtime_context()
         return {"node_id": ctx.get_node_id(), "ip": ray.util.get_node_ip_address(), "host": socket.gethostname(), "pid": os.getpid()}
 
-    def prepare(self, spec: dict[str, Any]) -> bool:
-        """Load the scenario before the common start (imports and parsing are not part of the test)."""
+    def prepare(self, spec: dict[str, Any], env: dict[str, str]) -> bool:
+        """Load the scenario before the common start (imports and parsing are not part of the test).
+
+        The run's environment (the coordinator's, with -e values) is what scenario code reads
+        through os.environ, as in a forked worker; the node keeps its own machine-specific ones."""
         from assay.load.scenario import load_from_spec
+
+        for key, value in env.items():
+            if key in _NODE_OWN or key.startswith(_NODE_OWN_PREFIXES):
+                os.environ.setdefault(key, value)
+            else:
+                os.environ[key] = value
 
         self.loaded = load_from_spec(spec)
         return True
@@ -230,7 +242,7 @@ class RayBackend:
         actors, pg = self._actors(len(jobs), jobs[0].spec)
         try:
             self.workers = ray.get([a.where.remote() for a in actors], timeout=READY_TIMEOUT)
-            ray.get([a.prepare.remote(spec) for a in actors], timeout=READY_TIMEOUT)
+            ray.get([a.prepare.remote(spec, jobs[0].env) for a in actors], timeout=READY_TIMEOUT)
             start_at = time.time() + START_LEAD
             runs = {a.run.remote(replace(job, spec=spec, start_at=start_at, stream_full=True)): i for i, (a, job) in enumerate(zip(actors, jobs, strict=True))}
             self._poll(actors, runs, handle, stop, start_at)
