@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -177,3 +178,56 @@ def test_the_coordinator_stops_every_actor_at_once(local_ray: None, target_url: 
     assert result.duration_s < 15
     assert result.status is RunStatus.ABORTED
     assert 40 <= result.stat("iterations", "count") < 400
+
+
+SHIPPED = '''
+import os
+from pathlib import Path
+
+WORDS = (Path(__file__).parent / "words.txt").read_text().split()
+options = {"vus": 2, "iterations": 20}
+
+
+async def default(vu):
+    res = await vu.http.get(os.environ["BASE"] + "/")
+    vu.check(res, {
+        "ran from the copy Ray shipped": lambda r: "runtime_resources" in __file__,
+        "read its data file": lambda r: WORDS == ["alpha", "beta"],
+    })
+'''
+
+
+def test_a_cluster_address_gets_the_scenario_and_its_data_shipped(target_url: str, tmp_path: Path) -> None:
+    """A Ray head started apart (as a cluster is): the workers run the copy of the scenario's
+    folder Ray shipped to them (runtime_env working_dir), data file included."""
+    from assay.harness.ports import free_port
+
+    (tmp_path / "shipped.py").write_text(SHIPPED)
+    (tmp_path / "words.txt").write_text("alpha beta\n")
+    port = free_port()
+    head = subprocess.Popen(
+        [str(Path(sys.executable).parent / "ray"), "start", "--head", "--block", f"--port={port}", "--node-ip-address=127.0.0.1",
+         "--num-cpus=2", "--object-store-memory=80000000", "--include-dashboard=false", "--disable-usage-stats"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        proc = None
+        for _ in range(3):  # the head takes a while to accept clients on a loaded box
+            time.sleep(10)
+            proc = _cli("load", "run", str(tmp_path / "shipped.py"), "--backend", "ray", "--ray-address", f"127.0.0.1:{port}",
+                        "--workers", "2", "--result", str(tmp_path / "r.json"), env={"BASE": target_url})
+            if proc.returncode != 64 or "cannot start or reach" not in proc.stderr:
+                break
+        assert proc is not None and proc.returncode == 0, proc.stderr[-3000:]
+        assert "✓ ran from the copy Ray shipped" in proc.stdout
+        assert "✓ read its data file" in proc.stdout
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)  # the head drains, then stops what it started
+        try:
+            head.wait(timeout=45)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(head.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

@@ -134,7 +134,7 @@ def run(
         insecure=insecure,
     )
     loaded, plan = prepare(request, env=env_map)
-    chosen_backend = _backend(backend, ray_address, ray_placement, on_worker_loss, workers)
+    chosen_backend = _backend(backend, ray_address, ray_placement, on_worker_loss, workers, loaded.spec)
     n_workers = resolve_workers(workers) if chosen_backend is None or workers not in ("auto", "0") else chosen_backend.default_workers()
     if iterations is not None and n_workers > 1:
         n_workers = min(n_workers, max(1, iterations))
@@ -223,7 +223,7 @@ def run(
         sys.exit(int(ExitCode.GATE_FAILED))
 
 
-def _backend(name: str, address: str | None, placement: str, on_loss: str, workers: str) -> Any:
+def _backend(name: str, address: str | None, placement: str, on_loss: str, workers: str, spec: dict[str, Any]) -> Any:
     """None for local worker processes; a connected RayBackend for `--backend ray` (exit 64 without Ray)."""
     from assay.errors import UsageError
 
@@ -233,9 +233,9 @@ def _backend(name: str, address: str | None, placement: str, on_loss: str, worke
         return None
     if name != "ray":
         raise UsageError(f"--backend: expected process or ray, got {name!r}")
-    from assay.load.ray_backend import RayBackend, RayOptions
+    from assay.load.ray_backend import RayBackend, RayOptions, shipped_folder
 
-    backend = RayBackend(RayOptions(address=address, placement=placement, on_worker_loss=on_loss))
+    backend = RayBackend(RayOptions(address=address, placement=placement, on_worker_loss=on_loss, ship=shipped_folder(spec)))
     backend.connect(None if workers in ("auto", "0") else _int_workers(workers))
     return backend
 

@@ -60,6 +60,7 @@ class RayOptions:
     on_worker_loss: str = "continue"  # continue | abort
     local_cpus: int | None = None  # CPUs of a local instance (default: the workers, at least 1)
     object_store_mb: int = 80  # a local instance's object store (messages are small; Ray's minimum is ~75 MB)
+    ship: str | None = None  # with an address: the folder shipped as the workers' working directory
 
     def __post_init__(self) -> None:
         if self.placement not in PLACEMENTS:
@@ -166,18 +167,22 @@ class RayBackend:
         self.close()
 
     def connect(self, workers: int | None = None) -> None:
+        address = self.options.address or os.environ.get("RAY_ADDRESS") or None
+        if address is not None:
+            _use_token_if_present()  # before Ray is imported: it reads its configuration then
         ray = self.ray = require_ray()
         if ray.is_initialized():
             return
-        address = self.options.address or os.environ.get("RAY_ADDRESS") or None
         self.remote = address is not None
         os.environ.setdefault("RAY_DEDUP_LOGS", "1")
         try:
             if address is not None:
-                ray.init(address=address, logging_level="WARNING", log_to_driver=True)
+                runtime_env = {"working_dir": self.options.ship} if self.options.ship else None
+                ray.init(address=address, logging_level="WARNING", log_to_driver=True, runtime_env=runtime_env)
             else:
                 cpus = self.options.local_cpus or max(1, workers or os.cpu_count() or 1)
                 ray.init(
+                    _node_ip_address="127.0.0.1",  # nothing of it listens beyond loopback
                     num_cpus=cpus,
                     num_gpus=0,
                     object_store_memory=self.options.object_store_mb * 1024 * 1024,
@@ -218,10 +223,6 @@ class RayBackend:
             ray.util.remove_placement_group(pg)
             raise UsageError(f"--workers {n}: Ray could not place {n} workers ({self.options.placement}) within {READY_TIMEOUT:.0f}s")
         runtime_env: dict[str, Any] = {"env_vars": {"OPENBLAS_NUM_THREADS": "1"}}
-        if self.remote:
-            _, folder = _shippable_spec(spec)
-            if folder is not None:
-                runtime_env["working_dir"] = folder
         cls = ray.remote(num_cpus=1, max_concurrency=4, max_restarts=0)(LoadWorkerActor)
         actors = [
             cls.options(
@@ -333,6 +334,20 @@ class RayBackend:
                 if i not in finished:
                     finished.add(i)
                     handle({"type": "error", "worker": i, "message": f"worker {i} on {self._node(i)}: {_why(exc)}"})
+
+
+def shipped_folder(spec: dict[str, Any]) -> str | None:
+    """The folder a remote cluster's workers get as their working directory (the scenario's own)."""
+    return _shippable_spec(spec)[1]
+
+
+def _use_token_if_present() -> None:
+    """Ray clusters started with token authentication (the default since Ray 2.5x) need the
+    client to send the token; use it when one is at hand and the user said nothing."""
+    if "RAY_AUTH_MODE" in os.environ:
+        return
+    if os.environ.get("RAY_AUTH_TOKEN") or (Path.home() / ".ray" / "auth_token").is_file():
+        os.environ["RAY_AUTH_MODE"] = "token"
 
 
 def _why(exc: BaseException) -> str:
