@@ -35,7 +35,7 @@ SCENARIOS = Path(__file__).resolve().parent / "ray_scenarios"
 
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
-    ray.init(num_cpus=2, num_gpus=0, object_store_memory=80 * 1024 * 1024, include_dashboard=False, logging_level="WARNING")
+    ray.init(address="local", num_cpus=2, num_gpus=0, object_store_memory=80 * 1024 * 1024, include_dashboard=False, logging_level="WARNING")
     try:
         yield
     finally:

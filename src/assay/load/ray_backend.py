@@ -182,6 +182,7 @@ class RayBackend:
             else:
                 cpus = self.options.local_cpus or max(1, workers or os.cpu_count() or 1)
                 ray.init(
+                    address="local",  # a new instance, even if another one runs on this machine
                     _node_ip_address="127.0.0.1",  # nothing of it listens beyond loopback
                     num_cpus=cpus,
                     num_gpus=0,
