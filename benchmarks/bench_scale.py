@@ -179,6 +179,48 @@ def part_one(args: argparse.Namespace) -> None:
     print(f"process / locust, req per CPU-second: {ratio(proc_l, loc_l, 'cpu'):.2f} whole command")
 
 
+def steady_state(args: argparse.Namespace) -> None:
+    """Worker CPU while the test runs (start-up left out): Ray actors sampled by pid from the second
+    progress event to the last, against forked workers' whole CPU (their start is a fork)."""
+    import resource
+
+    import psutil
+
+    from assay.load.backends import ProcessBackend
+    from assay.load.coordinator import run_load
+    from assay.load.options import build_plan
+    from assay.load.quick import quick_scenario
+    from assay.load.ray_backend import RayBackend, RayOptions
+
+    rows: list[tuple[float, float]] = []
+    with Nginx() as nginx, RayBackend(RayOptions(local_cpus=args.workers)) as backend:
+        loaded = quick_scenario(nginx.url, vus=args.vus, duration=f"{args.duration}s")
+        plan = build_plan(loaded)
+        for _ in range(args.rounds):
+            samples: dict[int, list[tuple[float, float]]] = {}
+
+            def progress(p: Any) -> None:
+                for w in backend.workers:
+                    try:
+                        t = psutil.Process(w["pid"]).cpu_times()
+                    except psutil.Error:
+                        continue
+                    samples.setdefault(w["pid"], []).append((p.elapsed, t.user + t.system))
+
+            result = run_load(loaded, plan, workers=args.workers, backend=backend, on_progress=progress)
+            cpu = sum(v[-1][1] - v[0][1] for v in samples.values())
+            span = statistics.median(v[-1][0] - v[0][0] for v in samples.values())
+            ray_rate = result.metrics["http_reqs"].count / result.duration_s * span / cpu
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            result = run_load(loaded, plan, workers=args.workers, backend=ProcessBackend())
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            fork_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            rows.append((ray_rate, result.metrics["http_reqs"].count / fork_cpu))
+    print(f"\nsteady state, requests per worker-CPU-second (load average {loadavg()}):")
+    for ray_rate, fork_rate in rows:
+        print(f"  ray actors {ray_rate:,.0f}   forked workers {fork_rate:,.0f}   ratio {ray_rate / fork_rate:.2f}")
+
+
 # -- part 2: the coordinator's merge cost ------------------------------------------------------------------
 
 
@@ -241,6 +283,45 @@ def part_two(args: argparse.Namespace) -> None:
         print(f"{n:>8}{per * 1000:>34.2f}{1 / per:>32.0f}{final:>15.2f}{size:>20}", flush=True)
 
 
+def part_three(args: argparse.Namespace) -> None:
+    """The driver's cost of polling actors (what the Ray backend does 4 times a second per worker)."""
+    import ray
+
+    from assay.load.ray_backend import POLL_EVERY, LoadWorkerActor
+
+    ray.init(address="local", num_cpus=2, include_dashboard=False, object_store_memory=80 * 1024 * 1024, logging_level="ERROR")
+    try:
+        cls = ray.remote(num_cpus=0, max_concurrency=4)(LoadWorkerActor)
+        actors = [cls.remote() for _ in range(args.poll_actors)]
+        import psutil
+
+        from assay.load.quick import quick_scenario
+
+        where = ray.get([a.where.remote() for a in actors])
+        spec = quick_scenario("http://127.0.0.1:1/", vus=1, duration="1s").spec
+        ray.get([a.prepare.remote(spec, {}) for a in actors])
+        for _ in range(20):  # warm up
+            ray.get([a.drain.remote() for a in actors])
+        starts = [sum(psutil.Process(w["pid"]).cpu_times()[:2]) for w in where]
+        print(f"\nan actor's start (Ray worker process, assay imported, scenario loaded): {statistics.median(starts):.2f} CPU-s (median of {len(starts)})")
+        rounds = args.poll_rounds
+        t0, w0 = time.process_time(), time.perf_counter()
+        for _ in range(rounds):  # as RayBackend._round: issue every drain, wait for all, get each
+            refs = [a.drain.remote() for a in actors]
+            ray.wait(refs, num_returns=len(refs), timeout=10.0)
+            for ref in refs:
+                ray.get(ref, timeout=0.1)
+        cpu, wall = time.process_time() - t0, time.perf_counter() - w0
+        calls = rounds * len(actors)
+        per_call = cpu / calls
+        polls_per_s = 1 / POLL_EVERY
+        print(f"Ray actor polling ({len(actors)} actors, {calls} drain calls; load average {loadavg()}): driver CPU {per_call * 1e6:.0f} µs "
+              f"per call, wall {wall / calls * 1e6:.0f} µs per call; at {polls_per_s:.0f} polls/s one driver core polls "
+              f"{1 / (per_call * polls_per_s):.0f} workers")
+    finally:
+        ray.shutdown()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--duration", type=int, default=10)
@@ -249,11 +330,15 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--record-seconds", type=int, default=6, help="length of the real worker run replayed for the merge cost")
     ap.add_argument("--merge-only", action="store_true")
+    ap.add_argument("--poll-actors", type=int, default=8, help="actors for the polling cost (no CPU reserved)")
+    ap.add_argument("--poll-rounds", type=int, default=300)
     args = ap.parse_args()
     print(f"load average at start: {loadavg()}")
     if not args.merge_only:
         part_one(args)
+        steady_state(args)
     part_two(args)
+    part_three(args)
     print(f"load average at end: {loadavg()}")
 
 

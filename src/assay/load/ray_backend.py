@@ -33,7 +33,8 @@ from assay.load.runner import StopFlag, WorkerJob
 
 PLACEMENTS = ("spread", "pack")
 LOSS_POLICIES = ("continue", "abort")
-POLL_EVERY = 0.25  # seconds between polls of the actors' message buffers
+POLL_EVERY = 0.25  # seconds between polls of the actors' message buffers (more workers: see poll_interval)
+POLLS_PER_CORE = 800.0  # drain calls per second the coordinator may spend (~0.5 ms each measured; docs/scale.md)
 START_LEAD = 0.5  # seconds between the last actor being ready and the common start
 READY_TIMEOUT = 120.0  # seconds for actors to be placed and started (a busy cluster autoscales)
 # environment variables that describe the node, not the run: a worker keeps its own
@@ -273,7 +274,7 @@ class RayBackend:
                         if i not in finished:
                             a.stop.remote()
                 try:
-                    time.sleep(POLL_EVERY)
+                    time.sleep(poll_interval(n))
                 except KeyboardInterrupt:
                     stop.set()
                     continue
@@ -335,6 +336,12 @@ class RayBackend:
                 if i not in finished:
                     finished.add(i)
                     handle({"type": "error", "worker": i, "message": f"worker {i} on {self._node(i)}: {_why(exc)}"})
+
+
+def poll_interval(workers: int) -> float:
+    """Seconds between polls: 4 a second up to 200 workers, then slower so that polling costs
+    the coordinator at most about half a core (each drain call costs it ~0.5 ms of CPU)."""
+    return max(POLL_EVERY, workers / POLLS_PER_CORE)
 
 
 def shipped_folder(spec: dict[str, Any]) -> str | None:
