@@ -199,7 +199,7 @@ def steady_state(args: argparse.Namespace) -> None:
         for _ in range(args.rounds):
             samples: dict[int, list[tuple[float, float]]] = {}
 
-            def progress(p: Any) -> None:
+            def progress(p: Any, samples: dict[int, list[tuple[float, float]]] = samples) -> None:
                 for w in backend.workers:
                     try:
                         t = psutil.Process(w["pid"]).cpu_times()
