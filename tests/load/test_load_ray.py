@@ -22,19 +22,26 @@ from assay.load.backends import InProcessBackend, ProcessBackend
 from assay.load.coordinator import run_load
 from assay.load.options import build_plan
 from assay.load.quick import quick_scenario
+from assay.load.ray_backend import RayBackend, RayOptions
 from assay.load.scenario import load_scenario
 from assay.results import RunStatus
 
-ray = pytest.importorskip("ray", reason="Ray is the optional extra assay[ray] (make install puts it in dev)")
-
-from assay.load.ray_backend import RayBackend, RayOptions  # noqa: E402
-
-pytestmark = pytest.mark.slow
 SCENARIOS = Path(__file__).resolve().parent / "ray_scenarios"
+
+
+def _ray() -> Any:
+    """Ray, or skip: it is the optional extra assay[ray] (make install puts it in dev, so CI has it)."""
+    return pytest.importorskip("ray", reason="Ray is the optional extra assay[ray] (make install installs it)")
+
+
+@pytest.fixture
+def ray_installed() -> None:
+    _ray()
 
 
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
+    ray = _ray()
     ray.init(address="local", num_cpus=2, num_gpus=0, object_store_memory=80 * 1024 * 1024, include_dashboard=False, logging_level="WARNING")
     try:
         yield
@@ -42,6 +49,7 @@ def local_ray() -> Iterator[None]:
         ray.shutdown()
 
 
+@pytest.mark.slow
 def test_counts_and_arrival_rates_match_the_process_backend(local_ray: None, target_url: str) -> None:
     for kwargs, expected in (({"rate": 50, "duration": "2s", "vus": 4}, 100), ({"iterations": 37, "vus": 4}, 37)):
         loaded = quick_scenario(target_url + "/", **kwargs)
@@ -59,6 +67,7 @@ def test_counts_and_arrival_rates_match_the_process_backend(local_ray: None, tar
             assert all(40 <= rate <= 60 for rate in rates), rates
 
 
+@pytest.mark.slow
 def test_merged_percentiles_equal_one_process_of_the_same_samples(local_ray: None) -> None:
     loaded = load_scenario(str(SCENARIOS / "samples.py"))
     plan = build_plan(loaded)
@@ -80,6 +89,7 @@ def test_merged_percentiles_equal_one_process_of_the_same_samples(local_ray: Non
     assert backend.bytes_received > 0
 
 
+@pytest.mark.slow
 def test_a_killed_worker_is_reported_and_the_rest_kept(local_ray: None, target_url: str) -> None:
     loaded = load_scenario(str(SCENARIOS / "steady.py"), env={"BASE": target_url})
     plan = build_plan(loaded)
@@ -108,6 +118,7 @@ def test_a_killed_worker_is_reported_and_the_rest_kept(local_ray: None, target_u
     assert result.duration_s >= 7.5  # worker 0 went on to the scenario's end (8 s)
 
 
+@pytest.mark.slow
 def test_losing_a_worker_aborts_the_run_when_asked(local_ray: None, target_url: str) -> None:
     loaded = load_scenario(str(SCENARIOS / "steady.py"), env={"BASE": target_url})
     backend = RayBackend(RayOptions(on_worker_loss="abort"))
@@ -132,7 +143,8 @@ def _cli(*args: str, env: dict[str, str] | None = None, timeout: float = 180) ->
     )
 
 
-def test_a_threshold_crossed_only_in_aggregate_aborts_every_worker(target_url: str, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_a_threshold_crossed_only_in_aggregate_aborts_every_worker(ray_installed: None, target_url: str, tmp_path: Path) -> None:
     """Each worker stays below `count<450` by construction (at most 400 iterations); the whole
     passes it mid-run: the coordinator's live evaluation on the merged snapshots stops both."""
     out = tmp_path / "r.json"
@@ -168,6 +180,7 @@ def test_unknown_placement_and_loss_policy_are_usage_errors() -> None:
         RayOptions(on_worker_loss="retry")
 
 
+@pytest.mark.slow
 def test_the_coordinator_stops_every_actor_at_once(local_ray: None, target_url: str) -> None:
     """Ctrl-C (or any stop) reaches both actors: a 60 s test ends within seconds, results kept."""
     loaded = quick_scenario(target_url + "/", rate=40, duration="60s", vus=4)
@@ -197,7 +210,8 @@ async def default(vu):
 '''
 
 
-def test_a_cluster_address_gets_the_scenario_and_its_data_shipped(target_url: str, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_a_cluster_address_gets_the_scenario_and_its_data_shipped(ray_installed: None, target_url: str, tmp_path: Path) -> None:
     """A Ray head started apart (as a cluster is): the workers run the copy of the scenario's
     folder Ray shipped to them (runtime_env working_dir), data file included."""
     from assay.harness.ports import free_port
