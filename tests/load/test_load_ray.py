@@ -20,10 +20,10 @@ import pytest
 
 from assay.load.backends import InProcessBackend, ProcessBackend
 from assay.load.coordinator import run_load
+from assay.load.loaders import load_scenario
 from assay.load.options import build_plan
 from assay.load.quick import quick_scenario
 from assay.load.ray_backend import RayBackend, RayOptions
-from assay.load.scenario import load_scenario
 from assay.results import RunStatus
 
 SCENARIOS = Path(__file__).resolve().parent / "ray_scenarios"

@@ -109,7 +109,7 @@ class LoadWorkerActor:
 
         The run's environment (the coordinator's, with -e values) is what scenario code reads
         through os.environ, as in a forked worker; the node keeps its own machine-specific ones."""
-        from assay.load.scenario import load_from_spec
+        from assay.load.loaders import load_from_spec
 
         for key, value in env.items():
             if key in _NODE_OWN or key.startswith(_NODE_OWN_PREFIXES):
