@@ -245,3 +245,10 @@ def test_a_cluster_address_gets_the_scenario_and_its_data_shipped(ray_installed:
             os.killpg(head.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def test_backend_options_are_checked_before_any_traffic(run_cli: Any) -> None:
+    code, _, err = run_cli("load", "run", "http://127.0.0.1:9/", "--backend", "bogus", "-i", "1")
+    assert code == 64 and "--backend: expected process or ray, got 'bogus'" in err
+    code, _, err = run_cli("load", "run", "http://127.0.0.1:9/", "--ray-address", "127.0.0.1:1", "-i", "1")
+    assert code == 64 and "--ray-address needs --backend ray" in err
