@@ -18,6 +18,7 @@ Ray is an optional extra (`pip install 'assay[ray]'`); without it `--backend ray
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
@@ -181,6 +182,8 @@ class RayBackend:
                 runtime_env = {"working_dir": self.options.ship} if self.options.ship else None
                 ray.init(address=address, logging_level="WARNING", log_to_driver=True, runtime_env=runtime_env)
             else:
+                # a loopback-only instance keeps Ray's token authentication; its notice about it is noise here
+                logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
                 cpus = self.options.local_cpus or max(1, workers or os.cpu_count() or 1)
                 ray.init(
                     address="local",  # a new instance, even if another one runs on this machine
