@@ -1,7 +1,7 @@
 """One worker's run: its segment of every scenario, on one uvloop event loop.
 
 `run_worker(job, emit, stop)` is the whole worker interface: a backend (in-process,
-subprocesses, later Ray) only has to call it somewhere with a picklable `WorkerJob`, carry
+subprocesses, Ray actors) only has to call it somewhere with a picklable `WorkerJob`, carry
 the dict messages `emit` produces back to the coordinator, and set `stop` when asked.
 Messages: `tick` (every second: progress numbers), `snapshot` (every 2 s: the metrics
 thresholds name, for live evaluation), `done` (the worker's RunResult as JSON), `error`.
