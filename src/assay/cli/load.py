@@ -87,7 +87,11 @@ def run(
         3.0, "--omission-warn-factor",
         help="Warn when corrected latency (http_req_corrected_duration) exceeds the measured one this many times at p95/p99; 0: never.",
     ),
-    workers: str = typer.Option("auto", "--workers", "-w", help="Worker processes: a number or 'auto' (one per core)."),
+    workers: str = typer.Option("auto", "--workers", "-w", help="Worker processes: a number or 'auto' (one per core; with --backend ray, per cluster CPU)."),
+    backend: str = typer.Option("process", "--backend", help="Where workers run: process (this machine) or ray (Ray actors; pip install 'assay[ray]')."),
+    ray_address: str | None = typer.Option(None, "--ray-address", help="With --backend ray: the cluster (default $RAY_ADDRESS, else a local instance for this run)."),
+    ray_placement: str = typer.Option("spread", "--ray-placement", help="With --backend ray: spread (across nodes) or pack (fill a node first)."),
+    on_worker_loss: str = typer.Option("continue", "--on-worker-loss", help="With --backend ray: continue or abort when a worker dies (its data so far is kept)."),
     env: list[str] = typer.Option([], "--env", "-e", help="KEY=VALUE made visible as vu.env (repeatable)."),
     tag: list[str] = typer.Option([], "--tag", help="KEY=VALUE added to every sample (repeatable)."),
     insecure: bool = typer.Option(False, "--insecure-skip-tls-verify", "-k", help="Do not verify TLS certificates."),
@@ -180,7 +184,8 @@ def run(
         plan.client["trace_requests"] = trace_requests
     warmup_s = plan.engine.warmup or warmup_s
     watch = ResourceWatch(sample, [] if no_thresholds else resource_thresholds, warmup=leak_warmup_for(leak_warmup, warmup_s))
-    n_workers = resolve_workers(workers)
+    chosen_backend = _backend(backend, ray_address, ray_placement, on_worker_loss, workers, loaded.spec)
+    n_workers = resolve_workers(workers) if chosen_backend is None or workers not in ("auto", "0") else chosen_backend.default_workers()
     if iterations is not None and n_workers > 1:
         n_workers = min(n_workers, max(1, iterations))
     from assay.load.sample_output import check_writable
@@ -218,7 +223,7 @@ def run(
             live.progress(p)
 
     TRACING.configure(otel_endpoint)
-    with printer, watch, publisher, TRACING.span("load.run", target=target, workers=n_workers):
+    with chosen_backend or nullcontext(), printer, watch, publisher, TRACING.span("load.run", target=target, workers=n_workers):
         result = run_load(
             loaded,
             plan,
@@ -229,6 +234,7 @@ def run(
             sample_outputs=sample_outputs,
             out_limit=limit,
             omission_warn_factor=omission_factor,
+            backend=chosen_backend,
         )
     result.labels = detect_labels(result.labels)
     watch.finish(result)
@@ -281,10 +287,33 @@ def run(
         sys.exit(int(ExitCode.SCRIPT_ABORTED))
     if result.failed_thresholds():
         sys.exit(int(ExitCode.THRESHOLDS_CROSSED))
-    if result.status is RunStatus.ABORTED:
+    if result.status in (RunStatus.ABORTED, RunStatus.WARNING):  # interrupted, or a worker was lost
         sys.exit(int(ExitCode.WARNING))
     if result.status is RunStatus.FAILED:  # nothing completed: a gate no run passes silently
         sys.exit(int(ExitCode.GATE_FAILED))
+
+
+def _backend(name: str, address: str | None, placement: str, on_loss: str, workers: str, spec: dict[str, Any]) -> Any:
+    """None for local worker processes; a connected RayBackend for `--backend ray` (exit 64 without Ray)."""
+    from assay.errors import UsageError
+
+    if name == "process":
+        if address is not None:
+            raise UsageError("--ray-address needs --backend ray")
+        return None
+    if name != "ray":
+        raise UsageError(f"--backend: expected process or ray, got {name!r}")
+    from assay.load.ray_backend import RayBackend, RayOptions, shipped_folder
+
+    backend = RayBackend(RayOptions(address=address, placement=placement, on_worker_loss=on_loss, ship=shipped_folder(spec)))
+    backend.connect(None if workers in ("auto", "0") else _int_workers(workers))
+    return backend
+
+
+def _int_workers(workers: str) -> int:
+    from assay.load.coordinator import resolve_workers
+
+    return resolve_workers(workers)
 
 
 class ProgressPrinter:
@@ -321,6 +350,8 @@ class ProgressPrinter:
 
             table = Table.grid(padding=(0, 2))
             table.add_row(line)
+            for node, st in sorted(p.per_node.items()):
+                table.add_row(f"  node {node}: {st['rps']:.0f} req/s, {st['workers']:.0f} workers, {st['requests']:.0f} requests")
             for scn, st in sorted(p.per_scenario.items()):
                 p95 = f"{st['p95']:.2f}ms" if st.get("p95") else "-"
                 table.add_row(
@@ -331,12 +362,15 @@ class ProgressPrinter:
         elif p.elapsed - self._last_plain >= self.PLAIN_EVERY:
             self._last_plain = p.elapsed
             typer.echo(line, err=True)
+            for node, st in sorted(p.per_node.items()):
+                typer.echo(f"  node {node}: {st['rps']:.0f} req/s, {st['workers']:.0f} workers, {st['requests']:.0f} requests", err=True)
 
     @staticmethod
     def line(p: Any) -> str:
         total = f"/{p.total:.0f}s" if p.total else ""
         p95 = f"{p.p95:.2f}ms" if p.p95 is not None else "-"
         failing = f", thresholds failing: {len(p.failing_thresholds)}" if p.failing_thresholds else ""
+        failing += f", workers lost: {p.lost_workers}" if getattr(p, "lost_workers", 0) else ""
         return (
             f"running {p.elapsed:.0f}s{total}, {p.vus} VUs, {p.rps:.0f} req/s, p95 {p95}, "
             f"{p.requests} requests ({p.failed} failed), {p.iterations} iterations, {p.errors} errors{failing}"
@@ -361,7 +395,7 @@ def _print_problems(result: Any, *, quiet: bool = False) -> None:
             err(f"  {s}  (x{errors.get(s, 1)})", err=True)
     for note in result.notes:
         if note.startswith((
-            "aborted", "interrupted", "worker error", "teardown", "more than", "per-sample output", "nothing completed",
+            "aborted", "interrupted", "worker error", "worker lost", "teardown", "more than", "per-sample output", "nothing completed",
             "warm-up", "the run ended within", "downtime", "scrape",
         )) or "interrupted:" in note:
             err(f"note: {note}", err=True)

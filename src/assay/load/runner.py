@@ -1,7 +1,7 @@
 """One worker's run: its segment of every scenario, on one uvloop event loop.
 
 `run_worker(job, emit, stop)` is the whole worker interface: a backend (in-process,
-subprocesses, later Ray) only has to call it somewhere with a picklable `WorkerJob`, carry
+subprocesses, Ray actors) only has to call it somewhere with a picklable `WorkerJob`, carry
 the dict messages `emit` produces back to the coordinator, and set `stop` when asked.
 Messages: `tick` (every second: progress numbers), `snapshot` (every 2 s: the metrics
 thresholds name, for live evaluation), `done` (the worker's RunResult as JSON), `error`.
@@ -62,6 +62,9 @@ class WorkerJob:
     # k6's per-sample outputs: (kind, the file the user named); this worker writes a part of each
     sample_outputs: list[tuple[str, str]] = field(default_factory=list)
     out_limit: int = 0  # bytes per output for this worker (0: no limit)
+    # stream everything (each tick's TimeBucket with its histograms, snapshots of every metric):
+    # the coordinator can then keep a worker's data up to its last message if the worker dies
+    stream_full: bool = False
 
 
 # --trace-requests with a static loop (one request nobody reads): how long one chunk runs
@@ -441,6 +444,7 @@ class _Worker:
                 "per_scenario": stats.per_scenario,
                 "errors": sum(self.sink.errors.values()),
                 "final": final,
+                **({"bucket": self.sink.buckets[-1].model_dump(mode="json")} if self.job.stream_full and self.sink.buckets else {}),
             }
         )
 
@@ -468,10 +472,10 @@ class _Worker:
             self._emit_tick(stats, elapsed)
             if second == self.warmup_s and self.warmup is None:
                 self._end_warmup(float(int(wall_start) + second))
-            if self.job.plan.thresholds and elapsed - last_snapshot >= SNAPSHOT_EVERY - 0.01:
+            if (self.job.plan.thresholds or self.job.stream_full) and elapsed - last_snapshot >= SNAPSHOT_EVERY - 0.01:
                 last_snapshot = elapsed
                 wanted = set(self.job.plan.threshold_metrics())
-                metrics = self.sink.to_metrics(wanted, only=wanted)
+                metrics = self.sink.to_metrics(wanted) if self.job.stream_full else self.sink.to_metrics(wanted, only=wanted)
                 self.emit(
                     {
                         "type": "snapshot",
