@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -35,7 +36,7 @@ def _netem_supported() -> bool:
 
 
 NETEM = _netem_supported() if os.geteuid() == 0 else False
-needs_netem = pytest.mark.skipif(not NETEM, reason="this kernel has no netem qdisc (CONFIG_NET_SCH_NETEM is not set)")
+needs_netem = pytest.mark.skipif(not NETEM, reason="this kernel lacks the sch_netem module (CONFIG_NET_SCH_NETEM is not set): netem delay/loss cannot be measured here")
 
 
 @pytest.fixture
@@ -150,10 +151,15 @@ def test_bad_targets_and_missing_capabilities_are_one_line(hosts: tuple[Host, Ho
     with pytest.raises(FaultError, match="only add delay"):
         injector.inject("network.netem", "proxy:db", duration=1, loss=10)
     if not NETEM:
-        with pytest.raises(FaultError, match="no netem qdisc"):
+        with pytest.raises(FaultError, match="kernel module sch_netem is missing"):
             injector.inject("network.netem", f"netns:{a.netns}", duration=5, delay="100ms")
         assert "netem" not in _qdisc(a)  # nothing half-applied
         assert injector.active() == []
+        cli = subprocess.run([sys.executable, "-m", "assay", "fault", "inject", "network.netem", "-t", f"netns:{a.netns}",
+                              "-d", "5s", "-a", "delay=100ms"], capture_output=True, text=True, timeout=60)
+        assert cli.returncode == 64, cli.stderr
+        assert "sch_netem" in cli.stderr and "Traceback" not in cli.stderr
+        assert len(cli.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.skipif(shutil.which("nft") is None, reason="nftables (nft) is not installed")
