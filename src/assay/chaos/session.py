@@ -179,3 +179,27 @@ def to_run_result(journal: dict[str, Any]) -> RunResult:
                      metrics=metrics, checks=checks,
                      extra={"journal_status": journal.get("status"), "deviated": journal.get("deviated"),
                             "tags": list(journal["experiment"].get("tags") or [])})
+
+
+def plan_file(path: str | Path, options: RunOptions, *, config_vars: dict[str, Any] | None = None,
+              secret_vars: dict[str, Any] | None = None, validation: bool = True,
+              max_duration: float | None = None) -> tuple[str, int]:
+    """`--dry`: the plan as text, and 0, or 2 when a pre-flight guard would refuse the run. Nothing runs."""
+    from assay.chaos import plan as plan_mod
+
+    exp = exp_mod.load(path)
+    if validation:
+        exp_mod.validate(exp)
+    configuration = load_configuration(exp.data.get("configuration"), config_vars)
+    secrets = load_secrets(exp.data.get("secrets"), secret_vars)
+    data = substitute(exp.data, configuration, secrets)
+    safety = guards.spec_from(exp.data)
+    text = plan_mod.render(data, plan_mod.build(data), safety=safety, recovery=spec_from(exp.data),
+                           load=background_load.spec_from(exp.data),
+                           rollback_strategy=options.rollback_strategy or str(((data.get("runtime") or {}).get("rollbacks") or {})
+                                                                             .get("strategy") or "default"))
+    try:
+        guards.preflight(data, safety, max_duration)
+    except guards.GuardRefused as exc:
+        return text + f"\n\nREFUSED by a pre-flight guard: {exc.message}", int(ExitCode.GATE_FAILED)
+    return text + "\n\nPre-flight guards: the run would start (the lock and the steady state are checked at run time).", 0

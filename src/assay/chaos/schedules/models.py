@@ -19,6 +19,7 @@ class ScheduleRow(Base):
     experiment: Mapped[str] = mapped_column(String(1024))
     cron: Mapped[str | None] = mapped_column(String(255))
     every_s: Mapped[float | None] = mapped_column(Float)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     args: Mapped[list[str]] = mapped_column(JSON)
     enabled: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -23,6 +23,7 @@ def upgrade() -> None:
         sa.Column("experiment", sa.String(length=1024), nullable=False),
         sa.Column("cron", sa.String(length=255), nullable=True),
         sa.Column("every_s", sa.Float(), nullable=True),
+        sa.Column("timezone", sa.String(length=64), nullable=False),
         sa.Column("args", sa.JSON(), nullable=False),
         sa.Column("enabled", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
