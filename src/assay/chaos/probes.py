@@ -52,6 +52,21 @@ class ProbeMemory:
             return self.log_offsets[key]
 
 
+def mark_log_starts(data: Any, memory: ProbeMemory) -> None:
+    """Record where every log file the experiment probes ends now: its log probes see only what the run wrote."""
+    if isinstance(data, dict):
+        provider = data.get("provider")
+        if isinstance(provider, dict) and provider.get("type") == "assay" and provider.get("func") == "log":
+            path = (provider.get("arguments") or {}).get("path")
+            if isinstance(path, str) and "${" not in path:
+                memory.log_offset(Path(path))
+        for value in data.values():
+            mark_log_starts(value, memory)
+    elif isinstance(data, list):
+        for value in data:
+            mark_log_starts(value, memory)
+
+
 def _seconds(value: Any, key: str) -> float:
     from assay.faults.model import parse_duration
 

@@ -17,6 +17,7 @@ from assay.atomic import write_text_atomic
 from assay.chaos import background_load, detection, guards
 from assay.chaos import experiment as exp_mod
 from assay.chaos.assay_provider import AssayContext
+from assay.chaos.probes import mark_log_starts
 from assay.chaos.recovery import spec_from
 from assay.chaos.runner import RunOptions, run_experiment
 from assay.chaos.substitute import load_configuration, load_secrets, substitute
@@ -76,6 +77,7 @@ def run_file(
     target = safety.target or f"experiment {exp.data.get('title')}"
     ctx = AssayContext(blast=safety.blast)
     options.assay_context = ctx
+    mark_log_starts(substitute(exp.data, configuration, secrets), ctx.memory)
     load_spec = background_load.spec_from(exp.data)
     load = background_load.BackgroundLoad(load_spec) if load_spec else None
     phases: dict[str, RunResult] = {}
