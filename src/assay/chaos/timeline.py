@@ -85,25 +85,26 @@ def render(journal: dict[str, Any]) -> str:
 
     panels = [("latency (ms)", "latency"), ("throughput (req/s)", "rps"), ("error rate (%)", "errors"), ("probes", "probes"),
               ("faults", "faults")]
-    height = len(panels) * (PANEL_H + GAP) + 60
+    height = len(panels) * (PANEL_H + GAP) + 80
     out: list[str] = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" role="img" '
                       f'aria-label="chaos timeline" font-family="sans-serif" font-size="11">']
-    top_all, bottom_all = 20, 20 + len(panels) * (PANEL_H + GAP) - GAP
+    top_all, bottom_all = 40, 40 + len(panels) * (PANEL_H + GAP) - GAP
     for name, a, b in _phases(journal, t0, t1):
         out.append(f'<rect class="phase" x="{x(a):.1f}" y="{top_all}" width="{max(x(b) - x(a), 0.5):.1f}" '
                    f'height="{bottom_all - top_all}" fill="{PHASE_COLOURS.get(name, "#eee")}"><title>{name}: '
                    f'{a - t0:.1f}s to {b - t0:.1f}s</title></rect>')
-        out.append(f'<text x="{x(a) + 3:.1f}" y="{top_all - 6}" fill="#555">{name}</text>')
+        if x(b) - x(a) > 40:  # a label only where it fits
+            out.append(f'<text x="{x(a) + 3:.1f}" y="{top_all - 24}" fill="#555">{name}</text>')
     for f in extra.get("faults") or []:
         a, b = float(f["injected_at"]), float(f.get("reverted_at") or t1)
         out.append(f'<rect class="fault-band" x="{x(a):.1f}" y="{top_all}" width="{max(x(b) - x(a), 1):.1f}" '
                    f'height="{bottom_all - top_all}" fill="#d93025" fill-opacity="0.12"><title>{html.escape(str(f["label"]))}: '
                    f'{a - t0:.1f}s to {b - t0:.1f}s</title></rect>')
     for i, (title, key) in enumerate(panels):
-        top = 20 + i * (PANEL_H + GAP)
+        top = 40 + i * (PANEL_H + GAP)
         bottom = top + PANEL_H
         out.append(f'<rect x="{LEFT}" y="{top}" width="{plot_w}" height="{PANEL_H}" fill="none" stroke="#bbb"/>')
-        out.append(f'<text x="{LEFT - 6}" y="{top + 12}" text-anchor="end" fill="#333">{title}</text>')
+        out.append(f'<text x="{LEFT}" y="{top - 5}" fill="#333" font-weight="bold">{title}</text>')
         if key in ("latency", "rps", "errors"):
             out += _series(key, segments, x, top, bottom)
         elif key == "probes":
@@ -150,7 +151,7 @@ def _series(key: str, segments: list[dict[str, Any]], x: Any, top: float, bottom
     if key == "errors":
         high = 100.0
     colours = {"p50_ms": "#1a73e8", "p95_ms": "#e37400", "rps": "#188038", "errors": "#d93025"}
-    out = [f'<text x="{LEFT - 6}" y="{top + 26}" text-anchor="end" fill="#999">{high:.0f}</text>',
+    out = [f'<text x="{LEFT - 6}" y="{top + 12}" text-anchor="end" fill="#999">{high:.0f}</text>',
            f'<text x="{LEFT - 6}" y="{bottom}" text-anchor="end" fill="#999">0</text>']
     for name, pts in points.items():
         path = " ".join(f"{x(t):.1f},{bottom - (v / high) * (bottom - top - 4):.1f}" for t, v in pts)
