@@ -102,8 +102,12 @@ class CatalogueFault(StrictModel):
             raise ValueError("give exactly one of fault (a fault type) or toxic (a proxy toxic type)")
         if self.fault:
             from assay.faults import registry
+            from assay.faults.model import FaultError
 
-            registry.get(self.fault)  # unknown type: a located error with a suggestion
+            try:
+                registry.get(self.fault)
+            except FaultError as exc:  # as a located error, with the suggestion
+                raise ValueError(exc.message) from None
         return self
 
 
