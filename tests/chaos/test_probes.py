@@ -5,7 +5,6 @@ a log pattern, and an SLO file on the background load's phase result."""
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import subprocess
 import time

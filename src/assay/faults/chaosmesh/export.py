@@ -260,16 +260,16 @@ def workflow(manifests: list[dict[str, Any]], name: str, *, parallel: bool = Fal
     def step_template(step: Any) -> str:
         if isinstance(step, dict) and "suspend" in step:
             counter[0] += 1
-            t = {"name": f"{counter[0]}-pause", "templateType": "Suspend",
+            t: dict[str, Any] = {"name": f"{counter[0]}-pause", "templateType": "Suspend",
                  "deadline": format_duration(parse_duration(step["suspend"]))}
             templates.append(t)
             return str(t["name"])
         if isinstance(step, dict) and "parallel" in step:
             children = [step_template(m) for m in step["parallel"]]
             counter[0] += 1
-            t = {"name": f"{counter[0]}-together", "templateType": "Parallel", "children": children}
-            templates.append(t)
-            return str(t["name"])
+            group: dict[str, Any] = {"name": f"{counter[0]}-together", "templateType": "Parallel", "children": children}
+            templates.append(group)
+            return str(group["name"])
         return chaos_template(step)
 
     if steps is None:
