@@ -69,16 +69,17 @@ def run_file(
         exp_mod.validate(exp)
     configuration = load_configuration(exp.data.get("configuration"), config_vars)
     secrets = load_secrets(exp.data.get("secrets"), secret_vars)
+    resolved = substitute(exp.data, configuration, secrets)  # ${var} in the assay extension too
     if options.recovery is None:
-        options.recovery = spec_from(exp.data)
-    safety = guards.spec_from(exp.data)
+        options.recovery = spec_from(resolved)
+    safety = guards.spec_from(resolved)
     options.safety = safety
-    guards.preflight(substitute(exp.data, configuration, secrets), safety, max_duration)
+    guards.preflight(resolved, safety, max_duration)
     target = safety.target or f"experiment {exp.data.get('title')}"
     ctx = AssayContext(blast=safety.blast)
     options.assay_context = ctx
-    mark_log_starts(substitute(exp.data, configuration, secrets), ctx.memory)
-    load_spec = background_load.spec_from(exp.data)
+    mark_log_starts(resolved, ctx.memory)
+    load_spec = background_load.spec_from(resolved)
     load = background_load.BackgroundLoad(load_spec) if load_spec else None
     phases: dict[str, RunResult] = {}
     load_guard: guards.LoadGuard | None = None
@@ -195,9 +196,9 @@ def plan_file(path: str | Path, options: RunOptions, *, config_vars: dict[str, A
     configuration = load_configuration(exp.data.get("configuration"), config_vars)
     secrets = load_secrets(exp.data.get("secrets"), secret_vars)
     data = substitute(exp.data, configuration, secrets)
-    safety = guards.spec_from(exp.data)
-    text = plan_mod.render(data, plan_mod.build(data), safety=safety, recovery=spec_from(exp.data),
-                           load=background_load.spec_from(exp.data),
+    safety = guards.spec_from(data)
+    text = plan_mod.render(data, plan_mod.build(data), safety=safety, recovery=spec_from(data),
+                           load=background_load.spec_from(data),
                            rollback_strategy=options.rollback_strategy or str(((data.get("runtime") or {}).get("rollbacks") or {})
                                                                              .get("strategy") or "default"))
     try:
