@@ -122,3 +122,10 @@ def support_path(monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("chaos_fns", "chaos_controls"):
         sys.modules.pop(name, None)
     return SUPPORT
+
+
+@pytest.fixture(autouse=True)
+def _own_fault_and_lock_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's faults and target locks in its own directories (other runs on the box have theirs)."""
+    monkeypatch.setenv("ASSAY_FAULTS_DIR", str(tmp_path / "faults"))
+    monkeypatch.setenv("ASSAY_CHAOS_LOCK_DIR", str(tmp_path / "locks"))

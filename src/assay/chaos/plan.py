@@ -54,7 +54,7 @@ def describe(act: Mapping[str, Any]) -> str:
     provider = act.get("provider") or {}
     kind = provider.get("type")
     args = provider.get("arguments") or {}
-    if kind == "assay":
+    if kind == "assay" and isinstance(args, dict):
         func = provider.get("func")
         if func == "fault":
             extra = {k: v for k, v in args.items() if k not in ("fault", "target", "duration")}
@@ -69,9 +69,11 @@ def describe(act: Mapping[str, Any]) -> str:
     if kind == "http":
         return f"http {provider.get('method', 'GET')} {provider.get('url')}"
     if kind == "process":
-        return f"process {provider.get('path')} {args or ''}".rstrip()
+        shown = " ".join(str(a) for a in args) if isinstance(args, list) else str(args or "")
+        return f"process {provider.get('path')} {shown[:80]}".rstrip()
     if kind == "python":
-        return f"python {provider.get('module')}.{provider.get('func')}({', '.join(f'{k}=' for k in args)})"
+        names = ", ".join(f"{k}=" for k in args) if isinstance(args, dict) else ""
+        return f"python {provider.get('module')}.{provider.get('func')}({names})"
     if "ref" in act:
         return f"ref {act['ref']}"
     return str(kind)
@@ -89,7 +91,8 @@ def build(experiment: Mapping[str, Any]) -> Plan:
         plan.steps.append((at, "method", f"{act.get('type', 'ref')} {name}: {describe(act)}"
                            + (" (background)" if act.get("background") else "")))
         provider = act.get("provider") or {}
-        args = dict(provider.get("arguments") or {})
+        raw_args = provider.get("arguments")
+        args = dict(raw_args) if isinstance(raw_args, dict) else {}
         if provider.get("type") == "assay" and provider.get("func") in ("fault", "toxic"):
             if provider["func"] == "fault":
                 what, target = str(args.get("fault")), str(args.get("target") or "this host")
