@@ -152,3 +152,14 @@ def test_types_catalogue_lists_parameters() -> None:
     assert data["process.kill"]["params"]["properties"]["signal"]["default"] == "SIGKILL"
     assert signal.SIGKILL.name == "SIGKILL"
     assert time.time() > 0
+
+
+def test_the_watchdog_and_injector_import_without_the_proxy() -> None:
+    """assay.faults is lazy: a watchdog starting for every fault must not load the proxy server and HTTP client."""
+    code = ("import sys, assay.faults.watchdog, assay.faults.injector; "
+            "print(sorted(m for m in ('httpx', 'assay.faults.server', 'assay.faults.client') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr
+    names = subprocess.run([sys.executable, "-c", "from assay.faults import ProxyServer, Toxiproxy; print(Toxiproxy.__name__)"],
+                           capture_output=True, text=True, timeout=60)
+    assert names.stdout.strip() == "Toxiproxy", names.stderr
