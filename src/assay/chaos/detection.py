@@ -14,10 +14,10 @@ SOURCES = {"guard_probe": "guard probe", "hypothesis_during": "steady state duri
 
 def annotate(journal: dict[str, Any], load_first_error_at: float | None) -> dict[str, Any] | None:
     """Add `x-assay.detection` (and `time_to_detect_s` to the recovery) when a fault was injected."""
-    extra = journal.setdefault("x-assay", {})
+    extra = journal.get("x-assay") or {}
     faults = extra.get("faults") or []
     if not faults:
-        return None
+        return None  # (and no x-assay key added: a plain Chaos Toolkit run keeps its journal's keys)
     injected_at = min(float(f["injected_at"]) for f in faults)
     candidates = {
         "guard_probe": (extra.get("guard_probe") or {}).get("first_fail_at"),

@@ -164,7 +164,7 @@ def run_experiment(
         journal["status"] = "interrupted"
     journal["end"] = _now().isoformat()
     journal["duration"] = time.monotonic() - started
-    if run.first_during_miss is not None:
+    if run.first_during_miss is not None and ctx is not None and ctx.injected:  # for the time to detect
         journal.setdefault("x-assay", {})["first_during_miss_at"] = run.first_during_miss
     errors = [e for c in run.controls for e in c.errors]
     if errors:
