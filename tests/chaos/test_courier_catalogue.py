@@ -106,7 +106,7 @@ def _run(stack: Stack, name: str, url: str, conversation: str, **extra: str) -> 
 
 def test_every_catalogue_experiment_validates() -> None:
     files = sorted(CATALOGUE.glob("*.yaml"))
-    assert len(files) >= 6
+    assert len(files) >= 8
     for path in files:
         done = subprocess.run([sys.executable, "-m", "assay", "chaos", "validate", str(path)], capture_output=True, text=True,
                               timeout=120)
@@ -117,7 +117,7 @@ def test_the_catalogue_passes_against_courier(stack: Stack, system_tool: object)
     url, _ = stack.courier("main")
     worker_url, worker = stack.courier("worker")
     conversation = _conversation(url)
-    for name in ("db-unavailable", "redis-partition", "slow-db", "redis-latency", "cpu-pressure"):
+    for name in ("db-unavailable", "redis-partition", "cascade", "slow-db", "redis-latency", "cpu-pressure", "memory-pressure"):
         code, journal, out = _run(stack, name, url, conversation)
         assert code == 0, f"{name}:\n{out}"
         assert journal["status"] == "completed" and journal["deviated"] is False
