@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,7 +99,7 @@ def _run(stack: Stack, name: str, url: str, conversation: str, **extra: str) -> 
     variables = {"courier_url": url, "proxy_api": stack.proxy_api, "conversation": conversation, **extra}
     args = [a for k, v in variables.items() for a in ("--var", f"{k}={v}")]
     done = subprocess.run([sys.executable, "-m", "assay", "chaos", "run", str(CATALOGUE / f"{name}.yaml"), *args,
-                           "--journal-path", str(journal)], capture_output=True, text=True, timeout=240, env=os.environ.copy())
+                           "--journal-path", str(journal), "--strict"], capture_output=True, text=True, timeout=240, env=os.environ.copy())
     assert journal.exists(), done.stderr
     return done.returncode, json.loads(journal.read_text()), done.stdout + done.stderr
 
@@ -113,7 +113,8 @@ def test_every_catalogue_experiment_validates() -> None:
         assert done.returncode == 0, done.stderr
 
 
-def test_the_catalogue_passes_against_courier(stack: Stack, system_tool: object) -> None:
+def test_the_catalogue_passes_against_courier(stack: Stack, system_tool: Callable[[str], str]) -> None:
+    system_tool("stress-ng")  # cpu-pressure and memory-pressure; .ci/run installs it
     url, _ = stack.courier("main")
     worker_url, worker = stack.courier("worker")
     conversation = _conversation(url)
@@ -121,6 +122,7 @@ def test_the_catalogue_passes_against_courier(stack: Stack, system_tool: object)
         code, journal, out = _run(stack, name, url, conversation)
         assert code == 0, f"{name}:\n{out}"
         assert journal["status"] == "completed" and journal["deviated"] is False
+        assert all(e["status"] == "succeeded" for e in journal["run"]), name  # --strict: an action that failed fails
         recovery = journal["x-assay"].get("recovery")
         assert recovery is None or recovery["within_target"], name
         assert injector.active() == []
