@@ -36,7 +36,7 @@ def _netem_supported() -> bool:
 
 
 NETEM = _netem_supported() if os.geteuid() == 0 else False
-needs_netem = pytest.mark.skipif(not NETEM, reason="this kernel lacks the sch_netem module (CONFIG_NET_SCH_NETEM is not set): netem delay/loss cannot be measured here")
+needs_netem = pytest.mark.skipif(not NETEM, reason="this kernel lacks the sch_netem module (CONFIG_NET_SCH_NETEM is not set): netem delay/loss/duplicate/corrupt/reorder cannot be measured here")
 
 
 @pytest.fixture
@@ -227,6 +227,43 @@ def test_netem_loss_over_thousands_of_packets(hosts: tuple[Host, Host]) -> None:
             got += _delivered(src, dst, 100) if start < n else 0
     lost = 1 - got / n
     assert abs(lost - 0.20) < 4 * (0.2 * 0.8 / n) ** 0.5, lost
+
+
+def _arrivals(src: socket.socket, dst: socket.socket, n: int) -> list[int]:
+    """Send n numbered datagrams; the numbers as they arrive (duplicates and order kept)."""
+    for i in range(n):
+        src.sendto(b"%d" % i, dst.getsockname())
+    got: list[int] = []
+    try:
+        while True:
+            data, _ = dst.recvfrom(64)
+            try:
+                got.append(int(data))
+            except ValueError:
+                got.append(-1)  # a corrupted payload that still passed the checksum
+    except TimeoutError:
+        pass
+    return got
+
+
+@pytest.mark.slow
+@needs_netem
+def test_netem_duplicate_corrupt_and_reorder_on_the_wire(hosts: tuple[Host, Host]) -> None:
+    a, b = hosts
+    src, dst = _udp(a), _udp(b)
+    dst.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    n = 2000
+    with injector.inject("network.netem", f"netns:{a.netns}", duration=60, duplicate=30):
+        got = _arrivals(src, dst, n)
+    assert abs((len(got) - n) / n - 0.30) < 0.06, len(got)  # ~30% arrive twice
+    with injector.inject("network.netem", f"netns:{a.netns}", duration=60, corrupt=30):
+        got = _arrivals(src, dst, n)
+    intact = len(set(got) & set(range(n)))  # a flipped bit drops the datagram (checksum) or mangles it
+    assert intact < 0.9 * n, intact
+    with injector.inject("network.netem", f"netns:{a.netns}", duration=60, delay="20ms", reorder=50):
+        got = _arrivals(src, dst, 200)
+    assert sorted(got) == list(range(200)) and got != sorted(got)  # all there, some out of order
+    assert "netem" not in _qdisc(a)
 
 
 @needs_netem
