@@ -173,7 +173,7 @@ def test_dry_prints_the_plan_and_does_nothing(tmp_path: Path, sleeper: subproces
                        "proxy": "db", "type": "latency", "attributes": {"latency": 1500}, "duration": "45s"}}}],
         "rollbacks": [{"type": "action", "name": "heal", "provider": {"type": "process", "path": "true"}}],
         "extensions": [{"name": "assay", "safety": {"target": "courier", "blast_radius": "SINGLE_SERVICE", "max_p95": "800ms"},
-                        "recovery": {"target": 30}}],
+                        "recovery": {"target": 30}, "load": {"url": "http://127.0.0.1:9/orders", "rate": 5}}],
     }))
     journal = tmp_path / "journal.json"
     done = subprocess.run([sys.executable, "-m", "assay", "chaos", "run", str(exp), "--dry", "--journal-path", str(journal)],
@@ -184,6 +184,7 @@ def test_dry_prints_the_plan_and_does_nothing(tmp_path: Path, sleeper: subproces
     assert "process.pause" in out and f"pid:{sleeper.pid}" in out and "t+2s" in out and "20s" in out
     assert "latency" in out and "proxy:db" in out and "45s" in out and "(background)" in out
     assert "heal" in out and "blast radius SINGLE_SERVICE" in out and "p95 > 800 ms" in out and "target 30.0s" in out
+    assert "Background load: http://127.0.0.1:9/orders (rate 5/s)" in out and "measured by the background load" in out
     assert "t+  14.0s" in out  # ${hold} substituted: 2 s before + 12 s after
     assert not journal.exists() and psutil.Process(sleeper.pid).status() != psutil.STATUS_STOPPED
     # a plan a guard would refuse says so, exit 2; Chaos Toolkit's modes still work

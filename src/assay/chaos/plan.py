@@ -151,10 +151,14 @@ def render(experiment: Mapping[str, Any], plan: Plan, *, safety: Any = None, rec
     if safety is not None:
         lines += ["", "Guards:"]
         lines.append(f"  lock on target {safety.target or 'the experiment title'}; planned duration cap {safety.max_duration:.0f}s")
-        lines.append(f"  abort when availability < {safety.min_availability:.0%} or error rate > {safety.max_error_rate:.0%}"
-                     + (" (guard probe " + str(safety.probe.get("name")) + ")" if safety.probe else "")
-                     + (" (background load)" if load is not None else ""))
-        if safety.max_p95_ms is not None:
+        watched = [w for w, on in ((f"guard probe {safety.probe.get('name')!r}" if safety.probe else "", safety.probe),
+                                   ("the background load", load is not None and safety.declared)) if on]
+        if watched:
+            lines.append(f"  abort when availability < {safety.min_availability:.0%} or error rate > "
+                         f"{safety.max_error_rate:.0%}, measured by {' and '.join(watched)}")
+        else:
+            lines.append("  no guard during the method (no guard probe, no background load)")
+        if safety.max_p95_ms is not None and load is not None:
             lines.append(f"  abort when the background load's p95 > {safety.max_p95_ms:.0f} ms")
         if safety.blast is not None:
             b = safety.blast
