@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import signal
 import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -38,9 +40,35 @@ class Stack:
     stream: str
     tmp: Path
     started: list[ServiceProcess]
+    pidfiles: list[Path] = field(default_factory=list)
 
     def courier(self, consumer: str, **settings: object) -> tuple[str, ServiceProcess]:
-        port = free_port()
+        port, env = self.courier_env(consumer, **settings)
+        proc = ServiceProcess([sys.executable, "-m", "courier", "--port", str(port)], env=env,
+                              health_url=f"http://127.0.0.1:{port}/health/ready",
+                              log_path=self.tmp / f"courier-{consumer}.log", start_timeout=60.0)
+        proc.start()
+        self.started.append(proc)
+        return f"http://127.0.0.1:{port}", proc
+
+    def restart_script(self, consumer: str, port: int) -> Path:
+        """A command that starts this consumer again, detached, and returns once it is ready."""
+        _, env = self.courier_env(consumer, port=port)
+        pidfile = self.tmp / f"restarted-{consumer}.pid"
+        self.pidfiles.append(pidfile)
+        script = self.tmp / f"restart-{consumer}.sh"
+        exports = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items() if k.startswith("COURIER_") or k == "PYTHONPATH")
+        script.write_text(
+            "#!/bin/sh\n" + exports
+            + f"setsid {shlex.quote(sys.executable)} -m courier --port {port} >> {self.tmp}/courier-{consumer}-restarted.log 2>&1 "
+            f"< /dev/null &\necho $! > {pidfile}\n"
+            f"for i in $(seq 1 120); do {shlex.quote(sys.executable)} -c \"import urllib.request as u; "
+            f"u.urlopen('http://127.0.0.1:{port}/health/ready', timeout=1)\" 2>/dev/null && exit 0; sleep 0.5; done\nexit 1\n")
+        script.chmod(0o755)
+        return script
+
+    def courier_env(self, consumer: str, port: int | None = None, **settings: object) -> tuple[int, dict[str, str]]:
+        port = port or free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("COURIER_")}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(COURIER_SRC), env.get("PYTHONPATH")]))
         values = {"database_url": self.db_url, "redis_url": self.redis_url, "stream": self.stream,
@@ -48,12 +76,7 @@ class Stack:
                   "db_timeout_s": 1, "db_connect_timeout_s": 1, "db_pool_timeout_s": 1, "breaker_failure_threshold": 2,
                   "breaker_reset_s": 1, "redis_timeout_s": 0.5, "relay_interval_s": 0.2, **settings}
         env.update({f"COURIER_{k.upper()}": str(v) for k, v in values.items()})
-        proc = ServiceProcess([sys.executable, "-m", "courier", "--port", str(port)], env=env,
-                              health_url=f"http://127.0.0.1:{port}/health/ready",
-                              log_path=self.tmp / f"courier-{consumer}.log", start_timeout=60.0)
-        proc.start()
-        self.started.append(proc)
-        return f"http://127.0.0.1:{port}", proc
+        return port, env
 
 
 @pytest.fixture
@@ -66,6 +89,7 @@ def stack(tmp_path: Path, postgres_url: str, redis_url: str, monkeypatch: pytest
     server = subprocess_server()
     server.start()
     started: list[ServiceProcess] = []
+    stack_pidfiles: list[Path] = []
     try:
         api = server.url
         db_port, redis_port = free_port(), free_port()
@@ -75,10 +99,16 @@ def stack(tmp_path: Path, postgres_url: str, redis_url: str, monkeypatch: pytest
         proxies.close()
         pg = postgres_url.rsplit("@", 1)[0].split("//", 1)[1]
         yield Stack(api, f"postgresql://{pg}@127.0.0.1:{db_port}/{name}", f"redis://127.0.0.1:{redis_port}/0", stream,
-                    tmp_path, started)
+                    tmp_path, started, stack_pidfiles)
     finally:
         for proc in started:
             proc.stop()
+        for pidfile in stack_pidfiles:
+            if pidfile.exists():
+                try:
+                    os.kill(int(pidfile.read_text()), signal.SIGTERM)
+                except (ProcessLookupError, ValueError):
+                    pass
         server.stop()
         client = redis.Redis.from_url(redis_url)
         client.delete(stream, f"{stream}:dead")
@@ -126,12 +156,17 @@ def test_the_catalogue_passes_against_courier(stack: Stack, system_tool: Callabl
         recovery = journal["x-assay"].get("recovery")
         assert recovery is None or recovery["within_target"], name
         assert injector.active() == []
-    # the consumer: kill the worker mid-burst; the main consumer reclaims what it held
-    port = worker_url.rsplit(":", 1)[1]
-    code, journal, out = _run(stack, "consumer-killed", url, conversation, worker=f"pattern:-m courier --port {port}$")
+    # the consumer: killed mid-burst, started again; what it held is reclaimed, nothing is lost
+    port = int(worker_url.rsplit(":", 1)[1])
+    restart = stack.restart_script("worker", port)
+    code, journal, out = _run(stack, "consumer-killed", url, conversation, worker=f"pattern:-m courier --port {port}$",
+                              worker_url=worker_url, restart_command=str(restart))
     assert code == 0, out
     assert worker.proc is not None and worker.proc.poll() is not None  # really killed
+    restarted = int((stack.tmp / "restarted-worker.pid").read_text())
+    assert restarted != worker.proc.pid and httpx.get(f"{worker_url}/health/ready", timeout=5).status_code == 200
     assert journal["x-assay"]["recovery"]["recovered"]
+    assert [p["output"] for p in journal["steady_states"]["after"]["probes"]] == [0.0, 0.0]  # drained, none dead
 
 
 def test_a_broken_courier_setting_makes_the_matching_experiment_deviate(stack: Stack) -> None:
