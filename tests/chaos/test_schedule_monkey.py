@@ -162,8 +162,8 @@ def test_monkey_choices_are_reproducible_by_seed(sleeper: subprocess.Popen[bytes
     assert first == decisions(7)
     assert first != decisions(8)
     outcomes = [o for o, _f, _t in first]
-    assert 8 < outcomes.count("injected") < 32 and outcomes.count("skipped") == 40 - outcomes.count("injected")
-    assert {f for o, f, _t in first if o == "injected"} == {"process.pause", "stress.cpu", "toxic latency"}
+    assert 8 < outcomes.count("planned") < 32 and outcomes.count("skipped") == 40 - outcomes.count("planned")
+    assert {f for o, f, _t in first if o == "planned"} == {"process.pause", "stress.cpu", "toxic latency"}
 
 
 def test_monkey_keeps_business_hours_and_the_blast_radius(sleeper: subprocess.Popen[bytes]) -> None:
@@ -175,7 +175,7 @@ def test_monkey_keeps_business_hours_and_the_blast_radius(sleeper: subprocess.Po
     open_hours = [d.at.astimezone(ZoneInfo("Europe/Paris")) for d in mk.decisions if d.outcome != "closed"]
     assert open_hours and all(h.weekday() == 0 and 9 <= h.hour < 17 for h in open_hours)  # Monday 9-17 Paris only
     assert len(open_hours) == 8
-    assert {d.fault for d in mk.decisions if d.outcome == "injected"} == {"process.pause", "toxic latency"}  # never host-wide
+    assert {d.fault for d in mk.decisions if d.outcome == "planned"} == {"process.pause", "toxic latency"}  # never host-wide
     nothing = _catalogue(sleeper.pid, probability=1.0, blast_radius="SINGLE_REQUEST")
     assert Monkey(nothing, seed=1, clock=FakeClock(), sleep=FakeClock().sleep).tick().outcome == "refused"
 

@@ -144,7 +144,7 @@ def load_catalogue(path: str | Path) -> Catalogue:
 @dataclass
 class Decision:
     at: datetime
-    outcome: str  # closed | skipped | injected | refused | locked | unsteady | guard-tripped | failed
+    outcome: str  # closed | skipped | planned (--dry) | injected | refused | locked | unsteady | guard-tripped | failed
     fault: str | None = None
     target: str | None = None
     detail: str = ""
@@ -214,7 +214,7 @@ class Monkey:
         target = self.catalogue.targets[target_name]
         label = fault.fault or f"toxic {fault.toxic}"
         if self.dry:
-            return self._record(Decision(now, "injected", label, target, f"dry run: {fault.name} for {fault.duration:g}s not injected"))
+            return self._record(Decision(now, "planned", label, target, f"dry run: {fault.name} for {fault.duration:g}s not injected"))
         from assay.chaos.guards import GuardRefused, target_lock
 
         try:

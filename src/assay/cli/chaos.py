@@ -343,6 +343,8 @@ def monkey_command(
     finally:
         signal.signal(signal.SIGTERM, previous)
     injected = sum(1 for d in mk.decisions if d.outcome == "injected")
+    planned = sum(1 for d in mk.decisions if d.outcome == "planned")
     typer.echo(f"monkey: {len(mk.decisions)} decisions, {injected} fault(s) injected and reverted"
+               + (f", {planned} planned (dry run)" if planned else "")
                + ("; stopped by the guard" if code else ""))
     raise typer.Exit(code)
