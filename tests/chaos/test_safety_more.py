@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,11 @@ from typing import Any
 import httpx
 import psutil
 import pytest
+import xmlschema
 
 from assay.chaos.blast import BlastLimit, violations
 from assay.chaos.guards import GuardRefused
+from assay.chaos.reports import to_junit, to_markdown
 from assay.chaos.runner import RunOptions
 from assay.chaos.session import run_file, to_run_result
 from assay.errors import UsageError
@@ -116,6 +119,13 @@ def test_the_background_load_trips_the_guard_and_detection_is_timed(tmp_path: Pa
     detection = journal["x-assay"]["detection"]
     assert detection["detected_by"] == "background load"
     assert 0 <= detection["time_to_detect_s"] < 10
+    junit = tmp_path / "chaos.xml"
+    junit.write_text(to_junit(journal))
+    xmlschema.XMLSchema(str(Path(__file__).parent / "junit.xsd")).validate(str(junit))
+    cases = {c.get("name"): c for c in ET.parse(junit).getroot().iter("testcase")}
+    assert cases["safety guard"].find("failure") is not None
+    assert cases["time to detect (by the background load)"].find("failure") is None
+    assert "Time to detect" in to_markdown(journal)
 
 
 @pytest.mark.slow

@@ -34,6 +34,13 @@ def _cases(journal: dict[str, Any]) -> list[tuple[str, str, str | None, float]]:
             "did not recover before the timeout" if not recovery["recovered"]
             else f"recovered in {recovery['time_to_recover_s']:.2f}s, target {recovery['target_s']}s")
         out.append(("chaos.recovery", "time to recover", msg, float(recovery.get("time_to_recover_s") or 0)))
+    detection = (journal.get("x-assay") or {}).get("detection") or {}
+    if detection.get("time_to_detect_s") is not None:
+        out.append(("chaos.detection", f"time to detect (by the {detection['detected_by']})", None,
+                    float(detection["time_to_detect_s"])))
+    guard = (journal.get("x-assay") or {}).get("guard")
+    if guard:
+        out.append(("chaos.guard", "safety guard", f"aborted: {guard}", 0.0))
     return out
 
 
