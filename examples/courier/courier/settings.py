@@ -83,6 +83,36 @@ class Settings(BaseModel):
     queue_timeout_s: float = Field(5.0, gt=0, description="Longest wait in the request queue, seconds.")
     shutdown_timeout_s: float = Field(10.0, gt=0, description="Drain time for in-flight requests on SIGTERM.")
     long_poll_max_s: float = Field(25.0, gt=0, description="Cap on ?wait= for message long polls.")
+    redis_prefix: str = Field(
+        "courier", min_length=1, description="Prefix of courier's other Redis keys and channels (tokens, cache invalidation, fan-out)."
+    )
+    migrate_target: str = Field("head", description="Alembic revision to migrate to at start ('head', or e.g. '0001').")
+    consume: bool = Field(True, description="Run the stream consumer in this process.")
+    relay: bool = Field(True, description="Run the outbox relay in this process.")
+    fanout: str = Field(
+        "local",
+        pattern="^(local|redis)$",
+        description="Where consumed events go: 'local' (this process's subscribers) or 'redis' (Pub/Sub to every instance).",
+    )
+    reclaim_pending: bool = Field(
+        True, description="Reclaim entries a dead consumer left pending (XAUTOCLAIM); off only to prove the loss."
+    )
+
+    login_password: str = Field("courier", min_length=1, description="The password every demo user logs in with.")
+    token_ttl_s: int = Field(3600, ge=1, description="Lifetime of a login token, seconds.")
+    token_recheck_s: float = Field(
+        5.0, ge=0, description="Trust a token verified this recently without asking Redis again."
+    )
+    participant_cache_size: int = Field(10_000, ge=0, description="Conversations whose participants are cached; 0: no cache.")
+    participant_cache_ttl_s: float = Field(30.0, gt=0, description="Longest life of a cached participant list.")
+    max_message_bytes: int = Field(65_536, ge=1, description="Largest message body (UTF-8 bytes); larger is a 413.")
+    max_request_bytes: int = Field(1_048_576, ge=1024, description="Largest request body; larger is a 413.")
+    rate_limit_per_s: float = Field(0.0, ge=0, description="Requests per second per user; 0: no limit.")
+    rate_limit_burst: int = Field(0, ge=0, description="Requests a user may burst; 0: one second's worth.")
+    ws_heartbeat_s: float = Field(15.0, ge=0, description="Seconds between server pings on a WebSocket; 0: none.")
+    ws_heartbeat_timeout_s: float = Field(
+        0.0, ge=0, description="Close a WebSocket (4408) whose pong is this late; 0: count the miss, keep the socket."
+    )
     fault_token: str | None = Field(
         None, description="Token of the in-process fault control endpoint /_assay/faults (loopback only); unset: off."
     )
