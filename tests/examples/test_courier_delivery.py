@@ -23,7 +23,7 @@ Start = Callable[..., Courier]
 
 def subscribe(courier: Courier, cid: int, user: str = "bob", after: int | None = None) -> ClientConnection:
     url = f"{courier.ws_url}/conversations/{cid}/ws" + (f"?after={after}" if after is not None else "")
-    return connect(url, additional_headers={"X-User-Id": user}, open_timeout=5)
+    return connect(url, additional_headers={"Authorization": f"Bearer {courier.token(user)}"}, open_timeout=5)
 
 
 def receive(ws: ClientConnection, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
@@ -211,7 +211,7 @@ def test_poison_entries_go_to_the_dead_letter_list(
     assert group_info(client, stream_name)["pending"] == 0
     assert courier.metric("courier_messages_dead_lettered_total") == 2
     assert courier.metric("courier_delivery_failures_total") == 6
-    listed = httpx.get(f"{courier.url}/admin/dead-letters").json()["items"]
+    listed = courier.session("alice").get("/admin/dead-letters").json()["items"]
     assert [d["id"] for d in listed] == [d["id"] for d in dead]
     # Good messages still flow past the poison.
     cid = conversation(courier)

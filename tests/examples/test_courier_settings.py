@@ -136,8 +136,14 @@ def test_assay_example_serve_courier(tmp_path: Path) -> None:
     with ServiceProcess(
         cmd, env=_env(), health_url=f"http://127.0.0.1:{port}/health/ready", log_path=tmp_path / "serve.log"
     ) as proc:
+        login = httpx.post(
+            f"http://127.0.0.1:{port}/auth/login", json={"user_id": "alice", "password": "courier"}
+        )
+        assert login.status_code == 201
         resp = httpx.post(
-            f"http://127.0.0.1:{port}/conversations", json={"title": "served"}, headers={"X-User-Id": "alice"}
+            f"http://127.0.0.1:{port}/conversations",
+            json={"title": "served"},
+            headers={"Authorization": f"Bearer {login.json()['token']}"},
         )
         assert resp.status_code == 201
         ready = httpx.get(f"http://127.0.0.1:{port}/health/ready").json()
