@@ -18,6 +18,7 @@ from assay.load.executors.base import get_duration
 from assay.load.limits import MAX_BODY_LIMIT, header_problem
 from assay.load.scenario import LoadedScenario, ScenarioError
 from assay.load.sink import CORRECTED
+from assay.messaging.verdict import LEDGER_METRICS
 from assay.results import BUILTIN_METRICS, Contains, MetricType, parse_metric_name
 from assay.thresholds import ThresholdError, validate_threshold
 
@@ -113,6 +114,7 @@ def build_plan(loaded: LoadedScenario, *, extra_thresholds: Mapping[str, list[An
                 raise ScenarioError(f"{where}: options.headers[{hname!r}]: {problem}")
     types: dict[str, tuple[MetricType, Contains]] = dict(BUILTIN_METRICS)
     types[CORRECTED] = (MetricType.TREND, Contains.TIME)
+    types.update(LEDGER_METRICS)
     types.update(loaded.custom_metrics)
     plan = Plan(
         scenarios=scenarios,

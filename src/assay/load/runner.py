@@ -311,6 +311,9 @@ class _Worker:
         wall_start = time.time()
         ticker = asyncio.create_task(self._ticker(t_start, wall_start))
         await asyncio.gather(*(self._run_scenario(s, t_start) for s in scenarios))
+        from assay.messaging.run import finish_run_ledger
+
+        ledger_state = await finish_run_ledger(self.sink)  # waits out the grace period for messages in flight
         ticker.cancel()
         try:
             await ticker
@@ -342,6 +345,8 @@ class _Worker:
             "interrupted_iterations": self.interrupted_iterations,
             "segment": [job.segment.index, job.segment.count],
         }
+        if ledger_state is not None:
+            result.extra["ledger_state"] = ledger_state
         if self.script_abort is not None:
             result.extra["script_aborted"] = self.script_abort
         if written:

@@ -80,6 +80,7 @@ from assay.load.templating import (
     status_check,
 )
 from assay.load.ws import MSG_LATENCY, WsError, WsSession, ws_connect
+from assay.messaging.verdict import LEDGER_METRICS
 from assay.results import BUILTIN_METRICS, Contains, MetricType, parse_metric_name
 from assay.thresholds import ThresholdError, validate_threshold
 
@@ -88,6 +89,7 @@ KNOWN_METRICS: dict[str, tuple[MetricType, Contains]] = {
     **BUILTIN_METRICS,
     CORRECTED: (MetricType.TREND, Contains.TIME),
     MSG_LATENCY: (MetricType.TREND, Contains.TIME),
+    **LEDGER_METRICS,
 }
 
 __all__ = ["load_yaml_scenario", "compile_scenario", "YamlScenarioError", "CaptureError"]
