@@ -170,7 +170,9 @@ def intact(body: str) -> bool:
     return Envelope.find(token) is not None and rest == _filler(token, len(rest)) and len(rest) > 0
 
 
-async def send(vu: Any, cid: int, token: str, key: str, size_bytes: int, *, name: str = "send") -> Any:
+async def send(
+    vu: Any, cid: int, token: str, key: str, size_bytes: int, *, name: str = "send", tags: dict[str, str] | None = None
+) -> Any:
     """POST one ledgered message of `size_bytes` to conversation `cid`; ack or fail it in the ledger."""
     ledger: Ledger = vu.ledger
     env = ledger.send(producer_name(vu), key)
@@ -180,7 +182,7 @@ async def send(vu: Any, cid: int, token: str, key: str, size_bytes: int, *, name
             f"{BASE}/conversations/{cid}/messages",
             json={"body": body},
             headers=auth(token),
-            tags={"name": name, "kind": "write"},
+            tags={"name": name, "kind": "write", **(tags or {})},
         )
     except BaseException:
         ledger.fail(env)
