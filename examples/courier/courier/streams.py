@@ -245,9 +245,9 @@ class RedisStream:
                 return 0.0
             raise
         group = next((g for g in groups if g.get("name") == self.s.consumer_group), None)
-        if group is None:
-            return 0.0
         oldest: list[str] = []
+        if group is None:  # no consumer has ever joined: the whole stream waits
+            group = {"pending": 0, "last-delivered-id": "0-0"}
         if int(group.get("pending") or 0) > 0:
             summary = await self._call("xpending", self.client.xpending(self.s.stream, self.s.consumer_group))
             if summary.get("min"):
