@@ -74,6 +74,7 @@ def test_websockets_take_the_token_and_refuse_outsiders(start_courier: Start) ->
     assert courier.metric("courier_websocket_closed_total", 'code="4403"') == 1
 
 
+@pytest.mark.slow  # several processes
 @pytest.mark.redis
 def test_tokens_live_in_redis_and_serve_every_instance(
     start_courier: Start, redis_url: str, stream_name: str, tcp_gate: Callable[[int], TcpGate]

@@ -48,6 +48,7 @@ def test_the_cache_can_be_switched_off(start_courier: Start) -> None:
     assert courier.metric("courier_participant_cache_entries") == 0
 
 
+@pytest.mark.slow  # several processes
 @pytest.mark.redis
 @pytest.mark.postgres
 def test_a_removal_on_one_instance_reaches_the_others_over_pubsub(

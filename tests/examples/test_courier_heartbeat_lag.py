@@ -80,6 +80,7 @@ def test_dispatch_lag_is_observed_per_delivered_message(start_courier: Start) ->
     assert courier.metric("courier_outbox_lag_seconds") == 0
 
 
+@pytest.mark.slow  # several processes
 @pytest.mark.redis
 def test_consumer_lag_grows_while_nobody_consumes_and_falls_when_a_consumer_comes(
     start_courier: Start, redis_url: str, stream_name: str

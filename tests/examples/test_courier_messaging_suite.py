@@ -181,6 +181,7 @@ def test_consumer_killed_mid_burst_loses_nothing_through_reclaim(
     assert count(result, "consumer_entries_orphaned") > 0  # the kill left entries only reclaim could deliver
     assert_clean_delivery(result)
     assert result["metrics"]["consumer_recovery_time"]["max"] < 30_000
+    assert result["metrics"]["consumer_recovered"]["passes"] == 1
 
 
 def test_consumer_kill_finds_the_loss_when_reclaim_is_off(
@@ -191,4 +192,6 @@ def test_consumer_kill_finds_the_loss_when_reclaim_is_off(
     orphaned = count(result, "consumer_entries_orphaned")
     assert orphaned > 0
     assert count(result, "messages_lost") >= orphaned  # every entry the dead consumer held is lost
-    assert any("messages_lost" in line for line in proc.stderr.splitlines() if line.startswith("threshold crossed"))
+    crossed = [line for line in proc.stderr.splitlines() if line.startswith("threshold crossed")]
+    assert any("messages_lost" in line for line in crossed), proc.stderr
+    assert any("consumer_recovered" in line for line in crossed), proc.stderr  # the dead consumer keeps its entries

@@ -53,6 +53,7 @@ def test_migration_0002_on_sqlite_under_a_running_server(start_courier: Start, t
     served_through_the_migration(courier, f"sqlite:///{tmp_path / 'courier.db'}")
 
 
+@pytest.mark.slow  # several processes
 @pytest.mark.postgres
 def test_migration_0002_on_postgres_under_a_running_server(start_courier: Start, pg_url: str) -> None:
     courier = start_courier(migrate_target="0001", database_url=pg_url)

@@ -11,8 +11,9 @@ XAUTOCLAIM (courier's pending-entry reclaim) gets them delivered. Run the worker
 `reclaim_pending: false` and this scenario finds the loss (messages_lost > 0).
 
 Thresholds: messages_lost == 0 and no failed send (delivered == sent, eventually: the
-ledger's grace outlasts the reclaim), consumer_recovery_time < 30 s (kill to the restarted
-worker caught up: consumer lag back under 1 s with nothing pending on the dead consumer).
+ledger's grace outlasts the reclaim), the worker recovered (consumer_recovered) within
+30 s (consumer_recovery_time: kill to the restarted worker caught up, consumer lag back
+under 1 s with nothing pending on the dead consumer).
 
 Environment (besides COURIER_URL, the API):
   COURIER_WORKER_URL      the worker's base URL (its /health/ready and /metrics)
@@ -51,16 +52,18 @@ from courier_kit import (  # the metrics are imported by name: the loader finds 
     write_room,
 )
 
-from assay.load.custom_metrics import Counter, Trend
+from assay.load.custom_metrics import Counter, Rate, Trend
 
 SIZE = size(
-    full={"rate": 500, "rooms": 20, "duration_s": 20.0, "kill_at_s": 8.0, "recovery_limit_s": 60.0},
-    ci={"rate": 50, "rooms": 4, "duration_s": 8.0, "kill_at_s": 3.0, "recovery_limit_s": 40.0},
+    full={"rate": 500, "rooms": 20, "duration_s": 20.0, "kill_at_s": 8.0, "recovery_limit_s": 60.0, "grace_s": 45.0},
+    ci={"rate": 50, "rooms": 4, "duration_s": 8.0, "kill_at_s": 3.0, "recovery_limit_s": 20.0, "grace_s": 20.0},
 )
 LEAD_S = 3.0
-GRACE_S = 45.0  # longer than the worker's reclaim idle time plus a restart
+GRACE_S = SIZE["grace_s"]  # longer than the worker's reclaim idle time plus a restart
 
 consumer_recovery_time = Trend("consumer_recovery_time", contains="time")
+consumer_recovered = Rate("consumer_recovered")
+"""1 when the restarted worker caught up within recovery_limit_s, 0 when it never did."""
 entries_orphaned = Counter("consumer_entries_orphaned")
 """Entries the killed worker had read and neither fanned out nor acknowledged: only reclaim delivers them."""
 
@@ -80,6 +83,7 @@ options = {
         "messages_lost": ["count==0"],
         "messages_failed": ["count==0"],
         "consumer_recovery_time": ["max<30000"],
+        "consumer_recovered": ["rate==1"],
         "consumer_entries_orphaned": ["count>0"],  # the kill really left entries to reclaim
     },
 }
@@ -169,8 +173,9 @@ async def killer(vu) -> None:
                 start_new_session=True,
             )
         pidfile.write_text(f"{proc.pid}\n")
-        recovered = await _caught_up(vu, env["COURIER_WORKER_URL"].rstrip("/"), client, stream, group, pid, killed_at)
-        consumer_recovery_time.add((recovered - killed_at) * 1000)
+        recovered, at = await _caught_up(vu, env["COURIER_WORKER_URL"].rstrip("/"), client, stream, group, pid, killed_at)
+        consumer_recovered.add(recovered)
+        consumer_recovery_time.add((at - killed_at) * 1000)
     finally:
         watcher.cancel()
         await asyncio.gather(watcher, return_exceptions=True)
@@ -185,14 +190,14 @@ def _reap(pid: int) -> None:
         pass
 
 
-async def _caught_up(vu, worker: str, client, stream: str, group: str, dead_pid: int, since: float) -> float:
-    """When the restarted worker is ready, the dead consumer holds nothing, and the lag is under 1 s."""
+async def _caught_up(vu, worker: str, client, stream: str, group: str, dead_pid: int, since: float) -> tuple[bool, float]:
+    """Whether (and when) the restarted worker caught up: the dead consumer holds nothing, the lag is under 1 s."""
     limit = since + SIZE["recovery_limit_s"]
     while time.monotonic() < limit:
         res = await vu.http.get(f"{worker}/metrics", tags={"name": "metrics", "kind": "monitor"})
         if res.status == 200:
             lag = read_metric(res.body.decode("utf-8", "replace"), "courier_consumer_lag_seconds")
             if lag is not None and lag < 1.0 and await _pending_of(client, stream, group, dead_pid) == 0:
-                return time.monotonic()
+                return True, time.monotonic()
         await vu.sleep(0.5)
-    return time.monotonic()
+    return False, time.monotonic()
