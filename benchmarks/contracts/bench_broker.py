@@ -33,7 +33,7 @@ from sqlalchemy import insert, select
 
 from assay.contracts.broker import models as m
 from assay.contracts.broker.db import make_engine, upgrade
-from assay.contracts.broker.service import content_sha
+from assay.contracts.broker.services.values import content_sha
 from assay.harness.ports import free_port
 from assay.harness.process import ServiceProcess
 

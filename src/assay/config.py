@@ -270,7 +270,9 @@ def _message(err: Any, model: type[BaseModel], path: KeyPath) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
         key = str(path[-1]) if path else "?"
-        known = allowed_keys(model, path[:-1])
+        # a discriminated union tagged with its member's class name: that member's keys
+        tags = [p for p in err["loc"] if isinstance(p, str) and p[:1].isupper() and "[" not in p]
+        known = allowed_keys(model, path[:-1], prefer=tags[-1] if tags else None)
         close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
         hint = f"; did you mean {close[0]!r}?" if close else (f"; known keys: {', '.join(known)}" if known else "")
         return f"unknown key {key!r}{hint}"
@@ -306,20 +308,31 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def allowed_keys(model: type[BaseModel], path: KeyPath) -> list[str]:
-    """The keys a model accepts at `path` (walking nested models, lists and dicts)."""
+def allowed_keys(model: type[BaseModel], path: KeyPath, *, prefer: str | None = None) -> list[str]:
+    """The keys a model accepts at `path` (walking nested models, lists and dicts); in a union, the
+    member named `prefer` if there is one, else the first."""
     current: Any = model
     for part in path:
         current = _descend(current, part)
         if current is None:
             return []
-    names = _model_of(current)
+    names = (_model_named(current, prefer) if prefer else None) or _model_of(current)
     if names is None:
         return []
     keys: list[str] = []
     for name, field in names.model_fields.items():
         keys.append(field.alias or name)
     return keys
+
+
+def _model_named(tp: Any, name: str) -> type[BaseModel] | None:
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return tp if tp.__name__ == name else None
+    for arg in typing.get_args(tp):
+        found = _model_named(arg, name)
+        if found is not None:
+            return found
+    return None
 
 
 def _model_of(tp: Any) -> type[BaseModel] | None:

@@ -23,12 +23,14 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from assay import __version__
 from assay.atomic import write_text_atomic
+from assay.status import RunStatus, worst_status
 
 SCHEMA = "assay.run/1"
 DEFAULT_TREND_STATS = ["avg", "min", "med", "max", "p(90)", "p(95)", "p(99)"]
 
 
 class MetricType(StrEnum):
+    """k6's four metric types: counters add, gauges keep the last value, rates count true/false, trends keep a distribution."""
     COUNTER = "counter"
     GAUGE = "gauge"
     RATE = "rate"
@@ -36,17 +38,10 @@ class MetricType(StrEnum):
 
 
 class Contains(StrEnum):
+    """What a metric's numbers are (k6's ValueType): plain numbers, times in ms, or bytes."""
     DEFAULT = "default"
     TIME = "time"
     DATA = "data"
-
-
-class RunStatus(StrEnum):
-    PASSED = "passed"
-    WARNING = "warning"
-    FAILED = "failed"
-    ERROR = "error"
-    ABORTED = "aborted"
 
 
 # k6's built-in metrics (metrics/builtin.go): name -> (type, contains)
@@ -110,6 +105,7 @@ def _split_tags(body: str) -> list[str]:
 
 
 def submetric_name(base: str, tags: dict[str, str]) -> str:
+    """The k6 name of a sub-metric: `http_req_duration{name:read,status:200}` (tags in the order given)."""
     if not tags:
         return base
     return base + "{" + ",".join(f"{k}:{v}" for k, v in tags.items()) + "}"
@@ -134,16 +130,19 @@ class Histogram:
         self.hdr = hdr if hdr is not None else HdrHistogram(self.LOWEST, self.HIGHEST, self.DIGITS)
 
     def record(self, value: float, count: int = 1) -> None:
+        """Add `count` samples of `value` (clamped to the range the histogram holds)."""
         scaled = int(value * self.SCALE + 0.5) if value > 0 else 0
         if scaled > self.HIGHEST:
             scaled = self.HIGHEST
         self.hdr.record_value(scaled, count)
 
     def add(self, other: Histogram) -> None:
+        """Merge another histogram into this one (exact: histograms of workers add up to the whole)."""
         self.hdr.add(other.hdr)
 
     @property
     def count(self) -> int:
+        """How many samples the histogram holds."""
         return int(self.hdr.get_total_count())
 
     def value_at(self, percentile: float) -> float:
@@ -153,13 +152,16 @@ class Histogram:
         return float(self.hdr.get_value_at_percentile(percentile)) / self.SCALE
 
     def encode(self) -> str:
+        """The compressed base64 form HdrHistogram implementations exchange (stored in `Metric.hdr`)."""
         return self.hdr.encode().decode("ascii")  # type: ignore[no-any-return]
 
     @classmethod
     def decode(cls, encoded: str) -> Histogram:
+        """A histogram from its `encode()` form."""
         return cls(HdrHistogram.decode(encoded.encode("ascii")))
 
     def copy(self) -> Histogram:
+        """An independent copy."""
         clone = Histogram()
         clone.add(self)
         return clone
@@ -204,10 +206,12 @@ class Metric(BaseModel):
 
     @classmethod
     def new(cls, type: MetricType | str, contains: Contains | str = Contains.DEFAULT, **kw: Any) -> Metric:
+        """A metric of the given type (names or enums), with any other fields."""
         return cls(type=MetricType(type), contains=Contains(contains), **kw)
 
     @classmethod
     def builtin(cls, name: str, **kw: Any) -> Metric:
+        """A k6 built-in metric (or sub-metric) by name, with its type, contents and tags."""
         base, tags = parse_metric_name(name)
         mtype, contains = BUILTIN_METRICS[base]
         return cls(type=mtype, contains=contains, tags=tags, **kw)
@@ -219,6 +223,7 @@ class Metric(BaseModel):
         return self._hist
 
     def set_histogram(self, hist: Histogram) -> None:
+        """Replace the trend's histogram (and its encoded copy, kept for JSON)."""
         self._hist = hist
         self.hdr = hist.encode() if hist.count else None
 
@@ -392,6 +397,7 @@ class Check(BaseModel):
 
     @property
     def rate(self) -> float:
+        """The share of passes among all evaluations (0 when never evaluated)."""
         total = self.passes + self.fails
         return self.passes / total if total else 0.0
 
@@ -408,12 +414,14 @@ class TimeBucket(BaseModel):
 
 
 class Artifact(BaseModel):
+    """A file a run produced (a report, a log, a chart), by name, path and media type."""
     name: str
     path: str
     media_type: str = "application/octet-stream"
 
 
 class SourceInfo(BaseModel):
+    """Where a result came from: the format it was read from (assay, k6 summary, k6 NDJSON, ...) and the file."""
     format: str
     path: str | None = None
 
@@ -445,6 +453,7 @@ class RunResult(BaseModel):
     # -- access ---------------------------------------------------------------------------------
 
     def metric(self, name: str) -> Metric | None:
+        """The metric (or sub-metric) named `name`, or None."""
         return self.metrics.get(name)
 
     def stat(self, name: str, key: str) -> float | None:
@@ -453,31 +462,38 @@ class RunResult(BaseModel):
         return m.stat(key, self.duration_s or None) if m is not None else None
 
     def values(self, name: str) -> dict[str, float]:
+        """The metric's values as k6's summary prints them (trend stats, count and rate, ...); KeyError if absent."""
         m = self.metrics[name]
         return m.values(self.trend_stats, self.duration_s or None)
 
     def thresholds(self) -> Iterator[tuple[str, ThresholdResult]]:
+        """Every threshold with the name of the metric it is on."""
         for name, m in self.metrics.items():
             for t in m.thresholds:
                 yield name, t
 
     def failed_thresholds(self) -> list[tuple[str, ThresholdResult]]:
+        """The thresholds that were evaluated and crossed."""
         return [(n, t) for n, t in self.thresholds() if t.ok is False]
 
     def base_metrics(self) -> list[str]:
+        """The names of the metrics without tags, sorted."""
         return sorted(n for n in self.metrics if "{" not in n)
 
     def submetrics_of(self, base: str) -> list[str]:
+        """The names of the sub-metrics of `base` (`base{...}`), sorted."""
         return sorted(n for n in self.metrics if n.startswith(base + "{"))
 
     # -- persistence ----------------------------------------------------------------------------
 
     def seal(self) -> RunResult:
+        """Encode every trend's histogram into its JSON field; call before serialising (to_json does)."""
         for m in self.metrics.values():
             m.seal()
         return self
 
     def to_json(self, indent: int | None = 2) -> str:
+        """The result as JSON (`assay.run/1`), sealed, without empty fields."""
         self.seal()
         return self.model_dump_json(by_alias=True, exclude_none=True, indent=indent)
 
@@ -487,6 +503,7 @@ class RunResult(BaseModel):
 
     @classmethod
     def from_json(cls, text: str) -> RunResult:
+        """A result from its JSON (`assay.run/1`); pydantic's ValidationError on a wrong shape."""
         return cls.model_validate_json(text)
 
 
@@ -631,17 +648,6 @@ def merge_timeseries(series: Sequence[Sequence[TimeBucket]]) -> list[TimeBucket]
     return out
 
 
-_STATUS_ORDER = [RunStatus.PASSED, RunStatus.WARNING, RunStatus.FAILED, RunStatus.ABORTED, RunStatus.ERROR]
-
-
-def worst_status(statuses: Iterable[RunStatus]) -> RunStatus:
-    worst = RunStatus.PASSED
-    for s in statuses:
-        if _STATUS_ORDER.index(s) > _STATUS_ORDER.index(worst):
-            worst = s
-    return worst
-
-
 # -- labels -------------------------------------------------------------------------------------
 
 
@@ -679,4 +685,5 @@ def detect_labels(user: dict[str, str] | None = None, *, cwd: str | Path | None 
 
 
 def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC (what every timestamp in a result uses)."""
     return datetime.now(UTC)

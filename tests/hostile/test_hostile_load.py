@@ -208,7 +208,7 @@ def test_error_messages_carry_no_memory_addresses(tmp_path: Path) -> None:
 def test_a_compressed_body_is_bounded_by_its_decoded_size() -> None:
     import gzip
 
-    from assay.load.http.client import _decompress
+    from assay.load.http.wire import decompress as _decompress
 
     bomb = gzip.compress(b"0" * 20_000_000)  # 20 KB on the wire
     assert len(bomb) < 100_000

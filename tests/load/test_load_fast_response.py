@@ -126,8 +126,8 @@ def test_the_pure_python_path_runs_the_engine(target_url: str, tmp_path: Path) -
     out = tmp_path / "pure.json"
     env = dict(os.environ, ASSAY_PURE_HTTP="1")
     code = (
-        "from assay.load.http import connection, client;"
-        "assert not connection.COMPILED and client._StaticRun.__mro__[1] is client._StaticLoopState;"
+        "from assay.load.http import connection, static;"
+        "assert not connection.COMPILED and static.StaticRun.__mro__[1] is static.StaticLoopState;"
         "from assay.cli.app import main; main()"
     )
     proc = subprocess.run(

@@ -9,8 +9,9 @@ import pytest
 from assay.errors import UsageError
 from assay.load.api import LoadRequest, prepare
 from assay.load.coordinator import run_load
+from assay.load.loaders import load_scenario
 from assay.load.profiles import PROFILES, expand_profile
-from assay.load.scenario import ScenarioError, load_scenario
+from assay.load.scenario import ScenarioError
 from assay.results import MetricType
 
 SCENARIO = '''

@@ -15,7 +15,7 @@ from assay.load.http.client import HttpClient
 from assay.load.options import build_plan
 from assay.load.quick import quick_scenario
 from assay.load.scenario import LoadedScenario
-from assay.load.yaml_scenario import load_yaml_scenario
+from assay.load.yaml.compile import load_yaml_scenario
 from assay.results import RunResult
 
 
@@ -24,10 +24,10 @@ def run(loaded: LoadedScenario) -> RunResult:
 
 
 def without_static(loaded: LoadedScenario) -> LoadedScenario:
-    """The same scenario, forced through the coroutine path (the function minus its marker)."""
+    """The same scenario, forced through the coroutine path (without its static requests)."""
     fns = {}
     for name, fn in loaded.functions.items():
-        assert getattr(fn, "static_request", None) is not None
+        assert loaded.static_requests.get(name) is not None
 
         async def plain(vu: Any, fn: Any = fn) -> None:
             await fn(vu)
@@ -111,7 +111,7 @@ def test_yaml_static_steps_keep_name_tags_timeouts_and_errors(target_url: str, t
               timeout: 100ms
     """))
     loaded = load_yaml_scenario(path)
-    assert getattr(loaded.functions["fast"], "static_request", None) is not None
+    assert loaded.static_requests.get("fast") is not None
     r = run(loaded)
     assert calls[0] > 0
     root = stat(r, "http_reqs{name:root}")

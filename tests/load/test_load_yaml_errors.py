@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from assay.errors import ExitCode, UsageError
-from assay.load.scenario import ScenarioError, load_scenario
+from assay.load.loaders import load_scenario
+from assay.load.scenario import ScenarioError
 from assay.load.spec import ScenarioFile
-from assay.load.yaml_scenario import YamlScenarioError, load_yaml_scenario
+from assay.load.yaml.compile import YamlScenarioError, load_yaml_scenario
 
 DATA = Path(__file__).parent / "data_yaml"
 

@@ -19,11 +19,12 @@ import pytest
 from test_load_yaml_ws_app import Served, serve
 
 from assay.load.http.client import HttpClient
-from assay.load.scenario import LoadedScenario, load_scenario
+from assay.load.loaders import load_scenario
+from assay.load.scenario import LoadedScenario
 from assay.load.sink import MetricsSink
-from assay.load.templating import CaptureError
 from assay.load.vu import VU
-from assay.load.yaml_scenario import load_yaml_scenario
+from assay.load.yaml.checks import CaptureError
+from assay.load.yaml.compile import load_yaml_scenario
 
 DATA = Path(__file__).parent / "data_yaml"
 

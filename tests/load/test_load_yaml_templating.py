@@ -13,17 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assay.load.templating import (
-    DataSource,
-    Names,
-    TemplateError,
-    WeightedChoice,
-    compile_json_path,
-    compile_template,
-    compile_value,
-    load_rows,
-    parse_seconds,
-)
+from assay.load.yaml.data import DataSource, WeightedChoice, load_rows
+from assay.load.yaml.jsonpath import compile_json_path
+from assay.load.yaml.template import Names, TemplateError, compile_template, compile_value, parse_seconds
 
 NAMES = Names({"x": None, "user": {"name", "email"}, "vu": None, "env": None, "item": None})
 

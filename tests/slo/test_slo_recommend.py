@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 from assay.config import parse_config
 from assay.results import Check, Metric, RunResult, ThresholdResult
-from assay.slo.evaluate import Recommendation, evaluate
+from assay.slo.evaluate import evaluate
+from assay.slo.report import Recommendation
 from assay.slo.spec import SloFile
 
 SLO = parse_config(

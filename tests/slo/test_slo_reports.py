@@ -20,7 +20,8 @@ from assay.config import parse_config
 from assay.harness.ports import free_port
 from assay.harness.process import ServiceProcess
 from assay.results import RunResult
-from assay.slo.check import SloCheck, check
+from assay.slo.check import check
+from assay.slo.report import SloCheck
 from assay.slo.reports import console, html, junit, markdown, prometheus
 from assay.slo.reports.chart import LINE_COLOUR
 from assay.slo.spec import SloFile

@@ -120,7 +120,7 @@ def _is_store(baseline: str) -> bool:
 
 def render(outcome: object, fmt: str) -> str:
     """The report of `outcome` (a SloCheck) in one of FORMATS, as text."""
-    from assay.slo.check import SloCheck
+    from assay.slo.report import SloCheck
 
     assert isinstance(outcome, SloCheck)
     if fmt == "json":

@@ -47,6 +47,7 @@ def _explain(body: Any) -> str:
 
 
 def expand(template: str, **values: str) -> str:
+    """Fill a HAL link template (`{pacticipant}`, ...) with values, each percent-encoded as one path segment."""
     for key, value in values.items():
         template = template.replace("{" + key + "}", quote(value, safe=""))
     return template
@@ -54,12 +55,19 @@ def expand(template: str, **values: str) -> str:
 
 @dataclass
 class CanIDeploy:
+    """The broker's answer to can-i-deploy: deployable (None when it cannot tell yet), its reason, and the matrix body."""
     deployable: bool | None
     reason: str
     body: dict[str, Any]
 
 
 class BrokerClient:
+    """A client for the Pact Broker API (ours or pact_broker), following its HAL links rather than hard-coded paths.
+
+    Authenticates with a bearer token or basic auth; every failure is a BrokerRequestError with the
+    broker's own message, or a UsageError when the broker cannot be reached.
+    """
+
     def __init__(
         self,
         base_url: str,
@@ -80,6 +88,7 @@ class BrokerClient:
         self._index: dict[str, Any] | None = None
 
     def close(self) -> None:
+        """Close the HTTP connection to the broker."""
         self.http.close()
 
     def __enter__(self) -> BrokerClient:
@@ -100,6 +109,7 @@ class BrokerClient:
         params: Any = None,
         content: bytes | None = None,
     ) -> Any:
+        """One request to the broker (a path or a full URL); the decoded body, or BrokerRequestError for a status not in `ok`."""
         if not url.startswith("http"):
             url = self.base_url + url
         try:
@@ -124,11 +134,13 @@ class BrokerClient:
         return body
 
     def index(self) -> dict[str, Any]:
+        """The broker's index links (`GET /`), read once per client."""
         if self._index is None:
             self._index = self.request("GET", "/")["_links"]
         return self._index
 
     def link(self, rel: str, **values: str) -> str:
+        """The URL of relation `rel` from the index, its template filled with `values`."""
         links = self.index()
         if rel not in links:
             raise BrokerRequestError(f"the broker at {self.base_url} does not offer '{rel}'")
@@ -252,9 +264,11 @@ class BrokerClient:
         )
 
     def environments(self) -> list[dict[str, Any]]:
+        """Every environment the broker knows."""
         return list(self.request("GET", self.link("pb:environments"))["_embedded"]["environments"])
 
     def environment(self, name: str) -> dict[str, Any]:
+        """The environment named `name`; BrokerRequestError when there is none."""
         for env in self.environments():
             if env["name"] == name:
                 return env
@@ -263,12 +277,14 @@ class BrokerClient:
     def create_environment(
         self, name: str, *, display_name: str | None = None, production: bool = False
     ) -> dict[str, Any]:
+        """Create an environment (`production` marks the one can-i-deploy guards most)."""
         body: dict[str, Any] = {"name": name, "production": production}
         if display_name:
             body["displayName"] = display_name
         return dict(self.request("POST", self.link("pb:environments"), json_body=body))
 
     def version(self, pacticipant: str, version: str | None = None) -> dict[str, Any]:
+        """A pacticipant version (the latest when `version` is None), as the broker describes it."""
         if version is None:
             return dict(self.request("GET", self.link("pb:latest-version", pacticipant=pacticipant)))
         return dict(
@@ -287,15 +303,18 @@ class BrokerClient:
     def record_deployment(
         self, pacticipant: str, version: str, environment: str, application_instance: str | None = None
     ) -> dict[str, Any]:
+        """Record that `version` is now deployed to `environment` (replacing the one deployed to the same application instance)."""
         body = {"applicationInstance": application_instance} if application_instance else {}
         return dict(self._record("pb:record-deployment", pacticipant, version, environment, body))
 
     def record_release(self, pacticipant: str, version: str, environment: str) -> dict[str, Any]:
+        """Record that `version` is released to `environment` (several releases may be supported at once)."""
         return dict(self._record("pb:record-release", pacticipant, version, environment, {}))
 
     def record_undeployment(
         self, pacticipant: str, environment: str, application_instance: str | None = None
     ) -> list[dict[str, Any]]:
+        """Mark the pacticipant's versions currently deployed to `environment` (one instance, or all) as no longer deployed."""
         env = self.environment(environment)
         url = env["_links"]["pb:currently-deployed-deployed-versions"]["href"]
         listed = self.request("GET", url, params={"pacticipant": pacticipant})
@@ -323,6 +342,8 @@ class BrokerClient:
         retry_while_unknown: int = 0,
         retry_interval: float = 10.0,
     ) -> CanIDeploy:
+        """Ask the matrix whether a version may go to an environment (or tag); while the answer is unknown, retry up to
+        `retry_while_unknown` times, `retry_interval` seconds apart (verifications may still be running)."""
         params: list[tuple[str, str]] = [("q[][pacticipant]", pacticipant)]
         if version:
             params.append(("q[][version]", version))
@@ -351,6 +372,7 @@ class BrokerClient:
 
 
 def collect_pact_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The pact files among `paths` (a folder gives its *.json files, sorted); UsageError when there are none."""
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():

@@ -24,10 +24,11 @@ from assay.load.limits import (
     method_problem,
     number_problem,
 )
+from assay.load.loaders import load_scenario
 from assay.load.options import Plan, build_plan, parse_cli_threshold
 from assay.load.profiles import expand_profile
 from assay.load.quick import quick_scenario
-from assay.load.scenario import LoadedScenario, load_scenario
+from assay.load.scenario import LoadedScenario
 from assay.results import SourceInfo
 
 

@@ -33,8 +33,9 @@ from types import TracebackType
 from typing import Any
 
 from assay.load.custom_metrics import Rate, Trend
-from assay.load.templating import _MISSING, compile_json_path
 from assay.load.ws import Message, WsError, WsSession, declare, ws_connect
+from assay.load.yaml.jsonpath import compile_json_path
+from assay.load.yaml.template import MISSING
 from assay.results import Metric
 
 __all__ = ["delivery_latency", "delivery_failed", "DeliveryTracker", "post_and_measure", "measure_delivery", "DeliveryReport", "LATENCY", "FAILED"]
@@ -66,7 +67,7 @@ def correlation_extractor(correlation: str | Callable[[Message], Any]) -> Callab
         except (ValueError, TypeError):
             return None
         value = path.first(doc)
-        return None if value is _MISSING or value is None else str(value)
+        return None if value is MISSING or value is None else str(value)
 
     return from_json
 

@@ -38,6 +38,18 @@ def parse_duration(value: object, *, what: str = "duration") -> float:
     return _bounded(total, what)
 
 
+def config_duration_problem(value: object) -> str | None:
+    """Why `value` is not a duration a config file may give (None when it is one): the one wording
+    YAML scenarios and k6 options share."""
+    try:
+        parse_duration(value)
+    except ValueError:
+        if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+            return f"a duration cannot be negative, got {value!r}"
+        return f"expected a duration such as '500ms', '2s' or '1m30s', got {value!r}"
+    return None
+
+
 def _bounded(seconds: float, what: str) -> float:
     from assay.load.limits import MAX_DURATION_S
 

@@ -14,7 +14,8 @@ from typing import Any
 
 from assay.load.durations import parse_duration
 from assay.load.executors import EXECUTORS, Executor, ExecutorConfig, Segment
-from assay.load.executors.base import get_duration
+from assay.load.executors.base import ScenarioSpec, get_duration
+from assay.load.k6options import Options
 from assay.load.limits import MAX_BODY_LIMIT, header_problem
 from assay.load.scenario import LoadedScenario, ScenarioError
 from assay.load.sink import CORRECTED
@@ -22,26 +23,11 @@ from assay.messaging.verdict import LEDGER_METRICS
 from assay.results import BUILTIN_METRICS, Contains, MetricType, parse_metric_name
 from assay.thresholds import ThresholdError, validate_threshold
 
-TOP_LEVEL_KEYS = {
-    "scenarios",
-    "thresholds",
-    "tags",
-    "vus",
-    "duration",
-    "iterations",
-    "stages",
-    "maxRedirects",
-    "insecureSkipTLSVerify",
-    "userAgent",
-    "discardResponseBodies",
-    "maxResponseBodySize",
-    "timeout",
-    "headers",
-    "setupTimeout",
-    "teardownTimeout",
-    "summaryTrendStats",
-    "noConnectionReuse",
-}
+# what every scenario takes, with k6's defaults (the same model the YAML path validates with)
+_COMMON = ScenarioSpec.model_fields
+
+# the option names k6 takes at the top level: the fields of the YAML model, so both paths agree
+TOP_LEVEL_KEYS = frozenset(Options.model_fields)
 
 
 @dataclass
@@ -234,14 +220,14 @@ def parse_scenario(name: str, spec: Any, where: str) -> ExecutorConfig:
         raise ScenarioError(f"{where}.executor: unknown executor {executor!r}{hint}")
     cls = EXECUTORS[executor]
     params = cls.parse_params(spec, where)
-    exec_name = spec.get("exec", "default")
+    exec_name = spec.get("exec", _COMMON["exec"].default)
     if not isinstance(exec_name, str) or not exec_name:
         raise ScenarioError(f"{where}.exec: expected the name of an iteration function")
     return ExecutorConfig(
         name=name,
         executor=executor,
-        start_time=get_duration(spec, "startTime", 0, where),
-        graceful_stop=get_duration(spec, "gracefulStop", "30s", where),
+        start_time=get_duration(spec, "startTime", _COMMON["startTime"].default, where),
+        graceful_stop=get_duration(spec, "gracefulStop", _COMMON["gracefulStop"].default, where),
         exec=exec_name,
         env=_str_map(spec.get("env", {}), f"{where}.env"),
         tags=_str_map(spec.get("tags", {}), f"{where}.tags"),

@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from assay.errors import UsageError
-from assay.load.http.client import StaticRequest, parse_url
 from assay.load.http.errors import RequestError
+from assay.load.http.static import StaticRequest
+from assay.load.http.wire import parse_url
 from assay.load.scenario import LoadedScenario
 
 
@@ -50,8 +51,6 @@ def quick_scenario(
         async def default(vu: Any) -> None:
             await vu.http.request(method, url)
 
-    # the runner may send this request from the connection itself (nothing reads the response)
-    default.static_request = StaticRequest(method, url, hdrs or None, payload)  # type: ignore[attr-defined]
 
     if rate is not None:
         if rate <= 0:
@@ -85,5 +84,7 @@ def quick_scenario(
         format="quick",
         options={"scenarios": {"default": scenario}},
         functions={"default": default},
+        # the runner may send this request from the connection itself (nothing reads the response)
+        static_requests={"default": StaticRequest(method, url, hdrs or None, payload)},
         spec={"kind": "quick", "args": args},
     )

@@ -22,9 +22,11 @@ from typing import Any, Protocol
 
 from assay.load.context import CURRENT_VU
 from assay.load.executors import Executor, ExecutorConfig, Segment
-from assay.load.http.client import ClientOptions, HttpClient, StaticRequest
+from assay.load.http.client import ClientOptions, HttpClient
+from assay.load.http.static import StaticRequest
+from assay.load.loaders import load_from_spec
 from assay.load.options import Plan
-from assay.load.scenario import LoadedScenario, ensure_coroutine_function, load_from_spec
+from assay.load.scenario import LoadedScenario, ensure_coroutine_function
 from assay.load.sink import MetricsSink, Series
 from assay.load.vu import VU
 from assay.results import RunResult, RunStatus
@@ -62,7 +64,9 @@ class WorkerJob:
 class _Scenario:
     """The ScenarioContext executors use: VU pool, iteration runner, counters."""
 
-    def __init__(self, worker: _Worker, config: ExecutorConfig, executor: Executor, fn: Any, vu_base: int) -> None:
+    def __init__(
+        self, worker: _Worker, config: ExecutorConfig, executor: Executor, fn: Any, static: StaticRequest | None, vu_base: int
+    ) -> None:
         self.worker = worker
         self.name = config.name
         self.config = config
@@ -70,7 +74,7 @@ class _Scenario:
         self.executor = executor
         self.fn = ensure_coroutine_function(fn)
         # an iteration that is one request nobody reads (quick mode, plain YAML steps)
-        self.static: StaticRequest | None = getattr(fn, "static_request", None)
+        self.static = static
         self.free: list[VU] = []
         self.allocated = 0
         self.active = 0
@@ -300,7 +304,8 @@ class _Worker:
         for cfg, ex in zip(plan.scenarios, executors, strict=True):
             fn = self.loaded.function(cfg.exec)
             full_max = EXECUTOR_MAX(cfg)
-            scenarios.append(_Scenario(self, cfg, ex, fn, vu_base + job.segment.offset(full_max)))
+            static = self.loaded.static_requests.get(cfg.exec)
+            scenarios.append(_Scenario(self, cfg, ex, fn, static, vu_base + job.segment.offset(full_max)))
             vu_base += full_max
         if job.start_at:
             delay = job.start_at - time.time()

@@ -1,55 +1,30 @@
-"""Loading a scenario file into one structure the runner executes: `LoadedScenario`.
+"""The scenario types every loader produces and the runner executes: `LoadedScenario`, `ScenarioError`.
 
-A **Python** scenario is a plain module (k6's script, in Python):
-
-    options = {
-        "scenarios": {
-            "browse": {"executor": "constant-vus", "vus": 10, "duration": "30s", "exec": "browse"},
-            "buy": {"executor": "constant-arrival-rate", "rate": 50, "duration": "30s",
-                    "preAllocatedVUs": 20, "tags": {"flow": "buy"}},
-        },
-        "thresholds": {"http_req_duration{scenario:buy}": ["p(95)<300"],
-                       "http_req_failed": [{"threshold": "rate<0.01", "abortOnFail": True}]},
-        "tags": {"team": "shop"},
-    }
-    def setup(): return {"token": "..."}          # sync or async; its value is vu.data
-    def teardown(data): ...                       # sync or async
-    async def default(vu): ...                    # the iteration of scenarios without `exec`
-    async def browse(vu): ...                     # named by a scenario's `exec`
-
-Without `scenarios`, k6's shortcuts apply (`vus`+`duration` -> constant-vus, `iterations`
--> shared-iterations, `stages` -> ramping-vus; nothing -> 1 VU, 1 iteration).
-
-A **YAML** scenario (`.yaml`/`.yml`) is compiled into the same structure by
-`assay.load.yaml_scenario.load_yaml_scenario(path: Path, *, env: Mapping[str, str]) -> LoadedScenario`
-(written by the YAML part of the engine). Its contract:
-- `options` uses the same k6 keys as a Python file (scenarios, thresholds, tags, shortcuts);
+Loaders (assay.load.loaders) turn a Python, YAML or k6 JavaScript file into a LoadedScenario;
+the runner only ever sees this structure. Its contract:
+- `options` uses k6's keys (scenarios, thresholds, tags, shortcuts), checked by assay.load.options;
 - `functions` maps every `exec` name used by `options["scenarios"]` (or "default") to an
   `async def fn(vu)` iteration function using `vu.http`, `vu.check`, `vu.group`, `vu.record`;
+- `static_requests` names the functions whose whole iteration is one request nobody reads
+  (quick mode, plain YAML steps): the runner may loop those on one connection instead;
 - `setup`/`teardown` are optional (sync or async callables);
 - `custom_metrics` declares metrics the thresholds may name (name -> (MetricType, Contains));
 - bad input raises `ScenarioError` (a UsageError: exit 64) naming the file, line and key.
-
-The loader is re-run in each worker process from `LoadedScenario.spec` (a small picklable
-dict), so loading must be deterministic and side-effect free apart from reading files.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import inspect
-import os
-import sys
-import traceback
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assay.errors import UsageError
-from assay.load.custom_metrics import CustomMetric
 from assay.results import Contains, MetricType
+
+if TYPE_CHECKING:
+    from assay.load.http.static import StaticRequest
 
 IterationFn = Callable[[Any], Awaitable[None] | None]
 
@@ -73,6 +48,8 @@ class LoadedScenario:
     spec: dict[str, Any] = field(default_factory=dict)
     # k6's handleSummary(data) -> {"stdout" | "stderr" | path: content} (JS scripts)
     handle_summary: Callable[[dict[str, Any]], dict[str, str]] | None = None
+    # function name -> the one request its iteration is, when nobody reads the response
+    static_requests: dict[str, StaticRequest] = field(default_factory=dict)
 
     def function(self, name: str) -> IterationFn:
         try:
@@ -80,108 +57,6 @@ class LoadedScenario:
         except KeyError:
             known = ", ".join(sorted(self.functions)) or "none"
             raise ScenarioError(f"{self.source}: no iteration function {name!r} (defined: {known})") from None
-
-
-def load_scenario(path: str | Path, *, env: Mapping[str, str] | None = None) -> LoadedScenario:
-    """Load a `.py`, `.yaml`/`.yml` or k6 `.js` scenario file; raises ScenarioError on any problem."""
-    p = Path(path)
-    if not p.exists():
-        raise ScenarioError(f"scenario file {str(p)!r} does not exist")
-    if p.is_dir():
-        raise ScenarioError(f"{str(p)!r} is a folder; expected a .py or .yaml scenario file")
-    env_map = dict(env or {})
-    suffix = p.suffix.lower()
-    if suffix == ".py":
-        loaded = load_python_scenario(p, env=env_map)
-    elif suffix in (".yaml", ".yml"):
-        from assay.load.yaml_scenario import load_yaml_scenario
-
-        loaded = load_yaml_scenario(p, env=env_map)
-    elif suffix in (".js", ".mjs"):
-        from assay.load.js.loader import load_js_scenario
-
-        loaded = load_js_scenario(p, env=env_map)
-    else:
-        raise ScenarioError(f"{str(p)!r}: unknown scenario type {suffix or '(no suffix)'!r}; expected .py, .yaml, .yml or .js")
-    loaded.spec = {"kind": "file", "path": str(p.resolve()), "env": env_map}
-    return loaded
-
-
-def load_from_spec(spec: Mapping[str, Any]) -> LoadedScenario:
-    """Rebuild a LoadedScenario in a worker process from `LoadedScenario.spec`."""
-    if spec.get("kind") == "file":
-        return load_scenario(spec["path"], env=spec.get("env") or {})
-    if spec.get("kind") == "quick":
-        from assay.load.quick import quick_scenario
-
-        return quick_scenario(**spec["args"])
-    raise ScenarioError(f"unknown scenario spec {dict(spec)!r}")
-
-
-def load_python_scenario(path: Path, *, env: Mapping[str, str]) -> LoadedScenario:
-    """Import a Python scenario module in isolation and collect its parts."""
-    module_name = f"assay_scenario_{abs(hash(str(path.resolve())))}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise ScenarioError(f"{path}: cannot be imported as Python")
-    module = importlib.util.module_from_spec(spec)
-    saved_env = dict(os.environ)
-    os.environ.update(env)
-    sys.path.insert(0, str(path.parent.resolve()))
-    try:
-        spec.loader.exec_module(module)
-    except SyntaxError as exc:
-        raise ScenarioError(f"{path}:{exc.lineno}:{exc.offset or 0}: syntax error: {exc.msg}") from None
-    except Exception as exc:
-        line = _user_line(exc, path)
-        raise ScenarioError(f"{path}{line}: importing the scenario raised {type(exc).__name__}: {exc}") from None
-    finally:
-        sys.path.remove(str(path.parent.resolve())) if str(path.parent.resolve()) in sys.path else None
-        os.environ.clear()
-        os.environ.update(saved_env)
-
-    options = getattr(module, "options", {})
-    if not isinstance(options, dict):
-        raise ScenarioError(f"{path}: `options` must be a dict, not {type(options).__name__}")
-    functions: dict[str, IterationFn] = {}
-    for name, value in vars(module).items():
-        if name.startswith("_") or name in ("setup", "teardown", "handle_summary"):
-            continue
-        if inspect.isfunction(value) and getattr(value, "__module__", None) == module_name:
-            if _takes_one_argument(value):
-                functions[name] = value
-    custom: dict[str, tuple[MetricType, Contains]] = {}
-    for value in vars(module).values():
-        if isinstance(value, CustomMetric):
-            custom[value.name] = (value.type, value.contains)
-    setup = getattr(module, "setup", None)
-    teardown = getattr(module, "teardown", None)
-    for label, fn in (("setup", setup), ("teardown", teardown)):
-        if fn is not None and not callable(fn):
-            raise ScenarioError(f"{path}: `{label}` must be a function")
-    return LoadedScenario(
-        source=str(path),
-        format="python",
-        options=options,
-        functions=functions,
-        setup=setup,
-        teardown=teardown,
-        custom_metrics=custom,
-    )
-
-
-def _takes_one_argument(fn: Callable[..., Any]) -> bool:
-    try:
-        params = list(inspect.signature(fn).parameters.values())
-    except (TypeError, ValueError):
-        return False
-    required = [p for p in params if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    return len(params) >= 1 and len(required) <= 1
-
-
-def _user_line(exc: BaseException, path: Path) -> str:
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve() == path.resolve()]
-    return f":{frames[-1].lineno}" if frames else ""
 
 
 async def call_maybe_async(fn: Callable[..., Any], *args: Any) -> Any:

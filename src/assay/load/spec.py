@@ -32,7 +32,7 @@
           - {ping: true}
 
 Only the shape is checked here; names used in templates, JSON paths, regexes and data
-files are checked by the compiler (assay.load.yaml_scenario), also with file and line.
+files are checked by the compiler (assay.load.yaml.compile), also with file and line.
 """
 
 from __future__ import annotations
@@ -44,118 +44,11 @@ from pydantic import AliasChoices, Discriminator, Field, PrivateAttr, Tag, field
 from pydantic_core import PydanticCustomError
 
 from assay.config import StrictModel
-from assay.load.templating import TemplateError, parse_seconds
+from assay.load.executors.base import Duration, check_duration
+from assay.load.k6options import Options
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
-EXECUTOR_KEYS: dict[str, tuple[set[str], set[str]]] = {
-    # executor -> (required keys, optional keys), k6's lib/executor option names
-    "shared-iterations": (set(), {"vus", "iterations", "maxDuration"}),
-    "per-vu-iterations": (set(), {"vus", "iterations", "maxDuration"}),
-    "constant-vus": ({"duration"}, {"vus"}),
-    "ramping-vus": ({"stages"}, {"startVUs", "gracefulRampDown"}),
-    "constant-arrival-rate": ({"rate", "duration", "preAllocatedVUs"}, {"timeUnit", "maxVUs"}),
-    "ramping-arrival-rate": ({"stages", "preAllocatedVUs"}, {"startRate", "timeUnit", "maxVUs"}),
-}
-COMMON_KEYS = {"executor", "startTime", "gracefulStop", "exec", "env", "tags"}
-
-
-def _duration(value: Any) -> Any:
-    try:
-        parse_seconds(value)
-    except TemplateError as exc:
-        raise ValueError(str(exc)) from None
-    return value
-
-
-Duration = Annotated[str | float | int, Field(description="k6 duration: '30s', '1m30s', '500ms', or seconds")]
-
-
-class Stage(StrictModel):
-    duration: Duration
-    target: int = Field(ge=0)
-
-    _check_duration = field_validator("duration")(_duration)
-
-
-class ScenarioOptions(StrictModel):
-    """One k6 scenario: an executor and its options (names and defaults as in k6)."""
-
-    executor: Literal[
-        "shared-iterations",
-        "per-vu-iterations",
-        "constant-vus",
-        "ramping-vus",
-        "constant-arrival-rate",
-        "ramping-arrival-rate",
-    ]
-    startTime: Duration | None = None
-    gracefulStop: Duration | None = None
-    exec: str | None = Field(default=None, description="the flow to run: a key of `flows`, or 'default'")
-    env: dict[str, str] | None = None
-    tags: dict[str, str] | None = None
-    vus: int | None = Field(default=None, ge=0)
-    iterations: int | None = Field(default=None, ge=0)
-    maxDuration: Duration | None = None
-    duration: Duration | None = None
-    startVUs: int | None = Field(default=None, ge=0)
-    stages: list[Stage] | None = None
-    gracefulRampDown: Duration | None = None
-    rate: float | None = Field(default=None, gt=0)
-    startRate: float | None = Field(default=None, ge=0)
-    timeUnit: Duration | None = None
-    preAllocatedVUs: int | None = Field(default=None, ge=0)
-    maxVUs: int | None = Field(default=None, ge=0)
-
-    _check_durations = field_validator(
-        "startTime", "gracefulStop", "maxDuration", "duration", "gracefulRampDown", "timeUnit"
-    )(_duration)
-
-    @model_validator(mode="after")
-    def _keys_fit_executor(self) -> ScenarioOptions:
-        required, optional = EXECUTOR_KEYS[self.executor]
-        given = {k for k in self.model_fields_set if getattr(self, k) is not None}
-        wrong = sorted(given - required - optional - COMMON_KEYS)
-        if wrong:
-            takes = ", ".join(sorted(required | optional | COMMON_KEYS))
-            raise PydanticCustomError("invalid_scenario", f"executor {self.executor} does not take {', '.join(wrong)} (it takes: {takes})")
-        missing = sorted(required - given)
-        if missing:
-            raise PydanticCustomError("invalid_scenario", f"executor {self.executor} needs {', '.join(missing)}")
-        return self
-
-
-class ThresholdObject(StrictModel):
-    threshold: str
-    abortOnFail: bool = False
-    delayAbortEval: Duration | None = None
-
-
-ThresholdEntry = str | ThresholdObject
-
-
-class Options(StrictModel):
-    """k6's `options`: the same keys a Python scenario's `options` dict takes."""
-
-    scenarios: dict[str, ScenarioOptions] | None = None
-    thresholds: dict[str, ThresholdEntry | list[ThresholdEntry]] | None = None
-    tags: dict[str, str] | None = None
-    vus: int | None = Field(default=None, ge=0)
-    duration: Duration | None = None
-    iterations: int | None = Field(default=None, ge=0)
-    stages: list[Stage] | None = None
-    insecureSkipTLSVerify: bool | None = None
-    summaryTrendStats: list[str] | None = None
-    maxRedirects: int | None = Field(default=None, ge=0)
-    userAgent: str | None = None
-    discardResponseBodies: bool | None = None
-    timeout: Duration | None = None
-    headers: dict[str, str] | None = None
-    setupTimeout: Duration | None = None
-    teardownTimeout: Duration | None = None
-    noConnectionReuse: bool | None = None
-
-    _check_duration = field_validator("duration", "timeout", "setupTimeout", "teardownTimeout")(_duration)
 
 
 class Profile(StrictModel):
@@ -166,7 +59,7 @@ class Profile(StrictModel):
     rate: float | None = Field(default=None, gt=0)
     duration: Duration | None = None
 
-    _check_duration = field_validator("duration")(_duration)
+    _check_duration = field_validator("duration")(check_duration)
 
 
 # --- data, captures, checks -------------------------------------------------------------------------------------
@@ -291,7 +184,7 @@ class ThinkRange(StrictModel):
     min: Duration
     max: Duration
 
-    _check = field_validator("min", "max")(_duration)
+    _check = field_validator("min", "max")(check_duration)
 
 
 ThinkTime = Duration | ThinkRange
@@ -318,7 +211,7 @@ class Request(StrictModel):
     check: Check | None = None
     think_time: ThinkTime | None = None
 
-    _check_durations = field_validator("timeout", "think_time")(lambda v: v if isinstance(v, ThinkRange) else _duration(v))
+    _check_durations = field_validator("timeout", "think_time")(lambda v: v if isinstance(v, ThinkRange) else check_duration(v))
 
     @field_validator("method")
     @classmethod
@@ -344,7 +237,7 @@ class Flow(StrictModel):
     flow: list[Step] = Field(min_length=1)
     think_time: ThinkTime | None = None
 
-    _check_durations = field_validator("think_time")(lambda v: v if isinstance(v, ThinkRange) else _duration(v))
+    _check_durations = field_validator("think_time")(lambda v: v if isinstance(v, ThinkRange) else check_duration(v))
 
 
 class WsExpect(StrictModel):
@@ -371,7 +264,7 @@ class WsAction(StrictModel):
     ping: bool | None = None
     sleep: Duration | None = None
 
-    _check_durations = field_validator("timeout", "sleep")(_duration)
+    _check_durations = field_validator("timeout", "sleep")(check_duration)
 
     @model_validator(mode="after")
     def _one_action(self) -> WsAction:
@@ -419,7 +312,7 @@ class WsStep(StrictModel):
         return data
 
     _check_durations = field_validator("timeout", "think_time")(
-        lambda v: v if isinstance(v, ThinkRange) else _duration(v)
+        lambda v: v if isinstance(v, ThinkRange) else check_duration(v)
     )
 
 
@@ -464,7 +357,7 @@ class ScenarioFile(StrictModel):
     )
     think_time: ThinkTime | None = Field(default=None, description="pause at the end of each iteration")
 
-    _check_durations = field_validator("think_time")(lambda v: v if isinstance(v, ThinkRange) else _duration(v))
+    _check_durations = field_validator("think_time")(lambda v: v if isinstance(v, ThinkRange) else check_duration(v))
 
     @model_validator(mode="before")
     @classmethod

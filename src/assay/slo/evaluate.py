@@ -11,138 +11,17 @@ run CRITICAL, and any objective that did not pass keeps the run from a clean PAS
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
-
-from assay.errors import ExitCode, UsageError
+from assay.errors import UsageError
 from assay.results import RunResult
-from assay.slo.criteria import Criterion, describe, format_percent, format_value
+from assay.slo.criteria import Criterion, describe
 from assay.slo.history import History, identities
+from assay.slo.recommend import recommend
+from assay.slo.report import ComparisonInfo, CriterionResult, ObjectiveResult, ResultRef, SloReport
 from assay.slo.sources import Resolver, SliValue
 from assay.slo.spec import Objective, SloFile
-
-SCHEMA = "assay.slo/1"
-
-ObjectiveStatus = Literal["PASS", "WARNING", "FAIL", "INFO"]
-GateStatus = Literal["PASS", "WARNING", "FAIL", "CRITICAL"]
-
-EXIT_CODES: dict[str, int] = {
-    "PASS": ExitCode.OK,
-    "WARNING": ExitCode.WARNING,
-    "FAIL": ExitCode.GATE_FAILED,
-    "CRITICAL": ExitCode.GATE_FAILED,
-}
-
-
-class CriterionResult(BaseModel):
-    criterion: str
-    target: float | None = None
-    relative: bool = False
-    met: bool
-    note: str | None = None
-
-
-class ObjectiveResult(BaseModel):
-    """One objective's verdict, with the numbers a reviewer needs to trust it."""
-
-    id: str
-    title: str
-    sli: str
-    aggregation: str | None = None
-    metric: str | None = None
-    unit: str | None = None
-    priority: str
-    weight: int
-    key: bool
-    value: float | None = None
-    baseline: float | None = None
-    baseline_runs: int = 0
-    delta: float | None = None
-    delta_pct: float | None = None
-    status: ObjectiveStatus
-    critical: bool = False
-    score: float = 0.0
-    target: str = ""
-    pass_criteria: list[list[CriterionResult]] = Field(default_factory=list)
-    warning_criteria: list[list[CriterionResult]] = Field(default_factory=list)
-    reason: str | None = None
-    notes: list[str] = Field(default_factory=list)
-    percent: bool = Field(default=False, description="value and baseline are fractions that reports print in percent")
-
-    @property
-    def code(self) -> str:
-        """The status people read: CRITICAL for a failed P0/key objective."""
-        return "CRITICAL" if self.critical else self.status
-
-    def show(self, value: float | None) -> str:
-        """A value of this SLI as people read it: `10.25%` for an objective written in percent, `381 ms`, `12.5/s`."""
-        if value is None:
-            return "no value"
-        if self.percent:
-            return format_percent(value)
-        unit = f" {self.unit}" if self.unit and self.unit != "/s" else (self.unit or "")
-        return f"{format_value(value)}{unit}"
-
-    def show_change(self, delta: float) -> str:
-        """A difference of two values: percentage points for a percent objective."""
-        sign = "+" if delta >= 0 else ""
-        return f"{sign}{format_value(delta * 100)} pp" if self.percent else f"{sign}{format_value(delta)}"
-
-
-class Recommendation(BaseModel):
-    rule: str
-    title: str
-    hint: str
-    evidence: list[str] = Field(default_factory=list)
-    objectives: list[str] = Field(default_factory=list)
-
-
-class ResultRef(BaseModel):
-    id: str
-    name: str
-    source: str | None = None
-    format: str | None = None
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    duration_s: float = 0.0
-
-
-class ComparisonInfo(BaseModel):
-    compare_with: str
-    include_result_with_score: str
-    number_of_comparison_results: int
-    aggregate_function: str
-    runs: list[str] = Field(default_factory=list)
-
-
-class SloReport(BaseModel):
-    """The verdict of one run against one SLO file (JSON schema `assay.slo/1`)."""
-
-    schema_: Literal["assay.slo/1"] = Field(default="assay.slo/1", alias="schema")
-    slo: str
-    result: ResultRef
-    status: GateStatus
-    exit_code: int
-    score: float
-    achieved: float
-    max_score: float
-    score_status: Literal["pass", "warning", "fail"]
-    total_score: dict[str, float]
-    objectives: list[ObjectiveResult]
-    comparison: ComparisonInfo
-    recommendations: list[Recommendation] = Field(default_factory=list)
-    notes: list[str] = Field(default_factory=list)
-    evaluated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
-
-    model_config = {"populate_by_name": True}
-
-    def counts(self) -> dict[str, int]:
-        out = {"PASS": 0, "WARNING": 0, "FAIL": 0, "CRITICAL": 0, "INFO": 0}
-        for o in self.objectives:
-            out[o.code] += 1
-        return out
+from assay.status import GATE_EXIT_CODES, GateStatus
 
 
 def aggregate(values: list[float], function: str) -> float:
@@ -253,8 +132,6 @@ def evaluate(
     if score_status == "pass" and status == "WARNING":
         notes.append(f"the score ({score:.2f}%) passes, but not every objective passed")
 
-    from assay.slo.recommend import recommend
-
     report = SloReport(
         slo=slo_name or slo.name or "slo",
         result=ResultRef(
@@ -267,7 +144,7 @@ def evaluate(
             duration_s=result.duration_s,
         ),
         status=status,
-        exit_code=EXIT_CODES[status],
+        exit_code=GATE_EXIT_CODES[status],
         score=round(score, 4),
         achieved=achieved,
         max_score=max_score,

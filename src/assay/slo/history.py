@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from assay.errors import UsageError
-from assay.results import RunResult, RunStatus
+from assay.results import RunResult
+from assay.status import verdict_of_gate, verdict_of_run
 
 if TYPE_CHECKING:
-    from assay.slo.check import SloCheck
+    from assay.slo.report import SloCheck
 
 Include = Literal["pass", "pass_or_warn", "all"]
 
@@ -34,13 +35,8 @@ def verdict_of(result: RunResult) -> str:
     """pass | warning | fail: an SLO verdict recorded on the result wins over its run status."""
     slo = result.extra.get("slo")
     if isinstance(slo, dict) and isinstance(slo.get("status"), str):
-        status = slo["status"].lower()
-        return {"pass": "pass", "warning": "warning"}.get(status, "fail")
-    if result.status is RunStatus.PASSED:
-        return "pass"
-    if result.status is RunStatus.WARNING:
-        return "warning"
-    return "fail"
+        return verdict_of_gate(slo["status"])
+    return verdict_of_run(result.status)
 
 
 def identities(result: RunResult) -> frozenset[str]:
@@ -105,7 +101,7 @@ def judged_results(check: SloCheck) -> list[RunResult]:
     """Copies of the checked results carrying their SLO verdict in `extra.slo` (what baselines filter on)."""
     out = []
     for report, result in zip(check.evaluations, check.results, strict=True):
-        verdict = {"PASS": "pass", "WARNING": "warning"}.get(report.status, "fail")
+        verdict = verdict_of_gate(report.status)
         stored = result.model_copy(deep=True)
         stored.extra["slo"] = {"slo": report.slo, "status": verdict, "score": report.score}
         out.append(stored)

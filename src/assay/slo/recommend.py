@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from assay.results import MetricType, RunResult, parse_metric_name
 from assay.slo.criteria import format_value
-from assay.slo.evaluate import ObjectiveResult, Recommendation, SloReport
+from assay.slo.report import ObjectiveResult, Recommendation, SloReport
 
 LATENCY_METRICS = ("http_req_duration", "iteration_duration", "grpc_req_duration", "ws_session_duration")
 ERROR_METRICS = ("http_req_failed", "checks")

@@ -17,7 +17,7 @@ from assay.trends.store import StoredRun, TrendStore
 from assay.trends.windows import Window
 
 if TYPE_CHECKING:
-    from assay.slo.check import SloCheck
+    from assay.slo.report import SloCheck
 
 
 class StoreHistory:

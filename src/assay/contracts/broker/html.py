@@ -8,8 +8,10 @@ from urllib.parse import quote
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from assay.contracts.broker import service as svc
 from assay.contracts.broker.models import Pacticipant, PactPublication, Verification, Version
+from assay.contracts.broker.services.pacticipants import latest_version
+from assay.contracts.broker.services.pacts import latest_pacts
+from assay.contracts.broker.services.values import iso
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem;color:#222}
@@ -41,14 +43,14 @@ def render(s: Session, base: str) -> str:
     )
     rows = []
     for p in people:
-        latest = svc.latest_version(s, p)
+        latest = latest_version(s, p)
         rows.append(
             f"<tr><td><a href='{escape(base)}/pacticipants/{escape(quote(p.name, safe=''))}'>{escape(p.name)}</a></td>"
             f"<td>{escape(p.main_branch or '')}</td><td>{counts.get(p.id, 0)}</td>"
             f"<td>{escape(latest.number) if latest else ''}</td></tr>"
         )
     pact_rows = []
-    for ref in svc.latest_pacts(s):
+    for ref in latest_pacts(s):
         ver = s.scalar(
             select(Verification)
             .where(Verification.pact_content_id == ref.content.id)
@@ -68,7 +70,7 @@ def render(s: Session, base: str) -> str:
         )
         pact_rows.append(
             f"<tr><td>{escape(ref.consumer.name)}</td><td>{escape(cv)}</td><td>{escape(ref.provider.name)}</td>"
-            f"<td><a href='{escape(href)}'>{ref.content.sha[:10]}</a></td><td>{svc.iso(ref.content.created_at)}</td>"
+            f"<td><a href='{escape(href)}'>{ref.content.sha[:10]}</a></td><td>{iso(ref.content.created_at)}</td>"
             f"<td>{status}</td></tr>"
         )
     matrix_rows = []
@@ -82,7 +84,7 @@ def render(s: Session, base: str) -> str:
             f"<tr><td>{escape(consumer.name if consumer else '')}</td><td>{escape(cv)}</td>"
             f"<td>{escape(provider.name if provider else '')}</td><td>{escape(pv.number if pv else '')}</td>"
             f"<td class='{'ok' if ver.success else 'bad'}'>{'success' if ver.success else 'failed'}</td>"
-            f"<td>{svc.iso(ver.created_at)}</td></tr>"
+            f"<td>{iso(ver.created_at)}</td></tr>"
         )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>assay broker</title><style>{_STYLE}</style></head>

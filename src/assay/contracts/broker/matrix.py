@@ -20,7 +20,6 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from assay.contracts.broker import service as svc
 from assay.contracts.broker.models import (
     Environment,
     PactContent,
@@ -30,6 +29,11 @@ from assay.contracts.broker.models import (
     Verification,
     Version,
 )
+from assay.contracts.broker.services.deployments import env_versions, in_environment
+from assay.contracts.broker.services.environments import require_environment_named
+from assay.contracts.broker.services.errors import invalid
+from assay.contracts.broker.services.pacticipants import find_pacticipant, find_version, latest_version
+from assay.contracts.broker.services.verifications import latest_verification
 
 
 @dataclass
@@ -117,16 +121,16 @@ def _bool(value: Any) -> bool:
 def selectors_from_query(query: dict[str, Any]) -> list[Selector]:
     raw = query.get("q")
     if raw is None:
-        raise svc.invalid("q", "Please provide 1 or more version selectors.")
+        raise invalid("q", "Please provide 1 or more version selectors.")
     if isinstance(raw, dict):
         raw = [raw]
     if not isinstance(raw, list) or not raw or not all(isinstance(q, dict) for q in raw):
-        raise svc.invalid("q", "Please provide 1 or more version selectors.")
+        raise invalid("q", "Please provide 1 or more version selectors.")
     out = []
     for i, q in enumerate(raw):
         name = q.get("pacticipant")
         if not isinstance(name, str) or not name:
-            raise svc.invalid("q", f"Please specify the pacticipant name for selector {i + 1}")
+            raise invalid("q", f"Please specify the pacticipant name for selector {i + 1}")
         out.append(
             Selector(
                 pacticipant=name,
@@ -140,6 +144,72 @@ def selectors_from_query(query: dict[str, Any]) -> list[Selector]:
     return out
 
 
+@dataclass
+class MatrixQuery:
+    """What a /matrix or /can-i-deploy request asks: whose versions, against what, ignoring whom."""
+
+    selectors: list[Selector]
+    target: Target
+    ignore: list[Selector]
+    limit: int
+
+
+def parse_query(s: Session, params: dict[str, Any], *, can_i_deploy: bool) -> MatrixQuery:
+    """The query of a /matrix or /can-i-deploy request (Rack-style parameters, see rackquery), as the
+    Pact Broker reads it; a located 400 BrokerError for a missing pacticipant, environment or a bad limit."""
+    if can_i_deploy:
+        name = params.get("pacticipant")
+        if not name:
+            raise invalid("pacticipant", "Please specify the pacticipant")
+        selectors = [
+            Selector(
+                pacticipant=name,
+                version=params.get("version") or None,
+                latest=not params.get("version"),
+                tag=params.get("tag") or None,
+                branch=params.get("branch") or None,
+                main_branch=str(params.get("mainBranch", "")).lower() == "true",
+            )
+        ]
+        if selectors[0].tag or selectors[0].branch:
+            selectors[0].latest = True
+        env_name = params.get("environment") or params.get("to-environment")
+        if not env_name:
+            raise invalid("environment", "Please specify the environment")
+        target = Target(environment=require_environment_named(s, env_name))
+        ignore_raw = params.get("ignore") or []
+        ignore = [
+            Selector(pacticipant=i)
+            if isinstance(i, str)
+            else Selector(pacticipant=i.get("pacticipant", ""), version=i.get("version"))
+            for i in (ignore_raw if isinstance(ignore_raw, list) else [ignore_raw])
+        ]
+    else:
+        selectors = selectors_from_query(params)
+        target = Target()
+        if params.get("environment"):
+            target.environment = require_environment_named(s, params["environment"])
+        elif params.get("tag"):
+            target.tag = params["tag"]
+        elif str(params.get("mainBranch", "")).lower() == "true":
+            target.main_branch = True
+        elif str(params.get("latest", "")).lower() == "true":
+            target.latest = True
+        ignore_raw = params.get("ignore") or []
+        if isinstance(ignore_raw, dict):
+            ignore_raw = [ignore_raw]
+        ignore = [
+            Selector(pacticipant=i.get("pacticipant", ""), version=i.get("version"))
+            for i in ignore_raw
+            if isinstance(i, dict)
+        ]
+    try:
+        limit = int(params.get("limit") or 100)
+    except ValueError as exc:
+        raise invalid("limit", "limit must be an integer") from exc
+    return MatrixQuery(selectors, target, ignore, limit)
+
+
 def resolve_selector(s: Session, sel: Selector) -> tuple[Pacticipant, list[Version]]:
     if sel.version is not None:  # the common case, in one round trip
         found = s.execute(
@@ -148,22 +218,22 @@ def resolve_selector(s: Session, sel: Selector) -> tuple[Pacticipant, list[Versi
             .where(Pacticipant.name == sel.pacticipant)
         ).first()
         if found is None:
-            raise svc.invalid("q", f"Pacticipant {sel.pacticipant} not found")
+            raise invalid("q", f"Pacticipant {sel.pacticipant} not found")
         return found[0], [found[1]] if found[1] is not None else []
-    p = svc.find_pacticipant(s, sel.pacticipant)
+    p = find_pacticipant(s, sel.pacticipant)
     if p is None:
-        raise svc.invalid("q", f"Pacticipant {sel.pacticipant} not found")
+        raise invalid("q", f"Pacticipant {sel.pacticipant} not found")
     if sel.tag is not None:
         if sel.latest:
-            v = svc.latest_version(s, p, tag=sel.tag)
+            v = latest_version(s, p, tag=sel.tag)
             return p, [v] if v else []
         ids = s.scalars(select(Tag.version_id).where(Tag.pacticipant_id == p.id, Tag.name == sel.tag)).all()
         return p, [v for v in (s.get(Version, i) for i in ids) if v]
     if sel.branch is not None or sel.main_branch:
         branch = sel.branch or p.main_branch
-        v = svc.latest_version(s, p, branch=branch) if branch else None
+        v = latest_version(s, p, branch=branch) if branch else None
         return p, [v] if v else []
-    v = svc.latest_version(s, p)
+    v = latest_version(s, p)
     return p, [v] if v else []
 
 
@@ -174,11 +244,11 @@ def _target_versions(
         assert env_cache is not None
         return sorted(env_cache.get(p.id, set()))
     if target.tag is not None:
-        v = svc.latest_version(s, p, tag=target.tag)
+        v = latest_version(s, p, tag=target.tag)
     elif target.main_branch:
-        v = svc.latest_version(s, p, branch=p.main_branch) if p.main_branch else None
+        v = latest_version(s, p, branch=p.main_branch) if p.main_branch else None
     else:
-        v = svc.latest_version(s, p)
+        v = latest_version(s, p)
     return [v.id] if v else []
 
 
@@ -224,7 +294,7 @@ def _rows_as_consumer(
     if target.given:
         if target.environment is not None:
             in_env = (
-                svc.env_versions(s, target.environment, [prov.id for _pub, prov, _c in entries])
+                env_versions(s, target.environment, [prov.id for _pub, prov, _c in entries])
                 if entries
                 else {}
             )
@@ -290,7 +360,7 @@ def _rows_as_provider(
             # the pacts whose consumer version is in the environment, in one query
             entries = s.execute(
                 base.where(
-                    PactPublication.consumer_version_id.in_(svc.in_environment(target.environment)),
+                    PactPublication.consumer_version_id.in_(in_environment(target.environment)),
                     PactPublication.consumer_id != provider.id,
                 )
             ).all()
@@ -348,7 +418,7 @@ def _rows_between(s: Session, a: Version, b: Version) -> list[Row]:
         provider = s.get(Pacticipant, provider_v.pacticipant_id)
         content = s.get(PactContent, pub.pact_content_id)
         assert consumer is not None and provider is not None and content is not None
-        ver = svc.latest_verification(s, content.id, provider_v.id)
+        ver = latest_verification(s, content.id, provider_v.id)
         rows.append(Row(consumer, consumer_v, provider, provider_v, content, pub.created_at, ver))
     return rows
 
@@ -362,15 +432,15 @@ def compute(
     limit: int = 100,
 ) -> MatrixResult:
     if not selectors:
-        raise svc.invalid("q", "Please provide 1 or more version selectors.")
+        raise invalid("q", "Please provide 1 or more version selectors.")
     ignore = ignore or []
     ignored_names = {i.pacticipant for i in ignore if i.version is None}
     ignored_versions = {(i.pacticipant, i.version) for i in ignore if i.version is not None}
     reasons_err: list[str] = []
     warnings: list[str] = []
     for i in ignore:
-        p = svc.find_pacticipant(s, i.pacticipant)
-        if p is None or (i.version is not None and svc.find_version(s, p, i.version) is None):
+        p = find_pacticipant(s, i.pacticipant)
+        if p is None or (i.version is not None and find_version(s, p, i.version) is None):
             warnings.append(f"WARNING: Cannot ignore {i.describe()}")
     resolved: list[tuple[Selector, Pacticipant, list[Version]]] = []
     for sel in selectors:

@@ -24,8 +24,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from assay.contracts import bidirectional
-from assay.contracts.broker import service as svc
 from assay.contracts.broker.models import PactContent, Pacticipant, ProviderContract, Verification, Version
+from assay.contracts.broker.services.errors import invalid
+from assay.contracts.broker.services.pacticipants import (
+    ensure_branch_version,
+    ensure_pacticipant,
+    ensure_tag,
+    ensure_version,
+    find_version,
+)
+from assay.contracts.broker.services.publishing import parse_pact
+from assay.contracts.broker.services.values import check_name, now
 
 # How many of a provider's newest pact contents / contracts one publication is cross-checked against.
 CROSS_CHECK_LIMIT = 200
@@ -34,11 +43,11 @@ VERIFIER = {"implementation": "assay bi-directional", "clientLanguage": {"name":
 
 def _decode(value: Any, field_name: str) -> str:
     if not isinstance(value, str) or not value:
-        raise svc.invalid(field_name, f"{field_name} must be base64 text")
+        raise invalid(field_name, f"{field_name} must be base64 text")
     try:
         return base64.b64decode(value, validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError) as exc:
-        raise svc.invalid(field_name, f"{field_name} is not valid base64 of UTF-8 text ({exc})") from exc
+        raise invalid(field_name, f"{field_name} is not valid base64 of UTF-8 text ({exc})") from exc
 
 
 def parse_openapi(text: str, content_type: str) -> dict[str, Any]:
@@ -46,11 +55,11 @@ def parse_openapi(text: str, content_type: str) -> dict[str, Any]:
     try:
         doc = json.loads(text) if "json" in content_type.lower() else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:
-        raise svc.invalid("contract.content", f"not valid {content_type}: {exc}") from exc
+        raise invalid("contract.content", f"not valid {content_type}: {exc}") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("paths"), dict):
-        raise svc.invalid("contract.content", "not an OpenAPI document (no 'paths' object)")
+        raise invalid("contract.content", "not an OpenAPI document (no 'paths' object)")
     if not str(doc.get("openapi", "")).startswith("3."):
-        raise svc.invalid(
+        raise invalid(
             "contract.content", "only OpenAPI 3.0 and 3.1 documents are supported ('openapi': '3.x')"
         )
     return doc
@@ -60,37 +69,37 @@ def publish(
     s: Session, provider_name: str, body: Any
 ) -> tuple[ProviderContract, Version, list[Verification]]:
     if not isinstance(body, dict):
-        raise svc.invalid("body", "The request body must be a JSON object")
+        raise invalid("body", "The request body must be a JSON object")
     number = body.get("pacticipantVersionNumber")
     if not isinstance(number, str) or not number.strip():
-        raise svc.invalid("pacticipantVersionNumber", "pacticipantVersionNumber is missing")
+        raise invalid("pacticipantVersionNumber", "pacticipantVersionNumber is missing")
     contract = body.get("contract")
     if not isinstance(contract, dict):
-        raise svc.invalid(
+        raise invalid(
             "contract", "contract must be an object with content, contentType and specification"
         )
     spec = contract.get("specification", "oas")
     if spec != "oas":
-        raise svc.invalid("contract.specification", f"only 'oas' (OpenAPI) is supported, got {spec!r}")
+        raise invalid("contract.specification", f"only 'oas' (OpenAPI) is supported, got {spec!r}")
     content_type = str(contract.get("contentType") or "application/yaml")
     text = _decode(contract.get("content"), "contract.content")
     doc = parse_openapi(text, content_type)
     selfv = contract.get("selfVerificationResults") or contract.get("verificationResults")
     if selfv is not None and not (isinstance(selfv, dict) and isinstance(selfv.get("success"), bool)):
-        raise svc.invalid(
+        raise invalid(
             "contract.selfVerificationResults", "selfVerificationResults needs success: true|false"
         )
 
-    provider, _ = svc.ensure_pacticipant(s, svc.check_name("provider", provider_name))
-    version, _ = svc.ensure_version(s, provider, number)
+    provider, _ = ensure_pacticipant(s, check_name("provider", provider_name))
+    version, _ = ensure_version(s, provider, number)
     if isinstance(body.get("branch"), str) and body["branch"]:
-        svc.ensure_branch_version(s, provider, version, body["branch"])
+        ensure_branch_version(s, provider, version, body["branch"])
     for tag in body.get("tags") or []:
         if isinstance(tag, str) and tag:
-            svc.ensure_tag(s, version, tag)
+            ensure_tag(s, version, tag)
     row = s.scalar(select(ProviderContract).where(ProviderContract.provider_version_id == version.id))
     if row is None:
-        row = ProviderContract(provider_id=provider.id, provider_version_id=version.id, created_at=svc.now())
+        row = ProviderContract(provider_id=provider.id, provider_version_id=version.id, created_at=now())
         s.add(row)
     row.specification, row.content_type, row.content = spec, content_type, text
     row.build_url = body.get("buildUrl") if isinstance(body.get("buildUrl"), str) else None
@@ -140,7 +149,7 @@ def _parsed(text: str, content_type: str) -> dict[str, Any]:
 def _record(
     s: Session, row: ProviderContract, doc: dict[str, Any], version: Version, content: PactContent
 ) -> Verification:
-    pact = svc.parse_pact(content.content, "pact")
+    pact = parse_pact(content.content, "pact")
     result = bidirectional.cross_check(doc, pact)
     self_ok = row.self_verification_success is not False
     results = [
@@ -177,7 +186,7 @@ def _record(
         build_url=row.build_url,
         test_results=json.dumps(results),
         verified_by=json.dumps(VERIFIER),
-        created_at=svc.now(),
+        created_at=now(),
         kind="bidirectional",
     )
     s.add(ver)
@@ -186,7 +195,7 @@ def _record(
 
 
 def contract_for(s: Session, provider: Pacticipant, number: str) -> ProviderContract | None:
-    version = svc.find_version(s, provider, number)
+    version = find_version(s, provider, number)
     if version is None:
         return None
     return s.scalar(select(ProviderContract).where(ProviderContract.provider_version_id == version.id))

@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from assay.contracts.broker import service as svc
 from assay.contracts.broker.models import (
     Branch,
     BranchVersion,
@@ -31,6 +30,11 @@ from assay.contracts.broker.models import (
     Tag,
     Version,
 )
+from assay.contracts.broker.services.environments import find_environment
+from assay.contracts.broker.services.errors import BrokerError, invalid
+from assay.contracts.broker.services.pacticipants import require_pacticipant
+from assay.contracts.broker.services.values import as_utc
+from assay.contracts.broker.services.verifications import successfully_verified_by_branch
 
 SELECTOR_KEYS = {
     "mainBranch",
@@ -58,8 +62,8 @@ class Picked:
     wip: bool = False
 
 
-def _err(message: str) -> svc.BrokerError:
-    return svc.invalid("consumerVersionSelectors", message)
+def _err(message: str) -> BrokerError:
+    return invalid("consumerVersionSelectors", message)
 
 
 def validate_selectors(s: Session, selectors: Any, provider_branch: str | None) -> list[dict[str, Any]]:
@@ -100,7 +104,7 @@ def validate_selectors(s: Session, selectors: Any, provider_branch: str | None) 
             raise _err(f"{where}: fallbackBranch can only be set if branch is set")
         if sel.get("matchingBranch") and not provider_branch:
             raise _err(f"{where}: matchingBranch can only be used if providerVersionBranch is set")
-        if sel.get("environment") and svc.find_environment(s, name=sel["environment"]) is None:
+        if sel.get("environment") and find_environment(s, name=sel["environment"]) is None:
             raise _err(f"{where}: environment with name '{sel['environment']}' does not exist")
         out.append(sel)
     return out
@@ -253,7 +257,7 @@ def _select(
             or sel.get("deployedOrReleased")
             or sel.get("environment")
         ):
-            env = svc.find_environment(s, name=sel["environment"]) if sel.get("environment") else None
+            env = find_environment(s, name=sel["environment"]) if sel.get("environment") else None
             both = bool(sel.get("deployedOrReleased")) or (
                 not sel.get("deployed") and not sel.get("released")
             )
@@ -283,22 +287,22 @@ def _default_selectors(s: Session, provider: Pacticipant) -> list[tuple[int, str
 
 
 def pacts_for_verification(s: Session, provider_name: str, body: dict[str, Any]) -> list[Picked]:
-    provider = svc.require_pacticipant(s, provider_name)
+    provider = require_pacticipant(s, provider_name)
     provider_branch = body.get("providerVersionBranch") or None
     provider_tags = body.get("providerVersionTags") or []
     if not isinstance(provider_tags, list):
-        raise svc.invalid("providerVersionTags", "providerVersionTags must be an array of strings")
+        raise invalid("providerVersionTags", "providerVersionTags must be an array of strings")
     selectors = validate_selectors(s, body.get("consumerVersionSelectors"), provider_branch)
     include_pending = bool(body.get("includePendingStatus"))
     wip_since_raw = body.get("includeWipPactsSince")
     wip_since: datetime | None = None
     if wip_since_raw:
         try:
-            wip_since = svc.as_utc(datetime.fromisoformat(str(wip_since_raw).replace("Z", "+00:00")))
+            wip_since = as_utc(datetime.fromisoformat(str(wip_since_raw).replace("Z", "+00:00")))
         except ValueError as exc:
-            raise svc.invalid("includeWipPactsSince", f"'{wip_since_raw}' is not an ISO 8601 date") from exc
+            raise invalid("includeWipPactsSince", f"'{wip_since_raw}' is not an ISO 8601 date") from exc
         if not include_pending:
-            raise svc.invalid(
+            raise invalid(
                 "includeWipPactsSince", "WIP pacts can only be included when includePendingStatus is true"
             )
 
@@ -342,7 +346,7 @@ def pacts_for_verification(s: Session, provider_name: str, body: dict[str, Any])
             picked.reasons.append(text)
 
     if include_pending:
-        verified = svc.successfully_verified_by_branch(
+        verified = successfully_verified_by_branch(
             s, list(by_content), provider, provider_branch, provider_tags
         )
         for cid, picked in by_content.items():
@@ -378,13 +382,13 @@ def _wip(
                 PactPublication.consumer_version_id == cv_id, PactPublication.provider_id == provider.id
             )
         )
-        if pub is None or svc.as_utc(pub.created_at) < since or pub.pact_content_id in already:
+        if pub is None or as_utc(pub.created_at) < since or pub.pact_content_id in already:
             continue
         kind = "branch" if (consumer_id, name, cv_id) in branch_heads else "tag"
         heads.setdefault(pub.pact_content_id, (cv_id, f"{kind} '{name}'"))
     if not heads:
         return []
-    verified = svc.successfully_verified_by_branch(s, list(heads), provider, branch, tags)
+    verified = successfully_verified_by_branch(s, list(heads), provider, branch, tags)
     out = []
     for cid, (cv_id, where) in heads.items():
         if cid in verified:

@@ -21,8 +21,10 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from assay.contracts.broker import service as svc
 from assay.contracts.broker.models import Webhook, WebhookExecution
+from assay.contracts.broker.services.errors import BrokerError, invalid
+from assay.contracts.broker.services.publishing import Event
+from assay.contracts.broker.services.values import now
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +41,7 @@ _PLACEHOLDER = re.compile(r"\$\{pactbroker\.([A-Za-z]+)\}")
 def validate(body: Any) -> dict[str, Any]:
     """Check a webhook definition; raise the Pact Broker's 400 shape on any problem."""
     if not isinstance(body, dict):
-        raise svc.invalid("body", "The request body must be a JSON object")
+        raise invalid("body", "The request body must be a JSON object")
     errors: dict[str, list[str]] = {}
     events = body.get("events")
     names: list[str] = []
@@ -67,7 +69,7 @@ def validate(body: Any) -> dict[str, Any]:
         if role in body and not (isinstance(body[role], dict) and isinstance(body[role].get("name"), str)):
             errors[role] = [f"{role} must be an object with a name"]
     if errors:
-        raise svc.BrokerError(400, "Invalid webhook", errors=errors)
+        raise BrokerError(400, "Invalid webhook", errors=errors)
     return {"events": names, "request": req}
 
 
@@ -112,7 +114,7 @@ class Dispatcher:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
 
-    def params_for(self, event: svc.Event, base_url: str) -> dict[str, str]:
+    def params_for(self, event: Event, base_url: str) -> dict[str, str]:
         c = event.context
         provider, consumer = quote(c.get("provider", ""), safe=""), quote(c.get("consumer", ""), safe="")
         pact_url = f"{base_url}/pacts/provider/{provider}/consumer/{consumer}/pact-version/{c.get('sha')}"
@@ -139,7 +141,7 @@ class Dispatcher:
         return list(s.scalars(select(Webhook).where(Webhook.enabled.is_(True))).all())
 
     def deliveries(
-        self, s: Session, events: list[svc.Event], base_url: str, hooks: list[Webhook] | None = None
+        self, s: Session, events: list[Event], base_url: str, hooks: list[Webhook] | None = None
     ) -> list[Delivery]:
         out: list[Delivery] = []
         if hooks is None:
@@ -155,7 +157,7 @@ class Dispatcher:
                 out.append(self.delivery_for(hook, event, base_url))
         return out
 
-    def delivery_for(self, hook: Webhook, event: svc.Event, base_url: str) -> Delivery:
+    def delivery_for(self, hook: Webhook, event: Event, base_url: str) -> Delivery:
         req = json.loads(hook.request)
         params = self.params_for(event, base_url)
         body = req.get("body")
@@ -176,7 +178,7 @@ class Dispatcher:
             rendered_body,
         )
 
-    def fire(self, events: list[svc.Event], base_url: str) -> None:
+    def fire(self, events: list[Event], base_url: str) -> None:
         if not events:
             return
         with self.sessions() as s:
@@ -222,7 +224,7 @@ class Dispatcher:
                         request_body=d.body,
                         response_body=response_body,
                         error=error,
-                        created_at=svc.now(),
+                        created_at=now(),
                     )
                 )
             if ok:

@@ -1,14 +1,11 @@
-"""Every fault type, one module each; importing this package registers them."""
+"""Every fault type, one module each; importing this package registers them.
 
-from assay.faults.kinds import (
-    disk_fill,
-    export_only,
-    inprocess,
-    network,
-    network_loss,
-    process_kill,
-    process_pause,
-    stress,
-)
+Each module registers its types itself (`@register`, assay.faults.registry), so adding a
+fault type is adding its file.
+"""
 
-__all__ = ["disk_fill", "export_only", "inprocess", "network", "network_loss", "process_kill", "process_pause", "stress"]
+import importlib
+import pkgutil
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")

@@ -1,48 +1,24 @@
 """The toxic registry: type name -> toxic class, and building one from JSON attributes.
 
-A new toxic is one file with one frozen dataclass; register it in REGISTRY below.
+A new toxic is one file with one frozen dataclass decorated with `@register` (toxics.base).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import importlib
 import math
+import pkgutil
 from typing import Any
 
 from assay.faults.errors import INVALID_TOXIC_TYPE
-from assay.faults.toxics.bandwidth import BandwidthToxic
-from assay.faults.toxics.base import AttributeError_, Toxic
-from assay.faults.toxics.http_abort import HttpAbortToxic
-from assay.faults.toxics.http_corrupt import HttpCorruptToxic
-from assay.faults.toxics.http_delay import HttpDelayToxic
-from assay.faults.toxics.http_error import HttpErrorToxic
-from assay.faults.toxics.http_headers import HttpHeadersToxic
-from assay.faults.toxics.http_truncate import HttpTruncateToxic
-from assay.faults.toxics.latency import LatencyToxic
-from assay.faults.toxics.limit_data import LimitDataToxic
-from assay.faults.toxics.noop import NoopToxic
-from assay.faults.toxics.rate_limit import RateLimitToxic
-from assay.faults.toxics.reset_peer import ResetPeerToxic
-from assay.faults.toxics.slicer import SlicerToxic
-from assay.faults.toxics.slow_close import SlowCloseToxic
-from assay.faults.toxics.timeout import TimeoutToxic
+from assay.faults.toxics.base import REGISTRY, AttributeError_, Toxic, register
 
-REGISTRY: dict[str, type[Toxic]] = {}
-
-
-def register(cls: type[Toxic]) -> type[Toxic]:
-    REGISTRY[cls.type_name] = cls
-    return cls
-
-
-for _cls in (
-    LatencyToxic, BandwidthToxic, SlowCloseToxic, TimeoutToxic, ResetPeerToxic,
-    SlicerToxic, LimitDataToxic, NoopToxic,
-    HttpErrorToxic, HttpDelayToxic, HttpAbortToxic, HttpCorruptToxic, HttpTruncateToxic, HttpHeadersToxic,
-    RateLimitToxic,
-):
-    register(_cls)
+# Every module of this package is a toxic file that registers itself (`@register`), as each
+# Toxiproxy toxic does in its init(): adding a toxic is adding its file, nothing else.
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
 
 
 class BadAttributes(ValueError):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from assay.faults.toxics.base import DATA, Chunk, Interrupted, Stub, Toxic
+from assay.faults.toxics.base import DATA, Chunk, Interrupted, Stub, Toxic, register
 
 
+@register
 @dataclasses.dataclass(frozen=True)
 class BandwidthToxic(Toxic):
     type_name = "bandwidth"

@@ -14,7 +14,7 @@ import asyncio
 import dataclasses
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 if TYPE_CHECKING:
     from assay.faults.link import Link
@@ -95,6 +95,21 @@ class Toxic(abc.ABC):
 
     def attributes(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+
+ToxicClass = TypeVar("ToxicClass", bound=type["Toxic"])
+
+# type name -> toxic class; each toxic's own file adds itself with @register (see toxics/__init__.py)
+REGISTRY: dict[str, type[Toxic]] = {}
+
+
+def register(cls: ToxicClass) -> ToxicClass:
+    """Class decorator: make a toxic available by its `type_name` (Toxiproxy's Register in each toxic's init)."""
+    if not cls.type_name or cls.type_name in REGISTRY:
+        raise ValueError(f"toxic {cls.__name__}: type_name {cls.type_name!r} is empty or already registered")
+    REGISTRY[cls.type_name] = cls
+    return cls
 
 
 class Stub:

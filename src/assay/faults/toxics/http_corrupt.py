@@ -9,10 +9,11 @@ import dataclasses
 import random
 
 from assay.faults.httpmsg import Head, dechunk
-from assay.faults.toxics.base import Stub
+from assay.faults.toxics.base import Stub, register
 from assay.faults.toxics.http_base import BUFFER, HttpState, HttpToxic
 
 
+@register
 @dataclasses.dataclass(frozen=True)
 class HttpCorruptToxic(HttpToxic):
     type_name = "http_corrupt"

@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 
 from assay.faults.httpmsg import Head
-from assay.faults.toxics.base import Interrupted, Stub
+from assay.faults.toxics.base import Interrupted, Stub, register
 from assay.faults.toxics.http_base import PASS, HttpState, HttpToxic
 
 
+@register
 @dataclasses.dataclass(frozen=True)
 class HttpDelayToxic(HttpToxic):
     type_name = "http_delay"

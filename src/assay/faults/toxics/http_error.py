@@ -9,13 +9,14 @@ from http import HTTPStatus
 from typing import Any
 
 from assay.faults.httpmsg import Head
-from assay.faults.toxics.base import AttributeError_, Stub
+from assay.faults.toxics.base import AttributeError_, Stub, register
 from assay.faults.toxics.http_base import SWALLOW, HttpState, HttpToxic, check_header_value, check_headers
 
 TEXT = "text/plain; charset=utf-8"
 JSON = "application/json"
 
 
+@register
 @dataclasses.dataclass(frozen=True)
 class HttpErrorToxic(HttpToxic):
     type_name = "http_error"

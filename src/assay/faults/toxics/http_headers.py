@@ -7,7 +7,7 @@ import dataclasses
 from typing import Any
 
 from assay.faults.httpmsg import Head
-from assay.faults.toxics.base import Stub
+from assay.faults.toxics.base import Stub, register
 from assay.faults.toxics.http_base import (
     PASS,
     HttpState,
@@ -18,6 +18,7 @@ from assay.faults.toxics.http_base import (
 )
 
 
+@register
 @dataclasses.dataclass(frozen=True)
 class HttpHeadersToxic(HttpToxic):
     type_name = "http_headers"

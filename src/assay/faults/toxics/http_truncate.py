@@ -6,10 +6,11 @@ from __future__ import annotations
 import dataclasses
 
 from assay.faults.httpmsg import Head
-from assay.faults.toxics.base import Stub
+from assay.faults.toxics.base import Stub, register
 from assay.faults.toxics.http_base import TRUNCATE, HttpState, HttpToxic
 
 
+@register
 @dataclasses.dataclass(frozen=True)
 class HttpTruncateToxic(HttpToxic):
     type_name = "http_truncate"

@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 import random
 
-from assay.faults.toxics.base import DATA, Interrupted, Stub, Toxic
+from assay.faults.toxics.base import DATA, Interrupted, Stub, Toxic, register
 
 
+@register
 @dataclasses.dataclass(frozen=True)
 class LatencyToxic(Toxic):
     type_name = "latency"

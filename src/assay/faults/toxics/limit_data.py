@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from assay.faults.toxics.base import DATA, Chunk, Stub, Toxic
+from assay.faults.toxics.base import DATA, Chunk, Stub, Toxic, register
 
 
 class _Count:
@@ -14,6 +14,7 @@ class _Count:
         self.sent = 0
 
 
+@register
 @dataclasses.dataclass(frozen=True)
 class LimitDataToxic(Toxic):
     type_name = "limit_data"

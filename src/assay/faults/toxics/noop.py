@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from assay.faults.toxics.base import Stub, Toxic, noop_pipe
+from assay.faults.toxics.base import Stub, Toxic, noop_pipe, register
 
 
+@register
 @dataclasses.dataclass(frozen=True)
 class NoopToxic(Toxic):
     type_name = "noop"

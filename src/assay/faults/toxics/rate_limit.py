@@ -8,10 +8,11 @@ import math
 import time
 from collections import deque
 
-from assay.faults.toxics.base import AttributeError_, Stub
+from assay.faults.toxics.base import AttributeError_, Stub, register
 from assay.faults.toxics.http_error import HttpErrorToxic
 
 
+@register
 @dataclasses.dataclass(frozen=True)
 class RateLimitToxic(HttpErrorToxic):
     type_name = "rate_limit"

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from assay.faults.toxics.base import Stub, Toxic
+from assay.faults.toxics.base import Stub, Toxic, register
 
 
+@register
 @dataclasses.dataclass(frozen=True)
 class ResetPeerToxic(Toxic):
     type_name = "reset_peer"

@@ -6,9 +6,10 @@ from __future__ import annotations
 import dataclasses
 import random
 
-from assay.faults.toxics.base import DATA, AttributeError_, Chunk, Interrupted, Stub, Toxic
+from assay.faults.toxics.base import DATA, AttributeError_, Chunk, Interrupted, Stub, Toxic, register
 
 
+@register
 @dataclasses.dataclass(frozen=True)
 class SlicerToxic(Toxic):
     type_name = "slicer"

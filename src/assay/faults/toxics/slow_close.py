@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from assay.faults.toxics.base import DATA, Interrupted, Stub, Toxic
+from assay.faults.toxics.base import DATA, Interrupted, Stub, Toxic, register
 
 
+@register
 @dataclasses.dataclass(frozen=True)
 class SlowCloseToxic(Toxic):
     type_name = "slow_close"

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from assay.faults.toxics.base import DATA, Stub, Toxic
+from assay.faults.toxics.base import DATA, Stub, Toxic, register
 
 
+@register
 @dataclasses.dataclass(frozen=True)
 class TimeoutToxic(Toxic):
     type_name = "timeout"

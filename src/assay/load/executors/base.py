@@ -14,13 +14,96 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Annotated, Any, ClassVar, Protocol
 
-from assay.load.durations import parse_duration
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from assay.load.durations import config_duration_problem, parse_duration
 from assay.load.limits import MAX_ITERATIONS, MAX_RATE_PER_S, MAX_VUS, number_problem
 from assay.load.scenario import ScenarioError
 
-COMMON_KEYS = {"executor", "startTime", "gracefulStop", "exec", "env", "tags", "options"}
+
+def check_duration(value: Any) -> Any:
+    """A pydantic field validator: `value` must be a k6 duration ('30s', '1m30s', '500ms', seconds)."""
+    problem = config_duration_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+class K6Model(BaseModel):
+    """The base of k6 option models: as assay.config.StrictModel (unknown keys are errors), without
+    importing the config readers, which a Python scenario never needs."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)  # built on first use: a Python file never validates with it
+
+
+Duration = Annotated[str | float | int, Field(description="k6 duration: '30s', '1m30s', '500ms', or seconds")]
+
+
+class StageSpec(K6Model):
+    """One stage of a ramping executor: reach `target` over `duration` (k6's target is a whole number)."""
+
+    duration: Duration
+    target: int = Field(ge=0)
+
+    _check_duration = field_validator("duration")(check_duration)
+
+
+class ScenarioSpec(K6Model):
+    """The options every k6 scenario takes (k6's BaseConfig), with k6's names and defaults.
+
+    Each executor subclasses it with its own options (`Executor.Options`); the YAML model is the
+    discriminated union of those (assay.load.spec), and Python files are checked against the same
+    fields (`check_keys`), so the two paths take the same keys.
+    """
+
+    executor: str
+    startTime: Duration = "0s"
+    gracefulStop: Duration = "30s"
+    exec: str = Field(default="default", description="the flow to run: a key of `flows`, or 'default'")
+    env: dict[str, str] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
+    options: dict[str, Any] | None = Field(default=None, description="k6's per-scenario options (e.g. browser); accepted, not used")
+
+    _check_durations = field_validator("startTime", "gracefulStop")(check_duration)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_other_executors_keys(cls, data: Any) -> Any:
+        """A key of another executor, named the way k6 users think of it (a key of none is an unknown key)."""
+        if not isinstance(data, dict):
+            return data
+        from assay.load.executors import EXECUTORS
+
+        own = set(cls.model_fields)
+        elsewhere = set().union(*(c.Options.model_fields for c in EXECUTORS.values()))
+        wrong = sorted({k for k, v in data.items() if v is not None and k in elsewhere} - own)
+        if wrong:
+            takes = ", ".join(sorted(own))
+            raise PydanticCustomError("invalid_scenario", f"executor {data.get('executor')} does not take {', '.join(wrong)} (it takes: {takes})")
+        return data
+
+    @model_validator(mode="after")
+    def _required_keys_given(self) -> ScenarioSpec:
+        missing = sorted(k for k in required_keys(type(self)) if getattr(self, k) is None)
+        if missing:
+            raise PydanticCustomError("invalid_scenario", f"executor {self.executor} needs {', '.join(missing)}")
+        return self
+
+
+def required(**kwargs: Any) -> Any:
+    """A k6 option without a default: None until given, and a located "needs" error when it is not."""
+    return Field(default=None, json_schema_extra={"required_by_k6": True}, **kwargs)
+
+
+def required_keys(model: type[BaseModel]) -> list[str]:
+    """The options of `model` declared with `required()`."""
+    return [k for k, f in model.model_fields.items() if isinstance(f.json_schema_extra, dict) and f.json_schema_extra.get("required_by_k6")]
+
+
+COMMON_KEYS = frozenset(ScenarioSpec.model_fields)
 
 
 @dataclass(frozen=True)
@@ -115,14 +198,25 @@ class ScenarioContext(Protocol):
 
 
 class Executor(ABC):
-    """One k6 executor. Subclasses set `name`, `KEYS`, parse their params and implement `run`."""
+    """One k6 executor. Subclasses set `name` and `Options` (their k6 options), parse their params and implement `run`."""
 
     name: ClassVar[str]
-    KEYS: ClassVar[dict[str, Any]] = {}
+    # the executor's k6 options (names, types, defaults): the one declaration YAML and Python files are checked against
+    Options: ClassVar[type[ScenarioSpec]] = ScenarioSpec
 
     def __init__(self, config: ExecutorConfig, segment: Segment) -> None:
         self.config = config
         self.segment = segment
+
+    @classmethod
+    def keys(cls) -> frozenset[str]:
+        """Every option name this executor takes besides the common ones."""
+        return frozenset(cls.Options.model_fields) - COMMON_KEYS
+
+    @classmethod
+    def default(cls, key: str) -> Any:
+        """k6's default for one of this executor's options (None: the option is required)."""
+        return cls.Options.model_fields[key].get_default(call_default_factory=True)
 
     @classmethod
     @abstractmethod
@@ -176,7 +270,8 @@ def sleep_until(ctx: ScenarioContext, t: float) -> Awaitable[bool]:
 # -- parsing helpers ------------------------------------------------------------------------------------
 
 
-def check_keys(raw: Mapping[str, Any], allowed: set[str], where: str) -> None:
+def check_keys(raw: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:
+    """A located error for the first key neither the executor nor every scenario takes."""
     from difflib import get_close_matches
 
     for key in raw:
@@ -246,7 +341,11 @@ def get_stages(raw: Mapping[str, Any], where: str, *, required: bool = True) -> 
         extra = set(st) - {"duration", "target"}
         if extra:
             raise ScenarioError(f"{w}: unknown key {sorted(extra)[0]!r}; a stage has duration and target")
-        out.append(Stage(get_duration(st, "duration", None, w), get_number(st, "target", None, w, maximum=math.inf)))
+        target = get_number(st, "target", None, w, maximum=math.inf)
+        if target != int(target):
+            # k6's stage target is an integer (VUs, or iterations per timeUnit): 2.5 is rejected there too
+            raise ScenarioError(f"{w}.target: expected a whole number, got {target!r}")
+        out.append(Stage(get_duration(st, "duration", None, w), target))
     return out
 
 

@@ -4,18 +4,40 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
-from assay.load.executors.base import Executor, ScenarioContext, check_keys, get_duration, get_int
+from pydantic import Field, field_validator
 
+from assay.load.executors.base import (
+    Duration,
+    Executor,
+    ScenarioContext,
+    ScenarioSpec,
+    check_duration,
+    check_keys,
+    get_duration,
+    get_int,
+    required,
+)
+
+
+class ConstantVUsOptions(ScenarioSpec):
+    """constant-vus's options, with k6's names and defaults."""
+
+    executor: Literal["constant-vus"] = "constant-vus"
+    vus: int = Field(default=1, ge=0)
+    duration: Duration | None = required()
+
+    _check_durations = field_validator("duration")(check_duration)
 
 class ConstantVUs(Executor):
     name = "constant-vus"
+    Options = ConstantVUsOptions
 
     @classmethod
     def parse_params(cls, raw: Mapping[str, Any], where: str) -> dict[str, Any]:
-        check_keys(raw, {"vus", "duration"}, where)
-        return {"vus": get_int(raw, "vus", 1, where, minimum=1), "duration": get_duration(raw, "duration", None, where, minimum=1.0)}
+        check_keys(raw, cls.keys(), where)
+        return {"vus": get_int(raw, "vus", cls.default("vus"), where, minimum=1), "duration": get_duration(raw, "duration", cls.default("duration"), where, minimum=1.0)}
 
     def max_vus(self) -> int:
         return self.segment.scale(self.config.params["vus"])

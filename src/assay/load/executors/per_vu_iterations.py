@@ -4,21 +4,43 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
-from assay.load.executors.base import Executor, ScenarioContext, check_keys, get_duration, get_int
+from pydantic import Field, field_validator
 
+from assay.load.executors.base import (
+    Duration,
+    Executor,
+    ScenarioContext,
+    ScenarioSpec,
+    check_duration,
+    check_keys,
+    get_duration,
+    get_int,
+)
+
+
+class PerVUIterationsOptions(ScenarioSpec):
+    """per-vu-iterations's options, with k6's names and defaults."""
+
+    executor: Literal["per-vu-iterations"] = "per-vu-iterations"
+    vus: int = Field(default=1, ge=0)
+    iterations: int = Field(default=1, ge=0)
+    maxDuration: Duration = "10m"
+
+    _check_durations = field_validator("maxDuration")(check_duration)
 
 class PerVUIterations(Executor):
     name = "per-vu-iterations"
+    Options = PerVUIterationsOptions
 
     @classmethod
     def parse_params(cls, raw: Mapping[str, Any], where: str) -> dict[str, Any]:
-        check_keys(raw, {"vus", "iterations", "maxDuration"}, where)
+        check_keys(raw, cls.keys(), where)
         return {
-            "vus": get_int(raw, "vus", 1, where, minimum=1),
-            "iterations": get_int(raw, "iterations", 1, where, minimum=1),
-            "maxDuration": get_duration(raw, "maxDuration", "10m", where),
+            "vus": get_int(raw, "vus", cls.default("vus"), where, minimum=1),
+            "iterations": get_int(raw, "iterations", cls.default("iterations"), where, minimum=1),
+            "maxDuration": get_duration(raw, "maxDuration", cls.default("maxDuration"), where),
         }
 
     def max_vus(self) -> int:

@@ -8,35 +8,55 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
 
 from assay.load.executors.arrival import ArrivalRateExecutor
 from assay.load.executors.base import (
+    Duration,
+    ScenarioSpec,
+    StageSpec,
+    check_duration,
     check_keys,
     get_duration,
     get_int,
     get_number,
     get_stages,
+    required,
     stages_duration,
 )
 from assay.load.limits import MAX_RATE_PER_S
 from assay.load.scenario import ScenarioError
 
 
+class RampingArrivalRateOptions(ScenarioSpec):
+    """ramping-arrival-rate's options, with k6's names and defaults."""
+
+    executor: Literal["ramping-arrival-rate"] = "ramping-arrival-rate"
+    startRate: float = Field(default=0, ge=0)
+    timeUnit: Duration = "1s"
+    stages: list[StageSpec] | None = required()
+    preAllocatedVUs: int | None = required(ge=0)
+    maxVUs: int | None = Field(default=None, ge=0, description="default: preAllocatedVUs")
+
+    _check_durations = field_validator("timeUnit")(check_duration)
+
 class RampingArrivalRate(ArrivalRateExecutor):
     name = "ramping-arrival-rate"
+    Options = RampingArrivalRateOptions
 
     @classmethod
     def parse_params(cls, raw: Mapping[str, Any], where: str) -> dict[str, Any]:
-        check_keys(raw, {"startRate", "timeUnit", "stages", "preAllocatedVUs", "maxVUs"}, where)
-        time_unit = get_duration(raw, "timeUnit", "1s", where)
+        check_keys(raw, cls.keys(), where)
+        time_unit = get_duration(raw, "timeUnit", cls.default("timeUnit"), where)
         if time_unit <= 0:
             raise ScenarioError(f"{where}.timeUnit: must be greater than 0")
-        pre = get_int(raw, "preAllocatedVUs", None, where, minimum=1)
+        pre = get_int(raw, "preAllocatedVUs", cls.default("preAllocatedVUs"), where, minimum=1)
         max_vus = get_int(raw, "maxVUs", pre, where, minimum=1)
         if max_vus < pre:
             raise ScenarioError(f"{where}.maxVUs ({max_vus}) must be at least preAllocatedVUs ({pre})")
-        start_rate = get_number(raw, "startRate", 0, where, maximum=MAX_RATE_PER_S * time_unit)
+        start_rate = get_number(raw, "startRate", cls.default("startRate"), where, maximum=MAX_RATE_PER_S * time_unit)
         stages = get_stages(raw, where)
         for i, st in enumerate(stages):
             if st.target / time_unit > MAX_RATE_PER_S:

@@ -9,17 +9,24 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
 
 from assay.load.executors.base import (
+    Duration,
     Executor,
     ScenarioContext,
+    ScenarioSpec,
     Stage,
+    StageSpec,
+    check_duration,
     check_keys,
     get_duration,
     get_int,
     get_stages,
     interpolate,
+    required,
     stages_duration,
 )
 from assay.load.limits import MAX_VUS
@@ -27,26 +34,34 @@ from assay.load.limits import MAX_VUS
 TICK = 0.02
 
 
+
+class RampingVUsOptions(ScenarioSpec):
+    """ramping-vus's options, with k6's names and defaults."""
+
+    executor: Literal["ramping-vus"] = "ramping-vus"
+    startVUs: int = Field(default=1, ge=0)
+    stages: list[StageSpec] | None = required()
+    gracefulRampDown: Duration = "30s"
+
+    _check_durations = field_validator("gracefulRampDown")(check_duration)
+
 class RampingVUs(Executor):
     name = "ramping-vus"
+    Options = RampingVUsOptions
 
     @classmethod
     def parse_params(cls, raw: Mapping[str, Any], where: str) -> dict[str, Any]:
-        check_keys(raw, {"startVUs", "stages", "gracefulRampDown"}, where)
+        check_keys(raw, cls.keys(), where)
         stages = get_stages(raw, where)
         for i, st in enumerate(stages):
-            if st.target != int(st.target):
-                from assay.load.scenario import ScenarioError
-
-                raise ScenarioError(f"{where}.stages[{i}].target: VUs must be a whole number, got {st.target!r}")
             if st.target > MAX_VUS:
                 from assay.load.scenario import ScenarioError
 
                 raise ScenarioError(f"{where}.stages[{i}].target: {int(st.target)} VUs is above the limit of {MAX_VUS}")
         return {
-            "startVUs": get_int(raw, "startVUs", 1, where, minimum=0),
+            "startVUs": get_int(raw, "startVUs", cls.default("startVUs"), where, minimum=0),
             "stages": stages,
-            "gracefulRampDown": get_duration(raw, "gracefulRampDown", "30s", where),
+            "gracefulRampDown": get_duration(raw, "gracefulRampDown", cls.default("gracefulRampDown"), where),
         }
 
     def _scaled(self) -> tuple[int, list[Stage]]:

@@ -4,23 +4,45 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
-from assay.load.executors.base import Executor, ScenarioContext, check_keys, get_duration, get_int
+from pydantic import Field, field_validator
+
+from assay.load.executors.base import (
+    Duration,
+    Executor,
+    ScenarioContext,
+    ScenarioSpec,
+    check_duration,
+    check_keys,
+    get_duration,
+    get_int,
+)
 from assay.load.scenario import ScenarioError
 
 
+class SharedIterationsOptions(ScenarioSpec):
+    """shared-iterations's options, with k6's names and defaults."""
+
+    executor: Literal["shared-iterations"] = "shared-iterations"
+    vus: int = Field(default=1, ge=0)
+    iterations: int = Field(default=1, ge=0)
+    maxDuration: Duration = "10m"
+
+    _check_durations = field_validator("maxDuration")(check_duration)
+
 class SharedIterations(Executor):
     name = "shared-iterations"
+    Options = SharedIterationsOptions
 
     @classmethod
     def parse_params(cls, raw: Mapping[str, Any], where: str) -> dict[str, Any]:
-        check_keys(raw, {"vus", "iterations", "maxDuration"}, where)
-        vus = get_int(raw, "vus", 1, where, minimum=1)
-        iterations = get_int(raw, "iterations", 1, where, minimum=1)
+        check_keys(raw, cls.keys(), where)
+        vus = get_int(raw, "vus", cls.default("vus"), where, minimum=1)
+        iterations = get_int(raw, "iterations", cls.default("iterations"), where, minimum=1)
         if iterations < vus:
             raise ScenarioError(f"{where}: iterations ({iterations}) must be at least vus ({vus})")
-        return {"vus": vus, "iterations": iterations, "maxDuration": get_duration(raw, "maxDuration", "10m", where)}
+        return {"vus": vus, "iterations": iterations, "maxDuration": get_duration(raw, "maxDuration", cls.default("maxDuration"), where)}
 
     def max_vus(self) -> int:
         return min(self.segment.scale(self.config.params["vus"]), self.iterations())

@@ -10,98 +10,38 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import ipaddress
-import json as _json
-import socket
-import ssl
-import struct
 import time
 import zlib
 from collections.abc import Coroutine, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import urlencode, urljoin
 
-from assay.load.http.connection import COMPILED, DEFAULT_MAX_BODY, Connection
+from assay.load.http.connection import DEFAULT_MAX_BODY, Connection
 from assay.load.http.cookies import CookieJar
 from assay.load.http.errors import (
     DECOMPRESSION,
     GENERIC,
-    INVALID_URL,
     REQUEST_TIMEOUT,
     TOO_MANY_REDIRECTS,
     RequestError,
-    classify,
 )
+from assay.load.http.pool import ConnectionPool
 from assay.load.http.response import Request, Response, Timings
+from assay.load.http.series import NO_KEY, FrozenTags, name_and_tag_key, pack_row, series_key
+from assay.load.http.static import REDIRECTS, StaticRequest, StaticRun
+from assay.load.http.wire import (
+    URL_CACHE,
+    USER_AGENT,
+    auth_header,
+    decompress,
+    encode_body,
+    head_bytes,
+    parse_url,
+)
 
 if TYPE_CHECKING:
     from assay.load.sink import MetricsSink
-
 _perf = time.perf_counter
-USER_AGENT = "assay/0.1 (https://github.com/assay)"
-
-# url -> (https, host, port, target, host_header, userinfo, pool key, path without query)
-_Parsed = tuple[bool, str, int, str, str, str, tuple[str, str, int], str]
-_URL_CACHE: dict[str, _Parsed] = {}
-_URL_CACHE_MAX = 10_000
-
-
-def parse_url(url: str) -> _Parsed:
-    cached = _URL_CACHE.get(url)
-    if cached is not None:
-        return cached
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise RequestError(INVALID_URL, f"invalid URL {url!r}: {exc}") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise RequestError(INVALID_URL, f"invalid URL {url!r}: expected http:// or https:// with a host")
-    https = parts.scheme == "https"
-    host = parts.hostname
-    if port is None:
-        port = 443 if https else 80
-    target = parts.path or "/"
-    if parts.query:
-        target += "?" + parts.query
-    host_for_header = f"[{host}]" if ":" in host else host
-    default_port = (https and port == 443) or (not https and port == 80)
-    host_header = host_for_header if default_port else f"{host_for_header}:{port}"
-    userinfo = ""
-    if parts.username is not None:
-        userinfo = f"{parts.username}:{parts.password or ''}"
-    parsed = (https, host, port, target, host_header, userinfo, ("https" if https else "http", host, port), parts.path or "/")
-    if len(_URL_CACHE) < _URL_CACHE_MAX:
-        _URL_CACHE[url] = parsed
-    return parsed
-
-
-class _DNSCache:
-    """Resolved addresses per host for the life of a run (k6 caches DNS as well)."""
-
-    def __init__(self, ttl: float = 300.0) -> None:
-        self.ttl = ttl
-        self.entries: dict[tuple[str, int], tuple[float, str]] = {}
-
-    async def resolve(self, loop: asyncio.AbstractEventLoop, host: str, port: int) -> str:
-        try:
-            ipaddress.ip_address(host)
-            return host
-        except ValueError:
-            pass
-        now = time.monotonic()
-        hit = self.entries.get((host, port))
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        if not infos:
-            raise socket.gaierror(socket.EAI_NONAME, "no such host")
-        addr = str(infos[0][4][0])
-        self.entries[(host, port)] = (now + self.ttl, addr)
-        return addr
-
-
-DNS = _DNSCache()
 
 
 class ClientOptions:
@@ -164,38 +104,6 @@ class ClientOptions:
 _EXPECTED_TABLES: dict[tuple[tuple[int, int], ...], bytes] = {}
 
 
-_SSL_VERIFY: ssl.SSLContext | None = None
-_SSL_NOVERIFY: ssl.SSLContext | None = None
-
-
-def _ssl_context(verify: bool) -> ssl.SSLContext:
-    global _SSL_VERIFY, _SSL_NOVERIFY
-    if verify:
-        if _SSL_VERIFY is None:
-            _SSL_VERIFY = ssl.create_default_context()
-            _SSL_VERIFY.set_alpn_protocols(["http/1.1"])
-        return _SSL_VERIFY
-    if _SSL_NOVERIFY is None:
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        ctx.set_alpn_protocols(["http/1.1"])
-        _SSL_NOVERIFY = ctx
-    return _SSL_NOVERIFY
-
-
-class FrozenTags(dict[str, str]):
-    """Request tags that never change (YAML steps, constants in a script): their series key is
-    computed once instead of sorting the tags on every request. Do not modify one after use."""
-
-    __slots__ = ("key", "name")
-
-    def __init__(self, tags: Mapping[str, Any] | None = None) -> None:
-        super().__init__({str(k): str(v) for k, v in (tags or {}).items()})
-        self.name: str | None = self.get("name")
-        self.key: tuple[tuple[str, str], ...] | None = tuple(sorted((k, v) for k, v in self.items() if k != "name")) or None
-
-
 class _PreparedGet:
     """What `get(url)` needs again for a URL it has sent before (see HttpClient._get_prepared)."""
 
@@ -210,174 +118,10 @@ class _PreparedGet:
         self.series: Any = None
 
 
-class StaticRequest:
-    """An iteration that is exactly one request whose response nobody reads (quick mode, YAML
-    steps without checks or captures). The runner may run such iterations with
-    `HttpClient.run_static` instead of calling the iteration function."""
-
-    __slots__ = ("method", "url", "headers", "body", "tags", "timeout", "redirects")
-
-    def __init__(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str] | None = None,
-        body: bytes | None = None,
-        tags: FrozenTags | None = None,
-        timeout: float | None = None,
-        redirects: int = -1,
-    ) -> None:
-        self.method = method.upper()
-        self.url = url
-        self.headers = dict(headers) if headers else None
-        self.body = body or None
-        self.tags = tags
-        self.timeout = timeout
-        self.redirects = redirects
-
-
-class _StaticLoopState:
-    """The fields the compiled `StaticLoop` holds, for a Python without the extension."""
-
-    __slots__ = (
-        "vu", "data", "worker", "flags", "iters", "iter_durations", "last_series",
-        "timeout", "end_at", "t_iter", "t_send", "t_sent", "nbytes", "last_status", "follow", "finished",
-    )
-    vu: Any
-    data: bytes
-    worker: Any
-    flags: dict[str, bool] | None
-    iters: Any
-    iter_durations: Any
-    last_series: Any
-    timeout: float
-    end_at: float
-    t_iter: float
-    t_send: float
-    t_sent: float
-    nbytes: int
-    last_status: int
-    follow: bool
-    finished: bool
-
-    def __call__(self, conn: Connection) -> bool:
-        return self._step(conn)  # type: ignore[attr-defined,no-any-return]
-
-
-if TYPE_CHECKING:
-    _StaticLoopBase = _StaticLoopState
-elif COMPILED:
-    from assay.load.http._fastresp import StaticLoop as _StaticLoopBase
-else:
-    _StaticLoopBase = _StaticLoopState
-
-
-class _StaticRun(_StaticLoopBase):
-    """The response callback of one `run_static` loop: record, count the iteration, send the next.
-
-    Compiled (`_fastresp.StaticLoop.__call__`) for a response with the status of the one before;
-    `_step` does the same for any response and finds the series of a new status."""
-
-    __slots__ = ("client", "name", "method", "tag_key", "url", "tags")
-
-    def __init__(
-        self, client: HttpClient, vu: Any, data: bytes, timeout: float, end_at: float, worker: Any,
-        flags: dict[str, bool] | None, iters: Any, iter_durations: Any, series_key: tuple[Any, ...], follow: bool,
-        url: str, tags: FrozenTags | None,
-    ) -> None:
-        self.url = url
-        self.tags = tags
-        self.nbytes = len(data)
-        self.client = client
-        self.vu = vu
-        self.data = data
-        self.timeout = timeout
-        self.end_at = end_at
-        self.worker = worker
-        self.flags = flags
-        self.iters = iters
-        self.iter_durations = iter_durations
-        self.name, self.method, self.tag_key = series_key
-        self.follow = follow
-        self.t_iter = self.t_send = self.t_sent = 0.0
-        self.finished = False
-        self.last_status = -1
-        self.last_series = None
-
-    def count_iteration(self, now: float) -> None:
-        iters = self.iters
-        iters.count += 1
-        iters.sum += 1.0
-        self.iter_durations.buf.append((now - self.t_iter) * 1000.0)
-        self.vu.iteration += 1
-
-    def _step(self, conn: Connection) -> bool:
-        status = conn.status
-        if conn.special is not None or not conn.keep_alive or conn.closed or (self.follow and status in _REDIRECTS):
-            return False  # the coroutine finishes this response the general way
-        t_done = conn.t_last
-        t_send = self.t_send
-        t_sent = self.t_sent
-        t_first = conn.t_first or t_done
-        if status == self.last_status:
-            series = self.last_series
-        elif self._resolve(conn, status, t_send, t_sent, t_first, t_done):
-            series = None
-        else:
-            series = self.last_series
-        if series is not None:
-            series.buf.frombytes(_PACK8(0.0, 0.0, 0.0, (t_sent - t_send) * 1000.0, (t_first - t_sent) * 1000.0,
-                                        (t_done - t_first) * 1000.0, (t_done - t_send) * 1000.0, -1.0))
-            series.sent += self.nbytes
-            series.received += conn.received
-        iters = self.iters
-        iters.count += 1
-        iters.sum += 1.0
-        self.iter_durations.buf.append((t_done - self.t_iter) * 1000.0)
-        self.vu.iteration += 1
-        if t_done >= self.end_at or self.worker.stopping or (self.flags is not None and self.flags["stop"]):
-            self.finished = True
-            return False
-        # the next iteration: Connection.restart, inlined
-        self.t_iter = t_done
-        conn.status = 0
-        conn.head = None
-        conn.chunks = []
-        conn.special = None
-        conn.t_first = 0.0
-        conn.received = 0
-        conn.kept = 0
-        conn.complete = False
-        t_send = self.t_send = _perf()
-        conn.deadline = t_send + self.timeout
-        conn.transport.write(self.data)
-        self.t_sent = _perf()
-        return True
-
-    def _resolve(self, conn: Connection, status: int, t_send: float, t_sent: float, t_first: float, t_done: float) -> bool:
-        """Find the series of a status not seen in this loop yet. The first sample of a new tag
-        set is recorded here, by `_record` (which creates the series): then True."""
-        client = self.client
-        expected = status < 600 and client._expected[status] == 1
-        series = client._series.get((self.vu._tags_version, self.name, self.method, status, 0, expected, self.tag_key))  # type: ignore[union-attr]
-        if series is None:
-            client._record(self.method, self.url, self.tags, status, 0, expected, 0.0, 0.0, 0.0, (t_sent - t_send) * 1000.0,
-                           (t_first - t_sent) * 1000.0, (t_done - t_first) * 1000.0, (t_done - t_send) * 1000.0, self.nbytes, conn.received)
-            self.last_status = -1
-            self.last_series = None
-            return True
-        self.last_status = status
-        self.last_series = series
-        return False
-
-
-_NO_KEY: tuple[Any, ...] = ("no series",)
 # a request still waiting for its response when its iteration was interrupted (the end of the
 # test or its gracefulStop, Ctrl-C): recorded as failed with k6's timeout code, never dropped
 CUT_OFF = RequestError(REQUEST_TIMEOUT, "request cut off: the test ended before the response")
-_PACK8 = struct.Struct("8d").pack  # one row of the series buffer (cheaper than extending with a tuple)
 _NO_BODY_ON_REDIRECT = {301, 302, 303}
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
@@ -388,7 +132,11 @@ class HttpClient:
         self.client_options = options or ClientOptions()
         self.sink = sink
         self.cookies = CookieJar()
-        self._idle: dict[tuple[str, str, int], list[Connection]] = {}
+        opts = self.client_options
+        self.pool = ConnectionPool(
+            connect_timeout=opts.connect_timeout, verify_tls=opts.verify_tls, discard_body=opts.discard_body, max_body=opts.max_body
+        )
+        self._idle = self.pool.idle  # the same dict: the hot paths below pop and append inline
         self._vu: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._simple_heads: dict[tuple[str, str], bytes] = {}
@@ -473,12 +221,12 @@ class HttpClient:
             payload: bytes = b""
             extra_headers = None
         else:
-            payload, extra_headers = _encode_body(body, json)
+            payload, extra_headers = encode_body(body, json)
         req_headers: dict[str, str] | None = None
         if headers or extra_headers or auth or self.client_options.headers:
             req_headers = {**self.client_options.headers, **(extra_headers or {}), **(headers or {})}
             if auth is not None:
-                req_headers["Authorization"] = _auth_header(auth)
+                req_headers["Authorization"] = auth_header(auth)
         return req_headers, payload
 
     async def _follow(
@@ -493,7 +241,7 @@ class HttpClient:
         max_hops: int,
     ) -> Response:
         hops = 0
-        while response.status in _REDIRECTS and not response.error_code:
+        while response.status in REDIRECTS and not response.error_code:
             location = response.headers.get("location")
             if not location:
                 return response
@@ -529,7 +277,7 @@ class HttpClient:
         and its response is complete; only finish it (record, cookies, redirects).
         """
         t_start = _perf() if adopt is None else adopt[1]
-        parsed = _URL_CACHE.get(url)
+        parsed = URL_CACHE.get(url)
         if parsed is None:
             try:
                 parsed = parse_url(url)
@@ -544,13 +292,13 @@ class HttpClient:
         if headers is None and not payload and not cookie:
             data = self._simple_heads.get((method, url))
             if data is None:
-                data = _head_bytes(method, target, host_header, None, 0, False, "", self.client_options)
+                data = head_bytes(method, target, host_header, None, 0, False, "", self.client_options)
                 if len(self._simple_heads) < 1000:
                     self._simple_heads[(method, url)] = data
                     if method == "GET" and self._series is not None and self._vu is not None:
                         self._gets[url] = _PreparedGet(url, data, self._idle.setdefault(key, []))
         else:
-            data = _head_bytes(method, target, host_header, headers, len(payload), bool(payload) or method in ("POST", "PUT", "PATCH"), cookie, self.client_options)
+            data = head_bytes(method, target, host_header, headers, len(payload), bool(payload) or method in ("POST", "PUT", "PATCH"), cookie, self.client_options)
             if payload:
                 data += payload
         deadline = t_start + (timeout if timeout is not None else self.client_options.timeout)
@@ -569,7 +317,7 @@ class HttpClient:
             t_send = t_start  # a kept-alive connection: nothing blocked the request
         if conn is None:
             try:
-                conn, t_send, connecting, tls_ms = await self._connect(key, https, host, port, deadline)
+                conn, t_send, connecting, tls_ms = await self.pool.connect(key, https, host, port, deadline)
             except RequestError as err:
                 return self._failed(method, url, tags, err, t_start, _perf(), 0.0, 0.0, 0)
             except asyncio.CancelledError:
@@ -593,7 +341,7 @@ class HttpClient:
                     # The server closed an idle keep-alive connection as we wrote to it: retry on a fresh one.
                     retried = True
                     try:
-                        conn, t_send, connecting, tls_ms = await self._connect(key, https, host, port, deadline)
+                        conn, t_send, connecting, tls_ms = await self.pool.connect(key, https, host, port, deadline)
                     except RequestError as err2:
                         return self._failed(method, url, tags, err2, t_start, _perf(), connecting, tls_ms, 0)
                     t_ready = t_send
@@ -624,7 +372,7 @@ class HttpClient:
                     self.cookies.store(host, path, hvalue.decode("latin-1"))
                 elif body:
                     try:
-                        body = _decompress(body, hvalue.decode("latin-1"), self.client_options.max_body)
+                        body = decompress(body, hvalue.decode("latin-1"), self.client_options.max_body)
                     except zlib.error as exc:
                         error, error_code = f"failed to decompress the response body: {exc}", DECOMPRESSION
                     except ValueError as exc:
@@ -654,26 +402,26 @@ class HttpClient:
             if vu is not None and vu._tags_cache is not None:
                 # the common case inlined: no per-request tags (or frozen ones), VU tags unchanged
                 if tags is None:
-                    skey: tuple[Any, ...] = (vu._tags_version, url, method, status, error_code, expected, None)
+                    skey = series_key(vu._tags_version, url, method, status, error_code, expected, None)
                 elif type(tags) is FrozenTags:
-                    skey = (vu._tags_version, url if tags.name is None else tags.name, method, status, error_code, expected, tags.key)
+                    skey = series_key(vu._tags_version, url if tags.name is None else tags.name, method, status, error_code, expected, tags.key)
                 else:
-                    skey = _NO_KEY
+                    skey = NO_KEY
                 series = series_map.get(skey)
                 if series is not None:
                     lateness = vu.lateness
                     series.buf.frombytes(
-                        _PACK8(blocked, connecting, tls_ms, sending, waiting, receiving, duration,
+                        pack_row(blocked, connecting, tls_ms, sending, waiting, receiving, duration,
                                duration + lateness * 1000.0 if lateness >= 0.0 else -1.0)
                     )
                     series.sent += len(data)
                     series.received += received
-                    if status in _REDIRECTS and redirects and not error_code:
+                    if status in REDIRECTS and redirects and not error_code:
                         return await self._follow(response, method, url, asked_headers, payload, tags, timeout,
                                                   self.client_options.max_redirects if redirects < 0 else redirects)
                     return response
             self._record(method, url, tags, status, error_code, expected, blocked, connecting, tls_ms, sending, waiting, receiving, duration, len(data), received)
-        if status in _REDIRECTS and redirects and not error_code:
+        if status in REDIRECTS and redirects and not error_code:
             return await self._follow(response, method, url, asked_headers, payload, tags, timeout,
                                       self.client_options.max_redirects if redirects < 0 else redirects)
         return response
@@ -709,7 +457,7 @@ class HttpClient:
                 return await self._send("GET", prep.url, None, b"", None, None, -1)
             return self._failed("GET", prep.url, None, err, t_start, _perf(), 0.0, 0.0, len(data), t_send=t_start)
         status = conn.status
-        if conn.special is not None or not conn.keep_alive or conn.closed or status in _REDIRECTS:
+        if conn.special is not None or not conn.keep_alive or conn.closed or status in REDIRECTS:
             return await self._send("GET", prep.url, None, b"", None, None, -1, adopt=(conn, t_start, t_sent))
         conn.reused = True
         idle.append(conn)
@@ -728,7 +476,7 @@ class HttpClient:
             expected = status < 600 and self._expected[status] == 1
             if vu._tags_cache is None:
                 vu.tags_key()
-            series = self._series.get((vu._tags_version, url, "GET", status, 0, expected, None))  # type: ignore[union-attr]
+            series = self._series.get(series_key(vu._tags_version, url, "GET", status, 0, expected, None))  # type: ignore[union-attr]
             if series is None:
                 self._record("GET", url, None, status, 0, expected, 0.0, 0.0, 0.0, sending, waiting, receiving, duration, len(data), conn.received)
                 prep.status = -1
@@ -740,7 +488,7 @@ class HttpClient:
             series = prep.series
         lateness = vu.lateness
         series.buf.frombytes(
-            _PACK8(0.0, 0.0, 0.0, sending, waiting, receiving, duration, duration + lateness * 1000.0 if lateness >= 0.0 else -1.0)
+            pack_row(0.0, 0.0, 0.0, sending, waiting, receiving, duration, duration + lateness * 1000.0 if lateness >= 0.0 else -1.0)
         )
         series.sent += len(data)
         series.received += conn.received
@@ -769,7 +517,7 @@ class HttpClient:
         built = prepared[1]
         if built is None:
             return False
-        data, key, url, headers, payload, tags, series_key = built
+        data, key, url, headers, payload, tags, loop_key = built
         idle = self._idle.get(key)
         conn: Connection | None = None
         while idle:
@@ -783,7 +531,7 @@ class HttpClient:
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
         timeout = req.timeout if req.timeout is not None else self.client_options.timeout
-        run = _StaticRun(self, vu, data, timeout, end_at, worker, flags, iters, iter_durations, series_key, req.redirects != 0, url, req.tags)
+        run = StaticRun(self._record, self._series, self._expected, vu, data, timeout, end_at, worker, flags, iters, iter_durations, loop_key, req.redirects != 0, url, req.tags)
         batch: asyncio.Future[None] = loop.create_future()
         conn.waiter = batch
         conn.driver = run
@@ -835,56 +583,15 @@ class HttpClient:
         if userinfo and (headers is None or "Authorization" not in headers):
             sent_headers = dict(headers or {})
             sent_headers["Authorization"] = "Basic " + base64.b64encode(userinfo.encode()).decode()
-        data = _head_bytes(
+        data = head_bytes(
             req.method, target, host_header, sent_headers, len(payload),
             bool(payload) or req.method in ("POST", "PUT", "PATCH"), "", self.client_options,
         )
         tags = req.tags
-        if type(tags) is FrozenTags:
-            series_key: tuple[Any, ...] = (req.url if tags.name is None else tags.name, req.method, tags.key)
-        elif tags is None:
-            series_key = (req.url, req.method, None)
-        else:
+        if tags is not None and type(tags) is not FrozenTags:
             return None
-        return (data + payload, key, req.url, headers, payload, tags, series_key)
-
-    async def _connect(
-        self, key: tuple[str, str, int], https: bool, host: str, port: int, deadline: float
-    ) -> tuple[Connection, float, float, float]:
-        loop = self._loop
-        if loop is None:
-            loop = self._loop = asyncio.get_running_loop()
-        try:
-            addr = await asyncio.wait_for(DNS.resolve(loop, host, port), max(0.001, deadline - _perf()))
-        except (OSError, TimeoutError) as exc:
-            raise classify(exc, dialing=True) from None
-        t_resolved = _perf()
-        opts = self.client_options
-        budget = min(opts.connect_timeout, max(0.001, deadline - t_resolved))
-        try:
-            _, conn = await asyncio.wait_for(loop.create_connection(lambda: Connection(loop, key, opts.discard_body, opts.max_body), addr, port), budget)
-        except (OSError, TimeoutError) as exc:
-            raise classify(exc, dialing=True) from None
-        t_connected = _perf()
-        tls_ms = 0.0
-        if https:
-            try:
-                transport = await asyncio.wait_for(
-                    loop.start_tls(conn.transport, conn, _ssl_context(self.client_options.verify_tls), server_hostname=host),
-                    max(0.001, deadline - t_connected),
-                )
-            except (OSError, TimeoutError, ssl.SSLError) as exc:
-                conn.close()
-                raise classify(exc, dialing=True) from None
-            if transport is None:
-                conn.close()
-                raise RequestError(1300, "tls: handshake failed")
-            conn.transport = transport
-            ssl_obj = transport.get_extra_info("ssl_object")
-            conn.tls_version = ssl_obj.version() if ssl_obj is not None else ""
-            tls_ms = (_perf() - t_connected) * 1000.0
-        connecting = (t_connected - t_resolved) * 1000.0
-        return conn, _perf(), connecting, tls_ms
+        name, tag_key = name_and_tag_key(req.url, tags)
+        return (data + payload, key, req.url, headers, payload, tags, (name, req.method, tag_key))
 
     def _failed(
         self,
@@ -937,15 +644,8 @@ class HttpClient:
             lateness = vu.lateness
         else:
             version, lateness = 0, -1.0
-        tag_key: tuple[tuple[str, str], ...] | None
-        if type(tags) is FrozenTags:
-            name, tag_key = url if tags.name is None else tags.name, tags.key
-        elif tags:
-            name = tags.get("name", url)
-            tag_key = tuple(sorted((k, str(v)) for k, v in tags.items() if k != "name")) or None
-        else:
-            name, tag_key = url, None
-        key = (version, name, method, status, error_code, expected, tag_key)
+        name, tag_key = name_and_tag_key(url, tags)
+        key = series_key(version, name, method, status, error_code, expected, tag_key)
         series = self._series.get(key)  # type: ignore[union-attr]
         if series is None:
             vu_tags = vu.tags_key()[1] if vu is not None else {}
@@ -957,85 +657,13 @@ class HttpClient:
                 all_tags.update(tag_key)
             series = self.sink.new_http_series(key, all_tags, not expected)  # type: ignore[union-attr]
         series.buf.frombytes(
-            _PACK8(blocked, connecting, tls_ms, sending, waiting, receiving, duration, duration + lateness * 1000.0 if lateness >= 0.0 else -1.0)
+            pack_row(blocked, connecting, tls_ms, sending, waiting, receiving, duration, duration + lateness * 1000.0 if lateness >= 0.0 else -1.0)
         )
         series.sent += sent
         series.received += received
 
     async def close(self) -> None:
-        for conns in self._idle.values():
-            for conn in conns:
-                conn.close()
-        self._idle.clear()
+        """Close the VU's kept-alive connections."""
+        self.pool.close()
         self._gets.clear()
 
-
-def _head_bytes(
-    method: str,
-    target: str,
-    host_header: str,
-    headers: Mapping[str, str] | None,
-    body_len: int,
-    send_length: bool,
-    cookie: str,
-    options: ClientOptions,
-) -> bytes:
-    lines = [f"{method} {target} HTTP/1.1", f"Host: {host_header}"]
-    names: set[str] = set()
-    if headers:
-        for k, v in headers.items():
-            if "\r" in k or "\n" in k or "\r" in str(v) or "\n" in str(v):
-                raise ValueError(f"header {k!r} contains a line break")
-            lines.append(f"{k}: {v}")
-            names.add(k.lower())
-    if "user-agent" not in names:
-        lines.append(f"User-Agent: {options.user_agent}")
-    if options.accept_gzip and "accept-encoding" not in names:
-        lines.append("Accept-Encoding: gzip, deflate")
-    if send_length and "content-length" not in names:
-        lines.append(f"Content-Length: {body_len}")
-    if cookie:
-        lines.append(f"Cookie: {cookie}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-
-
-def _encode_body(body: Any, json: Any) -> tuple[bytes, dict[str, str]]:
-    if json is not None:
-        return _json.dumps(json, separators=(",", ":")).encode(), {"Content-Type": "application/json"}
-    if body is None:
-        return b"", {}
-    if isinstance(body, bytes):
-        return body, {}
-    if isinstance(body, str):
-        return body.encode(), {}
-    if isinstance(body, Mapping):
-        return urlencode(body, doseq=True).encode(), {"Content-Type": "application/x-www-form-urlencoded"}
-    raise TypeError(f"body must be bytes, str or a dict, not {type(body).__name__}")
-
-
-def _auth_header(auth: tuple[str, str] | str) -> str:
-    if isinstance(auth, tuple):
-        user, password = auth
-        return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-    return auth if auth.lower().startswith(("bearer ", "basic ")) else f"Bearer {auth}"
-
-
-def _decompress(body: bytes, encoding: str, limit: int) -> bytes:
-    """The decoded body; ValueError when it would exceed `limit` bytes (a compression bomb)."""
-    enc = encoding.strip().lower()
-    if enc in ("gzip", "x-gzip"):
-        return _inflate(body, 16 + zlib.MAX_WBITS, limit)
-    if enc == "deflate":
-        try:
-            return _inflate(body, zlib.MAX_WBITS, limit)
-        except zlib.error:
-            return _inflate(body, -zlib.MAX_WBITS, limit)
-    return body
-
-
-def _inflate(body: bytes, wbits: int, limit: int) -> bytes:
-    inflater = zlib.decompressobj(wbits)
-    out = inflater.decompress(body, limit + 1)
-    if len(out) > limit:
-        raise ValueError(f"decompressed response body larger than maxResponseBodySize ({limit} bytes)")
-    return out + inflater.flush()

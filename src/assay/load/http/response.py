@@ -168,12 +168,12 @@ class Response:
 
 @functools.lru_cache(maxsize=256)
 def _selector(path: str) -> Any:
-    from assay.load.templating import compile_json_path
+    from assay.load.yaml.jsonpath import compile_json_path
 
     return compile_json_path(path, dotted=True)
 
 
 def _missing() -> Any:
-    from assay.load.templating import _MISSING
+    from assay.load.yaml.template import MISSING
 
-    return _MISSING
+    return MISSING

@@ -14,7 +14,7 @@ from html import escape
 
 from assay.results import Histogram, Metric, MetricType, RunResult, parse_metric_name, percentile_of
 from assay.slo.criteria import format_value
-from assay.slo.evaluate import ObjectiveResult
+from assay.slo.report import ObjectiveResult
 
 LINE_COLOUR = "#1f6feb"  # latency: the objective's aggregation
 ERROR_COLOUR = "#bc4c00"  # error rates

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from assay.slo.criteria import format_value
-from assay.slo.evaluate import ObjectiveResult, SloReport
+from assay.slo.report import ObjectiveResult, SloReport
 
 STATUS_ICONS = {"PASS": "\u2705", "WARNING": "\u26a0\ufe0f", "FAIL": "\u274c", "CRITICAL": "\U0001f6d1", "INFO": "\u2139\ufe0f"}
 

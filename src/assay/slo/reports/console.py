@@ -8,8 +8,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from assay.slo.check import SloCheck
-from assay.slo.evaluate import SloReport
+from assay.slo.report import SloCheck, SloReport
 from assay.slo.reports.common import (
     baseline_line,
     delta_text,

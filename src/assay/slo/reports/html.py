@@ -9,8 +9,7 @@ from __future__ import annotations
 from html import escape
 
 from assay.results import RunResult, parse_metric_name
-from assay.slo.check import SloCheck
-from assay.slo.evaluate import ObjectiveResult, SloReport
+from assay.slo.report import ObjectiveResult, SloCheck, SloReport
 from assay.slo.reports.chart import Chart, chart_series, objective_chart
 from assay.slo.reports.common import (
     baseline_line,

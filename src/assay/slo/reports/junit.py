@@ -10,9 +10,8 @@ import socket
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 
-from assay.slo.check import SloCheck
 from assay.slo.criteria import format_value
-from assay.slo.evaluate import ObjectiveResult, SloReport
+from assay.slo.report import ObjectiveResult, SloCheck, SloReport
 from assay.slo.reports.common import delta_text, explanation, value_text
 
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from assay.slo.check import SloCheck
-from assay.slo.evaluate import SloReport
+from assay.slo.report import SloCheck, SloReport
 from assay.slo.reports.common import (
     STATUS_ICONS,
     baseline_line,

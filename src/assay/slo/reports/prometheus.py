@@ -10,7 +10,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest, push_to_gateway
 
 from assay.errors import AssayError, ExitCode
-from assay.slo.check import SloCheck
+from assay.slo.report import SloCheck
 
 STATUS_VALUES = {"PASS": 0, "WARNING": 1, "FAIL": 2, "CRITICAL": 3, "INFO": -1}
 JOB = "assay_slo"
