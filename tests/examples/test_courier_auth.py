@@ -116,3 +116,11 @@ def test_the_password_is_a_setting(start_courier: Start) -> None:
     assert httpx.post(f"{courier.url}/auth/login", json={"user_id": "a", "password": "courier"}).status_code == 401
     ok = httpx.post(f"{courier.url}/auth/login", json={"user_id": "a", "password": "s3cret"})
     assert ok.status_code == 201 and ok.json()["expires_in"] == 60
+
+
+def test_service_tokens_for_robots_never_expire(start_courier: Start) -> None:
+    courier = start_courier(service_tokens='{"probe-token": "probe"}')
+    mine = httpx.post(f"{courier.url}/conversations", json={"title": "robot"}, headers=bearer("probe-token"))
+    assert mine.status_code == 201 and mine.json()["created_by"] == "probe"
+    assert httpx.post(f"{courier.url}/auth/logout", headers=bearer("probe-token")).status_code == 204
+    assert httpx.get(f"{courier.url}/conversations", headers=bearer("probe-token")).status_code == 200  # configured, not issued

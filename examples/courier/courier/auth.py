@@ -76,6 +76,9 @@ class Tokens:
 
     async def user_of(self, token: str) -> str | None:
         """Who holds this token, or None if it is unknown or expired."""
+        service = self.s.service_tokens.get(token)
+        if service is not None:
+            return service
         now = time.monotonic()
         entry = self.known.get(token)
         if entry is not None and entry[1] <= now:

@@ -103,6 +103,10 @@ class Settings(BaseModel):
     token_recheck_s: float = Field(
         5.0, ge=0, description="Trust a token verified this recently without asking Redis again."
     )
+    service_tokens: dict[str, str] = Field(
+        default_factory=dict,
+        description="Tokens that never expire, token -> user id, for robots (probes, chaos experiments); JSON in the environment.",
+    )
     participant_cache_size: int = Field(10_000, ge=0, description="Conversations whose participants are cached; 0: no cache.")
     participant_cache_ttl_s: float = Field(30.0, gt=0, description="Longest life of a cached participant list.")
     max_message_bytes: int = Field(65_536, ge=1, description="Largest message body (UTF-8 bytes); larger is a 413.")
@@ -122,6 +126,16 @@ class Settings(BaseModel):
     def _known_database(cls, value: str) -> str:
         if not value.startswith(("sqlite", "postgresql", "postgres://")):
             raise ValueError("expected a sqlite:/// or postgresql:// URL")
+        return value
+
+    @field_validator("service_tokens", mode="before")
+    @classmethod
+    def _tokens_from_json(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return json.loads(value) if value.strip() else {}
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"expected a JSON object of token -> user id ({exc.msg})") from None
         return value
 
     @field_validator("redis_url")

@@ -52,6 +52,7 @@ from assay.load.yaml.template import (
     compile_value,
 )
 from assay.load.yaml.ws_steps import compile_ws_step
+from assay.messaging.verdict import LEDGER_METRICS
 from assay.results import BUILTIN_METRICS, Contains, MetricType, parse_metric_name
 from assay.thresholds import ThresholdError, validate_threshold
 
@@ -60,6 +61,7 @@ KNOWN_METRICS: dict[str, tuple[MetricType, Contains]] = {
     **BUILTIN_METRICS,
     CORRECTED: (MetricType.TREND, Contains.TIME),
     MSG_LATENCY: (MetricType.TREND, Contains.TIME),
+    **LEDGER_METRICS,
 }
 
 __all__ = ["load_yaml_scenario", "compile_scenario", "YamlScenarioError", "CaptureError"]
