@@ -82,6 +82,9 @@ class Settings(BaseModel):
     max_queue: int = Field(256, ge=0, description="Requests allowed to wait; beyond that a 503 OVERLOADED.")
     queue_timeout_s: float = Field(5.0, gt=0, description="Longest wait in the request queue, seconds.")
     shutdown_timeout_s: float = Field(10.0, gt=0, description="Drain time for in-flight requests on SIGTERM.")
+    keep_alive_s: float = Field(
+        75.0, gt=0, description="Idle keep-alive connections live this long (above load balancers' 60 s idle timeout)."
+    )
     long_poll_max_s: float = Field(25.0, gt=0, description="Cap on ?wait= for message long polls.")
     redis_prefix: str = Field(
         "courier", min_length=1, description="Prefix of courier's other Redis keys and channels (tokens, cache invalidation, fan-out)."

@@ -27,7 +27,6 @@ from courier_kit import (  # the metrics are imported by name: the loader finds 
     BASE,
     auth,
     heartbeats_answered,
-    login,
     messages_corrupted,
     read_room,
     seconds,
@@ -126,7 +125,7 @@ async def traffic(vu) -> None:
     now_phase = phase(elapsed)
     rooms = vu.data["rooms"]
     room = rooms[(vu.id_in_scenario * 7 + vu.iteration) % len(rooms)]
-    token = await login(vu, room["writer"])
+    token = room["writer_token"]
     if vu.iteration % 2 == 0:
         res = await send(vu, room["cid"], token, f"room-{room['cid']}", 256, tags={"phase": now_phase})
     else:
