@@ -58,6 +58,17 @@ def run_scenario(
     return proc, json.loads(out.read_text())
 
 
+# Thresholds on time (latency, lag, memory growth over seconds) may be crossed on a loaded
+# CI box (exit 99); tests never gate on wall-clock speed. Everything else must hold.
+TIMING = ("http_req_duration", "message_delivery_latency", "courier_consumer_lag_s", "proc_", "migration_p95_ratio")
+
+
+def assert_passed_but_timing(proc: subprocess.CompletedProcess[str]) -> None:
+    assert proc.returncode in (0, 99), proc.stdout + proc.stderr
+    crossed = [line for line in proc.stderr.splitlines() if line.startswith("threshold crossed")]
+    assert all(any(name in line for name in TIMING) for line in crossed), proc.stderr
+
+
 def count(result: dict[str, Any], metric: str) -> float:
     """k6's `count`: a counter's total (its `sum`), a trend's number of samples."""
     found = result["metrics"].get(metric, {})
@@ -78,10 +89,7 @@ def test_throughput_soak_at_ci_scale(start_courier: Start, tmp_path: Path, redis
     proc, result = run_scenario(
         "soak.py", tmp_path, f"COURIER_URL={courier.url}", extra=("--sample", f"courier={courier.proc.proc.pid}")
     )
-    assert proc.returncode in (0, 99), proc.stdout + proc.stderr
-    crossed = [line for line in proc.stderr.splitlines() if line.startswith("threshold crossed")]
-    # ten seconds is too short to judge memory on a loaded box; everything else must pass
-    assert all("proc_" in line for line in crossed), proc.stderr
+    assert_passed_but_timing(proc)
     verdicts = {leak["metric"]: leak for leak in result["extra"]["leaks"]}
     assert verdicts["proc_rss_bytes{proc:courier}"]["points"] >= 5
     assert_clean_delivery(result)
@@ -93,7 +101,7 @@ def test_throughput_soak_at_ci_scale(start_courier: Start, tmp_path: Path, redis
 def test_websocket_and_http_mixed_at_ci_scale(start_courier: Start, tmp_path: Path, redis_url: str, pg_url: str, prefix: str) -> None:
     courier = start_courier(ws_heartbeat_s=1, **backed(redis_url, pg_url, prefix))
     proc, result = run_scenario("ws_http_mixed.py", tmp_path, f"COURIER_URL={courier.url}")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert_passed_but_timing(proc)
     assert_clean_delivery(result)
     assert count(result, "ws_sessions") == 5
     assert count(result, "subscriber_disconnects") == 0
@@ -104,7 +112,7 @@ def test_websocket_and_http_mixed_at_ci_scale(start_courier: Start, tmp_path: Pa
 def test_large_payloads_at_ci_scale(start_courier: Start, tmp_path: Path, redis_url: str, pg_url: str, prefix: str) -> None:
     courier = start_courier(**backed(redis_url, pg_url, prefix))
     proc, result = run_scenario("large_payloads.py", tmp_path, f"COURIER_URL={courier.url}")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert_passed_but_timing(proc)
     assert_clean_delivery(result)
     assert result["metrics"]["data_sent"]["sum"] >= count(result, "messages_sent") * 64 * 1024
     assert courier.metric("courier_requests_too_large_total", 'what="message"') == 0
@@ -113,7 +121,7 @@ def test_large_payloads_at_ci_scale(start_courier: Start, tmp_path: Path, redis_
 def test_multi_user_isolation_at_ci_scale(start_courier: Start, tmp_path: Path, redis_url: str, pg_url: str, prefix: str) -> None:
     courier = start_courier(**backed(redis_url, pg_url, prefix))
     proc, result = run_scenario("multi_user.py", tmp_path, f"COURIER_URL={courier.url}")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert_passed_but_timing(proc)
     assert_clean_delivery(result)
     assert count(result, "ws_sessions") == 6 * 3 * 2  # users x devices x their two conversations
     checks = {c["name"]: c for c in result["checks"]}
@@ -127,10 +135,7 @@ def test_migration_under_load_at_ci_scale(start_courier: Start, tmp_path: Path, 
     proc, result = run_scenario(
         "migration_under_load.py", tmp_path, f"COURIER_URL={courier.url}", f"COURIER_MIGRATE_CMD={migrate}"
     )
-    # p95 during the migration may exceed twice the p95 before it on a loaded box (exit 99); nothing else may fail
-    crossed = [line for line in proc.stderr.splitlines() if line.startswith("threshold crossed")]
-    assert proc.returncode in (0, 99), proc.stdout + proc.stderr
-    assert all("migration_p95_ratio" in line for line in crossed), proc.stderr
+    assert_passed_but_timing(proc)
     checks = {c["name"]: c for c in result["checks"]}
     assert checks["migration succeeded"]["passes"] == 1
     assert count(result, "http_reqs{phase:migration}") > 0
@@ -188,7 +193,7 @@ def test_consumer_killed_mid_burst_loses_nothing_through_reclaim(
     start_courier: Start, tmp_path: Path, redis_url: str, pg_url: str, prefix: str
 ) -> None:
     proc, result = _consumer_kill(start_courier, tmp_path, redis_url, pg_url, prefix, reclaim=True)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert_passed_but_timing(proc)
     assert count(result, "consumer_entries_orphaned") > 0  # the kill left entries only reclaim could deliver
     assert_clean_delivery(result)
     assert result["metrics"]["consumer_recovery_time"]["max"] < 30_000
