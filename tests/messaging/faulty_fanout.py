@@ -3,7 +3,8 @@
     python faulty_fanout.py PORT MODE EVERY
 
 Users hold a WebSocket (`/ws?user=u1`); `POST /send` with `{"from": "u1", "to": ["u1", "u3"], ...}`
-answers 201 and pushes the body to every connected user in `to`. With MODE, every EVERY-th
+answers 201 and pushes the body to every connected user in `to` (a JSON frame sent on the
+socket is routed the same way). With MODE, every EVERY-th
 message (counted over the whole server) is mistreated:
 
 - `lose`: pushed to nobody (still 201);
@@ -12,7 +13,7 @@ message (counted over the whole server) is mistreated:
 - `misdeliver`: also pushed to a connected user who is not in `to`;
 - `none`: nothing.
 
-`GET /stats` says exactly what it did, in the ledger's units: lost messages, duplicate
+`GET /online` counts the connected users. `GET /stats` says exactly what it did, in the ledger's units: lost messages, duplicate
 receipts, out-of-order receipts, misdelivered receipts.
 """
 
@@ -55,14 +56,18 @@ async def push(user: str, text: str) -> bool:
 
 async def send(request: Request) -> Response:
     raw = await request.body()
-    doc: dict[str, Any] = json.loads(raw)
-    text = raw.decode()
+    await route(json.loads(raw), raw.decode())
+    return JSONResponse({"ok": True}, status_code=201)
+
+
+async def route(doc: dict[str, Any], text: str) -> None:
+    """Push one message to its recipients, mistreating every EVERY-th as MODE says."""
     sender, to = str(doc["from"]), [str(u) for u in doc["to"]]
     stats["messages"] += 1
     faulty = MODE != "none" and stats["messages"] % EVERY == 0
     if faulty and MODE == "lose":
         stats["lost"] += 1
-        return JSONResponse({"ok": True}, status_code=201)
+        return
     for user in to:
         if user not in sockets:
             continue
@@ -83,7 +88,6 @@ async def send(request: Request) -> Response:
         outsider = next((u for u in sorted(sockets) if u not in to), None)
         if outsider is not None and await push(outsider, text):
             stats["misdelivered"] += 1
-    return JSONResponse({"ok": True}, status_code=201)
 
 
 def release(user: str, sender: str, text: str) -> None:
@@ -97,6 +101,10 @@ async def get_stats(request: Request) -> Response:
     return JSONResponse(stats)
 
 
+async def online(request: Request) -> Response:
+    return JSONResponse({"users": len(sockets)})
+
+
 async def health(request: Request) -> Response:
     return JSONResponse({"ok": True})
 
@@ -107,7 +115,8 @@ async def ws_endpoint(ws: WebSocket) -> None:
     sockets[user] = ws
     try:
         while True:
-            await ws.receive_text()
+            text = await ws.receive_text()  # a message sent over the socket is routed like a POST
+            await route(json.loads(text), text)
     except WebSocketDisconnect:
         pass
     finally:
@@ -120,6 +129,7 @@ app = Starlette(
         Route("/send", send, methods=["POST"]),
         Route("/stats", get_stats),
         Route("/health", health),
+        Route("/online", online),
         WebSocketRoute("/ws", ws_endpoint),
     ]
 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -136,6 +137,7 @@ def counts_of(ledger: Ledger) -> dict[str, int]:
     }
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(traces())
 def test_ledger_matches_the_naive_checker(trace: Trace) -> None:
@@ -144,6 +146,7 @@ def test_ledger_matches_the_naive_checker(trace: Trace) -> None:
     assert counts_of(ledger) == reference(trace)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(traces())
 def test_a_ledger_rebuilt_from_its_state_judges_the_same(trace: Trace) -> None:
@@ -152,6 +155,7 @@ def test_a_ledger_rebuilt_from_its_state_judges_the_same(trace: Trace) -> None:
     assert counts_of(Ledger.from_state(ledger.state())) == counts_of(ledger)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(traces())
 def test_workers_states_merge_to_the_whole_when_each_receiver_lives_in_one_process(trace: Trace) -> None:
@@ -165,6 +169,7 @@ def test_workers_states_merge_to_the_whole_when_each_receiver_lives_in_one_proce
     assert merged.verdict(final=True).latency_count == whole.verdict(final=True).latency_count
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(traces(), st.randoms(use_true_random=False))
 def test_a_receiver_spread_over_processes_still_counts_each_copy_twice_seen_as_a_duplicate(trace: Trace, rnd) -> None:  # type: ignore[no-untyped-def]

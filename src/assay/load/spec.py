@@ -52,9 +52,13 @@ HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 
 class Profile(StrictModel):
-    """A named preset (smoke, load, stress, spike, soak, breakpoint) with optional overrides."""
+    """A named profile (smoke, load, stress, spike, soak, breakpoint) or fixed-size preset
+    (hotel-smoke, hotel-load, hotel-stress, hotel-spike, hotel-soak) with optional overrides."""
 
-    name: Literal["smoke", "load", "stress", "spike", "soak", "breakpoint"]
+    name: Literal[
+        "smoke", "load", "stress", "spike", "soak", "breakpoint",
+        "hotel-smoke", "hotel-load", "hotel-stress", "hotel-spike", "hotel-soak",
+    ]
     vus: int | None = Field(default=None, ge=1)
     rate: float | None = Field(default=None, gt=0)
     duration: Duration | None = None
@@ -171,6 +175,11 @@ class Check(StrictModel):
     body_matches: str | None = None
     headers: dict[str, Expectation] | None = None
     latency_ms: str | float | None = Field(default=None, description="'<300', '<=250' or 300 (meaning <300)")
+    payload: str | None = Field(
+        default=None,
+        description="JSON path ('$.items[*].text') or '$' (the body) of payloads made with payload.of(size): each one's "
+        "digest is checked (payloads_verified, payloads_corrupt)",
+    )
 
     @field_validator("status")
     @classmethod
@@ -193,6 +202,14 @@ ThinkTime = Duration | ThinkRange
 # --- requests and flows -------------------------------------------------------------------------------------------
 
 
+class LedgerMark(StrictModel):
+    """`ledger:` on a request: the delivery ledger tracks the message it sends (assay.messaging)."""
+
+    key: str = Field(description="the message's key (conversation, room, partition); templated")
+    field: str | None = Field(default=None, description="append the mark to this JSON body field (default: a `ledger` field)")
+    producer: str | None = Field(default=None, description="producer name (default: vu<id>); templated")
+
+
 class Request(StrictModel):
     """One HTTP request: templated URL, headers and body; captures; checks; think time."""
 
@@ -210,6 +227,7 @@ class Request(StrictModel):
     capture: dict[str, Capture] | None = None
     check: Check | None = None
     think_time: ThinkTime | None = None
+    ledger: LedgerMark | None = None
 
     _check_durations = field_validator("timeout", "think_time")(lambda v: v if isinstance(v, ThinkRange) else check_duration(v))
 
@@ -226,6 +244,18 @@ class Request(StrictModel):
         if self.body is not None and self.json_ is not None:
             raise PydanticCustomError("invalid_scenario", "give either `body` or `json`, not both")
         return self
+
+
+class SubscribeStep(StrictModel):
+    """A WebSocket subscriber per VU, opened once and kept until the run's grace period ends;
+    every message it gets is recorded by the delivery ledger (assay.messaging)."""
+
+    name: str | None = None
+    weight: float | None = Field(default=None, ge=0)
+    subscribe: str = Field(description="ws:// URL, or a path joined to base_url (http -> ws)")
+    keys: list[str] | None = Field(default=None, description="keys it is owed (default: every key); templated")
+    receiver: str | None = Field(default=None, description="receiver name (default: vu<id>); templated")
+    headers: dict[str, str] | None = None
 
 
 class Flow(StrictModel):
@@ -246,6 +276,11 @@ class WsExpect(StrictModel):
     contains: str | None = None
     matches: str | None = None
     json_: dict[str, Expectation] | None = Field(default=None, alias="json")
+    payload: str | None = Field(
+        default=None,
+        description="JSON path ($.text) or '$' (the whole message) of a payload made with payload.of(size): "
+        "its digest is checked (payloads_verified, payloads_corrupt)",
+    )
 
 
 class WsAction(StrictModel):
@@ -292,6 +327,8 @@ class WsStep(StrictModel):
     subprotocols: list[str] | None = None
     tags: dict[str, str] | None = None
     timeout: Duration | None = Field(default=None, description="connect timeout (default 10s)")
+    heartbeat: Duration | None = Field(default=None, description="ping every this often in the background (ws_ping, ws_heartbeat_timeouts)")
+    heartbeat_timeout: Duration | None = Field(default=None, description="a pong later than this is a heartbeat timeout (default: the interval)")
     session: list[WsAction] = Field(min_length=1)
     think_time: ThinkTime | None = None
 
@@ -311,7 +348,7 @@ class WsStep(StrictModel):
                     )
         return data
 
-    _check_durations = field_validator("timeout", "think_time")(
+    _check_durations = field_validator("timeout", "think_time", "heartbeat", "heartbeat_timeout")(
         lambda v: v if isinstance(v, ThinkRange) else check_duration(v)
     )
 
@@ -322,18 +359,25 @@ def _step_kind(value: Any) -> str:
             return "Flow"
         if "ws" in value:
             return "Ws"
+        if "subscribe" in value:
+            return "Subscribe"
         return "Request"
     if isinstance(value, Flow):
         return "Flow"
     if isinstance(value, WsStep):
         return "Ws"
+    if isinstance(value, SubscribeStep):
+        return "Subscribe"
     return "Request"
 
 
 # A step is a request, a WebSocket session, or a `flow:` of steps; the capitalised tags stay
 # out of error paths.
 Step = Annotated[
-    Annotated[Request, Tag("Request")] | Annotated[WsStep, Tag("Ws")] | Annotated[Flow, Tag("Flow")],
+    Annotated[Request, Tag("Request")]
+    | Annotated[WsStep, Tag("Ws")]
+    | Annotated[Flow, Tag("Flow")]
+    | Annotated[SubscribeStep, Tag("Subscribe")],
     Discriminator(_step_kind),
 ]
 

@@ -74,7 +74,8 @@ class Envelope:
         m = _TOKEN.search(data)
         if m is None:
             return None
-        return cls(unquote(m.group(1)), unquote(m.group(2)), int(m.group(3)), float(m.group(4)))
+        producer, key, seq, ts = m.groups()
+        return cls(unquote(producer) if "%" in producer else producer, unquote(key) if "%" in key else key, int(seq), float(ts))
 
     @classmethod
     def parse(cls, token: str) -> Envelope:

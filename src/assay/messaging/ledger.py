@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 from hdrh.histogram import HdrHistogram
 
-from assay.load.histo import hist_add, record_many
+from assay.load.histo import hist_add, record_many, values_at
 from assay.messaging.envelope import Envelope
 from assay.messaging.ranges import RangeSet
 from assay.messaging.verdict import KeyVerdict, Verdict
@@ -71,6 +71,9 @@ ALL_KEYS = "*"
 """Entitles a receiver to every key (a queue's consumer group, a firehose subscriber)."""
 STATE_SCHEMA = "assay.ledger/1"
 _FLUSH_AT = 4096
+_KEY_FLUSH_AT = 512  # many keys: keep their buffers small
+_PARSE_CACHE = 4096
+_UNPARSED = Envelope("", "", -1, 0.0)
 _FOREVER = float("inf")
 
 
@@ -160,9 +163,13 @@ class Ledger:
         self.grace = float(grace)
         self.per_key_latency_limit = int(per_key_latency_limit)
         self.list_limit = int(list_limit)
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()
+        # fan-out delivers one text to many receivers: parse each text once
+        self._parsed: dict[str | bytes, Envelope | None] = {}
         self._streams: dict[tuple[str, str], _Stream] = {}
         self._inboxes: dict[tuple[str, str, str], _Inbox] = {}
+        self._last_ts: dict[str, float] = {}  # receiver -> send time of the newest message it got
+        self._member_max: dict[tuple[str, str, str, str], int] = {}  # (receiver, member, producer, key) -> highest seq
         # receiver -> key (or ALL_KEYS) -> [[since, until], ...]
         self._windows: dict[str, dict[str, list[list[float]]]] = {}
         self._entitled: dict[str, set[str]] = {}  # key -> receivers with a window on it
@@ -247,16 +254,46 @@ class Ledger:
                 if spans and spans[-1][1] == _FOREVER:
                     spans[-1][1] = end
 
+    def last_seen(self, receiver: str) -> float | None:
+        """Send time of the newest message `receiver` got (None if nothing yet).
+
+        A subscriber that drops is owed what was sent up to here; what was sent after was in
+        flight when it left, and no one can deliver it to a socket that is gone."""
+        with self._lock:
+            return self._last_ts.get(receiver)
+
     def is_entitled(self, receiver: str, key: str) -> bool:
         windows = self._windows.get(receiver)
         return windows is not None and (key in windows or ALL_KEYS in windows)
 
     # -- receiving -----------------------------------------------------------------------------------
 
-    def receive(self, receiver: str, message: Envelope | str | bytes | bytearray | memoryview | None, *, at: float | None = None) -> Receipt:
-        """Record that `receiver` got `message` (an Envelope, or any text/bytes holding its token)."""
+    def receive(
+        self,
+        receiver: str,
+        message: Envelope | str | bytes | bytearray | memoryview | None,
+        *,
+        at: float | None = None,
+        member: str | None = None,
+    ) -> Receipt:
+        """Record that `receiver` got `message` (an Envelope, or any text/bytes holding its token).
+
+        `member`: the consumer of a group that took it. Loss and duplicates are judged for the
+        group, order per member (a queue or stream spreads one key over its consumers, so
+        arrivals at the group as a whole have no order to keep)."""
         arrived = time.time() if at is None else at
-        env = message if isinstance(message, Envelope) else Envelope.find(message)
+        if isinstance(message, Envelope):
+            env: Envelope | None = message
+        else:
+            if isinstance(message, bytearray | memoryview):
+                message = bytes(message)
+            parsed = self._parsed
+            env = parsed.get(message, _UNPARSED) if message is not None else None  # type: ignore[arg-type]
+            if env is _UNPARSED:
+                env = Envelope.find(message)
+                if len(parsed) >= _PARSE_CACHE:
+                    parsed.clear()
+                parsed[message] = env  # type: ignore[index]
         with self._lock:
             if env is None:
                 self.unmarked += 1
@@ -270,6 +307,8 @@ class Ledger:
             if inbox is None:
                 inbox = self._inboxes[ikey] = _Inbox()
             inbox.receipts += 1
+            if env.ts > self._last_ts.get(receiver, 0.0):
+                self._last_ts[receiver] = env.ts
             windows = self._windows.get(receiver)
             entitled = windows is not None and (key in windows or ALL_KEYS in windows)
             seq = env.seq
@@ -286,15 +325,24 @@ class Ledger:
             self._buf.append(latency)
             if stats.buf is not None:
                 stats.buf.append(latency)
-                if len(stats.buf) >= _FLUSH_AT:
+                if len(stats.buf) >= _KEY_FLUSH_AT:
                     self._flush_key(stats)
             if len(self._buf) >= _FLUSH_AT:
                 self._flush()
-            if seq < inbox.max_seen:
+            if member is None:
+                if seq < inbox.max_seen:
+                    inbox.out_of_order += 1
+                    stats.out_of_order += 1
+                    return Receipt.OUT_OF_ORDER
+                inbox.max_seen = seq
+                return Receipt.FIRST
+            okey = (receiver, member, env.producer, key)
+            top = self._member_max.get(okey, -1)
+            if seq < top:
                 inbox.out_of_order += 1
                 stats.out_of_order += 1
                 return Receipt.OUT_OF_ORDER
-            inbox.max_seen = seq
+            self._member_max[okey] = seq
             return Receipt.FIRST
 
     def _flush(self) -> None:
@@ -338,9 +386,12 @@ class Ledger:
                 out.append((name, owed))
         return out
 
-    def verdict(self, *, final: bool = False, now: float | None = None) -> Verdict:
+    def verdict(self, *, final: bool = False, now: float | None = None, histograms: bool = True) -> Verdict:
         """The ledger's judgement now. Not `final`: a missing message is in flight until
-        `send time + grace`, lost after. `final`: everything still missing is lost."""
+        `send time + grace`, lost after. `final`: everything still missing is lost.
+
+        `histograms=False` (progress lines, polling): percentiles only, no histogram copies
+        (copying one per key every second would churn megabytes for nothing)."""
         now = time.time() if now is None else now
         with self._lock:
             self._flush()
@@ -387,10 +438,11 @@ class Ledger:
                 kv.duplicated = stats.duplicates
                 kv.out_of_order = stats.out_of_order
                 kv.misdelivered = stats.misdelivered
-                if stats.hist is not None:
+                if stats.hist is not None and histograms:
                     self._flush_key(stats)
                     if stats.count:
-                        kv.latency = stats.hist.copy()
+                        kv.latency = _key_histogram()
+                        hist_add(kv.latency, stats.hist)
                         kv.latency_count, kv.latency_sum, kv.latency_min, kv.latency_max = stats.count, stats.sum, stats.min, stats.max
             v.per_key = per_key
             for kv in per_key.values():
@@ -403,17 +455,19 @@ class Ledger:
                 v.misdelivered += kv.misdelivered
             v.receipts = sum(i.receipts for i in self._inboxes.values())
             v.unmarked = self.unmarked
-            v.latency = self._latency.copy()
             v.latency_count, v.latency_sum = self._lat_count, self._lat_sum
             v.latency_min = self._lat_min if self._lat_count else None
             v.latency_max = self._lat_max if self._lat_count else None
             v.keys_without_latency = sum(1 for s in self._keys.values() if s.hist is None)
+            if histograms:
+                v.latency = self._latency.copy()
+            elif self._lat_count:
+                v.latency_percentiles = _percentiles_of(self._latency, self._lat_min, self._lat_max)
         return v
 
     def outstanding(self) -> int:
         """Acked messages some entitled receiver still misses (what `settle` waits for)."""
-        v = self.verdict(final=True)
-        return v.lost
+        return self.verdict(final=True, histograms=False).lost
 
     async def settle(self, grace: float | None = None, *, poll: float = 0.05) -> Verdict:
         """Wait until nothing is outstanding or `grace` seconds pass; then the final verdict.
@@ -603,6 +657,11 @@ class Ledger:
                 "send_times": sum(len(s.offsets) for s in self._streams.values()),
                 "keys": len(self._keys),
             }
+
+
+def _percentiles_of(hist: Histogram, lo: float, hi: float) -> dict[str, float]:
+    values = values_at(hist, [50.0, 95.0, 99.0])
+    return {f"p({p})": round(min(max(v, lo), hi), 3) for p, v in zip((50, 95, 99), values, strict=True)}
 
 
 def _enc(x: float) -> float | str:

@@ -153,8 +153,9 @@ class WsSubscriber:
                 receive(self.receiver, message)
         except WsError as exc:
             self.error = str(exc)
-            # a closed subscriber is owed nothing more: what it misses after this is not its loss
-            self.ledger.revoke(self.receiver, self.keys)
+            # a closed subscriber is owed nothing sent after the last message it got
+            last = self.ledger.last_seen(self.receiver)
+            self.ledger.revoke(self.receiver, self.keys, until=None if last is None else last + 1e-6)
 
     async def close(self) -> None:
         self.task.cancel()

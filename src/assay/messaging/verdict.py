@@ -89,6 +89,8 @@ class Verdict:
     latency_min: float | None = None
     latency_max: float | None = None
     keys_without_latency: int = 0
+    latency_percentiles: dict[str, float] | None = None
+    """Set instead of `latency` by `verdict(histograms=False)`."""
 
     @property
     def ok(self) -> bool:
@@ -97,6 +99,8 @@ class Verdict:
 
     def percentiles(self) -> dict[str, float]:
         """p50/p95/p99 of end-to-end latency in ms (empty when nothing arrived)."""
+        if self.latency_percentiles is not None:
+            return dict(self.latency_percentiles)
         return _percentiles(self.latency, self.latency_count, self.latency_min or 0.0, self.latency_max or 0.0)
 
     def problems(self) -> list[str]:
@@ -132,8 +136,10 @@ class Verdict:
     def metrics(self, *, per_key: bool = True) -> dict[str, Metric]:
         """The verdict as RunResult metrics (counters and the latency trend, k6 names)."""
         out: dict[str, Metric] = {}
+        # one sample, the verdict, whose value is the count: a measured 0 lost is a value for
+        # SLO gates and thresholds, not "no samples"
         for name, n in self.counts().items():
-            out[name] = Metric(type=MetricType.COUNTER, count=n, sum=float(n))
+            out[name] = Metric(type=MetricType.COUNTER, count=1, sum=float(n))
         out[LATENCY_METRIC] = _trend(self.latency, self.latency_count, self.latency_sum, self.latency_min, self.latency_max)
         if per_key:
             for key, kv in sorted(self.per_key.items()):
@@ -145,7 +151,7 @@ class Verdict:
                     ("messages_misdelivered", kv.misdelivered),
                 ):
                     if n:
-                        out[f"{name}{{key:{key}}}"] = Metric(type=MetricType.COUNTER, tags=tags, count=n, sum=float(n))
+                        out[f"{name}{{key:{key}}}"] = Metric(type=MetricType.COUNTER, tags=tags, count=1, sum=float(n))
                 if kv.latency is not None and kv.latency_count:
                     full = Histogram()
                     full.add(kv.latency)
