@@ -93,12 +93,19 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if args and args[0] in NOT_BUILT and not set(args[1:]) & {"-h", "--help"}:
             raise NotBuiltError(f"'assay {args[0]}' is not built yet in this version of assay")
+        if args[:2] == ["chaos", "run"]:
+            from assay.cli.chaos import bare_dry_means_plan
+
+            args = bare_dry_means_plan(args)
         rv = app(args=args, standalone_mode=False)
         # Without standalone mode click returns typer.Exit's code instead of exiting.
         if isinstance(rv, int) and rv:
             sys.exit(rv)
     except AssayError as exc:
-        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+        from rich.markup import escape
+
+        # escaped: messages quote user input and commands ("pip install 'assay[ray]'"), not markup
+        err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
         sys.exit(int(exc.exit_code))
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
