@@ -266,7 +266,7 @@ class Metric(BaseModel):
     def stat(self, key: str, duration_s: float | None = None) -> float | None:
         """One k6 aggregate (`count`, `rate`, `value`, `avg`, `med`, `p(95)`, ...) or None if unknown."""
         if self.type is MetricType.COUNTER:
-            if key == "count":
+            if key in ("count", "delta"):  # delta: a scraped counter's increase over the run (assay)
                 return self.sum
             if key == "rate":
                 if "rate" in self.summary and not duration_s:
@@ -283,7 +283,7 @@ class Metric(BaseModel):
                 return float(self.fails)
             return None
         if self.type is MetricType.GAUGE:
-            return {"value": self.value, "min": self.min, "max": self.max}.get(key)
+            return {"value": self.value, "last": self.value, "min": self.min, "max": self.max}.get(key)
         return self._trend_stat(key)
 
     def _trend_stat(self, key: str) -> float | None:

@@ -55,8 +55,8 @@ def test_sink_trend_aggregates_are_exact(values: list[float]) -> None:
 
 
 aggregations = {
-    MetricType.COUNTER: ["count", "rate"],
-    MetricType.GAUGE: ["value"],
+    MetricType.COUNTER: ["count", "rate", "delta"],  # delta: assay's name for a scraped counter's increase
+    MetricType.GAUGE: ["value", "last", "min", "max"],  # assay: a scraped gauge's last, lowest and highest value
     MetricType.RATE: ["rate"],
     MetricType.TREND: ["avg", "min", "max", "med", "p(90)", "p(99.9)"],
 }

@@ -3,6 +3,9 @@
     assay load run scenario.py --summary-export out.json
     assay load run scenario.yaml --profile stress --vus 50
     assay load run http://127.0.0.1:8080/ --rate 200 --duration 30s --threshold 'http_req_duration:p(95)<300'
+    assay load run scenario.py --vus 50 --rps 500 --warmup 30s --scrape http://127.0.0.1:8080/metrics \
+        --threshold 'courier_messages_delivered_total:delta == messages_sent' --threshold 'downtime:count==0'
+    assay load run scenario.py --profile hotel-stress      # the hotel team's fixed sizes (docs/load-run-options.md)
 
 Exit codes: 0 passed, 99 a threshold was crossed (as k6), 64 bad input (before any
 traffic), 1 interrupted with Ctrl-C or SIGTERM (results are still written), 2 nothing
@@ -33,6 +36,18 @@ def _kv(pairs: list[str], flag: str) -> dict[str, str]:
     return out
 
 
+def _warmup_seconds(text: str | None) -> float:
+    from assay.errors import UsageError
+    from assay.load.durations import parse_duration
+
+    if text is None:
+        return 0.0
+    try:
+        return parse_duration(text, what="--warmup")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _headers(pairs: list[str]) -> dict[str, str]:
     from assay.errors import UsageError
 
@@ -53,7 +68,7 @@ def run(
     duration: str | None = typer.Option(None, "--duration", "-d", help="Test duration, e.g. 30s, 5m."),
     iterations: int | None = typer.Option(None, "--iterations", "-i", help="Total iterations (shared-iterations)."),
     max_vus: int | None = typer.Option(None, "--max-vus", help="With --rate: most VUs to use (default 10x preallocated)."),
-    profile: str | None = typer.Option(None, "--profile", "-p", help="smoke, load, stress, spike, soak or breakpoint."),
+    profile: str | None = typer.Option(None, "--profile", "-p", help="smoke, load, stress, spike, soak or breakpoint; fixed-size presets hotel-smoke, hotel-load, hotel-stress, hotel-spike, hotel-soak."),
     method: str = typer.Option("GET", "--method", "-X", help="Quick mode: HTTP method."),
     header: list[str] = typer.Option([], "--header", "-H", help="Quick mode: 'Name: value' (repeatable)."),
     body: str | None = typer.Option(None, "--body", "-b", help="Quick mode: request body."),
@@ -78,7 +93,21 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no end-of-test summary."),
     name: str | None = typer.Option(None, "--name", help="Run name in the result (default: the file name)."),
     sample: list[str] = typer.Option([], "--sample", help="Follow a process's resources: PID, NAME=PID or a command-line pattern (repeatable)."),
-    leak_warmup: str = typer.Option("10%", "--leak-warmup", help="Warm-up left out of leak verdicts: a percentage or seconds (30s)."),
+    leak_warmup: str | None = typer.Option(
+        None, "--leak-warmup", help="Warm-up left out of leak verdicts: a percentage or seconds (30s); default --warmup, else 10%."
+    ),
+    rps: float | None = typer.Option(None, "--rps", help="As k6: at most this many HTTP requests per second across all VUs (0: no cap)."),
+    warmup: str | None = typer.Option(
+        None, "--warmup", help="Keep the first seconds (e.g. 30s) out of thresholds, SLO gates and leak verdicts; still recorded."
+    ),
+    scrape: str | None = typer.Option(
+        None, "--scrape",
+        help="Scrape these Prometheus /metrics URLs (comma-separated) every second; the service's metrics go into the result.",
+    ),
+    scrape_select: list[str] = typer.Option(
+        [], "--scrape-select", help="Keep scraped series whose name matches this regex (repeatable); default: every series that changed."
+    ),
+    scrape_max_series: int | None = typer.Option(None, "--scrape-max-series", help="Most scraped series kept in the result (default 200)."),
     metrics_port: int | None = typer.Option(None, "--metrics-port", help="Serve the run's live Prometheus metrics on 127.0.0.1:PORT/metrics."),
     pushgateway: str | None = typer.Option(None, "--pushgateway", help="Push the run's metrics to this Pushgateway (every 15 s and at the end)."),
     otel_endpoint: str | None = typer.Option(None, "--otel-endpoint", help="Send OpenTelemetry spans to this OTLP/HTTP endpoint (default: OTEL_* variables)."),
@@ -111,7 +140,9 @@ def run(
     from assay.observe.watch import ResourceWatch, split_thresholds
 
     engine_thresholds, resource_thresholds = split_thresholds(parse_cli_threshold(t) for t in threshold)
-    watch = ResourceWatch(sample, [] if no_thresholds else resource_thresholds, warmup=leak_warmup)
+    from assay.load.warmup import leak_warmup as leak_warmup_for
+
+    warmup_s = _warmup_seconds(warmup)
     request = LoadRequest(
         target=target,
         vus=vus,
@@ -128,8 +159,15 @@ def run(
         env=_kv(env, "--env"),
         tags=_kv(tag, "--tag"),
         insecure=insecure,
+        rps=rps,
+        warmup=warmup,
+        scrape=scrape,
+        scrape_select=scrape_select,
+        scrape_max_series=scrape_max_series,
     )
     loaded, plan = prepare(request, env=env_map)
+    warmup_s = plan.engine.warmup or warmup_s
+    watch = ResourceWatch(sample, [] if no_thresholds else resource_thresholds, warmup=leak_warmup_for(leak_warmup, warmup_s))
     n_workers = resolve_workers(workers)
     if iterations is not None and n_workers > 1:
         n_workers = min(n_workers, max(1, iterations))
@@ -290,7 +328,10 @@ def _print_problems(result: Any, *, quiet: bool = False) -> None:
         for s in samples[:5]:
             err(f"  {s}  (x{errors.get(s, 1)})", err=True)
     for note in result.notes:
-        if note.startswith(("aborted", "interrupted", "worker error", "teardown", "more than", "per-sample output", "nothing completed")) or "interrupted:" in note:
+        if note.startswith((
+            "aborted", "interrupted", "worker error", "teardown", "more than", "per-sample output", "nothing completed",
+            "warm-up", "the run ended within", "downtime", "scrape",
+        )) or "interrupted:" in note:
             err(f"note: {note}", err=True)
     for metric, t in result.failed_thresholds():
         observed = "" if t.observed is None else f" (observed {t.observed:.4g})"

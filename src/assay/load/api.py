@@ -49,6 +49,12 @@ class LoadRequest:
     env: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     insecure: bool = False
+    # assay.load.engine_options: override the scenario's `rps`, `warmup` and `scrape` options
+    rps: float | None = None
+    warmup: str | None = None
+    scrape: str | None = None
+    scrape_select: list[str] = field(default_factory=list)
+    scrape_max_series: int | None = None
 
 
 def is_url(target: str) -> bool:
@@ -138,6 +144,7 @@ def prepare(req: LoadRequest, *, env: Mapping[str, str] | None = None) -> tuple[
         options["tags"] = {**(options.get("tags") or {}), **req.tags}
     if req.insecure:
         options["insecureSkipTLSVerify"] = True
+    _engine_overrides(req, options)
     extra: dict[str, list[Any]] = {}
     for text in req.thresholds:
         metric, expr = parse_cli_threshold(text)
@@ -147,6 +154,26 @@ def prepare(req: LoadRequest, *, env: Mapping[str, str] | None = None) -> tuple[
     loaded.spec = dict(loaded.spec)
     loaded.spec["options"] = options
     return loaded, plan
+
+
+def _engine_overrides(req: LoadRequest, options: dict[str, Any]) -> None:
+    """--rps, --warmup and --scrape* replace the file's options of the same names."""
+    if req.rps is not None:
+        options["rps"] = req.rps
+    if req.warmup is not None:
+        options["warmup"] = req.warmup
+    if req.scrape is not None or req.scrape_select or req.scrape_max_series is not None:
+        current = options.get("scrape")
+        scrape: dict[str, Any] = dict(current) if isinstance(current, Mapping) else ({"urls": current} if current else {})
+        if req.scrape is not None:
+            scrape["urls"] = req.scrape
+        if req.scrape_select:
+            scrape["select"] = list(req.scrape_select)
+        if req.scrape_max_series is not None:
+            scrape["max_series"] = req.scrape_max_series
+        if "urls" not in scrape and "url" not in scrape:
+            raise UsageError("--scrape-select and --scrape-max-series need --scrape URL (or options.scrape in the scenario)")
+        options["scrape"] = scrape
 
 
 def result_source(loaded: LoadedScenario) -> SourceInfo:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.errors import AssayError, UsageError
+from assay.load.availability import add_availability
 from assay.load.backends import Backend, InProcessBackend, ProcessBackend
 from assay.load.diagnosis import failure_summary
 from assay.load.executors import Segment
@@ -29,11 +30,14 @@ from assay.load.http.client import ClientOptions, HttpClient
 from assay.load.omission import DEFAULT_WARN_FACTOR, correct_closed_model, omission_warning
 from assay.load.options import Plan, ThresholdSpec
 from assay.load.runner import EXECUTOR_MAX, WorkerJob, new_loop
+from assay.load.sample_output import part_path
 from assay.load.scenario import LoadedScenario, call_maybe_async
+from assay.load.scrape import Scraper
 from assay.load.sink import MetricsSink
 from assay.load.vu import VU
+from assay.load.warmup import apply as apply_warmup
 from assay.results import Artifact, Metric, RunResult, RunStatus, ThresholdResult, merge_results
-from assay.thresholds import evaluate_metric
+from assay.thresholds import evaluate_metric, metric_lookup
 
 
 @dataclass
@@ -90,6 +94,7 @@ class _Live:
         self.failing: list[str] = []
         self.total = plan.total_duration()
         self._last_eval = 0.0
+        self.on_warmup_end: Callable[[], None] | None = None
 
     def handle(self, msg: Mapping[str, Any]) -> None:
         kind = msg.get("type")
@@ -107,6 +112,10 @@ class _Live:
             self.snapshots[w] = dict(msg)
             if len(self.snapshots) == self.workers:
                 self._evaluate(float(msg["elapsed"]))
+        elif kind == "warmup_end":
+            if self.on_warmup_end is not None:  # the first worker past its warm-up: the others are within ms
+                callback, self.on_warmup_end = self.on_warmup_end, None
+                callback()
         elif kind == "done":
             self.done[w] = RunResult.from_json(msg["result"])
         elif kind == "error":
@@ -142,19 +151,22 @@ class _Live:
         )
 
     def _evaluate(self, elapsed: float) -> None:
+        if elapsed < self.plan.engine.warmup:
+            return  # the warm-up is recorded, never judged (assay.load.warmup)
         merged: dict[str, Metric] = {}
         for snap in self.snapshots.values():
             for name, data in snap["metrics"].items():
                 m = Metric.model_validate(data)
                 merged[name] = merged[name].merge(m) if name in merged else m
         failing: list[str] = []
+        others = metric_lookup(merged, elapsed or None)
         for spec in self.plan.thresholds:
             metric = merged.get(spec.metric)
             if metric is None:
                 continue
             probe = metric.model_copy()
             probe.thresholds = [ThresholdResult(source=spec.source)]
-            if evaluate_metric(probe, elapsed or None):
+            if evaluate_metric(probe, elapsed or None, others=others):
                 failing.append(f"{spec.metric}: {spec.source}")
                 if spec.abort_on_fail and elapsed >= spec.delay_abort_eval:
                     self.aborted_by.append((spec.metric, spec.source))
@@ -206,11 +218,20 @@ def run_load(
         for i in range(workers)
     ]
     chosen = backend or (InProcessBackend(loaded) if workers == 1 else ProcessBackend())
-    chosen.run(jobs, live.handle, stop_flag)
+    scraper = Scraper(plan.engine.scrape) if plan.engine.scrape is not None else None
+    if scraper is not None:
+        scraper.start()  # the baseline scrape, before any load
+        live.on_warmup_end = scraper.mark_window
+    try:
+        chosen.run(jobs, live.handle, stop_flag)
+    finally:
+        if scraper is not None:
+            scraper.stop()
     if live.errors and not live.done:
         raise AssayError("load workers failed: " + "; ".join(live.errors[:3]))
     parts = [live.done[i] for i in sorted(live.done)]
     by_script = next((p.extra["script_aborted"] for p in parts if p.extra.get("script_aborted")), None)
+    warmups = [p.extra.get("warmup") for p in parts]
     result = merge_results(parts, name=name) if len(parts) > 1 else parts[0]
     teardown_error = None
     if loaded.teardown is not None:
@@ -260,6 +281,16 @@ def run_load(
         result.notes.append(teardown_error)
     if live.errors:
         result.notes.extend(f"worker error: {e}" for e in live.errors)
+    measured_from = apply_warmup(result, warmups, plan.engine.warmup)
+    sample_parts = workers
+    if scraper is not None:
+        scraped = scraper.summarize(keep=plan.threshold_metrics(), window_start=measured_from)
+        scraped.apply(result)
+        if scraped.write_samples(sample_outputs, lambda path: part_path(path, workers), plan.metric_types):
+            sample_parts = workers + 1
+    add_availability(result, measured_from)
+    if plan.engine.rps:
+        result.extra["rps"] = plan.engine.rps
     correct_closed_model(result, [(cfg.name, cfg.executor, EXECUTOR_MAX(cfg)) for cfg in plan.scenarios])
     warning = omission_warning(result, omission_warn_factor)
     if warning:
@@ -284,7 +315,7 @@ def run_load(
             result.status = RunStatus.FAILED
             result.extra["nothing_completed"] = True
             result.notes.append(nothing)
-    _join_sample_outputs(result, out_stats, sample_outputs, workers, out_limit)
+    _join_sample_outputs(result, out_stats, sample_outputs, sample_parts, out_limit)
     if extra_errors:
         total = sum(extra_errors.values())
         result.notes.append(f"{total} iteration(s) raised an exception")
@@ -292,7 +323,7 @@ def run_load(
 
 
 def _join_sample_outputs(result: RunResult, part_stats: list[list[dict[str, Any]]], outputs: Sequence[tuple[str, Path]], workers: int, limit: int) -> None:
-    """One file per output from the workers' parts; a note when an output hit its size limit."""
+    """One file per output from the workers' parts (and the scraped series' part); a note when an output hit its size limit."""
     from assay.load.sample_output import join_parts, part_path
 
     for i, (kind, path) in enumerate(outputs):
@@ -344,8 +375,9 @@ def _attach_thresholds(result: RunResult, specs: list[ThresholdSpec]) -> None:
 
 def finalize_thresholds(result: RunResult) -> list[tuple[str, str]]:
     failed: list[tuple[str, str]] = []
+    others = metric_lookup(result.metrics, result.duration_s or None)
     for name, metric in result.metrics.items():
-        for source in evaluate_metric(metric, result.duration_s or None):
+        for source in evaluate_metric(metric, result.duration_s or None, others=others):
             failed.append((name, source))
     return failed
 

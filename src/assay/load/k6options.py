@@ -70,5 +70,10 @@ class Options(K6Model):
     teardownTimeout: Duration | None = None
     noConnectionReuse: bool | None = None
     maxResponseBodySize: int | None = Field(default=None, ge=0, le=MAX_BODY_LIMIT)
+    # k6's global requests-per-second cap (0: none), and assay's warm-up kept out of gates and the
+    # service's Prometheus metrics scraped into the result (assay.load.engine_options)
+    rps: float | None = Field(default=None, ge=0)
+    warmup: Duration | None = None
+    scrape: str | list[str] | dict[str, Any] | None = None
 
-    _check_duration = field_validator("duration", "timeout", "setupTimeout", "teardownTimeout")(check_duration)
+    _check_duration = field_validator("duration", "timeout", "setupTimeout", "teardownTimeout", "warmup")(check_duration)

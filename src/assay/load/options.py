@@ -13,6 +13,7 @@ from difflib import get_close_matches
 from typing import Any
 
 from assay.load.durations import parse_duration
+from assay.load.engine_options import ENGINE_METRICS, EngineOptions, parse_engine_options
 from assay.load.executors import EXECUTORS, Executor, ExecutorConfig, Segment
 from assay.load.executors.base import ScenarioSpec, get_duration
 from assay.load.k6options import Options
@@ -50,6 +51,7 @@ class Plan:
     teardown_timeout: float = 60.0
     trend_stats: list[str] | None = None
     metric_types: dict[str, tuple[MetricType, Contains]] = field(default_factory=dict)
+    engine: EngineOptions = field(default_factory=EngineOptions)  # rps, warmup, scrape
 
     def executors(self, segment: Segment) -> list[Executor]:
         return [EXECUTORS[c.executor](c, segment) for c in self.scenarios]
@@ -60,7 +62,13 @@ class Plan:
         return max(ends) if ends else 0.0
 
     def threshold_metrics(self) -> list[str]:
-        return sorted({t.metric for t in self.thresholds})
+        """Metrics thresholds name, with those their cross-metric expressions read."""
+        from assay.thresholds import parse_threshold
+
+        names = {t.metric for t in self.thresholds}
+        for t in self.thresholds:
+            names.update(r.metric for r in parse_threshold(t.source).operands() if r.metric is not None)
+        return sorted(names)
 
     def uses_arrival_rate(self) -> bool:
         return any(c.executor.endswith("arrival-rate") for c in self.scenarios)
@@ -99,7 +107,10 @@ def build_plan(loaded: LoadedScenario, *, extra_thresholds: Mapping[str, list[An
                 raise ScenarioError(f"{where}: options.headers[{hname!r}]: {problem}")
     types: dict[str, tuple[MetricType, Contains]] = dict(BUILTIN_METRICS)
     types[CORRECTED] = (MetricType.TREND, Contains.TIME)
+    types.update(ENGINE_METRICS)
     types.update(loaded.custom_metrics)
+    engine = parse_engine_options(options, where)
+    scrape_problems = _scraped_types(engine, types)
     plan = Plan(
         scenarios=scenarios,
         tags=tags,
@@ -107,6 +118,7 @@ def build_plan(loaded: LoadedScenario, *, extra_thresholds: Mapping[str, list[An
         setup_timeout=get_duration(options, "setupTimeout", "60s", f"{where}: options"),
         teardown_timeout=get_duration(options, "teardownTimeout", "60s", f"{where}: options"),
         metric_types=types,
+        engine=engine,
     )
     if "summaryTrendStats" in options:
         stats = options["summaryTrendStats"]
@@ -120,8 +132,25 @@ def build_plan(loaded: LoadedScenario, *, extra_thresholds: Mapping[str, list[An
         for name, exprs in (extra_thresholds or {}).items():
             raw.setdefault(name, [])
             raw[name] = _as_list(raw[name]) + list(exprs)
-        plan.thresholds = parse_thresholds(raw, types, where)
+        try:
+            plan.thresholds = parse_thresholds(raw, types, where)
+        except ThresholdError as exc:
+            if scrape_problems and "unknown metric" in exc.message:
+                raise ThresholdError(f"{exc.message} (the scrape before the run failed: {'; '.join(scrape_problems)})") from None
+            raise
     return plan
+
+
+def _scraped_types(engine: EngineOptions, types: dict[str, tuple[MetricType, Contains]]) -> list[str]:
+    """Scrape the targets once so thresholds can name the service's metrics; returns the targets' problems."""
+    if engine.scrape is None:
+        return []
+    from assay.load.scrape import discover
+
+    found, problems = discover(engine.scrape)
+    for name, kind in found.items():
+        types.setdefault(name, kind)
+    return problems
 
 
 def parse_thresholds(raw: Mapping[str, Any], types: Mapping[str, tuple[MetricType, Contains]], where: str) -> list[ThresholdSpec]:
@@ -161,7 +190,7 @@ def parse_thresholds(raw: Mapping[str, Any], types: Mapping[str, tuple[MetricTyp
             else:
                 raise ThresholdError(f"{w}[{i}]: expected a string or {{threshold, abortOnFail, delayAbortEval}}, got {entry!r}")
             try:
-                validate_threshold(metric_name, mtype, source)
+                validate_threshold(metric_name, mtype, source, types)
             except ThresholdError as exc:
                 raise ThresholdError(f"{w}: {exc}") from None
             specs.append(ThresholdSpec(metric_name, source, abort, delay, delay_text))

@@ -17,9 +17,13 @@ PROFILES = tuple(DEFAULT_DURATIONS)
 
 
 def expand_profile(name: str, *, vus: int | None = None, duration: str | None = None, rate: float | None = None) -> dict[str, Any]:
-    """The executor options of profile `name` (one k6 scenario)."""
+    """The executor options of profile `name` (one k6 scenario); `hotel-*` names are fixed-size presets."""
+    from assay.load.presets import PRESETS, expand_preset, is_preset
+
+    if is_preset(name):
+        return expand_preset(name, vus=vus, duration=duration)
     if name not in DEFAULT_DURATIONS:
-        raise UsageError(f"--profile {name!r}: unknown profile; expected one of {', '.join(PROFILES)}")
+        raise UsageError(f"--profile {name!r}: unknown profile; expected one of {', '.join((*PROFILES, *PRESETS))}")
     total = parse_duration(duration or DEFAULT_DURATIONS[name], what="--duration")
     if total <= 0:
         raise UsageError("--duration must be greater than 0")

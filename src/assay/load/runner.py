@@ -26,9 +26,12 @@ from assay.load.http.client import ClientOptions, HttpClient
 from assay.load.http.static import StaticRequest
 from assay.load.loaders import load_from_spec
 from assay.load.options import Plan
+from assay.load.rate_cap import CappedHttpClient, RateCap, worker_share
 from assay.load.scenario import LoadedScenario, ensure_coroutine_function
 from assay.load.sink import MetricsSink, Series
 from assay.load.vu import VU
+from assay.load.warmup import snapshot as warmup_snapshot
+from assay.load.warmup import warmup_seconds
 from assay.results import RunResult, RunStatus
 
 Emit = Callable[[dict[str, Any]], None]
@@ -73,8 +76,9 @@ class _Scenario:
         self.segment = executor.segment
         self.executor = executor
         self.fn = ensure_coroutine_function(fn)
-        # an iteration that is one request nobody reads (quick mode, plain YAML steps)
-        self.static = static
+        # an iteration that is one request nobody reads (quick mode, plain YAML steps); not under
+        # an --rps cap, whose limiter every request must pass
+        self.static = static if worker.rate_cap is None else None
         self.free: list[VU] = []
         self.allocated = 0
         self.active = 0
@@ -91,7 +95,7 @@ class _Scenario:
     def _new_vu(self) -> VU:
         self.allocated += 1
         w = self.worker
-        client = HttpClient(w.sink, w.client_options)
+        client = HttpClient(w.sink, w.client_options) if w.rate_cap is None else CappedHttpClient(w.rate_cap, w.sink, w.client_options)
         w.vus_max += 1
         vu = VU(
             id=self.vu_base + self.allocated,
@@ -283,6 +287,10 @@ class _Worker:
         self.interrupted_iterations = 0
         self.script_abort: str | None = None
         self.last_tick = 0.0
+        engine = job.plan.engine
+        self.rate_cap = RateCap(worker_share(engine.rps, job.segment.count)) if engine.rps else None
+        self.warmup_s = warmup_seconds(engine.warmup)
+        self.warmup: dict[str, Any] | None = None  # the warm-up's totals, once it is over
 
     def abort_by_script(self, reason: str = "") -> None:
         """The script asked to end the whole test (k6's exec.test.abort)."""
@@ -349,6 +357,8 @@ class _Worker:
         }
         if self.script_abort is not None:
             result.extra["script_aborted"] = self.script_abort
+        if self.warmup is not None:
+            result.extra["warmup"] = self.warmup
         if written:
             result.extra["sample_outputs"] = [
                 {"kind": w.kind, "samples": w.samples, "bytes": w.written, "stopped_at": w.stopped_at} for w in written
@@ -373,6 +383,13 @@ class _Worker:
                     pass
         s.t0 = time.perf_counter()
         await s.executor.run(s)
+
+    def _end_warmup(self, ended_at: float) -> None:
+        """Set the warm-up's totals aside and count from zero (assay.load.warmup); right after a tick."""
+        metrics = self.sink.to_metrics(self.job.plan.threshold_metrics())
+        self.warmup = warmup_snapshot(metrics, self.sink.check_list(), ended_at, self.warmup_s)
+        self.sink.restart_totals()
+        self.emit({"type": "warmup_end", "worker": self.job.segment.index, "at": time.time()})
 
     def _emit_tick(self, stats: Any, elapsed: float, final: bool = False) -> None:
         interval = max(1e-3, elapsed - self.last_tick)
@@ -416,6 +433,8 @@ class _Worker:
             elapsed = time.perf_counter() - t_start
             stats = self.sink.tick(float(int(wall_start) + second - 1))
             self._emit_tick(stats, elapsed)
+            if second == self.warmup_s and self.warmup is None:
+                self._end_warmup(float(int(wall_start) + second))
             if self.job.plan.thresholds and elapsed - last_snapshot >= SNAPSHOT_EVERY - 0.01:
                 last_snapshot = elapsed
                 wanted = set(self.job.plan.threshold_metrics())

@@ -457,6 +457,33 @@ class MetricsSink:
         self.buckets.append(bucket)
         return stats
 
+    def restart_totals(self) -> None:
+        """Count from zero (the end of a warm-up, assay.load.warmup): call right after `tick()`.
+
+        The series objects stay (VUs and clients hold them); only their totals restart.
+        Per-second buckets, errors and gauges' last values are kept."""
+        self.http_global = [_TrendAcc() for _ in range(NCOLS)]
+        for hs in {id(s): s for s in self.http_series.values()}.values():
+            hs.accs = [_TrendAcc() for _ in range(NCOLS)]
+            hs.requests = 0
+            hs.sent -= hs._sent_folded
+            hs.received -= hs._recv_folded
+            hs._sent_folded = hs._recv_folded = 0
+        for s in self.series.values():
+            if s.acc is not None:
+                s.acc = _TrendAcc()
+            s.count -= s._count_folded
+            s.sum -= s._sum_folded
+            s.passes -= s._passes_folded
+            s.fails -= s._fails_folded
+            s._count_folded = s._passes_folded = s._fails_folded = 0
+            s._sum_folded = 0.0
+            if s.type is MetricType.GAUGE:
+                s.count = 0
+                s.min = s.max = s.value
+        for check in self.checks.values():
+            check.passes = check.fails = 0
+
     # -- per-sample outputs ----------------------------------------------------------------------------
 
     def _write_http_samples(self, series: HttpSeries, values: np.ndarray, t: float) -> None:

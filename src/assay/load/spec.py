@@ -52,9 +52,13 @@ HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 
 class Profile(StrictModel):
-    """A named preset (smoke, load, stress, spike, soak, breakpoint) with optional overrides."""
+    """A named profile (smoke, load, stress, spike, soak, breakpoint) or fixed-size preset
+    (hotel-smoke, hotel-load, hotel-stress, hotel-spike, hotel-soak) with optional overrides."""
 
-    name: Literal["smoke", "load", "stress", "spike", "soak", "breakpoint"]
+    name: Literal[
+        "smoke", "load", "stress", "spike", "soak", "breakpoint",
+        "hotel-smoke", "hotel-load", "hotel-stress", "hotel-spike", "hotel-soak",
+    ]
     vus: int | None = Field(default=None, ge=1)
     rate: float | None = Field(default=None, gt=0)
     duration: Duration | None = None
@@ -171,6 +175,11 @@ class Check(StrictModel):
     body_matches: str | None = None
     headers: dict[str, Expectation] | None = None
     latency_ms: str | float | None = Field(default=None, description="'<300', '<=250' or 300 (meaning <300)")
+    payload: str | None = Field(
+        default=None,
+        description="JSON path ('$.items[*].text') or '$' (the body) of payloads made with payload.of(size): each one's "
+        "digest is checked (payloads_verified, payloads_corrupt)",
+    )
 
     @field_validator("status")
     @classmethod
@@ -246,6 +255,11 @@ class WsExpect(StrictModel):
     contains: str | None = None
     matches: str | None = None
     json_: dict[str, Expectation] | None = Field(default=None, alias="json")
+    payload: str | None = Field(
+        default=None,
+        description="JSON path ($.text) or '$' (the whole message) of a payload made with payload.of(size): "
+        "its digest is checked (payloads_verified, payloads_corrupt)",
+    )
 
 
 class WsAction(StrictModel):
@@ -292,6 +306,8 @@ class WsStep(StrictModel):
     subprotocols: list[str] | None = None
     tags: dict[str, str] | None = None
     timeout: Duration | None = Field(default=None, description="connect timeout (default 10s)")
+    heartbeat: Duration | None = Field(default=None, description="ping every this often in the background (ws_ping, ws_heartbeat_timeouts)")
+    heartbeat_timeout: Duration | None = Field(default=None, description="a pong later than this is a heartbeat timeout (default: the interval)")
     session: list[WsAction] = Field(min_length=1)
     think_time: ThinkTime | None = None
 
@@ -311,7 +327,7 @@ class WsStep(StrictModel):
                     )
         return data
 
-    _check_durations = field_validator("timeout", "think_time")(
+    _check_durations = field_validator("timeout", "think_time", "heartbeat", "heartbeat_timeout")(
         lambda v: v if isinstance(v, ThinkRange) else check_duration(v)
     )
 

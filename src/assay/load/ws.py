@@ -17,6 +17,17 @@ the start of the TCP connect to the end of the opening handshake), `ws_session_d
 adds `ws_msg_latency` (trend, ms from a send to the matching received message), which k6
 does not have. Samples carry the VU's tags plus `name` (the URL unless given) and `status`.
 
+assay also counts how sessions end, for "zero disconnects" gates:
+
+- `ws_sessions_closed` (counter, tag `code`: the close code, 1006 when the connection
+  dropped without a close frame): `ws_sessions_closed{code:1011}: count==0`;
+- `ws_unexpected_disconnects` (counter): sessions the server or the network ended while
+  the VU still used them (a send, receive or ping found them closed) with a code other
+  than 1000 (normal closure), e.g. 1001 going away, 1011, or 1006 (no close frame);
+- `ws_heartbeat_timeouts` (counter): with `ws.heartbeat(every=5)` the session pings every
+  5 s in the background (each round trip in `ws_ping`) and counts pongs that did not come
+  back within the timeout (default: the interval).
+
 The session records through anything with `record(name, value, tags)` and, optionally,
 `metric(name, kind, contains)` to declare custom metrics: a VU inside the engine, or a
 `SinkRecorder` around a MetricsSink for standalone use (plans, probes, tests).
@@ -104,6 +115,9 @@ class WsSession:
         self.received = 0
         self._pending: deque[Message] = deque(maxlen=10_000)
         self._declared = False
+        self._lost = False  # the peer or the network ended the session while it was in use
+        self._heartbeat: asyncio.Task[None] | None = None
+        self.heartbeat_timeouts = 0
 
     # -- messages --------------------------------------------------------------------------------------
 
@@ -114,6 +128,7 @@ class WsSession:
         try:
             await self.conn.send(message)
         except ConnectionClosed as exc:
+            self._disconnected()
             raise WsError(f"WebSocket closed while sending: {exc}") from None
         self.sent += 1
         self.recorder.record("ws_msgs_sent", 1.0, self.tags)
@@ -133,6 +148,7 @@ class WsSession:
         except TimeoutError:
             raise WsError(f"no WebSocket message within {timeout:g}s", timed_out=True) from None
         except ConnectionClosed as exc:
+            self._disconnected()
             raise WsError(f"WebSocket closed: {exc}") from None
         self.received += 1
         self.recorder.record("ws_msgs_received", 1.0, self.tags)
@@ -177,10 +193,45 @@ class WsSession:
         except TimeoutError:
             raise WsError(f"no pong within {timeout:g}s", timed_out=True) from None
         except ConnectionClosed as exc:
+            self._disconnected()
             raise WsError(f"WebSocket closed while pinging: {exc}") from None
         rtt = (_perf() - t0) * 1000.0
         self.recorder.record("ws_ping", rtt, self.tags)
         return rtt
+
+    def heartbeat(self, every: float = 5.0, timeout: float | None = None) -> None:
+        """Ping every `every` seconds in the background until the session closes.
+
+        Each pong's round trip goes to `ws_ping`; a pong missing after `timeout` (default
+        `every`) counts in `ws_heartbeat_timeouts`, and the heartbeat goes on (a server that
+        recovers is seen recovering). A session the peer closes ends the heartbeat."""
+        if every <= 0:
+            raise ValueError("heartbeat interval must be greater than 0")
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+        wait = timeout if timeout is not None else every
+        declare(self.recorder, "ws_heartbeat_timeouts", "counter", "default")
+        self._heartbeat = asyncio.get_running_loop().create_task(self._beat(every, wait))
+
+    async def _beat(self, every: float, timeout: float) -> None:
+        while not self.closed:
+            await asyncio.sleep(every)
+            if self.closed:
+                return
+            try:
+                await self.ping(timeout)
+            except WsError as exc:
+                if not exc.timed_out:
+                    return  # closed: the session's own reads and writes report it
+                self.heartbeat_timeouts += 1
+                self.recorder.record("ws_heartbeat_timeouts", 1.0, self.tags)
+
+    def _disconnected(self) -> None:
+        """The session ended under the VU: counted once, unless the peer closed it normally (1000)."""
+        if not self._lost and not self.closed and self.conn.close_code != 1000:
+            self._lost = True
+            declare(self.recorder, "ws_unexpected_disconnects", "counter", "default")
+            self.recorder.record("ws_unexpected_disconnects", 1.0, self.tags)
 
     async def messages(self, timeout: float | None = None) -> Any:
         """Iterate over incoming messages until the server closes the session."""
@@ -199,10 +250,20 @@ class WsSession:
         if self.closed:
             return
         self.closed = True
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            try:
+                await self._heartbeat
+            except (asyncio.CancelledError, Exception):  # noqa: S110 - its outcome is already counted
+                pass
         try:
             await self.conn.close(code, reason)
         finally:
             self.recorder.record("ws_session_duration", (_perf() - self.t_start) * 1000.0, self.tags)
+            # the code the session ended with: the server's when it closed first, else ours; 1006 without a close frame
+            ended = self.conn.close_code if self.conn.close_code is not None else 1006
+            declare(self.recorder, "ws_sessions_closed", "counter", "default")
+            self.recorder.record("ws_sessions_closed", 1.0, {**self.tags, "code": str(ended)})
 
     async def __aenter__(self) -> WsSession:
         return self

@@ -140,13 +140,16 @@ def summary_text(result: RunResult, *, width: int = 32) -> Text:
         for name, t in thresholds:
             observed = ""
             m = result.metrics[name]
+            composite = False
             try:
-                agg = parse_threshold(t.source).aggregation
+                parsed = parse_threshold(t.source)
+                agg, composite = parsed.aggregation, parsed.composite
             except ThresholdError:
                 agg = ""
-            value = t.observed if t.observed is not None else (m.stat(agg, result.duration_s or None) if agg else None)
+            value = t.observed if t.observed is not None else (m.stat(agg, result.duration_s or None) if agg and not composite else None)
             if value is not None:
-                observed = f" {agg}={format_value(m, agg, value)}"
+                # a cross-metric expression shows the value of its left side
+                observed = f" observed={value:.6g}" if composite else f" {agg}={format_value(m, agg, value)}"
             if t.ok is False:
                 lines.append(Text(f"     {FAIL} {name}: '{t.source}'{observed}", style="bold red"))
             elif t.ok is True:

@@ -48,6 +48,7 @@ def render(result: RunResult) -> str:
         _checks(result),
         _percentiles(result),
         _endpoints(result),
+        _service_metrics(result),
         _failures(result),
         _charts(result),
     ]
@@ -130,6 +131,26 @@ def _percentiles(result: RunResult) -> str:
         if m is not None and m.count:
             rows.append([(escape(name), ""), (format_number(m.count), "n")] + [(_pct(result, name, key), "n") for key in PERCENTILES])
     return _table("Latency percentiles", ["metric", "#count"] + [f"#{k}" for k in PERCENTILES], rows)
+
+
+def _service_metrics(result: RunResult) -> str:
+    """The target's own Prometheus metrics scraped during the run (`--scrape`), under their names."""
+    scrape = result.extra.get("scrape") or {}
+    rows = []
+    for name in scrape.get("metrics", []):
+        m = result.metrics.get(name)
+        if m is None or "{" in name:
+            continue
+        if m.type is MetricType.COUNTER:
+            shown = f"increase {format_number(m.sum)}" + (f", {format_number(m.sum / result.duration_s)}/s" if result.duration_s else "")
+        elif m.type is MetricType.GAUGE:
+            shown = ", ".join(f"{k} {format_number(v)}" for k, v in (("last", m.value), ("min", m.min), ("max", m.max)) if v is not None)
+        else:
+            shown = ", ".join(f"{k} {_pct(result, name, k)}" for k in ("med", "p(95)", "p(99)"))
+        rows.append([(escape(name), ""), (escape(m.type.value), ""), (escape(shown), "")])
+    for gap in scrape.get("gaps", []):
+        rows.append([(escape(f"gap: {gap['url']}"), "bad"), ("", ""), (escape(f"{gap['seconds']:.0f} s without an answer: {gap['error']}"), "bad")])
+    return _table("Service metrics (scraped)", ["metric", "type", "over the run"], rows)
 
 
 def _endpoints(result: RunResult) -> str:

@@ -28,9 +28,9 @@ from assay.results import (
 from assay.slo.spec import Objective, Operand, SloFile
 
 _ALLOWED: dict[MetricType, tuple[str, ...]] = {
-    MetricType.COUNTER: ("count", "rate"),
+    MetricType.COUNTER: ("count", "rate", "delta"),  # delta: a scraped counter's increase (assay.load.scrape)
     MetricType.RATE: ("rate", "passes", "fails"),
-    MetricType.GAUGE: ("value", "min", "max"),
+    MetricType.GAUGE: ("value", "last", "min", "max"),
     MetricType.TREND: ("avg", "min", "max", "med", "count", "p(N)"),
 }
 _DEFAULT_AGGREGATION: dict[MetricType, str] = {

@@ -352,7 +352,34 @@ def compile_checks(cx: CompileContext, check: Check, path: KeyPath, req_name: st
         add((*path, "body_matches"), lambda: body_matches_check(check.body_matches or ""))
     if check.latency_ms is not None:
         add((*path, "latency_ms"), lambda: latency_check(check.latency_ms))  # type: ignore[arg-type]
+    if check.payload is not None:
+        cx.reads_body.append(f"{req_name} check")
+        add((*path, "payload"), lambda: payload_check(check.payload or "$"))
     return {f"{req_name}: {label}": pred for label, pred in out}
+
+
+def payload_check(path: str) -> tuple[str, Predicate]:
+    """Every payload at a JSON path ('$': the body) still matches its digest (assay.load.payload);
+    each one is counted on the running VU (payloads_verified, payloads_corrupt). None found fails."""
+    from assay.load.context import CURRENT_VU
+    from assay.load.payload import check_payload, payload_intact
+
+    jp = None if path.strip() == "$" else compile_json_path(path)
+
+    def intact(r: Reply) -> bool:
+        if jp is None:
+            values: list[Any] = [r.text()]
+        else:
+            doc = r.doc()
+            values = [] if doc is MISSING else jp.find(doc)
+        vu = CURRENT_VU.get()
+        ok = bool(values)
+        for v in values:
+            one = v if isinstance(v, str | bytes) else None
+            ok = (check_payload(vu, one) if vu is not None else payload_intact(one)) and ok
+        return ok
+
+    return f"payload intact at {path}", intact
 
 
 def plain_expectation(expectation: Any) -> Any:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.config import ConfigError, KeyPath, key_positions, parse_config, read_text
+from assay.load.engine_options import ENGINE_METRICS
 from assay.load.http.static import StaticRequest
 from assay.load.scenario import IterationFn, LoadedScenario, ScenarioError
 from assay.load.sink import CORRECTED
@@ -60,6 +61,7 @@ KNOWN_METRICS: dict[str, tuple[MetricType, Contains]] = {
     **BUILTIN_METRICS,
     CORRECTED: (MetricType.TREND, Contains.TIME),
     MSG_LATENCY: (MetricType.TREND, Contains.TIME),
+    **ENGINE_METRICS,
 }
 
 __all__ = ["load_yaml_scenario", "compile_scenario", "YamlScenarioError", "CaptureError"]
@@ -194,6 +196,8 @@ class Compiler(CompileContext):
                 self.issue(path, str(exc))
                 continue
             if base not in KNOWN_METRICS:
+                if options.scrape is not None:
+                    continue  # perhaps the service's own: checked after the scrape before the run (options.py)
                 close = get_close_matches(base, list(KNOWN_METRICS), n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 self.issue(path, f"unknown metric {base!r}{hint}")

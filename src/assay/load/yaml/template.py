@@ -14,6 +14,7 @@ Template syntax, inside any string of a request (URL, header, body, check value)
     {{ random.int(1, 100) }}         random data: int, float, uuid, string, hex, digits,
                                      choice, bool, email, name
     {{ time.ms }} {{ time.iso }}     clock: ms, s, iso
+    {{ payload.of('64KiB') }}        a fixed-size payload carrying its digest (assay.load.payload)
     {{ name | urlencode }}           filters: urlencode, json, upper, lower, str, int,
                                      float, base64, length, default('x')
 
@@ -107,6 +108,16 @@ def _rand_name() -> str:
     return f"{_random.choice(_FIRST).title()} {_random.choice(_LAST).title()}"
 
 
+def _payload_of(size: Any) -> str:
+    """`{{ payload.of('64KiB') }}`: a fixed-size payload carrying its digest (assay.load.payload)."""
+    from assay.load.payload import parse_payload_size, payload
+
+    try:
+        return payload(parse_payload_size(size if isinstance(size, int) else str(size)))
+    except ValueError as exc:
+        raise TemplateError(str(exc)) from None
+
+
 def _rand_choice(*options: Any) -> Any:
     if not options:
         raise TemplateError("random.choice needs at least one option")
@@ -128,6 +139,7 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], int, int | None]] = {
     "time.ms": (lambda: int(_time.time() * 1000), 0, 0),
     "time.s": (lambda: int(_time.time()), 0, 0),
     "time.iso": (lambda: datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"), 0, 0),
+    "payload.of": (_payload_of, 1, 1),
 }
 FUNCTION_ROOTS = {name.split(".")[0] for name in FUNCTIONS}
 

@@ -14,6 +14,7 @@ from functools import partial
 from typing import Any
 
 from assay.config import KeyPath
+from assay.load.payload import check_payload
 from assay.load.spec import HeaderCapture, WsAction, WsStep
 from assay.load.ws import WsError, WsSession, ws_connect
 from assay.load.yaml.checks import (
@@ -25,6 +26,7 @@ from assay.load.yaml.checks import (
     body_matches_check,
     capture_from_spec,
     json_expectation,
+    json_getter,
     plain_expectation,
 )
 from assay.load.yaml.context import CompileContext, Compiled, group_name, think_time, wrap_step
@@ -96,6 +98,10 @@ def compile_ws_step(cx: CompileContext, st: WsStep, path: KeyPath, names: Names,
     url = cx.guard((*path, "ws"), lambda: compile_template(st.ws, names, "ws"))
     hdrs = cx.guard((*path, "headers"), lambda: compile_value(st.headers, names, "headers")) if st.headers else None
     connect_timeout = parse_seconds(st.timeout) if st.timeout is not None else 10.0
+    beat = parse_seconds(st.heartbeat) if st.heartbeat is not None else 0.0
+    beat_timeout = parse_seconds(st.heartbeat_timeout) if st.heartbeat_timeout is not None else None
+    if beat <= 0 and beat_timeout is not None:
+        cx.issue((*path, "heartbeat_timeout"), "needs `heartbeat` (how often to ping)")
     group = cx.guard((*path, "group"), lambda: group_name(st.group))
     think = cx.guard((*path, "think_time"), lambda: think_time(st.think_time))
     actions: list[WsRun] = []
@@ -121,6 +127,8 @@ def compile_ws_step(cx: CompileContext, st: WsStep, path: KeyPath, names: Names,
             vu, url_fn(scope), headers=header_fn(scope), subprotocols=subprotocols, name=name, tags=tags,
             timeout=connect_timeout,
         ) as ws:
+            if beat > 0:
+                ws.heartbeat(beat, beat_timeout)
             for act in steps:
                 await act(vu, ws, scope)
 
@@ -177,6 +185,12 @@ def compile_ws_action(
             made = cx.guard((*path, "expect", "json", jpath), partial(json_expectation, jpath, plain_expectation(expectation), names))
             if made is not None:
                 preds.append(made)
+    payload_at: Callable[[Reply], Any] | None = None
+    if exp is not None and exp.payload is not None:
+        if exp.payload.strip() == "$":
+            payload_at = lambda r: r.res.text  # noqa: E731
+        else:
+            payload_at = cx.guard((*path, "expect", "payload"), partial(json_getter, exp.payload))
     captures: list[tuple[str, Extract]] = []
     for var, cap in (act.capture or {}).items():
         where = (*path, "capture", var)
@@ -219,6 +233,10 @@ def compile_ws_action(
                 raise CaptureError(f"capture {captures[0][0]!r}: {exc}") from None
             return
         vu.check(None, {check_name: True})
+        if payload_at is not None:
+            found = payload_at(Reply(_WsMessage(reply), scope))
+            intact = check_payload(vu, found if isinstance(found, str | bytes) else None)
+            vu.check(None, {f"{step_name}: message {index + 1} payload intact": intact})
         if captures:
             r = Reply(_WsMessage(reply), scope)
             for var, extract in captures:
