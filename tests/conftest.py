@@ -47,7 +47,13 @@ def system_tool() -> Callable[..., str]:
     return find_tool
 
 
-_SERVICES = {"postgres": ("PostgreSQL", 5432), "redis": ("Redis", 6379)}
+_SERVICES = {
+    "postgres": ("PostgreSQL", 5432),
+    "redis": ("Redis", 6379),
+    "rabbitmq": ("RabbitMQ", 5672),
+    "nats": ("NATS", 4222),
+    "mqtt": ("Mosquitto", 1883),
+}
 _reachable: dict[int, bool] = {}
 
 
@@ -62,7 +68,7 @@ def _listening(port: int) -> bool:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """The markers `node`, `postgres` and `redis` say what a test needs; without it, skip with the reason."""
+    """The markers `node`, `postgres`, `redis`, `rabbitmq`, `nats` and `mqtt` say what a test needs; without it, skip with the reason."""
     if item.get_closest_marker("node") is not None:
         find_tool("node", "nodejs")
         find_tool("npm")

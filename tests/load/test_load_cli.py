@@ -45,6 +45,15 @@ def served(target_url: str) -> int:
         return int(resp.read())
 
 
+def wait_until_served(target_url: str, at_least: int, timeout: float = 60.0) -> None:
+    """Wait until the target has answered `at_least` more requests: start-up time varies with the box's load."""
+    start, polls = served(target_url), 0
+    deadline = time.monotonic() + timeout
+    while served(target_url) - start - (polls := polls + 1) < at_least:  # each /count is counted too
+        assert time.monotonic() < deadline, "the load run never started sending"
+        time.sleep(0.2)
+
+
 SCENARIO = '''
 import os
 from assay.load import Trend
@@ -203,7 +212,7 @@ def test_ctrl_c_stops_gracefully_and_writes_results(tmp_path: Path, target_url: 
     proc = subprocess.Popen([*ASSAY, "load", "run", target_url + "/delay/20", "--vus", "2", "-d", "30s", "--workers", "1",
                              "--result", str(result), "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    time.sleep(2.5)
+    wait_until_served(target_url, 12)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 1, err
@@ -217,7 +226,7 @@ def test_ctrl_c_with_two_workers(tmp_path: Path, target_url: str) -> None:
     result = tmp_path / "r.json"
     proc = subprocess.Popen([*ASSAY, "load", "run", target_url + "/delay/20", "--vus", "4", "-d", "30s", "--workers", "2",
                              "--result", str(result), "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(3.0)
+    wait_until_served(target_url, 12)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 1, err

@@ -40,6 +40,7 @@ GROUPS: dict[str, str] = {
     "results": "assay.cli.results",
     "example": "assay.cli.example",
     "observe": "assay.cli.observe",
+    "messaging": "assay.cli.messaging",
 }
 
 app = typer.Typer(

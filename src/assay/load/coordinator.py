@@ -267,11 +267,15 @@ def run_load(
     # stopped early and not by a threshold: the user interrupted it (Ctrl-C in a worker or the coordinator)
     interrupted = any(p.extra.get("interrupted") for p in parts) or (stop_flag.is_set() and not live.aborted_by)
     cut_off = sum(int(p.extra.get("interrupted_iterations") or 0) for p in parts)
+    ledger_states = [p.extra.get("ledger_state") for p in parts]
     result.extra = {"errors": extra_errors, "error_samples": samples, "workers": workers, "interrupted_iterations": cut_off}
     if cut_off:
         result.notes.append(f"{cut_off} iteration(s) interrupted: still running when their scenario ended (gracefulStop) or the run was stopped")
     if check_errors:
         result.extra["check_errors"] = check_errors
+    from assay.messaging.run import apply_ledger
+
+    apply_ledger(result, ledger_states)
     if where:
         result.extra["error_where"] = where
     failures = failure_summary(result)

@@ -20,6 +20,7 @@ from assay.load.k6options import Options
 from assay.load.limits import MAX_BODY_LIMIT, header_problem
 from assay.load.scenario import LoadedScenario, ScenarioError
 from assay.load.sink import CORRECTED
+from assay.messaging.verdict import LEDGER_METRICS
 from assay.results import BUILTIN_METRICS, Contains, MetricType, parse_metric_name
 from assay.thresholds import ThresholdError, validate_threshold
 
@@ -108,6 +109,7 @@ def build_plan(loaded: LoadedScenario, *, extra_thresholds: Mapping[str, list[An
     types: dict[str, tuple[MetricType, Contains]] = dict(BUILTIN_METRICS)
     types[CORRECTED] = (MetricType.TREND, Contains.TIME)
     types.update(ENGINE_METRICS)
+    types.update(LEDGER_METRICS)
     types.update(loaded.custom_metrics)
     engine = parse_engine_options(options, where)
     scrape_problems = _scraped_types(engine, types)

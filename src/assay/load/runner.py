@@ -324,12 +324,17 @@ class _Worker:
         wall_start = time.time()
         ticker = asyncio.create_task(self._ticker(t_start, wall_start))
         await asyncio.gather(*(self._run_scenario(s, t_start) for s in scenarios))
+        load_elapsed = time.perf_counter() - t_start
+        from assay.messaging.run import finish_run_ledger
+
+        ledger_state = await finish_run_ledger(self.sink)  # waits out the grace period for messages in flight
         ticker.cancel()
         try:
             await ticker
         except asyncio.CancelledError:
             pass
-        elapsed = time.perf_counter() - t_start
+        # rates are per second of load: the ledger's grace period is not part of it
+        elapsed = load_elapsed if ledger_state is not None else time.perf_counter() - t_start
         self._gauges()
         last_second = int(wall_start) + max(0, math.ceil(elapsed) - 1)
         self._emit_tick(self.sink.tick(float(last_second)), elapsed, final=True)
@@ -355,6 +360,8 @@ class _Worker:
             "interrupted_iterations": self.interrupted_iterations,
             "segment": [job.segment.index, job.segment.count],
         }
+        if ledger_state is not None:
+            result.extra["ledger_state"] = ledger_state
         if self.script_abort is not None:
             result.extra["script_aborted"] = self.script_abort
         if self.warmup is not None:

@@ -202,6 +202,14 @@ ThinkTime = Duration | ThinkRange
 # --- requests and flows -------------------------------------------------------------------------------------------
 
 
+class LedgerMark(StrictModel):
+    """`ledger:` on a request: the delivery ledger tracks the message it sends (assay.messaging)."""
+
+    key: str = Field(description="the message's key (conversation, room, partition); templated")
+    field: str | None = Field(default=None, description="append the mark to this JSON body field (default: a `ledger` field)")
+    producer: str | None = Field(default=None, description="producer name (default: vu<id>); templated")
+
+
 class Request(StrictModel):
     """One HTTP request: templated URL, headers and body; captures; checks; think time."""
 
@@ -219,6 +227,7 @@ class Request(StrictModel):
     capture: dict[str, Capture] | None = None
     check: Check | None = None
     think_time: ThinkTime | None = None
+    ledger: LedgerMark | None = None
 
     _check_durations = field_validator("timeout", "think_time")(lambda v: v if isinstance(v, ThinkRange) else check_duration(v))
 
@@ -235,6 +244,18 @@ class Request(StrictModel):
         if self.body is not None and self.json_ is not None:
             raise PydanticCustomError("invalid_scenario", "give either `body` or `json`, not both")
         return self
+
+
+class SubscribeStep(StrictModel):
+    """A WebSocket subscriber per VU, opened once and kept until the run's grace period ends;
+    every message it gets is recorded by the delivery ledger (assay.messaging)."""
+
+    name: str | None = None
+    weight: float | None = Field(default=None, ge=0)
+    subscribe: str = Field(description="ws:// URL, or a path joined to base_url (http -> ws)")
+    keys: list[str] | None = Field(default=None, description="keys it is owed (default: every key); templated")
+    receiver: str | None = Field(default=None, description="receiver name (default: vu<id>); templated")
+    headers: dict[str, str] | None = None
 
 
 class Flow(StrictModel):
@@ -338,18 +359,25 @@ def _step_kind(value: Any) -> str:
             return "Flow"
         if "ws" in value:
             return "Ws"
+        if "subscribe" in value:
+            return "Subscribe"
         return "Request"
     if isinstance(value, Flow):
         return "Flow"
     if isinstance(value, WsStep):
         return "Ws"
+    if isinstance(value, SubscribeStep):
+        return "Subscribe"
     return "Request"
 
 
 # A step is a request, a WebSocket session, or a `flow:` of steps; the capitalised tags stay
 # out of error paths.
 Step = Annotated[
-    Annotated[Request, Tag("Request")] | Annotated[WsStep, Tag("Ws")] | Annotated[Flow, Tag("Flow")],
+    Annotated[Request, Tag("Request")]
+    | Annotated[WsStep, Tag("Ws")]
+    | Annotated[Flow, Tag("Flow")]
+    | Annotated[SubscribeStep, Tag("Subscribe")],
     Discriminator(_step_kind),
 ]
 

@@ -25,6 +25,7 @@ Interface for other parts of the load engine (YAML scenarios, WebSocket, deliver
   `vu.scenario` (name), `vu.state` (dict kept across iterations), `vu.data` (setup() result),
   `vu.env` (dict of environment variables: os.environ overlaid with `-e KEY=VAL` and scenario `env`).
 - `vu.loop`: the running event loop (for clients that need it).
+- `vu.ledger`: the run's delivery ledger (`assay.messaging.Ledger`; see assay.messaging.run).
 - `current_vu()`: the VU of the running task (module-level `Trend/Counter/Rate/Gauge` use it).
 """
 
@@ -42,6 +43,7 @@ from assay.load.custom_metrics import Counter, CustomMetric, Gauge, Rate, Trend,
 if TYPE_CHECKING:
     from assay.load.http.client import HttpClient
     from assay.load.sink import MetricsSink
+    from assay.messaging.ledger import Ledger
 
 __all__ = ["VU", "Group", "current_vu", "Trend", "Counter", "Rate", "Gauge"]
 
@@ -194,6 +196,13 @@ class VU:
         self._tags_cache = None
 
     # -- the scenario API -----------------------------------------------------------------------------
+
+    @property
+    def ledger(self) -> Ledger:
+        """The run's delivery ledger (assay.messaging): one per worker, created on first use."""
+        from assay.messaging.run import run_ledger
+
+        return run_ledger(self.sink)
 
     def check(self, value: Any, checks: Mapping[str, Callable[[Any], Any] | Any], tags: Mapping[str, str] | None = None) -> bool:
         """Run each named predicate on `value`; record one `checks` sample each; True if all pass.

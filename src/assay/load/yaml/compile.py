@@ -38,12 +38,13 @@ from assay.load.engine_options import ENGINE_METRICS
 from assay.load.http.static import StaticRequest
 from assay.load.scenario import IterationFn, LoadedScenario, ScenarioError
 from assay.load.sink import CORRECTED
-from assay.load.spec import Flow, Options, Request, ScenarioFile, WsStep
+from assay.load.spec import Flow, Options, Request, ScenarioFile, SubscribeStep, WsStep
 from assay.load.ws import MSG_LATENCY
 from assay.load.yaml.checks import CaptureError
 from assay.load.yaml.context import CompileContext, Compiled, Runner, group_name, think_time, wrap_step
 from assay.load.yaml.data import DataSource, WeightedChoice, load_rows
 from assay.load.yaml.http_steps import compile_request
+from assay.load.yaml.subscribe_steps import compile_subscribe
 from assay.load.yaml.template import (
     FUNCTION_ROOTS,
     Names,
@@ -53,6 +54,7 @@ from assay.load.yaml.template import (
     compile_value,
 )
 from assay.load.yaml.ws_steps import compile_ws_step
+from assay.messaging.verdict import LEDGER_METRICS
 from assay.results import BUILTIN_METRICS, Contains, MetricType, parse_metric_name
 from assay.thresholds import ThresholdError, validate_threshold
 
@@ -62,6 +64,7 @@ KNOWN_METRICS: dict[str, tuple[MetricType, Contains]] = {
     CORRECTED: (MetricType.TREND, Contains.TIME),
     MSG_LATENCY: (MetricType.TREND, Contains.TIME),
     **ENGINE_METRICS,
+    **LEDGER_METRICS,
 }
 
 __all__ = ["load_yaml_scenario", "compile_scenario", "YamlScenarioError", "CaptureError"]
@@ -116,8 +119,8 @@ class Compiler(CompileContext):
         default_headers = dict(spec.headers or {})
         functions: dict[str, IterationFn] = {}
         static_requests: dict[str, StaticRequest] = {}
-        flows: list[tuple[str, KeyPath, Sequence[Request | Flow | WsStep]]] = []
-        steps: Sequence[Request | Flow | WsStep]
+        flows: list[tuple[str, KeyPath, Sequence[Request | Flow | WsStep | SubscribeStep]]] = []
+        steps: Sequence[Request | Flow | WsStep | SubscribeStep]
         if spec.requests:
             key = "flow" if ("flow",) in self.positions else "requests"
             flows.append(("default", (key,), spec.requests))
@@ -284,7 +287,7 @@ class Compiler(CompileContext):
     # -- flows --------------------------------------------------------------------------------------------------------
 
     def block(
-        self, steps: Sequence[Request | Flow | WsStep], path: KeyPath, names: Names, base_url: Any, headers: dict[str, str]
+        self, steps: Sequence[Request | Flow | WsStep | SubscribeStep], path: KeyPath, names: Names, base_url: Any, headers: dict[str, str]
     ) -> Compiled | None:
         weighted = [s.weight is not None for s in steps]
         if any(weighted) and not all(weighted):
@@ -334,7 +337,7 @@ class Compiler(CompileContext):
 
         return Compiled(in_order, frozenset(defined))
 
-    def step(self, step: Request | Flow | WsStep, path: KeyPath, names: Names, base_url: Any, headers: dict[str, str]) -> Compiled | None:
+    def step(self, step: Request | Flow | WsStep | SubscribeStep, path: KeyPath, names: Names, base_url: Any, headers: dict[str, str]) -> Compiled | None:
         if isinstance(step, Flow):
             inner = self.block(step.flow, (*path, "flow"), names, base_url, headers)
             think = self.guard((*path, "think_time"), lambda: think_time(step.think_time))
@@ -345,6 +348,8 @@ class Compiler(CompileContext):
             return Compiled(run, inner.defines, inner.static if run is inner.run else None)
         if isinstance(step, WsStep):
             return compile_ws_step(self, step, path, names, base_url)
+        if isinstance(step, SubscribeStep):
+            return compile_subscribe(self, step, path, names, base_url)
         return compile_request(self, step, path, names, base_url, headers)
 
     # -- the iteration --------------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from assay.load.http.static import StaticRequest
 from assay.load.spec import HeaderCapture, Request
 from assay.load.yaml.checks import Extract, Predicate, Reply, capture_from_spec, compile_checks
 from assay.load.yaml.context import CompileContext, Compiled, Runner, group_name, think_time, wrap_step
+from assay.load.yaml.subscribe_steps import ledger_mark
 from assay.load.yaml.template import (
     FUNCTION_ROOTS,
     Names,
@@ -33,6 +34,9 @@ from assay.load.yaml.template import (
 def compile_request(cx: CompileContext, req: Request, path: KeyPath, names: Names, base_url: Any, default_headers: dict[str, str]) -> Compiled | None:
     n_issues = len(cx.issues)
     name = req.name or f"{req.method} {req.url}"
+    mark = ledger_mark(cx, req, path, names) if req.ledger is not None else None
+    if mark is not None:
+        req, names = mark[0], mark[1]
     url = cx.guard((*path, "url"), lambda: compile_template(req.url, names, "url"))
     query = cx.guard((*path, "query"), lambda: compile_value(req.query, names, "query")) if req.query else None
     all_headers = {**default_headers, **(req.headers or {})}
@@ -66,6 +70,10 @@ def compile_request(cx: CompileContext, req: Request, path: KeyPath, names: Name
             cx.used_roots |= part.roots
     tags = {**(req.tags or {}), "name": name}
     send, static = _sender(req.method, base_url, url, query, hdrs, body, content_type, tags, timeout)
+    if mark is not None:
+        from assay.messaging.yaml_steps import ledgered_send
+
+        send, static = ledgered_send(send, mark[2], mark[3]), None
     run = wrap_step(_request_runner(send, checks, captures, think), group, None)
     # the request alone is the step only when nothing reads the response (no checks, captures, think time, group)
     return Compiled(run, frozenset(v for v, _ in captures), static if run is send else None)
