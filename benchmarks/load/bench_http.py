@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/load/bench_http.py [--duration 10] [--connections 50] [--repeats 3] [--only wrk,assay-py]
     .venv/bin/python benchmarks/load/bench_http.py --only "assay python, 1,assay k6 js" --repeats 3   # the JS row
+    .venv/bin/python benchmarks/load/bench_http.py --only "assay python, 1,assay quick URL" --repeats 3   # tracing on/off
 
 Needs: `apt-get install nginx wrk hey` and `pip install locust` (the `bench` extra).
 Every tool gets the same URL (a 200 "ok" from nginx), duration and connection count.
@@ -210,8 +211,10 @@ def tools(url: str, d: int, c: int, workdir: Path) -> dict[str, tuple[list[str],
         "locust 1 proc": (locust, parse_locust),
         "locust 2 procs": ([*locust, "--processes", "2"], parse_locust),
         "assay python, 1 worker": ([*ASSAY, "load", "run", "get.py", *assay_common, "--workers", "1"], parse_assay),
+        "assay python, 1 worker, --trace-requests 0.01": ([*ASSAY, "load", "run", "get.py", *assay_common, "--workers", "1", "--trace-requests", "0.01"], parse_assay),
         "assay python, 2 workers": ([*ASSAY, "load", "run", "get.py", *assay_common, "--workers", "2"], parse_assay),
         "assay quick URL, 1 worker": ([*ASSAY, "load", "run", url, *assay_common, "--workers", "1"], parse_assay),
+        "assay quick URL, 1 worker, --trace-requests 0.01": ([*ASSAY, "load", "run", url, *assay_common, "--workers", "1", "--trace-requests", "0.01"], parse_assay),
         "assay yaml, 1 worker": ([*ASSAY, "load", "run", "get.yaml", *assay_common, "--workers", "1"], parse_assay),
         "assay k6 js, 1 worker": ([*ASSAY, "load", "run", "get.js", *assay_common, "--workers", "1"], parse_assay),
     }
@@ -242,7 +245,7 @@ def main() -> None:
                 print(f"skip {label}: {cmd[0]} not installed", file=sys.stderr)
                 continue
             chosen[label] = (cmd, parse, env)
-            if args.before and label.startswith("assay"):
+            if args.before and label.startswith("assay") and "--trace-requests" not in label:
                 before_env = dict(env, PYTHONPATH=str(Path(args.before).resolve()), PYTHONPYCACHEPREFIX=str(workdir / "pycache-before"))
                 # a src from before `--result` existed wrote the RunResult with -o FILE
                 before_src = Path(args.before).resolve() / "assay" / "cli" / "load.py"
@@ -293,6 +296,10 @@ def main() -> None:
             x = per_cpu[label] / loc
             line += f", {x:.1f}x locust (target {need_loc:.0f}x: {'met' if x >= need_loc else 'NOT met'})"
         print(line)
+    for base in ("assay python, 1 worker", "assay quick URL, 1 worker"):
+        traced = per_cpu.get(f"{base}, --trace-requests 0.01")
+        if traced and per_cpu.get(base):
+            print(f"{base}: --trace-requests 0.01 keeps {traced / per_cpu[base]:.0%} of the requests per CPU-second without tracing")
     py, js = per_cpu.get("assay python, 1 worker"), per_cpu.get("assay k6 js, 1 worker")
     if py and js:
         got = js / py

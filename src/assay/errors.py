@@ -14,6 +14,7 @@ class ExitCode(IntEnum):
     WARNING = 1
     GATE_FAILED = 2
     THRESHOLDS_CROSSED = 99
+    SCRIPT_ABORTED = 108  # a k6 script called exec.test.abort() (k6's own code)
     USAGE = 64
     INTERNAL = 70
 

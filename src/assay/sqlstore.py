@@ -3,12 +3,14 @@
 SQLite is the embedded default (WAL, foreign keys on, a busy timeout so concurrent
 writers wait instead of failing); PostgreSQL goes through psycopg 3. Each store owns
 its migrations folder and its own Alembic version table, so several stores can share
-one PostgreSQL database. A database migrated by a newer assay is refused (exit 64)
+one PostgreSQL database, and an advisory lock lets several machines open a fresh
+store at once. A database migrated by a newer assay is refused (exit 64)
 instead of being half-understood.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
@@ -63,6 +65,12 @@ def make_engine(url: str, option: str = "--db") -> Engine:
     return engine
 
 
+def migration_lock_key(version_table: str) -> int:
+    """A stable signed 64-bit key for PostgreSQL's advisory lock guarding one store's migrations."""
+    digest = hashlib.blake2b(f"assay-migrations:{version_table}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
 def upgrade(engine: Engine, migrations: Path, *, version_table: str, what: str) -> None:
     """Bring the schema to the newest revision of `migrations`; refuse a newer database (exit 64)."""
     cfg = Config()
@@ -72,6 +80,10 @@ def upgrade(engine: Engine, migrations: Path, *, version_table: str, what: str) 
     known = {rev.revision for rev in script.walk_revisions()}
     try:
         with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
+                # several machines opening a fresh store at once: one migrates, the others wait for
+                # it and then find the schema current (without the lock they race on CREATE TABLE)
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": migration_lock_key(version_table)})
             current = MigrationContext.configure(conn, opts={"version_table": version_table}).get_current_heads()
             unknown = [rev for rev in current if rev not in known]
             if unknown:

@@ -127,3 +127,11 @@ def test_inspect_flags_unsupported_parts_and_exits_64() -> None:
     proc = assay("load", "inspect", str(BAD / "remote_import.js"))
     assert proc.returncode == 64
     assert "refused:" in proc.stdout and "does not run on assay" in proc.stdout
+
+
+def test_exec_test_abort_exits_108_as_k6(target_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "run.json"
+    proc = assay("load", "run", str(SCRIPTS / "30_test_abort.js"), "-e", f"BASE={target_url}", "-w", "1", "-q", "--result", str(out))
+    assert proc.returncode == 108, proc.stderr
+    result = json.loads(out.read_text())
+    assert result["status"] == "aborted" and result["extra"]["script_aborted"] == "enough seen"

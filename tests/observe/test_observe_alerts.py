@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from assay.observe.alerts import BURN_WINDOWS, alert_rules
+from assay.slo.alerts import BURN_WINDOWS, alert_rules
 from assay.slo.files import load_slo
 
 REPO = Path(__file__).resolve().parents[2]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable
@@ -121,8 +120,7 @@ def test_show_prints_the_series_with_the_change_marked(url: str, run_factory: Ca
     assert out.count("▲ regression") == 1
 
 
-def _chromium(page: Path, png: Path) -> str:
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+def _chromium(chromium: str, page: Path, png: Path) -> str:
     with tempfile.TemporaryDirectory(prefix="assay-chromium-") as profile:
         done = subprocess.run(
             [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
@@ -139,7 +137,8 @@ def _pixels(png: Path, hex_colour: str) -> int:
 
 
 @pytest.mark.slow
-def test_html_pages_render_offline_in_chromium_without_console_errors(url: str, tmp_path: Path, run_factory: Callable[..., RunResult], capsys: pytest.CaptureFixture[str]) -> None:
+def test_html_pages_render_offline_in_chromium_without_console_errors(url: str, tmp_path: Path, run_factory: Callable[..., RunResult], capsys: pytest.CaptureFixture[str], system_tool: Callable[..., str]) -> None:
+    chromium = system_tool("chromium")
     fill(url, run_factory, 24, step_at=14)
     pages = tmp_path / "pages"
     assert cli(["trend", "pages", str(pages), "--store", url], capsys)[0] == 0
@@ -151,7 +150,7 @@ def test_html_pages_render_offline_in_chromium_without_console_errors(url: str, 
         assert f"nightly: {title}" in text
     assert "run " in text and "git_sha=14c0ffee" in text  # hover labels
     png = tmp_path / "shot.png"
-    log = _chromium(page, png)
+    log = _chromium(chromium, page, png)
     assert "CONSOLE" not in log and "Uncaught" not in log
     assert _pixels(png, LINE) > 300  # the series lines are drawn
     assert _pixels(png, REGRESSION) > 30  # and the alarms

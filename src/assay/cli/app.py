@@ -98,7 +98,10 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(rv, int) and rv:
             sys.exit(rv)
     except AssayError as exc:
-        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+        from rich.markup import escape
+
+        # escaped: messages quote user input and commands ("pip install 'assay[ray]'"), not markup
+        err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
         sys.exit(int(exc.exit_code))
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

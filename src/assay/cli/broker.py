@@ -36,8 +36,8 @@ def serve(
     db: str = typer.Option(
         "sqlite:///assay-broker.db",
         "--db",
-        envvar="ASSAY_BROKER_DB",
-        help="sqlite:///file.db or postgresql://...",
+        envvar=["ASSAY_BROKER_DB", "ASSAY_DB_URL"],
+        help="sqlite:///file.db or postgresql://... (default $ASSAY_BROKER_DB, else $ASSAY_DB_URL, the URL every assay store reads).",
     ),
     read_token: list[str] = typer.Option([], "--read-token", help="A read-only bearer token (repeatable)."),
     write_token: list[str] = typer.Option(

@@ -7,9 +7,10 @@
         --threshold 'courier_messages_delivered_total:delta == messages_sent' --threshold 'downtime:count==0'
     assay load run scenario.py --profile hotel-stress      # the hotel team's fixed sizes (docs/load-run-options.md)
 
-Exit codes: 0 passed, 99 a threshold was crossed (as k6), 64 bad input (before any
-traffic), 1 interrupted with Ctrl-C or SIGTERM (results are still written), 2 nothing
-completed (no iteration finished and no request succeeded).
+Exit codes: 0 passed, 99 a threshold was crossed (as k6), 108 a k6 script called
+exec.test.abort() (as k6), 64 bad input (before any traffic), 1 interrupted with Ctrl-C or
+SIGTERM (results are still written), 2 nothing completed (no iteration finished and no
+request succeeded).
 """
 
 from __future__ import annotations
@@ -86,7 +87,11 @@ def run(
         3.0, "--omission-warn-factor",
         help="Warn when corrected latency (http_req_corrected_duration) exceeds the measured one this many times at p95/p99; 0: never.",
     ),
-    workers: str = typer.Option("auto", "--workers", "-w", help="Worker processes: a number or 'auto' (one per core)."),
+    workers: str = typer.Option("auto", "--workers", "-w", help="Worker processes: a number or 'auto' (one per core; with --backend ray, per cluster CPU)."),
+    backend: str = typer.Option("process", "--backend", help="Where workers run: process (this machine) or ray (Ray actors; pip install 'assay[ray]')."),
+    ray_address: str | None = typer.Option(None, "--ray-address", help="With --backend ray: the cluster (default $RAY_ADDRESS, else a local instance for this run)."),
+    ray_placement: str = typer.Option("spread", "--ray-placement", help="With --backend ray: spread (across nodes) or pack (fill a node first)."),
+    on_worker_loss: str = typer.Option("continue", "--on-worker-loss", help="With --backend ray: continue or abort when a worker dies (its data so far is kept)."),
     env: list[str] = typer.Option([], "--env", "-e", help="KEY=VALUE made visible as vu.env (repeatable)."),
     tag: list[str] = typer.Option([], "--tag", help="KEY=VALUE added to every sample (repeatable)."),
     insecure: bool = typer.Option(False, "--insecure-skip-tls-verify", "-k", help="Do not verify TLS certificates."),
@@ -111,6 +116,11 @@ def run(
     metrics_port: int | None = typer.Option(None, "--metrics-port", help="Serve the run's live Prometheus metrics on 127.0.0.1:PORT/metrics."),
     pushgateway: str | None = typer.Option(None, "--pushgateway", help="Push the run's metrics to this Pushgateway (every 15 s and at the end)."),
     otel_endpoint: str | None = typer.Option(None, "--otel-endpoint", help="Send OpenTelemetry spans to this OTLP/HTTP endpoint (default: OTEL_* variables)."),
+    trace_requests: float | None = typer.Option(
+        None, "--trace-requests", help="Send a W3C traceparent on this fraction of requests (0 < RATE <= 1) and keep the slowest trace ids.",
+    ),
+    record: bool = typer.Option(False, "--record", help="Record the run in the trend store (as `assay trend record`)."),
+    store: str | None = typer.Option(None, "--store", help="With --record: sqlite:///path.db or postgresql://... (default $ASSAY_DB_URL, else .assay/trends.db)."),
 ) -> None:
     """Run a load test and gate on its thresholds (exit 99 when one is crossed)."""
     # numpy only folds sample buffers here: no BLAS thread pool spinning next to the event loop
@@ -165,10 +175,17 @@ def run(
         scrape_select=scrape_select,
         scrape_max_series=scrape_max_series,
     )
+    if trace_requests is not None:
+        from assay.observe.tracing import RequestSampler
+
+        RequestSampler(trace_requests)  # a rate outside (0, 1] is exit 64 before any traffic
     loaded, plan = prepare(request, env=env_map)
+    if trace_requests is not None:
+        plan.client["trace_requests"] = trace_requests
     warmup_s = plan.engine.warmup or warmup_s
     watch = ResourceWatch(sample, [] if no_thresholds else resource_thresholds, warmup=leak_warmup_for(leak_warmup, warmup_s))
-    n_workers = resolve_workers(workers)
+    chosen_backend = _backend(backend, ray_address, ray_placement, on_worker_loss, workers, loaded.spec)
+    n_workers = resolve_workers(workers) if chosen_backend is None or workers not in ("auto", "0") else chosen_backend.default_workers()
     if iterations is not None and n_workers > 1:
         n_workers = min(n_workers, max(1, iterations))
     from assay.load.sample_output import check_writable
@@ -176,6 +193,16 @@ def run(
     for flag, path in (("--summary-export", summary_export), ("--result", result_file)):
         if path is not None:
             check_writable(path, flag)
+
+    trend_store = None
+    if record:  # opened (and migrated) before any traffic: a wrong URL is exit 64, not a lost run
+        from assay.trends.store import open_store
+
+        trend_store = open_store(store)
+    elif store is not None:
+        from assay.errors import UsageError
+
+        raise UsageError("--store is only used with --record")
 
     printer = ProgressPrinter(enabled=not quiet, tty=sys.stderr.isatty())
     from contextlib import nullcontext
@@ -196,7 +223,7 @@ def run(
             live.progress(p)
 
     TRACING.configure(otel_endpoint)
-    with printer, watch, publisher, TRACING.span("load.run", target=target, workers=n_workers):
+    with chosen_backend or nullcontext(), printer, watch, publisher, TRACING.span("load.run", target=target, workers=n_workers):
         result = run_load(
             loaded,
             plan,
@@ -207,6 +234,7 @@ def run(
             sample_outputs=sample_outputs,
             out_limit=limit,
             omission_warn_factor=omission_factor,
+            backend=chosen_backend,
         )
     result.labels = detect_labels(result.labels)
     watch.finish(result)
@@ -219,6 +247,10 @@ def run(
     result.source = result_source(loaded)
     for path in result_files:
         result.save(path)
+    if trend_store is not None:
+        with trend_store:
+            stored = trend_store.record(result)
+        typer.echo(f"recorded run {stored.short_id} ({stored.scenario}) in {trend_store.url}", err=True)
     if summary_export is not None:
         import json
 
@@ -244,15 +276,44 @@ def run(
 
         for line in describe_leaks(result):
             typer.echo(f"leak check: {line}")
+        from assay.observe.tracing import describe_traces
+
+        for line in describe_traces(result.extra.get("traces")):
+            typer.echo(line)
     _print_problems(result, quiet=quiet)
     # sys.exit, not typer.Exit: the CLI runs click with standalone_mode=False, which would
     # turn typer.Exit into a return value and lose the exit code.
+    if result.extra.get("script_aborted"):  # exec.test.abort(): k6 exits 108, before its threshold code
+        sys.exit(int(ExitCode.SCRIPT_ABORTED))
     if result.failed_thresholds():
         sys.exit(int(ExitCode.THRESHOLDS_CROSSED))
-    if result.status is RunStatus.ABORTED:
+    if result.status in (RunStatus.ABORTED, RunStatus.WARNING):  # interrupted, or a worker was lost
         sys.exit(int(ExitCode.WARNING))
     if result.status is RunStatus.FAILED:  # nothing completed: a gate no run passes silently
         sys.exit(int(ExitCode.GATE_FAILED))
+
+
+def _backend(name: str, address: str | None, placement: str, on_loss: str, workers: str, spec: dict[str, Any]) -> Any:
+    """None for local worker processes; a connected RayBackend for `--backend ray` (exit 64 without Ray)."""
+    from assay.errors import UsageError
+
+    if name == "process":
+        if address is not None:
+            raise UsageError("--ray-address needs --backend ray")
+        return None
+    if name != "ray":
+        raise UsageError(f"--backend: expected process or ray, got {name!r}")
+    from assay.load.ray_backend import RayBackend, RayOptions, shipped_folder
+
+    backend = RayBackend(RayOptions(address=address, placement=placement, on_worker_loss=on_loss, ship=shipped_folder(spec)))
+    backend.connect(None if workers in ("auto", "0") else _int_workers(workers))
+    return backend
+
+
+def _int_workers(workers: str) -> int:
+    from assay.load.coordinator import resolve_workers
+
+    return resolve_workers(workers)
 
 
 class ProgressPrinter:
@@ -289,6 +350,8 @@ class ProgressPrinter:
 
             table = Table.grid(padding=(0, 2))
             table.add_row(line)
+            for node, st in sorted(p.per_node.items()):
+                table.add_row(f"  node {node}: {st['rps']:.0f} req/s, {st['workers']:.0f} workers, {st['requests']:.0f} requests")
             for scn, st in sorted(p.per_scenario.items()):
                 p95 = f"{st['p95']:.2f}ms" if st.get("p95") else "-"
                 table.add_row(
@@ -299,12 +362,15 @@ class ProgressPrinter:
         elif p.elapsed - self._last_plain >= self.PLAIN_EVERY:
             self._last_plain = p.elapsed
             typer.echo(line, err=True)
+            for node, st in sorted(p.per_node.items()):
+                typer.echo(f"  node {node}: {st['rps']:.0f} req/s, {st['workers']:.0f} workers, {st['requests']:.0f} requests", err=True)
 
     @staticmethod
     def line(p: Any) -> str:
         total = f"/{p.total:.0f}s" if p.total else ""
         p95 = f"{p.p95:.2f}ms" if p.p95 is not None else "-"
         failing = f", thresholds failing: {len(p.failing_thresholds)}" if p.failing_thresholds else ""
+        failing += f", workers lost: {p.lost_workers}" if getattr(p, "lost_workers", 0) else ""
         return (
             f"running {p.elapsed:.0f}s{total}, {p.vus} VUs, {p.rps:.0f} req/s, p95 {p95}, "
             f"{p.requests} requests ({p.failed} failed), {p.iterations} iterations, {p.errors} errors{failing}"
@@ -329,7 +395,7 @@ def _print_problems(result: Any, *, quiet: bool = False) -> None:
             err(f"  {s}  (x{errors.get(s, 1)})", err=True)
     for note in result.notes:
         if note.startswith((
-            "aborted", "interrupted", "worker error", "teardown", "more than", "per-sample output", "nothing completed",
+            "aborted", "interrupted", "worker error", "worker lost", "teardown", "more than", "per-sample output", "nothing completed",
             "warm-up", "the run ended within", "downtime", "scrape",
         )) or "interrupted:" in note:
             err(f"note: {note}", err=True)

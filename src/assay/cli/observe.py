@@ -22,7 +22,7 @@ def alert_rules_command(
     import yaml
 
     from assay.atomic import write_text_atomic
-    from assay.observe.alerts import alert_rules
+    from assay.slo.alerts import alert_rules
     from assay.slo.files import load_slo
 
     slo = load_slo(slo_file)

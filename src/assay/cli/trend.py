@@ -294,18 +294,71 @@ def export_grafana(
 def export_prometheus(
     series: list[str] = typer.Argument(None, metavar="SERIES...", help="METRIC [AGG]; default: each scenario's page series."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write here (a textfile collector's .prom file) instead of stdout."),
+    port: int | None = typer.Option(None, "--port", help="Serve /metrics live on 127.0.0.1:PORT until stopped (re-read when runs are recorded)."),
     scenario: str | None = typer.Option(None, "--scenario", help="Only this scenario."),
     store: str | None = typer.Option(None, "--store", help=STORE_HELP),
 ) -> None:
-    """The newest value and regression state of each series in Prometheus text format."""
+    """The newest value and regression state of each series in Prometheus text format, or live."""
     from assay.atomic import write_text_atomic
-    from assay.trends.grafana import exposition
+    from assay.trends.exporter import exposition
 
+    if port is not None:
+        if output is not None:
+            raise UsageError("--port serves the metrics live; --output writes them once: choose one")
+        _serve_prometheus(series, scenario, store, port)
+        return
     text = exposition(_outcomes(series, scenario, store))
     if output is None:
         typer.echo(text, nl=False)
     else:
         write_text_atomic(output, text)
+
+
+def _serve_prometheus(series: list[str] | None, scenario: str | None, store: str | None, port: int) -> None:
+    """Until SIGINT/SIGTERM: each scrape analyses the store again only if a run was recorded or deleted."""
+    import signal
+    import threading
+
+    from assay.trends.exporter import StoreCollector, serve
+    from assay.trends.store import open_store
+
+    stop = threading.Event()
+    with open_store(store) as s:
+        collector = StoreCollector(s, lambda st: _analyse(st, series, scenario))
+        collector.refresh()  # a bad series or scenario is exit 64 here, before serving
+        if collector.errors:
+            _analyse(s, series, scenario)  # raises the located error
+        try:
+            server, thread = serve(collector, port)
+        except OSError as exc:
+            raise UsageError(f"--port {port}: {exc}") from None
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        typer.echo(f"serving trend metrics on http://127.0.0.1:{port}/metrics (store {s.url}); Ctrl-C stops", err=True)
+        stop.wait()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def _analyse(
+    s: Any,
+    series: list[str] | None,
+    scenario: str | None,
+    *,
+    labels: dict[str, str] | None = None,
+    since: datetime | None = None,
+) -> list[Any]:
+    """Each scenario's series (named, or its page series) of an open store, analysed with the defaults."""
+    from assay.trends.analyze import analyze, select_runs
+    from assay.trends.series import scenario_specs
+
+    outcomes: list[Any] = []
+    specs = _specs(series, None)
+    for name in select_runs(s, scenario=scenario, labels=labels, since=since):
+        wanted = specs or scenario_specs(s, name)
+        outcomes += analyze(s, wanted, scenario=name, labels=labels, since=since).outcomes  # type: ignore[arg-type]
+    return outcomes
 
 
 def _outcomes(
@@ -317,14 +370,7 @@ def _outcomes(
     since: datetime | None = None,
 ) -> list[Any]:
     """Each scenario's series (named, or its page series) analysed with the defaults."""
-    from assay.trends.analyze import analyze, select_runs
-    from assay.trends.series import scenario_specs
     from assay.trends.store import open_store
 
-    outcomes: list[Any] = []
     with open_store(store) as s:
-        specs = _specs(series, None)
-        for name in select_runs(s, scenario=scenario, labels=labels, since=since):
-            wanted = specs or scenario_specs(s, name)
-            outcomes += analyze(s, wanted, scenario=name, labels=labels, since=since).outcomes  # type: ignore[arg-type]
-    return outcomes
+        return _analyse(s, series, scenario, labels=labels, since=since)

@@ -3,9 +3,8 @@ delivers the emitted messages to `handle` in the coordinator's thread, in order 
 
 - InProcessBackend: one worker, in this process and thread (no pickling, no fork).
 - ProcessBackend: one forked process per job; messages over a multiprocessing queue.
-
-A Ray backend implements the same `run()` with remote tasks and a Ray queue; the executors,
-sink and runner are untouched.
+- RayBackend (ray_backend.py): one Ray actor per job on a cluster's nodes; messages polled from
+  the actors. The executors, sink and runner are the same everywhere.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ from assay.load.scrape import Scraper
 from assay.load.sink import MetricsSink
 from assay.load.vu import VU
 from assay.load.warmup import apply as apply_warmup
-from assay.results import Artifact, Metric, RunResult, RunStatus, ThresholdResult, merge_results
+from assay.results import Artifact, Metric, RunResult, RunStatus, ThresholdResult, TimeBucket, merge_results
 from assay.thresholds import evaluate_metric, metric_lookup
 
 
@@ -55,6 +55,9 @@ class Progress:
     errors: int
     per_scenario: dict[str, dict[str, float]] = field(default_factory=dict)
     failing_thresholds: list[str] = field(default_factory=list)
+    # distributed backends: node -> {"rps", "workers", "requests"} (empty for local workers)
+    per_node: dict[str, dict[str, float]] = field(default_factory=dict)
+    lost_workers: int = 0
 
 
 class SetupError(UsageError):
@@ -95,6 +98,17 @@ class _Live:
         self.total = plan.total_duration()
         self._last_eval = 0.0
         self.on_warmup_end: Callable[[], None] | None = None
+        # workers a distributed backend lost: worker -> {"node", "elapsed", "message"}
+        self.lost: dict[int, dict[str, Any]] = {}
+        self.loss_aborted = False
+        self.buckets: dict[int, list[dict[str, Any]]] = {}  # streamed per-second buckets (stream_full)
+        self._fresh: set[int] = set()  # workers with a snapshot newer than the last evaluation
+        self._wanted = set(plan.threshold_metrics())
+
+    def _pacer(self) -> int:
+        """The worker whose tick paces progress events: the first one still running."""
+        alive = [w for w in range(self.workers) if w not in self.lost and w not in self.done]
+        return alive[0] if alive else 0
 
     def handle(self, msg: Mapping[str, Any]) -> None:
         kind = msg.get("type")
@@ -105,12 +119,19 @@ class _Live:
             tot["requests"] += msg["requests"]
             tot["failed"] += msg["failed"]
             tot["iterations"] += msg["iterations"]
-            # one event per second once every worker has reported (worker 0's tick paces them)
-            if len(self.ticks) == self.workers and (w == 0 or msg.get("final")):
+            if "bucket" in msg:
+                self.buckets.setdefault(w, []).append(msg["bucket"])
+            # one event per second once every worker has reported (the first live worker's tick paces them)
+            if len(self.ticks) + len(self.lost.keys() - self.ticks.keys()) >= self.workers and (w == self._pacer() or msg.get("final")):
                 self._progress()
         elif kind == "snapshot":
             self.snapshots[w] = dict(msg)
-            if len(self.snapshots) == self.workers:
+            self._fresh.add(w)
+            # once per round: when every running worker has sent a new snapshot (not on each arrival:
+            # that would merge N snapshots N times per round)
+            running = {i for i in range(self.workers) if i not in self.lost}
+            if self.plan.thresholds and len(self.snapshots) >= len(running) and running <= self._fresh:
+                self._fresh = set()
                 self._evaluate(float(msg["elapsed"]))
         elif kind == "warmup_end":
             if self.on_warmup_end is not None:  # the first worker past its warm-up: the others are within ms
@@ -120,6 +141,24 @@ class _Live:
             self.done[w] = RunResult.from_json(msg["result"])
         elif kind == "error":
             self.errors.append(str(msg.get("message")))
+        elif kind == "lost":
+            self.lost[w] = {"node": msg.get("node", "?"), "elapsed": float(msg.get("elapsed", 0.0)), "message": str(msg.get("message", ""))}
+            if msg.get("abort"):
+                self.loss_aborted = True
+                self.stop.set()
+
+    def partial_result(self, w: int, name: str) -> RunResult | None:
+        """What a lost worker had sent: its last snapshot of every metric and its per-second buckets."""
+        snap = self.snapshots.get(w)
+        if snap is None and not self.buckets.get(w):
+            return None
+        part = RunResult(name=name, kind="load", tool="assay")
+        if snap is not None:
+            part.metrics = {n: Metric.model_validate(d) for n, d in snap["metrics"].items()}
+            part.duration_s = float(snap["elapsed"])
+        part.timeseries = [TimeBucket.model_validate(b) for b in self.buckets.get(w, [])]
+        part.status = RunStatus.ABORTED
+        return part
 
     def _progress(self) -> None:
         if self.on_progress is None:
@@ -134,6 +173,15 @@ class _Live:
                 agg["iterations"] += st.get("iterations", 0.0)
                 agg["p95"] = max(agg["p95"], st.get("p95", 0.0))
         p95s = [t["p95"] for t in ticks if t.get("p95") is not None]
+        nodes: dict[str, dict[str, float]] = {}
+        for w, t in self.ticks.items():
+            if "node" not in t:
+                continue
+            node = nodes.setdefault(str(t["node"]), {"rps": 0.0, "workers": 0.0, "requests": 0.0})
+            if w not in self.lost:
+                node["rps"] += t["requests"] / max(t.get("interval", 1.0), 0.2)
+                node["workers"] += 1
+            node["requests"] += self.totals.get(w, {}).get("requests", 0)
         self.on_progress(
             Progress(
                 elapsed=max(t["elapsed"] for t in ticks),
@@ -147,6 +195,8 @@ class _Live:
                 errors=sum(int(t.get("errors", 0)) for t in ticks),
                 per_scenario=per,
                 failing_thresholds=list(self.failing),
+                per_node=nodes,
+                lost_workers=len(self.lost),
             )
         )
 
@@ -156,6 +206,8 @@ class _Live:
         merged: dict[str, Metric] = {}
         for snap in self.snapshots.values():
             for name, data in snap["metrics"].items():
+                if name not in self._wanted:
+                    continue
                 m = Metric.model_validate(data)
                 merged[name] = merged[name].merge(m) if name in merged else m
         failing: list[str] = []
@@ -227,9 +279,12 @@ def run_load(
     finally:
         if scraper is not None:
             scraper.stop()
-    if live.errors and not live.done:
+    partials = {w: p for w in sorted(live.lost) if w not in live.done and (p := live.partial_result(w, name)) is not None}
+    if live.errors and not live.done and not partials:
         raise AssayError("load workers failed: " + "; ".join(live.errors[:3]))
-    parts = [live.done[i] for i in sorted(live.done)]
+    if not live.done and not partials:
+        raise AssayError("every load worker was lost before sending any data")
+    parts = [live.done[i] if i in live.done else partials[i] for i in sorted({*live.done, *partials})]
     by_script = next((p.extra["script_aborted"] for p in parts if p.extra.get("script_aborted")), None)
     warmups = [p.extra.get("warmup") for p in parts]
     result = merge_results(parts, name=name) if len(parts) > 1 else parts[0]
@@ -265,10 +320,15 @@ def run_load(
             if s not in samples and len(samples) < 10:
                 samples.append(s)
     # stopped early and not by a threshold: the user interrupted it (Ctrl-C in a worker or the coordinator)
-    interrupted = any(p.extra.get("interrupted") for p in parts) or (stop_flag.is_set() and not live.aborted_by)
+    interrupted = any(p.extra.get("interrupted") for p in parts) or (stop_flag.is_set() and not live.aborted_by and not live.loss_aborted)
     cut_off = sum(int(p.extra.get("interrupted_iterations") or 0) for p in parts)
+    traced = [p.extra["traces"] for p in parts if p.extra.get("traces")]  # read before result.extra is replaced
     ledger_states = [p.extra.get("ledger_state") for p in parts]
     result.extra = {"errors": extra_errors, "error_samples": samples, "workers": workers, "interrupted_iterations": cut_off}
+    if traced:
+        from assay.observe.tracing import merge_traces
+
+        result.extra["traces"] = merge_traces(traced)
     if cut_off:
         result.notes.append(f"{cut_off} iteration(s) interrupted: still running when their scenario ended (gracefulStop) or the run was stopped")
     if check_errors:
@@ -285,6 +345,11 @@ def run_load(
         result.notes.append(teardown_error)
     if live.errors:
         result.notes.extend(f"worker error: {e}" for e in live.errors)
+    if live.lost:
+        result.extra["lost_workers"] = [{"worker": w, **info, "data_kept": w in partials} for w, info in sorted(live.lost.items())]
+        for w, info in sorted(live.lost.items()):
+            kept = f"its data up to {float(partials[w].duration_s):.1f}s is included" if w in partials else "it sent no data"
+            result.notes.append(f"worker lost: worker {w} on node {info['node']} at {info['elapsed']:.1f}s ({info['message']}); {kept}")
     measured_from = apply_warmup(result, warmups, plan.engine.warmup)
     sample_parts = workers
     if scraper is not None:
@@ -306,14 +371,18 @@ def run_load(
         result.status = RunStatus.FAILED
         result.extra["aborted_by_threshold"] = [f"{m}: {s}" for m, s in live.aborted_by]
         result.notes.append("aborted by threshold " + ", ".join(f"{m}: {s}" for m, s in live.aborted_by))
+    elif live.loss_aborted:
+        result.status = RunStatus.ABORTED
+        result.notes.append("aborted: a worker was lost (--on-worker-loss abort); results cover the part that ran")
     elif interrupted:
         result.status = RunStatus.ABORTED
         if by_script is not None:
+            result.extra["script_aborted"] = by_script
             result.notes.append(f"aborted by the script: {by_script}; results cover the part that ran")
         else:
             result.notes.append("interrupted (Ctrl-C or SIGTERM): results cover the part that ran")
     else:
-        result.status = RunStatus.FAILED if failed else RunStatus.PASSED
+        result.status = RunStatus.FAILED if failed else (RunStatus.WARNING if live.lost else RunStatus.PASSED)
         nothing = nothing_completed(result)
         if nothing:
             result.status = RunStatus.FAILED

@@ -1,7 +1,7 @@
 """One worker's run: its segment of every scenario, on one uvloop event loop.
 
 `run_worker(job, emit, stop)` is the whole worker interface: a backend (in-process,
-subprocesses, later Ray) only has to call it somewhere with a picklable `WorkerJob`, carry
+subprocesses, Ray actors) only has to call it somewhere with a picklable `WorkerJob`, carry
 the dict messages `emit` produces back to the coordinator, and set `stop` when asked.
 Messages: `tick` (every second: progress numbers), `snapshot` (every 2 s: the metrics
 thresholds name, for live evaluation), `done` (the worker's RunResult as JSON), `error`.
@@ -62,6 +62,13 @@ class WorkerJob:
     # k6's per-sample outputs: (kind, the file the user named); this worker writes a part of each
     sample_outputs: list[tuple[str, str]] = field(default_factory=list)
     out_limit: int = 0  # bytes per output for this worker (0: no limit)
+    # stream everything (each tick's TimeBucket with its histograms, snapshots of every metric):
+    # the coordinator can then keep a worker's data up to its last message if the worker dies
+    stream_full: bool = False
+
+
+# --trace-requests with a static loop (one request nobody reads): how long one chunk runs
+TRACE_CHUNK_S = 0.2
 
 
 class _Scenario:
@@ -108,6 +115,7 @@ class _Scenario:
             id_in_scenario=self.segment.offset(self.max) + self.allocated,
         )
         vu.state["_assay_stop"] = w.abort_by_script  # k6's exec.test.abort() (JS scenarios)
+        vu.state["_assay_instance"] = w.instance  # k6's exec.instance.* (JS scenarios)
         return vu
 
     @property
@@ -189,8 +197,10 @@ class _Scenario:
         perf = _perf
         now = perf()
         static = self.static
+        tracer = worker.client_options.tracer
         while now < end_at and not worker.stopping and (flags is None or not flags["stop"]):
-            if static is not None:
+            # with --trace-requests, sampled requests owed by a chunk go the general way (fn) first
+            if static is not None and (tracer is None or not tracer.owed):
                 # many iterations at once, sent from the connection's response callback
                 if vu._tags_cache is None:
                     vu.tags_key()
@@ -198,14 +208,19 @@ class _Scenario:
                 if cached is None or cached[0] != vu._tags_version:
                     key, tags = vu.tags_key()
                     cached = vu.iter_series = (vu._tags_version, sink.get_series("iterations", tags, key), sink.get_series("iteration_duration", tags, key))
+                # with --trace-requests the loop runs in chunks: a sampled request needs a header of
+                # its own, so the samples that fell in a chunk are sent the general way (fn) after it
+                until = end_at if tracer is None else min(end_at, now + TRACE_CHUNK_S)
+                sent = vu.iteration  # this VU's own (the iterations series is shared by the VUs)
                 try:
-                    looped = await vu.http.run_static(static, vu, end_at, worker, flags, cached[1], cached[2])
+                    looped = await vu.http.run_static(static, vu, until, worker, flags, cached[1], cached[2])
                 except asyncio.CancelledError:
                     worker.interrupted_iterations += 1
                     raise
                 if looped:
                     now = perf()
-                    continue
+                    if tracer is None or not tracer.skip(vu.iteration - sent) or now >= end_at:
+                        continue
             t0 = now
             try:
                 await fn(vu)
@@ -287,10 +302,22 @@ class _Worker:
         self.interrupted_iterations = 0
         self.script_abort: str | None = None
         self.last_tick = 0.0
+        self.t_start = 0.0  # perf-counter time the scenarios started (exec.instance.currentTestRunDuration)
         engine = job.plan.engine
         self.rate_cap = RateCap(worker_share(engine.rps, job.segment.count)) if engine.rps else None
         self.warmup_s = warmup_seconds(engine.warmup)
         self.warmup: dict[str, Any] | None = None  # the warm-up's totals, once it is over
+
+    def instance(self) -> dict[str, float]:
+        """k6's `exec.instance`: this process's counts so far (one worker is one k6 instance)."""
+        completed = sum(s.count for s in self.sink.series.values() if s.metric == "iterations")
+        return {
+            "iterationsInterrupted": self.interrupted_iterations,
+            "iterationsCompleted": completed,
+            "vusActive": self.active_vus,
+            "vusInitialized": self.vus_max,
+            "currentTestRunDuration": (time.perf_counter() - self.t_start) * 1000.0 if self.t_start else 0.0,
+        }
 
     def abort_by_script(self, reason: str = "") -> None:
         """The script asked to end the whole test (k6's exec.test.abort)."""
@@ -320,7 +347,7 @@ class _Worker:
             if delay > 0:
                 await asyncio.sleep(delay)
         started = datetime.now(UTC)
-        t_start = time.perf_counter()
+        t_start = self.t_start = time.perf_counter()
         wall_start = time.time()
         ticker = asyncio.create_task(self._ticker(t_start, wall_start))
         await asyncio.gather(*(self._run_scenario(s, t_start) for s in scenarios))
@@ -364,6 +391,8 @@ class _Worker:
             result.extra["ledger_state"] = ledger_state
         if self.script_abort is not None:
             result.extra["script_aborted"] = self.script_abort
+        if self.client_options.tracer is not None:
+            result.extra["traces"] = self.client_options.tracer.to_dict()
         if self.warmup is not None:
             result.extra["warmup"] = self.warmup
         if written:
@@ -415,6 +444,7 @@ class _Worker:
                 "per_scenario": stats.per_scenario,
                 "errors": sum(self.sink.errors.values()),
                 "final": final,
+                **({"bucket": self.sink.buckets[-1].model_dump(mode="json")} if self.job.stream_full and self.sink.buckets else {}),
             }
         )
 
@@ -442,10 +472,10 @@ class _Worker:
             self._emit_tick(stats, elapsed)
             if second == self.warmup_s and self.warmup is None:
                 self._end_warmup(float(int(wall_start) + second))
-            if self.job.plan.thresholds and elapsed - last_snapshot >= SNAPSHOT_EVERY - 0.01:
+            if (self.job.plan.thresholds or self.job.stream_full) and elapsed - last_snapshot >= SNAPSHOT_EVERY - 0.01:
                 last_snapshot = elapsed
                 wanted = set(self.job.plan.threshold_metrics())
-                metrics = self.sink.to_metrics(wanted, only=wanted)
+                metrics = self.sink.to_metrics(wanted) if self.job.stream_full else self.sink.to_metrics(wanted, only=wanted)
                 self.emit(
                     {
                         "type": "snapshot",

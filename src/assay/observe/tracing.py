@@ -11,6 +11,7 @@ per endpoint so they can be looked up in the service's tracing backend.
 from __future__ import annotations
 
 import heapq
+import math
 import os
 import random
 from collections.abc import Iterator, Mapping
@@ -137,3 +138,78 @@ class SlowestTraces:
             endpoint: [{"trace_id": t, "duration_ms": d} for d, t in sorted(heap, reverse=True)]
             for endpoint, heap in sorted(self._heaps.items())
         }
+
+
+class RequestTracer:
+    """One load worker's request tracing: which requests carry a `traceparent`, and the slowest of them.
+
+    The gap to the next sampled request is drawn from the geometric distribution, so each
+    request is sampled with probability `rate` and the other 99 % (at 0.01) cost one
+    decrement. Whatever the sampling, `SlowestTraces` keeps the trace ids to look up.
+    """
+
+    def __init__(self, rate: float, *, seed: int | None = None, keep: int = 5) -> None:
+        self.sampler = RequestSampler(rate, seed)
+        self.slowest = SlowestTraces(keep)
+        self.traced = 0
+        self._log_miss = math.log1p(-rate) if rate < 1.0 else 0.0
+        self._left = self._gap()
+        self.owed = 0  # samples that fell among requests sent without a header (see skip)
+
+    def _gap(self) -> int:
+        if self._log_miss == 0.0:
+            return 1
+        u = self.sampler._rng.random()
+        return int(math.log1p(-u) / self._log_miss) + 1
+
+    def due(self) -> tuple[str, str] | None:
+        """(traceparent header, trace id) when this request is sampled, else None."""
+        if self.owed:
+            self.owed -= 1
+            self.traced += 1
+            return traceparent(self.sampler._rng)
+        self._left -= 1
+        if self._left > 0:
+            return None
+        self._left = self._gap()
+        self.traced += 1
+        return traceparent(self.sampler._rng)
+
+    def skip(self, sent: int) -> bool:
+        """`sent` requests went out without a header (the load engine's static loop sends
+        pre-built bytes); the samples that fell among them are owed to the next requests.
+        True when one is owed."""
+        while sent >= self._left:
+            sent -= self._left
+            self._left = self._gap()
+            self.owed += 1
+        self._left -= sent
+        return self.owed > 0
+
+    def record(self, endpoint: str, duration_ms: float, trace_id: str) -> None:
+        self.slowest.add(endpoint, duration_ms, trace_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rate": self.sampler.rate, "traced": self.traced, "slowest": self.slowest.to_dict()}
+
+
+def merge_traces(parts: list[dict[str, Any]], keep: int = 5) -> dict[str, Any]:
+    """The workers' `RequestTracer.to_dict()`s as one: counts added, the slowest kept overall."""
+    slowest = SlowestTraces(keep)
+    for part in parts:
+        for endpoint, items in (part.get("slowest") or {}).items():
+            for item in items:
+                slowest.add(endpoint, float(item["duration_ms"]), str(item["trace_id"]))
+    rate = next((p["rate"] for p in parts if "rate" in p), None)
+    return {"rate": rate, "traced": sum(int(p.get("traced") or 0) for p in parts), "slowest": slowest.to_dict()}
+
+
+def describe_traces(traces: Mapping[str, Any] | None, per_endpoint: int = 3) -> list[str]:
+    """Console lines: the slowest traced requests per endpoint, to look up in the tracing backend."""
+    if not traces:
+        return []
+    lines = [f"traced {traces.get('traced', 0)} request(s) at rate {traces.get('rate')}; slowest by endpoint:"]
+    for endpoint, items in (traces.get("slowest") or {}).items():
+        shown = ", ".join(f"{i['duration_ms']:.1f}ms trace {i['trace_id']}" for i in items[:per_endpoint])
+        lines.append(f"  {endpoint}: {shown}")
+    return lines

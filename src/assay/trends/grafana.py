@@ -4,7 +4,7 @@ With the PostgreSQL data source, each panel queries the store's own tables: `tre
 holds k6's aggregates of every recorded run as JSON, so Grafana reads the same numbers
 assay judges (percentiles beyond the run's trend stats need assay itself: the histograms
 are not readable in SQL). With a Prometheus data source, panels read `assay_trend_value`,
-which `assay trend export prometheus` writes for a textfile collector or Pushgateway.
+which `assay trend export prometheus` writes or serves live (assay.trends.exporter).
 """
 
 from __future__ import annotations
@@ -80,20 +80,3 @@ def dashboard(outcomes: Sequence[SeriesOutcome], *, datasource: Datasource = "po
 
 def dashboard_json(outcomes: Sequence[SeriesOutcome], **kw: Any) -> str:
     return json.dumps(dashboard(outcomes, **kw), indent=2) + "\n"
-
-
-def exposition(outcomes: Sequence[SeriesOutcome]) -> str:
-    """`assay_trend_value` (newest run) and `assay_trend_regression` (an open regression) per series."""
-    from prometheus_client import CollectorRegistry, Gauge, generate_latest
-
-    registry = CollectorRegistry()
-    labels = ["scenario", "metric", "aggregation"]
-    value = Gauge("assay_trend_value", "The newest recorded value of the series", labels, registry=registry)
-    regression = Gauge("assay_trend_regression", "1 when the series has an open regression", labels, registry=registry)
-    for outcome in outcomes:
-        s = outcome.series
-        if not s.values:
-            continue
-        value.labels(s.scenario, s.metric, s.aggregation).set(s.values[-1])
-        regression.labels(s.scenario, s.metric, s.aggregation).set(int(any(a.regression and a.open for a in outcome.alarms)))
-    return generate_latest(registry).decode()

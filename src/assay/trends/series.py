@@ -11,7 +11,7 @@ import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, overload
 
 from assay.errors import UsageError
 from assay.results import Metric, MetricType, parse_metric_name, percentile_of
@@ -75,6 +75,35 @@ class SeriesSpec:
         return f"{self.metric} {self.aggregation}" if self.aggregation else self.metric
 
 
+class LazyMetrics(Sequence[Metric]):
+    """Each run's Metric with its histogram, read from the store only when asked for.
+
+    Detection over 10,000 runs needs one number per run (the recorded aggregate) and the
+    histograms of the newest few; decoding every histogram was most of the load time.
+    """
+
+    def __init__(self, store: TrendStore, metric: str, runs: Sequence[StoredRun], known: dict[int, Metric] | None = None) -> None:
+        self.store = store
+        self.metric = metric
+        self.runs = list(runs)
+        self._cache: dict[int, Metric] = dict(known or {})
+
+    def __len__(self) -> int:
+        return len(self.runs)
+
+    @overload
+    def __getitem__(self, index: int) -> Metric: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Metric]: ...
+    def __getitem__(self, index: int | slice) -> Metric | list[Metric]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        run = self.runs[index]
+        if run.pk not in self._cache:
+            self._cache.update(self.store.metrics(self.metric, [run]))
+        return self._cache[run.pk]
+
+
 @dataclass
 class Series:
     """The values of one series, oldest run first (runs without the metric are left out)."""
@@ -85,7 +114,7 @@ class Series:
     direction: Direction
     runs: list[StoredRun] = field(default_factory=list)
     values: list[float] = field(default_factory=list)
-    metrics: list[Metric] = field(default_factory=list)
+    metrics: Sequence[Metric] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -114,24 +143,26 @@ def load_series(
     known = store.metric_names(scenario)
     if spec.metric not in known:
         raise UsageError(f"no series {spec.metric!r} in scenario {scenario!r}{did_you_mean(spec.metric, known)}")
-    by_run = store.points(spec.metric, runs)
-    first = next((m for m, _ in by_run.values()), None)
-    metric_type = str(first.type) if first is not None else str(MetricType.TREND)
+    by_run = store.stats(spec.metric, runs)
+    first = next(iter(by_run.values()), None)
+    metric_type = first[0] if first is not None else str(MetricType.TREND)
     aggregation = spec.aggregation or default_aggregation(metric_type)
     direction = spec.direction or default_direction(spec.metric, metric_type)
     series = Series(scenario, spec.metric, aggregation, direction)
+    # the aggregates stored at record time are the same numbers; others come from the histogram
+    need_histogram = [r for r in runs if r.pk in by_run and aggregation not in by_run[r.pk][1]]
+    decoded = store.metrics(spec.metric, need_histogram) if need_histogram else {}
     for run in runs:
         point = by_run.get(run.pk)
         if point is None:
             continue
-        metric, stats = point
-        # the aggregates stored at record time are the same numbers; others come from the histogram
-        value = stats[aggregation] if aggregation in stats else value_of(metric, aggregation, run.duration_s)
+        stats = point[1]
+        value = stats[aggregation] if aggregation in stats else value_of(decoded[run.pk], aggregation, run.duration_s)
         if value is None:
             continue
         series.runs.append(run)
         series.values.append(float(value))
-        series.metrics.append(metric)
+    series.metrics = LazyMetrics(store, spec.metric, series.runs, decoded)
     if by_run and not series.values:
         raise UsageError(f"series {spec}: the metric has no {aggregation!r} aggregate (a {metric_type})")
     return series

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -63,7 +64,14 @@ def scenario_of(result: RunResult) -> str:
     return result.labels.get("scenario") or result.name
 
 
-def metric_of(row: PointRow) -> Metric:
+_POINT_COLUMNS = (
+    PointRow.run_pk, PointRow.type, PointRow.contains, PointRow.count, PointRow.sum, PointRow.min, PointRow.max,
+    PointRow.value, PointRow.passes, PointRow.fails, PointRow.hdr, PointRow.summary, PointRow.stats,
+)
+
+
+def metric_of(row: Any) -> Metric:
+    """A stored point (ORM row or plain row with the same columns) as a Metric."""
     return Metric(
         type=row.type,  # type: ignore[arg-type]
         contains=row.contains,  # type: ignore[arg-type]
@@ -79,7 +87,13 @@ def metric_of(row: PointRow) -> Metric:
     )
 
 
-def _stored(row: RunRow) -> StoredRun:
+_RUN_COLUMNS = (
+    RunRow.id, RunRow.run_id, RunRow.scenario, RunRow.name, RunRow.kind, RunRow.status, RunRow.at, RunRow.duration_s,
+    RunRow.labels,
+)
+
+
+def _stored(row: Any) -> StoredRun:
     return StoredRun(
         pk=row.id,
         run_id=row.run_id,
@@ -171,7 +185,8 @@ class TrendStore:
         until: datetime | None = None,
     ) -> list[StoredRun]:
         """Recorded runs, oldest first, filtered by scenario, labels and time."""
-        query = select(RunRow).order_by(RunRow.at, RunRow.id)
+        # the whole RunResult JSON is not read here: 10,000 runs would drag megabytes through the driver
+        query = select(*_RUN_COLUMNS).order_by(RunRow.at, RunRow.id)
         if scenario is not None:
             query = query.where(RunRow.scenario == scenario)
         if since is not None:
@@ -180,7 +195,7 @@ class TrendStore:
             query = query.where(RunRow.at <= as_utc(until))
         # labels are filtered in Python: JSON operators differ per database
         with self.sessions() as session:
-            rows = [_stored(r) for r in session.scalars(query.execution_options(yield_per=1000))]
+            rows = [_stored(r) for r in session.execute(query.execution_options(yield_per=1000))]
         if labels:
             rows = [r for r in rows if all(r.labels.get(k) == v for k, v in labels.items())]
         return rows
@@ -207,9 +222,22 @@ class TrendStore:
         with self.sessions() as session:
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start : start + 500]
-                query = select(PointRow).where(PointRow.metric == name, PointRow.run_pk.in_(chunk))
-                for row in session.scalars(query):
+                # plain rows, not ORM objects: identity-map bookkeeping is most of the cost at 10,000 runs
+                query = select(*_POINT_COLUMNS).where(PointRow.metric == name, PointRow.run_pk.in_(chunk))
+                for row in session.execute(query):
                     out[row.run_pk] = (metric_of(row), dict(row.stats or {}))
+        return out
+
+    def stats(self, name: str, runs: Sequence[StoredRun]) -> dict[int, tuple[str, dict[str, float]]]:
+        """The metric type and recorded aggregates of `name` for each run, without the histograms (cheap)."""
+        wanted = [r.pk for r in runs]
+        out: dict[int, tuple[str, dict[str, float]]] = {}
+        with self.sessions() as session:
+            for start in range(0, len(wanted), 1000):
+                chunk = wanted[start : start + 1000]
+                query = select(PointRow.run_pk, PointRow.type, PointRow.stats).where(PointRow.metric == name, PointRow.run_pk.in_(chunk))
+                for pk, kind, stats in session.execute(query):
+                    out[pk] = (kind, dict(stats or {}))
         return out
 
     def merged_metric(self, name: str, runs: Sequence[StoredRun]) -> Metric | None:
@@ -237,6 +265,12 @@ class TrendStore:
         with self.sessions() as session:
             by_pk = {row.id: row.result for row in session.scalars(select(RunRow).where(RunRow.id.in_(pks)))}
         return [RunResult.from_json(by_pk[pk]) for pk in pks if pk in by_pk]
+
+    def version(self) -> tuple[int, int]:
+        """(runs, newest run pk): changes whenever a run is recorded or deleted; one cheap query."""
+        with self.sessions() as session:
+            count, newest = session.execute(select(func.count(RunRow.id), func.max(RunRow.id))).one()
+        return int(count or 0), int(newest or 0)
 
     def count(self) -> int:
         with self.sessions() as session:

@@ -56,7 +56,8 @@ class SharedIterations(Executor):
     async def run(self, ctx: ScenarioContext) -> None:
         end = self.config.params["maxDuration"]
         left = [self.iterations()]
-        counter = [0]
+        # global numbers: this worker's share starts after the shares of the workers before it
+        counter = [self.segment.offset(self.config.params["iterations"])]
 
         async def vu_loop(vu: Any) -> None:
             while left[0] > 0 and not ctx.aborted and ctx.now() < end:

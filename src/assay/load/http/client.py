@@ -41,6 +41,8 @@ from assay.load.http.wire import (
 
 if TYPE_CHECKING:
     from assay.load.sink import MetricsSink
+    from assay.observe.tracing import RequestTracer
+
 _perf = time.perf_counter
 
 
@@ -58,6 +60,7 @@ class ClientOptions:
         "headers",
         "accept_gzip",
         "max_body",
+        "tracer",
     )
 
     def __init__(
@@ -73,6 +76,7 @@ class ClientOptions:
         headers: Mapping[str, str] | None = None,
         accept_gzip: bool = True,
         max_body: int = DEFAULT_MAX_BODY,
+        trace_requests: float | None = None,
     ) -> None:
         self.timeout = timeout
         self.connect_timeout = connect_timeout
@@ -84,6 +88,12 @@ class ClientOptions:
         self.headers = dict(headers or {})
         self.accept_gzip = accept_gzip
         self.max_body = max_body
+        # --trace-requests: one tracer per worker (its clients share these options)
+        self.tracer: RequestTracer | None = None
+        if trace_requests:
+            from assay.observe.tracing import RequestTracer
+
+            self.tracer = RequestTracer(trace_requests)
 
     def expected(self, status: int) -> bool:
         for lo, hi in self.expected_statuses:
@@ -144,6 +154,7 @@ class HttpClient:
         self._gets: dict[str, _PreparedGet] = {}
         self._series = sink.http_series if sink is not None else None
         self._expected = self.client_options.expected_table()
+        self._tracer = self.client_options.tracer
 
     def bind(self, vu: Any) -> None:
         """Attach to the VU whose tags the samples carry."""
@@ -156,6 +167,10 @@ class HttpClient:
     def get(self, url: str, **kw: Any) -> Coroutine[Any, Any, Response]:
         if kw:
             return self.request("GET", url, **kw)
+        if self._tracer is not None:
+            sampled = self._tracer.due()
+            if sampled is not None:
+                return self._traced("GET", url, {"traceparent": sampled[0]}, b"", None, None, -1, sampled[1])
         if not self.cookies._cookies:
             prepared = self._gets.get(url)
             if prepared is not None:
@@ -211,7 +226,23 @@ class HttpClient:
         req_headers, payload = self._prepare(headers, body, json, auth)
         if name is not None:
             tags = {**(tags or {}), "name": name}
+        if self._tracer is not None:
+            sampled = self._tracer.due()
+            if sampled is not None and not any(k.lower() == "traceparent" for k in req_headers or ()):
+                req_headers = {**(req_headers or {}), "traceparent": sampled[0]}
+                return self._traced(method, url, req_headers, payload, tags, timeout, -1 if redirects is None else redirects, sampled[1])
         return self._send(method, url, req_headers, payload, tags, timeout, -1 if redirects is None else redirects)
+
+    async def _traced(
+        self, method: str, url: str, headers: dict[str, str], payload: bytes, tags: Mapping[str, str] | None,
+        timeout: float | None, redirects: int, trace_id: str,
+    ) -> Response:
+        """A sampled request (`--trace-requests`): sent with its traceparent, its duration kept by trace id."""
+        response = await self._send(method, url, headers, payload, tags, timeout, redirects)
+        name = tags.get("name") if tags else None
+        assert self._tracer is not None
+        self._tracer.record(f"{method} {name or url}", response.timings.duration, trace_id)
+        return response
 
     def _prepare(
         self, headers: Mapping[str, str] | None, body: Any, json: Any, auth: tuple[str, str] | str | None

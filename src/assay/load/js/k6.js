@@ -357,6 +357,20 @@
     if (r && typeof r.then === "function") return r;
     return undefined;
   };
+  g.__runner = function (name) {
+    // __run with the export and its name bound once per VU: the hot path converts no string,
+    // looks up no export, and skips the event loop when nothing is pending
+    const fn = __main[name];
+    return function (vu, iter) {
+      g.__VU = vu;
+      g.__ITER = iter;
+      nextRes = 0;
+      const r = fn(data);
+      if (pendingSockets.length !== 0 || timers.size !== 0) g.__eventLoop();
+      if (r && typeof r.then === "function") return r;
+      return undefined;
+    };
+  };
   g.__call = function (name, argJson) {
     // setup() / teardown(data) / handleSummary(data): the result as JSON (undefined -> null)
     nextRes = 0;
@@ -404,7 +418,7 @@
     },
     instance: {
       get iterationsCompleted() { return execField("instance.iterationsCompleted"); },
-      get iterationsInterrupted() { return 0; },
+      get iterationsInterrupted() { return execField("instance.iterationsInterrupted"); },
       get vusActive() { return execField("instance.vusActive"); },
       get vusInitialized() { return execField("instance.vusInitialized"); },
       get currentTestRunDuration() { return execField("instance.currentTestRunDuration"); },

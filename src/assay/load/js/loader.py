@@ -9,14 +9,16 @@ the VU's first iteration.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import greenlet
 import quickjs
 
-from assay.load.js.runtime import AbortTest, JsContext, JsError, Program
+from assay.load.js.runtime import DONE, AbortTest, JsContext, JsError, Program
 from assay.load.js.source import Bundle, bundle
 from assay.load.js.support import verdict
 from assay.load.scenario import LoadedScenario, ScenarioError
@@ -89,12 +91,34 @@ def _iteration(program: Program, name: str) -> Any:
         if ctx is None or not ctx.ready:
             ctx = _context(program, vu)
             ctx.prepare()
+        run = ctx._runners.get(name) or ctx.runner(name)
         if ctx.responses:
             ctx.responses.clear()
             ctx.kinds.clear()
+        driver = ctx.driver
         try:
-            # JsContext.iteration, inlined: one coroutine per iteration on the hot path
-            if await ctx.driver.run(ctx._run, name, vu.id, vu.iteration) is not None:
+            # JsContext.iteration and _Driver.run, inlined: one coroutine per iteration on the hot path
+            g = driver.g
+            if g is None or g.dead:
+                g = driver.g = greenlet.greenlet(driver._body)
+            driver.parent = greenlet.getcurrent()
+            value = g.switch(run, (vu.id, vu.iteration))
+            while value is not DONE:
+                try:
+                    result = await value
+                except asyncio.CancelledError:
+                    driver._cancel(value)
+                    raise
+                except BaseException as exc:
+                    value = g.throw(exc)
+                else:
+                    value = g.switch(result)
+            error = driver.error
+            if error is not None:
+                driver.error = None
+                raise error
+            if driver.result is not None:
+                driver.result = None
                 await ctx.settle()
         except quickjs.JSException as exc:
             failure = ctx.failure(exc)

@@ -141,7 +141,7 @@ class _Driver:
                 self.result = fn(*args)
             except BaseException as exc:  # handed to the awaiting task
                 self.error = exc
-            fn, args = self.parent.switch(_DONE)  # type: ignore[union-attr]
+            fn, args = self.parent.switch(DONE)  # type: ignore[union-attr]
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         """`fn(*args)` in the greenlet; every awaitable it hands over (`wait`) is awaited here."""
@@ -150,7 +150,7 @@ class _Driver:
             g = self.g = greenlet.greenlet(self._body)
         self.parent = greenlet.getcurrent()
         value = g.switch(fn, args)
-        while value is not _DONE:
+        while value is not DONE:
             try:
                 result = await value
             except asyncio.CancelledError:
@@ -170,7 +170,7 @@ class _Driver:
 
     def _cancel(self, value: Any) -> None:
         g = self.g
-        while g is not None and not g.dead and value is not _DONE:
+        while g is not None and not g.dead and value is not DONE:
             if hasattr(value, "close"):
                 value.close()
             value = g.throw(asyncio.CancelledError())
@@ -186,7 +186,8 @@ class _Driver:
         return self.parent.switch(awaitable)
 
 
-_DONE = object()
+DONE = object()
+_INSTANCE_FIELDS = ("iterationsInterrupted", "iterationsCompleted", "vusActive", "vusInitialized", "currentTestRunDuration")
 
 
 class JsContext:
@@ -220,6 +221,7 @@ class JsContext:
         self.init = False
         self._run = ctx.get("__run")
         self._call = ctx.get("__call")
+        self._runners: dict[str, Any] = {}  # export name -> its bound JS runner (k6.js __runner)
         self.ready = False  # setup() data handed over (prepare)
 
     def _keep_error(self, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -246,6 +248,13 @@ class JsContext:
 
     # -- running -------------------------------------------------------------------------------------
 
+    def runner(self, name: str) -> Any:
+        """The JS function running one iteration of exports[name] with (vu, iter)."""
+        fn = self._runners.get(name)
+        if fn is None:
+            fn = self._runners[name] = self.ctx.get("__runner")(name)
+        return fn
+
     def prepare(self) -> None:
         """Hand the VU's setup() data to the script (once, before its first iteration)."""
         vu = self.vu
@@ -262,7 +271,7 @@ class JsContext:
         if self.responses:
             self.responses.clear()
             self.kinds.clear()
-        result = await self.driver.run(self._run, name, vu.id, vu.iteration)
+        result = await self.driver.run(self.runner(name), vu.id, vu.iteration)
         if result is not None:
             await self.settle()
 
@@ -365,12 +374,15 @@ class JsContext:
             "scenario.progress": 0,
             "scenario.iterationInInstance": vu.iteration_in_scenario or vu.iteration,
             "scenario.iterationInTest": vu.iteration_in_scenario or vu.iteration,
-            "instance.iterationsCompleted": 0,
-            "instance.vusActive": 0,
-            "instance.vusInitialized": 0,
-            "instance.currentTestRunDuration": 0,
             "test.options": json.loads(self.program.options_json),
         }
+        if field.startswith("instance."):
+            instance = vu.state.get("_assay_instance")
+            counts = instance() if callable(instance) else {}
+            key = field.partition(".")[2]
+            if key not in counts and key not in _INSTANCE_FIELDS:
+                raise RuntimeError(f"k6/execution: {field} is not supported")
+            return json.dumps(counts.get(key, 0))
         if field not in values:
             raise RuntimeError(f"k6/execution: {field} is not supported")
         return json.dumps(values[field])

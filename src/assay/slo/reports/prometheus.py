@@ -7,9 +7,9 @@ assay_threshold_breaches_total counter: failed objectives and crossed k6 thresho
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest, push_to_gateway
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
-from assay.errors import AssayError, ExitCode
+from assay.observe.metrics import push_registry
 from assay.slo.report import SloCheck
 
 STATUS_VALUES = {"PASS": 0, "WARNING": 1, "FAIL": 2, "CRITICAL": 3, "INFO": -1}
@@ -53,8 +53,5 @@ def exposition(check: SloCheck) -> str:
 
 
 def push(check: SloCheck, gateway: str, *, job: str = JOB, timeout: float = 10.0) -> None:
-    """Replace this SLO's group on a Pushgateway (grouping key: job and slo)."""
-    try:
-        push_to_gateway(gateway, job=job, registry=registry_for(check), grouping_key={"slo": check.slo}, timeout=timeout)
-    except OSError as exc:
-        raise AssayError(f"could not push metrics to the Pushgateway at {gateway}: {exc}", exit_code=ExitCode.USAGE) from None
+    """Replace this SLO's group on a Pushgateway (grouping key: job and slo); the one push helper is observe's."""
+    push_registry(gateway, registry_for(check), {"slo": check.slo}, job=job, timeout=timeout)

@@ -3,6 +3,7 @@ request, JSON bodies, and errors answered in the Pact Broker's shape."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import inspect
 import logging
@@ -66,28 +67,40 @@ class BrokerBase:
             if request.scope.get(ENCODED_SLASHES):
                 request.scope["path_params"] = {k: unquote(v) for k, v in request.path_params.items()}
             L = Links(str(request.base_url))
-            try:
-                _refuse_nul(request)
-                if threaded:
-                    return await run_in_threadpool(fn, request, L)
-                return await fn(request, L)
-            except BrokerError as exc:
-                return hal(exc.body(), exc.status)
-            except RecursionError:
-                return hal(invalid("body", "Invalid JSON: nested too deeply").body(), 400)
-            except DataError as exc:  # what slipped past validation: a value the database refuses
-                return hal({"error": {"message": f"Invalid value: {exc.orig}"}}, 400)
-            except IntegrityError:  # a concurrent writer (another broker process) won a race
-                return hal(
-                    {"error": {"message": "Conflict with a concurrent change; retry the request"}}, 409
-                )
-            except Exception:  # a bug: still JSON, and the traceback goes to the log
-                log.exception("%s %s failed", request.method, request.url.path)
-                return hal({"error": {"message": "Internal error in the broker (see its log)"}}, 500)
+            for attempt in range(CONFLICT_RETRIES):
+                try:
+                    return await self._answer(fn, request, L, threaded)
+                except IntegrityError:
+                    # another broker process on the same database won a race (both created the same
+                    # pacticipant): the transaction rolled back whole, so running it again is safe and
+                    # finds the winner's row
+                    await asyncio.sleep(0.02 * (attempt + 1))
+            return await self._answer(fn, request, L, threaded, last=True)
 
         endpoint.access = access  # type: ignore[attr-defined]
         endpoint.__name__ = fn.__name__
         return endpoint
+
+    async def _answer(self, fn: Callable[..., Any], request: Request, L: Links, threaded: bool, last: bool = False) -> Response:
+        """Run the handler and turn its errors into answers; IntegrityError escapes unless `last`."""
+        try:
+            _refuse_nul(request)
+            if threaded:
+                return await run_in_threadpool(fn, request, L)
+            return await fn(request, L)
+        except IntegrityError:
+            if not last:
+                raise
+            return hal({"error": {"message": "Conflict with a concurrent change; retry the request"}}, 409)
+        except BrokerError as exc:
+            return hal(exc.body(), exc.status)
+        except RecursionError:
+            return hal(invalid("body", "Invalid JSON: nested too deeply").body(), 400)
+        except DataError as exc:  # what slipped past validation: a value the database refuses
+            return hal({"error": {"message": f"Invalid value: {exc.orig}"}}, 400)
+        except Exception:  # a bug: still JSON, and the traceback goes to the log
+            log.exception("%s %s failed", request.method, request.url.path)
+            return hal({"error": {"message": "Internal error in the broker (see its log)"}}, 500)
 
     def check_auth(self, request: Request, access: str) -> Response | None:
         """The 401/403 answer for this request, or None when its token may `access`."""
@@ -124,3 +137,4 @@ def _refuse_nul(request: Request) -> None:
 
 
 ENCODED_SLASHES = "assay.encoded_slashes"
+CONFLICT_RETRIES = 3  # runs of a request that lost a race to another broker process before answering 409

@@ -1,5 +1,8 @@
 """Prometheus alerting rules for an SLO file (for Alertmanager).
 
+It lives with the SLO specs it reads (slo sits above observe in the layering); the series
+it names are the ones assay.observe.metrics emits.
+
 Ratio objectives (an error rate below a budget, a success rate above a target) become
 the SRE workbook's multiwindow, multi-burn-rate alerts: page when 2% of a 30-day budget
 burns in an hour (14.4x over 1h and 5m) or 5% in six hours (6x over 6h and 30m); open a
@@ -14,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from assay.observe.metrics import EMITTED
 from assay.results import parse_metric_name
 from assay.slo.criteria import parse_criterion
 from assay.slo.spec import Objective, SloFile
@@ -29,6 +33,7 @@ BURN_WINDOWS: list[tuple[str, str, str, float]] = [
 RATE_SLIS: dict[str, tuple[str, str]] = {
     "http_req_failed": ("assay_load_requests_failed_total", "assay_load_requests_total"),
 }
+assert all(name in EMITTED for pair in RATE_SLIS.values() for name in pair)
 _RANGE = re.compile(r"\[[0-9]+[smhdwy]\]")
 
 
