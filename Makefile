@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_DIRS := $(shell find tests -name package.json -not -path '*/node_modules/*' -exec dirname {} \; 2>/dev/null)
 
-.PHONY: venv install node test quick lint typecheck pytest demo clean bench
+.PHONY: venv install node ctk test quick lint typecheck pytest demo clean bench
 
 venv: $(STAMP)
 
@@ -17,7 +17,16 @@ $(STAMP): pyproject.toml setup.py Makefile src/assay/load/http/_fastresp.c examp
 	$(BIN)/python -m pip install -q --no-deps 'apache-otava==0.8.0'
 	touch $(STAMP)
 
-install: venv node
+install: venv node ctk
+
+# The real Chaos Toolkit in its own venv, for the compatibility tests (never in assay's venv).
+CTK_STAMP := .venv-ctk/.installed
+ctk: $(CTK_STAMP)
+
+$(CTK_STAMP): tests/chaostoolkit-requirements.txt
+	$(PYTHON) -m venv --clear .venv-ctk
+	.venv-ctk/bin/python -m pip install -q -r tests/chaostoolkit-requirements.txt
+	cp tests/chaostoolkit-requirements.txt $(CTK_STAMP)
 
 # npm packages for the compatibility tests (real third-party clients), one folder each.
 # Without npm they are not installed and the tests marked `node` skip with the reason (CI fails them).
@@ -55,4 +64,4 @@ bench: install
 	@echo "see benchmarks/README.md"
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info
+	rm -rf $(VENV) .venv-ctk build dist src/*.egg-info

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import socket
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -87,3 +90,37 @@ def postgres_url() -> str:
 def redis_url() -> str:
     """The machine's Redis."""
     return os.environ.get("ASSAY_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+REPO = Path(__file__).resolve().parent.parent
+CTK_VENV = Path(os.environ.get("ASSAY_CTK_VENV") or REPO / ".venv-ctk")
+CTK_REQUIREMENTS = REPO / "tests" / "chaostoolkit-requirements.txt"
+
+
+def chaostoolkit_venv() -> Path:
+    """The real Chaos Toolkit in its own venv (.venv-ctk), built from tests/chaostoolkit-requirements.txt
+    when missing or stale (`make install` builds it too); returns the venv's bin directory."""
+    wanted = CTK_REQUIREMENTS.read_text()
+    stamp = CTK_VENV / ".installed"
+    if stamp.exists() and stamp.read_text() == wanted:
+        return CTK_VENV / "bin"
+    CTK_VENV.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{CTK_VENV}.lock", "a") as lock:  # pytest workers and make may build it at once
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (stamp.exists() and stamp.read_text() == wanted):
+            base = getattr(sys, "_base_executable", None) or shutil.which("python3") or sys.executable
+            steps = [[base, "-m", "venv", "--clear", str(CTK_VENV)],
+                     [str(CTK_VENV / "bin" / "python"), "-m", "pip", "install", "-q", "-r", str(CTK_REQUIREMENTS)]]
+            for step in steps:
+                done = subprocess.run(step, capture_output=True, text=True, timeout=900)
+                if done.returncode != 0:
+                    unavailable(f"cannot build the Chaos Toolkit venv {CTK_VENV}: {' '.join(step[:4])}: "
+                                f"{(done.stderr or done.stdout).strip()[-400:]}")
+            stamp.write_text(wanted)
+    return CTK_VENV / "bin"
+
+
+@pytest.fixture(scope="session")
+def chaostoolkit() -> Path:
+    """The `chaos` command of the real Chaos Toolkit (its own venv, not assay's)."""
+    return chaostoolkit_venv() / "chaos"

@@ -36,11 +36,35 @@ class _Handler(BaseHTTPRequestHandler):
         if url.path == "/health":
             healthy_at = getattr(self.server, "healthy_at", 0.0)
             ok = healthy_at is not None and time.monotonic() >= healthy_at
+            time.sleep(getattr(self.server, "delay_s", 0.0))
+            self.server.hits = getattr(self.server, "hits", 0) + 1  # type: ignore[attr-defined]
             self._send(200 if ok else 503, b"ok" if ok else b"degraded", "text/plain")
+        elif url.path == "/metrics":
+            hits = getattr(self.server, "hits", 0)
+            text = ("# TYPE demo_requests counter\n"
+                    f'demo_requests_total{{route="/health"}} {hits}\n'
+                    "# TYPE demo_queue_depth gauge\n"
+                    'demo_queue_depth{queue="outbox"} 7\n'
+                    "# TYPE demo_latency_seconds histogram\n"
+                    'demo_latency_seconds_bucket{le="0.1"} 50\n'
+                    'demo_latency_seconds_bucket{le="0.5"} 90\n'
+                    'demo_latency_seconds_bucket{le="1.0"} 100\n'
+                    'demo_latency_seconds_bucket{le="+Inf"} 100\n'
+                    "demo_latency_seconds_sum 20\n"
+                    "demo_latency_seconds_count 100\n")
+            self._send(200, text.encode(), "text/plain; version=0.0.4")
         elif url.path == "/ok":
             self._send(200, json.dumps({"status": "ok", "items": [{"id": 1}, {"id": 2}]}).encode(), "application/json")
         elif url.path == "/text":
             self._send(200, b"all good v1", "text/plain")
+        elif url.path == "/headers":
+            body = b'{"status": "ok", "version": 3}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("X-Version", "v3.1")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
         elif url.path == "/echo":
             self._send(200, json.dumps({k: v[0] for k, v in parse_qs(url.query).items()}).encode(), "application/json")
         else:
@@ -55,6 +79,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif url.path == "/heal":  # healthy again after a known delay
             delay = float(parse_qs(url.query).get("delay", ["0"])[0])
             self.server.healthy_at = time.monotonic() + delay  # type: ignore[attr-defined]
+        elif url.path == "/slow":  # /health answers after this many ms
+            self.server.delay_s = float(parse_qs(url.query).get("ms", ["0"])[0]) / 1000  # type: ignore[attr-defined]
         self._send(201, body or b"{}", "application/json")
 
 
@@ -96,3 +122,10 @@ def support_path(monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("chaos_fns", "chaos_controls"):
         sys.modules.pop(name, None)
     return SUPPORT
+
+
+@pytest.fixture(autouse=True)
+def _own_fault_and_lock_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's faults and target locks in its own directories (other runs on the box have theirs)."""
+    monkeypatch.setenv("ASSAY_FAULTS_DIR", str(tmp_path / "faults"))
+    monkeypatch.setenv("ASSAY_CHAOS_LOCK_DIR", str(tmp_path / "locks"))

@@ -7,6 +7,10 @@ reverted automatically at the end of the method, on abort, or on Ctrl-C/SIGTERM.
      "arguments": {"api": "http://127.0.0.1:8474", "proxy": "db", "type": "latency",
                    "attributes": {"latency": 1500}, "duration": "30s"}}}
     {"type": "action", "name": "heal", "provider": {"type": "assay", "func": "revert"}}
+    {"type": "probe", "name": "ready", "tolerance": true, "provider": {"type": "assay", "func": "http",
+     "arguments": {"url": "http://127.0.0.1:8080/health/ready", "expect_status": 200, "max_latency": "500ms"}}}
+
+(probes: http, tcp, metric, prometheus, log, slo; see probes.py)
 
 Faults get the TTL the faults model requires (its watchdog reverts even after SIGKILL);
 toxics get the proxy's own `ttl`, so they expire too if assay dies.
@@ -16,14 +20,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from assay.chaos.blast import BlastLimit, BlastRadiusExceeded, check_processes
+from assay.chaos.probes import PROBE_FUNCS, REQUIRED, ProbeMemory, run_probe
 from assay.chaos.providers import ActivityFailed
 from assay.chaos.substitute import substitute
 
-FUNCS = ("fault", "toxic", "revert")
+FUNCS = ("fault", "toxic", "revert", *PROBE_FUNCS)
 DEFAULT_TOXIC_S = 300.0
 
 
@@ -43,6 +49,23 @@ class AssayContext:
     injected: list[Injected] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     errors: list[str] = field(default_factory=list)
+    memory: ProbeMemory = field(default_factory=ProbeMemory)
+    current_result: Callable[[], Any] = lambda: None  # the load's RunResult of the phase under way
+    blast: BlastLimit | None = None
+    tripped: str | None = None  # why a guard aborted the run (load guard, blast radius)
+    tripped_at: float | None = None
+    on_trip: Callable[[str], None] | None = None
+
+    def trip(self, reason: str) -> None:
+        """Abort: remember why (once) and revert every fault at once."""
+        with self.lock:
+            first = self.tripped is None
+            if first:
+                self.tripped, self.tripped_at = reason, time.time()
+        if first:
+            self.revert_all()
+            if self.on_trip is not None:
+                self.on_trip(reason)
 
     def add(self, item: Injected) -> None:
         with self.lock:
@@ -95,6 +118,10 @@ def check(provider: Mapping[str, Any]) -> list[tuple[tuple[str, ...], str]]:
         for key in ("proxy", "type"):
             if not isinstance(args.get(key), str):
                 out.append((("arguments", key), "required: a string"))
+    if func in PROBE_FUNCS:
+        for key in REQUIRED[func]:
+            if key not in args:
+                out.append((("arguments", key), f"required by the assay {func} probe"))
     return out
 
 
@@ -116,8 +143,13 @@ def run_assay(provider: Mapping[str, Any], configuration: Any, secrets: Any, ctx
             return _toxic(args, ctx)
         if func == "revert":
             return {"reverted": ctx.revert_all()}
+        if func in PROBE_FUNCS:
+            return run_probe(str(func), args, ctx.memory, ctx.current_result)
     except ActivityFailed:
         raise
+    except BlastRadiusExceeded as exc:
+        ctx.trip(f"blast radius: {exc}")
+        raise ActivityFailed(str(exc)) from exc
     except Exception as exc:
         raise ActivityFailed(f"{type(exc).__name__}: {exc}") from exc
     raise ActivityFailed(f"unknown assay func {func!r}")
@@ -129,6 +161,7 @@ def _fault(args: dict[str, Any], ctx: AssayContext) -> dict[str, Any]:
     name = args.pop("fault")
     target = args.pop("target", None)
     duration = args.pop("duration")
+    check_processes(ctx.blast, str(name), target)
     handle = injector.inject(name, target, duration=duration, params=args)
     ctx.add(Injected("fault", handle.id, time.time(), lambda: handle.revert("reverted by the experiment")))
     return {"id": handle.id, "fault": name, "target": target, "record": handle.record}

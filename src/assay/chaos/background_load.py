@@ -13,7 +13,7 @@ Configured in the experiment's assay extension, so Chaos Toolkit ignores it:
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +64,8 @@ class BackgroundLoad:
         self._segment_stop = threading.Event()
         self._changes = 0
         self._thread = threading.Thread(target=self._loop, name="chaos-load", daemon=True)
+        self.on_segment: Callable[[str, RunResult], None] | None = None  # e.g. the load guard
+        self._lock = threading.Lock()
 
     def set_phase(self, event: str) -> None:
         """A new phase ends the running segment at once, so no segment straddles two phases."""
@@ -91,7 +93,33 @@ class BackgroundLoad:
                 self._stop.wait(0.5)
                 continue
             # a segment that straddled a phase change belongs to neither phase
-            self.segments.append((phase if changes == self._changes else TRANSITION, result))
+            filed = phase if changes == self._changes else TRANSITION
+            with self._lock:
+                self.segments.append((filed, result))
+            if self.on_segment is not None:
+                try:
+                    self.on_segment(filed, result)
+                except Exception as exc:  # a guard's bug must not stop the load
+                    self.errors.append(f"segment hook: {type(exc).__name__}: {exc}")
+
+    def current(self) -> RunResult | None:
+        """The merged segments of the phase under way so far (for the slo probe), or None."""
+        with self._lock:
+            mine = [r for p, r in self.segments if p == self.phase]
+        return merge_results(mine, name=f"chaos load ({self.phase})") if mine else None
+
+    def timeline(self) -> list[dict[str, Any]]:
+        """Per segment: start, end, phase, requests, error rate, p50/p95 (the HTML report's series)."""
+        out = []
+        with self._lock:
+            segments = list(self.segments)
+        for phase, r in segments:
+            stats = availability(r)
+            out.append({"phase": phase, "start": r.started_at.timestamp() if r.started_at else None,
+                        "end": r.finished_at.timestamp() if r.finished_at else None,
+                        "requests": stats["requests"], "error_rate": stats["error_rate"], "p95_ms": stats["p95_ms"],
+                        "p50_ms": r.stat("http_req_duration", "p(50)") if r.metric("http_req_duration") else None})
+        return out
 
     def stop(self) -> dict[str, RunResult]:
         self._stop.set()

@@ -5,7 +5,10 @@
 - the planned duration (pauses plus fault durations) below a cap, 30 minutes unless overridden;
 - during the method, a guard probe run at a frequency: when availability (share of probes
   within tolerance) falls below `min_availability` or the error rate exceeds `max_error_rate`,
-  the run is aborted and every injected fault reverted at once.
+  the run is aborted and every injected fault reverted at once;
+- the same limits, plus `max_p95` (latency), on the background load's segments during the
+  method (each judged once it holds `min_requests` requests);
+- a declared blast radius (blast.py) that the planned faults must not exceed.
 
 Declared in the experiment's assay extension (Chaos Toolkit ignores it):
 
@@ -20,12 +23,14 @@ import fcntl
 import os
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assay.chaos.blast import BlastLimit, violations
 from assay.errors import AssayError, ExitCode, UsageError
 
 DEFAULT_MAX_DURATION_S = 30 * 60.0
@@ -46,6 +51,13 @@ class SafetySpec:
     min_samples: int = 4
     frequency: float = 1.0
     probe: dict[str, Any] | None = None
+    max_p95_ms: float | None = None
+    min_requests: int = 20
+    blast: BlastLimit | None = None
+    declared: bool = False  # a safety block is in the experiment: the load guard acts on its limits
+
+    KEYS = ("target", "max_duration", "min_availability", "max_error_rate", "min_samples", "frequency", "probe",
+            "max_p95", "min_requests", "blast_radius")
 
 
 def _seconds(value: Any, key: str) -> float:
@@ -62,10 +74,17 @@ def spec_from(experiment: Mapping[str, Any]) -> SafetySpec:
     for ext in experiment.get("extensions") or []:
         if isinstance(ext, dict) and ext.get("name") == "assay" and isinstance(ext.get("safety"), dict):
             raw = ext["safety"]
-            unknown = set(raw) - set(SafetySpec.__dataclass_fields__)
+            spec.declared = True
+            unknown = set(raw) - set(SafetySpec.KEYS)
             if unknown:
                 raise UsageError(f"extensions.assay.safety: unknown keys {sorted(unknown)}; "
-                                 f"expected {', '.join(SafetySpec.__dataclass_fields__)}")
+                                 f"expected {', '.join(SafetySpec.KEYS)}")
+            if "max_p95" in raw:
+                spec.max_p95_ms = _seconds(raw["max_p95"], "max_p95") * 1000
+            if "min_requests" in raw:
+                spec.min_requests = int(raw["min_requests"])
+            if "blast_radius" in raw:
+                spec.blast = BlastLimit.parse(raw["blast_radius"], "extensions.assay.safety.blast_radius")
             for key in ("max_duration", "frequency"):
                 if key in raw:
                     setattr(spec, key, _seconds(raw[key], key))
@@ -141,6 +160,48 @@ def preflight(experiment: Mapping[str, Any], spec: SafetySpec, max_duration_over
     if planned > cap:
         raise GuardRefused(f"planned duration {planned:.0f}s exceeds the cap of {cap:.0f}s "
                            "(raise it with --max-duration or extensions.assay.safety.max_duration)")
+    if spec.blast is not None:
+        from assay.chaos import plan as plan_mod
+
+        problems = violations(spec.blast, plan_mod.blast_items(plan_mod.build(experiment)))
+        if problems:
+            raise GuardRefused("blast radius: " + "; ".join(problems) + " (nothing was injected)")
+
+
+@dataclass
+class LoadGuard:
+    """Judges the background load's segments during the method; `tripped` says why it aborted."""
+
+    spec: SafetySpec
+    pending: list[Any] = field(default_factory=list)
+    windows: int = 0
+    tripped: str | None = None
+    first_error_at: float | None = None
+
+    def feed(self, phase: str, result: Any) -> str | None:
+        """One finished load segment; returns the reason to abort, once."""
+        from assay.chaos.background_load import availability
+        from assay.results import merge_results
+
+        if self.tripped or phase != "during":
+            return None
+        stats = availability(result)
+        if stats["error_rate"] and self.first_error_at is None:
+            self.first_error_at = result.finished_at.timestamp() if result.finished_at else time.time()
+        self.pending.append(result)
+        merged = merge_results(self.pending, name="guard window") if len(self.pending) > 1 else result
+        stats = availability(merged)
+        if (stats["requests"] or 0) < self.spec.min_requests:
+            return None
+        self.pending = []
+        self.windows += 1
+        if stats["availability"] is not None and stats["availability"] < self.spec.min_availability:
+            self.tripped = f"background load availability {stats['availability']:.0%} below {self.spec.min_availability:.0%}"
+        elif stats["error_rate"] is not None and stats["error_rate"] > self.spec.max_error_rate:
+            self.tripped = f"background load error rate {stats['error_rate']:.0%} above {self.spec.max_error_rate:.0%}"
+        elif self.spec.max_p95_ms is not None and stats["p95_ms"] is not None and stats["p95_ms"] > self.spec.max_p95_ms:
+            self.tripped = f"background load p95 {stats['p95_ms']:.0f} ms above {self.spec.max_p95_ms:.0f} ms"
+        return self.tripped
 
 
 @dataclass
@@ -151,6 +212,8 @@ class Watch:
     fails: int = 0
     tripped: str | None = None
     samples: list[bool] = field(default_factory=list)
+    first_fail_at: float | None = None
+    timeline: list[tuple[float, bool]] = field(default_factory=list)
 
     @property
     def availability(self) -> float:
@@ -158,7 +221,11 @@ class Watch:
         return self.passes / total if total else 1.0
 
     def record(self, ok: bool, spec: SafetySpec) -> str | None:
+        now = time.time()
         self.samples.append(ok)
+        self.timeline.append((now, ok))
+        if not ok and self.first_fail_at is None:
+            self.first_fail_at = now
         self.passes += int(ok)
         self.fails += int(not ok)
         if self.passes + self.fails < spec.min_samples:

@@ -61,7 +61,7 @@ def run_python(provider: Mapping[str, Any], configuration: Any, secrets: Any) ->
 
 def run_process(provider: Mapping[str, Any], configuration: Any, secrets: Any) -> dict[str, Any]:
     arguments = substitute(provider.get("arguments") or [], configuration, secrets)
-    path = shutil.which(os.path.expanduser(str(provider["path"])))
+    path = shutil.which(os.path.expanduser(str(substitute(provider["path"], configuration, secrets))))
     if path is None:
         raise ActivityFailed(f"process {provider['path']!r} not found on PATH")
     if isinstance(arguments, str):

@@ -34,6 +34,13 @@ def _cases(journal: dict[str, Any]) -> list[tuple[str, str, str | None, float]]:
             "did not recover before the timeout" if not recovery["recovered"]
             else f"recovered in {recovery['time_to_recover_s']:.2f}s, target {recovery['target_s']}s")
         out.append(("chaos.recovery", "time to recover", msg, float(recovery.get("time_to_recover_s") or 0)))
+    detection = (journal.get("x-assay") or {}).get("detection") or {}
+    if detection.get("time_to_detect_s") is not None:
+        out.append(("chaos.detection", f"time to detect (by the {detection['detected_by']})", None,
+                    float(detection["time_to_detect_s"])))
+    guard = (journal.get("x-assay") or {}).get("guard")
+    if guard:
+        out.append(("chaos.guard", "safety guard", f"aborted: {guard}", 0.0))
     return out
 
 
@@ -64,14 +71,22 @@ def to_junit(journal: dict[str, Any]) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
+def to_markdown_rows(journal: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(step, name, "ok" or "FAILED: why", duration) for every judged step (Markdown and HTML)."""
+    return [(classname.removeprefix("chaos."), name, "ok" if failure is None else "FAILED: " + failure.splitlines()[0],
+             f"{seconds:.2f}s") for classname, name, failure, seconds in _cases(journal)]
+
+
 def to_markdown(journal: dict[str, Any]) -> str:
     verdict = "deviated" if journal.get("deviated") else str(journal.get("status"))
     lines = [f"# {journal['experiment'].get('title')}", "",
-             f"**{verdict}** in {float(journal.get('duration') or 0):.2f}s", "",
-             "| step | name | result | duration |", "|---|---|---|---|"]
-    for classname, name, failure, seconds in _cases(journal):
-        result = "ok" if failure is None else "FAILED: " + failure.splitlines()[0].replace("|", "\\|")
-        lines.append(f"| {classname.removeprefix('chaos.')} | {name.replace('|', chr(92) + '|')} | {result} | {seconds:.2f}s |")
+             f"**{verdict}** in {float(journal.get('duration') or 0):.2f}s", ""]
+    detect = (journal.get("x-assay") or {}).get("detection") or {}
+    if detect.get("time_to_detect_s") is not None:
+        lines += [f"Time to detect: {detect['time_to_detect_s']:.2f}s (by the {detect['detected_by']})", ""]
+    lines += ["| step | name | result | duration |", "|---|---|---|---|"]
+    for step, name, result, seconds in to_markdown_rows(journal):
+        lines.append(f"| {step} | {name.replace('|', chr(92) + '|')} | {result.replace('|', chr(92) + '|')} | {seconds} |")
     load = (journal.get("x-assay") or {}).get("load") or {}
     if load:
         lines += ["", "| phase | requests | availability | error rate | p95 |", "|---|---|---|---|---|"]

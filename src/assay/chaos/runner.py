@@ -54,6 +54,7 @@ class _Run:
     options: RunOptions
     controls: list[Control] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    first_during_miss: float | None = None
 
     def emit(self, kind: str, **data: Any) -> None:
         if self.options.on_event:
@@ -105,6 +106,9 @@ def run_experiment(
     stop_continuous = threading.Event()
     continuous: threading.Thread | None = None
     do_rollbacks = True
+    ctx = options.assay_context
+    if ctx is not None:
+        ctx.on_trip = lambda reason: abort(run, reason)
     run.emit("started", title=experiment["title"])
     try:
         with around(run.controls, "experiment", experiment, experiment, configuration, secrets) as box:
@@ -160,6 +164,8 @@ def run_experiment(
         journal["status"] = "interrupted"
     journal["end"] = _now().isoformat()
     journal["duration"] = time.monotonic() - started
+    if run.first_during_miss is not None and ctx is not None and ctx.injected:  # for the time to detect
+        journal.setdefault("x-assay", {})["first_during_miss_at"] = run.first_during_miss
     errors = [e for c in run.controls for e in c.errors]
     if errors:
         journal.setdefault("x-assay", {})["control_errors"] = errors
@@ -240,21 +246,31 @@ def _start_guard(run: _Run, stop: threading.Event) -> threading.Thread | None:
         return within(probe.get("tolerance"), entry["output"], lambda t, v: _probe_tolerance(run, t, v))
 
     def trip(reason: str) -> None:
-        run.journal["status"] = "aborted"
-        run.journal.setdefault("x-assay", {})["guard"] = reason
-        run.emit("aborted", error=f"safety guard: {reason}")
         ctx = run.options.assay_context
         if ctx is not None:
-            ctx.revert_all()
+            ctx.trip(f"guard probe {reason}")
+        else:
+            abort(run, f"guard probe {reason}")
 
     def loop() -> None:
         tally = watch(spec, check, stop, trip)
         run.journal.setdefault("x-assay", {})["guard_probe"] = {
-            "passes": tally.passes, "fails": tally.fails, "availability": tally.availability, "tripped": tally.tripped}
+            "passes": tally.passes, "fails": tally.fails, "availability": tally.availability, "tripped": tally.tripped,
+            "first_fail_at": tally.first_fail_at, "samples": [[t, ok] for t, ok in tally.timeline]}
 
     thread = threading.Thread(target=loop, name="chaos-guard", daemon=True)
     thread.start()
     return thread
+
+
+def abort(run: _Run, reason: str) -> None:
+    """A guard tripped: the run is aborted (faults are reverted by whoever tripped it)."""
+    with run.lock:
+        if run.journal.get("x-assay", {}).get("guard"):
+            return
+        run.journal["status"] = "aborted"
+        run.journal.setdefault("x-assay", {})["guard"] = reason
+    run.emit("aborted", error=f"safety guard: {reason}")
 
 
 def _recovery(run: _Run, spec: RecoverySpec) -> None:
@@ -264,9 +280,15 @@ def _recovery(run: _Run, spec: RecoverySpec) -> None:
     reverted = [i.reverted_at for i in getattr(ctx, "injected", []) if i.reverted_at is not None]
     reverted_at = max(reverted) if reverted else time.time()
     run.emit("phase", name="recovery")
-    result = measure(spec, lambda: bool((_hypothesis(run) or {}).get("steady_state_met")), reverted_at,
-                     min(injected) if injected else None)
-    run.journal.setdefault("x-assay", {})["recovery"] = result.as_dict()
+    checks: list[list[Any]] = []
+
+    def check() -> bool:
+        met = bool((_hypothesis(run) or {}).get("steady_state_met"))
+        checks.append([time.time(), met])
+        return met
+
+    result = measure(spec, check, reverted_at, min(injected) if injected else None)
+    run.journal.setdefault("x-assay", {})["recovery"] = {**result.as_dict(), "checks": checks}
     run.emit("recovery", **result.as_dict())
     if not result.within_target:
         run.journal["deviated"] = True
@@ -285,6 +307,7 @@ def _continuously(run: _Run, stop: threading.Event) -> None:
             break
         run.journal["steady_states"]["during"].append(state)
         if state is not None and not state["steady_state_met"]:
+            run.first_during_miss = run.first_during_miss or time.time()
             failed += 1
             if run.options.fail_fast and failed * 100 / iteration >= run.options.fail_fast_ratio:
                 run.journal["status"] = "failed"
@@ -324,6 +347,9 @@ def _apply(run: _Run, activities: list[Any], runs: list[dict[str, Any]]) -> None
             entry = _activity(run, activity, runs)
             if run.options.strict and entry.get("status") == "failed" and entry["activity"].get("type") == "action":
                 run.journal["status"] = "failed"
+            ctx = run.options.assay_context
+            if ctx is not None and ctx.tripped and runs is run.journal["run"]:
+                abort(run, ctx.tripped)
             if run.journal["status"] in _STOP:
                 break
         for fut in background:

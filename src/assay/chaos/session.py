@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from assay.atomic import write_text_atomic
-from assay.chaos import background_load, guards
+from assay.chaos import background_load, detection, guards
 from assay.chaos import experiment as exp_mod
 from assay.chaos.assay_provider import AssayContext
+from assay.chaos.probes import mark_log_starts
 from assay.chaos.recovery import spec_from
 from assay.chaos.runner import RunOptions, run_experiment
-from assay.chaos.substitute import load_configuration, load_secrets
+from assay.chaos.substitute import load_configuration, load_secrets, substitute
 from assay.errors import ExitCode
 from assay.results import Check, Metric, RunResult, RunStatus
 
@@ -68,18 +69,31 @@ def run_file(
         exp_mod.validate(exp)
     configuration = load_configuration(exp.data.get("configuration"), config_vars)
     secrets = load_secrets(exp.data.get("secrets"), secret_vars)
+    resolved = substitute(exp.data, configuration, secrets)  # ${var} in the assay extension too
     if options.recovery is None:
-        options.recovery = spec_from(exp.data)
-    safety = guards.spec_from(exp.data)
+        options.recovery = spec_from(resolved)
+    safety = guards.spec_from(resolved)
     options.safety = safety
-    guards.preflight(exp.data, safety, max_duration)
+    guards.preflight(resolved, safety, max_duration)
     target = safety.target or f"experiment {exp.data.get('title')}"
-    ctx = AssayContext()
+    ctx = AssayContext(blast=safety.blast)
     options.assay_context = ctx
-    load_spec = background_load.spec_from(exp.data)
+    mark_log_starts(resolved, ctx.memory)
+    load_spec = background_load.spec_from(resolved)
     load = background_load.BackgroundLoad(load_spec) if load_spec else None
     phases: dict[str, RunResult] = {}
+    load_guard: guards.LoadGuard | None = None
     if load is not None:
+        ctx.current_result = load.current
+        load_guard = guards.LoadGuard(safety)
+        guard = load_guard
+
+        def on_segment(phase: str, result: RunResult) -> None:
+            reason = guard.feed(phase, result)
+            if reason and safety.declared:
+                ctx.trip(reason)
+
+        load.on_segment = on_segment
         user_hook = options.on_event
 
         def on_event(kind: str, data: dict[str, Any]) -> None:
@@ -102,14 +116,19 @@ def run_file(
         ctx.revert_all()  # nothing injected outlives the run, whatever happened
     if load is not None:
         journal.setdefault("x-assay", {})["load"] = {p: background_load.availability(r) for p, r in phases.items()}
+        journal["x-assay"]["load_timeline"] = load.timeline()
         if load.errors:
             journal["x-assay"]["load_errors"] = load.errors[:10]
+    if ctx.tripped and not (journal.get("x-assay") or {}).get("guard"):
+        journal["status"] = "aborted"
+        journal.setdefault("x-assay", {})["guard"] = ctx.tripped
     if ctx.errors:
         journal.setdefault("x-assay", {})["revert_errors"] = list(ctx.errors)
     if ctx.injected:
         journal.setdefault("x-assay", {})["faults"] = [
             {"kind": i.kind, "label": i.label, "injected_at": i.injected_at, "reverted_at": i.reverted_at} for i in ctx.injected
         ]
+    detection.annotate(journal, load_guard.first_error_at if load_guard else None)
     if journal_path:
         write_text_atomic(journal_path, json.dumps(journal, indent=2, default=str) + "\n")
     result = to_run_result(journal)
@@ -146,6 +165,9 @@ def to_run_result(journal: dict[str, Any]) -> RunResult:
         metrics["chaos_time_to_recover_s"] = Metric.new("gauge", value=float(recovery["time_to_recover_s"]))
         if recovery.get("time_degraded_s") is not None:
             metrics["chaos_time_degraded_s"] = Metric.new("gauge", value=float(recovery["time_degraded_s"]))
+    detect = (journal.get("x-assay") or {}).get("detection") or {}
+    if detect.get("time_to_detect_s") is not None:
+        metrics["chaos_time_to_detect_s"] = Metric.new("gauge", value=float(detect["time_to_detect_s"]))
     for phase, stats in ((journal.get("x-assay") or {}).get("load") or {}).items():
         for key in ("availability", "error_rate", "p95_ms"):
             if stats.get(key) is not None:
@@ -160,3 +182,27 @@ def to_run_result(journal: dict[str, Any]) -> RunResult:
                      metrics=metrics, checks=checks,
                      extra={"journal_status": journal.get("status"), "deviated": journal.get("deviated"),
                             "tags": list(journal["experiment"].get("tags") or [])})
+
+
+def plan_file(path: str | Path, options: RunOptions, *, config_vars: dict[str, Any] | None = None,
+              secret_vars: dict[str, Any] | None = None, validation: bool = True,
+              max_duration: float | None = None) -> tuple[str, int]:
+    """`--dry`: the plan as text, and 0, or 2 when a pre-flight guard would refuse the run. Nothing runs."""
+    from assay.chaos import plan as plan_mod
+
+    exp = exp_mod.load(path)
+    if validation:
+        exp_mod.validate(exp)
+    configuration = load_configuration(exp.data.get("configuration"), config_vars)
+    secrets = load_secrets(exp.data.get("secrets"), secret_vars)
+    data = substitute(exp.data, configuration, secrets)
+    safety = guards.spec_from(data)
+    text = plan_mod.render(data, plan_mod.build(data), safety=safety, recovery=spec_from(data),
+                           load=background_load.spec_from(data),
+                           rollback_strategy=options.rollback_strategy or str(((data.get("runtime") or {}).get("rollbacks") or {})
+                                                                             .get("strategy") or "default"))
+    try:
+        guards.preflight(data, safety, max_duration)
+    except guards.GuardRefused as exc:
+        return text + f"\n\nREFUSED by a pre-flight guard: {exc.message}", int(ExitCode.GATE_FAILED)
+    return text + "\n\nPre-flight guards: the run would start (the lock and the steady state are checked at run time).", 0

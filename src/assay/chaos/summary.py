@@ -28,6 +28,14 @@ def render_table(journal: dict[str, Any]) -> str:
         ttr = recovery.get("time_to_recover_s")
         rows.append(["recovery", "time to recover", "recovered" if recovery["recovered"] else "NOT RECOVERED",
                      "within target" if recovery["within_target"] else "MISSED TARGET", f"{ttr:.2f}s" if ttr is not None else "-"])
+    detect = (journal.get("x-assay") or {}).get("detection") or {}
+    if detect:
+        ttd = detect.get("time_to_detect_s")
+        rows.append(["detection", "time to detect", str(detect.get("detected_by") or "not detected"), "",
+                     f"{ttd:.2f}s" if ttd is not None else "-"])
+    guard = (journal.get("x-assay") or {}).get("guard")
+    if guard:
+        rows.append(["guard", "aborted", str(guard), "", ""])
     header = ["phase", "activity", "status", "tolerance", "duration"]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = [_row(header, widths), _row(["-" * w for w in widths], widths)]

@@ -19,6 +19,8 @@ from assay.chaos.jsonpath import find
 def within(tolerance: Any, value: Any, run_probe: Callable[[dict[str, Any], Any], Any]) -> bool:
     """`run_probe(tolerance, value)` runs a probe tolerance and raises on failure."""
     if isinstance(tolerance, bool):
+        if isinstance(value, dict) and value.get("assay_probe") and isinstance(value.get("ok"), bool):
+            return value["ok"] == tolerance  # assay's checking probes answer {"ok": verdict, ...}
         return bool(value == tolerance)
     if isinstance(tolerance, str):
         return bool(value == tolerance)

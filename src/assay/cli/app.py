@@ -93,6 +93,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if args and args[0] in NOT_BUILT and not set(args[1:]) & {"-h", "--help"}:
             raise NotBuiltError(f"'assay {args[0]}' is not built yet in this version of assay")
+        if args[:2] == ["chaos", "run"]:
+            from assay.cli.chaos import bare_dry_means_plan
+
+            args = bare_dry_means_plan(args)
         rv = app(args=args, standalone_mode=False)
         # Without standalone mode click returns typer.Exit's code instead of exiting.
         if isinstance(rv, int) and rv:

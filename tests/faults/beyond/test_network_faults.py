@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -35,7 +36,7 @@ def _netem_supported() -> bool:
 
 
 NETEM = _netem_supported() if os.geteuid() == 0 else False
-needs_netem = pytest.mark.skipif(not NETEM, reason="this kernel has no netem qdisc (CONFIG_NET_SCH_NETEM is not set)")
+needs_netem = pytest.mark.skipif(not NETEM, reason="this kernel lacks the sch_netem module (CONFIG_NET_SCH_NETEM is not set): netem delay/loss/duplicate/corrupt/reorder cannot be measured here")
 
 
 @pytest.fixture
@@ -150,10 +151,15 @@ def test_bad_targets_and_missing_capabilities_are_one_line(hosts: tuple[Host, Ho
     with pytest.raises(FaultError, match="only add delay"):
         injector.inject("network.netem", "proxy:db", duration=1, loss=10)
     if not NETEM:
-        with pytest.raises(FaultError, match="no netem qdisc"):
+        with pytest.raises(FaultError, match="kernel module sch_netem is missing"):
             injector.inject("network.netem", f"netns:{a.netns}", duration=5, delay="100ms")
         assert "netem" not in _qdisc(a)  # nothing half-applied
         assert injector.active() == []
+        cli = subprocess.run([sys.executable, "-m", "assay", "fault", "inject", "network.netem", "-t", f"netns:{a.netns}",
+                              "-d", "5s", "-a", "delay=100ms"], capture_output=True, text=True, timeout=60)
+        assert cli.returncode == 64, cli.stderr
+        assert "sch_netem" in cli.stderr and "Traceback" not in cli.stderr
+        assert len(cli.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.skipif(shutil.which("nft") is None, reason="nftables (nft) is not installed")
@@ -221,6 +227,43 @@ def test_netem_loss_over_thousands_of_packets(hosts: tuple[Host, Host]) -> None:
             got += _delivered(src, dst, 100) if start < n else 0
     lost = 1 - got / n
     assert abs(lost - 0.20) < 4 * (0.2 * 0.8 / n) ** 0.5, lost
+
+
+def _arrivals(src: socket.socket, dst: socket.socket, n: int) -> list[int]:
+    """Send n numbered datagrams; the numbers as they arrive (duplicates and order kept)."""
+    for i in range(n):
+        src.sendto(b"%d" % i, dst.getsockname())
+    got: list[int] = []
+    try:
+        while True:
+            data, _ = dst.recvfrom(64)
+            try:
+                got.append(int(data))
+            except ValueError:
+                got.append(-1)  # a corrupted payload that still passed the checksum
+    except TimeoutError:
+        pass
+    return got
+
+
+@pytest.mark.slow
+@needs_netem
+def test_netem_duplicate_corrupt_and_reorder_on_the_wire(hosts: tuple[Host, Host]) -> None:
+    a, b = hosts
+    src, dst = _udp(a), _udp(b)
+    dst.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    n = 2000
+    with injector.inject("network.netem", f"netns:{a.netns}", duration=60, duplicate=30):
+        got = _arrivals(src, dst, n)
+    assert abs((len(got) - n) / n - 0.30) < 0.06, len(got)  # ~30% arrive twice
+    with injector.inject("network.netem", f"netns:{a.netns}", duration=60, corrupt=30):
+        got = _arrivals(src, dst, n)
+    intact = len(set(got) & set(range(n)))  # a flipped bit drops the datagram (checksum) or mangles it
+    assert intact < 0.9 * n, intact
+    with injector.inject("network.netem", f"netns:{a.netns}", duration=60, delay="20ms", reorder=50):
+        got = _arrivals(src, dst, 200)
+    assert sorted(got) == list(range(200)) and got != sorted(got)  # all there, some out of order
+    assert "netem" not in _qdisc(a)
 
 
 @needs_netem

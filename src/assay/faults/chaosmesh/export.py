@@ -237,19 +237,47 @@ def schedule(manifest: dict[str, Any], cron: str, history_limit: int = 5) -> dic
 
 
 def workflow(manifests: list[dict[str, Any]], name: str, *, parallel: bool = False,
-             namespace: str | None = None) -> dict[str, Any]:
-    """A Workflow running the manifests one after another (or together); each keeps its duration as deadline."""
+             namespace: str | None = None, steps: list[Any] | None = None) -> dict[str, Any]:
+    """A Workflow running the manifests one after another (or together); each keeps its duration as deadline.
+
+    `steps` instead lays out a sequence: a manifest, `{"suspend": seconds}` (a pause: a Suspend
+    template), or `{"parallel": [manifests]}` (started together, e.g. a background fault and the next one).
+    """
     templates: list[dict[str, Any]] = []
-    for i, manifest in enumerate(manifests):
+    counter = [0]
+
+    def chaos_template(manifest: dict[str, Any]) -> str:
+        counter[0] += 1
         spec = dict(manifest["spec"])
         deadline = spec.pop("duration", None)
-        template: dict[str, Any] = {"name": _dns_name(f"{i + 1}", manifest["metadata"]["name"]),
+        template: dict[str, Any] = {"name": _dns_name(f"{counter[0]}", manifest["metadata"]["name"]),
                                     "templateType": manifest["kind"], CHAOS_KEYS[manifest["kind"]]: spec}
         if deadline:
             template["deadline"] = deadline
         templates.append(template)
-    entry = {"name": "entry", "templateType": "Parallel" if parallel else "Serial",
-             "children": [t["name"] for t in templates]}
+        return str(template["name"])
+
+    def step_template(step: Any) -> str:
+        if isinstance(step, dict) and "suspend" in step:
+            counter[0] += 1
+            t: dict[str, Any] = {"name": f"{counter[0]}-pause", "templateType": "Suspend",
+                 "deadline": format_duration(parse_duration(step["suspend"]))}
+            templates.append(t)
+            return str(t["name"])
+        if isinstance(step, dict) and "parallel" in step:
+            children = [step_template(m) for m in step["parallel"]]
+            counter[0] += 1
+            group: dict[str, Any] = {"name": f"{counter[0]}-together", "templateType": "Parallel", "children": children}
+            templates.append(group)
+            return str(group["name"])
+        return chaos_template(step)
+
+    if steps is None:
+        steps = [{"parallel": manifests}] if parallel else list(manifests)
+        children = [step_template(m) for m in (manifests if parallel else steps)]
+        entry = {"name": "entry", "templateType": "Parallel" if parallel else "Serial", "children": children}
+    else:
+        entry = {"name": "entry", "templateType": "Serial", "children": [step_template(s) for s in steps]}
     ns = namespace or (manifests[0]["metadata"]["namespace"] if manifests else "default")
     return checked_manifest({
         "apiVersion": API_VERSION, "kind": "Workflow",

@@ -54,8 +54,9 @@ def _tc(netns: str, *args: str) -> None:
         message = (exc.stderr or "").strip()
         if "qdisc kind is unknown" in message:
             kind = next((a for a in args if a in ("netem", "tbf")), "such")
-            raise FaultError(f"this kernel has no {kind} qdisc (tc: {message}); "
-                             f"{kind} needs CONFIG_NET_SCH_{kind.upper()}") from None
+            raise FaultError(f"this kernel has no {kind} qdisc: the kernel module sch_{kind} is missing "
+                             f"(`modprobe sch_{kind}`, or a kernel built with CONFIG_NET_SCH_{kind.upper()}); "
+                             f"tc said: {message}") from None
         raise FaultError(f"tc {' '.join(args)} in {netns}: {message}") from None
 
 

@@ -1,0 +1,1 @@
+"""`assay chaos schedule`: recurring experiments in a small store (store.py)."""
