@@ -29,6 +29,7 @@ from assay.harness.process import ServiceProcess
 
 CATALOGUE = Path(__file__).resolve().parents[2] / "examples" / "courier" / "chaos"
 COURIER_SRC = CATALOGUE.parent
+TOKEN = "chaos-alice"  # the experiments' `token`: a courier service token for alice
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 
 
@@ -74,7 +75,8 @@ class Stack:
         values = {"database_url": self.db_url, "redis_url": self.redis_url, "stream": self.stream,
                   "consumer_name": consumer, "claim_idle_ms": 1000, "log_level": "warning", "shutdown_timeout_s": 3,
                   "db_timeout_s": 1, "db_connect_timeout_s": 1, "db_pool_timeout_s": 1, "breaker_failure_threshold": 2,
-                  "breaker_reset_s": 1, "redis_timeout_s": 0.5, "relay_interval_s": 0.2, **settings}
+                  "breaker_reset_s": 1, "redis_timeout_s": 0.5, "relay_interval_s": 0.2,
+                  "service_tokens": json.dumps({TOKEN: "alice"}), **settings}
         env.update({f"COURIER_{k.upper()}": str(v) for k, v in values.items()})
         return port, env
 
@@ -119,7 +121,7 @@ def stack(tmp_path: Path, postgres_url: str, redis_url: str, monkeypatch: pytest
 
 def _conversation(url: str) -> str:
     done = httpx.post(f"{url}/conversations", json={"title": "chaos", "participants": ["alice"]},
-                      headers={"X-User-Id": "alice"}, timeout=10)
+                      headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
     assert done.status_code == 201, done.text
     return str(done.json()["id"])
 

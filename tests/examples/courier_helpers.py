@@ -30,9 +30,23 @@ class Courier:
         self.url = f"http://127.0.0.1:{port}"
         self.ws_url = f"ws://127.0.0.1:{port}"
         self._sessions: dict[str, httpx.Client] = {}
+        self._tokens: dict[str, str] = {}
+
+    def login(self, user: str, password: str = "courier") -> str:
+        """A bearer token for `user` from POST /auth/login."""
+        resp = httpx.post(f"{self.url}/auth/login", json={"user_id": user, "password": password}, timeout=10.0)
+        assert resp.status_code == 201, resp.text
+        return str(resp.json()["token"])
+
+    def token(self, user: str) -> str:
+        """`user`'s token, logged in once per process object."""
+        if user not in self._tokens:
+            self._tokens[user] = self.login(user)
+        return self._tokens[user]
 
     def client(self, user: str | None = "alice") -> httpx.Client:
-        headers = {"X-User-Id": user} if user else {}
+        """An HTTP client logged in as `user` (None: no token at all)."""
+        headers = {"Authorization": f"Bearer {self.token(user)}"} if user else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=10.0)
 
     def session(self, user: str = "alice") -> httpx.Client:

@@ -23,7 +23,7 @@ Start = Callable[..., Courier]
 
 def subscribe(courier: Courier, cid: int, user: str = "bob", after: int | None = None) -> ClientConnection:
     url = f"{courier.ws_url}/conversations/{cid}/ws" + (f"?after={after}" if after is not None else "")
-    return connect(url, additional_headers={"X-User-Id": user}, open_timeout=5)
+    return connect(url, additional_headers={"Authorization": f"Bearer {courier.token(user)}"}, open_timeout=5)
 
 
 def receive(ws: ClientConnection, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
@@ -211,7 +211,7 @@ def test_poison_entries_go_to_the_dead_letter_list(
     assert group_info(client, stream_name)["pending"] == 0
     assert courier.metric("courier_messages_dead_lettered_total") == 2
     assert courier.metric("courier_delivery_failures_total") == 6
-    listed = httpx.get(f"{courier.url}/admin/dead-letters").json()["items"]
+    listed = courier.session("alice").get("/admin/dead-letters").json()["items"]
     assert [d["id"] for d in listed] == [d["id"] for d in dead]
     # Good messages still flow past the poison.
     cid = conversation(courier)
@@ -248,3 +248,26 @@ def test_redis_outage_keeps_messages_in_the_outbox(
     assert [e["message"] for e in arrived] == during
     eventually(lambda: courier.metric('courier_queue_depth{queue="outbox"}') == 0)
     assert httpx.get(f"{courier.url}/health/ready").json()["status"] == "ready"
+
+
+@pytest.mark.redis
+def test_with_reclaim_off_a_dead_consumers_entries_stay_pending(
+    start_courier: Start, redis_url: str, stream_name: str
+) -> None:
+    """The switch the consumer-kill scenario uses to prove that reclaim is what prevents loss."""
+    courier = start_courier(redis_url=redis_url, stream=stream_name, claim_idle_ms=200, reclaim_pending=False)
+    cid = conversation(courier)
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    event = {"type": "message.created", "message": {"id": 910_000, "conversation_id": cid, "body": "orphan"}}
+    with subscribe(courier, cid) as ws:
+        pipe = client.pipeline(transaction=True)
+        pipe.xadd(stream_name, {"event_id": "0", "event": json.dumps(event)})
+        pipe.xreadgroup("courier", "crashed-worker", {stream_name: ">"}, count=10)
+        pipe.execute()
+        assert nothing_arrives(ws, 2.0)  # ten times the idle time: reclaim would have delivered it
+        live = post(courier, cid, "live")  # the consumer itself is alive and well
+        assert receive(ws, 1)[0]["message"] == live
+    consumers = {c["name"]: c for c in client.xinfo_consumers(stream_name, "courier")}
+    assert consumers["crashed-worker"]["pending"] == 1
+    assert courier.metric("courier_stream_reclaimed_total") == 0
+    client.close()

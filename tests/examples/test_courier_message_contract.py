@@ -54,7 +54,8 @@ def test_courier_websocket_frames_honour_the_web_apps_message_pact(
 
     def frame(description: str) -> Any:
         """The first frame courier pushes to a subscriber replaying conversation 42 from the start."""
-        with connect(f"{courier.ws_url}/conversations/42/ws?user=alice&after=0", open_timeout=10) as ws:
+        token = courier.token("alice")
+        with connect(f"{courier.ws_url}/conversations/42/ws?token={token}&after=0", open_timeout=10) as ws:
             return json.loads(ws.recv(timeout=10))
 
     provider = types.ModuleType("courier_ws_provider")

@@ -70,6 +70,15 @@ def test_mistakes_name_where_they_are(tmp_path: Path) -> None:
         load_settings(env={"COURIER_DATABASE_URL": "mysql://x"})
     assert "expected a sqlite:/// or postgresql:// URL" in str(bad_url.value)
 
+    with pytest.raises(SettingsError) as bad_tokens:
+        load_settings(env={"COURIER_SERVICE_TOKENS": "probe=alice"})
+    assert str(bad_tokens.value).startswith("$COURIER_SERVICE_TOKENS: service_tokens:")
+    assert "expected a JSON object of token -> user id" in str(bad_tokens.value)
+    assert load_settings(env={"COURIER_SERVICE_TOKENS": '{"t": "u"}'}).service_tokens == {"t": "u"}
+    with pytest.raises(SettingsError) as bad_rate:
+        load_settings(env={"COURIER_RATE_LIMIT_PER_S": "-1"})
+    assert str(bad_rate.value).startswith("$COURIER_RATE_LIMIT_PER_S: rate_limit_per_s:")
+
     path.write_text("port: [1\n")
     with pytest.raises(SettingsError) as broken:
         load_settings(path, env={})
@@ -136,8 +145,14 @@ def test_assay_example_serve_courier(tmp_path: Path) -> None:
     with ServiceProcess(
         cmd, env=_env(), health_url=f"http://127.0.0.1:{port}/health/ready", log_path=tmp_path / "serve.log"
     ) as proc:
+        login = httpx.post(
+            f"http://127.0.0.1:{port}/auth/login", json={"user_id": "alice", "password": "courier"}
+        )
+        assert login.status_code == 201
         resp = httpx.post(
-            f"http://127.0.0.1:{port}/conversations", json={"title": "served"}, headers={"X-User-Id": "alice"}
+            f"http://127.0.0.1:{port}/conversations",
+            json={"title": "served"},
+            headers={"Authorization": f"Bearer {login.json()['token']}"},
         )
         assert resp.status_code == 201
         ready = httpx.get(f"http://127.0.0.1:{port}/health/ready").json()

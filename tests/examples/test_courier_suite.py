@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from courier_helpers import COURIER_SRC, Courier
 from pact import Verifier
 from sqlalchemy import create_engine, delete, insert, select
@@ -61,8 +62,11 @@ def seed_conversation_42(db_file: Path, version: int) -> None:
     engine.dispose()
 
 
+@pytest.mark.redis
 @pytest.mark.timeout(120)
-def test_web_consumer_pacts_verify_against_courier(start_courier: Start, tmp_path: Path) -> None:
+def test_web_consumer_pacts_verify_against_courier(
+    start_courier: Start, tmp_path: Path, redis_url: str, stream_name: str
+) -> None:
     pacts = tmp_path / "pacts"
     consumer = run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(SUITE / "contracts")],
@@ -74,9 +78,21 @@ def test_web_consumer_pacts_verify_against_courier(start_courier: Start, tmp_pat
     assert pact["consumer"]["name"] == "courier-web"
     assert len(pact["interactions"]) == 6
 
-    courier = start_courier()
+    # Tokens live in Redis: the "logged in" state stores the token the pact names, as a login would.
+    prefix = f"{stream_name}:auth"
+    courier = start_courier(redis_url=redis_url, stream=stream_name, redis_prefix=prefix)
     db_file = tmp_path / "courier.db"
     calls: list[tuple[str, str]] = []
+    tokens = redis.Redis.from_url(redis_url, decode_responses=True)
+
+    def logged_in(action: str, parameters: dict[str, Any] | None) -> None:
+        params = parameters or {}
+        calls.append((action, f"logged in {params.get('user')}"))
+        key = f"{prefix}:token:{params['token']}"
+        if action == "setup":
+            tokens.set(key, str(params["user"]), ex=60)
+        else:
+            tokens.delete(key)
 
     def exists(action: str, parameters: dict[str, Any] | None) -> None:
         calls.append((action, "exists"))
@@ -96,6 +112,7 @@ def test_web_consumer_pacts_verify_against_courier(start_courier: Start, tmp_pat
             {
                 "conversation 42 exists with alice and bob": exists,
                 "conversation 42 is at version 2": at_version_2,
+                "a user is logged in": logged_in,
             },
             teardown=True,
         )
@@ -104,6 +121,14 @@ def test_web_consumer_pacts_verify_against_courier(start_courier: Start, tmp_pat
     assert verifier.results["result"] is True
     assert ("setup", "version 2") in calls
     assert sum(1 for c in calls if c == ("setup", "exists")) == 4
+    assert {c for c in calls if c[1].startswith("logged in")} >= {
+        ("setup", "logged in alice"),
+        ("setup", "logged in bob"),
+        ("setup", "logged in mallory"),
+        ("teardown", "logged in alice"),
+    }
+    assert tokens.keys(f"{prefix}:token:web-token-*") == []  # teardown logged them out again
+    tokens.close()
 
 
 def _metrics(result: Path) -> dict[str, Any]:

@@ -1,4 +1,7 @@
-"""`python -m courier [serve|migrate|check-config] [--config FILE] [--host H] [--port P] [--db URL] [--redis URL]`."""
+"""`python -m courier [serve|migrate|check-config] [--config FILE] [--host H] [--port P] [--db URL] [--redis URL]`.
+
+`migrate --revision REV` stops at REV (default head); it is safe to run while courier serves.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, help="port to listen on (default 8080)")
     parser.add_argument("--db", dest="database_url", help="database URL (default sqlite:///./courier.db)")
     parser.add_argument("--redis", dest="redis_url", help="Redis URL (default: an in-process queue)")
+    parser.add_argument("--revision", default="head", help="migrate: the Alembic revision to reach (default head)")
     return parser.parse_args(argv)
 
 
@@ -36,14 +40,20 @@ def main(argv: list[str] | None = None) -> int:
         print(settings.model_dump_json(indent=2))
         return 0
     if args.command == "migrate":
-        from courier.db import make_engine, upgrade
+        from alembic.util.exc import CommandError
+
+        from courier.db import current_revision, make_engine, upgrade
 
         engine = make_engine(settings)
         try:
-            upgrade(engine)
+            upgrade(engine, args.revision)
+            at = current_revision(engine)
+        except CommandError as exc:
+            print(f"courier: migrate --revision {args.revision}: {exc}", file=sys.stderr)
+            return 64
         finally:
             engine.dispose()
-        print("courier: database migrated to head")
+        print(f"courier: database migrated to {at}")
         return 0
     from courier.server import serve
 

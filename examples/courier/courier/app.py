@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Query, Request, WebSocket
@@ -18,22 +18,27 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.websockets import WebSocketDisconnect
 
 from courier import faults, store
+from courier.auth import AuthUnavailable, Tokens, bearer
+from courier.bus import Bus, RedisDown
 from courier.db import Database
 from courier.errors import ApiError, DbUnavailable
-from courier.hub import BEHIND, Hub
+from courier.hub import Hub
 from courier.metrics import Metrics
-from courier.middleware import ERROR_CODE_KEY, AdmissionMiddleware, MetricsMiddleware
+from courier.middleware import ERROR_CODE_KEY, AdmissionMiddleware, BodyLimitMiddleware, MetricsMiddleware
+from courier.participants import ParticipantCache
+from courier.ratelimit import RateLimiter
 from courier.relay import Relay
 from courier.settings import Settings
 from courier.streams import EventStream, StreamDown, make_stream
+from courier.subscribers import serve_subscriber
 
 log = logging.getLogger("courier")
 
 DB_UNAVAILABLE_MESSAGE = "the database is unavailable; retry shortly"
 HEALTH_TIMEOUT_S = 1.0
+EVENTS_CHANNEL = "events"  # the bus channel of consumed events when fanout is 'redis'
 
 
 @dataclass
@@ -46,6 +51,10 @@ class Courier:
     hub: Hub
     stream: EventStream
     relay: Relay
+    bus: Bus
+    tokens: Tokens
+    cache: ParticipantCache
+    limiter: RateLimiter
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -65,16 +74,20 @@ class ParticipantIn(BaseModel):
 
 
 class MessageIn(BaseModel):
-    body: str = Field(min_length=1, max_length=4000)
+    body: str = Field(min_length=1, description="At most max_message_bytes (64 KiB) of UTF-8; larger is a 413.")
 
 
-def current_user(x_user_id: Annotated[str | None, Header()] = None) -> str:
-    """Callers name themselves in X-User-Id (an auth proxy would set it in production)."""
-    if not x_user_id:
-        raise ApiError(401, "UNAUTHENTICATED", "send your user id in the X-User-Id header")
-    if len(x_user_id) > 100:
-        raise ApiError(400, "BAD_USER_ID", "X-User-Id is longer than 100 characters")
-    return x_user_id
+class LoginIn(BaseModel):
+    user_id: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=200)
+
+
+async def current_user(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
+    """The holder of the request's bearer token (401 without one), within their rate limit (429)."""
+    c: Courier = request.app.state.courier
+    user = await c.tokens.authenticate(bearer(authorization))
+    c.limiter.take(user)
+    return user
 
 
 User = Annotated[str, Depends(current_user)]
@@ -106,7 +119,20 @@ def create_app(settings: Settings) -> FastAPI:
     stream = make_stream(settings, metrics)
     hub = Hub(metrics)
     relay = Relay(settings, db, stream, metrics)
-    courier = Courier(settings, metrics, db, hub, stream, relay)
+    bus = Bus(settings)
+    courier = Courier(
+        settings,
+        metrics,
+        db,
+        hub,
+        stream,
+        relay,
+        bus,
+        Tokens(settings, metrics, bus.client),
+        ParticipantCache(settings, metrics, bus),
+        RateLimiter(settings, metrics),
+    )
+    bus.on(EVENTS_CHANNEL, lambda event: _hand_to_subscribers(courier, event))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -117,10 +143,13 @@ def create_app(settings: Settings) -> FastAPI:
             except DbUnavailable as exc:
                 log.warning("migrations could not run yet (%s); retrying in the background", exc.reason)
                 courier.tasks.append(asyncio.create_task(_migrate_until_done(courier)))
-        courier.tasks.append(asyncio.create_task(relay.run(courier.stop)))
-        courier.tasks.append(
-            asyncio.create_task(stream.consume(lambda ev: _deliver(courier, ev), courier.stop))
-        )
+        courier.tasks.append(asyncio.create_task(bus.listen(courier.stop)))
+        if settings.relay:
+            courier.tasks.append(asyncio.create_task(relay.run(courier.stop)))
+        if settings.consume:
+            courier.tasks.append(
+                asyncio.create_task(stream.consume(lambda ev: _deliver(courier, ev), courier.stop))
+            )
         courier.tasks.append(asyncio.create_task(_sample_depths(courier)))
         try:
             yield
@@ -130,11 +159,13 @@ def create_app(settings: Settings) -> FastAPI:
             for task in pending:
                 task.cancel()
             await stream.close()
+            await bus.close()
             db.close()
 
     app = FastAPI(title="courier", version="0.1.0", lifespan=lifespan)
     app.state.courier = courier
     app.add_middleware(AdmissionMiddleware, settings=settings, metrics=metrics)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes, metrics=metrics)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     faults.install(app, settings.fault_token)
     _install_error_handlers(app)
@@ -180,19 +211,41 @@ async def _migrate_until_done(c: Courier) -> None:
 
 
 async def _deliver(c: Courier, event: dict[str, Any]) -> None:
-    cid = event["message"]["conversation_id"]
-    c.hub.publish(int(cid), event)
+    """The consumer's handler: hand the event to this instance's subscribers, or to every instance's."""
+    if c.settings.fanout == "redis":
+        try:
+            await c.bus.publish(EVENTS_CHANNEL, event)
+        except RedisDown:
+            c.metrics.fanout_errors.inc()
+            raise  # not acknowledged: the stream redelivers it
+        return
+    _hand_to_subscribers(c, event)
+
+
+def _hand_to_subscribers(c: Courier, event: dict[str, Any]) -> None:
+    message = event["message"]
+    c.hub.publish(int(message["conversation_id"]), event)
+    created = message.get("created_at")
+    if isinstance(created, str):
+        with contextlib.suppress(ValueError):
+            lag = time.time() - datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp()
+            c.metrics.dispatch_lag.observe(max(0.0, lag))
 
 
 async def _sample_depths(c: Courier) -> None:
-    """Refresh the queue-depth gauges that are cheaper to sample than to track."""
+    """Refresh the queue-depth and lag gauges that are cheaper to sample than to track (every second)."""
     while not c.stop.is_set():
         try:
             c.metrics.queue_depth.labels(c.stream.kind.replace("-", "_")).set(await c.stream.depth())
+            c.metrics.consumer_lag.set(await c.stream.lag_seconds())
         except StreamDown:
             pass
+        if c.db.migrated:
+            with contextlib.suppress(DbUnavailable, SQLAlchemyError):
+                oldest = await c.db.run(store.oldest_unpublished, timeout=1.0)
+                c.metrics.outbox_lag.set(0.0 if oldest is None else max(0.0, time.time() - oldest))
         try:
-            await asyncio.wait_for(c.stop.wait(), 2.0)
+            await asyncio.wait_for(c.stop.wait(), 1.0)
         except TimeoutError:
             pass
 
@@ -201,7 +254,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         request.scope[ERROR_CODE_KEY] = exc.error_code
-        return JSONResponse(exc.body(), exc.status)
+        return JSONResponse(exc.body(), exc.status, headers=exc.headers or None)
 
     @app.exception_handler(DbUnavailable)
     async def _db_down(request: Request, exc: DbUnavailable) -> JSONResponse:
@@ -265,6 +318,32 @@ def _install_routes(app: FastAPI, c: Courier) -> None:
     async def metrics() -> Response:
         return Response(generate_latest(c.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    async def load_members(cid: int) -> frozenset[str]:
+        return await db.run(lambda conn: store.members(conn, cid))
+
+    @app.post("/auth/login")
+    async def login(body: LoginIn) -> JSONResponse:
+        if not c.tokens.check_password(body.password):
+            c.metrics.auth_failures.labels("bad_password").inc()
+            raise ApiError(401, "INVALID_CREDENTIALS", "wrong user id or password")
+        try:
+            token = await c.tokens.issue(body.user_id)
+        except AuthUnavailable:
+            raise ApiError(503, "AUTH_UNAVAILABLE", "the token store is unavailable; retry shortly") from None
+        return JSONResponse(
+            {"token": token, "token_type": "Bearer", "user_id": body.user_id, "expires_in": s.token_ttl_s}, 201
+        )
+
+    @app.post("/auth/logout", status_code=204)
+    async def logout(user: User, authorization: Annotated[str | None, Header()] = None) -> Response:
+        token = bearer(authorization)
+        if token:
+            try:
+                await c.tokens.revoke(token)
+            except AuthUnavailable:
+                raise ApiError(503, "AUTH_UNAVAILABLE", "the token store is unavailable; retry shortly") from None
+        return Response(status_code=204)
+
     @app.post("/conversations", status_code=201)
     async def create_conversation(body: ConversationIn, user: User) -> JSONResponse:
         conv = await db.run(
@@ -307,6 +386,7 @@ def _install_routes(app: FastAPI, c: Courier) -> None:
     ) -> Response:
         expected = expected_version(if_match, version)
         await db.run(lambda conn: store.delete_conversation(conn, cid, user, expected), write=True)
+        await c.cache.invalidate(cid)
         return Response(status_code=204)
 
     @app.get("/conversations/{cid}/participants")
@@ -318,11 +398,14 @@ def _install_routes(app: FastAPI, c: Courier) -> None:
         member, created = await db.run(
             lambda conn: store.add_participant(conn, cid, user, body.user_id), write=True
         )
+        if created:
+            await c.cache.invalidate(cid)
         return JSONResponse(member, 201 if created else 200)
 
     @app.delete("/conversations/{cid}/participants/{member}", status_code=204)
     async def remove_participant(cid: int, member: str, user: User) -> Response:
         await db.run(lambda conn: store.remove_participant(conn, cid, user, member), write=True)
+        await c.cache.invalidate(cid)
         return Response(status_code=204)
 
     @app.post("/conversations/{cid}/messages", status_code=201)
@@ -332,10 +415,29 @@ def _install_routes(app: FastAPI, c: Courier) -> None:
         user: User,
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
     ) -> JSONResponse:
-        try:
-            msg, replayed = await db.run(
-                lambda conn: store.post_message(conn, cid, user, body.body, idempotency_key), write=True
+        size = len(body.body.encode())
+        if size > s.max_message_bytes:
+            c.metrics.too_large.labels("message").inc()
+            raise ApiError(
+                413,
+                "MESSAGE_TOO_LARGE",
+                f"the message body is {size} bytes; the limit is {s.max_message_bytes} bytes (UTF-8)",
+                limit_bytes=s.max_message_bytes,
+                size_bytes=size,
             )
+        await c.cache.require(cid, user, load_members)
+        try:
+            try:
+                msg, replayed = await db.run(
+                    lambda conn: store.post_message(conn, cid, user, body.body, idempotency_key, checked=True),
+                    write=True,
+                )
+            except IntegrityError:
+                # The conversation went away after the cache vouched for it: ask the database.
+                c.cache.drop(cid, "stale")
+                msg, replayed = await db.run(
+                    lambda conn: store.post_message(conn, cid, user, body.body, idempotency_key), write=True
+                )
         except IntegrityError:
             if idempotency_key is None:
                 raise
@@ -358,22 +460,27 @@ def _install_routes(app: FastAPI, c: Courier) -> None:
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         wait: Annotated[float, Query(ge=0, description="Long-poll: seconds to wait for a new message.")] = 0,
     ) -> dict[str, Any]:
-        items = await db.run(lambda conn: store.list_messages(conn, cid, user, after, limit))
+        await c.cache.require(cid, user, load_members)
+
+        def page(conn: Any) -> list[dict[str, Any]]:
+            return store.list_messages(conn, cid, user, after, limit, checked=True)
+
+        items = await db.run(page)
         if items or wait <= 0:
             return {"items": items}
         queue = c.hub.subscribe(cid, counted=False)
         try:
-            items = await db.run(lambda conn: store.list_messages(conn, cid, user, after, limit))
+            items = await db.run(page)
             if not items:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(queue.get(), min(wait, s.long_poll_max_s))
-                items = await db.run(lambda conn: store.list_messages(conn, cid, user, after, limit))
+                items = await db.run(page)
         finally:
             c.hub.unsubscribe(cid, queue, counted=False)
         return {"items": items}
 
     @app.get("/admin/dead-letters")
-    async def dead_letters(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+    async def dead_letters(user: User, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
         try:
             return {"items": await c.stream.dead_letters(limit)}
         except StreamDown:
@@ -381,70 +488,6 @@ def _install_routes(app: FastAPI, c: Courier) -> None:
 
     @app.websocket("/conversations/{cid}/ws")
     async def subscribe(
-        ws: WebSocket, cid: int, user: str | None = None, after: Annotated[int | None, Query(ge=0)] = None
+        ws: WebSocket, cid: int, token: str | None = None, after: Annotated[int | None, Query(ge=0)] = None
     ) -> None:
-        await _serve_subscriber(c, ws, cid, user or ws.headers.get("x-user-id"), after)
-
-
-async def _serve_subscriber(c: Courier, ws: WebSocket, cid: int, user: str | None, after: int | None) -> None:
-    """Push message events of one conversation; ?after=ID first replays what was missed."""
-    if not user:
-        await ws.close(code=4401, reason="send X-User-Id or ?user=")
-        return
-    try:
-        await c.db.run(lambda conn: store.require_participant(conn, cid, user))
-    except ApiError as exc:
-        await ws.close(code=4000 + exc.status, reason=exc.error_code)
-        return
-    except (DbUnavailable, SQLAlchemyError):
-        await ws.close(code=1013, reason="DB_UNAVAILABLE")
-        return
-    queue = c.hub.subscribe(cid)
-    try:
-        await ws.accept()
-        sent: set[int] = set()
-        if after is not None:
-            cursor = after
-            while True:
-                page = await c.db.run(
-                    functools.partial(store.list_messages, cid=cid, user=user, after=cursor, limit=500)
-                )
-                for msg in page:
-                    await ws.send_json({"type": "message.created", "message": msg})
-                    sent.add(msg["id"])
-                if len(page) < 500:
-                    break
-                cursor = page[-1]["id"]
-        receiver = asyncio.create_task(_drain_client(ws))
-        try:
-            while True:
-                getter = asyncio.create_task(queue.get())
-                done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
-                if receiver in done:
-                    getter.cancel()
-                    return
-                event = getter.result()
-                if event is BEHIND:
-                    await ws.close(code=1013, reason="subscriber fell behind; reconnect with ?after=")
-                    return
-                mid = event["message"].get("id")
-                if mid in sent:
-                    continue  # at-least-once upstream; each subscriber sees a message once
-                sent.add(mid)
-                if len(sent) > 50_000:
-                    sent.clear()
-                await ws.send_json(event)
-        finally:
-            receiver.cancel()
-    except (WebSocketDisconnect, DbUnavailable, RuntimeError):
-        return
-    finally:
-        c.hub.unsubscribe(cid, queue)
-
-
-async def _drain_client(ws: WebSocket) -> None:
-    """Read (and ignore) client frames until the client goes away."""
-    while True:
-        message = await ws.receive()
-        if message["type"] == "websocket.disconnect":
-            return
+        await serve_subscriber(c, ws, cid, token or bearer(ws.headers.get("authorization")), after)

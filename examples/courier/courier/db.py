@@ -84,9 +84,20 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Run the Alembic migrations on this engine."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
+    # No outer transaction: Alembic runs its own, and a migration may step out of it
+    # (CREATE INDEX CONCURRENTLY in 0002).
+    with engine.connect() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
+        conn.commit()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at (None before the first migration)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
 
 
 class Database:
@@ -179,7 +190,7 @@ class Database:
         loop = asyncio.get_running_loop()
         try:
             await asyncio.wait_for(
-                loop.run_in_executor(self.executor, upgrade, self.engine),
+                loop.run_in_executor(self.executor, upgrade, self.engine, self.settings.migrate_target),
                 self.timeout + self.settings.db_connect_timeout_s,
             )
         except UNAVAILABLE as exc:

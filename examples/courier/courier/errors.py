@@ -6,12 +6,15 @@ from typing import Any
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, error_code: str, message: str, **extra: Any) -> None:
+    def __init__(
+        self, status: int, error_code: str, message: str, *, headers: dict[str, str] | None = None, **extra: Any
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.error_code = error_code
         self.message = message
         self.extra = extra
+        self.headers = headers or ({"Retry-After": "1"} if status == 503 else {})
 
     def body(self) -> dict[str, Any]:
         return {"status": self.status, "message": self.message, "error_code": self.error_code, **self.extra}

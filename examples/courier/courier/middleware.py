@@ -114,3 +114,42 @@ class AdmissionMiddleware:
         finally:
             slots.release()
             self.metrics.in_flight.dec()
+
+
+class BodyLimitMiddleware:
+    """Refuse a request whose declared body exceeds `limit` bytes with a 413, before reading it."""
+
+    def __init__(self, app: ASGIApp, limit: int, metrics: Metrics) -> None:
+        self.app = app
+        self.limit = limit
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            declared = dict(scope.get("headers") or ()).get(b"content-length")
+            if declared is not None and declared.isdigit() and int(declared) > self.limit:
+                self.metrics.too_large.labels("request").inc()
+                scope[ERROR_CODE_KEY] = "REQUEST_TOO_LARGE"
+                body = json.dumps(
+                    {
+                        "status": 413,
+                        "message": f"the request body is {int(declared)} bytes; the limit is {self.limit} bytes",
+                        "error_code": "REQUEST_TOO_LARGE",
+                        "limit_bytes": self.limit,
+                        "size_bytes": int(declared),
+                    }
+                ).encode()
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 413,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close"),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)

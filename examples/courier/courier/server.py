@@ -28,6 +28,10 @@ def serve(settings: Settings) -> None:
         port=settings.port,
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=max(1, int(settings.shutdown_timeout_s)),
+        # A client that reuses a connection the server has just closed loses a non-idempotent
+        # request (a POST is not retried); keep idle connections longer than clients and
+        # load balancers do (uvicorn's own default is 5 s).
+        timeout_keep_alive=max(1, int(settings.keep_alive_s)),
         access_log=False,
         server_header=False,
     )

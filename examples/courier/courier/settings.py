@@ -82,7 +82,44 @@ class Settings(BaseModel):
     max_queue: int = Field(256, ge=0, description="Requests allowed to wait; beyond that a 503 OVERLOADED.")
     queue_timeout_s: float = Field(5.0, gt=0, description="Longest wait in the request queue, seconds.")
     shutdown_timeout_s: float = Field(10.0, gt=0, description="Drain time for in-flight requests on SIGTERM.")
+    keep_alive_s: float = Field(
+        75.0, gt=0, description="Idle keep-alive connections live this long (above load balancers' 60 s idle timeout)."
+    )
     long_poll_max_s: float = Field(25.0, gt=0, description="Cap on ?wait= for message long polls.")
+    redis_prefix: str = Field(
+        "courier", min_length=1, description="Prefix of courier's other Redis keys and channels (tokens, cache invalidation, fan-out)."
+    )
+    migrate_target: str = Field("head", description="Alembic revision to migrate to at start ('head', or e.g. '0001').")
+    consume: bool = Field(True, description="Run the stream consumer in this process.")
+    relay: bool = Field(True, description="Run the outbox relay in this process.")
+    fanout: str = Field(
+        "local",
+        pattern="^(local|redis)$",
+        description="Where consumed events go: 'local' (this process's subscribers) or 'redis' (Pub/Sub to every instance).",
+    )
+    reclaim_pending: bool = Field(
+        True, description="Reclaim entries a dead consumer left pending (XAUTOCLAIM); off only to prove the loss."
+    )
+
+    login_password: str = Field("courier", min_length=1, description="The password every demo user logs in with.")
+    token_ttl_s: int = Field(3600, ge=1, description="Lifetime of a login token, seconds.")
+    token_recheck_s: float = Field(
+        5.0, ge=0, description="Trust a token verified this recently without asking Redis again."
+    )
+    service_tokens: dict[str, str] = Field(
+        default_factory=dict,
+        description="Tokens that never expire, token -> user id, for robots (probes, chaos experiments); JSON in the environment.",
+    )
+    participant_cache_size: int = Field(10_000, ge=0, description="Conversations whose participants are cached; 0: no cache.")
+    participant_cache_ttl_s: float = Field(30.0, gt=0, description="Longest life of a cached participant list.")
+    max_message_bytes: int = Field(65_536, ge=1, description="Largest message body (UTF-8 bytes); larger is a 413.")
+    max_request_bytes: int = Field(1_048_576, ge=1024, description="Largest request body; larger is a 413.")
+    rate_limit_per_s: float = Field(0.0, ge=0, description="Requests per second per user; 0: no limit.")
+    rate_limit_burst: int = Field(0, ge=0, description="Requests a user may burst; 0: one second's worth.")
+    ws_heartbeat_s: float = Field(15.0, ge=0, description="Seconds between server pings on a WebSocket; 0: none.")
+    ws_heartbeat_timeout_s: float = Field(
+        0.0, ge=0, description="Close a WebSocket (4408) whose pong is this late; 0: count the miss, keep the socket."
+    )
     fault_token: str | None = Field(
         None, description="Token of the in-process fault control endpoint /_assay/faults (loopback only); unset: off."
     )
@@ -92,6 +129,16 @@ class Settings(BaseModel):
     def _known_database(cls, value: str) -> str:
         if not value.startswith(("sqlite", "postgresql", "postgres://")):
             raise ValueError("expected a sqlite:/// or postgresql:// URL")
+        return value
+
+    @field_validator("service_tokens", mode="before")
+    @classmethod
+    def _tokens_from_json(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return json.loads(value) if value.strip() else {}
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"expected a JSON object of token -> user id ({exc.msg})") from None
         return value
 
     @field_validator("redis_url")

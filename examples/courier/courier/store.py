@@ -11,7 +11,7 @@ from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
 from courier.errors import ApiError, forbidden, not_found
-from courier.tables import conversations, idempotency_keys, messages, outbox, participants
+from courier.tables import MESSAGE_COLUMNS, conversations, idempotency_keys, messages, outbox, participants
 
 
 def now() -> datetime:
@@ -73,6 +73,12 @@ def require_participant(conn: Connection, cid: int, user: str) -> RowMapping:
     if member is None:
         raise forbidden()
     return row
+
+
+def members(conn: Connection, cid: int) -> frozenset[str]:
+    """Who takes part in `cid` (404 if there is no such conversation): what the participant cache holds."""
+    _conversation(conn, cid)
+    return frozenset(_members(conn, cid))
 
 
 def create_conversation(conn: Connection, user: str, title: str, invited: list[str]) -> dict[str, Any]:
@@ -230,17 +236,21 @@ def find_idempotent(conn: Connection, cid: int, user: str, key: str, digest: str
         raise ApiError(
             422, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was already used for a different request"
         )
-    msg = conn.execute(select(messages).where(messages.c.id == row["message_id"])).mappings().first()
+    msg = conn.execute(select(*MESSAGE_COLUMNS).where(messages.c.id == row["message_id"])).mappings().first()
     if msg is None or msg["conversation_id"] != cid:
         raise not_found("message")
     return message_json(msg)
 
 
 def post_message(
-    conn: Connection, cid: int, user: str, body: str, key: str | None
+    conn: Connection, cid: int, user: str, body: str, key: str | None, *, checked: bool = False
 ) -> tuple[dict[str, Any], bool]:
-    """Insert the message and its outbox event in one transaction; replay on a known key."""
-    require_participant(conn, cid, user)
+    """Insert the message and its outbox event in one transaction; replay on a known key.
+
+    checked=True: the participant cache already vouched for the user (a deleted conversation
+    still fails, on the foreign key)."""
+    if not checked:
+        require_participant(conn, cid, user)
     digest = request_hash(cid, body)
     if key is not None:
         earlier = find_idempotent(conn, cid, user, key, digest)
@@ -269,10 +279,13 @@ def post_message(
     return msg, False
 
 
-def list_messages(conn: Connection, cid: int, user: str, after: int, limit: int) -> list[dict[str, Any]]:
-    require_participant(conn, cid, user)
+def list_messages(
+    conn: Connection, cid: int, user: str, after: int, limit: int, *, checked: bool = False
+) -> list[dict[str, Any]]:
+    if not checked:
+        require_participant(conn, cid, user)
     rows = conn.execute(
-        select(messages)
+        select(*MESSAGE_COLUMNS)
         .where(and_(messages.c.conversation_id == cid, messages.c.id > after))
         .order_by(messages.c.id)
         .limit(limit)
@@ -300,3 +313,15 @@ def count_unpublished(conn: Connection) -> int:
             select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
         ).scalar_one()
     )
+
+
+def oldest_unpublished(conn: Connection) -> float | None:
+    """When the oldest outbox row still waiting was written (Unix seconds), or None."""
+    value = conn.execute(
+        select(func.min(outbox.c.created_at)).where(outbox.c.published_at.is_(None))
+    ).scalar()
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return float(value.timestamp())

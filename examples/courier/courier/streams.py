@@ -41,6 +41,7 @@ class EventStream(Protocol):
     async def consume(self, handle: Handler, stop: asyncio.Event) -> None: ...
     async def ping(self) -> None: ...
     async def depth(self) -> int: ...
+    async def lag_seconds(self) -> float: ...
     async def dead_letters(self, limit: int) -> list[dict[str, Any]]: ...
     async def close(self) -> None: ...
 
@@ -118,7 +119,7 @@ class RedisStream:
                 if not group_ready:
                     await self.ensure_group()
                     group_ready = True
-                if time.monotonic() - last_claim >= self.claim_every:
+                if self.s.reclaim_pending and time.monotonic() - last_claim >= self.claim_every:
                     await self._reclaim(handle)
                     last_claim = time.monotonic()
                 block = int(min(self.block_ms, self.claim_every * 1000))
@@ -235,6 +236,32 @@ class RedisStream:
                 return int(group.get("pending") or 0) + int(group.get("lag") or 0)
         return 0
 
+    async def lag_seconds(self) -> float:
+        """Age of the oldest entry not yet acknowledged: the first pending one, or the first never read."""
+        try:
+            groups = await self._call("xinfo", self.client.xinfo_groups(self.s.stream))
+        except StreamDown as exc:
+            if isinstance(exc.__cause__, ResponseError):
+                return 0.0
+            raise
+        group = next((g for g in groups if g.get("name") == self.s.consumer_group), None)
+        oldest: list[str] = []
+        if group is None:  # no consumer has ever joined: the whole stream waits
+            group = {"pending": 0, "last-delivered-id": "0-0"}
+        if int(group.get("pending") or 0) > 0:
+            summary = await self._call("xpending", self.client.xpending(self.s.stream, self.s.consumer_group))
+            if summary.get("min"):
+                oldest.append(str(summary["min"]))
+        last = str(group.get("last-delivered-id") or "0-0")
+        unread = await self._call("xrange", self.client.xrange(self.s.stream, min=f"({last}", count=1))
+        if unread:
+            oldest.append(str(unread[0][0]))
+        if not oldest:
+            return 0.0
+        seconds, micros = await self._call("time", self.client.time())
+        now_ms = seconds * 1000 + micros / 1000
+        return max(0.0, max(now_ms - int(entry.split("-", 1)[0]) for entry in oldest) / 1000)
+
     async def dead_letters(self, limit: int) -> list[dict[str, Any]]:
         rows = await self._call("lrange", self.client.lrange(self.s.dead_letters, -limit, -1))
         return [json.loads(r) for r in rows]
@@ -258,6 +285,7 @@ class LocalStream:
         self.queue: asyncio.Queue[tuple[int, int, dict[str, Any]]] = asyncio.Queue(
             settings.inprocess_queue_size
         )
+        self.queued_at: dict[int, float] = {}  # event id -> when it was first queued (for the lag)
         self.dead: deque[dict[str, Any]] = deque(maxlen=DEAD_LETTER_CAP)
 
     async def publish(self, events: list[tuple[int, dict[str, Any]]]) -> list[int]:
@@ -267,6 +295,7 @@ class LocalStream:
                 self.queue.put_nowait((1, event_id, event))
             except asyncio.QueueFull:
                 break  # the rest stay in the outbox until there is room
+            self.queued_at.setdefault(event_id, time.monotonic())
             taken.append(event_id)
         return taken
 
@@ -291,7 +320,10 @@ class LocalStream:
                     asyncio.get_running_loop().call_later(
                         0.1 * attempt, self._retry, attempt + 1, event_id, event
                     )
+                    continue
+                self.queued_at.pop(event_id, None)
                 continue
+            self.queued_at.pop(event_id, None)
             self.metrics.delivered.inc()
 
     def _retry(self, attempt: int, event_id: int, event: dict[str, Any]) -> None:
@@ -301,6 +333,7 @@ class LocalStream:
             self.dead.append(
                 {"id": str(event_id), "event": event, "deliveries": attempt, "error": "queue full"}
             )
+            self.queued_at.pop(event_id, None)
             self.metrics.dead_lettered.inc()
 
     async def ping(self) -> None:
@@ -308,6 +341,11 @@ class LocalStream:
 
     async def depth(self) -> int:
         return self.queue.qsize()
+
+    async def lag_seconds(self) -> float:
+        if not self.queued_at:
+            return 0.0
+        return max(0.0, time.monotonic() - min(self.queued_at.values()))
 
     async def dead_letters(self, limit: int) -> list[dict[str, Any]]:
         return list(self.dead)[-limit:]

@@ -49,7 +49,18 @@ messages = Table(
     Column("sender_id", String(100), nullable=False),
     Column("body", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # 0002: expand-only; queries name their columns (MESSAGE_COLUMNS) so code runs before and after it.
+    Column("edited_at", DateTime(timezone=True), nullable=True),
     Index("ix_messages_conversation", "conversation_id", "id"),
+    Index("ix_messages_sender_created", "sender_id", "created_at"),
+)
+
+MESSAGE_COLUMNS = (
+    messages.c.id,
+    messages.c.conversation_id,
+    messages.c.sender_id,
+    messages.c.body,
+    messages.c.created_at,
 )
 
 idempotency_keys = Table(

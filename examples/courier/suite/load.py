@@ -49,8 +49,26 @@ options = {
 _delivery_metrics = (delivery_latency, delivery_failed)
 
 
+PASSWORD = os.environ.get("COURIER_PASSWORD", "courier")
+
+
 def _headers(vu) -> dict[str, str]:
-    return {"X-User-Id": f"load-{vu.id}"}
+    return {"Authorization": f"Bearer {vu.state['token']}"}
+
+
+async def _login(vu) -> bool:
+    """Each VU logs in once (POST /auth/login) and keeps its token in vu.state."""
+    if "token" in vu.state:
+        return True
+    res = await vu.http.post(
+        f"{BASE}/auth/login",
+        json={"user_id": f"load-{vu.id}", "password": PASSWORD},
+        tags={"name": "login", "kind": "auth"},
+    )
+    if not vu.check(res, {"login: status is 201": lambda r: r.status == 201}):
+        return False
+    vu.state["token"] = res.json()["token"]
+    return True
 
 
 def setup() -> dict[str, str]:
@@ -85,6 +103,8 @@ async def _create(vu) -> dict | None:
 
 
 async def crud(vu) -> None:
+    if not await _login(vu):
+        return
     op = random.choices([name for name, _ in MIX], weights=[w for _, w in MIX])[0]
     mine: list[tuple[int, int]] = vu.state.setdefault("mine", [])
     if op == "create":
@@ -118,6 +138,9 @@ async def crud(vu) -> None:
 
 
 async def chat(vu) -> None:
+    if not await _login(vu):
+        await vu.sleep(1)
+        return
     if "room" not in vu.state:
         conv = await _create(vu)
         if conv is None:

@@ -19,6 +19,12 @@ from web_client import CourierError, CourierWebClient
 PACT_DIR = Path(os.environ.get("COURIER_PACT_DIR") or Path(__file__).resolve().parents[1] / "pacts")
 STAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$"
 EXISTS = "conversation 42 exists with alice and bob"
+LOGGED_IN = "a user is logged in"
+
+
+def token_of(user: str) -> str:
+    """The token each interaction's user holds; the provider state LOGGED_IN makes it valid."""
+    return f"web-token-{user}"
 
 
 def timestamp() -> object:
@@ -70,13 +76,14 @@ def test_start_a_conversation(pact: Pact) -> None:
     (
         pact.upon_receiving("a request to start a conversation")
         .with_request("POST", "/conversations")
-        .with_header("X-User-Id", "alice")
+        .given(LOGGED_IN, user="alice", token=token_of("alice"))
+        .with_header("Authorization", f"Bearer {token_of('alice')}")
         .with_body({"title": "launch plans", "participants": ["bob"]}, content_type="application/json")
         .will_respond_with(201)
         .with_body(conversation_body(), content_type="application/json")
     )
     with pact.serve(addr="127.0.0.1") as srv:
-        client = CourierWebClient(str(srv.url), "alice")
+        client = CourierWebClient(str(srv.url), token_of("alice"))
         conv = client.start_conversation("launch plans", ["bob"])
         client.close()
     assert conv["version"] == 1
@@ -88,12 +95,13 @@ def test_open_a_conversation(pact: Pact) -> None:
         pact.upon_receiving("a request for conversation 42 by a participant")
         .given(EXISTS)
         .with_request("GET", "/conversations/42")
-        .with_header("X-User-Id", "alice")
+        .given(LOGGED_IN, user="alice", token=token_of("alice"))
+        .with_header("Authorization", f"Bearer {token_of('alice')}")
         .will_respond_with(200)
         .with_body(conversation_body(), content_type="application/json")
     )
     with pact.serve(addr="127.0.0.1") as srv:
-        client = CourierWebClient(str(srv.url), "alice")
+        client = CourierWebClient(str(srv.url), token_of("alice"))
         conv = client.conversation(42)
         client.close()
     assert conv["id"] == 42
@@ -104,12 +112,13 @@ def test_outsiders_are_refused(pact: Pact) -> None:
         pact.upon_receiving("a request for conversation 42 by someone outside it")
         .given(EXISTS)
         .with_request("GET", "/conversations/42")
-        .with_header("X-User-Id", "mallory")
+        .given(LOGGED_IN, user="mallory", token=token_of("mallory"))
+        .with_header("Authorization", f"Bearer {token_of('mallory')}")
         .will_respond_with(403)
         .with_body(error_body("FORBIDDEN"), content_type="application/json")
     )
     with pact.serve(addr="127.0.0.1") as srv:
-        client = CourierWebClient(str(srv.url), "mallory")
+        client = CourierWebClient(str(srv.url), token_of("mallory"))
         with pytest.raises(CourierError) as refused:
             client.conversation(42)
         client.close()
@@ -122,7 +131,8 @@ def test_a_stale_rename_conflicts(pact: Pact) -> None:
         pact.upon_receiving("a rename of conversation 42 from an old version")
         .given("conversation 42 is at version 2")
         .with_request("PATCH", "/conversations/42")
-        .with_header("X-User-Id", "alice")
+        .given(LOGGED_IN, user="alice", token=token_of("alice"))
+        .with_header("Authorization", f"Bearer {token_of('alice')}")
         .with_body({"title": "new name", "version": 1}, content_type="application/json")
         .will_respond_with(409)
         .with_body(
@@ -131,7 +141,7 @@ def test_a_stale_rename_conflicts(pact: Pact) -> None:
         )
     )
     with pact.serve(addr="127.0.0.1") as srv:
-        client = CourierWebClient(str(srv.url), "alice")
+        client = CourierWebClient(str(srv.url), token_of("alice"))
         with pytest.raises(CourierError) as conflict:
             client.rename(42, "new name", 1)
         client.close()
@@ -144,14 +154,15 @@ def test_send_a_message(pact: Pact) -> None:
         pact.upon_receiving("a new message with an idempotency key")
         .given(EXISTS)
         .with_request("POST", "/conversations/42/messages")
-        .with_header("X-User-Id", "alice")
+        .given(LOGGED_IN, user="alice", token=token_of("alice"))
+        .with_header("Authorization", f"Bearer {token_of('alice')}")
         .with_header("Idempotency-Key", match.uuid("0d7a6c1e-8a38-4bd1-9d2c-3c1c1b7e1a10"))
         .with_body({"body": "hello"}, content_type="application/json")
         .will_respond_with(201)
         .with_body(message_body(), content_type="application/json")
     )
     with pact.serve(addr="127.0.0.1") as srv:
-        client = CourierWebClient(str(srv.url), "alice")
+        client = CourierWebClient(str(srv.url), token_of("alice"))
         msg = client.send(42, "hello", "0d7a6c1e-8a38-4bd1-9d2c-3c1c1b7e1a10")
         client.close()
     assert msg["body"] == "hello"
@@ -162,12 +173,13 @@ def test_read_the_messages(pact: Pact) -> None:
         pact.upon_receiving("a request for the messages of conversation 42")
         .given(EXISTS)
         .with_request("GET", "/conversations/42/messages")
-        .with_header("X-User-Id", "bob")
+        .given(LOGGED_IN, user="bob", token=token_of("bob"))
+        .with_header("Authorization", f"Bearer {token_of('bob')}")
         .will_respond_with(200)
         .with_body({"items": match.each_like(message_body(), min=1)}, content_type="application/json")
     )
     with pact.serve(addr="127.0.0.1") as srv:
-        client = CourierWebClient(str(srv.url), "bob")
+        client = CourierWebClient(str(srv.url), token_of("bob"))
         items = client.messages(42)
         client.close()
     assert items[0]["sender_id"] == "alice"

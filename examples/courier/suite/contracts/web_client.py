@@ -20,8 +20,17 @@ class CourierError(Exception):
 class CourierWebClient:
     """What the web UI calls; it reads only the fields it renders."""
 
-    def __init__(self, base_url: str, user: str) -> None:
-        self.http = httpx.Client(base_url=base_url, headers={"X-User-Id": user}, timeout=5.0)
+    def __init__(self, base_url: str, token: str) -> None:
+        """`token` is what POST /auth/login gave the signed-in user."""
+        self.http = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=5.0)
+
+    @staticmethod
+    def login(base_url: str, user: str, password: str) -> str:
+        """Sign in: the bearer token for every later call."""
+        resp = httpx.post(f"{base_url.rstrip('/')}/auth/login", json={"user_id": user, "password": password}, timeout=5.0)
+        if resp.status_code >= 400:
+            raise CourierError(resp.status_code, resp.json())
+        return str(resp.json()["token"])
 
     def _json(self, resp: httpx.Response) -> Any:
         if resp.status_code >= 400:
@@ -62,6 +71,8 @@ class Timeline:
 
     def on_frame(self, raw: str | bytes | None, metadata: dict[str, object] | None = None) -> None:
         event = json.loads(raw or b"{}")
+        if event["type"] == "ping":
+            return  # courier's heartbeat; the socket layer answers it with a pong
         if event["type"] != "message.created":
             raise ValueError(f"unknown event type {event['type']!r}")
         msg = event["message"]

@@ -31,9 +31,21 @@ export const options = {
   },
 };
 
+// Log in once per VU (module state is per VU, as in k6) and keep the bearer token.
+let token = null;
+function login(user) {
+  if (token === null) {
+    const res = http.post(`${BASE}/auth/login`, JSON.stringify({ user_id: user, password: __ENV.COURIER_PASSWORD || 'courier' }),
+      { headers: { 'Content-Type': 'application/json' }, tags: { name: 'login', kind: 'auth' } });
+    check(res, { 'logged in': (r) => r.status === 201 });
+    token = res.json('token');
+  }
+  return token;
+}
+
 const mine = []; // [id, version] of conversations this VU created
 const params = (name, kind, extra) => ({
-  headers: Object.assign({ 'Content-Type': 'application/json', 'X-User-Id': `load-${__VU}` }, extra || {}),
+  headers: Object.assign({ 'Content-Type': 'application/json', Authorization: `Bearer ${login(`load-${__VU}`)}` }, extra || {}),
   tags: { name: name, kind: kind },
 });
 

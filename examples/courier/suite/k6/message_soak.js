@@ -35,26 +35,30 @@ export const options = {
   },
 };
 
-const headers = (user) => ({ 'Content-Type': 'application/json', 'X-User-Id': user });
+const headers = (token) => ({ 'Content-Type': 'application/json', Authorization: `Bearer ${token}` });
 
 export function setup() {
   const ready = http.get(`${BASE}/health/ready`);
   if (ready.status !== 200) throw new Error(`courier at ${BASE} is not ready (${ready.status})`);
+  const login = http.post(`${BASE}/auth/login`, JSON.stringify({ user_id: 'soaker', password: __ENV.COURIER_PASSWORD || 'courier' }),
+    { headers: { 'Content-Type': 'application/json' }, tags: { name: 'login' } });
+  if (login.status !== 201) throw new Error(`courier at ${BASE} refused the login (${login.status})`);
+  const token = login.json('token');
   const rooms = [];
   for (let i = 0; i < ROOMS; i++) {
     const res = http.post(`${BASE}/conversations`, JSON.stringify({ title: `soak ${i}`, participants: ['observer'] }),
-      { headers: headers('soaker'), tags: { name: 'create' } });
+      { headers: headers(token), tags: { name: 'create' } });
     check(res, { 'room created': (r) => r.status === 201 });
     rooms.push(res.json('id'));
   }
-  return { rooms: rooms };
+  return { rooms: rooms, token: token };
 }
 
 export default function (data) {
   const room = data.rooms[__ITER % data.rooms.length];
   const body = `${String(__VU).padStart(6, '0')}-${String(__ITER).padStart(12, '0')}:${BODY}`.slice(0, 1024);
   const res = http.post(`${BASE}/conversations/${room}/messages`, JSON.stringify({ body: body }), {
-    headers: Object.assign(headers('soaker'), { 'Idempotency-Key': `${__VU}-${__ITER}` }),
+    headers: Object.assign(headers(data.token), { 'Idempotency-Key': `${__VU}-${__ITER}` }),
     tags: { name: 'send' },
   });
   check(res, { 'message stored': (r) => r.status === 201 && r.json('body').length === 1024 });

@@ -28,16 +28,28 @@ export const options = {
 
 const user = () => `chat-${__VU}`;
 const json = { 'Content-Type': 'application/json' };
+// Log in once per VU (module state is per VU, as in k6) and keep the bearer token.
+let token = null;
+function login(name) {
+  if (token === null) {
+    const res = http.post(`${BASE}/auth/login`, JSON.stringify({ user_id: name, password: __ENV.COURIER_PASSWORD || 'courier' }),
+      { headers: { 'Content-Type': 'application/json' }, tags: { name: 'login', kind: 'auth' } });
+    check(res, { 'logged in': (r) => r.status === 201 });
+    token = res.json('token');
+  }
+  return token;
+}
+const auth = (name) => Object.assign({ Authorization: `Bearer ${login(name)}` }, json);
 
 export default function () {
   const conv = http.post(`${BASE}/conversations`, JSON.stringify({ title: `room ${__VU}`, participants: ['observer'] }),
-    { headers: Object.assign({ 'X-User-Id': user() }, json), tags: { name: 'create' } });
+    { headers: auth(user()), tags: { name: 'create' } });
   check(conv, { 'room created': (r) => r.status === 201 });
   const room = conv.json('id');
   const pending = {};
   let sent = 0;
   let seen = 0;
-  const res = ws.connect(`${WS_BASE}/conversations/${room}/ws?user=${user()}`, { tags: { name: 'subscribe' } }, (socket) => {
+  const res = ws.connect(`${WS_BASE}/conversations/${room}/ws?token=${login(user())}`, { tags: { name: 'subscribe' } }, (socket) => {
     socket.on('open', () => {
       socket.setInterval(() => {
         if (sent >= MESSAGES) return;
@@ -45,7 +57,7 @@ export default function () {
         pending[body] = Date.now();
         sent += 1;
         const post = http.post(`${BASE}/conversations/${room}/messages`, JSON.stringify({ body: body }),
-          { headers: Object.assign({ 'X-User-Id': user() }, json), tags: { name: 'send' } });
+          { headers: auth(user()), tags: { name: 'send' } });
         check(post, { 'message accepted': (r) => r.status === 201 });
       }, 50);
     });
@@ -67,6 +79,6 @@ export default function () {
 }
 
 export function browse() {
-  const res = http.get(`${BASE}/conversations?limit=10`, { headers: { 'X-User-Id': 'observer' }, tags: { name: 'list' } });
+  const res = http.get(`${BASE}/conversations?limit=10`, { headers: auth('observer'), tags: { name: 'list' } });
   check(res, { 'list ok': (r) => r.status === 200 });
 }

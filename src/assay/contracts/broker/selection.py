@@ -286,6 +286,21 @@ def _default_selectors(s: Session, provider: Pacticipant) -> list[tuple[int, str
     return _select(s, provider, {"latest": True}, None)
 
 
+def body_from_query(params: dict[str, Any]) -> dict[str, Any]:
+    """A for-verification GET's query (Rack-style, see rackquery) as the POST body it stands for:
+    the same keys, with the boolean flags of each selector and includePendingStatus as booleans."""
+    body = {k: v for k, v in params.items()}
+    if "includePendingStatus" in body:
+        body["includePendingStatus"] = str(body["includePendingStatus"]).lower() == "true"
+    flags = ("mainBranch", "matchingBranch", "deployed", "released", "deployedOrReleased", "latest")
+    for sel in body.get("consumerVersionSelectors") or []:
+        if isinstance(sel, dict):
+            for key in flags:
+                if key in sel and str(sel[key]).lower() in ("true", "false"):
+                    sel[key] = str(sel[key]).lower() == "true"
+    return body
+
+
 def pacts_for_verification(s: Session, provider_name: str, body: dict[str, Any]) -> list[Picked]:
     provider = require_pacticipant(s, provider_name)
     provider_branch = body.get("providerVersionBranch") or None

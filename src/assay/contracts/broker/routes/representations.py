@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from assay.contracts.broker import selection
 from assay.contracts.broker.models import (
     DeployedVersion,
     Environment,
@@ -208,3 +209,73 @@ class Representations(BrokerBase):
         else:  # not an object (cannot happen: publish validates), serve as stored
             body = raw
         return Response(body, media_type=HAL)
+
+    def verifiable_body(
+        self, p: selection.Picked, provider: str, include_pending: bool, branch: str | None, L: Links
+    ) -> dict[str, Any]:
+        """One pact to verify, with the notices pact_broker gives (why it was picked, WIP, pending)."""
+        href = L.pact_version(provider, p.consumer.name, p.content.sha)
+        versions = ", ".join(v.number for v in p.versions)
+        notices = [
+            {
+                "when": "before_verification",
+                "text": f"The pact at {href} is being verified because the pact content belongs to the consumer "
+                f"version{'s' if len(p.versions) > 1 else ''} matching the following criteri"
+                f"{'a' if len(p.reasons) > 1 else 'on'}:\n" + "\n".join(f"    * {r}" for r in p.reasons),
+            }
+        ]
+        where = f"a version of {provider} from branch '{branch}'" if branch else f"any version of {provider}"
+        if p.wip:
+            notices.append(
+                {
+                    "when": "before_verification",
+                    "text": "This pact is being verified because it is a 'work in progress' pact (ie. it is the "
+                    f"pact for {p.reasons[0]} and it has not yet been successfully verified by {where}).",
+                }
+            )
+        if include_pending:
+            if p.pending:
+                notices.append(
+                    {
+                        "when": "before_verification",
+                        "text": f"This pact is in pending state for this version of {provider} because a "
+                        f"successful verification result for {where} does not yet exist. As such, "
+                        "it will not affect the build result.",
+                    }
+                )
+                notices.append(
+                    {
+                        "when": "after_verification:success_true",
+                        "text": "This pact is still in pending state for this version of "
+                        f"{provider} as the successfully verified results have not yet been published.",
+                    }
+                )
+                notices.append(
+                    {
+                        "when": "after_verification:success_false",
+                        "text": "Failure! This pact is in pending state for this version of "
+                        f"{provider} because a successful verification result for {where} does not "
+                        "yet exist. As such, it will not affect the build result.",
+                    }
+                )
+            else:
+                notices.append(
+                    {
+                        "when": "before_verification",
+                        "text": f"This pact has previously been successfully verified by {where}. If this "
+                        "verification fails, it will fail the build.",
+                    }
+                )
+        props: dict[str, Any] = {"notices": notices}
+        if include_pending:
+            props["pending"] = p.pending
+        if p.wip:
+            props["wip"] = True
+        short = "; ".join(p.reasons)
+        return {
+            "shortDescription": short,
+            "verificationProperties": props,
+            "_links": {
+                "self": {"href": href, "name": f"Pact between {p.consumer.name} ({versions}) and {provider}"}
+            },
+        }

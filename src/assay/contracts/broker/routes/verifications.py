@@ -29,25 +29,7 @@ class VerificationRoutes(Representations):
         """GET (query parameters) or POST (JSON body): both are reads."""
         provider = request.path_params["provider"]
         if request.method != "POST":
-            body: Any = {}
             params = rackquery.parse(request.query_params.multi_items())
-            if params:
-                body = {k: v for k, v in params.items()}
-                if "includePendingStatus" in body:
-                    body["includePendingStatus"] = str(body["includePendingStatus"]).lower() == "true"
-                flags = (
-                    "mainBranch",
-                    "matchingBranch",
-                    "deployed",
-                    "released",
-                    "deployedOrReleased",
-                    "latest",
-                )
-                for sel in body.get("consumerVersionSelectors") or []:
-                    if isinstance(sel, dict):
-                        for key in flags:
-                            if key in sel and str(sel[key]).lower() in ("true", "false"):
-                                sel[key] = str(sel[key]).lower() == "true"
             if not params:
                 return hal(
                     {
@@ -59,13 +41,14 @@ class VerificationRoutes(Representations):
                         }
                     }
                 )
+            body: Any = selection.body_from_query(params)
         else:
             body = self.json_object(request)
         with self.reads() as s:
             picked = selection.pacts_for_verification(s, provider, body)
             include_pending = bool(body.get("includePendingStatus"))
             branch = body.get("providerVersionBranch")
-            pacts = [self._verifiable(p, provider, include_pending, branch, L) for p in picked]
+            pacts = [self.verifiable_body(p, provider, include_pending, branch, L) for p in picked]
         return hal(
             {
                 "_embedded": {"pacts": pacts},
@@ -77,75 +60,6 @@ class VerificationRoutes(Representations):
                 },
             }
         )
-
-    def _verifiable(
-        self, p: selection.Picked, provider: str, include_pending: bool, branch: str | None, L: Links
-    ) -> dict[str, Any]:
-        href = L.pact_version(provider, p.consumer.name, p.content.sha)
-        versions = ", ".join(v.number for v in p.versions)
-        notices = [
-            {
-                "when": "before_verification",
-                "text": f"The pact at {href} is being verified because the pact content belongs to the consumer "
-                f"version{'s' if len(p.versions) > 1 else ''} matching the following criteri"
-                f"{'a' if len(p.reasons) > 1 else 'on'}:\n" + "\n".join(f"    * {r}" for r in p.reasons),
-            }
-        ]
-        where = f"a version of {provider} from branch '{branch}'" if branch else f"any version of {provider}"
-        if p.wip:
-            notices.append(
-                {
-                    "when": "before_verification",
-                    "text": "This pact is being verified because it is a 'work in progress' pact (ie. it is the "
-                    f"pact for {p.reasons[0]} and it has not yet been successfully verified by {where}).",
-                }
-            )
-        if include_pending:
-            if p.pending:
-                notices.append(
-                    {
-                        "when": "before_verification",
-                        "text": f"This pact is in pending state for this version of {provider} because a "
-                        f"successful verification result for {where} does not yet exist. As such, "
-                        "it will not affect the build result.",
-                    }
-                )
-                notices.append(
-                    {
-                        "when": "after_verification:success_true",
-                        "text": "This pact is still in pending state for this version of "
-                        f"{provider} as the successfully verified results have not yet been published.",
-                    }
-                )
-                notices.append(
-                    {
-                        "when": "after_verification:success_false",
-                        "text": "Failure! This pact is in pending state for this version of "
-                        f"{provider} because a successful verification result for {where} does not "
-                        "yet exist. As such, it will not affect the build result.",
-                    }
-                )
-            else:
-                notices.append(
-                    {
-                        "when": "before_verification",
-                        "text": f"This pact has previously been successfully verified by {where}. If this "
-                        "verification fails, it will fail the build.",
-                    }
-                )
-        props: dict[str, Any] = {"notices": notices}
-        if include_pending:
-            props["pending"] = p.pending
-        if p.wip:
-            props["wip"] = True
-        short = "; ".join(p.reasons)
-        return {
-            "shortDescription": short,
-            "verificationProperties": props,
-            "_links": {
-                "self": {"href": href, "name": f"Pact between {p.consumer.name} ({versions}) and {provider}"}
-            },
-        }
 
     def post_verification(self, request: Request, L: Links) -> Response:
         pp = request.path_params
