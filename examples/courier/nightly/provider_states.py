@@ -16,6 +16,7 @@ VERSIONS = {"conversation 42 exists with alice and bob": 1, "conversation 42 is 
 
 
 def state(state: str, action: str) -> None:
+    # "a user is logged in": the plan starts courier with the pact's tokens as service tokens
     if action != "setup" or state not in VERSIONS:
         return
     from courier.tables import conversations, idempotency_keys, messages, participants
