@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from assay.histo import record_many, value_at
 from assay.load.coordinator import run_load
-from assay.load.histo import record_many, value_at
 from assay.load.options import build_plan, parse_cli_threshold, parse_thresholds
 from assay.load.scenario import LoadedScenario
 from assay.load.sink import MetricsSink

@@ -23,10 +23,10 @@ import time
 from typing import Any
 
 from assay.load.custom_metrics import Counter, Trend
+from assay.load.ledgered import WsSubscriber, producer_name
 from assay.load.ws import WsError, ws_connect
 from assay.messaging.envelope import Envelope
 from assay.messaging.ledger import Ledger
-from assay.messaging.run import WsSubscriber, producer_name
 
 BASE = os.environ.get("COURIER_URL", "http://127.0.0.1:8080").rstrip("/")
 WS_BASE = "ws" + BASE[len("http") :]

@@ -185,7 +185,7 @@ def _attach(result: Any, specs: list[Any]) -> None:
 
 def render(result: Any) -> str:
     """The run for people: the ledger's verdict, latencies, throughput, then k6's summary lines."""
-    from assay.load.histo import values_at
+    from assay.histo import values_at
     from assay.report.console import render_summary
 
     v = result.extra.get("ledger", {})

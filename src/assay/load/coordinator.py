@@ -333,7 +333,7 @@ def run_load(
         result.notes.append(f"{cut_off} iteration(s) interrupted: still running when their scenario ended (gracefulStop) or the run was stopped")
     if check_errors:
         result.extra["check_errors"] = check_errors
-    from assay.messaging.run import apply_ledger
+    from assay.load.ledgered import apply_ledger
 
     apply_ledger(result, ledger_states)
     if where:

@@ -352,7 +352,7 @@ class _Worker:
         ticker = asyncio.create_task(self._ticker(t_start, wall_start))
         await asyncio.gather(*(self._run_scenario(s, t_start) for s in scenarios))
         load_elapsed = time.perf_counter() - t_start
-        from assay.messaging.run import finish_run_ledger
+        from assay.load.ledgered import finish_run_ledger
 
         ledger_state = await finish_run_ledger(self.sink)  # waits out the grace period for messages in flight
         ticker.cancel()

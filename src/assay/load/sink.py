@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from assay.load.histo import hist_add, hist_reset, record_many, values_at
+from assay.histo import hist_add, hist_reset, record_many, values_at
 from assay.load.sample_output import SampleWriter
 from assay.results import (
     BUILTIN_METRICS,

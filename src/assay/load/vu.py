@@ -25,7 +25,7 @@ Interface for other parts of the load engine (YAML scenarios, WebSocket, deliver
   `vu.scenario` (name), `vu.state` (dict kept across iterations), `vu.data` (setup() result),
   `vu.env` (dict of environment variables: os.environ overlaid with `-e KEY=VAL` and scenario `env`).
 - `vu.loop`: the running event loop (for clients that need it).
-- `vu.ledger`: the run's delivery ledger (`assay.messaging.Ledger`; see assay.messaging.run).
+- `vu.ledger`: the run's delivery ledger (`assay.messaging.Ledger`; see assay.load.ledgered).
 - `current_vu()`: the VU of the running task (module-level `Trend/Counter/Rate/Gauge` use it).
 """
 
@@ -200,7 +200,7 @@ class VU:
     @property
     def ledger(self) -> Ledger:
         """The run's delivery ledger (assay.messaging): one per worker, created on first use."""
-        from assay.messaging.run import run_ledger
+        from assay.load.ledgered import run_ledger
 
         return run_ledger(self.sink)
 

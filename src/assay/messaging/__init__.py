@@ -3,7 +3,8 @@
 - `Ledger` (ledger.py): marks messages, records arrivals, judges delivery; `Verdict` (verdict.py)
   turns the judgement into RunResult metrics (`messages_lost`, `message_delivery_latency`, ...).
 - `Envelope` (envelope.py): the token a message carries (`[ledger:producer:key:seq:ts]`).
-- In load scenarios: `vu.ledger` (run.py) is the run's ledger; YAML steps `ledger_send` / `subscribe`.
+- In load scenarios: `vu.ledger` is the run's ledger (the glue is in assay.load.ledgered and
+  assay.load.yaml.ledger_steps); YAML steps `ledger:` / `subscribe:`.
 - `brokers/`: publish/consume workloads on Redis Streams, RabbitMQ, NATS JetStream, MQTT, WebSocket
   (`assay messaging run`).
 """

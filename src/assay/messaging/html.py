@@ -6,7 +6,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from assay.load.histo import values_at
+from assay.histo import values_at
 from assay.report.run_html import CSS, _table, _thresholds
 from assay.report.svg_chart import line_chart
 from assay.results import RunResult

@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 from hdrh.histogram import HdrHistogram
 
-from assay.load.histo import hist_add, record_many, values_at
+from assay.histo import hist_add, record_many, values_at
 from assay.messaging.envelope import Envelope
 from assay.messaging.ranges import RangeSet
 from assay.messaging.verdict import KeyVerdict, Verdict

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from assay.load.histo import values_at
+from assay.histo import values_at
 from assay.results import Contains, Histogram, Metric, MetricType
 
 __all__ = ["Verdict", "KeyVerdict", "LEDGER_METRICS", "LATENCY_METRIC", "COUNTER_METRICS"]

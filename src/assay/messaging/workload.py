@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from assay.load.histo import record_many
+from assay.histo import record_many
 from assay.messaging.brokers.base import BrokerError, Consumer, Transport
 from assay.messaging.ledger import ALL_KEYS, Ledger
 from assay.results import Contains, Histogram, Metric, MetricType, RunResult, RunStatus, TimeBucket

@@ -3,7 +3,7 @@
 Each VU is a user: it holds a subscriber socket entitled to its conversation, waits for the
 others to connect, then posts to its conversation (to both of its members)."""
 
-from assay.messaging.run import ledgered_request, subscribe_ws
+from assay.load.ledgered import ledgered_request, subscribe_ws
 
 options = {
     "scenarios": {"chat": {"executor": "per-vu-iterations", "vus": 4, "iterations": 12, "maxDuration": "30s"}},

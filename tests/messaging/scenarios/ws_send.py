@@ -1,6 +1,6 @@
 """Three users in one room: each sends ledgered frames on its own socket, which also receives."""
 
-from assay.messaging.run import ledgered_ws_send, subscribe_ws
+from assay.load.ledgered import ledgered_ws_send, subscribe_ws
 
 options = {"scenarios": {"room": {"executor": "per-vu-iterations", "vus": 3, "iterations": 10, "maxDuration": "30s"}}}
 

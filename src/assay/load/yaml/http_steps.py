@@ -71,7 +71,7 @@ def compile_request(cx: CompileContext, req: Request, path: KeyPath, names: Name
     tags = {**(req.tags or {}), "name": name}
     send, static = _sender(req.method, base_url, url, query, hdrs, body, content_type, tags, timeout)
     if mark is not None:
-        from assay.messaging.yaml_steps import ledgered_send
+        from assay.load.yaml.ledger_steps import ledgered_send
 
         send, static = ledgered_send(send, mark[2], mark[3]), None
     run = wrap_step(_request_runner(send, checks, captures, think), group, None)

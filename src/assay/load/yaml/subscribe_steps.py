@@ -2,7 +2,7 @@
 
 A `subscribe:` step opens the VU's WebSocket subscriber once and keeps it through the run's
 grace period; a request marked `ledger: {key: ...}` carries the ledger's token and is acked
-on success. What they do at run time is in assay.messaging.yaml_steps and assay.messaging.run.
+on success. What they do at run time is in assay.load.yaml.ledger_steps and assay.load.ledgered.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from assay.load.yaml.ws_steps import _ws_url
 
 
 def compile_subscribe(cx: CompileContext, st: SubscribeStep, path: KeyPath, names: Names, base_url: Any) -> Compiled | None:
-    from assay.messaging.yaml_steps import subscribe_runner
+    from assay.load.yaml.ledger_steps import subscribe_runner
 
     n_issues = len(cx.issues)
     url = cx.guard((*path, "subscribe"), lambda: compile_template(st.subscribe, names, "subscribe"))
@@ -52,7 +52,7 @@ def compile_subscribe(cx: CompileContext, st: SubscribeStep, path: KeyPath, name
 def ledger_mark(cx: CompileContext, req: Request, path: KeyPath, names: Names) -> tuple[Request, Names, Any, Any] | None:
     """A `ledger:` request: its body with `{{ ledger }}` placed, the names with `ledger`, and
     the key and producer renderers."""
-    from assay.messaging.yaml_steps import LEDGER_NAME, mark_template
+    from assay.load.yaml.ledger_steps import LEDGER_NAME, mark_template
 
     assert req.ledger is not None
     mark = req.ledger

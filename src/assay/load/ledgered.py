@@ -7,7 +7,7 @@ ledger's state in the worker's result; the coordinator merges the workers' state
 writes the verdict as metrics (`messages_lost`, `message_delivery_latency`, ...) that
 thresholds and SLO gates read.
 
-    from assay.messaging.run import ledgered_request, subscribe_ws
+    from assay.load.ledgered import ledgered_request, subscribe_ws
 
     async def default(vu):
         conv = f"conv-{vu.id % 10}"

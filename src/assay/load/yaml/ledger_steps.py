@@ -13,7 +13,7 @@
 The mark goes where the request says: `{{ ledger }}` anywhere in the body or URL, or else
 (JSON object bodies) a `ledger` field added to the body, `field: text` appends it to that
 field, and text bodies get it appended. The compiler calls these helpers; everything the
-steps do at run time is in assay.messaging.run.
+steps do at run time is in assay.load.ledgered.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ import copy
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from assay.load.ledgered import producer_name, subscribe_ws
 from assay.messaging.envelope import FIELD
 from assay.messaging.ledger import ALL_KEYS, Ledger
-from assay.messaging.run import producer_name, subscribe_ws
 
 __all__ = ["LEDGER_NAME", "mark_template", "ledgered_send", "subscribe_runner", "ws_join"]
 
