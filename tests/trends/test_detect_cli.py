@@ -166,3 +166,22 @@ def test_png_draws_the_series_and_the_alarm(url: str, tmp_path: Path, run_factor
     image = Image.open(png)
     assert image.format == "PNG" and image.size[0] >= 600
     assert _pixels(png, LINE) > 100 and _pixels(png, REGRESSION) > 20
+
+
+def test_detect_without_named_series_skips_a_rate_with_no_samples(url: str, run_factory: Callable[..., RunResult], capsys: pytest.CaptureFixture[str]) -> None:
+    """A chaos run records `chaos_hypothesis_during_met` with no samples when no probe ran during
+    the method; `detect` over every scenario watches the rest instead of refusing the store."""
+    from assay.results import Metric
+
+    fill(url, run_factory, 6, step_at=None)
+    with open_store(url) as store:
+        for _ in range(3):
+            run = RunResult(name="chaos", labels={"scenario": "chaos"}, duration_s=10.0)
+            run.metrics["chaos_hypothesis_during_met"] = Metric.new("rate", passes=0, fails=0)
+            run.metrics["chaos_deviated"] = Metric.new("gauge", value=0.0)
+            store.record(run)
+    code, out, err = cli(["trend", "detect", "--store", url], capsys)
+    assert code == 0, err
+    assert "chaos_hypothesis_during_met" not in out and "http_req_duration" in out
+    code, _, err = cli(["trend", "detect", "chaos_hypothesis_during_met", "--store", url], capsys)
+    assert code == 64 and "no 'rate' aggregate" in err  # named by the user: still an error

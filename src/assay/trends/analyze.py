@@ -116,7 +116,14 @@ def resolve(
         for spec in wanted:
             if specs and len(grouped) > 1 and spec.metric not in store.metric_names(name):
                 continue  # a named series need only exist in some scenarios
-            out.append(load_series(store, spec, runs, scenario=name))
+            try:
+                out.append(load_series(store, spec, runs, scenario=name))
+            except UsageError:
+                if specs:
+                    raise
+                # a series picked by default that has no values (a rate with no samples, as a
+                # chaos run's hypothesis-during rate when no probe ran during the method): nothing to watch
+                continue
     if specs and not out:
         spec = specs[0]
         known = store.metric_names()
