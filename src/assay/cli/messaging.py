@@ -18,6 +18,8 @@ from typing import Any
 
 import typer
 
+from assay.cli.recording import open_for_record, record_option, record_result, store_option
+
 app = typer.Typer(name="messaging", help="Broker workloads judged by the delivery ledger (lost, duplicated, out of order).", no_args_is_help=True)
 
 DEFAULT_THRESHOLDS = ["messages_lost:count==0"]
@@ -51,6 +53,8 @@ def run(
     junit: Path | None = typer.Option(None, "--junit", help="Write JUnit XML here: a test case per delivery property and threshold."),
     out: str = typer.Option("table", "--output", "-o", help="table (a summary for people) or json (the RunResult on stdout)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no summary."),
+    record: bool = record_option(),
+    store: str | None = store_option(),
 ) -> None:
     """Publish at a rate, consume with N consumers, report latency, throughput and the ledger's verdict."""
     from assay.errors import ExitCode, UsageError
@@ -89,6 +93,7 @@ def run(
     for flag, path in (("--summary-export", summary_export), ("--result", result_file), ("--html", html), ("--junit", junit)):
         if path is not None:
             check_writable(path, flag)
+    trend_store = open_for_record(record, store)  # before any traffic: a wrong URL is exit 64, not a lost run
     try:
         transport = open_transport(broker, options)
     except BrokerError as exc:
@@ -109,6 +114,7 @@ def run(
         result.status = RunStatus.FAILED
     for path in [result_file] if result_file is not None else []:
         result.save(path)
+    record_result(trend_store, result)
     if summary_export is not None:
         import json
 
