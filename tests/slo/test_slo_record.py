@@ -11,7 +11,7 @@ from slo_helpers import simple_result
 from assay.cli.app import main
 from assay.trends.store import open_store
 
-SLO = "objectives: [{sli: latency, aggregation: p(95), pass: ['<100']}]"
+SLO = "objectives: [{sli: http_req_duration, aggregation: p(95), pass: ['<100']}]"
 
 
 def cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -37,8 +37,9 @@ def test_slo_check_records_the_judged_runs(
     # a folder baseline keeps its copy, and --store gets one as well
     history = tmp_path / "history"
     history.mkdir()
-    code, err = cli(["slo", "check", str(fast), "--slo", str(slo), "--baseline", str(history), "--record", "--store", url], capsys)
-    assert code == 0 and len(list(history.iterdir())) == 1
+    again = simple_result({"latency": 60.0}, name="checkout").save(tmp_path / "again.json")
+    code, err = cli(["slo", "check", str(again), "--slo", str(slo), "--baseline", str(history), "--record", "--store", url], capsys)
+    assert code == 0 and len(list(history.iterdir())) == 1, err
     with open_store(url) as store:
         runs = store.runs()
         assert [(r.scenario, r.kind) for r in runs] == [("checkout", "load")] * 3
