@@ -8,15 +8,11 @@ judged runs (with their verdict) back into it.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from assay.results import RunResult, utcnow
 from assay.slo.history import Include, accepts, identities, verdict_of
 from assay.trends.store import StoredRun, TrendStore
 from assay.trends.windows import Window
-
-if TYPE_CHECKING:
-    pass
 
 
 class StoreHistory:
