@@ -22,6 +22,7 @@ from typing import Any
 
 import typer
 
+from assay.cli.progress import LiveProgress
 from assay.cli.recording import open_for_record, record_option, record_result, store_option
 
 app = typer.Typer(name="load", help="Load, stress, spike and soak tests (k6-compatible).", no_args_is_help=True)
@@ -307,30 +308,8 @@ def _int_workers(workers: str) -> int:
     return resolve_workers(workers)
 
 
-class ProgressPrinter:
+class ProgressPrinter(LiveProgress):
     """Live progress: a rich status line on a TTY, a plain line every few seconds otherwise."""
-
-    PLAIN_EVERY = 5.0
-
-    def __init__(self, *, enabled: bool, tty: bool) -> None:
-        self.enabled = enabled
-        self.tty = tty
-        self._live: Any = None
-        self._last_plain = -1e9
-
-    def __enter__(self) -> ProgressPrinter:
-        if self.enabled and self.tty:
-            from rich.console import Console
-            from rich.live import Live
-
-            self._live = Live(console=Console(stderr=True), refresh_per_second=4, transient=True)
-            self._live.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._live is not None:
-            self._live.__exit__(*exc)
-            self._live = None
 
     def update(self, p: Any) -> None:
         if not self.enabled:
@@ -350,8 +329,7 @@ class ProgressPrinter:
                     f"p95 {p95}, failed {st.get('failed', 0):.0f}/s"
                 )
             self._live.update(table)
-        elif p.elapsed - self._last_plain >= self.PLAIN_EVERY:
-            self._last_plain = p.elapsed
+        elif self.plain_due(p.elapsed):
             typer.echo(line, err=True)
             for node, st in sorted(p.per_node.items()):
                 typer.echo(f"  node {node}: {st['rps']:.0f} req/s, {st['workers']:.0f} workers, {st['requests']:.0f} requests", err=True)

@@ -18,6 +18,7 @@ from typing import Any
 
 import typer
 
+from assay.cli.progress import LiveProgress
 from assay.cli.recording import open_for_record, record_option, record_result, store_option
 
 app = typer.Typer(name="messaging", help="Broker workloads judged by the delivery ledger (lost, duplicated, out of order).", no_args_is_help=True)
@@ -222,31 +223,12 @@ def render(result: Any) -> str:
     return "\n".join(lines)
 
 
-class _Progress:
+class _Progress(LiveProgress):
     """A live line on a TTY, a plain line every 5 s otherwise (CI logs)."""
 
-    PLAIN_EVERY = 5.0
-
     def __init__(self, *, enabled: bool, tty: bool, total: float) -> None:
-        self.enabled = enabled
-        self.tty = tty
+        super().__init__(enabled=enabled, tty=tty)
         self.total = total
-        self._live: Any = None
-        self._last = -1e9
-
-    def __enter__(self) -> _Progress:
-        if self.enabled and self.tty:
-            from rich.console import Console
-            from rich.live import Live
-
-            self._live = Live(console=Console(stderr=True), refresh_per_second=4, transient=True)
-            self._live.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._live is not None:
-            self._live.__exit__(*exc)
-            self._live = None
 
     def update(self, p: Any) -> None:
         if not self.enabled:
@@ -258,6 +240,5 @@ class _Progress:
         )
         if self._live is not None:
             self._live.update(line)
-        elif p.elapsed - self._last >= self.PLAIN_EVERY:
-            self._last = p.elapsed
+        elif self.plain_due(p.elapsed):
             typer.echo(line, err=True)
