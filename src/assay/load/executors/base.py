@@ -93,6 +93,23 @@ class ScenarioSpec(K6Model):
         return self
 
 
+class FixedVUsSpec(ScenarioSpec):
+    """The executors that run a fixed pool of VUs (constant-vus and the two iteration executors): k6's `vus`, default 1."""
+
+    vus: int = Field(default=1, ge=0)
+
+
+class IterationsSpec(FixedVUsSpec):
+    """per-vu-iterations and shared-iterations, which k6 gives the same keys and defaults (1 VU, 1 iteration, 10m).
+
+    The executors differ in what `iterations` counts (per VU, or shared by the pool), not in their options."""
+
+    iterations: int = Field(default=1, ge=0)
+    maxDuration: Duration = "10m"
+
+    _check_durations = field_validator("maxDuration")(check_duration)
+
+
 def required(**kwargs: Any) -> Any:
     """A k6 option without a default: None until given, and a located "needs" error when it is not."""
     return Field(default=None, json_schema_extra={"required_by_k6": True}, **kwargs)
