@@ -67,7 +67,7 @@ class ScenarioSpec(K6Model):
     tags: dict[str, str] = Field(default_factory=dict)
     options: dict[str, Any] | None = Field(default=None, description="k6's per-scenario options (e.g. browser); accepted, not used")
 
-    _check_durations = field_validator("startTime", "gracefulStop")(check_duration)
+    _check_base_durations = field_validator("startTime", "gracefulStop")(check_duration)
 
     @model_validator(mode="before")
     @classmethod
@@ -107,7 +107,7 @@ class IterationsSpec(FixedVUsSpec):
     iterations: int = Field(default=1, ge=0)
     maxDuration: Duration = "10m"
 
-    _check_durations = field_validator("maxDuration")(check_duration)
+    _check_iterations_durations = field_validator("maxDuration")(check_duration)
 
 
 def required(**kwargs: Any) -> Any:

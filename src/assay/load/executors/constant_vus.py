@@ -27,7 +27,7 @@ class ConstantVUsOptions(FixedVUsSpec):
     executor: Literal["constant-vus"] = "constant-vus"
     duration: Duration | None = required()
 
-    _check_durations = field_validator("duration")(check_duration)
+    _check_constant_vus_durations = field_validator("duration")(check_duration)
 
 
 class ConstantVUs(Executor):
