@@ -11,6 +11,8 @@ instead of being half-understood.
 from __future__ import annotations
 
 import hashlib
+import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +20,23 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from assay.errors import UsageError
+
+ENV_URL = "ASSAY_DB_URL"
+
+
+def resolve_url(url: str | None, default: str) -> str:
+    """An explicit URL, else $ASSAY_DB_URL (the URL every assay store reads), else the store's `default`."""
+    return url or os.environ.get(ENV_URL) or default
+
+
+def as_utc(stamp: datetime) -> datetime:
+    """A stored timestamp as aware UTC (SQLite hands back naive datetimes; they were stored as UTC)."""
+    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
 
 
 def normalize_url(url: str, option: str = "--db") -> str:
@@ -98,3 +112,23 @@ def upgrade(engine: Engine, migrations: Path, *, version_table: str, what: str) 
         raise UsageError(
             f"{what} {engine.url.render_as_string(hide_password=True)}: cannot open ({exc.orig})"
         ) from None
+
+
+def run_migrations(metadata: MetaData, entry: str) -> None:
+    """The body of every store's migrations/env.py: migrate on the connection assay hands in.
+
+    `entry` names the function to call instead when someone runs alembic by hand. The version
+    table is the one `upgrade` chose for the store (Alembic's default when none was given).
+    """
+    from alembic import context
+
+    attributes = context.config.attributes
+    connection = attributes.get("connection")
+    if connection is None:  # pragma: no cover - only reached when someone runs alembic by hand
+        raise RuntimeError(f"run migrations through {entry}")
+    options: dict[str, Any] = {}
+    if "version_table" in attributes:
+        options["version_table"] = attributes["version_table"]
+    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True, **options)
+    with context.begin_transaction():
+        context.run_migrations()

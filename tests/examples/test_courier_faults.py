@@ -80,9 +80,12 @@ def test_seed_slow_query_3s_with_jitter_at_25_percent(start_courier: Callable[..
     with injector.inject("inprocess", courier.url, duration=300, params=SCENARIOS["slow_query"]):
         results = _timed_gets(courier, n, workers=32)
         fired = _fired(courier)
-    assert abs(fired - n * 0.25) <= 4 * math.sqrt(n * 0.25 * 0.75)
+    slow = sum(1 for _, took in results if took >= 2.5)  # 3 s - 500 ms at least
     assert all(status == 200 for status, _ in results)
-    assert sum(1 for _, took in results if took >= 2.5) >= fired  # 3 s - 500 ms at least
+    # a quarter of the requests slowed; `fired` may also count courier's own background queries
+    # (lag metrics), so it bounds the slow requests from above rather than equalling them
+    assert abs(slow - n * 0.25) <= 4 * math.sqrt(n * 0.25 * 0.75)
+    assert slow <= fired
 
 
 def test_query_timeout_pool_exhaustion_and_deadlock(courier: Courier) -> None:

@@ -66,3 +66,30 @@ def test_a_scenario_options_key_is_accepted_from_yaml_and_from_python(tmp_path: 
 def test_max_response_body_size_is_an_option_in_yaml_as_in_python(tmp_path: Path) -> None:
     assert load_yaml(tmp_path, "maxResponseBodySize: 1024\n").client["max_body"] == 1024
     assert load_python(tmp_path, {"maxResponseBodySize": 1024}).client["max_body"] == 1024
+
+
+@pytest.mark.parametrize("executor, extra", [
+    ("constant-vus", "duration: 1s"),
+    ("shared-iterations", "iterations: 2"),
+    ("per-vu-iterations", "iterations: 2"),
+    ("ramping-vus", "stages: [{duration: 1s, target: 1}]"),
+    ("constant-arrival-rate", "rate: 1\n    duration: 1s\n    preAllocatedVUs: 1"),
+])
+@pytest.mark.parametrize("key", ["startTime", "gracefulStop"])
+def test_every_executor_checks_the_common_durations(tmp_path: Path, executor: str, extra: str, key: str) -> None:
+    """Each executor's own duration checks add to the common ones (startTime, gracefulStop), not replace them."""
+    with pytest.raises(ScenarioError) as err:
+        load_yaml(tmp_path, f"scenarios:\n  s:\n    executor: {executor}\n    {extra}\n    {key}: bogus\n")
+    assert key in str(err.value) and err.value.exit_code == ExitCode.USAGE
+
+
+@pytest.mark.parametrize("executor", sorted(EXECUTORS))
+def test_executor_models_keep_the_common_duration_checks(executor: str) -> None:
+    """An executor's own duration validator must not shadow ScenarioSpec's (startTime, gracefulStop)."""
+    import pydantic
+
+    cls = EXECUTORS[executor].Options
+    for key in ("startTime", "gracefulStop"):
+        with pytest.raises(pydantic.ValidationError) as err:
+            cls.model_validate({"executor": executor, key: "bogus"})
+        assert any(e["loc"] == (key,) for e in err.value.errors())

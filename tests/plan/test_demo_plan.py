@@ -25,11 +25,14 @@ def test_the_demo_plan_runs_twice_and_shows_a_trend(tmp_path: Path, system_tool:
     steps = {f"{st['key']}.{s['name']}": s for st in report["stages"] for s in st["steps"]}
     assert {k: s["status"] for k, s in steps.items()} == {
         "contracts.publish-pacts": "passed", "contracts.verify-courier": "passed", "contracts.can-i-deploy-web": "passed",
-        "load.crud-mix": "passed", "load.slo-gate": "passed", "chaos.database-outage": "passed",
+        "load.crud-mix": "passed", "load.delivery": "passed", "load.slo-gate": "passed", "chaos.database-outage": "passed",
         "trends.record": "passed", "trends.compare": "passed"}
     assert steps["contracts.can-i-deploy-web"]["details"]["deployable"] is True
     assert steps["chaos.database-outage"]["details"]["recovery"]["recovered"] is True
     assert steps["load.crud-mix"]["details"]["http_reqs"]["count"] > 100
+    [delivery_file] = steps["load.delivery"]["results"]
+    delivery = json.loads((run_dir / delivery_file).read_text())["metrics"]
+    assert delivery["messages_sent"]["sum"] > 0 and delivery["messages_lost"]["sum"] == 0  # the ledger's verdict
     assert {s["name"]: s["status"] for s in report["services"]} == {"courier": "stopped", "broker": "stopped", "webhook-sink": "stopped"}
     [notice] = [json.loads(line) for line in (run_dir / "notifications.jsonl").read_text().splitlines()]
     assert notice["body"]["schema"] == "assay.plan-notice/1" and notice["body"]["status"] == "passed"

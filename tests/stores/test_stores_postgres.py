@@ -139,3 +139,21 @@ def test_two_brokers_and_recorders_share_one_database(fresh_db: str, tmp_path: P
     assert dict(_rows(fresh_db, "select run_id, 1 from trend_runs")) == {f"beside{d}": 1 for d in range(3)}
     tables = {t for (t,) in _rows(fresh_db, "select table_name from information_schema.tables where table_schema = 'public'")}
     assert {"alembic_version", "assay_trend_version", "trend_runs", "pacticipants"} <= tables, tables  # one version table per store
+
+
+def test_chaos_schedules_added_by_racing_processes_are_all_kept(fresh_db: str, tmp_path: Path) -> None:
+    """Eight `assay chaos schedule add` processes at once on a fresh database (their migrations
+    race too): every schedule is stored, and `list` shows them all."""
+    exp = tmp_path / "exp.json"
+    exp.write_text(json.dumps({"title": "scheduled", "description": "a probe", "method": [
+        {"type": "probe", "name": "ok", "provider": {"type": "process", "path": sys.executable, "arguments": ["-c", "pass"]}}]}))
+    env = {**os.environ, "ASSAY_DB_URL": fresh_db}
+    procs = [subprocess.Popen([*ASSAY, "chaos", "schedule", "add", f"night{k}", str(exp), "--cron", f"{k} 3 * * *"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path) for k in range(8)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=180)
+        assert proc.returncode == 0, err
+    listed = subprocess.run([*ASSAY, "chaos", "schedule", "list", "--json"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    names = sorted(s["name"] for s in json.loads(listed.stdout)["schedules"])
+    assert names == [f"night{k}" for k in range(8)]

@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from assay.load.custom_metrics import Counter, Trend
@@ -340,3 +341,37 @@ def room_scenarios(*, rooms: int, rate: float, duration_s: float, lead_s: float 
             "exec": "monitor",
         },
     }
+
+
+@dataclass(frozen=True)
+class RoomTraffic:
+    """A room-traffic scenario's shape: `rooms` readers connected first, writers at `rate`/s, a lag monitor.
+
+    The loader runs only functions defined in the scenario file itself, so each file keeps its
+    `reader`/`writer`/`monitor` one-liners and hands them to these methods."""
+
+    prefix: str
+    rooms: int
+    rate: float
+    duration_s: float
+    message_bytes: int
+    grace_s: float
+    lead_s: float = 3.0
+
+    def options(self, thresholds: dict[str, list[str]]) -> dict[str, Any]:
+        return {
+            "scenarios": room_scenarios(rooms=self.rooms, rate=self.rate, duration_s=self.duration_s, lead_s=self.lead_s),
+            "thresholds": thresholds,
+        }
+
+    def setup(self) -> dict[str, Any]:
+        return setup_rooms(self.prefix, self.rooms)
+
+    async def read(self, vu: Any) -> None:
+        await read_room(vu, self.grace_s)
+
+    async def write(self, vu: Any) -> None:
+        await write_room(vu, self.message_bytes)
+
+    async def watch(self, vu: Any) -> None:
+        await watch_lag(vu, time.time() + self.lead_s + self.duration_s)

@@ -10,19 +10,13 @@ Thresholds: messages_corrupted == 0, no failed send (no 413, no 5xx), zero loss,
 
 from __future__ import annotations
 
-import time
-
 from courier_kit import (  # the metrics are imported by name: the loader finds module-level metrics
+    RoomTraffic,
     consumer_lag,
     heartbeats_answered,
     messages_corrupted,
-    read_room,
-    room_scenarios,
-    setup_rooms,
     size,
     subscriber_disconnects,
-    watch_lag,
-    write_room,
 )
 
 MESSAGE_BYTES = 64 * 1024
@@ -30,33 +24,30 @@ SIZE = size(
     full={"rate": 100, "rooms": 20, "duration_s": 600.0},
     ci={"rate": 10, "rooms": 3, "duration_s": 10.0},
 )
-LEAD_S = 3.0
-GRACE_S = 15.0
 
-options = {
-    "scenarios": room_scenarios(rooms=SIZE["rooms"], rate=SIZE["rate"], duration_s=SIZE["duration_s"], lead_s=LEAD_S),
-    "thresholds": {
+TRAFFIC = RoomTraffic(
+    "large", rooms=SIZE["rooms"], rate=SIZE["rate"], duration_s=SIZE["duration_s"], message_bytes=MESSAGE_BYTES, grace_s=15.0
+)
+options = TRAFFIC.options(
+    {
         "messages_corrupted": ["count==0"],
         "messages_failed": ["count==0"],
         "messages_lost": ["count==0"],
         "http_req_failed": ["rate<0.001"],
         "checks": ["rate==1"],
-    },
-}
+    }
+)
 _metrics = (consumer_lag, heartbeats_answered, messages_corrupted, subscriber_disconnects)
-
-
-def setup() -> dict:
-    return setup_rooms("large", SIZE["rooms"])
+setup = TRAFFIC.setup
 
 
 async def reader(vu) -> None:
-    await read_room(vu, GRACE_S)
+    await TRAFFIC.read(vu)
 
 
 async def writer(vu) -> None:
-    await write_room(vu, MESSAGE_BYTES)
+    await TRAFFIC.write(vu)
 
 
 async def monitor(vu) -> None:
-    await watch_lag(vu, time.time() + LEAD_S + SIZE["duration_s"])
+    await TRAFFIC.watch(vu)

@@ -12,52 +12,43 @@ Sizes: see courier_kit.size (PROFILE=ci, SCALE=0.05, DURATION=5m).
 
 from __future__ import annotations
 
-import time
-
 from courier_kit import (  # the metrics are imported by name: the loader finds module-level metrics
+    RoomTraffic,
     consumer_lag,
     heartbeats_answered,
     messages_corrupted,
-    read_room,
-    room_scenarios,
-    setup_rooms,
     size,
     subscriber_disconnects,
-    watch_lag,
-    write_room,
 )
 
 SIZE = size(
     full={"rate": 500, "rooms": 50, "duration_s": 1800.0, "message_bytes": 1024},
     ci={"rate": 25, "rooms": 5, "duration_s": 10.0, "message_bytes": 1024},
 )
-LEAD_S = 3.0
-GRACE_S = 10.0
 
-options = {
-    "scenarios": room_scenarios(rooms=SIZE["rooms"], rate=SIZE["rate"], duration_s=SIZE["duration_s"], lead_s=LEAD_S),
-    "thresholds": {
+TRAFFIC = RoomTraffic(
+    "soak", rooms=SIZE["rooms"], rate=SIZE["rate"], duration_s=SIZE["duration_s"], message_bytes=SIZE["message_bytes"], grace_s=10.0
+)
+options = TRAFFIC.options(
+    {
         "http_req_duration{name:send}": ["p(95)<100"],
         "http_req_failed": ["rate<0.001"],
         "messages_lost": ["count==0"],
         "messages_corrupted": ["count==0"],
         "courier_consumer_lag_s": ["max<5"],
-    },
-}
+    }
+)
 _metrics = (consumer_lag, heartbeats_answered, messages_corrupted, subscriber_disconnects)
-
-
-def setup() -> dict:
-    return setup_rooms("soak", SIZE["rooms"])
+setup = TRAFFIC.setup
 
 
 async def reader(vu) -> None:
-    await read_room(vu, GRACE_S)
+    await TRAFFIC.read(vu)
 
 
 async def writer(vu) -> None:
-    await write_room(vu, SIZE["message_bytes"])
+    await TRAFFIC.write(vu)
 
 
 async def monitor(vu) -> None:
-    await watch_lag(vu, time.time() + LEAD_S + SIZE["duration_s"])
+    await TRAFFIC.watch(vu)

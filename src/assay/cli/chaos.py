@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 
+from assay.cli.recording import open_for_record, record_option, record_result, store_option
 from assay.errors import UsageError
 
 app = typer.Typer(
@@ -82,6 +83,8 @@ def run_command(
     junit: Path | None = typer.Option(None, "--junit", help="Write JUnit XML: a test case per probe, tolerance and activity."),
     markdown: Path | None = typer.Option(None, "--markdown", help="Write a Markdown summary."),
     html: Path | None = typer.Option(None, "--html", help="Write a self-contained HTML timeline report."),
+    record: bool = record_option(),
+    store: str | None = store_option(),
 ) -> None:
     """Run an experiment: hypothesis, method, hypothesis, rollbacks; exit 0 met, 2 deviated/failed, 64 invalid."""
     from assay.chaos.runner import RunOptions
@@ -108,17 +111,21 @@ def run_command(
                          hypothesis_frequency=hypothesis_frequency, fail_fast=fail_fast, dry=dry, strict=strict,
                          on_event=_echo_event)
     if dry == "plan":
+        if record or store is not None:
+            raise UsageError("--record/--store: `--dry` alone only prints the plan; there is no run to record")
         from assay.chaos.session import plan_file
 
         text, code = plan_file(experiment, options, config_vars=config_vars, secret_vars=secret_vars,
                                validation=not no_validation, max_duration=_duration(max_duration) if max_duration else None)
         typer.echo(text)
         raise typer.Exit(code)
+    trend_store = open_for_record(record, store)  # before the experiment: a wrong URL is exit 64, not a lost run
     outcome = run_file(experiment, options, config_vars=config_vars, secret_vars=secret_vars,
                        validation=not no_validation, journal_path=journal_path,
                        max_duration=_duration(max_duration) if max_duration else None)
     if result is not None:
         outcome.result.save(result)
+    record_result(trend_store, outcome.result)
     if junit is not None or markdown is not None or html is not None:
         from assay.atomic import write_text_atomic
         from assay.chaos.reports import to_junit, to_markdown

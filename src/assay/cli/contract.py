@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from assay.cli.recording import open_for_record, record_option, record_result, store_option
+
 app = typer.Typer(
     name="contract",
     help="Verify, lint and measure coverage of Pact contracts.",
@@ -91,6 +93,8 @@ def verify(
     show_extra: bool = typer.Option(
         False, "--show-extra", help="Also list response fields the pact does not mention (Pact allows them)."
     ),
+    record: bool = record_option(),
+    store: str | None = store_option(),
 ) -> None:
     """Verify a running provider against its pacts (pact-python's Verifier); exit 2 on a mismatch."""
     from assay.atomic import write_text_atomic
@@ -128,6 +132,7 @@ def verify(
         replay_failures=replay,
         all_deployed=all_deployed,
     )
+    trend_store = open_for_record(record, store)  # before verifying: a wrong URL is exit 64, not a lost run
     result = run_verify(opts)
     typer.echo(mismatch.to_console(result.outcomes, show_extra=show_extra))
     if markdown:
@@ -141,6 +146,7 @@ def verify(
         write_text_atomic(junit, mismatch.to_junit(result.outcomes, f"contracts {provider}"))
     if out:
         result.run.save(out)
+    record_result(trend_store, result.run)
     extra = result.run.extra["contracts"]
     for label in extra.get("broken", []) if all_deployed else []:
         typer.echo(f"BROKEN: {label}")

@@ -22,6 +22,9 @@ from typing import Any
 
 import typer
 
+from assay.cli.progress import LiveProgress
+from assay.cli.recording import open_for_record, record_option, record_result, store_option
+
 app = typer.Typer(name="load", help="Load, stress, spike and soak tests (k6-compatible).", no_args_is_help=True)
 
 
@@ -119,8 +122,8 @@ def run(
     trace_requests: float | None = typer.Option(
         None, "--trace-requests", help="Send a W3C traceparent on this fraction of requests (0 < RATE <= 1) and keep the slowest trace ids.",
     ),
-    record: bool = typer.Option(False, "--record", help="Record the run in the trend store (as `assay trend record`)."),
-    store: str | None = typer.Option(None, "--store", help="With --record: sqlite:///path.db or postgresql://... (default $ASSAY_DB_URL, else .assay/trends.db)."),
+    record: bool = record_option(),
+    store: str | None = store_option(),
 ) -> None:
     """Run a load test and gate on its thresholds (exit 99 when one is crossed)."""
     # numpy only folds sample buffers here: no BLAS thread pool spinning next to the event loop
@@ -194,15 +197,7 @@ def run(
         if path is not None:
             check_writable(path, flag)
 
-    trend_store = None
-    if record:  # opened (and migrated) before any traffic: a wrong URL is exit 64, not a lost run
-        from assay.trends.store import open_store
-
-        trend_store = open_store(store)
-    elif store is not None:
-        from assay.errors import UsageError
-
-        raise UsageError("--store is only used with --record")
+    trend_store = open_for_record(record, store)  # before any traffic: a wrong URL is exit 64, not a lost run
 
     printer = ProgressPrinter(enabled=not quiet, tty=sys.stderr.isatty())
     from contextlib import nullcontext
@@ -247,10 +242,7 @@ def run(
     result.source = result_source(loaded)
     for path in result_files:
         result.save(path)
-    if trend_store is not None:
-        with trend_store:
-            stored = trend_store.record(result)
-        typer.echo(f"recorded run {stored.short_id} ({stored.scenario}) in {trend_store.url}", err=True)
+    record_result(trend_store, result)
     if summary_export is not None:
         import json
 
@@ -316,30 +308,8 @@ def _int_workers(workers: str) -> int:
     return resolve_workers(workers)
 
 
-class ProgressPrinter:
+class ProgressPrinter(LiveProgress):
     """Live progress: a rich status line on a TTY, a plain line every few seconds otherwise."""
-
-    PLAIN_EVERY = 5.0
-
-    def __init__(self, *, enabled: bool, tty: bool) -> None:
-        self.enabled = enabled
-        self.tty = tty
-        self._live: Any = None
-        self._last_plain = -1e9
-
-    def __enter__(self) -> ProgressPrinter:
-        if self.enabled and self.tty:
-            from rich.console import Console
-            from rich.live import Live
-
-            self._live = Live(console=Console(stderr=True), refresh_per_second=4, transient=True)
-            self._live.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._live is not None:
-            self._live.__exit__(*exc)
-            self._live = None
 
     def update(self, p: Any) -> None:
         if not self.enabled:
@@ -359,8 +329,7 @@ class ProgressPrinter:
                     f"p95 {p95}, failed {st.get('failed', 0):.0f}/s"
                 )
             self._live.update(table)
-        elif p.elapsed - self._last_plain >= self.PLAIN_EVERY:
-            self._last_plain = p.elapsed
+        elif self.plain_due(p.elapsed):
             typer.echo(line, err=True)
             for node, st in sorted(p.per_node.items()):
                 typer.echo(f"  node {node}: {st['rps']:.0f} req/s, {st['workers']:.0f} workers, {st['requests']:.0f} requests", err=True)

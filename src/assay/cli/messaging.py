@@ -18,6 +18,9 @@ from typing import Any
 
 import typer
 
+from assay.cli.progress import LiveProgress
+from assay.cli.recording import open_for_record, record_option, record_result, store_option
+
 app = typer.Typer(name="messaging", help="Broker workloads judged by the delivery ledger (lost, duplicated, out of order).", no_args_is_help=True)
 
 DEFAULT_THRESHOLDS = ["messages_lost:count==0"]
@@ -51,6 +54,8 @@ def run(
     junit: Path | None = typer.Option(None, "--junit", help="Write JUnit XML here: a test case per delivery property and threshold."),
     out: str = typer.Option("table", "--output", "-o", help="table (a summary for people) or json (the RunResult on stdout)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no summary."),
+    record: bool = record_option(),
+    store: str | None = store_option(),
 ) -> None:
     """Publish at a rate, consume with N consumers, report latency, throughput and the ledger's verdict."""
     from assay.errors import ExitCode, UsageError
@@ -89,6 +94,7 @@ def run(
     for flag, path in (("--summary-export", summary_export), ("--result", result_file), ("--html", html), ("--junit", junit)):
         if path is not None:
             check_writable(path, flag)
+    trend_store = open_for_record(record, store)  # before any traffic: a wrong URL is exit 64, not a lost run
     try:
         transport = open_transport(broker, options)
     except BrokerError as exc:
@@ -109,6 +115,7 @@ def run(
         result.status = RunStatus.FAILED
     for path in [result_file] if result_file is not None else []:
         result.save(path)
+    record_result(trend_store, result)
     if summary_export is not None:
         import json
 
@@ -216,31 +223,12 @@ def render(result: Any) -> str:
     return "\n".join(lines)
 
 
-class _Progress:
+class _Progress(LiveProgress):
     """A live line on a TTY, a plain line every 5 s otherwise (CI logs)."""
 
-    PLAIN_EVERY = 5.0
-
     def __init__(self, *, enabled: bool, tty: bool, total: float) -> None:
-        self.enabled = enabled
-        self.tty = tty
+        super().__init__(enabled=enabled, tty=tty)
         self.total = total
-        self._live: Any = None
-        self._last = -1e9
-
-    def __enter__(self) -> _Progress:
-        if self.enabled and self.tty:
-            from rich.console import Console
-            from rich.live import Live
-
-            self._live = Live(console=Console(stderr=True), refresh_per_second=4, transient=True)
-            self._live.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._live is not None:
-            self._live.__exit__(*exc)
-            self._live = None
 
     def update(self, p: Any) -> None:
         if not self.enabled:
@@ -252,6 +240,5 @@ class _Progress:
         )
         if self._live is not None:
             self._live.update(line)
-        elif p.elapsed - self._last >= self.PLAIN_EVERY:
-            self._last = p.elapsed
+        elif self.plain_due(p.elapsed):
             typer.echo(line, err=True)

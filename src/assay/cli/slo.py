@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from assay.cli.recording import STORE_HELP, open_for_record, record_result
 from assay.errors import UsageError
 
 app = typer.Typer(
@@ -42,8 +43,12 @@ def check_command(
     ),
     name: str | None = typer.Option(None, "--name", help="The SLO's name in reports and metrics (default: the file's)."),
     record: bool = typer.Option(
-        False, "--record", help="After judging, save each result with its verdict into the --baseline folder (future baselines)."
+        False,
+        "--record",
+        help="After judging, save each result with its verdict into the --baseline folder or store (future baselines); "
+        "without --baseline, into the trend store.",
     ),
+    store: str | None = typer.Option(None, "--store", help=f"{STORE_HELP} Takes the place of a store --baseline as the destination."),
 ) -> None:
     """Judge results against an SLO file; exit 0 pass, 1 warning, 2 fail or critical, 64 bad input."""
     if fmt not in FORMATS:
@@ -57,20 +62,21 @@ def check_command(
     from assay.slo.history import DirectoryHistory, History
     from assay.slo.reports import console as console_report
 
-    if record and baseline is None:
-        raise UsageError("--record needs --baseline DIR: the folder the results are saved into")
+    # the store to record into, opened before judging (a wrong URL is exit 64): --store, else the default
+    # trend store when there is no --baseline to keep the results in; a store --baseline is used below
+    record_store = open_for_record(record and (store is not None or baseline is None), store)
     spec = load_slo(slo)
     loaded = [load_result(p) for p in results]
     history: History | None = DirectoryHistory(baseline) if baseline is not None and not _is_store(baseline) else None
-    store = None
+    baseline_store = None
     if baseline is not None and _is_store(baseline):
         from assay.trends.history import StoreHistory
         from assay.trends.store import open_store, scenario_of
         from assay.trends.windows import Window
 
-        store = open_store(None if baseline == "store" else baseline)
+        baseline_store = open_store(None if baseline == "store" else baseline)
         window = Window.parse(baseline_window) if baseline_window else None
-        history = StoreHistory(store, window=window, scenario=scenario_of(loaded[0]) if loaded else None)
+        history = StoreHistory(baseline_store, window=window, scenario=scenario_of(loaded[0]) if loaded else None)
     elif baseline_window is not None:
         raise UsageError("--baseline-window needs a store baseline (--baseline store, sqlite:///... or postgresql://...)")
     outcome = check(spec, loaded, history=history, slo_name=name or spec.name or slo.stem)
@@ -95,19 +101,15 @@ def check_command(
 
         push(outcome, pushgateway)
     if record:
-        assert baseline is not None
-        if store is not None:
-            from assay.trends.history import record_verdicts as record_in_store
+        from assay.slo.history import judged_results, record_verdicts
 
-            for run in record_in_store(outcome, store):
-                typer.echo(f"recorded run {run.short_id} in {store.url}", err=True)
-        else:
-            from assay.slo.history import record_verdicts
-
+        if baseline is not None and not _is_store(baseline):
             for path in record_verdicts(outcome, baseline):
                 typer.echo(f"recorded {path}", err=True)
-    if store is not None:
-        store.close()
+        # into --store (or the default store when there is no --baseline), else into the store baseline
+        record_result(record_store if record_store is not None else baseline_store, *judged_results(outcome))
+    if baseline_store is not None:
+        baseline_store.close()
     # sys.exit, not typer.Exit: the CLI runs click with standalone_mode=False, which turns
     # typer.Exit into a return value and would lose the gate's exit code.
     sys.exit(outcome.exit_code)

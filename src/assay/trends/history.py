@@ -7,17 +7,12 @@ judged runs (with their verdict) back into it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from assay.results import RunResult, utcnow
 from assay.slo.history import Include, accepts, identities, verdict_of
 from assay.trends.store import StoredRun, TrendStore
 from assay.trends.windows import Window
-
-if TYPE_CHECKING:
-    from assay.slo.report import SloCheck
 
 
 class StoreHistory:
@@ -61,9 +56,3 @@ class StoreHistory:
                     return out
         return out
 
-
-def record_verdicts(check: SloCheck, store: TrendStore, labels: dict[str, str] | None = None) -> Sequence[StoredRun]:
-    """Record each judged result with its SLO verdict in `extra.slo`, so later gates can use it."""
-    from assay.slo.history import judged_results
-
-    return [store.record(stored, labels=labels) for stored in judged_results(check)]

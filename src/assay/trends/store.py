@@ -8,10 +8,9 @@ merged, is computed from the data rather than from stored summaries.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,23 +20,18 @@ from sqlalchemy.orm import sessionmaker
 
 from assay.errors import UsageError
 from assay.results import Metric, RunResult, utcnow
-from assay.sqlstore import make_engine, upgrade
+from assay.sqlstore import ENV_URL, as_utc, make_engine, resolve_url, upgrade
 from assay.trends import histograms
 from assay.trends.models import BaselineRow, PointRow, RunRow
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "assay_trend_version"
 DEFAULT_URL = "sqlite:///.assay/trends.db"
-ENV_URL = "ASSAY_DB_URL"
 
 
 def store_url(url: str | None = None) -> str:
     """The store to use: an explicit URL, else $ASSAY_DB_URL, else `.assay/trends.db` here."""
-    return url or os.environ.get(ENV_URL) or DEFAULT_URL
-
-
-def as_utc(stamp: datetime) -> datetime:
-    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+    return resolve_url(url, DEFAULT_URL)
 
 
 @dataclass(frozen=True)

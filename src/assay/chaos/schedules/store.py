@@ -9,7 +9,6 @@ records the exit code. Time comes from a clock argument, so tests use a fake clo
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,21 +23,16 @@ from sqlalchemy.orm import sessionmaker
 
 from assay.chaos.schedules.models import ScheduleRow, ScheduleRunRow
 from assay.errors import UsageError
-from assay.sqlstore import make_engine, upgrade
+from assay.sqlstore import as_utc, make_engine, resolve_url, upgrade
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "assay_chaos_schedule_version"
 DEFAULT_URL = "sqlite:///.assay/chaos.db"
-ENV_URL = "ASSAY_DB_URL"
 
 
 def store_url(url: str | None = None) -> str:
     """An explicit URL, else $ASSAY_DB_URL, else `.assay/chaos.db` here."""
-    return url or os.environ.get(ENV_URL) or DEFAULT_URL
-
-
-def as_utc(stamp: datetime) -> datetime:
-    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+    return resolve_url(url, DEFAULT_URL)
 
 
 @dataclass(frozen=True)

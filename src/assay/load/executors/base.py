@@ -67,7 +67,7 @@ class ScenarioSpec(K6Model):
     tags: dict[str, str] = Field(default_factory=dict)
     options: dict[str, Any] | None = Field(default=None, description="k6's per-scenario options (e.g. browser); accepted, not used")
 
-    _check_durations = field_validator("startTime", "gracefulStop")(check_duration)
+    _check_base_durations = field_validator("startTime", "gracefulStop")(check_duration)
 
     @model_validator(mode="before")
     @classmethod
@@ -91,6 +91,23 @@ class ScenarioSpec(K6Model):
         if missing:
             raise PydanticCustomError("invalid_scenario", f"executor {self.executor} needs {', '.join(missing)}")
         return self
+
+
+class FixedVUsSpec(ScenarioSpec):
+    """The executors that run a fixed pool of VUs (constant-vus and the two iteration executors): k6's `vus`, default 1."""
+
+    vus: int = Field(default=1, ge=0)
+
+
+class IterationsSpec(FixedVUsSpec):
+    """per-vu-iterations and shared-iterations, which k6 gives the same keys and defaults (1 VU, 1 iteration, 10m).
+
+    The executors differ in what `iterations` counts (per VU, or shared by the pool), not in their options."""
+
+    iterations: int = Field(default=1, ge=0)
+    maxDuration: Duration = "10m"
+
+    _check_iterations_durations = field_validator("maxDuration")(check_duration)
 
 
 def required(**kwargs: Any) -> Any:

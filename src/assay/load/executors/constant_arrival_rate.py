@@ -33,7 +33,7 @@ class ConstantArrivalRateOptions(ScenarioSpec):
     preAllocatedVUs: int | None = required(ge=0)
     maxVUs: int | None = Field(default=None, ge=0, description="default: preAllocatedVUs")
 
-    _check_durations = field_validator("timeUnit", "duration")(check_duration)
+    _check_constant_arrival_rate_durations = field_validator("timeUnit", "duration")(check_duration)
 
 class ConstantArrivalRate(ArrivalRateExecutor):
     name = "constant-arrival-rate"

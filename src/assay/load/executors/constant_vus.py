@@ -6,13 +6,13 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import field_validator
 
 from assay.load.executors.base import (
     Duration,
     Executor,
+    FixedVUsSpec,
     ScenarioContext,
-    ScenarioSpec,
     check_duration,
     check_keys,
     get_duration,
@@ -21,14 +21,14 @@ from assay.load.executors.base import (
 )
 
 
-class ConstantVUsOptions(ScenarioSpec):
+class ConstantVUsOptions(FixedVUsSpec):
     """constant-vus's options, with k6's names and defaults."""
 
     executor: Literal["constant-vus"] = "constant-vus"
-    vus: int = Field(default=1, ge=0)
     duration: Duration | None = required()
 
-    _check_durations = field_validator("duration")(check_duration)
+    _check_constant_vus_durations = field_validator("duration")(check_duration)
+
 
 class ConstantVUs(Executor):
     name = "constant-vus"

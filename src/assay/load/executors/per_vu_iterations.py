@@ -6,29 +6,21 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
-
 from assay.load.executors.base import (
-    Duration,
     Executor,
+    IterationsSpec,
     ScenarioContext,
-    ScenarioSpec,
-    check_duration,
     check_keys,
     get_duration,
     get_int,
 )
 
 
-class PerVUIterationsOptions(ScenarioSpec):
+class PerVUIterationsOptions(IterationsSpec):
     """per-vu-iterations's options, with k6's names and defaults."""
 
     executor: Literal["per-vu-iterations"] = "per-vu-iterations"
-    vus: int = Field(default=1, ge=0)
-    iterations: int = Field(default=1, ge=0)
-    maxDuration: Duration = "10m"
 
-    _check_durations = field_validator("maxDuration")(check_duration)
 
 class PerVUIterations(Executor):
     name = "per-vu-iterations"

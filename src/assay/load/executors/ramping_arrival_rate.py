@@ -40,7 +40,7 @@ class RampingArrivalRateOptions(ScenarioSpec):
     preAllocatedVUs: int | None = required(ge=0)
     maxVUs: int | None = Field(default=None, ge=0, description="default: preAllocatedVUs")
 
-    _check_durations = field_validator("timeUnit")(check_duration)
+    _check_ramping_arrival_rate_durations = field_validator("timeUnit")(check_duration)
 
 class RampingArrivalRate(ArrivalRateExecutor):
     name = "ramping-arrival-rate"

@@ -43,7 +43,7 @@ class RampingVUsOptions(ScenarioSpec):
     stages: list[StageSpec] | None = required()
     gracefulRampDown: Duration = "30s"
 
-    _check_durations = field_validator("gracefulRampDown")(check_duration)
+    _check_ramping_vus_durations = field_validator("gracefulRampDown")(check_duration)
 
 class RampingVUs(Executor):
     name = "ramping-vus"

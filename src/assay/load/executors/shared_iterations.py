@@ -6,14 +6,10 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
-
 from assay.load.executors.base import (
-    Duration,
     Executor,
+    IterationsSpec,
     ScenarioContext,
-    ScenarioSpec,
-    check_duration,
     check_keys,
     get_duration,
     get_int,
@@ -21,15 +17,11 @@ from assay.load.executors.base import (
 from assay.load.scenario import ScenarioError
 
 
-class SharedIterationsOptions(ScenarioSpec):
+class SharedIterationsOptions(IterationsSpec):
     """shared-iterations's options, with k6's names and defaults."""
 
     executor: Literal["shared-iterations"] = "shared-iterations"
-    vus: int = Field(default=1, ge=0)
-    iterations: int = Field(default=1, ge=0)
-    maxDuration: Duration = "10m"
 
-    _check_durations = field_validator("maxDuration")(check_duration)
 
 class SharedIterations(Executor):
     name = "shared-iterations"

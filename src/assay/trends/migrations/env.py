@@ -2,18 +2,7 @@
 
 from __future__ import annotations
 
-from alembic import context
-
+from assay.sqlstore import run_migrations
 from assay.trends.models import Base
 
-connection = context.config.attributes.get("connection")
-if connection is None:  # pragma: no cover - only reached when someone runs alembic by hand
-    raise RuntimeError("run migrations through assay.trends.store.open_store()")
-context.configure(
-    connection=connection,
-    target_metadata=Base.metadata,
-    render_as_batch=True,
-    version_table=context.config.attributes["version_table"],
-)
-with context.begin_transaction():
-    context.run_migrations()
+run_migrations(Base.metadata, "assay.trends.store.open_store()")

@@ -1,14 +1,8 @@
-"""Alembic environment: run migrations on the connection the broker hands in."""
+"""Alembic environment: run the broker's migrations on the connection assay hands in."""
 
 from __future__ import annotations
 
-from alembic import context
-
 from assay.contracts.broker.models import Base
+from assay.sqlstore import run_migrations
 
-connection = context.config.attributes.get("connection")
-if connection is None:  # pragma: no cover - only reached when someone runs alembic by hand
-    raise RuntimeError("run migrations through assay.contracts.broker.db.upgrade()")
-context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
-with context.begin_transaction():
-    context.run_migrations()
+run_migrations(Base.metadata, "assay.contracts.broker.db.upgrade()")
