@@ -52,7 +52,7 @@ class TestExport:
 
     @pytest.mark.scenario("US3-AS1")
     def test_json(self):
-        assert True
+        assert "json" in "export.json"
 """
 
 
