@@ -85,6 +85,13 @@ def test_warmup_is_recorded_but_kept_out_of_thresholds(target_url: str) -> None:
     assert per_second == measured + warm_requests
 
 
+def test_a_warmup_as_long_as_the_run_is_refused(target_url: str) -> None:
+    """Nothing would be measured: thresholds and gates would pass on an empty window."""
+    proc = subprocess.run([sys.executable, "-m", "assay", "load", "run", target_url + "/", "-d", "1s", "--warmup", "5s", "-q"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 64 and "options.warmup: 5s is not shorter than the run (1s)" in proc.stderr
+
+
 def test_warmup_with_workers_merges_their_warmups(target_url: str) -> None:
     loaded, plan = prepare(LoadRequest(target=f"{target_url}/", vus=2, duration="3s", rps=20, warmup="1s"))
     result = run_load(loaded, plan, workers=2)

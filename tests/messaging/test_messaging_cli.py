@@ -72,6 +72,7 @@ def test_a_crossed_threshold_exits_99_and_json_goes_to_stdout() -> None:
     [
         (["--broker", "kafka://127.0.0.1:9092"], "unknown broker URL"),
         (["--broker", "redis://127.0.0.1:6379/0", "--rate", "0"], "rate must be > 0"),
+        (["--broker", "redis://127.0.0.1:6379/0", "--rate", "nan"], "rate must be > 0"),
         (["--broker", "redis://127.0.0.1:6379/0", "--threshold", "messages_lots:count==0"], "did you mean 'messages_lost'"),
         (["--broker", "redis://127.0.0.1:6379/0", "--duration", "soon"], "--duration"),
         (["--broker", "mqtt://127.0.0.1:1883", "--qos", "3"], "QoS must be 0, 1 or 2"),

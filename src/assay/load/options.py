@@ -122,6 +122,10 @@ def build_plan(loaded: LoadedScenario, *, extra_thresholds: Mapping[str, list[An
         metric_types=types,
         engine=engine,
     )
+    if engine.warmup and scenarios and engine.warmup >= plan.total_duration():
+        # a warm-up as long as the run leaves nothing measured: thresholds and gates would pass on nothing
+        raise ScenarioError(f"{where}: options.warmup: {engine.warmup:g}s is not shorter than the run "
+                            f"({plan.total_duration():g}s): nothing would be measured")
     if "summaryTrendStats" in options:
         stats = options["summaryTrendStats"]
         if not isinstance(stats, list) or not all(isinstance(s, str) for s in stats):

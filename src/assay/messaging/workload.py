@@ -23,6 +23,7 @@ The result is a RunResult (kind `messaging`): the ledger's metrics, `message_pub
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import time
 from collections.abc import Callable
@@ -60,15 +61,15 @@ class WorkloadSpec:
     """Seconds to wait after publishing for messages still in flight."""
 
     def check(self) -> None:
-        if self.rate <= 0:
-            raise ValueError("rate must be > 0 messages per second")
-        if self.count is None and self.duration <= 0:
-            raise ValueError("duration must be > 0 seconds")
+        if not math.isfinite(self.rate) or self.rate <= 0:
+            raise ValueError("rate must be > 0 messages per second (a finite number)")
+        if self.count is None and (not math.isfinite(self.duration) or self.duration <= 0):
+            raise ValueError("duration must be > 0 seconds (a finite number)")
         if self.count is not None and self.count < 1:
             raise ValueError("count must be >= 1")
         if self.consumers < 1 or self.keys < 1:
             raise ValueError("consumers and keys must be >= 1")
-        if self.size < 0 or self.grace < 0:
+        if self.size < 0 or not math.isfinite(self.grace) or self.grace < 0:
             raise ValueError("size and grace must be >= 0")
 
 
