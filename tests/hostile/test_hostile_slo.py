@@ -84,7 +84,8 @@ def test_slo_path_that_is_missing_or_a_directory(tmp_path: Path) -> None:
     ("flags", "expected"),
     [
         (["--format", "pdf"], "unknown --format 'pdf'"),
-        (["--record"], "--record needs --baseline"),
+        (["--store", "sqlite:///unused.db"], "--store is only used with --record"),
+        (["--record", "--store", "nosuch://host/db"], "nosuch"),
     ],
 )
 def test_bad_check_flags(tmp_path: Path, flags: list[str], expected: str) -> None:
@@ -93,6 +94,17 @@ def test_bad_check_flags(tmp_path: Path, flags: list[str], expected: str) -> Non
     proc = assay("slo", "check", SAMPLE, "--slo", slo, *flags)
     assert proc.returncode == 64 and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and expected in proc.stderr
+
+
+def test_record_without_baseline_records_the_verdicts(tmp_path: Path) -> None:
+    """`--record` alone records the judged result into the store (it once required --baseline)."""
+    slo = tmp_path / "slo.yaml"
+    slo.write_text(GOOD)
+    store = tmp_path / "trends.db"
+    proc = assay("slo", "check", SAMPLE, "--slo", slo, "--record", "--store", f"sqlite:///{store}")
+    assert proc.returncode == 0, proc.stderr
+    assert "recorded run" in proc.stderr and str(store) in proc.stderr
+    assert store.stat().st_size > 0
 
 
 def test_baseline_that_is_a_file(tmp_path: Path) -> None:
