@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 K6_SAMPLES = Path(__file__).resolve().parent / "data" / "k6"
 
 os.environ.setdefault("PACT_DO_NOT_TRACK", "true")
+
+# Property tests: no per-example deadline (a loaded box or a busy xdist neighbour would fail a correct
+# example for being slow), no example database, and Hypothesis's caches in a temporary directory:
+# a test run never writes into the working tree (.hypothesis/ in the current directory otherwise).
+if "HYPOTHESIS_STORAGE_DIRECTORY" not in os.environ:  # xdist workers inherit the controller's
+    os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = tempfile.mkdtemp(prefix="assay-hypothesis-")
+    atexit.register(shutil.rmtree, os.environ["HYPOTHESIS_STORAGE_DIRECTORY"], ignore_errors=True)
+settings.register_profile("assay", deadline=None, database=None)
+settings.load_profile("assay")
 
 
 @pytest.fixture
