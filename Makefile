@@ -45,14 +45,20 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy src
 
+# Two pytest-xdist workers, a whole test file per worker (module fixtures start once, a file's tests
+# keep their order); the tests already use their own ports, databases, keys and namespaces.
+# PYTEST_WORKERS=0 runs them in one process.
+PYTEST_WORKERS ?= 2
+XDIST := -n $(PYTEST_WORKERS) --dist loadfile
+
 pytest: install
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q $(XDIST) $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 
 # The inner loop: the tests not marked slow, stopping at the first failure (a few minutes).
 quick: install
-	$(BIN)/pytest -q -x -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/pytest -q -x -m "not slow" $(XDIST) $(PYTEST_ARGS)
 
 demo: install
 	bash examples/demo.sh

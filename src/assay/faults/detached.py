@@ -70,5 +70,12 @@ def _pgid(pid: int) -> int | None:
         return None
 
 
+def _live_member(proc: psutil.Process, pgid: int) -> bool:
+    try:
+        return _pgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:  # exited while the process table was read (other processes come and go)
+        return False
+
+
 def group_alive(record: dict[str, Any]) -> bool:
-    return any(_pgid(p.pid) == record["pgid"] for p in psutil.process_iter(["pid"]) if p.status() != psutil.STATUS_ZOMBIE)
+    return any(_live_member(p, record["pgid"]) for p in psutil.process_iter(["pid"]))
