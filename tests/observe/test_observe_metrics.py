@@ -41,7 +41,9 @@ def pushgateway(tmp_path: Path) -> Iterator[str]:
         pytest.skip("prometheus-pushgateway is not installed (Debian package prometheus-pushgateway; .ci/run installs it)")
     port = free_port()
     with ServiceProcess(
-        [PUSHGATEWAY, f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
+        # its own persistence file: Debian's default (/var/lib/prometheus/pushgateway.data) would bring back
+        # what every earlier pushgateway on the machine was sent
+        [PUSHGATEWAY, f"--web.listen-address=127.0.0.1:{port}", f"--persistence.file={tmp_path / 'pushgateway.data'}", "--log.level=warn"],
         health_url=f"http://127.0.0.1:{port}/-/ready",
         log_path=tmp_path / "pushgateway.log",
     ):

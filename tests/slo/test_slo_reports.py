@@ -175,7 +175,9 @@ def test_push_to_a_real_pushgateway(outcome: SloCheck, tmp_path: Path, system_to
     binary = system_tool("prometheus-pushgateway")
     port = free_port()
     with ServiceProcess(
-        [binary, f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
+        # its own persistence file: Debian's default (/var/lib/prometheus/pushgateway.data) would bring back
+        # what every earlier pushgateway on the machine was sent
+        [binary, f"--web.listen-address=127.0.0.1:{port}", f"--persistence.file={tmp_path / 'pushgateway.data'}", "--log.level=warn"],
         health_url=f"http://127.0.0.1:{port}/-/ready",
         log_path=tmp_path / "pushgateway.log",
     ):
