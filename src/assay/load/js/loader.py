@@ -101,9 +101,25 @@ def _iteration(program: Program, name: str) -> Any:
             g = driver.g
             if g is None or g.dead:
                 g = driver.g = greenlet.greenlet(driver._body)
-            driver.parent = greenlet.getcurrent()
+            parent = driver.parent = greenlet.getcurrent()
+            if parent is not ctx.fast_parent:
+                ctx.bind_fast()
             value = g.switch(run, (vu.id, vu.iteration))
             while value is not DONE:
+                if value.__class__ is str:
+                    # http.get(url) on the fast path (JsContext.bind_fast): the script waits for the status
+                    try:
+                        res = await vu.http.get(value)
+                    except asyncio.CancelledError:
+                        driver._cancel(value)
+                        raise
+                    except BaseException as exc:
+                        ctx.host_error = exc
+                        value = g.throw(exc)
+                    else:
+                        ctx.responses.append(res)
+                        value = g.switch(res.status)
+                    continue
                 try:
                     result = await value
                 except asyncio.CancelledError:

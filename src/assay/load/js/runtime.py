@@ -127,13 +127,14 @@ def _short(path: str, base: Path) -> str:
 class _Driver:
     """Runs JavaScript in a greenlet; its host calls await coroutines in the VU's task."""
 
-    __slots__ = ("g", "parent", "result", "error")
+    __slots__ = ("g", "parent", "result", "error", "ctx")
 
-    def __init__(self) -> None:
+    def __init__(self, ctx: JsContext) -> None:
         self.g: greenlet.greenlet | None = None
         self.parent: greenlet.greenlet | None = None
         self.result: Any = None
         self.error: BaseException | None = None
+        self.ctx = ctx
 
     def _body(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         while True:
@@ -144,22 +145,31 @@ class _Driver:
             fn, args = self.parent.switch(DONE)  # type: ignore[union-attr]
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """`fn(*args)` in the greenlet; every awaitable it hands over (`wait`) is awaited here."""
+        """`fn(*args)` in the greenlet; every awaitable it hands over (`wait`) is awaited here, and
+        a URL (`http.get(url)` on the fast path, JsContext.bind_fast) is fetched for the script.
+        (The loader inlines this loop for iterations.)"""
         g = self.g
         if g is None or g.dead:
             g = self.g = greenlet.greenlet(self._body)
         self.parent = greenlet.getcurrent()
+        ctx = self.ctx
         value = g.switch(fn, args)
         while value is not DONE:
+            fast = value.__class__ is str
             try:
-                result = await value
+                result = await (ctx.vu.http.get(value) if fast else value)  # type: ignore[union-attr]
             except asyncio.CancelledError:
                 # interrupted (gracefulStop): unwind the script, then stop the task
                 self._cancel(value)
                 raise
             except BaseException as exc:
+                if fast:
+                    ctx.host_error = exc
                 value = g.throw(exc)
             else:
+                if fast:
+                    ctx.responses.append(result)
+                    result = result.status
                 value = g.switch(result)
         error = self.error
         if error is not None:
@@ -197,7 +207,7 @@ class JsContext:
         self.program = program
         self.vu = vu
         self.init = True  # the script's top level runs in k6's init context (open() allowed, requests not)
-        self.driver = _Driver()
+        self.driver = _Driver(self)
         self.responses: list[Response | None] = []
         self.jars: dict[int, CookieJar] = {}
         self.ws: Any = None  # the WebSocket sessions (assay.load.js.websockets)
@@ -208,9 +218,7 @@ class JsContext:
         ctx.set_max_stack_size(8 * 1024 * 1024)
         self.host_error: BaseException | None = None
         for name in dir(self):
-            if name in ("_h_get",):  # the hot path keeps its own error (no wrapper call per request)
-                ctx.add_callable("__h" + name[2:], getattr(self, name))
-            elif name.startswith("_h_"):
+            if name.startswith("_h_"):
                 ctx.add_callable("__h" + name[2:], self._keep_error(getattr(self, name)))
         try:
             ctx.set("__ENV_JSON", json.dumps(dict(env if env is not None else (vu.env if vu is not None else os.environ))))
@@ -223,6 +231,7 @@ class JsContext:
         self._call = ctx.get("__call")
         self._runners: dict[str, Any] = {}  # export name -> its bound JS runner (k6.js __runner)
         self.ready = False  # setup() data handed over (prepare)
+        self.fast_parent: greenlet.greenlet | None = None  # the greenlet http.get's fast path switches to
 
     def _keep_error(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """QuickJS reports a host function's exception as "Python call failed": keep the real one."""
@@ -260,7 +269,24 @@ class JsContext:
         vu = self.vu
         assert vu is not None
         self.ctx.get("__setData")(None if vu.data is None else json.dumps(vu.data))
+        self.bind_fast()
         self.ready = True
+
+    def bind_fast(self) -> None:
+        """Let `http.get(url)` without params hand its URL straight to the greenlet driving this VU.
+
+        The host function is that greenlet's own `switch` (C): no Python frame runs on the script's
+        side of a request. The driver (`_Driver.run`, the loader's inlined copy) sends the URL with
+        `vu.http.get`, keeps the response and switches back with its status. Not with
+        noConnectionReuse (each request drops its connection, `_request`); setResponseCallback
+        turns it off in k6.js.
+        """
+        parent = greenlet.getcurrent()
+        self.fast_parent = parent
+        if self.program.no_reuse or self.vu is None:
+            return
+        self.ctx.add_callable("__h_fast", parent.switch)
+        self.ctx.get("__bindFast")()
 
     async def iteration(self, name: str) -> None:
         """One iteration of exports[name] (the loader inlines this on its hot path)."""
@@ -450,19 +476,6 @@ class JsContext:
         return base64.b64encode(os.urandom(int(n))).decode()
 
     # -- host functions: HTTP ----------------------------------------------------------------------------
-
-    def _h_get(self, url: str) -> int:
-        """http.get(url) without params: the client's prepared-GET path."""
-        vu = self.vu
-        if vu is None or self.expected_override is not None or self.program.no_reuse:
-            return self._keep_error(self._h_request)("GET", url, "", "", None)  # type: ignore[no-any-return]
-        try:
-            res = self.driver.wait(vu.http.get(url))
-        except BaseException as exc:
-            self.host_error = exc
-            raise
-        self.responses.append(res)
-        return res.status  # type: ignore[no-any-return]
 
     def _h_request(self, method: str, url: str, body_kind: str, body: str, params: str | None) -> int:
         vu = self.vu
