@@ -18,7 +18,8 @@ from typing import Any
 import greenlet
 import quickjs
 
-from assay.load.js.runtime import DONE, AbortTest, JsContext, JsError, Program
+from assay.load.js.driver import DONE
+from assay.load.js.runtime import AbortTest, JsContext, JsError, Program
 from assay.load.js.source import Bundle, bundle
 from assay.load.js.support import verdict
 from assay.load.scenario import LoadedScenario, ScenarioError
@@ -97,7 +98,7 @@ def _iteration(program: Program, name: str) -> Any:
             ctx.kinds.clear()
         driver = ctx.driver
         try:
-            # JsContext.iteration and _Driver.run, inlined: one coroutine per iteration on the hot path
+            # Driver.run, inlined (with prepare and settle): one coroutine per iteration on the hot path
             g = driver.g
             if g is None or g.dead:
                 g = driver.g = greenlet.greenlet(driver._body)
