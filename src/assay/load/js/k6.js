@@ -257,7 +257,11 @@
   let fastBlocked = false;
   g.__bindFast = function () { if (!fastBlocked) fastGet = g.__h_fast; };
   const http = {
-    get: (url, params) => (fastGet !== null && params === undefined && typeof url === "string" ? new Response(nextRes++, fastGet(url)) : request("GET", url, null, params)),
+    get: function (url, params) {
+      if (fastGet === null || params !== undefined || typeof url !== "string") return request("GET", url, null, params);
+      const status = fastGet(url);  // first: a request that throws takes no response index
+      return new Response(nextRes++, status);
+    },
     head: (url, params) => request("HEAD", url, null, params),
     post: (url, body, params) => request("POST", url, body, params),
     put: (url, body, params) => request("PUT", url, body, params),
