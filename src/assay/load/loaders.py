@@ -40,6 +40,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from assay.acceptance import load_file_scenarios
 from assay.load.custom_metrics import CustomMetric
 from assay.load.scenario import IterationFn, LoadedScenario, ScenarioError
 from assay.results import Contains, MetricType
@@ -54,6 +55,7 @@ def load_scenario(path: str | Path, *, env: Mapping[str, str] | None = None) -> 
         raise ScenarioError(f"{str(p)!r} is a folder; expected a .py or .yaml scenario file")
     env_map = dict(env or {})
     suffix = p.suffix.lower()
+    load_file_scenarios(p)  # a `scenario:` declaration that is not acceptance ids fails here, located
     if suffix == ".py":
         loaded = load_python_scenario(p, env=env_map)
     elif suffix in (".yaml", ".yml"):
