@@ -240,12 +240,19 @@ def plan_steps(path: Path) -> list[TaggedTest]:
 
 
 def latest_report(plan_path: Path) -> Path | None:
-    """The newest report.json of a plan in its artifacts folder (as `assay plan run` lays it out:
-    <artifacts>/<plan>/<run-id>/, run ids starting with their UTC time), or None."""
+    """The newest report.json (by its start time) of a plan in its artifacts folder, as `assay plan run`
+    lays it out (<artifacts>/<plan>/<run-id>/, relative to where it runs), or None."""
     from assay.plan.validate import load_plan
 
     plan = load_plan(plan_path).plan
-    runs = sorted((Path(plan.artifacts) / plan.name).glob("*/report.json"), key=lambda p: p.parent.name)
+
+    def started(report: Path) -> str:
+        try:
+            return str(json.loads(report.read_text()).get("started_at") or "")
+        except (OSError, ValueError, AttributeError):
+            return ""
+
+    runs = sorted((Path(plan.artifacts) / plan.name).glob("*/report.json"), key=lambda p: (started(p), p.parent.name))
     return runs[-1] if runs else None
 
 
