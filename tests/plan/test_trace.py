@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from plan_helpers import PlanRun, assay
 
-HERE = Path(__file__).resolve().parent
-
 from assay.plan.trace import parse_markdown
+
+HERE = Path(__file__).resolve().parent
 
 SPEC = """\
 # Messaging
