@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel
+from pydantic import AfterValidator, BaseModel, BeforeValidator
 from pydantic_core import PydanticCustomError
 
 from assay.config import (
@@ -49,8 +49,8 @@ def _checked(value: str) -> str:
 
 
 ScenarioId = Annotated[str, AfterValidator(_checked)]
-# what `scenario:` takes in plans and YAML load scenarios: one id or a list of them
-ScenarioIds = ScenarioId | list[ScenarioId]
+# what `scenario:` takes in plans and YAML load scenarios: a list of ids, or one id alone
+ScenarioIds = Annotated[list[ScenarioId], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)]
 
 
 def as_list(value: str | list[str] | None) -> list[str]:

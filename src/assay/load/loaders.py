@@ -55,7 +55,6 @@ def load_scenario(path: str | Path, *, env: Mapping[str, str] | None = None) -> 
         raise ScenarioError(f"{str(p)!r} is a folder; expected a .py or .yaml scenario file")
     env_map = dict(env or {})
     suffix = p.suffix.lower()
-    load_file_scenarios(p)  # a `scenario:` declaration that is not acceptance ids fails here, located
     if suffix == ".py":
         loaded = load_python_scenario(p, env=env_map)
     elif suffix in (".yaml", ".yml"):
@@ -68,6 +67,7 @@ def load_scenario(path: str | Path, *, env: Mapping[str, str] | None = None) -> 
         loaded = load_js_scenario(p, env=env_map)
     else:
         raise ScenarioError(f"{str(p)!r}: unknown scenario type {suffix or '(no suffix)'!r}; expected .py, .yaml, .yml or .js")
+    load_file_scenarios(p)  # a `scenario` declaration that is not acceptance ids (US1-AS2) fails here, located
     loaded.spec = {"kind": "file", "path": str(p.resolve()), "env": env_map}
     return loaded
 
