@@ -25,8 +25,8 @@ from pydantic_core import PydanticCustomError
 from assay.config import (
     ConfigError,
     ConfigIssue,
-    detect_format,
     key_positions,
+    load_data,
     parse_data,
     read_text,
     validate_data,
@@ -76,18 +76,17 @@ def load_file_scenarios(path: Path) -> list[str]:
 
 def experiment_scenarios(path: Path) -> list[str]:
     """The ids among a Chaos Toolkit experiment's `tags`."""
-    data = parse_data(read_text(path), source=str(path), fmt=detect_format(path))
+    data = load_data(path)
     tags = data.get("tags") if isinstance(data, dict) else None
     return [t for t in tags if is_scenario_id(t)] if isinstance(tags, list) else []
 
 
 def _data_scenarios(path: Path) -> list[str]:
     text = read_text(path)
-    fmt = detect_format(path)
-    data = parse_data(text, source=str(path), fmt=fmt)
+    data = parse_data(text, source=str(path), fmt="yaml")
     if not isinstance(data, dict) or "scenario" not in data:
         return []
-    declared = validate_data({"scenario": data["scenario"]}, _Declared, source=str(path), positions=key_positions(text, fmt))
+    declared = validate_data({"scenario": data["scenario"]}, _Declared, source=str(path), positions=key_positions(text, "yaml"))
     return as_list(declared.scenario)
 
 

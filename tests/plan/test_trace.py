@@ -222,10 +222,7 @@ def test_a_plan_s_load_files_count_and_its_newest_night_gives_their_results(tmp_
     plan = f"""\
 name: traced
 artifacts: out
-services:
-  api:
-    command: [python, {HERE / 'slow_service.py'}, --port, "${{services.api.port}}"]
-    port: auto
+services: {{api: {{command: [python, {HERE / 'slow_service.py'}, --port, "${{services.api.port}}"], port: auto}}}}
 stages:
   load:
     steps:
