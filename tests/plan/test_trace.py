@@ -296,3 +296,10 @@ def test_ids_that_are_not_ids_are_located_errors(tmp_path: Path) -> None:
     assert proc.returncode == 64 and "plan.yaml:5:" in proc.stderr and "expected an acceptance scenario id" in proc.stderr, proc.stderr
     proc = assay("trace", "matrix", "spec.yaml", "--tests", "bad.yaml", "--plan", "plan.yaml", cwd=tmp_path)
     assert proc.returncode == 64
+    # and a plan whose load step runs a file with a bad declaration does not validate either
+    (tmp_path / "plan.yaml").write_text("name: p\nstages:\n  s:\n    steps:\n      - {name: x, kind: load, target: bad.py}\n")
+    proc = assay("plan", "validate", "plan.yaml", cwd=tmp_path)
+    assert proc.returncode == 64 and "bad.py:2:24: scenario: expected an acceptance scenario id" in proc.stderr, proc.stderr
+    (tmp_path / "tests").mkdir()
+    proc = assay("trace", "matrix", "spec.yaml", "--tests", "tests", "--plan", "plan.yaml", cwd=tmp_path)
+    assert proc.returncode == 64 and "bad.py:2:24: scenario:" in proc.stderr, proc.stderr
