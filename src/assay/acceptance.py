@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from assay.config import (
@@ -50,7 +50,13 @@ def _checked(value: str) -> str:
 
 ScenarioId = Annotated[str, AfterValidator(_checked)]
 # what `scenario:` takes in plans and YAML load scenarios: a list of ids, or one id alone
-ScenarioIds = Annotated[list[ScenarioId], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)]
+_ID_SCHEMA = {"type": "string", "pattern": f"^{ID_PATTERN}$"}
+ScenarioIds = Annotated[
+    list[ScenarioId],
+    BeforeValidator(lambda v: [v] if isinstance(v, str) else v),
+    WithJsonSchema({"anyOf": [_ID_SCHEMA, {"type": "array", "items": _ID_SCHEMA}],
+                    "description": "acceptance scenario ids such as US1-AS2: one, or a list"}),
+]
 
 
 def as_list(value: str | list[str] | None) -> list[str]:
