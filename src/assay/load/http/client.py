@@ -132,7 +132,24 @@ class _PreparedGet:
 # test or its gracefulStop, Ctrl-C): recorded as failed with k6's timeout code, never dropped
 CUT_OFF = RequestError(REQUEST_TIMEOUT, "request cut off: the test ended before the response")
 _NO_BODY_ON_REDIRECT = {301, 302, 303}
-_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+# Go's Request.isReplayable: the methods net/http sends again after a kept-alive connection
+# failed before the response began (not PUT or DELETE, idempotent as they are by the RFC)
+_REPLAYABLE = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+_IDEMPOTENCY_KEYS = ("idempotency-key", "x-idempotency-key")
+
+
+def may_send_again(conn: Connection, err: RequestError, method: str, headers: Mapping[str, str] | None) -> bool:
+    """Go's net/http rule for a request that failed on a kept-alive connection
+    (Transport.shouldRetryRequest), which k6 inherits: send it once more on a new
+    connection when no byte of the response came, and either nothing of the request left
+    (any method: the body is bytes, so it can be sent again) or the request is replayable
+    (GET, HEAD, OPTIONS, TRACE, or carrying an Idempotency-Key). A POST the server may have
+    read before it closed is not sent twice: it fails."""
+    if not conn.reused or conn.t_first or err.code == REQUEST_TIMEOUT:
+        return False
+    if conn.unsent or method in _REPLAYABLE:
+        return True
+    return headers is not None and any(k.lower() in _IDEMPOTENCY_KEYS for k in headers)
 
 
 class HttpClient:
@@ -341,9 +358,10 @@ class HttpClient:
             idle = None
         while idle:
             candidate = idle.pop()
-            if not candidate.closed:
+            if not candidate.peer_closed():
                 conn = candidate
                 break
+            candidate.close()
         if adopt is None:
             t_send = t_start  # a kept-alive connection: nothing blocked the request
         if conn is None:
@@ -368,8 +386,8 @@ class HttpClient:
                 raise
             except RequestError as err:
                 conn.close()
-                if conn.reused and not retried and not conn.t_first and err.code != REQUEST_TIMEOUT and method in _IDEMPOTENT:
-                    # The server closed an idle keep-alive connection as we wrote to it: retry on a fresh one.
+                if not retried and may_send_again(conn, err, method, headers):
+                    # The server closed a kept-alive connection as we wrote to it: once more on a new one.
                     retried = True
                     try:
                         conn, t_send, connecting, tls_ms = await self.pool.connect(key, https, host, port, deadline)
@@ -553,9 +571,10 @@ class HttpClient:
         conn: Connection | None = None
         while idle:
             candidate = idle.pop()
-            if not candidate.closed:
+            if not candidate.peer_closed():
                 conn = candidate
                 break
+            candidate.close()
         if conn is None:
             return False
         loop = self._loop
@@ -575,7 +594,7 @@ class HttpClient:
         except RequestError as err:
             conn.driver = None
             conn.close()
-            if not conn.t_first and err.code != REQUEST_TIMEOUT and req.method in _IDEMPOTENT:
+            if may_send_again(conn, err, req.method, headers):
                 # closed as we wrote to it: sent again on a fresh connection, as `_send` retries
                 await self._send(req.method, url, headers, payload, tags, req.timeout, req.redirects)
             else:
