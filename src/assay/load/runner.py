@@ -353,8 +353,10 @@ class _Worker:
         await asyncio.gather(*(self._run_scenario(s, t_start) for s in scenarios))
         load_elapsed = time.perf_counter() - t_start
         from assay.load.ledgered import finish_run_ledger
+        from assay.load.ws import interrupt_open_sessions
 
         ledger_state = await finish_run_ledger(self.sink)  # waits out the grace period for messages in flight
+        await interrupt_open_sessions()  # WebSockets the scripts left open: closed going away, as k6 does
         ticker.cancel()
         try:
             await ticker
