@@ -378,7 +378,8 @@ class _Worker:
         written = self.sink.close_sample_outputs()
         result.metrics = self.sink.to_metrics(plan.threshold_metrics())
         result.checks = self.sink.check_list()
-        result.timeseries = self.sink.buckets
+        result.timeseries = self.sink.buckets.to_list()
+        self.sink.buckets.close()
         if plan.trend_stats:
             result.trend_stats = list(plan.trend_stats)
         result.extra = {
@@ -447,7 +448,7 @@ class _Worker:
                 "per_scenario": stats.per_scenario,
                 "errors": sum(self.sink.errors.values()),
                 "final": final,
-                **({"bucket": self.sink.buckets[-1].model_dump(mode="json")} if self.job.stream_full and self.sink.buckets else {}),
+                **({"bucket": self.sink.buckets.last.model_dump(mode="json")} if self.job.stream_full and self.sink.buckets.last else {}),
             }
         )
 
@@ -465,7 +466,8 @@ class _Worker:
         """Fold the second ending now; its bucket keeps the most VUs busy in it (`vus` max), which
         the coordinator adds up across workers (assay.load.worker_vus)."""
         stats = self.sink.tick(t)
-        vus = self.sink.buckets[-1].metrics.get("vus")
+        last = self.sink.buckets.last
+        vus = last.metrics.get("vus") if last is not None else None
         if vus is not None:
             vus["max"] = float(self.second_peak)
         return stats

@@ -23,6 +23,7 @@ import numpy as np
 
 from assay.histo import hist_add, hist_reset, record_many, values_at
 from assay.load.sample_output import SampleWriter
+from assay.load.timeline import Timeline
 from assay.results import (
     BUILTIN_METRICS,
     Check,
@@ -181,7 +182,7 @@ class MetricsSink:
         self.http_series: dict[tuple[Any, ...], HttpSeries] = {}
         self.series: dict[tuple[str, tuple[tuple[str, str], ...]], Series] = {}
         self.checks: dict[tuple[str, str], Check] = {}
-        self.buckets: list[TimeBucket] = []
+        self.buckets = Timeline()  # per-second buckets, spooled to disk (assay.load.timeline)
         self.keep_bucket_hdr = keep_bucket_hdr
         self.errors: dict[str, int] = {}
         self.error_samples: list[str] = []
