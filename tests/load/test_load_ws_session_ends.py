@@ -17,14 +17,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ws_gaps_server import WsServer, ws_server
+from ws_gaps_server import WsServer, session_metrics, ws_server
 
 from assay.harness.ports import free_port
-from assay.load.http.client import HttpClient
-from assay.load.sink import MetricsSink
 from assay.load.vu import VU
 from assay.load.ws import WsError, ws_connect
-from assay.results import Metric
 from conftest import CliRun
 
 
@@ -34,19 +31,6 @@ def server() -> Iterator[WsServer]:
         yield s
 
 
-def _session(coro_fn, *filters: str) -> dict[str, Metric]:  # type: ignore[no-untyped-def]
-    sink = MetricsSink()
-
-    async def main() -> None:
-        vu = VU(id=1, scenario="ws", sink=sink, http=HttpClient(sink), env={})
-        await coro_fn(vu)
-        await vu.http.close()
-
-    asyncio.run(main())
-    sink.tick(time.time())
-    return sink.to_metrics(filters)
-
-
 def test_a_refused_connect_is_a_session_with_its_connecting_time() -> None:
     url = f"ws://127.0.0.1:{free_port()}/nobody"
 
@@ -54,7 +38,7 @@ def test_a_refused_connect_is_a_session_with_its_connecting_time() -> None:
         with pytest.raises(WsError):
             await ws_connect(vu, url)
 
-    metrics = _session(run)
+    metrics = session_metrics(run)
     assert metrics["ws_sessions"].sum == 1
     assert metrics["ws_connecting"].count == 1
     assert "ws_session_duration" not in metrics  # never open: k6/websockets records no duration
@@ -68,7 +52,7 @@ def test_a_refused_handshake_is_a_session_tagged_with_its_status(server: WsServe
                 pass
         assert caught.value.status == 403
 
-    metrics = _session(run, "ws_sessions{status:403}", "ws_connecting{status:403}")
+    metrics = session_metrics(run, "ws_sessions{status:403}", "ws_connecting{status:403}")
     assert metrics["ws_sessions{status:403}"].sum == 1
     assert metrics["ws_connecting{status:403}"].count == 1
     assert "ws_session_duration" not in metrics
@@ -82,7 +66,7 @@ def test_a_dropped_session_ends_when_the_connection_drops(server: WsServer) -> N
         async with ws_connect(vu, f"{server.url}/drop-soon"):
             await asyncio.sleep(1.0)
 
-    metrics = _session(run)
+    metrics = session_metrics(run)
     assert metrics["ws_sessions"].sum == 1
     assert metrics["ws_session_duration"].count == 1
     assert metrics["ws_session_duration"].max < 800  # ~100 ms; the VU closed after 1000 ms
@@ -97,7 +81,7 @@ def test_a_session_the_vu_closes_records_its_duration_once(server: WsServer) -> 
         await ws.close()
         await ws.close()
 
-    metrics = _session(run)
+    metrics = session_metrics(run)
     assert metrics["ws_session_duration"].count == 1
     assert metrics["ws_sessions_closed{code:1000}"].sum == 1
 

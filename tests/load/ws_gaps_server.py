@@ -15,7 +15,8 @@ import asyncio
 import base64
 import hashlib
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 
 from websockets.asyncio.server import ServerConnection, serve
@@ -24,6 +25,10 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from assay.harness.ports import free_port
+from assay.load.http.client import HttpClient
+from assay.load.sink import MetricsSink
+from assay.load.vu import VU
+from assay.results import Metric
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -109,3 +114,17 @@ def ws_server() -> Iterator[WsServer]:
     finally:
         loop.call_soon_threadsafe(lambda: stop.set_result(None) if stop is not None and not stop.done() else None)
         thread.join(10)
+
+
+def session_metrics(coro_fn: Callable[[VU], Awaitable[None]], *filters: str) -> dict[str, Metric]:
+    """Run `coro_fn(vu)` on one VU of a fresh sink; its metrics (and the tag `filters` asked for)."""
+    sink = MetricsSink()
+
+    async def main() -> None:
+        vu = VU(id=1, scenario="ws", sink=sink, http=HttpClient(sink), env={})
+        await coro_fn(vu)
+        await vu.http.close()
+
+    asyncio.run(main())
+    sink.tick(time.time())
+    return sink.to_metrics(filters)
