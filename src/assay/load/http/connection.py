@@ -36,6 +36,9 @@ MAX_HEAD = 256 * 1024
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
 # headers the client must act on; searched in the raw head in one C call
 _PEEK = socket.MSG_PEEK | socket.MSG_DONTWAIT
+# Connections idle less than this are reused without a look at the socket (a few µs each):
+# servers close kept-alive connections after idle timeouts of seconds (uvicorn 5 s, nginx 75 s).
+QUIET_BEFORE_PEEK_S = 0.01
 _SPECIAL = re.compile(rb"\n(?:set-cookie|content-encoding)[ \t]*:", re.IGNORECASE).search
 
 
@@ -323,8 +326,8 @@ class Connection(_ConnectionBase, asyncio.Protocol):
         connection instead of failing (or being sent twice)."""
         if self.closed or self.transport is None or self.transport.is_closing():
             return True
-        if self.sock is None:
-            return False
+        if self.sock is None or _perf() - self.t_last < QUIET_BEFORE_PEEK_S:
+            return False  # in use a moment ago: no server's idle timeout closed it since
         fd, family = self.sock
         try:
             peek = socket.socket(family, socket.SOCK_STREAM, 0, fd)
