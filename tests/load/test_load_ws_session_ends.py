@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,8 @@ from ws_gaps_server import WsServer, session_metrics, ws_server
 from assay.harness.ports import free_port
 from assay.load.vu import VU
 from assay.load.ws import WsError, ws_connect
-from conftest import CliRun
+
+CliRun = Callable[..., tuple[int, str, str]]  # the run_cli fixture of tests/load/conftest.py
 
 
 @pytest.fixture(scope="module")
