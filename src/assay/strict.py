@@ -159,6 +159,26 @@ def yaml_load(text: str) -> Any:
         loader.dispose()
 
 
+def yaml_load_all(text: str) -> list[Any]:
+    """Every document of a multi-document YAML stream (`---` separated), each checked as `yaml_load` checks one."""
+    loader = yaml.SafeLoader(text)
+    documents: list[Any] = []
+    try:
+        while True:
+            try:
+                if not loader.check_node():
+                    return documents
+                node = loader.get_node()
+            except RecursionError:
+                raise StrictError(f"nested deeper than {MAX_DEPTH} levels") from None
+            if node is None:
+                return documents
+            check_yaml_node(node)
+            documents.append(loader.construct_document(node))
+    finally:
+        loader.dispose()
+
+
 def check_yaml_node(root: yaml.Node) -> None:
     """Refuse a composed document whose aliases expand past MAX_YAML_NODES, that nests deeper
     than MAX_DEPTH, or has a mapping with a repeated key."""
