@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from sqlalchemy import text
 
 from assay.cli.app import main
 from assay.results import RunResult
@@ -110,6 +111,15 @@ def test_pinned_and_window_baselines(url: str, run_factory: Callable[..., RunRes
         assert code == 2 and f"baseline '{name}': newest run outside the band" in out
     assert cli(["trend", "baseline", "rm", "week", "--store", url], capsys)[0] == 0
     assert "week" not in cli(["trend", "baseline", "list", "--store", url], capsys)[1]
+    # a pinned run outside the selection, and one deleted behind the baseline's back, are told apart
+    code, _, err = cli(["trend", "detect", "--baseline", "release-1", "--since", "2026-03-10", "--store", url], capsys)
+    assert code == 64 and "not among the selected runs" in err and "--since/--label" in err
+    with open_store(url) as store, store.sessions.begin() as session:
+        pk = store.find_run(ids[2]).pk
+        session.execute(text("delete from trend_points where run_pk = :pk"), {"pk": pk})
+        session.execute(text("delete from trend_runs where id = :pk"), {"pk": pk})
+    code, _, err = cli(["trend", "detect", "--baseline", "release-1", "--store", url], capsys)
+    assert code == 64 and f"its run {ids[2][:12]} is no longer in the store" in err
 
 
 def test_show_prints_the_series_with_the_change_marked(url: str, run_factory: Callable[..., RunResult], capsys: pytest.CaptureFixture[str]) -> None:

@@ -137,7 +137,12 @@ def baseline_values(store: TrendStore, name: str, series: Series) -> list[float]
     if row.run_id is not None:
         idx = next((i for i, r in enumerate(series.runs) if r.run_id == row.run_id), None)
         if idx is None:
-            raise UsageError(f"baseline {name!r}: run {row.run_id[:12]} has no {series.name} in scenario {series.scenario!r}")
+            if not store.runs_with_ids([row.run_id]):
+                raise UsageError(f"baseline {name!r}: its run {row.run_id[:12]} is no longer in the store {store.url}; pin another run")
+            raise UsageError(
+                f"baseline {name!r}: run {row.run_id[:12]} is not among the selected runs of scenario {series.scenario!r} "
+                f"with {series.name} (another scenario, or left out by --since/--label)"
+            )
         return [series.values[idx]]
     assert row.window is not None
     window = Window.parse(row.window)
