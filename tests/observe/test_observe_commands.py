@@ -181,3 +181,29 @@ def test_chaos_phases_are_spans(tmp_path: Path) -> None:
                      ("chaos.phase", "rollbacks"), ("chaos.run", None)]
     root = spans[-1]
     assert all(s.parent is not None and s.parent.span_id == root.context.span_id for s in spans[:-1])
+
+
+@pytest.mark.slow
+def test_chaos_run_samples_the_target_processes(tmp_path: Path) -> None:
+    """`--sample` on a chaos run: the target's resources go into the chaos result with leak verdicts."""
+    target = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        out = tmp_path / "r.json"
+        done = _assay("chaos", "run", str(_experiment(tmp_path)), "--journal-path", str(tmp_path / "j.json"), "--result", str(out),
+                      "--sample", f"web={target.pid}")
+    finally:
+        target.kill()
+        target.wait()
+    assert done.returncode == 0, done.stderr
+    result = json.loads(out.read_text())
+    assert result["kind"] == "chaos"
+    assert result["metrics"]["proc_rss_bytes{proc:web}"]["value"] > 0
+    assert any(leak["metric"] == "proc_rss_bytes{proc:web}" for leak in result["extra"]["leaks"])
+    assert "leak check: proc_rss_bytes{proc:web}" in done.stderr
+
+
+def test_chaos_run_bad_sample_fails_before_the_experiment(tmp_path: Path) -> None:
+    journal = tmp_path / "j.json"
+    done = _assay("chaos", "run", str(_experiment(tmp_path)), "--journal-path", str(journal), "--sample", "re:(")
+    assert done.returncode == 64 and "not a valid pattern" in done.stderr and "Traceback" not in done.stderr
+    assert not journal.exists()
