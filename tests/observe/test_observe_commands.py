@@ -4,55 +4,26 @@ serve and push their metrics (a real Pushgateway), chaos fault windows included,
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
+from prometheus_helpers import Samples, get, pushgateway_service, samples  # noqa: F401 (the pushgateway fixture)
 
 from assay.harness.ports import free_port
 from assay.harness.process import ServiceProcess
 
-PUSHGATEWAY = shutil.which("prometheus-pushgateway") or "/usr/bin/prometheus-pushgateway"
-Samples = dict[str, list[tuple[dict[str, str], float]]]
 
-
-def _samples(text: str) -> Samples:
-    out: Samples = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            out.setdefault(s.name, []).append((dict(s.labels), s.value))
-    return out
-
-
-def _of(samples: Samples, name: str, run: str) -> list[tuple[dict[str, str], float]]:
+def _of(found: Samples, name: str, run: str) -> list[tuple[dict[str, str], float]]:
     """One run's samples (a Pushgateway on a shared machine may hold other runs too)."""
-    return [(labels, value) for labels, value in samples.get(name, []) if labels.get("run") == run]
+    return [(labels, value) for labels, value in found.get(name, []) if labels.get("run") == run]
 
 
-def _get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return str(response.read().decode())
-
-
-@pytest.fixture
-def pushgateway(tmp_path: Path) -> Iterator[str]:
-    if not Path(PUSHGATEWAY).exists():
-        pytest.skip("prometheus-pushgateway is not installed (Debian package prometheus-pushgateway; .ci/run installs it)")
-    port = free_port()
-    with ServiceProcess(
-        [PUSHGATEWAY, f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-        health_url=f"http://127.0.0.1:{port}/-/ready",
-        log_path=tmp_path / "pushgateway.log",
-    ):
-        yield f"http://127.0.0.1:{port}"
 
 
 def _assay(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -90,7 +61,7 @@ def test_chaos_run_serves_fault_windows_and_pushes_its_result(pushgateway: str, 
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None:
             try:
-                live = _samples(_get(f"http://127.0.0.1:{port}/metrics"))
+                live = samples(get(f"http://127.0.0.1:{port}/metrics"))
             except (urllib.error.URLError, ConnectionError):
                 live = {}
             during = [s for s in _of(live, "assay_fault_active", "observed") if s[1] == 1.0]
@@ -105,7 +76,7 @@ def test_chaos_run_serves_fault_windows_and_pushes_its_result(pushgateway: str, 
     assert proc.returncode == 0, err
     [(labels, _)] = during  # the window was open while the method held the fault
     assert labels["fault"] == "inject-latency" and labels["kind"] == "chaos" and labels["run"] == "observed"
-    pushed = _samples(_get(f"{pushgateway}/metrics"))
+    pushed = samples(get(f"{pushgateway}/metrics"))
     [(labels, active)] = _of(pushed, "assay_fault_active", "observed")
     assert active == 0.0 and labels["fault"] == "inject-latency"  # closed by the rollbacks
     [(labels, status)] = _of(pushed, "assay_run_status", "observed")
@@ -144,7 +115,7 @@ def test_contract_verify_pushes_its_failures(pushgateway: str, tmp_path: Path) -
         done = _assay("contract", "verify", "--provider", "ObsApi", "--pact", str(pact), "--provider-base-url", f"http://127.0.0.1:{port}",
                       "--no-replay", "--pushgateway", pushgateway)
     assert done.returncode == 2, done.stderr  # users 2 and 3 are 404
-    pushed = _samples(_get(f"{pushgateway}/metrics"))
+    pushed = samples(get(f"{pushgateway}/metrics"))
     [(labels, failures)] = _of(pushed, "contract_test_failures_total", "ObsApi")
     assert failures == 2 and labels["kind"] == "contract" and labels["run"] == "ObsApi"
     [(_, status)] = _of(pushed, "assay_run_status", "ObsApi")

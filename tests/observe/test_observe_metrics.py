@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import time
@@ -12,40 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
+from prometheus_helpers import Samples, get, pushgateway_service, samples  # noqa: F401 (the pushgateway fixture)
 
 from assay.harness.ports import free_port
 from assay.harness.process import ServiceProcess
 from assay.observe.metrics import EMITTED
-
-PUSHGATEWAY = shutil.which("prometheus-pushgateway") or "/usr/bin/prometheus-pushgateway"
-Samples = dict[str, list[tuple[dict[str, str], float]]]
-
-
-def _samples(text: str) -> Samples:
-    out: Samples = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            out.setdefault(s.name, []).append((dict(s.labels), s.value))
-    return out
-
-
-def _get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return str(response.read().decode())
-
-
-@pytest.fixture
-def pushgateway(tmp_path: Path) -> Iterator[str]:
-    if not Path(PUSHGATEWAY).exists():
-        pytest.skip("prometheus-pushgateway is not installed (Debian package prometheus-pushgateway; .ci/run installs it)")
-    port = free_port()
-    with ServiceProcess(
-        [PUSHGATEWAY, f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-        health_url=f"http://127.0.0.1:{port}/-/ready",
-        log_path=tmp_path / "pushgateway.log",
-    ):
-        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture
@@ -68,7 +38,7 @@ def test_live_metrics_and_push(pushgateway: str, server: str, tmp_path: Path) ->
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:
             try:
-                live = _samples(_get(f"http://127.0.0.1:{port}/metrics"))
+                live = samples(get(f"http://127.0.0.1:{port}/metrics"))
             except (urllib.error.URLError, ConnectionError):
                 live = {}
             if any(v > 0 for _, v in live.get("assay_load_requests_total", [])):
@@ -85,7 +55,7 @@ def test_live_metrics_and_push(pushgateway: str, server: str, tmp_path: Path) ->
     assert requests > 0 and labels["run"] == "observe-metrics" and labels["kind"] == "load" and labels["host"]
     assert "assay_load_vus" in live and "assay_load_requests_per_second" in live
     # pushed at the end: the breach, the duration, the final totals
-    pushed = _samples(_get(f"{pushgateway}/metrics"))
+    pushed = samples(get(f"{pushgateway}/metrics"))
     [(labels, breaches)] = pushed["k6_threshold_breaches_total"]
     assert breaches == 1 and labels["job"] == "assay" and labels["run"] == "observe-metrics"
     [(_, duration)] = pushed["e2e_suite_duration_seconds"]

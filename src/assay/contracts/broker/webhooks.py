@@ -228,18 +228,22 @@ class Dispatcher:
     def _record_drop(self, d: Delivery) -> None:
         reason = f"not sent: the webhook queue was full ({self.max_queued} waiting); the oldest delivery was dropped"
         log.warning("webhook %s to %s dropped: queue full (%d waiting, %d dropped so far)", d.event, d.url, self.max_queued, self.dropped)
+        self._log(d, str(uuid.uuid4()), attempt=0, ok=False, status=None, response_body=None, error=reason)
+
+    def _log(self, d: Delivery, trigger: str, *, attempt: int, ok: bool, status: int | None, response_body: str | None, error: str | None) -> None:
+        """One row of the hook's run log (`GET /webhooks/{uuid}/logs`)."""
         with self.sessions.begin() as s:
             s.add(
                 WebhookExecution(
                     webhook_id=d.webhook_id,
-                    trigger_uuid=str(uuid.uuid4()),
+                    trigger_uuid=trigger,
                     event_name=d.event,
-                    attempt=0,
-                    success=False,
-                    status=None,
+                    attempt=attempt,
+                    success=ok,
+                    status=status,
                     request_body=d.body,
-                    response_body=None,
-                    error=reason,
+                    response_body=response_body,
+                    error=error,
                     created_at=now(),
                 )
             )
@@ -282,21 +286,7 @@ class Dispatcher:
             except httpx.HTTPError as exc:
                 error = f"{type(exc).__name__}: {exc}"
             ok = status is not None and 200 <= status < 300
-            with self.sessions.begin() as s:
-                s.add(
-                    WebhookExecution(
-                        webhook_id=d.webhook_id,
-                        trigger_uuid=trigger,
-                        event_name=d.event,
-                        attempt=attempt,
-                        success=ok,
-                        status=status,
-                        request_body=d.body,
-                        response_body=response_body,
-                        error=error,
-                        created_at=now(),
-                    )
-                )
+            self._log(d, trigger, attempt=attempt, ok=ok, status=status, response_body=response_body, error=error)
             if ok:
                 return True
             if attempt <= retries and self._stopping.wait(self.backoff * (2 ** (attempt - 1))):
