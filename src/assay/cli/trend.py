@@ -61,6 +61,13 @@ def record_command(
         for path, result in zip(files, loaded, strict=True):
             run = s.record(result, at=when, labels=labels)
             typer.echo(f"recorded {path} as {run.short_id} ({run.scenario}, {run.at:%Y-%m-%d %H:%M:%S}Z)", err=True)
+            if "scenario" not in result.labels and "scenario" not in labels and result.name == str(path):
+                # k6 files carry no test name: each file's path would be a scenario of its own
+                typer.echo(
+                    f"warning: {path} names no scenario (k6 files carry none), so its path is the scenario; "
+                    "add --label scenario=NAME so the runs of one test form one series",
+                    err=True,
+                )
 
 
 @app.command("runs")
@@ -400,7 +407,7 @@ def _analyse(
     specs = _specs(series, None)
     for name in select_runs(s, scenario=scenario, labels=labels, since=since):
         wanted = specs or scenario_specs(s, name)
-        outcomes += analyze(s, wanted, scenario=name, labels=labels, since=since).outcomes  # type: ignore[arg-type]
+        outcomes += analyze(s, wanted, scenario=name, labels=labels, since=since, skip_missing=not specs).outcomes  # type: ignore[arg-type]
     return outcomes
 
 

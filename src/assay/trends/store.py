@@ -307,8 +307,10 @@ class TrendStore:
     # -- baselines ------------------------------------------------------------------------------
 
     def set_baseline(self, name: str, *, run_id: str | None = None, window: str | None = None) -> BaselineRow:
-        if (run_id is None) == (window is None):
+        if run_id is not None and window is not None:
             raise UsageError("a baseline is either a pinned run or a window, not both")
+        if run_id is None and window is None:
+            raise UsageError(f"baseline {name!r}: name a run to pin (id or prefix) or give --window, e.g. --window 'last 7 days'")
         if run_id is not None:
             run_id = self.find_run(run_id).run_id
         with self.sessions.begin() as session:
