@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import time
+import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -28,6 +31,29 @@ def samples(text: str) -> Samples:
 def get(url: str) -> str:
     with urllib.request.urlopen(url, timeout=5) as response:
         return str(response.read().decode())
+
+
+def run_and_scrape(cmd: list[str], port: int, seen: Callable[[Samples], bool], timeout: float = 120) -> tuple[int, str, Samples]:
+    """Run `cmd`, scraping its /metrics on `port` until `seen(samples)` holds; then let it finish.
+    Returns (exit code, stderr, the samples that satisfied `seen`, else the last ones scraped)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    live: Samples = {}
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                live = samples(get(f"http://127.0.0.1:{port}/metrics"))
+            except (urllib.error.URLError, ConnectionError):
+                live = {}
+            if seen(live):
+                break
+            time.sleep(0.2)
+        _, err = proc.communicate(timeout=timeout + 60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, err, live
 
 
 @pytest.fixture(name="pushgateway")

@@ -6,14 +6,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_helpers import Samples, get, pushgateway_service, samples  # noqa: F401 (the pushgateway fixture)
+from prometheus_helpers import Samples, get, pushgateway_service, run_and_scrape, samples  # noqa: F401 (the pushgateway fixture)
 
 from assay.harness.ports import free_port
 from assay.harness.process import ServiceProcess
@@ -55,25 +52,13 @@ def test_chaos_run_serves_fault_windows_and_pushes_its_result(pushgateway: str, 
     port = free_port()
     cmd = [sys.executable, "-m", "assay", "chaos", "run", str(_experiment(tmp_path)), "--journal-path", str(tmp_path / "j.json"),
            "--metrics-port", str(port), "--pushgateway", pushgateway]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    during: list[tuple[dict[str, str], float]] = []
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                live = samples(get(f"http://127.0.0.1:{port}/metrics"))
-            except (urllib.error.URLError, ConnectionError):
-                live = {}
-            during = [s for s in _of(live, "assay_fault_active", "observed") if s[1] == 1.0]
-            if during:
-                break
-            time.sleep(0.2)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, err
+
+    def window_open(found: Samples) -> bool:
+        return any(value == 1.0 for _, value in _of(found, "assay_fault_active", "observed"))
+
+    code, err, live = run_and_scrape(cmd, port, window_open, timeout=60)
+    assert code == 0, err
+    during = [s for s in _of(live, "assay_fault_active", "observed") if s[1] == 1.0]
     [(labels, _)] = during  # the window was open while the method held the fault
     assert labels["fault"] == "inject-latency" and labels["kind"] == "chaos" and labels["run"] == "observed"
     pushed = samples(get(f"{pushgateway}/metrics"))

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from prometheus_helpers import Samples, get, pushgateway_service, samples  # noqa: F401 (the pushgateway fixture)
+from prometheus_helpers import get, pushgateway_service, run_and_scrape, samples  # noqa: F401 (the pushgateway fixture)
 
 from assay.harness.ports import free_port
 from assay.harness.process import ServiceProcess
@@ -32,24 +29,8 @@ def test_live_metrics_and_push(pushgateway: str, server: str, tmp_path: Path) ->
     cmd = [sys.executable, "-m", "assay", "load", "run", server, "--rate", "20", "--duration", "6s", "--workers", "1", "--quiet"]
     cmd += ["--name", "observe-metrics", "--metrics-port", str(port), "--pushgateway", pushgateway]
     cmd += ["--threshold", "http_req_duration:p(95)<0.001"]  # crossed on purpose: one breach
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    live: Samples = {}
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                live = samples(get(f"http://127.0.0.1:{port}/metrics"))
-            except (urllib.error.URLError, ConnectionError):
-                live = {}
-            if any(v > 0 for _, v in live.get("assay_load_requests_total", [])):
-                break
-            time.sleep(0.2)
-        _, err = proc.communicate(timeout=180)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 99, err
+    code, err, live = run_and_scrape(cmd, port, lambda found: any(v > 0 for _, v in found.get("assay_load_requests_total", [])))
+    assert code == 99, err
     # seen while the test ran, with the run's labels
     [(labels, requests)] = live["assay_load_requests_total"]
     assert requests > 0 and labels["run"] == "observe-metrics" and labels["kind"] == "load" and labels["host"]
