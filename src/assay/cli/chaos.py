@@ -127,7 +127,10 @@ def run_command(
     trend_store = open_for_record(record, store)  # before the experiment: a wrong URL is exit 64, not a lost run
     from assay.observe.watch import ResourceWatch, describe_leaks
 
-    watch = ResourceWatch(sample)  # a bad --sample is exit 64 before the experiment
+    from assay.chaos.sampling import declared_targets
+
+    targets = list(dict.fromkeys([*sample, *declared_targets(experiment, config_vars, secret_vars)]))
+    watch = ResourceWatch(targets)  # a bad --sample or extensions.assay.sample is exit 64 before the experiment
     with ObservedRun(experiment.stem, "chaos", metrics_port=metrics_port, pushgateway=pushgateway, otel_endpoint=otel_endpoint) as observed:
 
         def on_event(kind: str, data: dict[str, Any]) -> None:

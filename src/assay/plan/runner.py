@@ -394,7 +394,8 @@ class PlanRunner:
         return StepContext(plan_name=self.plan.name, plan_dir=self.loaded.directory, run_dir=self.run_dir,
                            step_dir=step_dir, stage=inst.name, stage_key=inst.key, values=step_values, env=env,
                            store_url=self.store_url, results=results, stage_steps=list(ran), labels=labels,
-                           quarantine=list(self.plan.quarantine), stage_timeout=inst.stage.timeout)
+                           quarantine=list(self.plan.quarantine), stage_timeout=inst.stage.timeout,
+                           sampled=[n for n, s in {**self.plan.services, **inst.stage.services}.items() if s.sample])
 
     def _run_step(self, spec: StepBase, out: StepOutcome, ctx: StepContext, stage_left: float | None) -> None:
         with span("plan.step", stage=ctx.stage_key, step=spec.name, kind=spec.kind):
