@@ -110,3 +110,14 @@ def test_a_sampled_service_and_step_validate(tmp_path: Path) -> None:
     code, out = _validate(tmp_path, BAD.replace("sample: true", "ready: {http: 'http://127.0.0.1:1/'}")
                           .replace("[apj]", "[api, 'web=4242']").replace('[db, "re:("]', "['re:uvicorn.*courier']"))
     assert code == 0, out
+
+
+@pytest.mark.parametrize(("sample", "said"), [(["re:("], "not a valid pattern"),
+                                              ({"pid": 1}, "extensions.assay.sample: expected a list of PID, NAME=PID or re:PATTERN")])
+def test_a_bad_sample_in_an_experiment_fails_before_it_runs(tmp_path: Path, sample: object, said: str) -> None:
+    experiment = tmp_path / "hold.json"
+    experiment.write_text(json.dumps({**EXPERIMENT, "extensions": [{"name": "assay", "sample": sample}]}))
+    journal = tmp_path / "journal.json"
+    proc = assay("chaos", "run", str(experiment), "--journal-path", str(journal))
+    assert proc.returncode == 64 and said in proc.stderr and "Traceback" not in proc.stderr
+    assert not journal.exists()

@@ -172,8 +172,8 @@ def _samples(plan: Plan, name: str, stage: Stage, issue: Say) -> None:
             elif is_service_name(entry):
                 found = in_scope.get(entry.strip())
                 if found is None:
-                    issue(path, f"sample {entry!r}: no service {entry!r} runs during this stage{_hint(entry, in_scope)}; "
-                          "expected a service name, NAME=PID or re:PATTERN")
+                    issue(path, f"sample {entry!r}: no service {entry!r} runs during this stage"
+                          + (_hint(entry, in_scope) or "; expected a service name, NAME=PID or re:PATTERN"))
                 elif found.command is None:
                     issue(path, f"sample {entry!r}: the service is only checked by url, the plan has no process to "
                           "sample; use re:PATTERN or NAME=PID")
