@@ -125,9 +125,8 @@ def run_command(
         typer.echo(text)
         raise typer.Exit(code)
     trend_store = open_for_record(record, store)  # before the experiment: a wrong URL is exit 64, not a lost run
-    from assay.observe.watch import ResourceWatch, describe_leaks
-
     from assay.chaos.sampling import declared_targets
+    from assay.observe.watch import ResourceWatch, describe_leaks
 
     targets = list(dict.fromkeys([*sample, *declared_targets(experiment, config_vars, secret_vars)]))
     watch = ResourceWatch(targets)  # a bad --sample or extensions.assay.sample is exit 64 before the experiment
