@@ -1,6 +1,7 @@
 """A plan follows its services' resources: `sample: true` on a service or `sample: [NAME]` on a
 load/chaos step hands `--sample NAME=PID` to the step, so its result holds proc_* gauges that
-thresholds, SLOs, leak verdicts and trends read. Names that match nothing are located errors."""
+thresholds, SLOs, leak verdicts and trends read; a `sample: true` service is also followed for
+the whole night (its own result, peaks in the report). Names that match nothing are located errors."""
 
 from __future__ import annotations
 
@@ -66,6 +67,19 @@ stages:
         assert chaos["metrics"][f"proc_rss_bytes{{proc:{proc}}}"]["value"] > 1_000_000, proc
     assert chaos["metrics"]["proc_rss_bytes{proc:declared}"]["value"] == pytest.approx(
         chaos["metrics"]["proc_rss_bytes{proc:api}"]["value"], rel=0.5)  # the same process, by the PID handed over
+
+    # the sampled service across the whole night, from ready to stopped: its own result and report line
+    assert run.report is not None
+    services = {s["name"]: s for s in run.report["services"]}
+    api, other = services["api"], services["other"]
+    assert other["resources"] is None and other["peaks"] == {}
+    assert api["resources"] == "services/api.resources.json" and api["leaks"] == []
+    assert 1_000_000 < api["peaks"]["proc_rss_bytes"] < 2_000_000_000 and api["peaks"]["proc_threads"] >= 1
+    night = json.loads((run.run_dir / api["resources"]).read_text())
+    assert night["kind"] == "service" and night["duration_s"] > 7  # the load's 4 s and the experiment's 3 s at least
+    assert night["metrics"]["proc_rss_bytes{proc:api}"]["max"] == api["peaks"]["proc_rss_bytes"]
+    assert any(v["metric"] == "proc_rss_bytes{proc:api}" for v in night["extra"]["leaks"])
+    assert "peak rss bytes" in (run.run_dir / "report.html").read_text()
 
 
 def _validate(tmp_path: Path, text: str) -> tuple[int, str]:

@@ -224,15 +224,25 @@ class PlanRunner:
             running.append(rs)
             if rs.process is not None and rs.process.proc is not None:
                 values[f"services.{name}.pid"] = str(rs.process.proc.pid)
+                if svc.sample:
+                    from assay.plan.resources import NightWatch
+
+                    rs.night = NightWatch(name, rs.process.proc.pid)
             outcome.ready_after_s = rs.ready_after_s
             self._emit("service", name=name, stage=stage, status=outcome.status, url=url)
         return True
 
     def _stop_services(self, running: list[RunningService]) -> None:
         for rs in reversed(running):
+            mine = [out for out in self.report.services if out.name == rs.name and out.status == "ready"]
+            if rs.night is not None and rs.log is not None:
+                log = str(rs.log.relative_to(self.run_dir))
+                for out in mine:
+                    if out.log == log:  # this instance's line (a matrix stage starts one per entry)
+                        rs.night.finish(rs.log.with_suffix(".resources.json"), out, self.run_dir)
             code = rs.stop()
-            for out in self.report.services:
-                if out.name == rs.name and out.status == "ready" and rs.process is not None:
+            for out in mine:
+                if rs.process is not None:
                     out.status, out.exit_code = "stopped", code
             self._emit("service", name=rs.name, status="stopped")
         running.clear()
