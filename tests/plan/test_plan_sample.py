@@ -79,7 +79,7 @@ stages:
     assert night["kind"] == "service" and night["duration_s"] > 7  # the load's 4 s and the experiment's 3 s at least
     assert night["metrics"]["proc_rss_bytes{proc:api}"]["max"] == api["peaks"]["proc_rss_bytes"]
     assert any(v["metric"] == "proc_rss_bytes{proc:api}" for v in night["extra"]["leaks"])
-    assert "peak rss bytes" in (run.run_dir / "report.html").read_text()
+    assert "peak RSS " in (run.run_dir / "report.html").read_text()
 
 
 def _validate(tmp_path: Path, text: str) -> tuple[int, str]:

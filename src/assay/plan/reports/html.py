@@ -105,7 +105,9 @@ def _resources_line(s: ServiceOutcome) -> str:
     """Peaks over the night, and any leak verdict, for a service the plan sampled."""
     from assay.observe.leak import human
 
-    parts = [f"{base.removeprefix('proc_').replace('_', ' ')} {human(v, 'B') if base.endswith('_bytes') else f'{v:.4g}'}"
+    labels = {"proc_rss_bytes": "RSS", "proc_uss_bytes": "USS", "proc_open_fds": "fds", "proc_threads": "threads",
+              "proc_tcp_connections": "TCP connections", "proc_cpu_percent": "CPU %"}
+    parts = [f"{labels.get(base, base)} {human(v, 'B') if base.endswith('_bytes') else f'{v:.4g}'}"
              for base, v in s.peaks.items()]
     text = "peak " + ", ".join(parts) if parts else "no readings"
     return text + ("; " + "; ".join(s.leaks) if s.leaks else "")
