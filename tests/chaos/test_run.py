@@ -321,3 +321,45 @@ def test_junit_and_markdown_reports(tmp_path: Path, support_path: Path) -> None:
     text = markdown.read_text()
     assert text.startswith("# deviated after the method\n\n**deviated**")
     assert "| hypothesis.after | tolerance state | FAILED: output 'broken' is not within tolerance 'healthy' |" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["run", "{exp}", "--hypothesis-frequency", "nan"], "--hypothesis-frequency: expected a positive number"),
+        (["run", "{exp}", "--hypothesis-frequency", "inf"], "--hypothesis-frequency: expected a positive number"),
+        (["run", "{exp}", "--journal-path", "{file}/journal.json"], "--journal-path: no folder"),
+        (["run", "{exp}", "--journal-path", "{tmp}/j.json", "--html", "{tmp}"], "--html: "),
+        (["run", "{exp}", "--journal-path", "{tmp}/j.json", "--junit", "{tmp}/no/such/x.xml"], "--junit: no folder"),
+        (["run", "{exp}", "--journal-path", "{tmp}/j.json", "--result", "{file}/r.json"], "--result: no folder"),
+        (["report", "{file}", "--html", "{tmp}/r.html"], "cannot read a chaos journal"),
+        (["report", "{exp}", "--html", "{tmp}/r.html"], "not a chaos journal"),
+        (["export", "{exp}", "--mapping", "{file}", "-o", "{file}/w.yaml"], "--output: no folder"),
+        (["monkey", "-c", "{file}", "--ticks", "0"], "--ticks 0: expected at least 1"),
+        (["monkey", "-c", "{file}", "--log", "{tmp}/no/such/m.log"], "--log: no folder"),
+        (["schedule", "add", "nightly", "{exp}", "--every", "1h", "--arg=--bogus", "--db", "sqlite:///{tmp}/s.db"],
+         "No such option: --bogus"),
+        (["schedule", "add", "nightly", "{exp}", "--every", "1h", "--arg=--rollback-strategy", "--db", "sqlite:///{tmp}/s.db"],
+         "requires an argument"),
+        (["schedule", "run", "--journal-dir", "{file}", "--db", "sqlite:///{tmp}/s.db"], "--journal-dir: "),
+    ],
+)
+def test_bad_flags_and_unwritable_outputs_are_refused_before_anything_runs(tmp_path: Path, args: list[str], said: str) -> None:
+    """An output that could not be written after the experiment is refused before it (exit 64, no traceback,
+    no journal): a fault injected and then a crash on the report is the worst of both."""
+    marker = tmp_path / "probe-ran"
+    exp = _write(tmp_path / "exp.json", {
+        "title": "t", "description": "d",
+        "steady-state-hypothesis": {"title": "ok", "probes": [{"type": "probe", "name": "touch", "tolerance": 0,
+                                    "provider": {"type": "process", "path": "touch", "arguments": str(marker)}}]},
+        "method": [{"type": "action", "name": "noop", "provider": {"type": "process", "path": "true"}}]})
+    a_file = tmp_path / "plain.txt"
+    a_file.write_text("not a folder\n")
+    fill = {"exp": str(exp), "file": str(a_file), "tmp": str(tmp_path)}
+    result = cli("chaos", *(a.format(**fill) for a in args))
+    assert result.exit_code == 64, result.output
+    assert said in result.output and "Traceback" not in result.output and "internal error" not in result.output
+    assert not marker.exists()
+    assert not (tmp_path / "j.json").exists()
+    if args[:2] == ["schedule", "add"]:
+        assert "no schedules" in cli("chaos", "schedule", "list", "--db", f"sqlite:///{tmp_path}/s.db").output
