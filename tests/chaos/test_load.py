@@ -49,3 +49,41 @@ def test_load_extension_is_checked(tmp_path: Path) -> None:
                                "extensions": [{"name": "assay", "load": {"url": "http://127.0.0.1:1/", "scenario": "x.yaml"}}]}))
     with pytest.raises(UsageError, match="exactly one of url"):
         run_file(exp, RunOptions(), journal_path=None)
+
+
+def test_a_scenario_file_keeps_its_own_executor_across_the_phases(tmp_path: Path, recovering_service: str,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cutting a scenario file into segments with a duration would replace its executors by one VU
+    running flat out (k6's rule for --duration); the segments are cut by the clock instead."""
+    monkeypatch.setenv("ASSAY_CHAOS_LOCK_DIR", str(tmp_path / "locks"))
+    base = recovering_service
+    scenario = tmp_path / "load.yaml"
+    scenario.write_text(
+        "options:\n  scenarios:\n    paced:\n      executor: constant-arrival-rate\n      rate: 10\n      timeUnit: 1s\n"
+        "      duration: 1m\n      preAllocatedVUs: 2\n"
+        f"base_url: {base}\nrequests:\n  - {{method: GET, url: /health}}\n")
+    exp = tmp_path / "load.json"
+    exp.write_text(json.dumps({
+        "title": "a load file during a fault", "description": "d",
+        "extensions": [{"name": "assay", "load": {"scenario": scenario.name, "segment": "1s"}}],  # beside the experiment
+        "method": [
+            {"type": "action", "name": "break", "provider": {"type": "http", "url": f"{base}/break", "method": "POST"}},
+            {"type": "action", "name": "hold", "provider": {"type": "process", "path": "sleep", "arguments": ["2.5"]}},
+            {"type": "action", "name": "heal", "provider": {"type": "http", "url": f"{base}/heal", "method": "POST"}},
+        ],
+    }))
+    outcome = run_file(exp, RunOptions(), journal_path=tmp_path / "j.json")
+    timeline = outcome.journal["x-assay"]["load_timeline"]
+    assert timeline and all(0 < seg["requests"] <= 2 * 10 * 1 for seg in timeline)  # 10/s per 1 s segment, not flat out
+    during = RunResult.model_validate(outcome.result.extra["phase_results"]["during"])
+    assert during.metric("http_reqs{scenario:paced}") is not None
+    assert outcome.journal["x-assay"]["load"]["during"]["availability"] == 0.0
+    assert outcome.exit_code == 0
+
+
+def test_a_bad_segment_is_located(tmp_path: Path) -> None:
+    exp = tmp_path / "bad.json"
+    exp.write_text(json.dumps({"title": "t", "description": "d", "method": [],
+                               "extensions": [{"name": "assay", "load": {"url": "http://127.0.0.1:1/", "segment": "soon"}}]}))
+    with pytest.raises(UsageError, match="extensions.assay.load.segment: 'soon'"):
+        run_file(exp, RunOptions(), journal_path=None)

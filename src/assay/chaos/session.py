@@ -79,7 +79,7 @@ def run_file(
     ctx = AssayContext(blast=safety.blast)
     options.assay_context = ctx
     mark_log_starts(resolved, ctx.memory)
-    load_spec = background_load.spec_from(resolved)
+    load_spec = background_load.spec_from(resolved, base=Path(path).parent)
     load = background_load.BackgroundLoad(load_spec) if load_spec else None
     phases: dict[str, RunResult] = {}
     load_guard: guards.LoadGuard | None = None
