@@ -57,10 +57,8 @@ def spec_from(experiment: Mapping[str, Any], base: Path | None = None) -> LoadSp
 
 class BackgroundLoad:
     def __init__(self, spec: LoadSpec) -> None:
-        from assay.load.api import LoadRequest, prepare
-
         from assay.faults.model import parse_duration
-        from assay.load.api import is_url
+        from assay.load.api import LoadRequest, is_url, prepare
 
         self.spec = spec
         try:
