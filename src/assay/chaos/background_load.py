@@ -20,6 +20,7 @@ from typing import Any
 
 from assay.errors import UsageError
 from assay.results import RunResult, merge_results
+from assay.status import RunStatus
 
 TRANSITION = "transition"
 PHASES = {"hypothesis before": "before", "method": "during", "recovery": "recovery",
@@ -118,6 +119,7 @@ class BackgroundLoad:
             finally:
                 if timer is not None:
                     timer.cancel()
+            _not_interrupted(result)
             # a segment that straddled a phase change belongs to neither phase
             filed = phase if changes == self._changes else TRANSITION
             with self._lock:
@@ -155,6 +157,21 @@ class BackgroundLoad:
         for phase, result in self.segments:
             phases.setdefault(phase, []).append(result)
         return {p: merge_results(rs, name=f"chaos load ({p})") for p, rs in phases.items()}
+
+
+_INTERRUPTED = "interrupted (Ctrl-C or SIGTERM)"
+
+
+def _not_interrupted(result: RunResult) -> None:
+    """The engine marks a run ended by its stop flag as interrupted (aborted); here the flag is the
+    segment's end, so the segment is judged as a run that finished (its thresholds, if any)."""
+    if result.status != RunStatus.ABORTED or result.extra.get("script_aborted"):
+        return
+    if not any(note.startswith(_INTERRUPTED) for note in result.notes):
+        return
+    result.notes = [n for n in result.notes if not n.startswith(_INTERRUPTED)]
+    crossed = any(t.ok is False for m in result.metrics.values() for t in m.thresholds)
+    result.status = RunStatus.FAILED if crossed else RunStatus.PASSED
 
 
 def availability(result: RunResult) -> dict[str, float | None]:
