@@ -363,3 +363,34 @@ def test_bad_flags_and_unwritable_outputs_are_refused_before_anything_runs(tmp_p
     assert not (tmp_path / "j.json").exists()
     if args[:2] == ["schedule", "add"]:
         assert "no schedules" in cli("chaos", "schedule", "list", "--db", f"sqlite:///{tmp_path}/s.db").output
+
+
+@pytest.mark.parametrize(
+    ("assay_ext", "said"),
+    [
+        ({"saftey": {"max_duration": "10m"}}, "extensions.assay.saftey: unknown section; did you mean 'safety'?"),
+        ({"safety": 5}, "extensions.assay.safety: expected a mapping"),
+        ({"recovery": "30s"}, "extensions.assay.recovery: expected a mapping"),
+        ({"safety": {"min_availability": 2}}, "extensions.assay.safety.min_availability: expected a share"),
+        ({"safety": {"min_availability": True}}, "extensions.assay.safety.min_availability: expected a share"),
+        ({"safety": {"max_duration": "nan"}}, "extensions.assay.safety.max_duration"),
+        ({"safety": {"min_samples": "four"}}, "extensions.assay.safety.min_samples: expected a whole number"),
+        ({"safety": {"blast_radius": {"level": "GALAXY"}}}, "extensions.assay.safety.blast_radius.level"),
+        ({"recovery": {"hold": -1}}, "extensions.assay.recovery.hold"),
+        ({"recovery": {"target": "${target}"}}, "extensions.assay.recovery.target: expected seconds"),  # after ${var}
+        ({"load": {"url": "http://127.0.0.1:1/", "rate": -5}}, "extensions.assay.load: --rate"),
+        ({"load": {"scenario": "no-such-load.yaml"}}, "extensions.assay.load: scenario file 'no-such-load.yaml' does not exist"),
+    ],
+)
+def test_validate_refuses_what_run_would_refuse_in_the_assay_extension(tmp_path: Path, assay_ext: dict[str, Any],
+                                                                        said: str) -> None:
+    """Chaos Toolkit ignores extensions; `assay chaos validate` must not pass a file `run` refuses."""
+    exp = _write(tmp_path / "exp.json", {
+        "title": "t", "description": "d", "configuration": {"target": "soon"},
+        "extensions": [{"name": "assay", **assay_ext}],
+        "method": [{"type": "action", "name": "noop", "provider": {"type": "process", "path": "true"}}]})
+    for command in (["validate"], ["run", "--journal-path", str(tmp_path / "j.json")], ["run", "--dry"]):
+        result = cli("chaos", *command, str(exp))
+        assert result.exit_code == 64, (command, result.output)
+        assert f"{exp}: {said}" in result.output and "Traceback" not in result.output, command
+    assert not (tmp_path / "j.json").exists()

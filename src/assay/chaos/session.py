@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.atomic import write_text_atomic
-from assay.chaos import background_load, detection, guards
+from assay.chaos import background_load, detection, extension, guards
 from assay.chaos import experiment as exp_mod
 from assay.chaos.assay_provider import AssayContext
 from assay.chaos.probes import mark_log_starts
@@ -70,6 +70,7 @@ def run_file(
     configuration = load_configuration(exp.data.get("configuration"), config_vars)
     secrets = load_secrets(exp.data.get("secrets"), secret_vars)
     resolved = substitute(exp.data, configuration, secrets)  # ${var} in the assay extension too
+    extension.check(resolved, Path(path))
     if options.recovery is None:
         options.recovery = spec_from(resolved)
     safety = guards.spec_from(resolved)
@@ -184,6 +185,17 @@ def to_run_result(journal: dict[str, Any]) -> RunResult:
                             "tags": list(journal["experiment"].get("tags") or [])})
 
 
+def validate_file(path: str | Path, *, config_vars: dict[str, Any] | None = None,
+                  secret_vars: dict[str, Any] | None = None, check_imports: bool = True) -> None:
+    """What `assay chaos run` refuses before it starts: the experiment (every mistake, located)
+    and then the assay extension as the run would read it (its ${var}s resolved)."""
+    exp = exp_mod.load(path)
+    exp_mod.validate(exp, check_imports=check_imports)
+    configuration = load_configuration(exp.data.get("configuration"), config_vars)
+    secrets = load_secrets(exp.data.get("secrets"), secret_vars)
+    extension.check(substitute(exp.data, configuration, secrets), Path(path))
+
+
 def plan_file(path: str | Path, options: RunOptions, *, config_vars: dict[str, Any] | None = None,
               secret_vars: dict[str, Any] | None = None, validation: bool = True,
               max_duration: float | None = None) -> tuple[str, int]:
@@ -196,6 +208,7 @@ def plan_file(path: str | Path, options: RunOptions, *, config_vars: dict[str, A
     configuration = load_configuration(exp.data.get("configuration"), config_vars)
     secrets = load_secrets(exp.data.get("secrets"), secret_vars)
     data = substitute(exp.data, configuration, secrets)
+    extension.check(data, Path(path))
     safety = guards.spec_from(data)
     text = plan_mod.render(data, plan_mod.build(data), safety=safety, recovery=spec_from(data),
                            load=background_load.spec_from(data),

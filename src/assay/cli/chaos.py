@@ -158,9 +158,9 @@ def validate_command(
     experiment: Path = typer.Argument(..., metavar="EXPERIMENT", help="A Chaos Toolkit experiment (.json, .yaml)."),
 ) -> None:
     """Check an experiment; every mistake is listed with file:line and key (exit 64), else exit 0."""
-    from assay.chaos import experiment as exp_mod
+    from assay.chaos.session import validate_file
 
-    exp_mod.validate(exp_mod.load(experiment))
+    validate_file(experiment)
     typer.echo(f"{experiment}: valid experiment")
 
 
@@ -249,10 +249,10 @@ def schedule_add(
     db: str | None = typer.Option(None, "--db", help=_DB_HELP),
 ) -> None:
     """Keep an experiment to run on a cron expression or an interval."""
-    from assay.chaos import experiment as exp_mod
     from assay.chaos.schedules.store import open_store
+    from assay.chaos.session import validate_file
 
-    exp_mod.validate(exp_mod.load(experiment), check_imports=False)
+    validate_file(experiment, check_imports=False)
     _check_run_args(experiment, arg)
     with open_store(db) as store:
         s = store.add(name, str(experiment.resolve()), cron=cron, every_s=_duration(every, "--every") if every else None,
