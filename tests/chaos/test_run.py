@@ -394,3 +394,31 @@ def test_validate_refuses_what_run_would_refuse_in_the_assay_extension(tmp_path:
         assert result.exit_code == 64, (command, result.output)
         assert f"{exp}: {said}" in result.output and "Traceback" not in result.output, command
     assert not (tmp_path / "j.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("provider", "said"),
+    [
+        ({"func": "fault", "arguments": {"fault": "process.pause", "target": "pattern:x", "duration": "banana"}},
+         "arguments.duration: expected seconds"),
+        ({"func": "http", "arguments": {"url": 5}}, "arguments.url: expected a URL"),
+        ({"func": "http", "arguments": {"url": "http://127.0.0.1:1/", "expect_status": "ok"}}, "arguments.expect_status"),
+        ({"func": "http", "arguments": {"url": "http://127.0.0.1:1/", "max_latency": "fast"}}, "arguments.max_latency"),
+        ({"func": "tcp", "arguments": {"host": "127.0.0.1", "port": "http"}}, "arguments.port: expected a port number"),
+    ],
+)
+def test_assay_provider_arguments_of_the_wrong_kind_are_located(tmp_path: Path, provider: dict[str, Any], said: str) -> None:
+    exp = _write(tmp_path / "exp.json", {
+        "title": "t", "description": "d",
+        "method": [{"type": "action", "name": "a", "provider": {"type": "assay", **provider}}]})
+    result = cli("chaos", "validate", str(exp))
+    assert result.exit_code == 64, result.output
+    assert f"{exp}:" in result.output and f"method[0].provider.{said}" in result.output
+
+
+def test_a_templated_assay_argument_is_judged_after_substitution(tmp_path: Path) -> None:
+    exp = _write(tmp_path / "exp.json", {
+        "title": "t", "description": "d", "configuration": {"port": 1},
+        "method": [{"type": "probe", "name": "p", "provider": {"type": "assay", "func": "tcp",
+                                                                 "arguments": {"host": "127.0.0.1", "port": "${port}"}}}]})
+    assert cli("chaos", "validate", str(exp)).exit_code == 0

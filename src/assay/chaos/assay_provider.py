@@ -122,7 +122,43 @@ def check(provider: Mapping[str, Any]) -> list[tuple[tuple[str, ...], str]]:
         for key in REQUIRED[func]:
             if key not in args:
                 out.append((("arguments", key), f"required by the assay {func} probe"))
+    out += _typed(args)
     return out
+
+
+_DURATIONS = ("duration", "timeout", "max_latency")
+_PORTS = ("port",)
+
+
+def _typed(args: Mapping[str, Any]) -> list[tuple[tuple[str, ...], str]]:
+    """Values the run would refuse, refused at validation (a `${var}` is judged after substitution)."""
+    from assay.faults.model import parse_duration
+
+    out: list[tuple[tuple[str, ...], str]] = []
+    for key, value in args.items():
+        if isinstance(value, str) and "${" in value:
+            continue
+        if key in _DURATIONS:
+            try:
+                ok = parse_duration(value) >= 0
+            except Exception:
+                ok = False
+            if not ok:
+                out.append((("arguments", key), f"expected seconds or a duration such as 30s, got {value!r}"))
+        elif key in _PORTS and (isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536):
+            out.append((("arguments", key), f"expected a port number (1-65535), got {value!r}"))
+        elif key == "url" and not isinstance(value, str):
+            out.append((("arguments", key), f"expected a URL, got {value!r}"))
+        elif key == "expect_status" and not _statuses(value):
+            out.append((("arguments", key), f"expected a status code or [low, high], got {value!r}"))
+    return out
+
+
+def _statuses(value: Any) -> bool:
+    def code(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and 100 <= v <= 599
+
+    return code(value) or (isinstance(value, list) and bool(value) and all(code(v) for v in value))
 
 
 def _seconds(value: Any) -> float:
