@@ -422,3 +422,16 @@ def test_a_templated_assay_argument_is_judged_after_substitution(tmp_path: Path)
         "method": [{"type": "probe", "name": "p", "provider": {"type": "assay", "func": "tcp",
                                                                  "arguments": {"host": "127.0.0.1", "port": "${port}"}}}]})
     assert cli("chaos", "validate", str(exp)).exit_code == 0
+
+
+def test_validate_without_the_runs_environment_still_checks_the_extensions_sections(tmp_path: Path) -> None:
+    """An env configuration set only where the experiment runs is no validation error (as in Chaos
+    Toolkit); the extension's sections are still checked, their ${var} values are not."""
+    data = {"title": "t", "description": "d",
+            "configuration": {"target": {"type": "env", "key": "ASSAY_TEST_UNSET_RECOVERY_TARGET"}},
+            "extensions": [{"name": "assay", "recovery": {"target": "${target}"}}],
+            "method": [{"type": "action", "name": "noop", "provider": {"type": "process", "path": "true"}}]}
+    assert cli("chaos", "validate", str(_write(tmp_path / "ok.json", data))).exit_code == 0
+    data["extensions"] = [{"name": "assay", "recovery": {"target": "${target}"}, "laod": {}}]
+    result = cli("chaos", "validate", str(_write(tmp_path / "bad.json", data)))
+    assert result.exit_code == 64 and "extensions.assay.laod: unknown section; did you mean 'load'?" in result.output

@@ -21,7 +21,7 @@ from assay.chaos.probes import mark_log_starts
 from assay.chaos.recovery import spec_from
 from assay.chaos.runner import RunOptions, run_experiment
 from assay.chaos.substitute import load_configuration, load_secrets, substitute
-from assay.errors import ExitCode
+from assay.errors import ExitCode, UsageError
 from assay.results import Check, Metric, RunResult, RunStatus
 
 
@@ -191,8 +191,12 @@ def validate_file(path: str | Path, *, config_vars: dict[str, Any] | None = None
     and then the assay extension as the run would read it (its ${var}s resolved)."""
     exp = exp_mod.load(path)
     exp_mod.validate(exp, check_imports=check_imports)
-    configuration = load_configuration(exp.data.get("configuration"), config_vars)
-    secrets = load_secrets(exp.data.get("secrets"), secret_vars)
+    try:
+        configuration = load_configuration(exp.data.get("configuration"), config_vars)
+        secrets = load_secrets(exp.data.get("secrets"), secret_vars)
+    except UsageError:  # an environment variable set only where it runs: judge what needs no ${var}
+        extension.check(exp.data, Path(path), values=False)
+        return
     extension.check(substitute(exp.data, configuration, secrets), Path(path))
 
 
