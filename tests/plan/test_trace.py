@@ -7,12 +7,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from plan_helpers import assay
+from plan_helpers import PlanRun, assay
 
 from assay.plan.trace import parse_markdown
+
+HERE = Path(__file__).resolve().parent
 
 SPEC = """\
 # Messaging
@@ -125,3 +128,178 @@ def test_spec_mistakes_are_located(tmp_path: Path) -> None:
     assert proc.returncode == 64
     assert "spec.md:3:3: scenario US7-AS1 is under no story heading (US7)" in proc.stderr
     assert "spec.md:7:3: scenario US1-AS1 is listed twice (first on line 6)" in proc.stderr
+
+
+# --- load scenario files and chaos experiments ---------------------------------------------------
+
+LOAD_SPEC = """\
+stories:
+  - id: US1
+    title: Browse
+    priority: P0
+    scenarios: [{id: US1-AS1, title: pages answer}, {id: US1-AS2, title: pages say hello}]
+  - id: US2
+    title: Scripts
+    priority: P1
+    scenarios: [{id: US2-AS1, title: the k6 script runs}]
+  - id: US3
+    title: Recovery
+    priority: P1
+    scenarios: [{id: US3-AS1, title: recovers}]
+"""
+
+LOAD_YAML = """\
+# the YAML scenario covers US1-AS1
+scenario: [US1-AS1]
+options:
+  thresholds:
+    http_req_failed: ["rate<0.01"]
+requests:
+  - {url: "{{ env.API_URL }}/", check: {status: 200}}
+"""
+
+LOAD_PY = """\
+import os
+
+scenario = ["US1-AS2"]  # the module covers US1-AS2
+API = os.environ["API_URL"]
+options = {"thresholds": {"checks": ["rate>0.99"]}}
+
+
+async def default(vu):
+    resp = await vu.http.get(API + "/")
+    vu.check(resp, {"says hello": lambda r: r.text == "hello"})  # it says "ok": this one fails
+"""
+
+K6_JS = """\
+import http from 'k6/http';
+
+export const scenario = [
+  'US2-AS1',
+];
+export const options = { vus: 1, iterations: 1 };
+
+export default function () {
+  http.get(`${__ENV.API_URL}/`);
+}
+"""
+
+EXPERIMENT = """\
+title: recovers
+description: a tagged experiment
+tags: [api, US3-AS1]
+method:
+  - {type: action, name: nothing, provider: {type: process, path: "true"}}
+"""
+
+
+def _load_files(root: Path) -> None:
+    (root / "spec.yaml").write_text(LOAD_SPEC)
+    (root / "browse.yaml").write_text(LOAD_YAML)
+    (root / "hello.py").write_text(LOAD_PY)
+    (root / "script.js").write_text(K6_JS)
+    (root / "recovers.yaml").write_text(EXPERIMENT)
+    (root / "tests").mkdir()
+
+
+def test_load_files_and_experiments_named_with_tests_count_as_automated(tmp_path: Path) -> None:
+    _load_files(tmp_path)
+    proc = assay("trace", "matrix", "spec.yaml", "--tests", "tests", "--tests", "browse.yaml", "--tests", "hello.py",
+                 "--tests", "script.js", "--tests", "recovers.yaml", "--format", "json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    m = json.loads(proc.stdout)
+    rows = {r["scenario"]: (r["tests"], r["last_result"]) for r in m["rows"]}
+    assert rows == {"US1-AS1": (["browse.yaml"], "not run"), "US1-AS2": (["hello.py"], "not run"),
+                    "US2-AS1": (["script.js"], "not run"), "US3-AS1": (["recovers.yaml"], "not run")}
+    assert m["totals"]["automated"] == 4 and m["totals"]["coverage_pct"] == 100.0
+
+
+@pytest.mark.slow
+def test_a_plan_s_load_files_count_and_its_newest_night_gives_their_results(tmp_path: Path, run_plan: Callable[..., PlanRun]) -> None:
+    """The plan names the files; the matrix reads what they declare before the night runs, then
+    takes each one's last result from the plan's newest report."""
+    _load_files(tmp_path)
+    plan = f"""\
+name: traced
+artifacts: out
+services: {{api: {{command: [python, {HERE / 'slow_service.py'}, --port, "${{services.api.port}}"], port: auto}}}}
+stages:
+  load:
+    steps:
+      - {{name: browse, kind: load, target: browse.yaml, rate: 5, duration: 1s, env: {{API_URL: "${{services.api.url}}"}}}}
+      - {{name: hello, kind: load, target: hello.py, rate: 5, duration: 1s, env: {{API_URL: "${{services.api.url}}"}}}}
+"""
+    (tmp_path / "plan.yaml").write_text(plan)
+    before = assay("trace", "matrix", "spec.yaml", "--tests", "tests", "--plan", "plan.yaml", "--format", "json", cwd=tmp_path)
+    assert before.returncode == 2, before.stderr  # US2-AS1 and US3-AS1 (P1) have no test
+    m = json.loads(before.stdout)
+    rows = {r["scenario"]: r for r in m["rows"]}
+    assert rows["US1-AS1"]["tests"] == ["plan traced: load.browse"] and rows["US1-AS1"]["last_result"] == "not run"
+    assert rows["US1-AS2"]["tests"] == ["plan traced: load.hello"]
+    assert m["totals"] == {"scenarios": 4, "automated": 2, "passing": 0, "failing": 0, "coverage_pct": 50.0, "passing_pct": 0.0}
+    assert "last results of" not in before.stderr  # no night yet
+
+    run = run_plan(plan)
+    assert run.code == 2, run.err  # hello's check fails
+    assert run.step("load.browse")["scenarios"] == ["US1-AS1"] and run.step("load.browse")["status"] == "passed"
+    assert run.step("load.hello")["scenarios"] == ["US1-AS2"] and run.step("load.hello")["status"] == "failed"
+
+    after = assay("trace", "matrix", "spec.yaml", "--tests", "tests", "--plan", "plan.yaml", "--format", "json", cwd=tmp_path)
+    assert "last results of plan.yaml: out/traced/run01/report.json" in after.stderr
+    m = json.loads(after.stdout)
+    rows = {r["scenario"]: r for r in m["rows"]}
+    assert (rows["US1-AS1"]["last_result"], rows["US1-AS2"]["last_result"]) == ("passed", "failed")
+    assert rows["US1-AS2"]["tests"] == ["plan traced: load.hello"]  # the step's static row and its result are one test
+    assert m["totals"] == {"scenarios": 4, "automated": 2, "passing": 1, "failing": 1, "coverage_pct": 50.0, "passing_pct": 25.0}
+    assert m["gaps"][0] == "US1-AS2 (P0): failing: plan traced: load.hello"
+
+
+def test_a_matrix_stage_s_steps_stay_apart_per_entry(tmp_path: Path) -> None:
+    (tmp_path / "spec.yaml").write_text(LOAD_SPEC)
+    steps = [{"stage": f"e2e[mode={mode}]", "name": name, "kind": "run", "status": status, "scenarios": [sid]}
+             for mode, status in (("a", "passed"), ("b", "failed")) for name, sid in (("one", "US1-AS1"), ("two", "US1-AS2"))]
+    report = {"schema": "assay.plan/1", "plan": "p", "source": "p.yaml", "run_id": "r", "started_at": "2026-12-07T03:00:00Z",
+              "stages": [{"name": "e2e", "key": s["stage"], "status": "passed", "steps": [s]} for s in steps]}
+    (tmp_path / "report.json").write_text(json.dumps(report))
+    (tmp_path / "tests").mkdir()
+    proc = assay("trace", "matrix", "spec.yaml", "--tests", "tests", "--plan-report", "report.json", "--format", "json",
+                 "--fail-on", "none", cwd=tmp_path)
+    rows = {r["scenario"]: r for r in json.loads(proc.stdout)["rows"]}
+    assert rows["US1-AS1"]["tests"] == ["plan p: e2e[mode=a].one", "plan p: e2e[mode=b].one"]
+    assert rows["US1-AS1"]["last_result"] == "failed"
+
+
+def test_ids_that_are_not_ids_are_located_errors(tmp_path: Path) -> None:
+    (tmp_path / "spec.yaml").write_text(LOAD_SPEC)
+    bad = {
+        "bad.yaml": ("scenario: [US1-AS1, US1 AS2]\nrequests: [{url: /}]\n",
+                     "bad.yaml:1:21: scenario[1]: expected an acceptance scenario id such as US1-AS2 (got 'US1 AS2')"),
+        "bad.py": ('options = {}\nscenario = ["US1-AS1", f"US{1}"]\n',
+                   "bad.py:2:24: scenario: expected an acceptance scenario id such as US1-AS2 (a string literal), got f'US{1}'"),
+        "bad.js": ("export const scenario = ['US1-AS1', 'as1'];\n",
+                   "bad.js:1:37: scenario: expected an acceptance scenario id such as US1-AS2, got 'as1'"),
+        "test_bad.py": ('import pytest\n\n@pytest.mark.scenario("US1-AS1", "AS2")\ndef test_x():\n    assert True\n',
+                        "test_bad.py:3:34: @pytest.mark.scenario: expected an acceptance scenario id such as US1-AS2, got 'AS2'"),
+    }
+    for name, (text, message) in bad.items():
+        (tmp_path / name).write_text(text)
+        proc = assay("trace", "matrix", "spec.yaml", "--tests", name, cwd=tmp_path)
+        assert proc.returncode == 64, (name, proc.stderr)
+        assert message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    # the load engine refuses the same declaration before any traffic, and so does a plan step's
+    proc = assay("load", "run", "bad.yaml", cwd=tmp_path)
+    assert proc.returncode == 64 and "bad.yaml:1:21: scenario[1]: expected an acceptance scenario id" in proc.stderr, proc.stderr
+    proc = assay("load", "run", "bad.py", cwd=tmp_path)
+    assert proc.returncode == 64 and "bad.py:2:24: scenario: expected an acceptance scenario id" in proc.stderr, proc.stderr
+    (tmp_path / "plan.yaml").write_text("name: p\nstages:\n  s:\n    steps:\n      - {name: x, kind: run, command: 'true', scenario: [us1-as1]}\n")
+    proc = assay("plan", "validate", "plan.yaml", cwd=tmp_path)
+    assert proc.returncode == 64 and "plan.yaml:5:" in proc.stderr and "expected an acceptance scenario id" in proc.stderr, proc.stderr
+    proc = assay("trace", "matrix", "spec.yaml", "--tests", "bad.yaml", "--plan", "plan.yaml", cwd=tmp_path)
+    assert proc.returncode == 64
+    # and a plan whose load step runs a file with a bad declaration does not validate either
+    (tmp_path / "plan.yaml").write_text("name: p\nstages:\n  s:\n    steps:\n      - {name: x, kind: load, target: bad.py}\n")
+    proc = assay("plan", "validate", "plan.yaml", cwd=tmp_path)
+    assert proc.returncode == 64 and "bad.py:2:24: scenario: expected an acceptance scenario id" in proc.stderr, proc.stderr
+    (tmp_path / "tests").mkdir()
+    proc = assay("trace", "matrix", "spec.yaml", "--tests", "tests", "--plan", "plan.yaml", cwd=tmp_path)
+    assert proc.returncode == 64 and "bad.py:2:24: scenario:" in proc.stderr, proc.stderr

@@ -242,7 +242,8 @@ async def _sample_depths(c: Courier) -> None:
             pass
         if c.db.migrated:
             with contextlib.suppress(DbUnavailable, SQLAlchemyError):
-                oldest = await c.db.run(store.oldest_unpublished, timeout=1.0)
+                # its own fault point: a `db.*` fault is for requests' queries (courier.faults)
+                oldest = await c.db.run(store.oldest_unpublished, timeout=1.0, point=faults.METRICS_DB)
                 c.metrics.outbox_lag.set(0.0 if oldest is None else max(0.0, time.time() - oldest))
         try:
             await asyncio.wait_for(c.stop.wait(), 1.0)

@@ -136,9 +136,9 @@ class Database:
                 stats[name.replace("checked", "checked_")] = max(0, int(fn()))
         return stats
 
-    def _call(self, fn: Callable[[Connection], T], write: bool) -> T:
+    def _call(self, fn: Callable[[Connection], T], write: bool, point: Any = faults.DB) -> T:
         try:
-            faults.DB.check()
+            point.check()
             if write:
                 with self.engine.begin() as conn:
                     return fn(conn)
@@ -152,9 +152,12 @@ class Database:
             raise
 
     async def run(
-        self, fn: Callable[[Connection], T], *, write: bool = False, timeout: float | None = None
+        self, fn: Callable[[Connection], T], *, write: bool = False, timeout: float | None = None,
+        point: Any = faults.DB,
     ) -> T:
-        """Run fn(conn) in the DB thread pool (in a transaction when write=True), guarded and timed."""
+        """Run fn(conn) in the DB thread pool (in a transaction when write=True), guarded and timed.
+        `point` is the in-process fault point it passes (courier.faults): requests' queries pass
+        `db.query`; courier's own metric sampling passes `metrics.db`."""
         if not self.migrated:
             raise DbUnavailable("schema not migrated yet")
         try:
@@ -163,7 +166,7 @@ class Database:
             self.metrics.breaker_rejections.inc()
             raise DbUnavailable("circuit open") from None
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self.writer if write else self.executor, self._call, fn, write)
+        future = loop.run_in_executor(self.writer if write else self.executor, self._call, fn, write, point)
         try:
             result = await asyncio.wait_for(future, timeout or self.timeout)
         except TimeoutError:

@@ -3,6 +3,11 @@
 Each point raises courier's own native error for a kind (a pool timeout, a Redis
 timeout), so an injected fault travels the same code path as the real failure. Without
 assay the points cost nothing and the control endpoint does not exist.
+
+Points: `db.query` (every query a request or the outbox relay makes: `db.*` or `db*`
+faults hit these), `metrics.db` (courier's own once-a-second metric sampling, the
+outbox lag; kept apart so that a `db.*` fault's `fired` count is the requests' share,
+and a metric never eats a fault meant for a request) and `redis`.
 """
 
 from __future__ import annotations
@@ -25,15 +30,14 @@ def _db_error(message: str) -> BaseException:
 try:
     from assay.faults.inprocess import FaultMiddleware, Kind, fault_point
 
-    DB = fault_point(
-        "db.query",
-        errors={
-            Kind.EXCEPTION: _db_error,
-            Kind.RESOURCE_EXHAUSTION: lambda m: PoolTimeout(f"QueuePool limit reached: {m}"),
-            Kind.CIRCUIT_BREAK: lambda m: DbUnavailable(f"circuit open: {m}"),
-            Kind.TIMEOUT: lambda m: PoolTimeout(f"statement timeout: {m}"),
-        },
-    )
+    _DB_ERRORS = {
+        Kind.EXCEPTION: _db_error,
+        Kind.RESOURCE_EXHAUSTION: lambda m: PoolTimeout(f"QueuePool limit reached: {m}"),
+        Kind.CIRCUIT_BREAK: lambda m: DbUnavailable(f"circuit open: {m}"),
+        Kind.TIMEOUT: lambda m: PoolTimeout(f"statement timeout: {m}"),
+    }
+    DB = fault_point("db.query", errors=_DB_ERRORS)
+    METRICS_DB = fault_point("metrics.db", errors=_DB_ERRORS)
     REDIS = fault_point(
         "redis",
         errors={
@@ -55,7 +59,7 @@ except ImportError:  # courier without assay: no fault points
         async def acheck(self) -> None:
             return None
 
-    DB = REDIS = _NoPoint()  # type: ignore[assignment]
+    DB = METRICS_DB = REDIS = _NoPoint()  # type: ignore[assignment]
     FaultMiddleware = None  # type: ignore[assignment,misc]
 
 

@@ -19,6 +19,9 @@ from courier_kit import (  # the metrics are imported by name: the loader finds 
     subscriber_disconnects,
 )
 
+# the acceptance scenario this file covers (examples/courier/spec.md; assay trace matrix)
+scenario = ["US4-AS1"]
+
 SIZE = size(
     full={"rate": 500, "sockets": 50, "duration_s": 600.0},
     ci={"rate": 25, "sockets": 5, "duration_s": 10.0},

@@ -17,9 +17,12 @@ FORMATS = ("console", "markdown", "html", "json")
 @app.command("matrix")
 def matrix_command(
     spec: Path = typer.Argument(..., help="The spec: Markdown with story headings and scenario ids, or YAML."),
-    tests: list[Path] = typer.Option([], "--tests", help="Test files or folders to scan for @pytest.mark.scenario (default: tests/)."),
+    tests: list[Path] = typer.Option([], "--tests", help="Test files or folders to scan for @pytest.mark.scenario, and load scenario "
+                                     "files or chaos experiments declaring scenario ids (default: tests/)."),
     junit: list[Path] = typer.Option([], "--junit", help="JUnit XML with the last results (pytest --junitxml; repeatable)."),
     plan_report: list[Path] = typer.Option([], "--plan-report", help="A plan's report.json (steps tagged scenario:; repeatable)."),
+    plan: list[Path] = typer.Option([], "--plan", help="A plan file: its steps' scenario: and what their load scenario files and "
+                                    "chaos experiments declare (repeatable); without --plan-report, its newest report gives the last results."),
     fmt: str = typer.Option("console", "--format", "-f", help=f"Output: {', '.join(FORMATS)}."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the report here (the console table still prints)."),
     fail_on: str = typer.Option("P0,P1", "--fail-on", help="Priorities whose scenarios must have a passing-or-unrun test (exit 2), or 'none'."),
@@ -41,7 +44,17 @@ def matrix_command(
     for path in scan:
         if not path.exists():
             raise UsageError(f"--tests {path}: no such file or folder")
-    m = trace.matrix(spec, trace.Sources(tests=scan, junit=junit, plan_reports=plan_report), gate)
+    for path in plan:
+        if not path.is_file():
+            raise UsageError(f"--plan {path}: no such file")
+    reports = list(plan_report)
+    if not reports:
+        for path in plan:
+            newest = trace.latest_report(path)
+            if newest is not None:
+                typer.echo(f"last results of {path}: {newest}", err=True)
+                reports.append(newest)
+    m = trace.matrix(spec, trace.Sources(tests=scan, junit=junit, plan_reports=reports, plans=plan), gate)
     rendered = {"markdown": trace.to_markdown, "html": trace.to_html, "json": trace.to_json}
     if fmt != "console":
         text = rendered[fmt](m)

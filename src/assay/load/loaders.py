@@ -40,6 +40,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from assay.acceptance import load_file_scenarios
 from assay.load.custom_metrics import CustomMetric
 from assay.load.scenario import IterationFn, LoadedScenario, ScenarioError
 from assay.results import Contains, MetricType
@@ -66,6 +67,7 @@ def load_scenario(path: str | Path, *, env: Mapping[str, str] | None = None) -> 
         loaded = load_js_scenario(p, env=env_map)
     else:
         raise ScenarioError(f"{str(p)!r}: unknown scenario type {suffix or '(no suffix)'!r}; expected .py, .yaml, .yml or .js")
+    load_file_scenarios(p)  # a `scenario` declaration that is not acceptance ids (US1-AS2) fails here, located
     loaded.spec = {"kind": "file", "path": str(p.resolve()), "env": env_map}
     return loaded
 

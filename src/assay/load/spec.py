@@ -43,6 +43,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from assay.acceptance import ScenarioIds
 from assay.config import StrictModel
 from assay.load.executors.base import Duration, check_duration
 from assay.load.k6options import Options
@@ -400,6 +401,9 @@ class ScenarioFile(StrictModel):
         default=None, description="named flows, run by scenarios whose `exec` names them"
     )
     think_time: ThinkTime | None = Field(default=None, description="pause at the end of each iteration")
+    scenario: ScenarioIds | None = Field(
+        default=None, description="acceptance scenario ids this file covers (US1-AS2), for `assay trace matrix`"
+    )
 
     _check_durations = field_validator("think_time")(lambda v: v if isinstance(v, ThinkRange) else check_duration(v))
 

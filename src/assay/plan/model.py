@@ -8,10 +8,12 @@ plan (cycles in `needs`, time budgets) live in `assay.plan.validate`.
 
 from __future__ import annotations
 
+from itertools import product
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, WithJsonSchema, field_validator, model_validator
 
+from assay.acceptance import ScenarioIds, as_list
 from assay.config import StrictModel
 from assay.load.durations import parse_duration
 
@@ -167,11 +169,11 @@ class StepBase(_Durations):
     duration: Duration | None = Field(default=None, description="How long it runs (load, fault) or is expected to")
     retry: Retry | None = None
     critical: bool = Field(default=False, description="A failure alerts notifications with when: critical")
-    scenario: list[str] | str | None = Field(default=None, description="Acceptance scenario ids this step covers")
+    scenario: ScenarioIds | None = Field(default=None, description="Acceptance scenario ids this step covers (US1-AS2)")
     env: dict[str, str] = Field(default_factory=dict)
 
     def scenarios(self) -> list[str]:
-        return [self.scenario] if isinstance(self.scenario, str) else list(self.scenario or [])
+        return as_list(self.scenario)
 
 
 class LoadStep(StepBase):
@@ -305,6 +307,14 @@ class Stage(_Durations):
     @classmethod
     def _needs(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+    def instances(self, name: str) -> list[tuple[str, dict[str, Any]]]:
+        """Each run of the stage: its key (`name`, or `name[mode=standalone]` per matrix entry) and matrix values."""
+        combos: list[dict[str, Any]] = [{}]
+        if self.matrix:
+            keys = list(self.matrix)
+            combos = [dict(zip(keys, values, strict=True)) for values in product(*(self.matrix[k] for k in keys))]
+        return [(name + (f"[{','.join(f'{k}={v}' for k, v in combo.items())}]" if combo else ""), combo) for combo in combos]
 
 
 NotifyWhen = Literal["always", "failure", "regression", "critical"]

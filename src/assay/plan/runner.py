@@ -19,7 +19,6 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import product
 from pathlib import Path
 from typing import Any
 
@@ -140,12 +139,7 @@ class PlanRunner:
     def _expand(self) -> list[StageInstance]:
         out = []
         for name, stage in self.plan.stages.items():
-            combos: list[dict[str, Any]] = [{}]
-            if stage.matrix:
-                keys = list(stage.matrix)
-                combos = [dict(zip(keys, values, strict=True)) for values in product(*(stage.matrix[k] for k in keys))]
-            for combo in combos:
-                key = name + (f"[{','.join(f'{k}={v}' for k, v in combo.items())}]" if combo else "")
+            for key, combo in stage.instances(name):
                 outcome = StageOutcome(name=name, key=key, matrix=combo, continue_on_error=stage.continue_on_error,
                                        steps=[StepOutcome(stage=key, name=s.name, kind=s.kind, scenarios=s.scenarios(),
                                                           critical=s.critical,

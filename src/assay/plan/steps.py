@@ -237,7 +237,7 @@ def _results(*paths: Path) -> list[Path]:
 def _read_load(step: LoadStep, ctx: StepContext, code: int) -> Ingested:
     from assay.formats import load_result
 
-    out = Ingested(_exit_status(code), results=_results(ctx.out("result.json")))
+    out = Ingested(_exit_status(code), results=_results(ctx.out("result.json")), scenarios=_load_file_scenarios(step, ctx))
     if not out.results:
         out.status = "error"
         out.reason = f"no result written: {_usage(code)}"
@@ -256,6 +256,22 @@ def _read_load(step: LoadStep, ctx: StepContext, code: int) -> Ingested:
         out.reason = "thresholds crossed: " + "; ".join(failed)
     out.details = load_details(result)
     return out
+
+
+def _load_file_scenarios(step: LoadStep, ctx: StepContext) -> list[str]:
+    """The acceptance scenarios the step's load scenario file declares (`scenario:`), so the
+    report's step carries them as a chaos step carries its experiment's tags. A bad declaration
+    already failed the step (the loader refuses it, exit 64): none then."""
+    from assay.acceptance import load_file_scenarios
+    from assay.errors import UsageError
+
+    target = ctx.path(step.target)
+    if "://" in target:
+        return []
+    try:
+        return load_file_scenarios(Path(target))
+    except UsageError:
+        return []
 
 
 def _read_chaos(step: ChaosStep, ctx: StepContext, code: int) -> Ingested:
@@ -282,9 +298,9 @@ def _read_chaos(step: ChaosStep, ctx: StepContext, code: int) -> Ingested:
         out.gates.append(Gate(name="recovery within target", status="passed" if within else "failed",
                               detail=f"recovered in {ttr:.1f}s" if isinstance(ttr, int | float) else "did not recover"))
     # a Chaos Toolkit experiment's tags may name the acceptance scenarios it covers (US1-AS2)
-    from assay.plan.trace import SCENARIO_ID
+    from assay.acceptance import is_scenario_id
 
-    out.scenarios = [t for t in (journal.get("experiment") or {}).get("tags") or [] if isinstance(t, str) and SCENARIO_ID.fullmatch(t)]
+    out.scenarios = [t for t in (journal.get("experiment") or {}).get("tags") or [] if is_scenario_id(t)]
     out.details = {"status": status, "deviated": deviated, "recovery": recovery,
                    "load": (journal.get("x-assay") or {}).get("load") or {},
                    "timeline": chaos_timeline(journal), "title": (journal.get("experiment") or {}).get("title")}

@@ -4,10 +4,14 @@ cover them, with computed totals (a team's hand-written totals were wrong).
 Sources:
 - the spec: Markdown (story headings `## US1: title (P0)` and scenario lines carrying ids
   like `US1-AS2`) or YAML (`stories: [{id, title, priority, scenarios: [{id, title}]}]`);
-- tests tagged `@pytest.mark.scenario("US1-AS2")`, found statically in test files (so an
-  automated scenario counts even before it runs);
+- what is automated, found statically (so it counts before it runs): tests tagged
+  `@pytest.mark.scenario("US1-AS2")`, load scenario files and chaos experiments named
+  explicitly, and plans: each step's `scenario:` plus what its load scenario file or chaos
+  experiment declares (assay.acceptance says how each declares ids);
 - last results: JUnit XML (assay's pytest plugin writes each test's scenarios as
-  `<property name="scenario">`) and plan reports (steps tagged `scenario:`).
+  `<property name="scenario">`) and plan reports (steps with their scenarios, including those
+  their load files and experiments declared); with a plan and no report named for it, the
+  newest report of that plan in its artifacts folder.
 """
 
 from __future__ import annotations
@@ -21,19 +25,26 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from assay.acceptance import (
+    EXPECTED,
+    ID_PATTERN,
+    SCENARIO_ID,
+    experiment_scenarios,
+    is_scenario_id,
+    load_file_scenarios,
+)
 from assay.config import ConfigError, ConfigIssue, StrictModel, validate_data
 from assay.errors import UsageError
 
-SCENARIO_ID = re.compile(r"\b([A-Z][A-Z0-9]*\d+-[A-Z]+\d+)\b")
 STORY_HEADING = re.compile(r"^#{1,6}\s+(?:User\s+Story\s+)?([A-Z][A-Z0-9]*\d+)\b[\s:.\-–—]*(.*)$")
 PRIORITY = re.compile(r"\b(P[0-4])\b")
 # a scenario is defined by a line that starts with its id (after a list marker, bold or a table pipe);
 # ids mentioned in prose are references, not definitions
-SCENARIO_LINE = re.compile(r"^\s*(?:[-*+]|\d+[.)]|\|)?\s*(?:\*\*|__|`)?([A-Z][A-Z0-9]*\d+-[A-Z]+\d+)\b")
+SCENARIO_LINE = re.compile(rf"^\s*(?:[-*+]|\d+[.)]|\|)?\s*(?:\*\*|__|`)?({ID_PATTERN})\b")
 
 
 class SpecScenario(StrictModel):
-    id: str = Field(pattern=r"^[A-Z][A-Z0-9]*\d+-[A-Z]+\d+$")
+    id: str = Field(pattern=rf"^{ID_PATTERN}$")
     title: str = ""
 
 
@@ -117,51 +128,134 @@ class TaggedTest:
 
 
 def scan_tests(paths: list[Path]) -> list[TaggedTest]:
-    """Tests marked `@pytest.mark.scenario(...)` (functions, methods, or whole classes), without running them."""
+    """What the given files and folders automate, without running anything: tests marked
+    `@pytest.mark.scenario(...)` (functions, methods, whole classes or modules; folders are
+    searched for test_*.py and *_test.py), and load scenario files (.yaml, .py that is not a
+    test file, .js) or chaos experiments named explicitly, by what they declare."""
     out: list[TaggedTest] = []
-    files: list[Path] = []
     for p in paths:
-        files += sorted(p.rglob("test_*.py")) + sorted(p.rglob("*_test.py")) if p.is_dir() else [p]
-    for f in files:
-        try:
-            tree = ast.parse(f.read_text(encoding="utf-8"), filename=str(f))
-        except (SyntaxError, UnicodeDecodeError, OSError):
-            continue
-        module_marks = _module_marks(tree)
-        for node in tree.body:
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
-                ids = module_marks + _marks(node.decorator_list)
-                if ids:
-                    out.append(TaggedTest(f"{f.as_posix()}::{node.name}", ids))
-            elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
-                class_ids = module_marks + _marks(node.decorator_list)
-                for item in node.body:
-                    if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and item.name.startswith("test"):
-                        ids = class_ids + _marks(item.decorator_list)
-                        if ids:
-                            out.append(TaggedTest(f"{f.as_posix()}::{node.name}::{item.name}", ids))
+        if p.is_dir():
+            for f in sorted(p.rglob("test_*.py")) + sorted(p.rglob("*_test.py")):
+                out += _pytest_tests(f, strict=False)
+        elif _is_test_module(p):
+            out += _pytest_tests(p, strict=True)
+        else:
+            ids = declared_scenarios(p)
+            if ids:
+                out.append(TaggedTest(p.as_posix(), ids))
     return out
 
 
-def _marks(decorators: list[ast.expr]) -> list[str]:
-    ids: list[str] = []
-    for d in decorators:
-        if isinstance(d, ast.Call) and _is_scenario_mark(d.func):
-            ids += [a.value for a in d.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
-    return ids
+def declared_scenarios(path: Path) -> list[str]:
+    """The ids a load scenario file or (a YAML/JSON file with a `method`) a chaos experiment declares."""
+    if path.suffix.lower() in (".yaml", ".yml", ".json") and _is_experiment(path):
+        return experiment_scenarios(path)
+    return load_file_scenarios(path)
+
+
+def _is_experiment(path: Path) -> bool:
+    from assay.config import detect_format, parse_data, read_text
+
+    data = parse_data(read_text(path), source=str(path), fmt=detect_format(path))
+    return isinstance(data, dict) and "method" in data
+
+
+def _is_test_module(path: Path) -> bool:
+    return path.suffix == ".py" and (path.name.startswith("test_") or path.name.endswith("_test.py"))
+
+
+def _pytest_tests(f: Path, *, strict: bool) -> list[TaggedTest]:
+    """A test file's tagged tests; a marker's literal that is not an id is a located error.
+    Files in a scanned folder that do not parse are skipped (pytest reports them); a file named
+    explicitly must parse."""
+    try:
+        tree = ast.parse(f.read_text(encoding="utf-8"), filename=str(f))
+    except (SyntaxError, UnicodeDecodeError, OSError) as exc:
+        if strict:
+            raise UsageError(f"{f}: cannot read the tests: {exc}") from None
+        return []
+    issues: list[ConfigIssue] = []
+    out: list[TaggedTest] = []
+
+    def marks(decorators: list[ast.expr]) -> list[str]:
+        ids: list[str] = []
+        for d in decorators:
+            if isinstance(d, ast.Call) and _is_scenario_mark(d.func):
+                for a in d.args:
+                    if not isinstance(a, ast.Constant):
+                        continue  # a name or *ids: known once it runs (the JUnit XML has it)
+                    if isinstance(a.value, str) and is_scenario_id(a.value):
+                        ids.append(a.value)
+                    else:
+                        issues.append(ConfigIssue(str(f), a.lineno, a.col_offset + 1, (),
+                                                  f"@pytest.mark.scenario: {EXPECTED}, got {a.value!r}"))
+        return ids
+
+    module_marks: list[str] = []
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "pytestmark" for t in node.targets):
+            value = node.value
+            module_marks = marks(list(value.elts) if isinstance(value, ast.List | ast.Tuple) else [value])
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
+            ids = module_marks + marks(node.decorator_list)
+            if ids:
+                out.append(TaggedTest(f"{f.as_posix()}::{node.name}", ids))
+        elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
+            class_ids = module_marks + marks(node.decorator_list)
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and item.name.startswith("test"):
+                    ids = class_ids + marks(item.decorator_list)
+                    if ids:
+                        out.append(TaggedTest(f"{f.as_posix()}::{node.name}::{item.name}", ids))
+    if issues:
+        raise ConfigError(issues)
+    return out
 
 
 def _is_scenario_mark(node: ast.expr) -> bool:
     return isinstance(node, ast.Attribute) and node.attr == "scenario" and isinstance(node.value, ast.Attribute) and node.value.attr == "mark"
 
 
-def _module_marks(tree: ast.Module) -> list[str]:
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "pytestmark" for t in node.targets):
-            value = node.value
-            items = value.elts if isinstance(value, ast.List | ast.Tuple) else [value]
-            return _marks([i for i in items])
-    return []
+def plan_steps(path: Path) -> list[TaggedTest]:
+    """A plan's steps that cover scenarios, before they run: each step's own `scenario:` plus what
+    its load scenario file or chaos experiment declares. Named as the plan's report names them
+    (`plan <name>: <stage key>.<step>`), so a report's results land on the same rows."""
+    from assay.plan.model import ChaosStep, LoadStep
+    from assay.plan.validate import load_plan
+
+    loaded = load_plan(path)
+    out: list[TaggedTest] = []
+    for stage_name, stage in loaded.plan.stages.items():
+        for step in stage.steps:
+            ids = step.scenarios()
+            ref = step.target if isinstance(step, LoadStep) else step.experiment if isinstance(step, ChaosStep) else None
+            if ref is not None and "${" not in ref and "://" not in ref:  # a file, not a URL or a run-time reference
+                file = loaded.directory / ref
+                if not file.is_file():
+                    raise UsageError(f"{path}: step {stage_name}.{step.name}: no such file {ref!r} (relative to the plan)")
+                ids += experiment_scenarios(file) if isinstance(step, ChaosStep) else load_file_scenarios(file)
+            if ids:
+                for key, _combo in stage.instances(stage_name):
+                    out.append(TaggedTest(f"plan {loaded.plan.name}: {key}.{step.name}", sorted(set(ids))))
+    return out
+
+
+def latest_report(plan_path: Path) -> Path | None:
+    """The newest report.json (by its start time) of a plan in its artifacts folder, as `assay plan run`
+    lays it out (<artifacts>/<plan>/<run-id>/, relative to where it runs), or None."""
+    from assay.plan.validate import load_plan
+
+    plan = load_plan(plan_path).plan
+
+    def started(report: Path) -> str:
+        try:
+            return str(json.loads(report.read_text()).get("started_at") or "")
+        except (OSError, ValueError, AttributeError):
+            return ""
+
+    runs = sorted((Path(plan.artifacts) / plan.name).glob("*/report.json"), key=lambda p: (started(p), p.parent.name))
+    return runs[-1] if runs else None
 
 
 def junit_tests(path: Path) -> list[TaggedTest]:
@@ -232,7 +326,7 @@ class Matrix(BaseModel):
 def _norm(name: str) -> str:
     """Comparable test names: `tests/x/test_a.py::T::f` and JUnit's `tests.x.test_a.T` + `f` meet here."""
     name = name.replace(".py::", "::").replace("/", ".").replace("::", ".")
-    return name.split("[", 1)[0]
+    return re.sub(r"\[[^\[\]]*\]$", "", name)  # a test's parameters, not a plan stage's matrix entry (stage[mode=x].step)
 
 
 def build(spec: Spec, tagged: list[TaggedTest], results: list[TaggedTest], gate: tuple[str, ...] = ("P0", "P1")) -> Matrix:
@@ -337,11 +431,14 @@ class Sources:
     tests: list[Path] = field(default_factory=list)
     junit: list[Path] = field(default_factory=list)
     plan_reports: list[Path] = field(default_factory=list)
+    plans: list[Path] = field(default_factory=list)
 
 
 def matrix(spec_path: Path, sources: Sources, gate: tuple[str, ...] = ("P0", "P1")) -> Matrix:
     spec = load_spec(spec_path)
     tagged = scan_tests(sources.tests)
+    for plan in sources.plans:
+        tagged += plan_steps(plan)
     results: list[TaggedTest] = []
     for j in sources.junit:
         if not j.is_file():
@@ -352,5 +449,5 @@ def matrix(spec_path: Path, sources: Sources, gate: tuple[str, ...] = ("P0", "P1
     return build(spec, tagged, results, gate)
 
 
-__all__ = ["Matrix", "Row", "Sources", "Spec", "TaggedTest", "build", "load_spec", "matrix", "parse_markdown", "scan_tests",
-           "to_html", "to_json", "to_markdown"]
+__all__ = ["SCENARIO_ID", "Matrix", "Row", "Sources", "Spec", "TaggedTest", "build", "declared_scenarios", "latest_report",
+           "load_spec", "matrix", "parse_markdown", "plan_steps", "scan_tests", "to_html", "to_json", "to_markdown"]

@@ -127,6 +127,7 @@ def problems(loaded: LoadedPlan) -> list[ConfigIssue]:
                     issue(("stages", name, "if", "status", other), f"no stage {other!r}{_hint(other, stages)}")
         _steps(plan, name, stage, issue)
         _budget(name, stage, issue, loaded.directory)
+        out += _declared_scenarios(stage, loaded.directory)
     for cycle in _cycles(stages):
         issue(("stages", cycle[0], "needs"), "a cycle in needs: " + " -> ".join([*cycle, cycle[0]]))
     _references(loaded, issue)
@@ -148,6 +149,23 @@ def _steps(plan: Plan, name: str, stage: Stage, issue: Say) -> None:
                     say((*path, "results", j), f"{ref!r} names no step (stage.step) and is not a file{_hint(ref, known)}")
         if isinstance(step, LoadStep) and step.rate is not None and step.iterations is not None:
             say((*path, "rate"), "rate and iterations cannot be combined")
+
+
+def _declared_scenarios(stage: Stage, plan_dir: Path) -> list[ConfigIssue]:
+    """A load step's file whose `scenario` declaration is not acceptance ids: its own located
+    lines (the step would fail with them at run time, exit 64)."""
+    from assay.acceptance import load_file_scenarios
+
+    out: list[ConfigIssue] = []
+    for step in stage.steps:
+        if isinstance(step, LoadStep) and "${" not in step.target and "://" not in step.target:
+            try:
+                load_file_scenarios(plan_dir / step.target)
+            except ConfigError as exc:
+                out += exc.issues
+            except UsageError:
+                pass  # a missing or unreadable file: the load step reports it
+    return out
 
 
 def _looks_like_file(ref: str) -> bool:
