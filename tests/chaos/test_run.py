@@ -185,10 +185,17 @@ def test_assay_fault_is_reverted_at_the_end_of_the_method(tmp_path: Path, suppor
             {"type": "probe", "name": "during", "provider": _py("process_status", pid=sleeper.pid)},
         ],
     })
-    outcome = run_file(exp, RunOptions(), journal_path=tmp_path / "j.json")
+    events: list[tuple[str, str]] = []
+    options = RunOptions(on_event=lambda kind, data: events.append((kind, str(data.get("what") or data.get("name")))))
+    outcome = run_file(exp, options, journal_path=tmp_path / "j.json")
     run = {e["activity"]["name"]: e for e in outcome.journal["run"]}
     assert run["pause"]["status"] == "succeeded"
     assert run["during"]["output"] == "stopped"
+    # the live console's timeline: the fault goes in with the method and out before the hypothesis after
+    what = f"process.pause on pid:{sleeper.pid} for 60s"
+    kinds = [k for k, _ in events]
+    assert ("fault-in", what) in events and ("fault-out", what) in events
+    assert kinds.index("fault-in") < kinds.index("fault-out") < events.index(("phase", "hypothesis after"))
     assert outcome.journal["steady_states"]["after"]["probes"][0]["output"] == "running"
     assert outcome.exit_code == 0
     faults = outcome.journal["x-assay"]["faults"]

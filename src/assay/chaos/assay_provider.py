@@ -40,6 +40,7 @@ class Injected:
     injected_at: float
     undo: Any
     reverted_at: float | None = None
+    what: str = ""  # for people: "process.pause on pattern:worker for 20s"
 
 
 @dataclass
@@ -55,6 +56,7 @@ class AssayContext:
     tripped: str | None = None  # why a guard aborted the run (load guard, blast radius)
     tripped_at: float | None = None
     on_trip: Callable[[str], None] | None = None
+    on_fault: Callable[[str, dict[str, Any]], None] | None = None  # ("fault-in" | "fault-out", details): the live console
 
     def trip(self, reason: str) -> None:
         """Abort: remember why (once) and revert every fault at once."""
@@ -70,6 +72,14 @@ class AssayContext:
     def add(self, item: Injected) -> None:
         with self.lock:
             self.injected.append(item)
+        self._tell("fault-in", item)
+
+    def _tell(self, kind: str, item: Injected) -> None:
+        if self.on_fault is not None:
+            try:
+                self.on_fault(kind, {"kind": item.kind, "label": item.label, "what": item.what or item.label})
+            except Exception as exc:  # a display hook must not stop a revert
+                self.errors.append(f"{kind} hook: {type(exc).__name__}: {exc}")
 
     def active(self) -> Iterator[Injected]:
         with self.lock:
@@ -85,6 +95,7 @@ class AssayContext:
                 self.errors.append(f"revert {item.label}: {type(exc).__name__}: {exc}")
             item.reverted_at = time.time()
             done.append(item.label)
+            self._tell("fault-out", item)
         return done
 
     def end_of_method(self) -> None:
@@ -199,7 +210,8 @@ def _fault(args: dict[str, Any], ctx: AssayContext) -> dict[str, Any]:
     duration = args.pop("duration")
     check_processes(ctx.blast, str(name), target)
     handle = injector.inject(name, target, duration=duration, params=args)
-    ctx.add(Injected("fault", handle.id, time.time(), lambda: handle.revert("reverted by the experiment")))
+    ctx.add(Injected("fault", handle.id, time.time(), lambda: handle.revert("reverted by the experiment"),
+                     what=f"{name} on {target} for {duration}"))
     return {"id": handle.id, "fault": name, "target": target, "record": handle.record}
 
 
@@ -224,5 +236,6 @@ def _toxic(args: dict[str, Any], ctx: AssayContext) -> dict[str, Any]:
         finally:
             server.close()
 
-    ctx.add(Injected("toxic", f"{args['proxy']}/{toxic_name}", time.time(), undo))
+    ctx.add(Injected("toxic", f"{args['proxy']}/{toxic_name}", time.time(), undo,
+                     what=f"toxic {args['type']} on proxy {args['proxy']} for {seconds:g}s"))
     return body

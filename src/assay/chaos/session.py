@@ -78,6 +78,7 @@ def run_file(
     guards.preflight(resolved, safety, max_duration)
     target = safety.target or f"experiment {exp.data.get('title')}"
     ctx = AssayContext(blast=safety.blast)
+    ctx.on_fault = lambda kind, data: options.on_event(kind, data) if options.on_event else None
     options.assay_context = ctx
     mark_log_starts(resolved, ctx.memory)
     load_spec = background_load.spec_from(resolved, base=Path(path).parent)

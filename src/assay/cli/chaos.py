@@ -49,6 +49,10 @@ def _echo_event(kind: str, data: dict[str, Any]) -> None:
     elif kind == "recovery":
         ttr = data["time_to_recover_s"]
         typer.echo(f"[chaos]   recovered in {ttr:.2f}s" if data["recovered"] else "[chaos]   not recovered before the timeout", err=True)
+    elif kind == "fault-in":
+        typer.echo(f"[chaos]   fault in: {data['what']}", err=True)
+    elif kind == "fault-out":
+        typer.echo(f"[chaos]   fault reverted: {data['what']}", err=True)
     elif kind in ("interrupted", "aborted"):
         typer.echo(f"[chaos] {kind}: {data.get('reason') or data.get('error')}; rolling back", err=True)
 
