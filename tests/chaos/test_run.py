@@ -442,3 +442,7 @@ def test_validate_without_the_runs_environment_still_checks_the_extensions_secti
     data["extensions"] = [{"name": "assay", "recovery": {"target": "${target}"}, "laod": {}}]
     result = cli("chaos", "validate", str(_write(tmp_path / "bad.json", data)))
     assert result.exit_code == 64 and "extensions.assay.laod: unknown section; did you mean 'load'?" in result.output
+    data["extensions"] = []
+    data["secrets"] = {"db": {"password": {"type": "vault", "path": "secret/db"}}}  # refused by run: by validate too
+    result = cli("chaos", "validate", str(_write(tmp_path / "vault.json", data)))
+    assert result.exit_code == 64 and "secrets db.password: vault secrets are not supported" in result.output

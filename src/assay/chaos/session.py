@@ -20,8 +20,8 @@ from assay.chaos.assay_provider import AssayContext
 from assay.chaos.probes import mark_log_starts
 from assay.chaos.recovery import spec_from
 from assay.chaos.runner import RunOptions, run_experiment
-from assay.chaos.substitute import load_configuration, load_secrets, substitute
-from assay.errors import ExitCode, UsageError
+from assay.chaos.substitute import UnsetEnvironment, load_configuration, load_secrets, substitute
+from assay.errors import ExitCode
 from assay.results import Check, Metric, RunResult, RunStatus
 
 
@@ -195,7 +195,7 @@ def validate_file(path: str | Path, *, config_vars: dict[str, Any] | None = None
     try:
         configuration = load_configuration(exp.data.get("configuration"), config_vars)
         secrets = load_secrets(exp.data.get("secrets"), secret_vars)
-    except UsageError:  # an environment variable set only where it runs: judge what needs no ${var}
+    except UnsetEnvironment:  # a variable set only where it runs: judge what needs no ${var}
         extension.check(exp.data, Path(path), values=False)
         return
     extension.check(substitute(exp.data, configuration, secrets), Path(path))
