@@ -192,13 +192,16 @@ def validate_file(path: str | Path, *, config_vars: dict[str, Any] | None = None
     and then the assay extension as the run would read it (its ${var}s resolved)."""
     exp = exp_mod.load(path)
     exp_mod.validate(exp, check_imports=check_imports)
+    unset = False  # a variable set only where it runs: then judge only what needs no ${var}
     try:
         configuration = load_configuration(exp.data.get("configuration"), config_vars)
+    except UnsetEnvironment:
+        configuration, unset = {}, True
+    try:
         secrets = load_secrets(exp.data.get("secrets"), secret_vars)
-    except UnsetEnvironment:  # a variable set only where it runs: judge what needs no ${var}
-        extension.check(exp.data, Path(path), values=False)
-        return
-    extension.check(substitute(exp.data, configuration, secrets), Path(path))
+    except UnsetEnvironment:
+        secrets, unset = {}, True
+    extension.check(substitute(exp.data, configuration, secrets), Path(path), values=not unset)
 
 
 def plan_file(path: str | Path, options: RunOptions, *, config_vars: dict[str, Any] | None = None,
