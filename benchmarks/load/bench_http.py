@@ -1,7 +1,7 @@
 """Side-by-side HTTP load generators against nginx on 127.0.0.1 (not run by CI).
 
     .venv/bin/python benchmarks/load/bench_http.py [--duration 10] [--connections 50] [--repeats 3] [--only wrk,assay-py]
-    .venv/bin/python benchmarks/load/bench_http.py --only "assay python, 1,assay k6 js" --repeats 3   # the JS row
+    .venv/bin/python benchmarks/load/bench_http.py --only "wrk -t1|assay python, 1 worker|assay yaml, 1 worker|assay k6 js, 1 worker" --repeats 3   # the JS row
     .venv/bin/python benchmarks/load/bench_http.py --only "assay python, 1,assay quick URL" --repeats 3   # tracing on/off
 
 Needs: `apt-get install nginx wrk hey` and `pip install locust` (the `bench` extra).
@@ -220,12 +220,19 @@ def tools(url: str, d: int, c: int, workdir: Path) -> dict[str, tuple[list[str],
     }
 
 
+def _chosen(label: str, only: str) -> bool:
+    """--only: "a,b" picks labels starting with a or b; "a|b" picks exactly a and b (labels hold commas)."""
+    if "|" in only:
+        return label in {o.strip() for o in only.split("|")}
+    return any(label.startswith(o.strip()) for o in only.split(","))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=50)
     ap.add_argument("--repeats", type=int, default=1, help="rounds; each round runs every tool once, in turn")
-    ap.add_argument("--only", default="", help="comma-separated tool labels (prefix match)")
+    ap.add_argument("--only", default="", help='comma-separated tool labels (prefix match), or "|"-separated whole labels')
     ap.add_argument(
         "--before",
         default="",
@@ -239,7 +246,7 @@ def main() -> None:
     with Nginx() as nginx:
         chosen: dict[str, tuple[list[str], Any, dict[str, str]]] = {}
         for label, (cmd, parse) in tools(nginx.url, args.duration, args.connections, workdir).items():
-            if args.only and not any(label.startswith(o.strip()) for o in args.only.split(",")):
+            if args.only and not _chosen(label, args.only):
                 continue
             if shutil.which(cmd[0]) is None and not cmd[0].startswith("/"):
                 print(f"skip {label}: {cmd[0]} not installed", file=sys.stderr)

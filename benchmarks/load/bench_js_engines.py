@@ -30,7 +30,7 @@ async def fake_request() -> int:
 
 
 class VUGreenlet:
-    """assay's bridge (assay.load.js.runtime._Driver, reduced): JS runs in a greenlet per VU."""
+    """assay's bridge (assay.load.js.driver.Driver, reduced): JS runs in a greenlet per VU."""
 
     DONE = object()
 

@@ -73,3 +73,43 @@ def test_two_worker_processes_merge_exactly(target_url: str) -> None:
     assert result.stat("vus_max", "value") == 4
     assert sum(b.metrics.get("http_reqs", {}).get("count", 0) for b in result.timeseries) == 60
     assert ticks and ticks[-1].requests == 60
+
+
+BUSY_IN_TURN = """
+import time
+
+options = {
+    "scenarios": {
+        "turns": {"executor": "constant-arrival-rate", "rate": 10, "timeUnit": "1s", "duration": "4s",
+                  "preAllocatedVUs": 10, "maxVUs": 10, "gracefulStop": "3s"},
+    },
+}
+T0 = []
+
+
+async def default(vu):
+    # worker 0 holds VUs 1-5, worker 1 VUs 6-10: the first is busy in second 0 (till 1.9 s),
+    # the second from 2.2 s on; otherwise iterations end at once
+    if not T0:
+        T0.append(time.monotonic())
+    t = time.monotonic() - T0[0]
+    if (t < 1.0) if vu.id <= 5 else (t >= 2.2):
+        await vu.sleep(0.9)
+"""
+
+
+def test_vus_of_workers_add_up_per_second_not_per_maximum(tmp_path: Any) -> None:
+    """Workers busy in turn: each peaks at 5 VUs, never at the same time. The run's `vus`
+    max is the most VUs busy in one second across workers (k6 samples `vus` every second),
+    not the sum of the workers' maxima; `vus_max` (VUs initialised, k6's meaning) adds up."""
+    from assay.load.loaders import load_scenario
+
+    script = tmp_path / "turns.py"
+    script.write_text(BUSY_IN_TURN)
+    loaded = load_scenario(str(script))
+    result = run_load(loaded, build_plan(loaded), workers=2, backend=ProcessBackend())
+    assert result.stat("vus_max", "value") == 10
+    vus = result.metrics["vus"]
+    assert vus.max is not None and 5 <= vus.max <= 7  # one worker's 5, plus the other's 0-2 short iterations
+    per_second = [b.metrics["vus"]["max"] for b in result.timeseries if "vus" in b.metrics]
+    assert max(per_second) == vus.max

@@ -8,14 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ws_gaps_server import WsServer, ws_server
+from ws_gaps_server import WsServer, session_metrics, ws_server
 
-from assay.load.http.client import HttpClient
 from assay.load.payload import check_payload, parse_payload_size, payload, payload_intact
 from assay.load.sink import MetricsSink
 from assay.load.vu import VU
 from assay.load.ws import SinkRecorder, WsError, ws_connect
-from assay.results import Metric
 
 
 @pytest.fixture(scope="module")
@@ -24,26 +22,13 @@ def server() -> Iterator[WsServer]:
         yield s
 
 
-def _session(coro_fn) -> dict[str, Metric]:  # type: ignore[no-untyped-def]
-    sink = MetricsSink()
-
-    async def main() -> None:
-        vu = VU(id=1, scenario="ws", sink=sink, http=HttpClient(sink), env={})
-        await coro_fn(vu)
-        await vu.http.close()
-
-    asyncio.run(main())
-    sink.tick(time.time())
-    return sink.to_metrics()
-
-
 def test_normal_close_is_counted_by_code_and_not_as_a_disconnect(server: WsServer) -> None:
     async def run(vu: VU) -> None:
         async with ws_connect(vu, f"{server.url}/echo") as ws:
             await ws.send("hi")
             assert await ws.recv(5) == "hi"
 
-    metrics = _session(run)
+    metrics = session_metrics(run)
     assert metrics["ws_sessions_closed{code:1000}"].sum == 1
     assert "ws_unexpected_disconnects" not in metrics
 
@@ -56,7 +41,7 @@ def test_server_side_closes_are_unexpected_disconnects_with_their_code(server: W
             with pytest.raises(WsError):
                 await ws.recv(5)
 
-    metrics = _session(run)
+    metrics = session_metrics(run)
     assert metrics[f"ws_sessions_closed{{code:{code}}}"].sum == 1
     assert metrics["ws_unexpected_disconnects"].sum == 1
 
@@ -68,7 +53,7 @@ def test_a_normal_close_by_the_server_is_not_unexpected(server: WsServer) -> Non
             with pytest.raises(WsError):
                 await ws.recv(5)
 
-    metrics = _session(run)
+    metrics = session_metrics(run)
     assert metrics["ws_sessions_closed{code:1000}"].sum == 1
     assert "ws_unexpected_disconnects" not in metrics
 
@@ -79,7 +64,7 @@ def test_heartbeat_pings_and_counts_missing_pongs(server: WsServer) -> None:
             ws.heartbeat(every=0.2)
             await asyncio.sleep(1.2)
 
-    metrics = _session(healthy)
+    metrics = session_metrics(healthy)
     assert metrics["ws_ping"].count >= 3
     assert metrics.get("ws_heartbeat_timeouts") is None or metrics["ws_heartbeat_timeouts"].sum == 0
 
@@ -90,7 +75,7 @@ def test_heartbeat_pings_and_counts_missing_pongs(server: WsServer) -> None:
         ws.closed = True  # the mute server would not answer a close either: drop it
         ws.conn.transport.abort()
 
-    metrics = _session(mute)
+    metrics = session_metrics(mute)
     assert metrics["ws_heartbeat_timeouts"].sum >= 2
     assert "ws_ping" not in metrics
 
@@ -117,7 +102,7 @@ def test_corrupted_messages_are_counted_per_message(server: WsServer) -> None:
                 await ws.send(payload("64KiB"))
                 check_payload(vu, await ws.recv(5))
 
-    metrics = _session(run)
+    metrics = session_metrics(run)
     assert metrics["payloads_verified"].sum == 6
     assert metrics["payloads_corrupt"].sum == 3
 

@@ -103,7 +103,10 @@ def test_connection_failures_raise_ws_error_with_reason(app: Served) -> None:
         await ws.close()
         sink.tick(time.time())
         metrics = sink.to_metrics()
-        assert metrics["ws_sessions"].sum == 1  # only the session that opened
+        # as k6 counts them: every dial is a session (refused, 403, opened), the bad URL never dialed
+        assert metrics["ws_sessions"].sum == 3
+        assert metrics["ws_connecting"].count == 3
+        assert metrics["ws_session_duration"].count == 1  # only the session that opened
 
     asyncio.run(main())
 

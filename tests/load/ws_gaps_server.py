@@ -2,8 +2,11 @@
 
 Paths: /echo echoes; /close1011 closes with 1011 after the first message; /bye closes
 normally (1000) after the first message; /drop aborts the TCP connection after the first
-message (1006); /corrupt echoes, flipping one character of every second message; /mute
-completes the opening handshake by hand and then never answers anything, pings included.
+message (1006); /drop-soon aborts it 0.1 s after opening, while the client says nothing;
+/forbidden refuses the handshake with HTTP 403; /corrupt echoes, flipping one character of
+every second message; /mute completes the opening handshake by hand and then never answers
+anything, pings included. `WsServer.closes` lists (path, close code the client sent, 1006
+without a close frame) for every session that ended.
 """
 
 from __future__ import annotations
@@ -12,20 +15,40 @@ import asyncio
 import base64
 import hashlib
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
 
 from assay.harness.ports import free_port
+from assay.load.http.client import HttpClient
+from assay.load.sink import MetricsSink
+from assay.load.vu import VU
+from assay.results import Metric
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+CLOSES: list[tuple[str, int | None]] = []
+
+
+def _refuse(conn: ServerConnection, request: Request) -> Response | None:
+    if request.path == "/forbidden":
+        return Response(403, "Forbidden", Headers([("Content-Length", "0")]), b"")
+    return None
 
 
 async def _handler(ws: ServerConnection) -> None:
     path = ws.request.path if ws.request is not None else "/"
     n = 0
+    if path == "/drop-soon":
+        await asyncio.sleep(0.1)
+        ws.transport.abort()
+        return
     try:
         async for message in ws:
             n += 1
@@ -44,6 +67,9 @@ async def _handler(ws: ServerConnection) -> None:
             await ws.send(message)
     except ConnectionClosed:
         return
+    finally:
+        await ws.wait_closed()
+        CLOSES.append((path, ws.close_code))
 
 
 async def _mute(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -61,6 +87,7 @@ class WsServer:
     def __init__(self, port: int, mute_port: int) -> None:
         self.url = f"ws://127.0.0.1:{port}"
         self.mute_url = f"ws://127.0.0.1:{mute_port}/mute"
+        self.closes = CLOSES
 
 
 @contextmanager
@@ -74,7 +101,7 @@ def ws_server() -> Iterator[WsServer]:
         nonlocal stop
         stop = loop.create_future()
         mute = await asyncio.start_server(_mute, "127.0.0.1", mute_port)
-        async with serve(_handler, "127.0.0.1", port, max_size=None), mute:
+        async with serve(_handler, "127.0.0.1", port, max_size=None, process_request=_refuse), mute:
             ready.set()
             await stop
 
@@ -87,3 +114,17 @@ def ws_server() -> Iterator[WsServer]:
     finally:
         loop.call_soon_threadsafe(lambda: stop.set_result(None) if stop is not None and not stop.done() else None)
         thread.join(10)
+
+
+def session_metrics(coro_fn: Callable[[VU], Awaitable[None]], *filters: str) -> dict[str, Metric]:
+    """Run `coro_fn(vu)` on one VU of a fresh sink; its metrics (and the tag `filters` asked for)."""
+    sink = MetricsSink()
+
+    async def main() -> None:
+        vu = VU(id=1, scenario="ws", sink=sink, http=HttpClient(sink), env={})
+        await coro_fn(vu)
+        await vu.http.close()
+
+    asyncio.run(main())
+    sink.tick(time.time())
+    return sink.to_metrics(filters)

@@ -36,6 +36,7 @@ from assay.load.scrape import Scraper
 from assay.load.sink import MetricsSink
 from assay.load.vu import VU
 from assay.load.warmup import apply as apply_warmup
+from assay.load.worker_vus import merge_worker_vus
 from assay.results import Artifact, Metric, RunResult, RunStatus, ThresholdResult, TimeBucket, merge_results
 from assay.thresholds import evaluate_metric, metric_lookup
 
@@ -288,6 +289,8 @@ def run_load(
     by_script = next((p.extra["script_aborted"] for p in parts if p.extra.get("script_aborted")), None)
     warmups = [p.extra.get("warmup") for p in parts]
     result = merge_results(parts, name=name) if len(parts) > 1 else parts[0]
+    if len(parts) > 1:
+        merge_worker_vus(result, parts)
     teardown_error = None
     if loaded.teardown is not None:
         try:

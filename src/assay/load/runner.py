@@ -28,7 +28,7 @@ from assay.load.loaders import load_from_spec
 from assay.load.options import Plan
 from assay.load.rate_cap import CappedHttpClient, RateCap, worker_share
 from assay.load.scenario import LoadedScenario, ensure_coroutine_function
-from assay.load.sink import MetricsSink, Series
+from assay.load.sink import MetricsSink, Series, TickStats
 from assay.load.vu import VU
 from assay.load.warmup import snapshot as warmup_snapshot
 from assay.load.warmup import warmup_seconds
@@ -294,6 +294,7 @@ class _Worker:
         self.client_options = ClientOptions(**job.plan.client)
         self.active_vus = 0
         self.vus_peak = 0  # the most VUs busy at once since the last gauge sample
+        self.second_peak = 0  # the same, for the second the last gauge sample closed
         self.vus_max = 0
         self.stop_event = asyncio.Event()
         self.stopping = False
@@ -353,8 +354,10 @@ class _Worker:
         await asyncio.gather(*(self._run_scenario(s, t_start) for s in scenarios))
         load_elapsed = time.perf_counter() - t_start
         from assay.load.ledgered import finish_run_ledger
+        from assay.load.ws import interrupt_open_sessions
 
         ledger_state = await finish_run_ledger(self.sink)  # waits out the grace period for messages in flight
+        await interrupt_open_sessions()  # WebSockets the scripts left open: closed going away, as k6 does
         ticker.cancel()
         try:
             await ticker
@@ -364,7 +367,7 @@ class _Worker:
         elapsed = load_elapsed if ledger_state is not None else time.perf_counter() - t_start
         self._gauges()
         last_second = int(wall_start) + max(0, math.ceil(elapsed) - 1)
-        self._emit_tick(self.sink.tick(float(last_second)), elapsed, final=True)
+        self._emit_tick(self._tick(float(last_second)), elapsed, final=True)
         for s in scenarios:
             for vu in s.free:
                 await vu.http.close()
@@ -375,7 +378,8 @@ class _Worker:
         written = self.sink.close_sample_outputs()
         result.metrics = self.sink.to_metrics(plan.threshold_metrics())
         result.checks = self.sink.check_list()
-        result.timeseries = self.sink.buckets
+        result.timeseries = self.sink.buckets.to_list()
+        self.sink.buckets.close()
         if plan.trend_stats:
             result.trend_stats = list(plan.trend_stats)
         result.extra = {
@@ -444,18 +448,29 @@ class _Worker:
                 "per_scenario": stats.per_scenario,
                 "errors": sum(self.sink.errors.values()),
                 "final": final,
-                **({"bucket": self.sink.buckets[-1].model_dump(mode="json")} if self.job.stream_full and self.sink.buckets else {}),
+                **({"bucket": self.sink.buckets.last.model_dump(mode="json")} if self.job.stream_full and self.sink.buckets.last else {}),
             }
         )
 
     def _gauges(self) -> None:
         # the peak since the last sample first: a stall shorter than the sampling period (arrival
         # rate piling up iterations for 450 ms) must still show in the gauge's max
+        self.second_peak = max(self.vus_peak, self.active_vus)
         if self.vus_peak > self.active_vus:
             self.sink.set_gauge("vus", float(self.vus_peak))
         self.vus_peak = self.active_vus
         self.sink.set_gauge("vus", float(self.active_vus))
         self.sink.set_gauge("vus_max", float(self.vus_max))
+
+    def _tick(self, t: float) -> TickStats:
+        """Fold the second ending now; its bucket keeps the most VUs busy in it (`vus` max), which
+        the coordinator adds up across workers (assay.load.worker_vus)."""
+        stats = self.sink.tick(t)
+        last = self.sink.buckets.last
+        vus = last.metrics.get("vus") if last is not None else None
+        if vus is not None:
+            vus["max"] = float(self.second_peak)
+        return stats
 
     async def _ticker(self, t_start: float, wall_start: float) -> None:
         second = 0
@@ -468,7 +483,7 @@ class _Worker:
                 self.request_stop()
             self._gauges()
             elapsed = time.perf_counter() - t_start
-            stats = self.sink.tick(float(int(wall_start) + second - 1))
+            stats = self._tick(float(int(wall_start) + second - 1))
             self._emit_tick(stats, elapsed)
             if second == self.warmup_s and self.warmup is None:
                 self._end_warmup(float(int(wall_start) + second))

@@ -4,10 +4,11 @@ The hot path (an HTTP request) appends 8 floats to its series' flat buffer and b
 integers; there is no per-sample Python object. Once per second `tick()` folds every
 buffer into the series' histograms with numpy and produces that second's `TimeBucket`.
 At the end `to_metrics()` builds k6's metrics and sub-metrics (one per tag value, and
-any tag filter a threshold names) for the RunResult.
+any tag filter a threshold names) for the RunResult (assay.load.sink_metrics). The series
+themselves are in assay.load.sink_series.
 
-Memory is bounded by the number of distinct tag sets (not by the run's length), plus one
-small per-second bucket.
+Memory is bounded by the number of distinct tag sets (not by the run's length), plus the
+newest per-second bucket (the older ones are spooled to disk: assay.load.timeline).
 """
 
 from __future__ import annotations
@@ -16,13 +17,25 @@ import re
 import time
 from array import array
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from assay.histo import hist_add, hist_reset, record_many, values_at
+from assay.histo import hist_reset, values_at
 from assay.load.sample_output import SampleWriter
+from assay.load.sink_metrics import SUBMETRIC_METRICS, SUBMETRIC_TAGS, SYSTEM_TAGS, sink_metrics
+from assay.load.sink_series import (
+    CORRECTED,
+    CORRECTED_COL,
+    DURATION_COL,
+    HTTP_TRENDS,
+    NCOLS,
+    HttpSeries,
+    Series,
+    TickStats,
+    TrendAcc,
+)
+from assay.load.timeline import Timeline
 from assay.results import (
     BUILTIN_METRICS,
     Check,
@@ -31,132 +44,32 @@ from assay.results import (
     Metric,
     MetricType,
     TimeBucket,
-    submetric_name,
 )
 
-HTTP_TRENDS = (
-    "http_req_blocked",
-    "http_req_connecting",
-    "http_req_tls_handshaking",
-    "http_req_sending",
-    "http_req_waiting",
-    "http_req_receiving",
-    "http_req_duration",
-    "http_req_corrected_duration",
-)
-NCOLS = len(HTTP_TRENDS)
-DURATION_COL = 6
-CORRECTED_COL = 7
-CORRECTED = "http_req_corrected_duration"
+__all__ = [
+    "MetricsSink",
+    "raised_at",
+    "MAX_HTTP_SERIES",
+    "OVERFLOW_NAME",
+    "MAX_ERROR_KINDS",
+    # the series and the result-building constants, imported from here before they had modules
+    "HTTP_TRENDS",
+    "NCOLS",
+    "DURATION_COL",
+    "CORRECTED_COL",
+    "CORRECTED",
+    "HttpSeries",
+    "Series",
+    "TickStats",
+    "SUBMETRIC_TAGS",
+    "SUBMETRIC_METRICS",
+    "SYSTEM_TAGS",
+]
 
-# Tags that make one sub-metric per value in the result (k6's indexable system tags we emit).
-SUBMETRIC_TAGS = ("name", "method", "status", "scenario", "group", "expected_response", "error_code")
-# Metrics that get per-tag sub-metrics in the result even without a threshold naming them.
-SUBMETRIC_METRICS = ("http_req_duration", "http_reqs", "http_req_failed", CORRECTED, "iterations", "iteration_duration", "checks", "group_duration")
 MAX_HTTP_SERIES = 300
 OVERFLOW_NAME = "[other urls]"
-SYSTEM_TAGS = {"name", "method", "status", "scenario", "group", "expected_response", "error_code", "url", "check"}
-
-
-_EMPTY = Histogram()
-
-
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{4,}")
 MAX_ERROR_KINDS = 100
-
-class _TrendAcc:
-    """Exact aggregates of one trend: count, sum, min, max and the histogram."""
-
-    __slots__ = ("count", "sum", "min", "max", "hist")
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.sum = 0.0
-        self.min = float("inf")
-        self.max = float("-inf")
-        self.hist: Histogram = _EMPTY
-
-    def fold(self, values: np.ndarray, also: Histogram | None = None) -> None:
-        """Add `values`; `also` (a histogram) records them too, with the buckets computed once."""
-        if values.size == 0:
-            return
-        if self.hist is _EMPTY:
-            self.hist = Histogram()  # ~300 KB: allocated only for trends that get samples
-        self.count += int(values.size)
-        self.sum += float(values.sum())
-        lo = float(values.min())
-        hi = float(values.max())
-        if lo < self.min:
-            self.min = lo
-        if hi > self.max:
-            self.max = hi
-        record_many(self.hist, values, also)
-
-    def merge_into(self, metric: Metric) -> Histogram | None:
-        """Add the exact aggregates to `metric`; returns the histogram for the caller to add."""
-        if self.count == 0:
-            return None
-        metric.count += self.count
-        metric.sum += self.sum
-        metric.min = self.min if metric.min is None else min(metric.min, self.min)
-        metric.max = self.max if metric.max is None else max(metric.max, self.max)
-        return self.hist
-
-
-class HttpSeries:
-    """All requests of one tag set: a flat buffer of 8 timings per request, and their totals."""
-
-    __slots__ = ("tags", "failed", "buf", "sent", "received", "accs", "requests", "_sent_folded", "_recv_folded")
-
-    def __init__(self, tags: dict[str, str], failed: bool) -> None:
-        self.tags = tags
-        self.failed = failed
-        self.buf = array("d")
-        self.sent = 0
-        self.received = 0
-        # per-series accumulators; the timing trends other than duration are only kept per
-        # series when a threshold filters them by tag (see MetricsSink.detailed)
-        self.accs = [_TrendAcc() for _ in range(NCOLS)]
-        self.requests = 0
-        self._sent_folded = 0
-        self._recv_folded = 0
-
-
-class Series:
-    """One non-HTTP metric with one tag set."""
-
-    __slots__ = ("metric", "type", "tags", "buf", "acc", "count", "sum", "passes", "fails", "value", "min", "max",
-                 "_count_folded", "_sum_folded", "_passes_folded", "_fails_folded")
-
-    def __init__(self, metric: str, mtype: MetricType, tags: dict[str, str]) -> None:
-        self.metric = metric
-        self.type = mtype
-        self.tags = tags
-        self.buf = array("d")
-        self.acc = _TrendAcc() if mtype is MetricType.TREND else None
-        self.count = 0
-        self.sum = 0.0
-        self.passes = 0
-        self.fails = 0
-        self.value: float | None = None
-        self.min: float | None = None
-        self.max: float | None = None
-        self._count_folded = 0
-        self._sum_folded = 0.0
-        self._passes_folded = 0
-        self._fails_folded = 0
-
-
-@dataclass
-class TickStats:
-    """What the last second looked like, per scenario (for progress lines and live thresholds)."""
-
-    t: float
-    requests: int = 0
-    failed: int = 0
-    iterations: int = 0
-    p95: float | None = None
-    per_scenario: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 class MetricsSink:
@@ -181,7 +94,7 @@ class MetricsSink:
         self.http_series: dict[tuple[Any, ...], HttpSeries] = {}
         self.series: dict[tuple[str, tuple[tuple[str, str], ...]], Series] = {}
         self.checks: dict[tuple[str, str], Check] = {}
-        self.buckets: list[TimeBucket] = []
+        self.buckets = Timeline()  # per-second buckets, spooled to disk (assay.load.timeline)
         self.keep_bucket_hdr = keep_bucket_hdr
         self.errors: dict[str, int] = {}
         self.error_samples: list[str] = []
@@ -190,7 +103,7 @@ class MetricsSink:
         self.t0 = time.time()
         # http timing trends kept per tag set (beyond http_req_duration): those thresholds filter by tag
         self.detailed: set[str] = set()
-        self.http_global = [_TrendAcc() for _ in range(NCOLS)]
+        self.http_global = [TrendAcc() for _ in range(NCOLS)]
         self.max_http_series = MAX_HTTP_SERIES
         self.overflowed = 0
         self._sec_hists = (Histogram(), Histogram())
@@ -462,16 +375,16 @@ class MetricsSink:
 
         The series objects stay (VUs and clients hold them); only their totals restart.
         Per-second buckets, errors and gauges' last values are kept."""
-        self.http_global = [_TrendAcc() for _ in range(NCOLS)]
+        self.http_global = [TrendAcc() for _ in range(NCOLS)]
         for hs in {id(s): s for s in self.http_series.values()}.values():
-            hs.accs = [_TrendAcc() for _ in range(NCOLS)]
+            hs.accs = [TrendAcc() for _ in range(NCOLS)]
             hs.requests = 0
             hs.sent -= hs._sent_folded
             hs.received -= hs._recv_folded
             hs._sent_folded = hs._recv_folded = 0
         for s in self.series.values():
             if s.acc is not None:
-                s.acc = _TrendAcc()
+                s.acc = TrendAcc()
             s.count -= s._count_folded
             s.sum -= s._sum_folded
             s.passes -= s._passes_folded
@@ -531,112 +444,12 @@ class MetricsSink:
     # -- the result ---------------------------------------------------------------------------------------
 
     def to_metrics(self, extra_filters: Iterable[str] = (), *, only: set[str] | None = None) -> dict[str, Metric]:
-        """k6 metrics and sub-metrics from everything folded so far (call `tick()` first).
-
-        `only` limits the work to those metric names (live threshold snapshots).
-        """
-        extra_filters = list(extra_filters)
-        only_bases = None if only is None else {n.split("{", 1)[0] for n in only}
-        metrics: dict[str, Metric] = {}
-        # parts: (metric name, tags, partial Metric without histogram, its histogram)
-        parts: list[tuple[str, dict[str, str], Metric, Histogram | None]] = []
-        filter_parts: list[tuple[str, dict[str, str], Metric, Histogram | None]] = []
-        seen_series: set[int] = set()
-        for col in range(DURATION_COL):
-            acc = self.http_global[col]
-            if acc.count and (only is None or HTTP_TRENDS[col] in only):
-                base_metric = Metric(type=MetricType.TREND, contains=Contains.TIME)
-                folded = acc.merge_into(base_metric)
-                if folded is not None:
-                    hist_add(base_metric.histogram(), folded)
-                metrics[HTTP_TRENDS[col]] = base_metric
-        for hs in self.http_series.values():
-            if id(hs) in seen_series:
-                continue
-            seen_series.add(id(hs))
-            if hs.requests == 0 and not hs.buf:
-                continue
-            n = hs.requests
-            tags = hs.tags
-            reqs = Metric(type=MetricType.COUNTER, count=n, sum=float(n))
-            parts.append(("http_reqs", tags, reqs, None))
-            failed = Metric(type=MetricType.RATE, count=n, passes=n if hs.failed else 0, fails=0 if hs.failed else n)
-            parts.append(("http_req_failed", tags, failed, None))
-            for col in range(DURATION_COL, NCOLS):
-                acc = hs.accs[col]
-                if acc.count == 0:
-                    continue
-                m = Metric(type=MetricType.TREND, contains=Contains.TIME)
-                parts.append((HTTP_TRENDS[col], tags, m, acc.merge_into(m)))
-            for col in range(DURATION_COL):
-                acc = hs.accs[col]
-                if acc.count:
-                    # only for tag-filtered thresholds; the base metric comes from http_global
-                    m = Metric(type=MetricType.TREND, contains=Contains.TIME)
-                    filter_parts.append((HTTP_TRENDS[col], tags, m, acc.merge_into(m)))
-            if hs.sent:
-                parts.append(("data_sent", tags, Metric(type=MetricType.COUNTER, contains=Contains.DATA, count=n, sum=float(hs.sent)), None))
-            if hs.received:
-                parts.append(("data_received", tags, Metric(type=MetricType.COUNTER, contains=Contains.DATA, count=n, sum=float(hs.received)), None))
-        for s in self.series.values():
-            mtype, contains = self.types.get(s.metric, (s.type, Contains.DEFAULT))
-            m = Metric(type=mtype, contains=contains)
-            hist: Histogram | None = None
-            if mtype is MetricType.TREND:
-                if s.acc is None or s.acc.count == 0:
-                    continue
-                hist = s.acc.merge_into(m)
-            elif mtype is MetricType.COUNTER:
-                m.count, m.sum = s.count, s.sum
-            elif mtype is MetricType.RATE:
-                m.passes, m.fails, m.count = s.passes, s.fails, s.passes + s.fails
-            else:
-                m.count, m.value, m.min, m.max = s.count, s.value, s.min, s.max
-            parts.append((s.metric, s.tags, m, hist))
-
-        if only_bases is not None:
-            parts = [p for p in parts if p[0] in only_bases]
-
-        def _add(name: str, tags: dict[str, str], part: Metric, hist: Histogram | None) -> None:
-            if only is not None and name not in only:
-                return
-            target = metrics.get(name)
-            if target is None:
-                target = Metric(type=part.type, contains=part.contains, tags=dict(tags))
-                metrics[name] = target
-            _accumulate(target, part)
-            if hist is not None and hist.count:
-                hist_add(target.histogram(), hist)
-
-        for base, tags, part, hist in parts:
-            _add(base, {}, part, hist)
-            if base in SUBMETRIC_METRICS or not _is_builtin(base):
-                for key, value in tags.items():
-                    if key in SUBMETRIC_TAGS or key not in SYSTEM_TAGS:
-                        if key == "group" and not value:
-                            continue
-                        if key == "status" and base == CORRECTED:
-                            continue
-                        _add(submetric_name(base, {key: value}), {key: value}, part, hist)
-        for flt in extra_filters:
-            from assay.results import parse_metric_name
-
-            base, want = parse_metric_name(flt)
-            if flt in metrics or not want:
-                continue
-            for b, tags, part, hist in parts + filter_parts:
-                if b == base and all(tags.get(k) == v for k, v in want.items()):
-                    _add(flt, dict(want), part, hist)
-            if flt not in metrics and base in self.types:
-                mtype, contains = self.types[base]
-                metrics[flt] = Metric(type=mtype, contains=contains, tags=dict(want))
-        return metrics
+        """k6 metrics and sub-metrics from everything folded so far (call `tick()` first); see assay.load.sink_metrics."""
+        return sink_metrics(self, extra_filters, only=only)
 
     def check_list(self) -> list[Check]:
         return [c.model_copy() for c in self.checks.values()]
 
-
-MAX_ERROR_KINDS = 50
 
 
 def raised_at(exc: BaseException) -> str:
@@ -650,23 +463,3 @@ def raised_at(exc: BaseException) -> str:
         if not os.path.abspath(frame.filename).startswith(package + os.sep):
             where = f"{frame.filename}:{frame.lineno} in {frame.name}"
     return where
-
-
-def _is_builtin(name: str) -> bool:
-    return name in BUILTIN_METRICS
-
-
-def _accumulate(target: Metric, part: Metric) -> None:
-    target.count += part.count
-    target.sum += part.sum
-    target.passes += part.passes
-    target.fails += part.fails
-    if target.type is MetricType.GAUGE:
-        target.value = part.value if target.value is None else target.value + (part.value or 0.0)
-        target.min = part.min if target.min is None else (target.min if part.min is None else min(target.min, part.min))
-        target.max = part.max if target.max is None else (target.max if part.max is None else max(target.max, part.max))
-        return
-    if part.min is not None:
-        target.min = part.min if target.min is None else min(target.min, part.min)
-    if part.max is not None:
-        target.max = part.max if target.max is None else max(target.max, part.max)

@@ -15,7 +15,19 @@ started), `ws_msgs_sent` and `ws_msgs_received` (counters), `ws_connecting` (tre
 the start of the TCP connect to the end of the opening handshake), `ws_session_duration`
 (trend, ms from the start of connect to close), `ws_ping` (trend, ms ping -> pong). assay
 adds `ws_msg_latency` (trend, ms from a send to the matching received message), which k6
-does not have. Samples carry the VU's tags plus `name` (the URL unless given) and `status`.
+does not have. Samples carry the VU's tags plus `name` (the URL unless given) and `status`
+(when the server answered the handshake).
+
+Sessions that do not end normally are counted as k6 (k6/ws and k6/websockets) counts them:
+- a connect that fails (refused, timed out, a handshake answered with 403...) is a session
+  all the same: one `ws_sessions` and its `ws_connecting` (the time until it failed), no
+  `ws_session_duration` (it never opened);
+- a session the server closes or drops ends at that moment: its `ws_session_duration` is
+  recorded when the connection ends, not when the script next looks at the socket;
+- a session cut off by the end of the test (or of its gracefulStop), whether inside
+  `async with` or kept open across iterations, is closed with 1001 (going away) and records
+  no `ws_session_duration`: k6 drops samples of an interrupted VU (`PushIfNotDone`), and the
+  length of a cut-off session is the test's, not the session's.
 
 assay also counts how sessions end, for "zero disconnects" gates:
 
@@ -38,6 +50,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Mapping
 from types import TracebackType
@@ -66,6 +79,8 @@ Message = str | bytes
 Matcher = Callable[[Message], bool]
 
 _perf = time.perf_counter
+# Seconds an interrupted session waits for the server's answer to its close frame (k6 does not wait).
+INTERRUPT_CLOSE_S = 1.0
 
 
 class Recorder(Protocol):
@@ -118,6 +133,10 @@ class WsSession:
         self._lost = False  # the peer or the network ended the session while it was in use
         self._heartbeat: asyncio.Task[None] | None = None
         self.heartbeat_timeouts = 0
+        self.ended = False  # ws_session_duration and ws_sessions_closed recorded
+        self.interrupted = False  # cut off by the end of the test: closed going away, no duration
+        _open_sessions(conn).add(self)
+        conn.connection_lost_waiter.add_done_callback(self._connection_ended)
 
     # -- messages --------------------------------------------------------------------------------------
 
@@ -246,7 +265,7 @@ class WsSession:
     # -- closing ---------------------------------------------------------------------------------------------
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
-        """Close the session (once) and record ws_session_duration."""
+        """Close the session (once); its end is recorded when the connection ends."""
         if self.closed:
             return
         self.closed = True
@@ -259,11 +278,34 @@ class WsSession:
         try:
             await self.conn.close(code, reason)
         finally:
+            self._end()
+
+    async def interrupt(self) -> None:
+        """The test ended under this session: close it going away (1001), without a duration."""
+        if self.closed:
+            return
+        self.interrupted = True
+        self.conn.close_timeout = INTERRUPT_CLOSE_S
+        await self.close(1001, "test ended")
+
+    def _connection_ended(self, _: asyncio.Future[None]) -> None:
+        # the connection ended, whoever ended it: a server's close or drop ends the session now
+        if not self.closed and self._heartbeat is not None:
+            self._heartbeat.cancel()
+        self._end()
+
+    def _end(self) -> None:
+        """Record how the session ended, once: ws_session_duration (unless interrupted) and ws_sessions_closed."""
+        if self.ended:
+            return
+        self.ended = True
+        _open_sessions(self.conn).discard(self)
+        if not self.interrupted:
             self.recorder.record("ws_session_duration", (_perf() - self.t_start) * 1000.0, self.tags)
-            # the code the session ended with: the server's when it closed first, else ours; 1006 without a close frame
-            ended = self.conn.close_code if self.conn.close_code is not None else 1006
-            declare(self.recorder, "ws_sessions_closed", "counter", "default")
-            self.recorder.record("ws_sessions_closed", 1.0, {**self.tags, "code": str(ended)})
+        # the code the session ended with: the server's when it closed first, else ours; 1006 without a close frame
+        ended = self.conn.close_code if self.conn.close_code is not None else 1006
+        declare(self.recorder, "ws_sessions_closed", "counter", "default")
+        self.recorder.record("ws_sessions_closed", 1.0, {**self.tags, "code": str(ended)})
 
     async def __aenter__(self) -> WsSession:
         return self
@@ -271,7 +313,33 @@ class WsSession:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        await self.close()
+        await _leave(self, exc_type)
+
+
+async def _leave(session: WsSession, exc_type: type[BaseException] | None) -> None:
+    """The end of `async with`: a normal close, or going away when the iteration was cut off."""
+    if exc_type is not None and issubclass(exc_type, asyncio.CancelledError):
+        await session.interrupt()
+    else:
+        await session.close()
+
+
+_OPEN: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, set[WsSession]] = weakref.WeakKeyDictionary()
+
+
+def _open_sessions(conn: ClientConnection) -> set[WsSession]:
+    """The sessions open on `conn`'s event loop (one per worker)."""
+    return _OPEN.setdefault(conn.loop, set())
+
+
+async def interrupt_open_sessions() -> int:
+    """At the end of a run: close every session still open on this loop (kept across
+    iterations, never closed by the script) going away, as k6 closes a finished VU's
+    sockets. Returns how many."""
+    sessions = list(_OPEN.get(asyncio.get_running_loop(), ()))
+    if sessions:
+        await asyncio.gather(*(s.interrupt() for s in sessions), return_exceptions=True)
+    return len(sessions)
 
 
 class _Connect:
@@ -292,7 +360,7 @@ class _Connect:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         if self._session is not None:
-            await self._session.close()
+            await _leave(self._session, exc_type)
 
 
 def ws_connect(
@@ -315,6 +383,12 @@ def ws_connect(
     """
     sample_tags = {**(tags or {}), "name": name or url}
 
+    def failed(t0: float, status: int = 0) -> None:
+        # k6 counts a session and its connecting time whether the dial succeeded or not
+        failed_tags = {**sample_tags, "status": str(status)} if status else sample_tags
+        recorder.record("ws_connecting", (_perf() - t0) * 1000.0, failed_tags)
+        recorder.record("ws_sessions", 1.0, failed_tags)
+
     async def open_session() -> WsSession:
         t0 = _perf()
         try:
@@ -330,15 +404,21 @@ def ws_connect(
             )
         except InvalidStatus as exc:
             status = exc.response.status_code
+            failed(t0, status)
             raise WsError(f"WebSocket handshake to {url} got HTTP {status}", status=status) from None
         except InvalidURI as exc:
-            raise WsError(f"invalid WebSocket URL {url!r}: {exc}") from None
+            raise WsError(f"invalid WebSocket URL {url!r}: {exc}") from None  # a script error: no dial
         except InvalidHandshake as exc:
+            failed(t0)
             raise WsError(f"WebSocket handshake to {url} failed: {exc}") from None
         except TimeoutError:
+            failed(t0)
             raise WsError(f"WebSocket connect to {url} timed out after {timeout:g}s") from None
         except OSError as exc:
+            failed(t0)
             raise WsError(f"WebSocket connect to {url} failed: {exc.strerror or exc}") from None
+        except asyncio.CancelledError:
+            raise  # cut off while dialing: an interrupted VU records nothing (k6)
         connecting = (_perf() - t0) * 1000.0
         status = conn.response.status_code if conn.response is not None else 101
         session_tags = {**sample_tags, "status": str(status)}

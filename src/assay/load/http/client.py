@@ -12,11 +12,12 @@ import asyncio
 import base64
 import time
 import zlib
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urljoin
 
-from assay.load.http.connection import DEFAULT_MAX_BODY, Connection
+from assay.load.http.client_options import ClientOptions
+from assay.load.http.connection import Connection
 from assay.load.http.cookies import CookieJar
 from assay.load.http.errors import (
     DECOMPRESSION,
@@ -26,12 +27,12 @@ from assay.load.http.errors import (
     RequestError,
 )
 from assay.load.http.pool import ConnectionPool
+from assay.load.http.resend import may_send_again
 from assay.load.http.response import Request, Response, Timings
 from assay.load.http.series import NO_KEY, FrozenTags, name_and_tag_key, pack_row, series_key
 from assay.load.http.static import REDIRECTS, StaticRequest, StaticRun
 from assay.load.http.wire import (
     URL_CACHE,
-    USER_AGENT,
     auth_header,
     decompress,
     encode_body,
@@ -39,79 +40,12 @@ from assay.load.http.wire import (
     parse_url,
 )
 
+__all__ = ["HttpClient", "ClientOptions", "may_send_again"]  # the options and the resend rule have their own modules
+
 if TYPE_CHECKING:
     from assay.load.sink import MetricsSink
-    from assay.observe.tracing import RequestTracer
 
 _perf = time.perf_counter
-
-
-class ClientOptions:
-    """Per-run client settings (k6 options: insecureSkipTLSVerify, maxRedirects, timeouts, ...)."""
-
-    __slots__ = (
-        "timeout",
-        "connect_timeout",
-        "max_redirects",
-        "verify_tls",
-        "user_agent",
-        "expected_statuses",
-        "discard_body",
-        "headers",
-        "accept_gzip",
-        "max_body",
-        "tracer",
-    )
-
-    def __init__(
-        self,
-        *,
-        timeout: float = 60.0,
-        connect_timeout: float = 10.0,
-        max_redirects: int = 10,
-        verify_tls: bool = True,
-        user_agent: str = USER_AGENT,
-        expected_statuses: Iterable[tuple[int, int]] = ((200, 399),),
-        discard_body: bool = False,
-        headers: Mapping[str, str] | None = None,
-        accept_gzip: bool = True,
-        max_body: int = DEFAULT_MAX_BODY,
-        trace_requests: float | None = None,
-    ) -> None:
-        self.timeout = timeout
-        self.connect_timeout = connect_timeout
-        self.max_redirects = max_redirects
-        self.verify_tls = verify_tls
-        self.user_agent = user_agent
-        self.expected_statuses = tuple(expected_statuses)
-        self.discard_body = discard_body
-        self.headers = dict(headers or {})
-        self.accept_gzip = accept_gzip
-        self.max_body = max_body
-        # --trace-requests: one tracer per worker (its clients share these options)
-        self.tracer: RequestTracer | None = None
-        if trace_requests:
-            from assay.observe.tracing import RequestTracer
-
-            self.tracer = RequestTracer(trace_requests)
-
-    def expected(self, status: int) -> bool:
-        for lo, hi in self.expected_statuses:
-            if lo <= status <= hi:
-                return True
-        return False
-
-    def expected_table(self) -> bytes:
-        """1 at index `status` when it is expected, for statuses 0-599; built once per set of
-        ranges (each VU's client needs it, and 600 `expected()` calls per VU showed in profiles)."""
-        key = self.expected_statuses
-        table = _EXPECTED_TABLES.get(key)
-        if table is None:
-            table = _EXPECTED_TABLES[key] = bytes(1 if self.expected(code) else 0 for code in range(600))
-        return table
-
-
-_EXPECTED_TABLES: dict[tuple[tuple[int, int], ...], bytes] = {}
 
 
 class _PreparedGet:
@@ -132,9 +66,6 @@ class _PreparedGet:
 # test or its gracefulStop, Ctrl-C): recorded as failed with k6's timeout code, never dropped
 CUT_OFF = RequestError(REQUEST_TIMEOUT, "request cut off: the test ended before the response")
 _NO_BODY_ON_REDIRECT = {301, 302, 303}
-_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-
-
 class HttpClient:
     """The HTTP client of one VU. Connections are kept alive and reused by this VU only."""
 
@@ -341,9 +272,10 @@ class HttpClient:
             idle = None
         while idle:
             candidate = idle.pop()
-            if not candidate.closed:
+            if not candidate.peer_closed():
                 conn = candidate
                 break
+            candidate.close()
         if adopt is None:
             t_send = t_start  # a kept-alive connection: nothing blocked the request
         if conn is None:
@@ -368,8 +300,8 @@ class HttpClient:
                 raise
             except RequestError as err:
                 conn.close()
-                if conn.reused and not retried and not conn.t_first and err.code != REQUEST_TIMEOUT and method in _IDEMPOTENT:
-                    # The server closed an idle keep-alive connection as we wrote to it: retry on a fresh one.
+                if not retried and may_send_again(conn, err, method, headers):
+                    # The server closed a kept-alive connection as we wrote to it: once more on a new one.
                     retried = True
                     try:
                         conn, t_send, connecting, tls_ms = await self.pool.connect(key, https, host, port, deadline)
@@ -553,9 +485,10 @@ class HttpClient:
         conn: Connection | None = None
         while idle:
             candidate = idle.pop()
-            if not candidate.closed:
+            if not candidate.peer_closed():
                 conn = candidate
                 break
+            candidate.close()
         if conn is None:
             return False
         loop = self._loop
@@ -575,7 +508,7 @@ class HttpClient:
         except RequestError as err:
             conn.driver = None
             conn.close()
-            if not conn.t_first and err.code != REQUEST_TIMEOUT and req.method in _IDEMPOTENT:
+            if may_send_again(conn, err, req.method, headers):
                 # closed as we wrote to it: sent again on a fresh connection, as `_send` retries
                 await self._send(req.method, url, headers, payload, tags, req.timeout, req.redirects)
             else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import socket
 import time
 import weakref
 from collections.abc import Callable
@@ -34,6 +35,10 @@ MAX_HEAD = 256 * 1024
 # Kept response bodies larger than this fail the request (options.maxResponseBodySize).
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
 # headers the client must act on; searched in the raw head in one C call
+_PEEK = socket.MSG_PEEK | socket.MSG_DONTWAIT
+# Connections idle less than this are reused without a look at the socket (a few µs each):
+# servers close kept-alive connections after idle timeouts of seconds (uvicorn 5 s, nginx 75 s).
+QUIET_BEFORE_PEEK_S = 0.01
 _SPECIAL = re.compile(rb"\n(?:set-cookie|content-encoding)[ \t]*:", re.IGNORECASE).search
 
 
@@ -115,6 +120,8 @@ class Connection(_ConnectionBase, asyncio.Protocol):
         "reused",
         "tls_version",
         "dog",
+        "sock",
+        "unsent",
     )
 
     def __init__(
@@ -145,12 +152,17 @@ class Connection(_ConnectionBase, asyncio.Protocol):
         self.head = None
         self.last_data = b""
         self.driver = None
+        self.sock: tuple[int, int] | None = None  # (fd, family): to look at an idle socket (peer_closed)
+        self.unsent = False  # the last request's write failed before any byte of it left
 
     # -- asyncio.Protocol -----------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
         self.dog.add(self)
+        raw = transport.get_extra_info("socket")
+        if raw is not None:
+            self.sock = (raw.fileno(), raw.family)
 
     def _feed(self, data: bytes, now: float) -> None:
         # one clock reading per read (taken by data_received): the first is when the response
@@ -273,13 +285,18 @@ class Connection(_ConnectionBase, asyncio.Protocol):
         self.deadline = deadline
         self.kept = 0
         waiter = self.waiter = self.loop.create_future()
+        transport = self.transport
         try:
-            self.transport.write(data)
+            transport.write(data)
         except RuntimeError:
             # the transport closed before connection_lost reached us (a server that closes at once)
-            self.closed = True
+            self.closed = self.unsent = True
             self.waiter = None
             waiter.set_exception(RequestError(TCP_BROKEN_PIPE, "write: broken pipe (the server closed the connection)"))
+            return waiter
+        # A transport that writes at once and fails closes itself before write() returns: then
+        # nothing of this request left (Go's nothingWrittenError), so it may be sent again.
+        self.unsent = transport.is_closing()
         return waiter
 
     def restart(self, data: bytes, deadline: float) -> None:
@@ -296,8 +313,36 @@ class Connection(_ConnectionBase, asyncio.Protocol):
         try:
             self.transport.write(data)
         except RuntimeError:
-            self.closed = True
+            self.closed = self.unsent = True
             self._fail(RequestError(TCP_BROKEN_PIPE, "write: broken pipe (the server closed the connection)"))
+            return
+        self.unsent = self.transport.is_closing()
+
+    def peer_closed(self) -> bool:
+        """True when this idle connection cannot carry a request: the server closed it (its FIN
+        or RST waits on the socket, not yet seen by a busy event loop) or sent bytes nobody
+        asked for. Go's transport learns this from a read loop that runs while the connection
+        is idle; here one non-blocking peek before reuse does it, so the request goes on a new
+        connection instead of failing (or being sent twice)."""
+        if self.closed or self.transport is None or self.transport.is_closing():
+            return True
+        if self.sock is None or _perf() - self.t_last < QUIET_BEFORE_PEEK_S:
+            return False  # in use a moment ago: no server's idle timeout closed it since
+        fd, family = self.sock
+        try:
+            peek = socket.socket(family, socket.SOCK_STREAM, 0, fd)
+        except OSError:
+            return True
+        try:
+            data = peek.recv(1, _PEEK)
+        except (BlockingIOError, InterruptedError):
+            return False  # nothing to read: the connection is open and quiet
+        except OSError:
+            return True  # reset
+        finally:
+            peek.detach()  # the fd stays the transport's
+        # b"": the server's FIN; bytes on a TLS socket may be the server's session tickets
+        return not data or not self.tls_version
 
     def body(self) -> bytes:
         chunks = self.chunks

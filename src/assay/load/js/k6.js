@@ -81,8 +81,11 @@
     const r = __h_open(String(path), mode === "b" ? 1 : 0);
     return mode === "b" ? b64ToBuf(r) : r;
   };
-  g.__VU = 0;
-  g.__ITER = 0;
+  // __VU and __ITER read closure variables, so starting an iteration sets no global property
+  let vuId = 0;
+  let iterNo = 0;
+  Object.defineProperty(g, "__VU", { get: () => vuId, set: (v) => { vuId = v; }, enumerable: true, configurable: true });
+  Object.defineProperty(g, "__ITER", { get: () => iterNo, set: (v) => { iterNo = v; }, enumerable: true, configurable: true });
   g.__ENV = {};
 
   // ---- k6 ------------------------------------------------------------------------------------------
@@ -246,9 +249,19 @@
     keys.forEach((k, i) => { out[k] = new Response(nextRes++, statuses[i]); });
     return out;
   }
+  // http.get(url) without params, once the VU runs: the URL goes straight to the task driving this
+  // VU (a greenlet switch, no Python frame), which sends it and switches back with the status
+  // (assay.load.js.runtime.JsContext.bind_fast). Null in the init context, with
+  // noConnectionReuse and after setResponseCallback: those requests take the general way.
+  let fastGet = null;
+  let fastBlocked = false;
+  g.__bindFast = function () { if (!fastBlocked) fastGet = g.__h_fast; };
   const http = {
-    // the common case first: a plain URL and no params (one host call, nothing to encode)
-    get: (url, params) => (params === undefined && typeof url === "string" ? new Response(nextRes++, __h_get(url)) : request("GET", url, null, params)),
+    get: function (url, params) {
+      if (fastGet === null || params !== undefined || typeof url !== "string") return request("GET", url, null, params);
+      const status = fastGet(url);  // first: a request that throws takes no response index
+      return new Response(nextRes++, status);
+    },
     head: (url, params) => request("HEAD", url, null, params),
     post: (url, body, params) => request("POST", url, body, params),
     put: (url, body, params) => request("PUT", url, body, params),
@@ -269,7 +282,7 @@
       }
       return { _ranges: ranges };
     },
-    setResponseCallback: (cb) => { __h_expected(JSON.stringify(cb === null ? [] : cb._ranges)); },
+    setResponseCallback: (cb) => { fastBlocked = true; fastGet = null; __h_expected(JSON.stringify(cb === null ? [] : cb._ranges)); },
     url: function (strings) {
       let s = strings[0];
       let name = strings[0];
@@ -286,8 +299,10 @@
   // or when the iteration function returns (drained before the iteration counts as done).
   let timerSeq = 1;
   const timers = new Map();
+  let maybePending = false;  // a timer or socket was ever added: the iteration's end checks for them
   function addTimer(fn, ms, repeat, args) {
     const id = timerSeq++;
+    maybePending = true;
     timers.set(id, { fn: fn, at: __h_now() + Math.max(0, Number(ms) || 0), every: repeat ? Math.max(1, Number(ms) || 0) : 0, args: args, owner: currentOwner });
     return id;
   }
@@ -326,6 +341,7 @@
     timerApi: timerApi, pendingSockets: pendingSockets, socketLoop: null,
     newResponse: (status) => new Response(nextRes++, status),
     skipResponse: () => { nextRes++; },
+    markPending: () => { maybePending = true; },
   };
   Object.defineProperty(g, "__k6", { value: K });
   // Runs after the iteration function: the VU's timers (and, with k6/experimental/websockets,
@@ -348,8 +364,8 @@
   g.__setData = function (json) { data = json === null ? undefined : JSON.parse(json); dataSet = true; };
   g.__run = function (name, vu, iter) {
     // one iteration of exports[name]; drains timers and WebSockets it left, as k6's event loop does
-    g.__VU = vu;
-    g.__ITER = iter;
+    vuId = vu;
+    iterNo = iter;
     nextRes = 0;
     const fn = __main[name];
     const r = fn(data);
@@ -362,11 +378,14 @@
     // looks up no export, and skips the event loop when nothing is pending
     const fn = __main[name];
     return function (vu, iter) {
-      g.__VU = vu;
-      g.__ITER = iter;
+      vuId = vu;
+      iterNo = iter;
       nextRes = 0;
       const r = fn(data);
-      if (pendingSockets.length !== 0 || timers.size !== 0) g.__eventLoop();
+      if (maybePending) {
+        if (pendingSockets.length !== 0 || timers.size !== 0) g.__eventLoop();
+        else maybePending = false;
+      }
       if (r && typeof r.then === "function") return r;
       return undefined;
     };
@@ -590,6 +609,7 @@
       this._owner = { websocket: this.url };
       this.onopen = this.onmessage = this.onclose = this.onerror = this.onping = this.onpong = null;
       pendingSockets.push(this);
+      K.markPending();
     }
     addEventListener(type, fn) { (this._listeners[type] = this._listeners[type] || []).push(fn); }
     _emit(type, ev) {

@@ -18,7 +18,8 @@ from typing import Any
 import greenlet
 import quickjs
 
-from assay.load.js.runtime import DONE, AbortTest, JsContext, JsError, Program
+from assay.load.js.driver import DONE
+from assay.load.js.runtime import AbortTest, JsContext, JsError, Program
 from assay.load.js.source import Bundle, bundle
 from assay.load.js.support import verdict
 from assay.load.scenario import LoadedScenario, ScenarioError
@@ -97,13 +98,29 @@ def _iteration(program: Program, name: str) -> Any:
             ctx.kinds.clear()
         driver = ctx.driver
         try:
-            # JsContext.iteration and _Driver.run, inlined: one coroutine per iteration on the hot path
+            # Driver.run, inlined (with prepare and settle): one coroutine per iteration on the hot path
             g = driver.g
             if g is None or g.dead:
                 g = driver.g = greenlet.greenlet(driver._body)
-            driver.parent = greenlet.getcurrent()
+            parent = driver.parent = greenlet.getcurrent()
+            if parent is not ctx.fast_parent:
+                ctx.bind_fast()
             value = g.switch(run, (vu.id, vu.iteration))
             while value is not DONE:
+                if value.__class__ is str:
+                    # http.get(url) on the fast path (JsContext.bind_fast): the script waits for the status
+                    try:
+                        res = await vu.http.get(value)
+                    except asyncio.CancelledError:
+                        driver._cancel(value)
+                        raise
+                    except BaseException as exc:
+                        ctx.host_error = exc
+                        value = g.throw(exc)
+                    else:
+                        ctx.responses.append(res)
+                        value = g.switch(res.status)
+                    continue
                 try:
                     result = await value
                 except asyncio.CancelledError:

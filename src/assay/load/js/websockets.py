@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 from typing import Any
 
 from assay.load.http.response import Response
@@ -110,3 +111,40 @@ class Sessions:
 
 def _response(url: str, status: int, error: str) -> Response:
     return Response(status, b"", b"", (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0), url, None, error, 0 if not error else 1000)
+
+
+class WsHost:
+    """k6/ws and k6/experimental/websockets host functions (a mixin of JsContext)."""
+
+    vu: Any
+    ws: Sessions | None
+    driver: Any
+    responses: list[Any]
+
+    def _sessions(self) -> Any:
+        if self.ws is None:
+            if self.vu is None:
+                raise RuntimeError("WebSockets are not allowed in the init context")
+            self.ws = Sessions(self.vu)
+        return self.ws
+
+    def _h_ws_open(self, url: str, params: str | None) -> str:
+        out = self.driver.wait(self._sessions().open(url, json.loads(params) if params else {}))
+        if "response" in out:
+            self.responses.append(out.pop("response"))
+        return json.dumps(out)
+
+    def _h_ws_send(self, sid: int, data: str, binary: int) -> None:
+        self.driver.wait(self._sessions().send(int(sid), base64.b64decode(data) if binary else data))
+
+    def _h_ws_ping(self, sid: int) -> None:
+        self.driver.wait(self._sessions().ping(int(sid)))
+
+    def _h_ws_close(self, sid: int, code: int) -> None:
+        self.driver.wait(self._sessions().close(int(sid), int(code)))
+
+    def _h_ws_next(self, sid: int, wait_ms: float) -> str:
+        return json.dumps(self.driver.wait(self._sessions().next([int(sid)], wait_ms)))
+
+    def _h_ws_wait(self, ids: str, wait_ms: float) -> str:
+        return json.dumps(self.driver.wait(self._sessions().next([int(i) for i in json.loads(ids)], wait_ms)))

@@ -1,0 +1,101 @@
+"""The greenlet that runs one VU's JavaScript, driven by the VU's asyncio task.
+
+k6's `http.get` is synchronous from the script's view while assay's HTTP client is asyncio.
+Each VU's JavaScript runs in its own greenlet on the event-loop thread: a host function that
+needs I/O hands its coroutine to the driver (`Driver.run`, awaiting in the VU's task) by
+switching greenlets, and gets the result back the same way. `http.get(url)` without params
+hands over just its URL, with the driving greenlet's own `switch` as the host function
+(JsContext.bind_fast), so no Python frame runs on the script's side of such a request. No
+thread per VU, no lock (benchmarks/load/bench_js_engines.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import greenlet
+
+if TYPE_CHECKING:
+    from assay.load.js.runtime import JsContext
+
+DONE = object()  # what the greenlet hands back when the JavaScript call has returned
+
+
+class Driver:
+    """Runs JavaScript in a greenlet; its host calls await coroutines in the VU's task."""
+
+    __slots__ = ("g", "parent", "result", "error", "ctx")
+
+    def __init__(self, ctx: JsContext) -> None:
+        self.g: greenlet.greenlet | None = None
+        self.parent: greenlet.greenlet | None = None
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.ctx = ctx
+
+    def _body(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        while True:
+            try:
+                self.result = fn(*args)
+            except BaseException as exc:  # handed to the awaiting task
+                self.error = exc
+            fn, args = self.parent.switch(DONE)  # type: ignore[union-attr]
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """`fn(*args)` in the greenlet; every awaitable it hands over (`wait`) is awaited here, and
+        a URL (`http.get(url)` on the fast path, JsContext.bind_fast) is fetched for the script.
+        (The loader inlines this loop for iterations.)"""
+        g = self.g
+        if g is None or g.dead:
+            g = self.g = greenlet.greenlet(self._body)
+        self.parent = greenlet.getcurrent()
+        ctx = self.ctx
+        value = g.switch(fn, args)
+        while value is not DONE:
+            fast = value.__class__ is str
+            try:
+                result = await (ctx.vu.http.get(value) if fast else value)  # type: ignore[union-attr]
+            except asyncio.CancelledError:
+                # interrupted (gracefulStop): unwind the script, then stop the task
+                self._cancel(value)
+                raise
+            except BaseException as exc:
+                if fast:
+                    ctx.host_error = exc
+                value = g.throw(exc)
+            else:
+                if fast:
+                    ctx.responses.append(result)
+                    result = result.status
+                value = g.switch(result)
+        error = self.error
+        if error is not None:
+            self.error = None
+            raise error
+        result, self.result = self.result, None
+        return result
+
+    def _cancel(self, value: Any) -> None:
+        g = self.g
+        while g is not None and not g.dead and value is not DONE:
+            if hasattr(value, "close"):
+                value.close()
+            value = g.throw(asyncio.CancelledError())
+        self.g = None
+        self.error = None
+
+    def wait(self, awaitable: Any) -> Any:
+        """From JavaScript (inside the greenlet): await `awaitable` in the VU's task."""
+        if self.parent is None:
+            if hasattr(awaitable, "close"):
+                awaitable.close()
+            raise RuntimeError("network and sleep calls are not allowed in the init context (outside functions)")
+        return self.parent.switch(awaitable)
+
+
+def drain(ctx: Any) -> None:
+    """Run a QuickJS context's pending promise jobs (an async default function's continuations)."""
+    while ctx.execute_pending_job():
+        pass
