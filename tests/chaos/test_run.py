@@ -389,6 +389,19 @@ def test_bad_flags_and_unwritable_outputs_are_refused_before_anything_runs(tmp_p
         ({"load": {"scenario": "no-such-load.yaml"}}, "extensions.assay.load: scenario file 'no-such-load.yaml' does not exist"),
     ],
 )
+@pytest.mark.parametrize(("journal", "said"), [
+    ({"steady_states": 1, "experiment": {}, "start": "2026-12-07T10:00:00"}, "steady_states: expected a mapping"),
+    ({"steady_states": {}, "experiment": {}, "start": "2026-12-07T10:00:00", "run": "x"}, "run: expected a list"),
+    ({"steady_states": {"before": 5}, "experiment": {}, "start": "2026-12-07T10:00:00", "run": [1]},
+     "not a journal `assay chaos run` wrote"),
+])
+def test_report_of_a_malformed_journal_is_exit_64(tmp_path: Path, journal: dict[str, Any], said: str) -> None:
+    path = _write(tmp_path / "journal.json", journal)
+    result = cli("chaos", "report", str(path), "--html", str(tmp_path / "r.html"))
+    assert result.exit_code == 64, result.output
+    assert f"{path}: {said}" in result.output and not (tmp_path / "r.html").exists()
+
+
 def test_validate_refuses_what_run_would_refuse_in_the_assay_extension(tmp_path: Path, assay_ext: dict[str, Any],
                                                                         said: str) -> None:
     """Chaos Toolkit ignores extensions; `assay chaos validate` must not pass a file `run` refuses."""

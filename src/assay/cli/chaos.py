@@ -185,8 +185,18 @@ def report_command(
         raise UsageError(f"{journal}: cannot read a chaos journal ({exc})") from None
     if not isinstance(data, dict) or not {"steady_states", "experiment", "start"} <= set(data):
         raise UsageError(f"{journal}: not a chaos journal (expected steady_states, experiment, start)")
+    shapes = {"steady_states": dict, "experiment": dict, "start": str, "end": str, "run": list, "rollbacks": list,
+              "x-assay": dict}
+    for key, kind in shapes.items():
+        if key in data and data[key] is not None and not isinstance(data[key], kind):
+            raise UsageError(f"{journal}: {key}: expected a {'mapping' if kind is dict else kind.__name__}, "
+                             f"got {type(data[key]).__name__} (not a journal `assay chaos run` wrote)")
     _writable(("--html", html))
-    write_text_atomic(html, render(data))
+    try:
+        page = render(data)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise UsageError(f"{journal}: not a journal `assay chaos run` wrote ({type(exc).__name__}: {exc})") from None
+    write_text_atomic(html, page)
     typer.echo(f"wrote {html}")
 
 
