@@ -389,19 +389,6 @@ def test_bad_flags_and_unwritable_outputs_are_refused_before_anything_runs(tmp_p
         ({"load": {"scenario": "no-such-load.yaml"}}, "extensions.assay.load: scenario file 'no-such-load.yaml' does not exist"),
     ],
 )
-@pytest.mark.parametrize(("journal", "said"), [
-    ({"steady_states": 1, "experiment": {}, "start": "2026-12-07T10:00:00"}, "steady_states: expected a mapping"),
-    ({"steady_states": {}, "experiment": {}, "start": "2026-12-07T10:00:00", "run": "x"}, "run: expected a list"),
-    ({"steady_states": {"before": 5}, "experiment": {}, "start": "2026-12-07T10:00:00", "run": [1]},
-     "not a journal `assay chaos run` wrote"),
-])
-def test_report_of_a_malformed_journal_is_exit_64(tmp_path: Path, journal: dict[str, Any], said: str) -> None:
-    path = _write(tmp_path / "journal.json", journal)
-    result = cli("chaos", "report", str(path), "--html", str(tmp_path / "r.html"))
-    assert result.exit_code == 64, result.output
-    assert f"{path}: {said}" in result.output and not (tmp_path / "r.html").exists()
-
-
 def test_validate_refuses_what_run_would_refuse_in_the_assay_extension(tmp_path: Path, assay_ext: dict[str, Any],
                                                                         said: str) -> None:
     """Chaos Toolkit ignores extensions; `assay chaos validate` must not pass a file `run` refuses."""
@@ -459,3 +446,16 @@ def test_validate_without_the_runs_environment_still_checks_the_extensions_secti
     data["secrets"] = {"db": {"password": {"type": "vault", "path": "secret/db"}}}  # refused by run: by validate too
     result = cli("chaos", "validate", str(_write(tmp_path / "vault.json", data)))
     assert result.exit_code == 64 and "secrets db.password: vault secrets are not supported" in result.output
+
+
+@pytest.mark.parametrize(("journal", "said"), [
+    ({"steady_states": 1, "experiment": {}, "start": "2026-12-07T10:00:00"}, "steady_states: expected a mapping"),
+    ({"steady_states": {}, "experiment": {}, "start": "2026-12-07T10:00:00", "run": "x"}, "run: expected a list"),
+    ({"steady_states": {"before": 5}, "experiment": {}, "start": "2026-12-07T10:00:00", "run": [1]},
+     "not a journal `assay chaos run` wrote"),
+])
+def test_report_of_a_malformed_journal_is_exit_64(tmp_path: Path, journal: dict[str, Any], said: str) -> None:
+    path = _write(tmp_path / "journal.json", journal)
+    result = cli("chaos", "report", str(path), "--html", str(tmp_path / "r.html"))
+    assert result.exit_code == 64, result.output
+    assert f"{path}: {said}" in result.output and not (tmp_path / "r.html").exists()
