@@ -127,11 +127,16 @@ def parse_data(text: str, *, source: str = "<config>", fmt: Format = "yaml") -> 
     except strict.StrictError as exc:
         raise ConfigError([ConfigIssue(source, exc.line, exc.column, (), f"invalid YAML: {exc.message}")]) from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        line = mark.line + 1 if mark is not None else None
-        col = mark.column + 1 if mark is not None else None
-        raise ConfigError([ConfigIssue(source, line, col, (), f"invalid YAML: {problem}")]) from None
+        raise ConfigError([yaml_issue(exc, source)]) from None
+
+
+def yaml_issue(exc: yaml.YAMLError, source: str) -> ConfigIssue:
+    """A YAML syntax error as a located issue (the parser's mark of the problem)."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    line = mark.line + 1 if mark is not None else None
+    col = mark.column + 1 if mark is not None else None
+    return ConfigIssue(source, line, col, (), f"invalid YAML: {problem}")
 
 
 def parse_config(text: str, model: type[M], *, source: str = "<config>", fmt: Format = "yaml") -> M:

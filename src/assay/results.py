@@ -131,9 +131,10 @@ class Histogram:
 
     def record(self, value: float, count: int = 1) -> None:
         """Add `count` samples of `value` (clamped to the range the histogram holds)."""
-        scaled = int(value * self.SCALE + 0.5) if value > 0 else 0
-        if scaled > self.HIGHEST:
+        if value >= self.HIGHEST / self.SCALE:  # before scaling: 1e305 * SCALE is infinity, which int() refuses
             scaled = self.HIGHEST
+        else:
+            scaled = int(value * self.SCALE + 0.5) if value > 0 else 0
         self.hdr.record_value(scaled, count)
 
     def add(self, other: Histogram) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import yaml
@@ -145,16 +146,28 @@ def _duplicate_error(text: str, key: str) -> StrictError:
 
 def yaml_load(text: str) -> Any:
     """`yaml.safe_load` that refuses alias bombs, duplicate keys and deep nesting before building anything."""
+    return next(_documents(text, single=True), None)
+
+
+def yaml_load_all(text: str) -> list[Any]:
+    """Every document of a multi-document YAML stream (`---` separated), each checked as `yaml_load` checks one."""
+    return list(_documents(text, single=False))
+
+
+def _documents(text: str, *, single: bool) -> Iterator[Any]:
     loader = yaml.SafeLoader(text)
     try:
-        try:
-            node = loader.get_single_node()
-        except RecursionError:
-            raise StrictError(f"nested deeper than {MAX_DEPTH} levels") from None
-        if node is None:
-            return None
-        check_yaml_node(node)
-        return loader.construct_document(node)
+        while single or loader.check_node():
+            try:
+                node = loader.get_single_node() if single else loader.get_node()
+            except RecursionError:
+                raise StrictError(f"nested deeper than {MAX_DEPTH} levels") from None
+            if node is None:
+                return
+            check_yaml_node(node)
+            yield loader.construct_document(node)
+            if single:
+                return
     finally:
         loader.dispose()
 

@@ -15,6 +15,27 @@ import pytest
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "k6" / "k6-summary-export.sample.json"
 GOOD = "objectives: [{sli: http_req_failed, pass: ['<0.01']}]\n"
+OPENSLO = """apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: errors
+spec:
+  service: courier
+  indicator:
+    metadata: {name: failed}
+    spec:
+      thresholdMetric: {metricSource: {type: assay, spec: {metric: http_req_failed}}}
+  budgetingMethod: Occurrences
+  objectives:
+    - displayName: few errors
+      op: lte
+      value: 0.01
+      target: 0.99
+"""
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+    for i in range(7)
+)
 
 # (case id, file name, content (str or bytes), what the one error line must contain)
 CASES: list[tuple[str, str, str | bytes, str]] = [
@@ -44,6 +65,11 @@ CASES: list[tuple[str, str, str | bytes, str]] = [
     ("not UTF-8", "slo.yaml", b"objectives: [{sli: \xff}]\n", "not UTF-8"),
     ("unknown suffix", "slo.txt", GOOD, "unknown config format '.txt'"),
     ("OpenSLO without an SLO", "slo.yaml", "apiVersion: openslo/v1\nkind: SLI\nmetadata: {name: x}\nspec: {}\n", "no OpenSLO SLO object"),
+    ("duplicate key", "slo.yaml", GOOD + "name: a\nname: b\n", "slo.yaml:3:1: invalid YAML: duplicate key 'name' (first at line 2, column 1)"),
+    # OpenSLO files are multi-document streams: read as strictly as any config file
+    ("OpenSLO duplicate key", "slo.yaml", OPENSLO.replace("  op: lte\n", "  op: lte\n      op: gt\n"), "slo.yaml:15:7: invalid YAML: duplicate key 'op' (first at line 14, column 7)"),
+    ("OpenSLO YAML syntax", "slo.yaml", OPENSLO + "---\nkind: [SLO\n", "slo.yaml:19:1: invalid YAML: expected ',' or ']'"),
+    ("OpenSLO alias bomb", "slo.yaml", OPENSLO + "---\n" + BOMB, "a YAML alias bomb"),
 ]
 
 

@@ -2,50 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
+from prometheus_helpers import get, pushgateway_service, run_and_scrape, samples  # noqa: F401 (the pushgateway fixture)
 
 from assay.harness.ports import free_port
 from assay.harness.process import ServiceProcess
 from assay.observe.metrics import EMITTED
-
-PUSHGATEWAY = shutil.which("prometheus-pushgateway") or "/usr/bin/prometheus-pushgateway"
-Samples = dict[str, list[tuple[dict[str, str], float]]]
-
-
-def _samples(text: str) -> Samples:
-    out: Samples = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            out.setdefault(s.name, []).append((dict(s.labels), s.value))
-    return out
-
-
-def _get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return str(response.read().decode())
-
-
-@pytest.fixture
-def pushgateway(tmp_path: Path) -> Iterator[str]:
-    if not Path(PUSHGATEWAY).exists():
-        pytest.skip("prometheus-pushgateway is not installed (Debian package prometheus-pushgateway; .ci/run installs it)")
-    port = free_port()
-    with ServiceProcess(
-        [PUSHGATEWAY, f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-        health_url=f"http://127.0.0.1:{port}/-/ready",
-        log_path=tmp_path / "pushgateway.log",
-    ):
-        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture
@@ -62,30 +29,14 @@ def test_live_metrics_and_push(pushgateway: str, server: str, tmp_path: Path) ->
     cmd = [sys.executable, "-m", "assay", "load", "run", server, "--rate", "20", "--duration", "6s", "--workers", "1", "--quiet"]
     cmd += ["--name", "observe-metrics", "--metrics-port", str(port), "--pushgateway", pushgateway]
     cmd += ["--threshold", "http_req_duration:p(95)<0.001"]  # crossed on purpose: one breach
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    live: Samples = {}
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                live = _samples(_get(f"http://127.0.0.1:{port}/metrics"))
-            except (urllib.error.URLError, ConnectionError):
-                live = {}
-            if any(v > 0 for _, v in live.get("assay_load_requests_total", [])):
-                break
-            time.sleep(0.2)
-        _, err = proc.communicate(timeout=180)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 99, err
+    code, err, live = run_and_scrape(cmd, port, lambda found: any(v > 0 for _, v in found.get("assay_load_requests_total", [])))
+    assert code == 99, err
     # seen while the test ran, with the run's labels
     [(labels, requests)] = live["assay_load_requests_total"]
     assert requests > 0 and labels["run"] == "observe-metrics" and labels["kind"] == "load" and labels["host"]
     assert "assay_load_vus" in live and "assay_load_requests_per_second" in live
     # pushed at the end: the breach, the duration, the final totals
-    pushed = _samples(_get(f"{pushgateway}/metrics"))
+    pushed = samples(get(f"{pushgateway}/metrics"))
     [(labels, breaches)] = pushed["k6_threshold_breaches_total"]
     assert breaches == 1 and labels["job"] == "assay" and labels["run"] == "observe-metrics"
     [(_, duration)] = pushed["e2e_suite_duration_seconds"]

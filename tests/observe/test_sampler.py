@@ -119,6 +119,21 @@ def test_pattern_follows_a_process_by_command_line(stepper: subprocess.Popen[str
         proc.wait()
 
 
+def test_a_pattern_never_matches_the_command_that_names_it(tmp_path: Path) -> None:
+    """`assay load run ... --sample NAME`: its own command line (and the shell's that ran it, and
+    forked workers') holds NAME; a process that does not exist must be "not found", not assay."""
+    marker = f"assay-absent-{os.getpid()}-{time.monotonic_ns()}"
+    result_file = tmp_path / "r.json"
+    script = (
+        f"{sys.executable} -m assay load run http://127.0.0.1:9/ --duration 2s --workers 2 --quiet --no-thresholds "
+        f"--sample {marker} --result {result_file}"
+    )
+    done = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=120)
+    result = RunResult.from_json(result_file.read_text())
+    assert not [m for m in result.metrics if marker in m], sorted(result.metrics)  # nothing sampled: no assay process matched
+    assert f"note: sampler: {marker} was not found in" in done.stderr, done.stderr
+
+
 def test_target_specs() -> None:
     assert parse_target("1234") == Target("1234", pid=1234)
     assert parse_target("db=99") == Target("db", pid=99)

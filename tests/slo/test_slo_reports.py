@@ -175,7 +175,8 @@ def test_push_to_a_real_pushgateway(outcome: SloCheck, tmp_path: Path, system_to
     binary = system_tool("prometheus-pushgateway")
     port = free_port()
     with ServiceProcess(
-        [binary, f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
+        # its own persistence file: Debian's default is shared by every Pushgateway on the machine
+        [binary, f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn", f"--persistence.file={tmp_path / 'pushgateway.data'}"],
         health_url=f"http://127.0.0.1:{port}/-/ready",
         log_path=tmp_path / "pushgateway.log",
     ):

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from sqlalchemy import text
 
 from assay.cli.app import main
 from assay.results import RunResult
@@ -110,6 +111,15 @@ def test_pinned_and_window_baselines(url: str, run_factory: Callable[..., RunRes
         assert code == 2 and f"baseline '{name}': newest run outside the band" in out
     assert cli(["trend", "baseline", "rm", "week", "--store", url], capsys)[0] == 0
     assert "week" not in cli(["trend", "baseline", "list", "--store", url], capsys)[1]
+    # a pinned run outside the selection, and one deleted behind the baseline's back, are told apart
+    code, _, err = cli(["trend", "detect", "--baseline", "release-1", "--since", "2026-03-10", "--store", url], capsys)
+    assert code == 64 and "not among the selected runs" in err and "--since/--label" in err
+    with open_store(url) as store, store.sessions.begin() as session:
+        pk = store.find_run(ids[2]).pk
+        session.execute(text("delete from trend_points where run_pk = :pk"), {"pk": pk})
+        session.execute(text("delete from trend_runs where id = :pk"), {"pk": pk})
+    code, _, err = cli(["trend", "detect", "--baseline", "release-1", "--store", url], capsys)
+    assert code == 64 and f"its run {ids[2][:12]} is no longer in the store" in err
 
 
 def test_show_prints_the_series_with_the_change_marked(url: str, run_factory: Callable[..., RunResult], capsys: pytest.CaptureFixture[str]) -> None:
@@ -185,3 +195,30 @@ def test_detect_without_named_series_skips_a_rate_with_no_samples(url: str, run_
     assert "chaos_hypothesis_during_met" not in out and "http_req_duration" in out
     code, _, err = cli(["trend", "detect", "chaos_hypothesis_during_met", "--store", url], capsys)
     assert code == 64 and "no 'rate' aggregate" in err  # named by the user: still an error
+
+
+def test_default_page_series_a_scenario_lacks_are_left_out(url: str, tmp_path: Path, run_factory: Callable[..., RunResult], capsys: pytest.CaptureFixture[str]) -> None:
+    """A run recorded from a k6 summary has p(90)/p(95) but no p(99): the pages, the exporter and
+    the Grafana export leave that series out for its scenario instead of failing the whole store."""
+    sample = Path(__file__).resolve().parents[1] / "data" / "k6" / "k6-summary-export.sample.json"
+    fill(url, run_factory, 3, step_at=None)
+    code, _, err = cli(["trend", "record", str(sample), "--at", "2026-03-01", "--store", url], capsys)
+    assert code == 0 and "names no scenario (k6 files carry none)" in err
+    code, _, err = cli(["trend", "record", str(sample), "--at", "2026-03-02", "--label", "scenario=k6sample", "--store", url], capsys)
+    assert code == 0 and "names no scenario" not in err
+    code, _, err = cli(["trend", "pages", str(tmp_path / "pages"), "--store", url], capsys)
+    assert code == 0, err
+    pages = sorted(p.name for p in (tmp_path / "pages").glob("*.html"))
+    assert len(pages) == 4 and {"nightly.html", "k6sample.html", "index.html"} <= set(pages), pages
+    code, out, err = cli(["trend", "export", "prometheus", "--store", url], capsys)
+    assert code == 0, err
+    assert 'aggregation="p(99)",metric="http_req_duration",scenario="nightly"' in out
+    assert 'aggregation="p(95)",metric="http_req_duration",scenario="k6sample"' in out
+    assert 'aggregation="p(99)",metric="http_req_duration",scenario="k6sample"' not in out
+    code, _, err = cli(["trend", "export", "grafana", "-o", str(tmp_path / "g.json"), "--store", url], capsys)
+    assert code == 0, err
+    # a series the user names is still required
+    code, _, err = cli(["trend", "export", "prometheus", "http_req_duration p(99)", "--scenario", "k6sample", "--store", url], capsys)
+    assert code == 64 and "no 'p(99)' aggregate" in err
+    code, _, err = cli(["trend", "baseline", "set", "x", "--store", url], capsys)
+    assert code == 64 and "name a run to pin" in err

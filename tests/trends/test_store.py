@@ -63,6 +63,16 @@ def test_retention_by_days_and_runs(store: TrendStore, run_factory: Callable[...
         assert session.execute(text("select count(distinct run_pk) from trend_points")).scalar() == 2
 
 
+def test_retention_keeps_runs_pinned_by_a_baseline(store: TrendStore, run_factory: Callable[..., RunResult]) -> None:
+    ids = [store.record(run_factory(100, day=day)).run_id for day in range(6)]
+    store.set_baseline("release-1.4", run_id=ids[1][:8])
+    assert store.retain(keep_runs=2) == 3  # days 0, 2, 3 go; day 1 is pinned
+    assert [r.run_id for r in store.runs()] == [ids[1], ids[4], ids[5]]
+    store.delete_baseline("release-1.4")
+    assert store.retain(keep_runs=2) == 1
+    assert [r.run_id for r in store.runs()] == [ids[4], ids[5]]
+
+
 def test_newer_schema_is_refused_with_exit_64(tmp_path: Path, run_factory: Callable[..., RunResult]) -> None:
     url = f"sqlite:///{tmp_path / 'trends.db'}"
     with open_store(url) as s:

@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 
+from assay.cli.observing import ObservedRun, metrics_port_option, otel_option, pushgateway_option
 from assay.cli.recording import open_for_record, record_option, record_result, store_option
 from assay.errors import UsageError
 
@@ -98,6 +99,10 @@ def run_command(
     html: Path | None = typer.Option(None, "--html", help="Write a self-contained HTML timeline report."),
     record: bool = record_option(),
     store: str | None = store_option(),
+    metrics_port: int | None = metrics_port_option(),
+    pushgateway: str | None = pushgateway_option(),
+    otel_endpoint: str | None = otel_option(),
+    sample: list[str] = typer.Option([], "--sample", help="Follow a process's resources during the experiment: PID, NAME=PID or a command-line pattern (repeatable)."),
 ) -> None:
     """Run an experiment: hypothesis, method, hypothesis, rollbacks; exit 0 met, 2 deviated/failed, 64 invalid."""
     from assay.chaos.runner import RunOptions
@@ -135,9 +140,24 @@ def run_command(
     _writable(("--journal-path", journal_path), ("--result", result), ("--junit", junit), ("--markdown", markdown),
               ("--html", html))
     trend_store = open_for_record(record, store)  # before the experiment: a wrong URL is exit 64, not a lost run
-    outcome = run_file(experiment, options, config_vars=config_vars, secret_vars=secret_vars,
-                       validation=not no_validation, journal_path=journal_path,
-                       max_duration=_duration(max_duration) if max_duration else None)
+    from assay.observe.watch import ResourceWatch, describe_leaks
+
+    watch = ResourceWatch(sample)  # a bad --sample is exit 64 before the experiment
+    with ObservedRun(experiment.stem, "chaos", metrics_port=metrics_port, pushgateway=pushgateway, otel_endpoint=otel_endpoint) as observed:
+
+        def on_event(kind: str, data: dict[str, Any]) -> None:
+            _echo_event(kind, data)
+            observed.event(kind, data)
+
+        options.on_event = on_event
+        with watch:
+            outcome = run_file(experiment, options, config_vars=config_vars, secret_vars=secret_vars,
+                               validation=not no_validation, journal_path=journal_path,
+                               max_duration=_duration(max_duration) if max_duration else None)
+        watch.finish(outcome.result)  # the processes' gauges and leak verdicts go into the chaos result
+        observed.finish(outcome.result)
+    for line in describe_leaks(outcome.result):
+        typer.echo(f"leak check: {line}", err=True)
     if result is not None:
         outcome.result.save(result)
     record_result(trend_store, outcome.result)

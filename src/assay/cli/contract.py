@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from assay.cli.observing import ObservedRun, metrics_port_option, otel_option, pushgateway_option
 from assay.cli.recording import open_for_record, record_option, record_result, store_option
 
 app = typer.Typer(
@@ -95,6 +96,9 @@ def verify(
     ),
     record: bool = record_option(),
     store: str | None = store_option(),
+    metrics_port: int | None = metrics_port_option(),
+    pushgateway: str | None = pushgateway_option(),
+    otel_endpoint: str | None = otel_option(),
 ) -> None:
     """Verify a running provider against its pacts (pact-python's Verifier); exit 2 on a mismatch."""
     from assay.atomic import write_text_atomic
@@ -133,7 +137,9 @@ def verify(
         all_deployed=all_deployed,
     )
     trend_store = open_for_record(record, store)  # before verifying: a wrong URL is exit 64, not a lost run
-    result = run_verify(opts)
+    with ObservedRun(provider, "contract", metrics_port=metrics_port, pushgateway=pushgateway, otel_endpoint=otel_endpoint) as observed:
+        result = run_verify(opts)
+        observed.finish(result.run)
     typer.echo(mismatch.to_console(result.outcomes, show_extra=show_extra))
     if markdown:
         write_text_atomic(

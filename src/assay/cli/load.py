@@ -365,7 +365,7 @@ def _print_problems(result: Any, *, quiet: bool = False) -> None:
     for note in result.notes:
         if note.startswith((
             "aborted", "interrupted", "worker error", "worker lost", "teardown", "more than", "per-sample output", "nothing completed",
-            "warm-up", "the run ended within", "downtime", "scrape",
+            "warm-up", "the run ended within", "downtime", "scrape", "sampler", "resource threshold",
         )) or "interrupted:" in note:
             err(f"note: {note}", err=True)
     for metric, t in result.failed_thresholds():

@@ -18,6 +18,7 @@ from typing import Any
 
 import typer
 
+from assay.cli.observing import ObservedRun, metrics_port_option, otel_option, pushgateway_option
 from assay.cli.progress import LiveProgress
 from assay.cli.recording import open_for_record, record_option, record_result, store_option
 
@@ -56,6 +57,9 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no summary."),
     record: bool = record_option(),
     store: str | None = store_option(),
+    metrics_port: int | None = metrics_port_option(),
+    pushgateway: str | None = pushgateway_option(),
+    otel_endpoint: str | None = otel_option(),
 ) -> None:
     """Publish at a rate, consume with N consumers, report latency, throughput and the ledger's verdict."""
     from assay.errors import ExitCode, UsageError
@@ -101,18 +105,20 @@ def run(
         raise UsageError(str(exc)) from None
     printer = _Progress(enabled=not quiet, tty=sys.stderr.isatty(), total=spec.duration if count is None else count / rate)
     workload = Workload(transport, spec, on_progress=printer.update)
-    with printer:
+    observation = ObservedRun(name or "messaging", "messaging", metrics_port=metrics_port, pushgateway=pushgateway, otel_endpoint=otel_endpoint)
+    with observation, printer:
         try:
             result = _drive(workload)
         except BrokerError as exc:
             raise UsageError(f"{exc} (nothing was judged)") from None
-    result.labels = detect_labels(result.labels)
-    _attach(result, specs)
-    from assay.thresholds import evaluate_result
+        result.labels = detect_labels(result.labels)
+        _attach(result, specs)
+        from assay.thresholds import evaluate_result
 
-    failed = evaluate_result(result)
-    if failed and result.status is RunStatus.PASSED:
-        result.status = RunStatus.FAILED
+        failed = evaluate_result(result)
+        if failed and result.status is RunStatus.PASSED:
+            result.status = RunStatus.FAILED
+        observation.finish(result)
     for path in [result_file] if result_file is not None else []:
         result.save(path)
     record_result(trend_store, result)

@@ -13,6 +13,7 @@ from typing import Any
 
 import typer
 
+from assay.cli.observing import otel_option
 from assay.errors import UsageError
 
 app = typer.Typer(name="plan", help="Nightly plans that run everything and write one report.", no_args_is_help=True)
@@ -107,6 +108,7 @@ def run_command(
     run_id: str | None = typer.Option(None, "--run-id", help="The run's id (default: a UTC timestamp)."),
     label: list[str] = typer.Option([], "--label", "-l", help="Label k=v on every result (repeatable)."),
     plain: bool = typer.Option(False, "--plain", help="Plain progress lines even on a terminal."),
+    otel_endpoint: str | None = otel_option(),
 ) -> None:
     """Run the night: services, stages, gates, trends, reports, notifications. Exit 0 / 1 (warnings) / 2."""
     from rich.console import Console
@@ -125,6 +127,9 @@ def run_command(
                          record=False if no_record else None, notify=not no_notify, labels=parse_labels(label),
                          on_event=plain_progress)
     runner = PlanRunner(loaded, options)
+    from assay.observe.tracing import TRACING
+
+    TRACING.configure(otel_endpoint)  # plan.run > plan.stage > plan.step spans, when configured
 
     def on_signal(signum: int, frame: Any) -> None:
         runner.request_stop(signal.Signals(signum).name)
@@ -149,6 +154,7 @@ def run_command(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        TRACING.shutdown()
     out = Console()
     colour = {"passed": "green", "warning": "yellow"}.get(report.status, "red")
     out.print(f"[bold {colour}]{report.plan}: {report.status.upper()}[/] (exit {report.exit_code})", highlight=False)

@@ -35,12 +35,12 @@ def parse_labels(pairs: list[str] | None, option: str = "--label") -> dict[str, 
     return out
 
 
-def parse_time(text: str | None, option: str) -> datetime | None:
+def parse_time(text: str | None, option: str, *, end_of_day: bool = False) -> datetime | None:
     if text is None:
         return None
     from assay.trends.timeparse import parse_when
 
-    return parse_when(text, option)
+    return parse_when(text, option, end_of_day=end_of_day)
 
 
 @app.command("record")
@@ -61,6 +61,13 @@ def record_command(
         for path, result in zip(files, loaded, strict=True):
             run = s.record(result, at=when, labels=labels)
             typer.echo(f"recorded {path} as {run.short_id} ({run.scenario}, {run.at:%Y-%m-%d %H:%M:%S}Z)", err=True)
+            if "scenario" not in result.labels and "scenario" not in labels and result.name == str(path):
+                # k6 files carry no test name: each file's path would be a scenario of its own
+                typer.echo(
+                    f"warning: {path} names no scenario (k6 files carry none), so its path is the scenario; "
+                    "add --label scenario=NAME so the runs of one test form one series",
+                    err=True,
+                )
 
 
 @app.command("runs")
@@ -82,6 +89,49 @@ def runs_command(
         labels = " ".join(f"{k}={v}" for k, v in sorted(r.labels.items()) if k not in ("host", "user", "assay_version"))
         table.add_row(r.short_id, r.scenario, f"{r.at:%Y-%m-%d %H:%M}", r.status, labels)
     Console().print(table)
+
+
+@app.command("combine")
+def combine_command(
+    run_ids: list[str] = typer.Argument(None, metavar="[RUN...]", help="Runs by id or unique prefix; default: every run the options select."),
+    output: Path = typer.Option(..., "--output", "-o", help="The combined result file."),
+    scenario: str | None = typer.Option(None, "--scenario", help="Only this scenario (needed when the store holds several)."),
+    label: list[str] = typer.Option(None, "--label", "-l", help="Only runs with label k=v (repeatable)."),
+    since: str | None = typer.Option(None, "--since", help="Only runs from this time (ISO 8601)."),
+    until: str | None = typer.Option(None, "--until", help="Only runs up to this time (ISO 8601; a date includes its whole day)."),
+    to: str = typer.Option("assay", "--to", help="Output format: assay, k6-summary, ... (as `assay results convert`)."),
+    store: str | None = typer.Option(None, "--store", help=STORE_HELP),
+) -> None:
+    """Combine recorded runs into one result from their stored histograms, exactly: p(99.9) over last
+    week's runs, every run of Tuesday. Rates are per second of the time the runs ran."""
+    from assay.formats import OUTPUT_FORMATS, save_result
+    from assay.results import combine_results
+    from assay.trends.store import open_store
+
+    if to not in OUTPUT_FORMATS:
+        raise UsageError(f"--to {to!r}: expected one of {', '.join(OUTPUT_FORMATS)}")
+    labels = parse_labels(label)
+    start, end = parse_time(since, "--since"), parse_time(until, "--until", end_of_day=True)
+    with open_store(store) as s:
+        if run_ids:
+            runs = [s.find_run(r) for r in run_ids]
+        else:
+            runs = s.runs(scenario=scenario, labels=labels, since=start, until=end)
+        if scenario is not None and run_ids:
+            runs = [r for r in runs if r.scenario == scenario]
+        if not runs:
+            raise UsageError(f"no runs in the store {s.url} match; `assay trend runs` lists them")
+        scenarios = sorted({r.scenario for r in runs})
+        if len(scenarios) > 1:
+            raise UsageError(f"the runs are of {len(scenarios)} scenarios ({', '.join(scenarios[:5])}); choose one with --scenario")
+        results = s.results(runs)
+    try:
+        combined = combine_results(results, name=f"{scenarios[0]} ({len(results)} runs combined)")
+    except ValueError as exc:
+        raise UsageError(f"cannot combine: {exc} (runs recorded from k6 summaries hold percentiles, not histograms)") from None
+    save_result(combined, output, to)
+    first, last = runs[0].at, runs[-1].at
+    typer.echo(f"combined {len(results)} run(s) of {scenarios[0]} ({first:%Y-%m-%d %H:%M} .. {last:%Y-%m-%d %H:%M}Z) into {output}", err=True)
 
 
 @app.command("retain")
@@ -357,7 +407,7 @@ def _analyse(
     specs = _specs(series, None)
     for name in select_runs(s, scenario=scenario, labels=labels, since=since):
         wanted = specs or scenario_specs(s, name)
-        outcomes += analyze(s, wanted, scenario=name, labels=labels, since=since).outcomes  # type: ignore[arg-type]
+        outcomes += analyze(s, wanted, scenario=name, labels=labels, since=since, skip_missing=not specs).outcomes  # type: ignore[arg-type]
     return outcomes
 
 

@@ -147,6 +147,23 @@ def _shippable_spec(spec: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     return {**spec, "path": path.name}, str(path.parent)
 
 
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """A located error at once when a `host:port` (or `ray://host:port`) address does not answer."""
+    import socket
+
+    text = address.removeprefix("ray://")
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        if address == "auto":
+            return
+        raise UsageError(f"--ray-address {address!r}: expected HOST:PORT (the head node's GCS port, 6379 by default), ray://HOST:PORT or auto")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise UsageError(f"--backend ray: cannot reach the Ray cluster at {address}: {exc.strerror or exc}") from None
+
+
 class RayBackend:
     """The Backend seam on Ray. Use as a context manager: Ray is connected (or started) on
     entry and released on exit, so `default_workers()` can count the cluster's CPUs first."""
@@ -177,6 +194,8 @@ class RayBackend:
             return
         self.remote = address is not None
         os.environ.setdefault("RAY_DEDUP_LOGS", "1")
+        if address is not None:
+            _check_reachable(address)  # Ray itself retries an unreachable GCS for a minute or more
         try:
             if address is not None:
                 runtime_env = {"working_dir": self.options.ship} if self.options.ship else None

@@ -106,8 +106,13 @@ class RunMetrics:
         self._gauge("assay_run_status", STATUS_CODES.get(str(result.status), 4))
         self._gauge("assay_load_vus", 0)
         self._count_to("k6_threshold_breaches_total", len(result.failed_thresholds()))
-        if result.kind == "contract" and result.status != "passed":
-            self._count_to("contract_test_failures_total", 1)
+        if result.kind == "contract":
+            # the failing interactions (what a team counts as failed contract tests), else 1 for a failed run
+            contracts = result.extra.get("contracts") or {}
+            failures = contracts.get("failed") if isinstance(contracts, dict) else None
+            if not isinstance(failures, int):
+                failures = 0 if str(result.status) == "passed" else 1
+            self._count_to("contract_test_failures_total", failures)
         reqs = result.stat("http_reqs", "count")
         if reqs is not None:
             self._count_to("assay_load_requests_total", reqs)

@@ -51,12 +51,32 @@ class Target:
                 return None
         assert self.pattern is not None
         rx = re.compile(self.pattern)
-        skip = set(exclude) | {os.getpid()}
+        skip = set(exclude) | own_family()
         for proc in psutil.process_iter(["pid", "cmdline"]):
             cmdline = " ".join(proc.info.get("cmdline") or [])
             if proc.info["pid"] not in skip and cmdline and rx.search(cmdline):
                 return proc
         return None
+
+
+def own_family() -> set[int]:
+    """This process, its ancestors and its forked copies: their command lines hold the pattern
+    itself (`assay load run ... --sample courier`, the shell that ran it, forked workers), so a
+    pattern must never match them. Other children (a service the run started) stay sampleable."""
+    me = psutil.Process()
+    family = {me.pid}
+    try:
+        family |= {p.pid for p in me.parents()}
+        mine = me.cmdline()
+        for child in me.children(recursive=True):
+            try:
+                if child.cmdline() == mine:
+                    family.add(child.pid)
+            except psutil.Error:
+                continue
+    except psutil.Error:
+        pass
+    return family
 
 
 def parse_target(spec: str, services: Mapping[str, int] | None = None) -> Target:

@@ -14,13 +14,14 @@ import heapq
 import math
 import os
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any
+from typing import Any, TypeVar
 
 from assay.errors import UsageError
 
 SERVICE_NAME = "assay"
+T = TypeVar("T")
 _NULL: AbstractContextManager[None] = nullcontext()
 
 
@@ -88,6 +89,25 @@ TRACING = Tracing()
 def span(name: str, **attributes: Any) -> AbstractContextManager[Any]:
     """`with span("chaos.phase", phase="method"): ...` for the plan and chaos rooms."""
     return TRACING.span(name, **attributes)
+
+
+def carry_context(fn: Callable[..., T]) -> Callable[..., T]:
+    """`fn`, to run on another thread under this thread's current span (a plan's stages run on a
+    pool: without this their spans would start traces of their own)."""
+    if TRACING.tracer is None:
+        return fn
+    from opentelemetry import context
+
+    current = context.get_current()
+
+    def run(*args: Any, **kwargs: Any) -> T:
+        token = context.attach(current)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            context.detach(token)
+
+    return run
 
 
 def traceparent(rng: random.Random | None = None) -> tuple[str, str]:

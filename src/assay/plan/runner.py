@@ -25,6 +25,7 @@ from typing import Any
 from croniter import croniter
 
 from assay.harness.ports import free_port
+from assay.observe.tracing import carry_context, span
 from assay.plan.context import StepContext
 from assay.plan.model import WEEKDAYS, FaultStep, Service, Stage, StepBase, TrendRecordStep
 from assay.plan.outcome import FAILING, Attempt, Gate, PlanReport, ServiceOutcome, StageOutcome, StepOutcome
@@ -105,6 +106,10 @@ class PlanRunner:
             self._emit("stopping", reason=reason)
 
     def run(self) -> PlanReport:
+        with span("plan.run", plan=self.plan.name, run_id=self.run_id):
+            return self._run()
+
+    def _run(self) -> PlanReport:
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / ("plan" + Path(self.loaded.source).suffix)).write_text(self.loaded.text)
@@ -254,7 +259,7 @@ class PlanRunner:
                         self._skip_stage(inst, why)
                         continue
                     inst.outcome.status = "running"
-                    futures[pool.submit(self._run_stage, inst)] = inst
+                    futures[pool.submit(carry_context(self._run_stage), inst)] = inst
                 if not futures:
                     if not progressed and pending:  # validate prevents cycles; be safe anyway
                         for inst in pending:
@@ -313,6 +318,10 @@ class PlanRunner:
     # -- one stage ------------------------------------------------------------------------------
 
     def _run_stage(self, inst: StageInstance) -> None:
+        with span("plan.stage", plan=self.plan.name, stage=inst.key):
+            self._stage(inst)
+
+    def _stage(self, inst: StageInstance) -> None:
         out = inst.outcome
         out.started_at = datetime.now(UTC)
         started = time.monotonic()
@@ -388,6 +397,10 @@ class PlanRunner:
                            quarantine=list(self.plan.quarantine), stage_timeout=inst.stage.timeout)
 
     def _run_step(self, spec: StepBase, out: StepOutcome, ctx: StepContext, stage_left: float | None) -> None:
+        with span("plan.step", stage=ctx.stage_key, step=spec.name, kind=spec.kind):
+            self._step(spec, out, ctx, stage_left)
+
+    def _step(self, spec: StepBase, out: StepOutcome, ctx: StepContext, stage_left: float | None) -> None:
         out.status = "running"
         out.started_at = datetime.now(UTC)
         self._emit("step", key=f"{ctx.stage_key}.{spec.name}", status="running", kind=spec.kind)

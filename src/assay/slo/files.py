@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from assay.config import (
     ConfigError,
     ConfigIssue,
@@ -15,7 +13,7 @@ from assay.config import (
     read_text,
     validate_data,
 )
-from assay.slo.openslo import from_documents, is_openslo
+from assay.slo.openslo import from_documents, is_openslo, load_documents
 from assay.slo.spec import EXAMPLE_OBJECTIVE, SloFile
 
 
@@ -29,10 +27,7 @@ def load_slo(path: str | Path) -> SloFile:
     text = read_text(p)
     fmt = detect_format(p)
     if fmt == "yaml" and "openslo/" in text:
-        try:
-            documents = list(yaml.safe_load_all(text))
-        except yaml.YAMLError:
-            documents = []  # parse_data below reports the syntax error with its position
+        documents = load_documents(text, str(p))  # strict: a duplicate key or syntax error is located here
         if is_openslo(documents):
             return _named(from_documents(documents, str(p)), p)
     data = parse_data(text, source=str(p), fmt=fmt)

@@ -15,7 +15,8 @@ from typing import Any
 
 import yaml
 
-from assay.config import ConfigError, ConfigIssue, KeyPath, validate_data
+from assay import strict
+from assay.config import ConfigError, ConfigIssue, KeyPath, validate_data, yaml_issue
 from assay.results import BUILTIN_METRICS, MetricType, parse_metric_name
 from assay.slo.criteria import format_number
 from assay.slo.spec import SloFile
@@ -205,14 +206,19 @@ def _is_trend(name: str) -> bool:
 
 def parse_openslo(text: str, source: str = "<openslo>") -> SloFile:
     """Parse OpenSLO v1 YAML (one or many documents) into an SloFile."""
-    try:
-        documents = list(yaml.safe_load_all(text))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(
-            [ConfigIssue(source, mark.line + 1 if mark else None, mark.column + 1 if mark else None, (), f"invalid YAML: {exc}")]
-        ) from None
+    documents = load_documents(text, source)
     return from_documents(documents, source)
+
+
+def load_documents(text: str, source: str) -> list[Any]:
+    """Every YAML document of `text`, read strictly (duplicate keys, alias bombs and deep nesting
+    refused) with the located error a config file gets."""
+    try:
+        return strict.yaml_load_all(text)
+    except strict.StrictError as exc:
+        raise ConfigError([ConfigIssue(source, exc.line, exc.column, (), f"invalid YAML: {exc.message}")]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([yaml_issue(exc, source)]) from None
 
 
 def from_documents(documents: list[Any], source: str = "<openslo>") -> SloFile:

@@ -108,7 +108,11 @@ def resolve(
     scenario: str | None = None,
     labels: dict[str, str] | None = None,
     since: datetime | None = None,
+    skip_missing: bool = False,
 ) -> list[Series]:
+    """The series of `specs` (else each scenario's defaults). `skip_missing`: the specs are a
+    default set (a scenario page's p50/p95/p99), so one a scenario lacks is left out, not an error
+    (runs recorded from a k6 summary have p(90)/p(95) but no p(99))."""
     out: list[Series] = []
     grouped = select_runs(store, scenario=scenario, labels=labels, since=since)
     for name, runs in grouped.items():
@@ -119,7 +123,7 @@ def resolve(
             try:
                 out.append(load_series(store, spec, runs, scenario=name))
             except UsageError:
-                if specs:
+                if specs and not skip_missing:
                     raise
                 # a series picked by default that has no values (a rate with no samples, as a
                 # chaos run's hypothesis-during rate when no probe ran during the method): nothing to watch
@@ -137,7 +141,12 @@ def baseline_values(store: TrendStore, name: str, series: Series) -> list[float]
     if row.run_id is not None:
         idx = next((i for i, r in enumerate(series.runs) if r.run_id == row.run_id), None)
         if idx is None:
-            raise UsageError(f"baseline {name!r}: run {row.run_id[:12]} has no {series.name} in scenario {series.scenario!r}")
+            if not store.runs_with_ids([row.run_id]):
+                raise UsageError(f"baseline {name!r}: its run {row.run_id[:12]} is no longer in the store {store.url}; pin another run")
+            raise UsageError(
+                f"baseline {name!r}: run {row.run_id[:12]} is not among the selected runs of scenario {series.scenario!r} "
+                f"with {series.name} (another scenario, or left out by --since/--label)"
+            )
         return [series.values[idx]]
     assert row.window is not None
     window = Window.parse(row.window)
@@ -187,12 +196,13 @@ def analyze(
     settings: DetectorSettings | None = None,
     min_runs: int = 10,
     recent: int = 5,
+    skip_missing: bool = False,
 ) -> Detection:
     settings = settings or DetectorSettings()
     if baseline is not None:
         store.baseline(baseline)  # an unknown name fails before any work
     outcomes: list[SeriesOutcome] = []
-    for series in resolve(store, specs, scenario=scenario, labels=labels, since=since):
+    for series in resolve(store, specs, scenario=scenario, labels=labels, since=since, skip_missing=skip_missing):
         outcome = SeriesOutcome(series)
         n = len(series)
         for rule in rules:

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import mannwhitneyu, rankdata
+from scipy.stats import mannwhitneyu
 
 from assay.results import Metric, percentile_of
 from assay.trends.alarms import Alarm
@@ -72,24 +72,6 @@ class _Tests:
         return p
 
 
-def _rank_sum_z(segment: np.ndarray, splits: np.ndarray) -> np.ndarray:
-    """|z| of the Wilcoxon rank-sum statistic for each split of one segment, all at once.
-
-    Used only to pick the best of a few nearby splits (the p-value reported is scipy's);
-    the ranks are scipy's `rankdata`, the variance has the usual tie correction.
-    """
-    n = len(segment)
-    ranks = rankdata(segment)
-    cum = np.cumsum(ranks)
-    _, ties = np.unique(segment, return_counts=True)
-    tie_term = float(np.sum(ties.astype(float) ** 3 - ties)) / (n * (n - 1)) if n > 1 else 0.0
-    n1 = splits.astype(float)
-    n2 = n - n1
-    u = cum[splits - 1] - n1 * (n1 + 1) / 2
-    var = n1 * n2 / 12.0 * ((n + 1) - tie_term)
-    return np.abs(u - n1 * n2 / 2) / np.sqrt(np.maximum(var, 1e-300))
-
-
 def _median_ratio(values: np.ndarray, left: slice, right: slice) -> float:
     before = float(np.median(values[left]))
     return float(np.median(values[right])) / before - 1 if before else 0.0
@@ -130,12 +112,28 @@ def confirmed_change_points(values: Sequence[float], settings: DetectorSettings)
     return []
 
 
-def _refine(tests: _Tests, points: list[int], settings: DetectorSettings, reach: int = 3) -> list[tuple[int, float]]:
-    """Move each kept change to the nearby split the Mann-Whitney test separates best.
+def _l1_costs(segment: np.ndarray, splits: np.ndarray) -> np.ndarray:
+    """For each split of one segment: the summed absolute deviation of each side from its own median.
 
-    The split step's candidates next to an outlier night can sit a run or two off the
-    true start; the alarm must name the run where the change began. The nearby splits are
-    ranked in one vectorised pass; scipy's test gives the chosen split's p-value.
+    The split with the lowest cost is where the level changes: a night just before the change
+    that happens to be the highest of its segment still sits far closer to the level before
+    than after (a rank test cannot tell: moving that night across changes no rank order).
+    Medians keep an outlier night from pulling the split towards itself.
+    """
+    out = np.empty(len(splits))
+    for j, s in enumerate(splits):
+        left, right = segment[:s], segment[s:]
+        out[j] = np.abs(left - np.median(left)).sum() + np.abs(right - np.median(right)).sum()
+    return out
+
+
+def _refine(tests: _Tests, points: list[int], settings: DetectorSettings, reach: int = 3) -> list[tuple[int, float]]:
+    """Move each kept change to the nearby split that best separates the levels on either side.
+
+    The split step's candidates (and rank tests) can sit a run or two off the true start
+    next to an outlier night or a high last night before the change; the alarm must name
+    the run where the change began. The nearby splits are scored by their L1 cost around
+    the segments' medians; scipy's test gives the chosen split's p-value.
     """
     data = tests.data
     out: list[tuple[int, float]] = []
@@ -147,10 +145,10 @@ def _refine(tests: _Tests, points: list[int], settings: DetectorSettings, reach:
         best = cp
         if hi >= lo:
             splits = np.arange(lo, hi + 1)
-            z = _rank_sum_z(data[left_edge:right_edge], splits - left_edge)
-            here = z[cp - lo] if lo <= cp <= hi else -np.inf
-            j = int(np.argmax(z))
-            if z[j] > here * (1 + 1e-9) + 1e-12:  # move only for a strictly better split
+            cost = _l1_costs(data[left_edge:right_edge], splits - left_edge)
+            here = cost[cp - lo] if lo <= cp <= hi else np.inf
+            j = int(np.argmin(cost))
+            if cost[j] < here * (1 - 1e-9) - 1e-12:  # move only for a strictly better split
                 best = int(splits[j])
         points[k] = best
         out.append((best, tests(left_edge, best, right_edge)))

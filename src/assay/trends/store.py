@@ -241,6 +241,11 @@ class TrendStore:
             merged = metric if merged is None else merged.merge(metric)
         return merged
 
+    def runs_with_ids(self, run_ids: Sequence[str]) -> list[str]:
+        """Which of these full run ids are in the store."""
+        with self.sessions() as session:
+            return list(session.scalars(select(RunRow.run_id).where(RunRow.run_id.in_(list(run_ids)))))
+
     def result(self, run_id: str) -> RunResult:
         """The whole RunResult of a recorded run; `run_id` may be a unique prefix."""
         return self.results([self.find_run(run_id)])[0]
@@ -273,7 +278,10 @@ class TrendStore:
     # -- retention ------------------------------------------------------------------------------
 
     def retain(self, *, keep_days: float | None = None, keep_runs: int | None = None, now: datetime | None = None) -> int:
-        """Delete runs older than `keep_days`, and beyond the newest `keep_runs` of each scenario."""
+        """Delete runs older than `keep_days`, and beyond the newest `keep_runs` of each scenario.
+
+        A run pinned by a named baseline is kept: the baseline is the reason to keep it
+        (remove the baseline first to let it go)."""
         doomed: set[int] = set()
         runs = self.runs()
         if keep_days is not None:
@@ -285,6 +293,8 @@ class TrendStore:
                 by_scenario.setdefault(r.scenario, []).append(r)
             for group in by_scenario.values():
                 doomed |= {r.pk for r in group[: max(0, len(group) - keep_runs)]}
+        pinned = {b.run_id for b in self.baselines() if b.run_id}
+        doomed -= {r.pk for r in runs if r.run_id in pinned}
         if doomed:
             with self.sessions.begin() as session:
                 ids = sorted(doomed)
@@ -297,8 +307,10 @@ class TrendStore:
     # -- baselines ------------------------------------------------------------------------------
 
     def set_baseline(self, name: str, *, run_id: str | None = None, window: str | None = None) -> BaselineRow:
-        if (run_id is None) == (window is None):
+        if run_id is not None and window is not None:
             raise UsageError("a baseline is either a pinned run or a window, not both")
+        if run_id is None and window is None:
+            raise UsageError(f"baseline {name!r}: name a run to pin (id or prefix) or give --window, e.g. --window 'last 7 days'")
         if run_id is not None:
             run_id = self.find_run(run_id).run_id
         with self.sessions.begin() as session:

@@ -3,6 +3,14 @@
 Each delivery runs on a worker thread with retries and exponential backoff, and
 every attempt is written to the run log (`webhook_executions`) so a failing hook
 can be diagnosed from `GET /webhooks/{uuid}/logs` rather than a server log.
+
+The queue of deliveries waiting for a worker is bounded (`max_queued`, default 1,000):
+a hook target that is down holds each worker for its whole retry schedule, and a busy
+broker must not grow without limit behind it. When the queue is full the *oldest* waiting
+delivery is dropped (the newest events describe the current state, which is what a CI
+hook acts on): the drop is logged, counted in `Dispatcher.dropped`, and written to that
+webhook's run log as an execution with attempt 0 and the reason, so it is visible where
+the hook's other runs are.
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ import logging
 import re
 import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -35,6 +43,8 @@ EVENTS = (
     "provider_verification_succeeded",
     "provider_verification_failed",
 )
+MAX_QUEUED = 1000  # deliveries waiting for a worker; past it the oldest is dropped
+WORKERS = 2
 _PLACEHOLDER = re.compile(r"\$\{pactbroker\.([A-Za-z]+)\}")
 
 
@@ -95,7 +105,8 @@ class Delivery:
 
 
 class Dispatcher:
-    """Fires matching webhooks on background threads; `wait()` lets tests and shutdown drain them."""
+    """Fires matching webhooks on background threads from a bounded queue (oldest dropped when
+    full); `wait()` lets tests and shutdown drain them."""
 
     def __init__(
         self,
@@ -104,14 +115,22 @@ class Dispatcher:
         retries: int = 5,
         backoff: float = 1.0,
         timeout: float = 10.0,
+        max_queued: int = MAX_QUEUED,
+        workers: int = WORKERS,
     ) -> None:
+        if max_queued < 1 or workers < 1:
+            raise ValueError("max_queued and workers must be at least 1")
         self.sessions = sessions
         self.retries = retries
         self.backoff = backoff
         self.timeout = timeout
-        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="assay-webhook")
-        self._pending: set[Any] = set()
-        self._lock = threading.Lock()
+        self.max_queued = max_queued
+        self.workers = workers
+        self.dropped = 0  # deliveries dropped because the queue was full, since start
+        self._queue: deque[Delivery] = deque()
+        self._active = 0  # deliveries being run by a worker
+        self._threads: list[threading.Thread] = []
+        self._cond = threading.Condition()
         self._stopping = threading.Event()
 
     def params_for(self, event: Event, base_url: str) -> dict[str, str]:
@@ -186,16 +205,71 @@ class Dispatcher:
         self.submit(deliveries)
 
     def submit(self, deliveries: list[Delivery]) -> None:
-        """Start deliveries computed inside the request's transaction, once it has committed."""
-        for d in deliveries:
-            fut = self.pool.submit(self.run, d)
-            with self._lock:
-                self._pending.add(fut)
-            fut.add_done_callback(self._done)
+        """Queue deliveries computed inside the request's transaction, once it has committed;
+        when the queue is full the oldest waiting ones make room (logged, counted, recorded)."""
+        dropped: list[Delivery] = []
+        with self._cond:
+            if self._stopping.is_set():
+                return
+            for d in deliveries:
+                if len(self._queue) >= self.max_queued:
+                    dropped.append(self._queue.popleft())
+                self._queue.append(d)
+            self.dropped += len(dropped)
+            missing = self.workers - len(self._threads)
+            for _ in range(missing):
+                t = threading.Thread(target=self._work, name=f"assay-webhook-{len(self._threads)}", daemon=True)
+                self._threads.append(t)
+                t.start()
+            self._cond.notify(len(deliveries))
+        for d in dropped:
+            self._record_drop(d)
 
-    def _done(self, fut: Any) -> None:
-        with self._lock:
-            self._pending.discard(fut)
+    def _record_drop(self, d: Delivery) -> None:
+        reason = f"not sent: the webhook queue was full ({self.max_queued} waiting); the oldest delivery was dropped"
+        log.warning("webhook %s to %s dropped: queue full (%d waiting, %d dropped so far)", d.event, d.url, self.max_queued, self.dropped)
+        self._log(d, str(uuid.uuid4()), attempt=0, ok=False, status=None, response_body=None, error=reason)
+
+    def _log(self, d: Delivery, trigger: str, *, attempt: int, ok: bool, status: int | None, response_body: str | None, error: str | None) -> None:
+        """One row of the hook's run log (`GET /webhooks/{uuid}/logs`)."""
+        with self.sessions.begin() as s:
+            s.add(
+                WebhookExecution(
+                    webhook_id=d.webhook_id,
+                    trigger_uuid=trigger,
+                    event_name=d.event,
+                    attempt=attempt,
+                    success=ok,
+                    status=status,
+                    request_body=d.body,
+                    response_body=response_body,
+                    error=error,
+                    created_at=now(),
+                )
+            )
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._stopping.is_set():
+                    self._cond.wait()
+                if self._stopping.is_set():
+                    return
+                d = self._queue.popleft()
+                self._active += 1
+            try:
+                self.run(d)
+            except Exception:  # a broken database must not kill the worker: the next delivery may work
+                log.exception("webhook %s to %s: delivery failed", d.event, d.url)
+            finally:
+                with self._cond:
+                    self._active -= 1
+                    self._cond.notify_all()
+
+    def queued(self) -> int:
+        """Deliveries waiting for a worker (not counting the ones being sent)."""
+        with self._cond:
+            return len(self._queue)
 
     def run(self, d: Delivery, *, retries: int | None = None) -> bool:
         """Deliver with retries (`retries=0`: one attempt, as a test execution); every attempt is logged."""
@@ -212,21 +286,7 @@ class Dispatcher:
             except httpx.HTTPError as exc:
                 error = f"{type(exc).__name__}: {exc}"
             ok = status is not None and 200 <= status < 300
-            with self.sessions.begin() as s:
-                s.add(
-                    WebhookExecution(
-                        webhook_id=d.webhook_id,
-                        trigger_uuid=trigger,
-                        event_name=d.event,
-                        attempt=attempt,
-                        success=ok,
-                        status=status,
-                        request_body=d.body,
-                        response_body=response_body,
-                        error=error,
-                        created_at=now(),
-                    )
-                )
+            self._log(d, trigger, attempt=attempt, ok=ok, status=status, response_body=response_body, error=error)
             if ok:
                 return True
             if attempt <= retries and self._stopping.wait(self.backoff * (2 ** (attempt - 1))):
@@ -235,12 +295,15 @@ class Dispatcher:
         return False
 
     def wait(self, timeout: float = 30.0) -> None:
-        import concurrent.futures
-
-        with self._lock:
-            pending = list(self._pending)
-        concurrent.futures.wait(pending, timeout=timeout)
+        """Until every queued delivery has been run (or `timeout` seconds)."""
+        with self._cond:
+            self._cond.wait_for(lambda: not self._queue and self._active == 0, timeout=timeout)
 
     def close(self) -> None:
-        self._stopping.set()
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        """Stop: waiting deliveries are cancelled, running ones stop at their next backoff."""
+        with self._cond:
+            self._stopping.set()
+            self._queue.clear()
+            self._cond.notify_all()
+        for t in self._threads:
+            t.join()
