@@ -135,3 +135,13 @@ def test_a_bad_sample_in_an_experiment_fails_before_it_runs(tmp_path: Path, samp
     proc = assay("chaos", "run", str(experiment), "--journal-path", str(journal))
     assert proc.returncode == 64 and said in proc.stderr and "Traceback" not in proc.stderr
     assert not journal.exists()
+
+
+def test_chaos_validate_checks_the_sample_section(tmp_path: Path) -> None:
+    experiment = tmp_path / "hold.json"
+    experiment.write_text(json.dumps({**EXPERIMENT, "extensions": [{"name": "assay", "sample": ["web=4242", "re:uvicorn.*"]}]}))
+    ok = assay("chaos", "validate", str(experiment))
+    assert ok.returncode == 0, ok.stderr
+    experiment.write_text(json.dumps({**EXPERIMENT, "extensions": [{"name": "assay", "sample": ["re:("]}]}))
+    bad = assay("chaos", "validate", str(experiment))
+    assert bad.returncode == 64 and "not a valid pattern" in bad.stderr and str(experiment) in bad.stderr

@@ -9,10 +9,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from assay.chaos import background_load, guards, recovery
+from assay.chaos import background_load, guards, recovery, sampling
 from assay.errors import UsageError
 
-SECTIONS = ("safety", "recovery", "load")
+SECTIONS = ("safety", "recovery", "load", "sample")
 
 
 def check(experiment: Mapping[str, Any], path: Path, *, values: bool = True) -> None:
@@ -24,6 +24,10 @@ def check(experiment: Mapping[str, Any], path: Path, *, values: bool = True) -> 
             return
         guards.spec_from(experiment)
         recovery.spec_from(experiment)
+        from assay.observe.sampler import parse_target
+
+        for target in sampling.targets_from(experiment):
+            parse_target(target)
         spec = background_load.spec_from(experiment, base=path.parent)
         if spec is not None:
             background_load.BackgroundLoad(spec)  # reads the scenario and checks the rates; starts nothing
@@ -32,7 +36,7 @@ def check(experiment: Mapping[str, Any], path: Path, *, values: bool = True) -> 
 
 
 def check_sections(experiment: Mapping[str, Any]) -> None:
-    """Only known sections, each a mapping (the sections' own keys are checked as they are read)."""
+    """Only known sections, each a mapping but `sample` (the sections' own keys are checked as they are read)."""
     for ext in experiment.get("extensions") or []:
         if not isinstance(ext, dict) or ext.get("name") != "assay":
             continue
@@ -43,5 +47,7 @@ def check_sections(experiment: Mapping[str, Any]) -> None:
                 near = difflib.get_close_matches(key, SECTIONS, n=1)
                 hint = f"; did you mean {near[0]!r}?" if near else ""
                 raise UsageError(f"extensions.assay.{key}: unknown section{hint} (expected {', '.join(SECTIONS)})")
+            if key == "sample":
+                continue  # a list of processes to follow: sampling.targets_from checks it
             if not isinstance(value, dict):
                 raise UsageError(f"extensions.assay.{key}: expected a mapping of settings, got {value!r}")
