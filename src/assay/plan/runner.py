@@ -235,12 +235,14 @@ class PlanRunner:
     def _stop_services(self, running: list[RunningService]) -> None:
         for rs in reversed(running):
             mine = [out for out in self.report.services if out.name == rs.name and out.status == "ready"]
-            if rs.night is not None and rs.log is not None:
-                log = str(rs.log.relative_to(self.run_dir))
-                for out in mine:
-                    if out.log == log:  # this instance's line (a matrix stage starts one per entry)
-                        rs.night.finish(rs.log.with_suffix(".resources.json"), out, self.run_dir)
-            code = rs.stop()
+            try:
+                if rs.night is not None and rs.log is not None:
+                    log = str(rs.log.relative_to(self.run_dir))
+                    for out in mine:
+                        if out.log == log:  # this instance's line (a matrix stage starts one per entry)
+                            rs.night.finish(rs.log.with_suffix(".resources.json"), out, self.run_dir)
+            finally:
+                code = rs.stop()  # whatever the sampler did, the service stops
             for out in mine:
                 if rs.process is not None:
                     out.status, out.exit_code = "stopped", code
