@@ -117,6 +117,10 @@ CASES: list[tuple[str, list[str]]] = [
     ("tol_bool.json", ["--dry", "actions"]),
     ("tol_regex.json", ["--dry", "probes"]),
     ("jsonpath.json", []),
+    ("contributions_timeouts.json", []),
+    ("contributions_timeouts.json", ["--no-validation", "--rollback-strategy", "always"]),
+    ("substitution.yaml", ["--dry", "pause"]),
+    ("tol_int_http.json", ["--dry", "activities"]),
 ]
 
 

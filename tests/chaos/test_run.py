@@ -185,10 +185,17 @@ def test_assay_fault_is_reverted_at_the_end_of_the_method(tmp_path: Path, suppor
             {"type": "probe", "name": "during", "provider": _py("process_status", pid=sleeper.pid)},
         ],
     })
-    outcome = run_file(exp, RunOptions(), journal_path=tmp_path / "j.json")
+    events: list[tuple[str, str]] = []
+    options = RunOptions(on_event=lambda kind, data: events.append((kind, str(data.get("what") or data.get("name")))))
+    outcome = run_file(exp, options, journal_path=tmp_path / "j.json")
     run = {e["activity"]["name"]: e for e in outcome.journal["run"]}
     assert run["pause"]["status"] == "succeeded"
     assert run["during"]["output"] == "stopped"
+    # the live console's timeline: the fault goes in with the method and out before the hypothesis after
+    what = f"process.pause on pid:{sleeper.pid} for 60s"
+    kinds = [k for k, _ in events]
+    assert ("fault-in", what) in events and ("fault-out", what) in events
+    assert kinds.index("fault-in") < kinds.index("fault-out") < events.index(("phase", "hypothesis after"))
     assert outcome.journal["steady_states"]["after"]["probes"][0]["output"] == "running"
     assert outcome.exit_code == 0
     faults = outcome.journal["x-assay"]["faults"]
@@ -321,3 +328,134 @@ def test_junit_and_markdown_reports(tmp_path: Path, support_path: Path) -> None:
     text = markdown.read_text()
     assert text.startswith("# deviated after the method\n\n**deviated**")
     assert "| hypothesis.after | tolerance state | FAILED: output 'broken' is not within tolerance 'healthy' |" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["run", "{exp}", "--hypothesis-frequency", "nan"], "--hypothesis-frequency: expected a positive number"),
+        (["run", "{exp}", "--hypothesis-frequency", "inf"], "--hypothesis-frequency: expected a positive number"),
+        (["run", "{exp}", "--journal-path", "{file}/journal.json"], "--journal-path: no folder"),
+        (["run", "{exp}", "--journal-path", "{tmp}/j.json", "--html", "{tmp}"], "--html: "),
+        (["run", "{exp}", "--journal-path", "{tmp}/j.json", "--junit", "{tmp}/no/such/x.xml"], "--junit: no folder"),
+        (["run", "{exp}", "--journal-path", "{tmp}/j.json", "--result", "{file}/r.json"], "--result: no folder"),
+        (["report", "{file}", "--html", "{tmp}/r.html"], "cannot read a chaos journal"),
+        (["report", "{exp}", "--html", "{tmp}/r.html"], "not a chaos journal"),
+        (["export", "{exp}", "--mapping", "{file}", "-o", "{file}/w.yaml"], "--output: no folder"),
+        (["monkey", "-c", "{file}", "--ticks", "0"], "--ticks 0: expected at least 1"),
+        (["monkey", "-c", "{file}", "--log", "{tmp}/no/such/m.log"], "--log: no folder"),
+        (["schedule", "add", "nightly", "{exp}", "--every", "1h", "--arg=--bogus", "--db", "sqlite:///{tmp}/s.db"],
+         "No such option: --bogus"),
+        (["schedule", "add", "nightly", "{exp}", "--every", "1h", "--arg=--rollback-strategy", "--db", "sqlite:///{tmp}/s.db"],
+         "requires an argument"),
+        (["schedule", "run", "--journal-dir", "{file}", "--db", "sqlite:///{tmp}/s.db"], "--journal-dir: "),
+    ],
+)
+def test_bad_flags_and_unwritable_outputs_are_refused_before_anything_runs(tmp_path: Path, args: list[str], said: str) -> None:
+    """An output that could not be written after the experiment is refused before it (exit 64, no traceback,
+    no journal): a fault injected and then a crash on the report is the worst of both."""
+    marker = tmp_path / "probe-ran"
+    exp = _write(tmp_path / "exp.json", {
+        "title": "t", "description": "d",
+        "steady-state-hypothesis": {"title": "ok", "probes": [{"type": "probe", "name": "touch", "tolerance": 0,
+                                    "provider": {"type": "process", "path": "touch", "arguments": str(marker)}}]},
+        "method": [{"type": "action", "name": "noop", "provider": {"type": "process", "path": "true"}}]})
+    a_file = tmp_path / "plain.txt"
+    a_file.write_text("not a folder\n")
+    fill = {"exp": str(exp), "file": str(a_file), "tmp": str(tmp_path)}
+    result = cli("chaos", *(a.format(**fill) for a in args))
+    assert result.exit_code == 64, result.output
+    assert said in result.output and "Traceback" not in result.output and "internal error" not in result.output
+    assert not marker.exists()
+    assert not (tmp_path / "j.json").exists()
+    if args[:2] == ["schedule", "add"]:
+        assert "no schedules" in cli("chaos", "schedule", "list", "--db", f"sqlite:///{tmp_path}/s.db").output
+
+
+@pytest.mark.parametrize(
+    ("assay_ext", "said"),
+    [
+        ({"saftey": {"max_duration": "10m"}}, "extensions.assay.saftey: unknown section; did you mean 'safety'?"),
+        ({"safety": 5}, "extensions.assay.safety: expected a mapping"),
+        ({"recovery": "30s"}, "extensions.assay.recovery: expected a mapping"),
+        ({"safety": {"min_availability": 2}}, "extensions.assay.safety.min_availability: expected a share"),
+        ({"safety": {"min_availability": True}}, "extensions.assay.safety.min_availability: expected a share"),
+        ({"safety": {"max_duration": "nan"}}, "extensions.assay.safety.max_duration"),
+        ({"safety": {"min_samples": "four"}}, "extensions.assay.safety.min_samples: expected a whole number"),
+        ({"safety": {"blast_radius": {"level": "GALAXY"}}}, "extensions.assay.safety.blast_radius.level"),
+        ({"recovery": {"hold": -1}}, "extensions.assay.recovery.hold"),
+        ({"recovery": {"target": "${target}"}}, "extensions.assay.recovery.target: expected seconds"),  # after ${var}
+        ({"load": {"url": "http://127.0.0.1:1/", "rate": -5}}, "extensions.assay.load: --rate"),
+        ({"load": {"scenario": "no-such-load.yaml"}}, "extensions.assay.load: scenario file 'no-such-load.yaml' does not exist"),
+    ],
+)
+def test_validate_refuses_what_run_would_refuse_in_the_assay_extension(tmp_path: Path, assay_ext: dict[str, Any],
+                                                                        said: str) -> None:
+    """Chaos Toolkit ignores extensions; `assay chaos validate` must not pass a file `run` refuses."""
+    exp = _write(tmp_path / "exp.json", {
+        "title": "t", "description": "d", "configuration": {"target": "soon"},
+        "extensions": [{"name": "assay", **assay_ext}],
+        "method": [{"type": "action", "name": "noop", "provider": {"type": "process", "path": "true"}}]})
+    for command in (["validate"], ["run", "--journal-path", str(tmp_path / "j.json")], ["run", "--dry"]):
+        result = cli("chaos", *command, str(exp))
+        assert result.exit_code == 64, (command, result.output)
+        assert f"{exp}: {said}" in result.output and "Traceback" not in result.output, command
+    assert not (tmp_path / "j.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("provider", "said"),
+    [
+        ({"func": "fault", "arguments": {"fault": "process.pause", "target": "pattern:x", "duration": "banana"}},
+         "arguments.duration: expected seconds"),
+        ({"func": "http", "arguments": {"url": 5}}, "arguments.url: expected a URL"),
+        ({"func": "http", "arguments": {"url": "http://127.0.0.1:1/", "expect_status": "ok"}}, "arguments.expect_status"),
+        ({"func": "http", "arguments": {"url": "http://127.0.0.1:1/", "max_latency": "fast"}}, "arguments.max_latency"),
+        ({"func": "tcp", "arguments": {"host": "127.0.0.1", "port": "http"}}, "arguments.port: expected a port number"),
+    ],
+)
+def test_assay_provider_arguments_of_the_wrong_kind_are_located(tmp_path: Path, provider: dict[str, Any], said: str) -> None:
+    exp = _write(tmp_path / "exp.json", {
+        "title": "t", "description": "d",
+        "method": [{"type": "action", "name": "a", "provider": {"type": "assay", **provider}}]})
+    result = cli("chaos", "validate", str(exp))
+    assert result.exit_code == 64, result.output
+    assert f"{exp}:" in result.output and f"method[0].provider.{said}" in result.output
+
+
+def test_a_templated_assay_argument_is_judged_after_substitution(tmp_path: Path) -> None:
+    exp = _write(tmp_path / "exp.json", {
+        "title": "t", "description": "d", "configuration": {"port": 1},
+        "method": [{"type": "probe", "name": "p", "provider": {"type": "assay", "func": "tcp",
+                                                                 "arguments": {"host": "127.0.0.1", "port": "${port}"}}}]})
+    assert cli("chaos", "validate", str(exp)).exit_code == 0
+
+
+def test_validate_without_the_runs_environment_still_checks_the_extensions_sections(tmp_path: Path) -> None:
+    """An env configuration set only where the experiment runs is no validation error (as in Chaos
+    Toolkit); the extension's sections are still checked, their ${var} values are not."""
+    data = {"title": "t", "description": "d",
+            "configuration": {"target": {"type": "env", "key": "ASSAY_TEST_UNSET_RECOVERY_TARGET"}},
+            "extensions": [{"name": "assay", "recovery": {"target": "${target}"}}],
+            "method": [{"type": "action", "name": "noop", "provider": {"type": "process", "path": "true"}}]}
+    assert cli("chaos", "validate", str(_write(tmp_path / "ok.json", data))).exit_code == 0
+    data["extensions"] = [{"name": "assay", "recovery": {"target": "${target}"}, "laod": {}}]
+    result = cli("chaos", "validate", str(_write(tmp_path / "bad.json", data)))
+    assert result.exit_code == 64 and "extensions.assay.laod: unknown section; did you mean 'load'?" in result.output
+    data["extensions"] = []
+    data["secrets"] = {"db": {"password": {"type": "vault", "path": "secret/db"}}}  # refused by run: by validate too
+    result = cli("chaos", "validate", str(_write(tmp_path / "vault.json", data)))
+    assert result.exit_code == 64 and "secrets db.password: vault secrets are not supported" in result.output
+
+
+@pytest.mark.parametrize(("journal", "said"), [
+    ({"steady_states": 1, "experiment": {}, "start": "2026-12-07T10:00:00"}, "steady_states: expected a mapping"),
+    ({"steady_states": {}, "experiment": {}, "start": "2026-12-07T10:00:00", "run": "x"}, "run: expected a list"),
+    ({"steady_states": {"before": 5}, "experiment": {}, "start": "2026-12-07T10:00:00", "run": [1]},
+     "not a journal `assay chaos run` wrote"),
+])
+def test_report_of_a_malformed_journal_is_exit_64(tmp_path: Path, journal: dict[str, Any], said: str) -> None:
+    path = _write(tmp_path / "journal.json", journal)
+    result = cli("chaos", "report", str(path), "--html", str(tmp_path / "r.html"))
+    assert result.exit_code == 64, result.output
+    assert f"{path}: {said}" in result.output and not (tmp_path / "r.html").exists()

@@ -212,3 +212,23 @@ def test_contracts_broker_cli_bad_input(
     assert code == 64 and "cannot reach the broker" in err
     code, _, err = run_cli(["broker", "serve", "--db", "mysql://nope", "--port", str(free_port())], capsys)
     assert code == 64 and "unsupported database" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--port", "99999"], "--port 99999: expected 0-65535"),
+        (["--webhook-retries", "-1"], "--webhook-retries -1"),
+        (["--webhook-backoff", "nan"], "--webhook-backoff nan"),
+        (["--read-token", " "], "--read-token: a token cannot be empty"),
+        (["--db", "postgresql://assay@127.0.0.1:1/none"], "cannot open"),  # nothing listens on port 1
+    ],
+)
+def test_serve_refuses_bad_flags_and_an_unreachable_database_with_64(
+    args: list[str], said: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["broker", "serve", "--db", f"sqlite:///{tmp_path}/b.db", "--port", str(free_port())]
+    code, _, err = run_cli([*base, *args], capsys)
+    assert code == 64, err
+    assert said in err and "Traceback" not in err
+    assert "assay broker on" not in err  # announced only once the database is open

@@ -106,6 +106,25 @@ def test_bad_ledger_steps_are_located_errors(step: str, said: str, tmp_path: Pat
     assert "bad.yaml" in str(err.value) and ":3" in str(err.value)
 
 
+def test_subscribers_that_never_connect_still_give_a_verdict_the_thresholds_judge(tmp_path: Path) -> None:
+    """No socket opened, nothing sent: the verdict is zeros, not absent, so `messages_delivered: count>0`
+    fails the run instead of being skipped as a threshold on a metric that never appeared."""
+    from assay.harness.ports import free_port
+
+    path = tmp_path / "dead.yaml"
+    path.write_text(
+        "options:\n  scenarios:\n    s: {executor: per-vu-iterations, vus: 2, iterations: 3}\n"
+        "  thresholds:\n    messages_delivered: ['count>0']\n"
+        f"base_url: http://127.0.0.1:{free_port()}\nrequests:\n"
+        "  - {subscribe: '/ws?user=u{{ vu.id }}', keys: [c0]}\n"
+        "  - {url: /send, method: POST, json: {text: hi}, ledger: {key: c0}}\n")
+    loaded, plan = prepare(LoadRequest(target=str(path)))
+    result = run_load(loaded, plan, workers=1)
+    assert count(result, "messages_sent") == 0 and count(result, "messages_delivered") == 0
+    assert [t.ok for t in result.metrics["messages_delivered"].thresholds] == [False]
+    assert result.status.value == "failed"
+
+
 @pytest.mark.slow
 def test_ledgered_websocket_sends_from_a_python_scenario(faulty_fanout: Callable) -> None:  # type: ignore[type-arg]
     scenario = Path(__file__).resolve().parent / "scenarios" / "ws_send.py"

@@ -14,8 +14,8 @@ import pytest
 from assay.results import RunResult
 
 
-def assay(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "assay", "messaging", "run", *args], capture_output=True, text=True, timeout=120)
+def assay(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "assay", "messaging", "run", *args], capture_output=True, text=True, timeout=timeout)
 
 
 def stream() -> str:
@@ -77,10 +77,16 @@ def test_a_crossed_threshold_exits_99_and_json_goes_to_stdout() -> None:
         (["--broker", "redis://127.0.0.1:6379/0", "--duration", "soon"], "--duration"),
         (["--broker", "mqtt://127.0.0.1:1883", "--qos", "3"], "QoS must be 0, 1 or 2"),
         (["--broker", "redis://127.0.0.1:1/0", "--duration", "1s"], "Redis at redis://127.0.0.1:1/0"),
+        # a refused port is one clear line at once (nats-py alone retries for 2 minutes, logging tracebacks)
+        (["--broker", "nats://127.0.0.1:1", "--duration", "1s"], "NATS JetStream at nats://127.0.0.1:1"),
+        (["--broker", "mqtt://127.0.0.1:1", "--duration", "1s"], "MQTT broker at mqtt://127.0.0.1:1"),
+        (["--broker", "amqp://guest:guest@127.0.0.1:1/", "--duration", "1s"], "RabbitMQ at amqp://"),
+        (["--broker", "ws://127.0.0.1:1/x", "--duration", "1s"], "WebSocket at ws://127.0.0.1:1/x"),
+        (["--broker", "redis://127.0.0.1:6379/0", "--result", "/etc/hostname/run.json"], "--result: no folder"),
     ],
 )
 def test_bad_input_is_a_clear_error_with_exit_64(args: list[str], said: str) -> None:
-    proc = assay(*args)
+    proc = assay(*args, timeout=30)
     assert proc.returncode == 64, proc.stderr
     assert said in proc.stderr
     assert "Traceback" not in proc.stderr

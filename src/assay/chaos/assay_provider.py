@@ -40,6 +40,7 @@ class Injected:
     injected_at: float
     undo: Any
     reverted_at: float | None = None
+    what: str = ""  # for people: "process.pause on pattern:worker for 20s"
 
 
 @dataclass
@@ -55,6 +56,7 @@ class AssayContext:
     tripped: str | None = None  # why a guard aborted the run (load guard, blast radius)
     tripped_at: float | None = None
     on_trip: Callable[[str], None] | None = None
+    on_fault: Callable[[str, dict[str, Any]], None] | None = None  # ("fault-in" | "fault-out", details): the live console
 
     def trip(self, reason: str) -> None:
         """Abort: remember why (once) and revert every fault at once."""
@@ -70,6 +72,14 @@ class AssayContext:
     def add(self, item: Injected) -> None:
         with self.lock:
             self.injected.append(item)
+        self._tell("fault-in", item)
+
+    def _tell(self, kind: str, item: Injected) -> None:
+        if self.on_fault is not None:
+            try:
+                self.on_fault(kind, {"kind": item.kind, "label": item.label, "what": item.what or item.label})
+            except Exception as exc:  # a display hook must not stop a revert
+                self.errors.append(f"{kind} hook: {type(exc).__name__}: {exc}")
 
     def active(self) -> Iterator[Injected]:
         with self.lock:
@@ -85,6 +95,7 @@ class AssayContext:
                 self.errors.append(f"revert {item.label}: {type(exc).__name__}: {exc}")
             item.reverted_at = time.time()
             done.append(item.label)
+            self._tell("fault-out", item)
         return done
 
     def end_of_method(self) -> None:
@@ -122,7 +133,43 @@ def check(provider: Mapping[str, Any]) -> list[tuple[tuple[str, ...], str]]:
         for key in REQUIRED[func]:
             if key not in args:
                 out.append((("arguments", key), f"required by the assay {func} probe"))
+    out += _typed(args)
     return out
+
+
+_DURATIONS = ("duration", "timeout", "max_latency")
+_PORTS = ("port",)
+
+
+def _typed(args: Mapping[str, Any]) -> list[tuple[tuple[str, ...], str]]:
+    """Values the run would refuse, refused at validation (a `${var}` is judged after substitution)."""
+    from assay.faults.model import parse_duration
+
+    out: list[tuple[tuple[str, ...], str]] = []
+    for key, value in args.items():
+        if isinstance(value, str) and "${" in value:
+            continue
+        if key in _DURATIONS:
+            try:
+                ok = parse_duration(value) >= 0
+            except Exception:
+                ok = False
+            if not ok:
+                out.append((("arguments", key), f"expected seconds or a duration such as 30s, got {value!r}"))
+        elif key in _PORTS and (isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536):
+            out.append((("arguments", key), f"expected a port number (1-65535), got {value!r}"))
+        elif key == "url" and not isinstance(value, str):
+            out.append((("arguments", key), f"expected a URL, got {value!r}"))
+        elif key == "expect_status" and not _statuses(value):
+            out.append((("arguments", key), f"expected a status code or [low, high], got {value!r}"))
+    return out
+
+
+def _statuses(value: Any) -> bool:
+    def code(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and 100 <= v <= 599
+
+    return code(value) or (isinstance(value, list) and bool(value) and all(code(v) for v in value))
 
 
 def _seconds(value: Any) -> float:
@@ -163,7 +210,8 @@ def _fault(args: dict[str, Any], ctx: AssayContext) -> dict[str, Any]:
     duration = args.pop("duration")
     check_processes(ctx.blast, str(name), target)
     handle = injector.inject(name, target, duration=duration, params=args)
-    ctx.add(Injected("fault", handle.id, time.time(), lambda: handle.revert("reverted by the experiment")))
+    ctx.add(Injected("fault", handle.id, time.time(), lambda: handle.revert("reverted by the experiment"),
+                     what=f"{name} on {target} for {duration}"))
     return {"id": handle.id, "fault": name, "target": target, "record": handle.record}
 
 
@@ -188,5 +236,6 @@ def _toxic(args: dict[str, Any], ctx: AssayContext) -> dict[str, Any]:
         finally:
             server.close()
 
-    ctx.add(Injected("toxic", f"{args['proxy']}/{toxic_name}", time.time(), undo))
+    ctx.add(Injected("toxic", f"{args['proxy']}/{toxic_name}", time.time(), undo,
+                     what=f"toxic {args['type']} on proxy {args['proxy']} for {seconds:g}s"))
     return body

@@ -15,10 +15,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from assay.errors import UsageError
 from assay.results import RunResult, merge_results
+from assay.status import RunStatus
 
 TRANSITION = "transition"
 PHASES = {"hypothesis before": "before", "method": "during", "recovery": "recovery",
@@ -33,7 +35,9 @@ class LoadSpec:
     segment: str = "1s"
 
 
-def spec_from(experiment: Mapping[str, Any]) -> LoadSpec | None:
+def spec_from(experiment: Mapping[str, Any], base: Path | None = None) -> LoadSpec | None:
+    """The assay extension's `load`; a relative scenario path is read beside the experiment (`base`)
+    when it is there, else from the working folder."""
     for ext in experiment.get("extensions") or []:
         if isinstance(ext, dict) and ext.get("name") == "assay" and isinstance(ext.get("load"), dict):
             raw = ext["load"]
@@ -43,6 +47,8 @@ def spec_from(experiment: Mapping[str, Any]) -> LoadSpec | None:
             target = raw.get("url") or raw.get("scenario")
             if not isinstance(target, str) or bool(raw.get("url")) == bool(raw.get("scenario")):
                 raise UsageError("extensions.assay.load: give exactly one of url (quick mode) or scenario (a load file)")
+            if raw.get("scenario") and base is not None and not Path(target).is_absolute() and (base / target).exists():
+                target = str(base / target)
             spec = LoadSpec(target=target, rate=raw.get("rate"), vus=raw.get("vus"), segment=str(raw.get("segment", "1s")))
             if spec.rate is None and spec.vus is None and raw.get("url"):
                 spec.vus = 1
@@ -52,11 +58,25 @@ def spec_from(experiment: Mapping[str, Any]) -> LoadSpec | None:
 
 class BackgroundLoad:
     def __init__(self, spec: LoadSpec) -> None:
-        from assay.load.api import LoadRequest, prepare
+        from assay.faults.model import parse_duration
+        from assay.load.api import LoadRequest, is_url, prepare
 
         self.spec = spec
-        self.request = LoadRequest(target=spec.target, rate=spec.rate, vus=spec.vus, duration=spec.segment, no_thresholds=True)
-        prepare(self.request)  # validate before any traffic (exit 64 on a bad target)
+        try:
+            self.segment_s = float(parse_duration(spec.segment))
+        except ValueError:
+            raise UsageError(f"extensions.assay.load.segment: {spec.segment!r} is not a duration (e.g. 1s, 500ms)") from None
+        if self.segment_s <= 0:
+            raise UsageError(f"extensions.assay.load.segment: expected a positive duration, got {spec.segment!r}")
+        # A scenario file keeps its own executors (a --duration would replace them by one VU, as in k6):
+        # its segments are cut by the clock instead. --vus/--rate given here override it, as on the command line.
+        self.own_executors = not is_url(spec.target) and spec.rate is None and spec.vus is None
+        duration = None if self.own_executors else spec.segment
+        self.request = LoadRequest(target=spec.target, rate=spec.rate, vus=spec.vus, duration=duration, no_thresholds=True)
+        try:
+            prepare(self.request)  # validate before any traffic (exit 64 on a bad target)
+        except UsageError as exc:
+            raise UsageError(f"extensions.assay.load: {exc}") from None
         self.phase = "before"
         self.segments: list[tuple[str, RunResult]] = []
         self.errors: list[str] = []
@@ -83,15 +103,23 @@ class BackgroundLoad:
         from assay.load.coordinator import run_load
 
         while not self._stop.is_set():
-            self._segment_stop = threading.Event()
+            self._segment_stop = segment_stop = threading.Event()
             phase, changes = self.phase, self._changes
+            timer = threading.Timer(self.segment_s, segment_stop.set) if self.own_executors else None
             try:
                 loaded, plan = prepare(self.request)
-                result = run_load(loaded, plan, workers=1, stop=self._segment_stop, run_name=f"chaos load ({phase})")
+                if timer is not None:
+                    timer.daemon = True
+                    timer.start()
+                result = run_load(loaded, plan, workers=1, stop=segment_stop, run_name=f"chaos load ({phase})")
             except Exception as exc:  # the experiment goes on; the report says the load failed
                 self.errors.append(f"{type(exc).__name__}: {exc}")
                 self._stop.wait(0.5)
                 continue
+            finally:
+                if timer is not None:
+                    timer.cancel()
+            _not_interrupted(result)
             # a segment that straddled a phase change belongs to neither phase
             filed = phase if changes == self._changes else TRANSITION
             with self._lock:
@@ -129,6 +157,21 @@ class BackgroundLoad:
         for phase, result in self.segments:
             phases.setdefault(phase, []).append(result)
         return {p: merge_results(rs, name=f"chaos load ({p})") for p, rs in phases.items()}
+
+
+_INTERRUPTED = "interrupted (Ctrl-C or SIGTERM)"
+
+
+def _not_interrupted(result: RunResult) -> None:
+    """The engine marks a run ended by its stop flag as interrupted (aborted); here the flag is the
+    segment's end, so the segment is judged as a run that finished (its thresholds, if any)."""
+    if result.status != RunStatus.ABORTED or result.extra.get("script_aborted"):
+        return
+    if not any(note.startswith(_INTERRUPTED) for note in result.notes):
+        return
+    result.notes = [n for n in result.notes if not n.startswith(_INTERRUPTED)]
+    crossed = any(t.ok is False for m in result.metrics.values() for t in m.thresholds)
+    result.status = RunStatus.FAILED if crossed else RunStatus.PASSED
 
 
 def availability(result: RunResult) -> dict[str, float | None]:

@@ -64,9 +64,18 @@ def _seconds(value: Any, key: str) -> float:
     from assay.faults.model import parse_duration
 
     try:
-        return float(parse_duration(value))
+        seconds = float(parse_duration(value))
     except Exception:
-        raise UsageError(f"extensions.assay.safety.{key}: expected seconds or a duration such as 30m, got {value!r}") from None
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise UsageError(f"extensions.assay.safety.{key}: expected seconds or a duration such as 30m, got {value!r}")
+    return seconds
+
+
+def _count(value: Any, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise UsageError(f"extensions.assay.safety.{key}: expected a whole number, 0 or more, got {value!r}")
+    return value
 
 
 def spec_from(experiment: Mapping[str, Any]) -> SafetySpec:
@@ -82,7 +91,7 @@ def spec_from(experiment: Mapping[str, Any]) -> SafetySpec:
             if "max_p95" in raw:
                 spec.max_p95_ms = _seconds(raw["max_p95"], "max_p95") * 1000
             if "min_requests" in raw:
-                spec.min_requests = int(raw["min_requests"])
+                spec.min_requests = _count(raw["min_requests"], "min_requests")
             if "blast_radius" in raw:
                 spec.blast = BlastLimit.parse(raw["blast_radius"], "extensions.assay.safety.blast_radius")
             for key in ("max_duration", "frequency"):
@@ -91,11 +100,11 @@ def spec_from(experiment: Mapping[str, Any]) -> SafetySpec:
             for key in ("min_availability", "max_error_rate"):
                 if key in raw:
                     value = raw[key]
-                    if not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
                         raise UsageError(f"extensions.assay.safety.{key}: expected a share between 0 and 1, got {value!r}")
                     setattr(spec, key, float(value))
             if "min_samples" in raw:
-                spec.min_samples = int(raw["min_samples"])
+                spec.min_samples = _count(raw["min_samples"], "min_samples")
             if "target" in raw:
                 spec.target = str(raw["target"])
             if "probe" in raw:

@@ -44,9 +44,12 @@ def _seconds(value: Any, key: str) -> float:
     from assay.faults.model import parse_duration
 
     try:
-        return float(parse_duration(value))
+        seconds = float(parse_duration(value))
     except Exception:
-        raise UsageError(f"extensions.assay.recovery.{key}: expected seconds or a duration such as 500ms, got {value!r}") from None
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise UsageError(f"extensions.assay.recovery.{key}: expected seconds or a duration such as 500ms, got {value!r}")
+    return seconds
 
 
 def spec_from(experiment: Mapping[str, Any]) -> RecoverySpec | None:

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from assay.atomic import write_text_atomic
-from assay.chaos import background_load, detection, guards
+from assay.chaos import background_load, detection, extension, guards
 from assay.chaos import experiment as exp_mod
 from assay.chaos.assay_provider import AssayContext
 from assay.chaos.probes import mark_log_starts
 from assay.chaos.recovery import spec_from
 from assay.chaos.runner import RunOptions, run_experiment
-from assay.chaos.substitute import load_configuration, load_secrets, substitute
+from assay.chaos.substitute import UnsetEnvironment, load_configuration, load_secrets, substitute
 from assay.errors import ExitCode
 from assay.results import Check, Metric, RunResult, RunStatus
 
@@ -70,6 +70,7 @@ def run_file(
     configuration = load_configuration(exp.data.get("configuration"), config_vars)
     secrets = load_secrets(exp.data.get("secrets"), secret_vars)
     resolved = substitute(exp.data, configuration, secrets)  # ${var} in the assay extension too
+    extension.check(resolved, Path(path))
     if options.recovery is None:
         options.recovery = spec_from(resolved)
     safety = guards.spec_from(resolved)
@@ -77,9 +78,10 @@ def run_file(
     guards.preflight(resolved, safety, max_duration)
     target = safety.target or f"experiment {exp.data.get('title')}"
     ctx = AssayContext(blast=safety.blast)
+    ctx.on_fault = lambda kind, data: options.on_event(kind, data) if options.on_event else None
     options.assay_context = ctx
     mark_log_starts(resolved, ctx.memory)
-    load_spec = background_load.spec_from(resolved)
+    load_spec = background_load.spec_from(resolved, base=Path(path).parent)
     load = background_load.BackgroundLoad(load_spec) if load_spec else None
     phases: dict[str, RunResult] = {}
     load_guard: guards.LoadGuard | None = None
@@ -184,6 +186,24 @@ def to_run_result(journal: dict[str, Any]) -> RunResult:
                             "tags": list(journal["experiment"].get("tags") or [])})
 
 
+def validate_file(path: str | Path, *, config_vars: dict[str, Any] | None = None,
+                  secret_vars: dict[str, Any] | None = None, check_imports: bool = True) -> None:
+    """What `assay chaos run` refuses before it starts: the experiment (every mistake, located)
+    and then the assay extension as the run would read it (its ${var}s resolved)."""
+    exp = exp_mod.load(path)
+    exp_mod.validate(exp, check_imports=check_imports)
+    unset = False  # a variable set only where it runs: then judge only what needs no ${var}
+    try:
+        configuration = load_configuration(exp.data.get("configuration"), config_vars)
+    except UnsetEnvironment:
+        configuration, unset = {}, True
+    try:
+        secrets = load_secrets(exp.data.get("secrets"), secret_vars)
+    except UnsetEnvironment:
+        secrets, unset = {}, True
+    extension.check(substitute(exp.data, configuration, secrets), Path(path), values=not unset)
+
+
 def plan_file(path: str | Path, options: RunOptions, *, config_vars: dict[str, Any] | None = None,
               secret_vars: dict[str, Any] | None = None, validation: bool = True,
               max_duration: float | None = None) -> tuple[str, int]:
@@ -196,6 +216,7 @@ def plan_file(path: str | Path, options: RunOptions, *, config_vars: dict[str, A
     configuration = load_configuration(exp.data.get("configuration"), config_vars)
     secrets = load_secrets(exp.data.get("secrets"), secret_vars)
     data = substitute(exp.data, configuration, secrets)
+    extension.check(data, Path(path))
     safety = guards.spec_from(data)
     text = plan_mod.render(data, plan_mod.build(data), safety=safety, recovery=spec_from(data),
                            load=background_load.spec_from(data),

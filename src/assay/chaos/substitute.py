@@ -55,6 +55,10 @@ def _string(text: str, mapping: Mapping[str, Any]) -> Any:
 _CASTS: dict[str, Any] = {"int": int, "float": float, "str": str, "bytes": lambda v: str(v).encode(), "bool": lambda v: str(v).lower() in ("1", "true", "yes")}
 
 
+class UnsetEnvironment(UsageError):
+    """An `env` configuration or secret whose variable is not set here (it may be where the run is)."""
+
+
 def _from_env(entry: Mapping[str, Any], where: str) -> Any:
     """An `{"type": "env", "key", "default"?, "env_var_type"?}` entry's value."""
     env_key = str(entry.get("key"))
@@ -64,7 +68,7 @@ def _from_env(entry: Mapping[str, Any], where: str) -> Any:
         return _CASTS[cast](got) if cast in _CASTS else got
     if "default" in entry:
         return entry["default"]
-    raise UsageError(f"{where}: environment variable {env_key!r} is not set and has no default")
+    raise UnsetEnvironment(f"{where}: environment variable {env_key!r} is not set and has no default")
 
 
 def load_configuration(raw: Mapping[str, Any] | None, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:

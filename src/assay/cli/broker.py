@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from assay.errors import UsageError
+
 app = typer.Typer(
     name="broker",
     help="Pact broker server and client, can-i-deploy.",
@@ -61,8 +63,16 @@ def serve(
         webhook_retries=webhook_retries,
         webhook_backoff=webhook_backoff,
     )
-    typer.echo(f"assay broker on http://{host}:{port} (db {cfg.db.split('@')[-1]})", err=True)
-    run(cfg)
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port {port}: expected 0-65535")
+    if webhook_retries < 0:
+        raise UsageError(f"--webhook-retries {webhook_retries}: expected 0 or more")
+    if not 0 <= webhook_backoff < float("inf"):
+        raise UsageError(f"--webhook-backoff {webhook_backoff}: expected a number of seconds, 0 or more")
+    for flag, tokens in (("--read-token", read_token), ("--write-token", write_token)):
+        if any(not t.strip() for t in tokens):
+            raise UsageError(f"{flag}: a token cannot be empty (it would let anyone in)")
+    run(cfg, announce=lambda: typer.echo(f"assay broker on http://{host}:{port} (db {cfg.db.split('@')[-1]})", err=True))
 
 
 def _print_notices(notices: list[dict[str, str]]) -> None:

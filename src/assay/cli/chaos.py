@@ -50,8 +50,21 @@ def _echo_event(kind: str, data: dict[str, Any]) -> None:
     elif kind == "recovery":
         ttr = data["time_to_recover_s"]
         typer.echo(f"[chaos]   recovered in {ttr:.2f}s" if data["recovered"] else "[chaos]   not recovered before the timeout", err=True)
+    elif kind == "fault-in":
+        typer.echo(f"[chaos]   fault in: {data['what']}", err=True)
+    elif kind == "fault-out":
+        typer.echo(f"[chaos]   fault reverted: {data['what']}", err=True)
     elif kind in ("interrupted", "aborted"):
         typer.echo(f"[chaos] {kind}: {data.get('reason') or data.get('error')}; rolling back", err=True)
+
+
+def _writable(*outputs: tuple[str, Path | None]) -> None:
+    """Refuse before the experiment an output that could not be written after it (a folder, no such folder)."""
+    from assay.load.sample_output import check_writable
+
+    for flag, path in outputs:
+        if path is not None:
+            check_writable(path, flag)
 
 
 def _duration(text: str, flag: str = "--max-duration") -> float:
@@ -101,7 +114,7 @@ def run_command(
     _choice(hypothesis_strategy, ("default", "before-method-only", "after-method-only", "during-method-only", "continuously"),
             "--hypothesis-strategy")
     _choice(dry, _DRY, "--dry")
-    if hypothesis_frequency <= 0:
+    if not 0 < hypothesis_frequency < float("inf"):
         raise UsageError("--hypothesis-frequency: expected a positive number of seconds")
     config_vars: dict[str, Any] = {}
     secret_vars: dict[str, Any] = {}
@@ -124,10 +137,14 @@ def run_command(
                                validation=not no_validation, max_duration=_duration(max_duration) if max_duration else None)
         typer.echo(text)
         raise typer.Exit(code)
+    _writable(("--journal-path", journal_path), ("--result", result), ("--junit", junit), ("--markdown", markdown),
+              ("--html", html))
     trend_store = open_for_record(record, store)  # before the experiment: a wrong URL is exit 64, not a lost run
+    from assay.chaos.sampling import declared_targets
     from assay.observe.watch import ResourceWatch, describe_leaks
 
-    watch = ResourceWatch(sample)  # a bad --sample is exit 64 before the experiment
+    targets = list(dict.fromkeys([*sample, *declared_targets(experiment, config_vars, secret_vars)]))
+    watch = ResourceWatch(targets)  # a bad --sample or extensions.assay.sample is exit 64 before the experiment
     with ObservedRun(experiment.stem, "chaos", metrics_port=metrics_port, pushgateway=pushgateway, otel_endpoint=otel_endpoint) as observed:
 
         def on_event(kind: str, data: dict[str, Any]) -> None:
@@ -167,9 +184,9 @@ def validate_command(
     experiment: Path = typer.Argument(..., metavar="EXPERIMENT", help="A Chaos Toolkit experiment (.json, .yaml)."),
 ) -> None:
     """Check an experiment; every mistake is listed with file:line and key (exit 64), else exit 0."""
-    from assay.chaos import experiment as exp_mod
+    from assay.chaos.session import validate_file
 
-    exp_mod.validate(exp_mod.load(experiment))
+    validate_file(experiment)
     typer.echo(f"{experiment}: valid experiment")
 
 
@@ -190,7 +207,18 @@ def report_command(
         raise UsageError(f"{journal}: cannot read a chaos journal ({exc})") from None
     if not isinstance(data, dict) or not {"steady_states", "experiment", "start"} <= set(data):
         raise UsageError(f"{journal}: not a chaos journal (expected steady_states, experiment, start)")
-    write_text_atomic(html, render(data))
+    shapes = {"steady_states": dict, "experiment": dict, "start": str, "end": str, "run": list, "rollbacks": list,
+              "x-assay": dict}
+    for key, kind in shapes.items():
+        if key in data and data[key] is not None and not isinstance(data[key], kind):
+            raise UsageError(f"{journal}: {key}: expected a {'mapping' if kind is dict else kind.__name__}, "
+                             f"got {type(data[key]).__name__} (not a journal `assay chaos run` wrote)")
+    _writable(("--html", html))
+    try:
+        page = render(data)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise UsageError(f"{journal}: not a journal `assay chaos run` wrote ({type(exc).__name__}: {exc})") from None
+    write_text_atomic(html, page)
     typer.echo(f"wrote {html}")
 
 
@@ -214,6 +242,7 @@ def export_command(
 
     if to != "chaos-mesh":
         raise UsageError(f"--to {to!r}: expected chaos-mesh")
+    _writable(("--output", output))
     exp = exp_mod.load(experiment)
     exp_mod.validate(exp, check_imports=False)
     config_vars = dict(parse_var(v) for v in var)
@@ -236,6 +265,15 @@ app.add_typer(schedule_app)
 _DB_HELP = "The store: sqlite:///path or postgresql://... (default $ASSAY_DB_URL, else .assay/chaos.db)."
 
 
+def _check_run_args(experiment: Path, args: list[str]) -> None:
+    """Parse `--arg`s as `assay chaos run` will, so a typo is refused now rather than at 3 a.m."""
+    run = typer.main.get_command(app).commands["run"]  # type: ignore[attr-defined]
+    try:
+        run.make_context("run", bare_dry_means_plan([str(experiment), *args]))
+    except typer.TyperException as exc:
+        raise UsageError(f"--arg {' '.join(args)!r}: {exc}") from None
+
+
 @schedule_app.command("add")
 def schedule_add(
     name: str = typer.Argument(..., help="A name for the schedule."),
@@ -247,10 +285,11 @@ def schedule_add(
     db: str | None = typer.Option(None, "--db", help=_DB_HELP),
 ) -> None:
     """Keep an experiment to run on a cron expression or an interval."""
-    from assay.chaos import experiment as exp_mod
     from assay.chaos.schedules.store import open_store
+    from assay.chaos.session import validate_file
 
-    exp_mod.validate(exp_mod.load(experiment), check_imports=False)
+    validate_file(experiment, check_imports=False)
+    _check_run_args(experiment, arg)
     with open_store(db) as store:
         s = store.add(name, str(experiment.resolve()), cron=cron, every_s=_duration(every, "--every") if every else None,
                       timezone=timezone, args=arg)
@@ -310,6 +349,9 @@ def schedule_run(
     from assay.chaos.schedules.store import open_store, run_due, run_forever
     from assay.chaos.schedules.subprocess_runner import run_schedule
 
+    if journal_dir.exists() and not journal_dir.is_dir():
+        raise UsageError(f"--journal-dir: {str(journal_dir)!r} is a file; expected a folder (made if missing)")
+
     def runner(s: Any) -> tuple[int, str | None]:
         typer.echo(f"[chaos] schedule {s.name}: running {s.experiment}", err=True)
         code, journal = run_schedule(s, journal_dir)
@@ -350,6 +392,9 @@ def monkey_command(
 
     from assay.chaos import monkey as monkey_mod
 
+    if ticks is not None and ticks < 1:
+        raise UsageError(f"--ticks {ticks}: expected at least 1 decision")
+    _writable(("--log", log))
     cat = monkey_mod.load_catalogue(catalogue)
 
     def on_decision(d: Any) -> None:

@@ -184,9 +184,11 @@ async def subscribe_ws(
     found = subs.get((url, who))
     if found is not None and found.error is None:
         return found
+    # the ledger first: a run whose subscribers could not connect still reports its verdict
+    # (messages_sent 0, ...), so a threshold such as messages_delivered: count>0 is judged, not skipped
+    ledger: Ledger = vu.ledger
     session = await ws_connect(vu, url, headers=headers, name=name or "subscriber")
     key_list = [keys] if isinstance(keys, str) else list(keys)
-    ledger: Ledger = vu.ledger
     ledger.entitle(who, key_list, since=since)
     sub = WsSubscriber(ledger, session, who, key_list)
     ledger.own(sub)

@@ -7,7 +7,7 @@ from html import escape
 from typing import Any
 
 from assay.histo import values_at
-from assay.report.run_html import CSS, _table, _thresholds
+from assay.report.run_html import CSS, table, thresholds_section
 from assay.report.svg_chart import line_chart
 from assay.results import RunResult
 
@@ -40,11 +40,11 @@ def render(result: RunResult) -> str:
         f"{result.duration_s:.1f} s of publishing, {escape(str(info.get('consumers', '?')))} consumer(s), "
         f"{escape(str(info.get('keys', '?')))} keys, publish rate {escape(str(info.get('rate_achieved')))}/s "
         f"(target {escape(str(info.get('rate_target')))}/s)</p>",
-        _table("Delivery", ["verdict", "#messages"], rows),
+        table("Delivery", ["verdict", "#messages"], rows),
         _latency(result),
         _over_time(result),
         _ids("Lost (first 100)", ledger.get("lost_ids") or []),
-        _thresholds(result),
+        thresholds_section(result),
         "".join(f'<p class="meta">{escape(n)}</p>' for n in result.notes),
     ]
     return (
@@ -63,7 +63,7 @@ def _latency(result: RunResult) -> str:
             continue
         p50, p95, p99 = values_at(m.histogram(), [50.0, 95.0, 99.0])
         rows.append([(escape(label), ""), (str(m.count), "n")] + [(f"{v:.2f} ms", "n") for v in (p50, p95, p99, m.max or 0.0)])
-    return _table("Latency", ["", "#count", "#p50", "#p95", "#p99", "#max"], rows)
+    return table("Latency", ["", "#count", "#p50", "#p95", "#p99", "#max"], rows)
 
 
 def _over_time(result: RunResult) -> str:

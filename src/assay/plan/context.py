@@ -33,6 +33,7 @@ class StepContext:
     labels: dict[str, str] = field(default_factory=dict)
     quarantine: list[str] = field(default_factory=list)
     stage_timeout: float | None = None
+    sampled: list[str] = field(default_factory=list)  # services declared `sample: true` running for this step
 
     def x(self, value: str) -> str:
         return expand(value, self.values)

@@ -90,6 +90,10 @@ class Service(_Durations):
     )
     ready: Readiness | None = None
     stop_timeout: Duration = 10.0
+    sample: bool = Field(
+        default=False, description="Follow its process (RSS, USS, CPU, threads, fds, TCP) during every load and chaos "
+        "step that runs while it does: proc_* gauges tagged proc:NAME in the step's result",
+    )
 
     @model_validator(mode="after")
     def _command_or_url(self) -> Service:
@@ -176,7 +180,23 @@ class StepBase(_Durations):
         return as_list(self.scenario)
 
 
-class LoadStep(StepBase):
+class SampledStep(StepBase):
+    """A step that can follow processes while it runs (`assay load run` / `chaos run --sample`)."""
+
+    sample: list[str] = Field(
+        default_factory=list,
+        description="Processes to follow while the step runs: a service the plan starts (by name), "
+        "NAME=PID, or re:PATTERN (a command line); proc_* gauges tagged proc:NAME in the step's result",
+    )
+
+
+def is_service_name(entry: str) -> bool:
+    """A step's `sample` entry naming a plan service (not NAME=PID, a PID or re:PATTERN)."""
+    text = entry.strip()
+    return "=" not in text and not text.startswith("re:") and not text.isdigit() and "${" not in text
+
+
+class LoadStep(SampledStep):
     kind: Literal["load"]
     target: str = Field(description="A scenario file (.py, .yaml, k6 .js) or a URL")
     vus: int | None = Field(default=None, ge=1)
@@ -188,7 +208,7 @@ class LoadStep(StepBase):
     args: list[str] = Field(default_factory=list, description="More `assay load run` arguments")
 
 
-class ChaosStep(StepBase):
+class ChaosStep(SampledStep):
     kind: Literal["chaos"]
     experiment: str
     vars: dict[str, str] = Field(default_factory=dict)

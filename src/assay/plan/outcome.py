@@ -93,6 +93,9 @@ class ServiceOutcome(BaseModel):
     ready_after_s: float | None = None
     exit_code: int | None = None
     error: str = ""
+    resources: str | None = Field(default=None, description="With sample: true, its night-long RunResult (relative path)")
+    peaks: dict[str, float] = Field(default_factory=dict, description="Highest reading per resource over the night")
+    leaks: list[str] = Field(default_factory=list, description="Resources judged leaking over the night")
 
 
 class StageOutcome(BaseModel):

@@ -224,15 +224,27 @@ class PlanRunner:
             running.append(rs)
             if rs.process is not None and rs.process.proc is not None:
                 values[f"services.{name}.pid"] = str(rs.process.proc.pid)
+                if svc.sample:
+                    from assay.plan.resources import NightWatch
+
+                    rs.night = NightWatch(name, rs.process.proc.pid)
             outcome.ready_after_s = rs.ready_after_s
             self._emit("service", name=name, stage=stage, status=outcome.status, url=url)
         return True
 
     def _stop_services(self, running: list[RunningService]) -> None:
         for rs in reversed(running):
-            code = rs.stop()
-            for out in self.report.services:
-                if out.name == rs.name and out.status == "ready" and rs.process is not None:
+            mine = [out for out in self.report.services if out.name == rs.name and out.status == "ready"]
+            try:
+                if rs.night is not None and rs.log is not None:
+                    log = str(rs.log.relative_to(self.run_dir))
+                    for out in mine:
+                        if out.log == log:  # this instance's line (a matrix stage starts one per entry)
+                            rs.night.finish(rs.log.with_suffix(".resources.json"), out, self.run_dir)
+            finally:
+                code = rs.stop()  # whatever the sampler did, the service stops
+            for out in mine:
+                if rs.process is not None:
                     out.status, out.exit_code = "stopped", code
             self._emit("service", name=rs.name, status="stopped")
         running.clear()
@@ -394,7 +406,8 @@ class PlanRunner:
         return StepContext(plan_name=self.plan.name, plan_dir=self.loaded.directory, run_dir=self.run_dir,
                            step_dir=step_dir, stage=inst.name, stage_key=inst.key, values=step_values, env=env,
                            store_url=self.store_url, results=results, stage_steps=list(ran), labels=labels,
-                           quarantine=list(self.plan.quarantine), stage_timeout=inst.stage.timeout)
+                           quarantine=list(self.plan.quarantine), stage_timeout=inst.stage.timeout,
+                           sampled=[n for n, s in {**self.plan.services, **inst.stage.services}.items() if s.sample])
 
     def _run_step(self, spec: StepBase, out: StepOutcome, ctx: StepContext, stage_left: float | None) -> None:
         with span("plan.step", stage=ctx.stage_key, step=spec.name, kind=spec.kind):

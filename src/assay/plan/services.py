@@ -17,10 +17,14 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from assay.harness.process import ServiceProcess, ServiceStartError
 from assay.plan.model import Readiness, Service
+
+if TYPE_CHECKING:
+    from assay.plan.resources import NightWatch
 
 
 class ServiceNotReady(ServiceStartError):
@@ -114,6 +118,7 @@ class RunningService:
     log: Path | None
     process: PlanServiceProcess | None = None
     ready_after_s: float | None = None
+    night: NightWatch | None = None  # with sample: true, its resources from ready to stopped
 
     @property
     def host(self) -> str:

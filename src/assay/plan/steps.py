@@ -25,10 +25,12 @@ from assay.plan.model import (
     LoadStep,
     PublishStep,
     RunStep,
+    SampledStep,
     SloStep,
     StepBase,
     TrendDetectStep,
     TrendRecordStep,
+    is_service_name,
 )
 from assay.plan.outcome import Gate
 from assay.plan.outputs import chaos_timeline, label_result, last_json_object, load_details, read_junit
@@ -63,8 +65,24 @@ def _load(step: LoadStep, ctx: StepContext) -> Invocation:
         argv += ["--env", f"{key}={ctx.x(value)}"]
     argv += ["--workers", str(step.workers), "--name", step.name,
              "--summary-export", str(ctx.out("summary-export.json")), "--result", str(ctx.out("result.json"))]
+    argv += _sample_args(step, ctx)
     argv += [ctx.x(a) for a in step.args]
     return Invocation(argv, ctx.plan_dir)
+
+
+def _sample_args(step: SampledStep, ctx: StepContext) -> list[str]:
+    """`--sample NAME=PID` for each service followed (declared `sample: true`, or named by the
+    step), and the step's NAME=PID / re:PATTERN entries as written (expanded)."""
+    argv: list[str] = []
+    seen: set[str] = set()
+    for entry in [*ctx.sampled, *step.sample]:
+        text = ctx.x(entry.strip())
+        if text in seen:
+            continue
+        seen.add(text)
+        pid = ctx.values.get(f"services.{text}.pid") if is_service_name(text) else None
+        argv += ["--sample", f"{text}={pid}" if pid else text]
+    return argv
 
 
 def _chaos(step: ChaosStep, ctx: StepContext) -> Invocation:
@@ -73,6 +91,7 @@ def _chaos(step: ChaosStep, ctx: StepContext) -> Invocation:
             "--markdown", str(ctx.out("chaos.md"))]
     for key, value in step.vars.items():
         argv += ["--var", f"{key}={ctx.x(value)}"]
+    argv += _sample_args(step, ctx)
     argv += [ctx.x(a) for a in step.args]
     return Invocation(argv, ctx.plan_dir)
 

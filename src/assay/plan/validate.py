@@ -32,10 +32,13 @@ from assay.plan.model import (
     STEP_MODELS,
     LoadStep,
     Plan,
+    SampledStep,
+    Service,
     SloStep,
     Stage,
     StepBase,
     TrendRecordStep,
+    is_service_name,
 )
 
 _REF = re.compile(r"\$\{([^}]*)\}")
@@ -114,6 +117,8 @@ def problems(loaded: LoadedPlan) -> list[ConfigIssue]:
         line, col = _position(path, loaded.positions)
         out.append(ConfigIssue(loaded.source, line, col, path, message))
 
+    for sname, svc in plan.services.items():
+        _sampled_service(("services", sname), svc, issue)
     stages = plan.stages
     for name, stage in stages.items():
         for i, need in enumerate(stage.needs):
@@ -126,6 +131,7 @@ def problems(loaded: LoadedPlan) -> list[ConfigIssue]:
                 if other not in stages:
                     issue(("stages", name, "if", "status", other), f"no stage {other!r}{_hint(other, stages)}")
         _steps(plan, name, stage, issue)
+        _samples(plan, name, stage, issue)
         _budget(name, stage, issue, loaded.directory)
         out += _declared_scenarios(stage, loaded.directory)
     for cycle in _cycles(stages):
@@ -149,6 +155,41 @@ def _steps(plan: Plan, name: str, stage: Stage, issue: Say) -> None:
                     say((*path, "results", j), f"{ref!r} names no step (stage.step) and is not a file{_hint(ref, known)}")
         if isinstance(step, LoadStep) and step.rate is not None and step.iterations is not None:
             say((*path, "rate"), "rate and iterations cannot be combined")
+
+
+def _samples(plan: Plan, name: str, stage: Stage, issue: Say) -> None:
+    """`sample` must name services the plan starts: a url-only service has no process it knows."""
+    for sname, svc in stage.services.items():
+        _sampled_service(("stages", name, "services", sname), svc, issue)
+    in_scope = {**plan.services, **stage.services}
+    for i, step in enumerate(stage.steps):
+        if not isinstance(step, SampledStep):
+            continue
+        for j, entry in enumerate(step.sample):
+            path: KeyPath = ("stages", name, "steps", i, "sample", j)
+            if not entry.strip():
+                issue(path, "expected a service name, NAME=PID or re:PATTERN")
+            elif is_service_name(entry):
+                found = in_scope.get(entry.strip())
+                if found is None:
+                    issue(path, f"sample {entry!r}: no service {entry!r} runs during this stage"
+                          + (_hint(entry, in_scope) or "; expected a service name, NAME=PID or re:PATTERN"))
+                elif found.command is None:
+                    issue(path, f"sample {entry!r}: the service is only checked by url, the plan has no process to "
+                          "sample; use re:PATTERN or NAME=PID")
+            elif "${" not in entry:
+                from assay.observe.sampler import parse_target
+
+                try:
+                    parse_target(entry)
+                except UsageError as exc:
+                    issue(path, str(exc).replace("--sample", "sample"))
+
+
+def _sampled_service(path: KeyPath, svc: Service, issue: Say) -> None:
+    if svc.sample and svc.command is None:
+        issue((*path, "sample"), "a service only checked by url has no process the plan knows to sample; "
+              "sample it from a step instead: sample: ['re:PATTERN'] or ['NAME=PID']")
 
 
 def _declared_scenarios(stage: Stage, plan_dir: Path) -> list[ConfigIssue]:

@@ -44,7 +44,7 @@ def render(result: RunResult) -> str:
         + "</p>",
         _cards(result),
         _notes(result),
-        _thresholds(result),
+        thresholds_section(result),
         _checks(result),
         _percentiles(result),
         _endpoints(result),
@@ -96,7 +96,7 @@ def _notes(result: RunResult) -> str:
     return "".join(f'<div class="note">{escape(n)}</div>' for n in notes)
 
 
-def _table(title: str, head: list[str], rows: list[list[tuple[str, str]]]) -> str:
+def table(title: str, head: list[str], rows: list[list[tuple[str, str]]]) -> str:
     """A section with one table; a heading starting with '#' is a number column (right-aligned).
     Cells are (html, css classes)."""
     if not rows:
@@ -106,13 +106,14 @@ def _table(title: str, head: list[str], rows: list[list[tuple[str, str]]]) -> st
     return f"<h2>{title}</h2><table><tr>{ths}</tr>{trs}</table>"
 
 
-def _thresholds(result: RunResult) -> str:
+def thresholds_section(result: RunResult) -> str:
+    """The thresholds table of a run (shared by the messaging report)."""
     rows = []
     for name, t in result.thresholds():
         verdict = '<span class="ok">passed</span>' if t.ok else '<span class="bad">crossed</span>' if t.ok is False else "not evaluated"
         observed = "" if t.observed is None else _value(result.metrics[name], _agg_of(t.source), t.observed)
         rows.append([(escape(name), ""), (f"<code>{escape(t.source)}</code>", ""), (observed, "n"), (verdict, "")])
-    return _table("Thresholds", ["metric", "threshold", "#observed", "verdict"], rows)
+    return table("Thresholds", ["metric", "threshold", "#observed", "verdict"], rows)
 
 
 def _checks(result: RunResult) -> str:
@@ -121,7 +122,7 @@ def _checks(result: RunResult) -> str:
         where = c.group_path.replace("::", " › ").strip(" ›")
         rows.append([(escape(where), ""), (escape(c.name), ""), (str(c.passes), "n"), (str(c.fails), "n"),
                      (f"{100.0 * c.rate:.2f}%", "n ok" if c.fails == 0 else "n bad")])
-    return _table("Checks", ["group", "check", "#passed", "#failed", "#rate"], rows)
+    return table("Checks", ["group", "check", "#passed", "#failed", "#rate"], rows)
 
 
 def _percentiles(result: RunResult) -> str:
@@ -130,7 +131,7 @@ def _percentiles(result: RunResult) -> str:
         m = result.metrics.get(name)
         if m is not None and m.count:
             rows.append([(escape(name), ""), (format_number(m.count), "n")] + [(_pct(result, name, key), "n") for key in PERCENTILES])
-    return _table("Latency percentiles", ["metric", "#count"] + [f"#{k}" for k in PERCENTILES], rows)
+    return table("Latency percentiles", ["metric", "#count"] + [f"#{k}" for k in PERCENTILES], rows)
 
 
 def _service_metrics(result: RunResult) -> str:
@@ -150,7 +151,7 @@ def _service_metrics(result: RunResult) -> str:
         rows.append([(escape(name), ""), (escape(m.type.value), ""), (escape(shown), "")])
     for gap in scrape.get("gaps", []):
         rows.append([(escape(f"gap: {gap['url']}"), "bad"), ("", ""), (escape(f"{gap['seconds']:.0f} s without an answer: {gap['error']}"), "bad")])
-    return _table("Service metrics (scraped)", ["metric", "type", "over the run"], rows)
+    return table("Service metrics (scraped)", ["metric", "type", "over the run"], rows)
 
 
 def _endpoints(result: RunResult) -> str:
@@ -163,7 +164,7 @@ def _endpoints(result: RunResult) -> str:
         dur = f"http_req_duration{{name:{name}}}"
         rows.append([(escape(name), ""), (format_number(reqs.sum), "n"), (f"{pct_failed:.2f}%", "n bad" if pct_failed else "n")]
                     + [(_pct(result, dur, key), "n") for key in ("avg", "p(95)", "p(99)", "max")])
-    return _table("Endpoints", ["name", "#requests", "#failed", "#avg", "#p(95)", "#p(99)", "#max"], rows)
+    return table("Endpoints", ["name", "#requests", "#failed", "#avg", "#p(95)", "#p(99)", "#max"], rows)
 
 
 def _failures(result: RunResult) -> str:
@@ -173,8 +174,8 @@ def _failures(result: RunResult) -> str:
     errors: dict[str, int] = {**(extra.get("errors") or {}), **(extra.get("check_errors") or {})}
     where: dict[str, str] = extra.get("error_where") or {}
     error_rows = [[(escape(k), ""), (escape(where.get(k, "")), ""), (str(n), "n")] for k, n in sorted(errors.items(), key=lambda kv: -kv[1])[:10]]
-    return (_table("Why requests failed", ["code", "meaning", "#count"], rows)
-            + _table("Errors", ["error", "raised at", "#count"], error_rows))
+    return (table("Why requests failed", ["code", "meaning", "#count"], rows)
+            + table("Errors", ["error", "raised at", "#count"], error_rows))
 
 
 def _charts(result: RunResult) -> str:
@@ -237,4 +238,4 @@ def _pct(result: RunResult, name: str, key: str) -> str:
 
 def sections(result: RunResult) -> str:
     """A run's thresholds and over-time charts, for pages that embed runs (a plan's night report)."""
-    return _thresholds(result) + _charts(result)
+    return thresholds_section(result) + _charts(result)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,12 +28,9 @@ def make_engine(url: str) -> Engine:
 
 
 def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest Alembic revision (idempotent)."""
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    """Bring the schema to the newest Alembic revision (idempotent; one migrator at a time on
+    PostgreSQL; a newer or unreachable database is exit 64, not a traceback)."""
+    sqlstore.upgrade(engine, MIGRATIONS, version_table="alembic_version", what="broker database")
 
 
 def open_database(url: str) -> tuple[Engine, sessionmaker[Session]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
@@ -51,8 +52,11 @@ def build_app(cfg: ServerConfig) -> Starlette:
     return app
 
 
-def serve(cfg: ServerConfig) -> None:
+def serve(cfg: ServerConfig, announce: Callable[[], None] | None = None) -> None:
+    """Open and migrate the database, then `announce` (the database is usable), then serve."""
     import uvicorn
 
     app = build_app(cfg)
+    if announce is not None:
+        announce()
     uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="warning", access_log=False)

@@ -14,7 +14,7 @@ from assay.config import KeyPath
 from assay.load.spec import Request, SubscribeStep
 from assay.load.yaml.context import CompileContext, Compiled
 from assay.load.yaml.template import Names, Scope, compile_template, compile_value
-from assay.load.yaml.ws_steps import _ws_url
+from assay.load.yaml.ws_steps import ws_url_template
 
 
 def compile_subscribe(cx: CompileContext, st: SubscribeStep, path: KeyPath, names: Names, base_url: Any) -> Compiled | None:
@@ -40,7 +40,7 @@ def compile_subscribe(cx: CompileContext, st: SubscribeStep, path: KeyPath, name
         return None if hdrs is None else {str(k): str(v) for k, v in hdrs.render(s).items()}
 
     run = subscribe_runner(
-        _ws_url(base_url, url),
+        ws_url_template(base_url, url),
         [k.render for k in keys if k is not None] if st.keys is not None else None,
         receiver.render if receiver is not None else None,
         header_fn,

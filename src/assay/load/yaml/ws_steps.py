@@ -78,7 +78,7 @@ def _to_ws(url: str) -> str:
     return url
 
 
-def _ws_url(base_url: Any, url: Any) -> Callable[[Scope], str]:
+def ws_url_template(base_url: Any, url: Any) -> Callable[[Scope], str]:
     def join(base: str, u: str) -> str:
         if "://" in u[:10]:
             return u
@@ -116,7 +116,7 @@ def compile_ws_step(cx: CompileContext, st: WsStep, path: KeyPath, names: Names,
     for part in (url, hdrs):
         if part is not None:
             cx.used_roots |= part.roots
-    url_fn = _ws_url(base_url, url)
+    url_fn = ws_url_template(base_url, url)
     header_fn = (lambda s: None) if hdrs is None else (lambda s: {str(k): str(v) for k, v in hdrs.render(s).items()})
     tags = dict(st.tags or {})
     subprotocols = list(st.subprotocols) if st.subprotocols else None

@@ -25,6 +25,17 @@ __all__ = ["JetStream"]
 _ERRORS = (NatsError, OSError, ConnectionError)
 
 
+async def _quiet(_exc: Exception) -> None:
+    """nats-py logs every failed attempt with a traceback; the caller reports the error once."""
+
+
+async def _connect(url: str) -> Any:
+    """One connection, no reconnects: a refused server fails in about a second (nats-py's
+    defaults retry 60 times, 2 s apart, before giving up)."""
+    return await nats.connect(url, allow_reconnect=False, connect_timeout=5, max_reconnect_attempts=1,
+                              reconnect_time_wait=0.2, error_cb=_quiet)
+
+
 class _PullConsumer(Consumer):
     def __init__(self, transport: JetStream, name: str, deliver: Deliver) -> None:
         super().__init__(name, deliver)
@@ -35,7 +46,7 @@ class _PullConsumer(Consumer):
     async def run(self) -> None:
         t = self.t
         try:
-            self.nc = await nats.connect(t.url, allow_reconnect=False, connect_timeout=5)
+            self.nc = await _connect(t.url)
             js = self.nc.jetstream()
             sub = await js.pull_subscribe(t.subject_all, durable=t.durable_name, stream=t.stream)
             self.subscribed.set()
@@ -95,7 +106,7 @@ class JetStream(Transport):
         if self.fanout:
             raise BrokerError("JetStream consumers share one durable consumer here; --fanout is not supported")
         try:
-            self.nc: Any = await nats.connect(self.url, allow_reconnect=False, connect_timeout=5)
+            self.nc: Any = await _connect(self.url)
             self.js: Any = self.nc.jetstream()
             await self.js.add_stream(name=self.stream, subjects=[self.subject_all])
             await self.js.add_consumer(

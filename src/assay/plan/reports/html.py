@@ -14,7 +14,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from assay.plan.outcome import PlanReport, StepOutcome
+from assay.plan.outcome import PlanReport, ServiceOutcome, StepOutcome
 from assay.report.run_html import CSS as RUN_CSS
 from assay.report.run_html import sections as run_sections
 from assay.report.svg_chart import line_chart
@@ -94,8 +94,23 @@ def _services(report: PlanReport) -> str:
         rows.append(f"<tr><td>{escape(s.name)}{' (' + escape(s.stage) + ')' if s.stage else ''}</td><td>{_badge(s.status)}</td>"
                     f"<td>{escape(s.url or '')}</td><td class='n'>{ready}</td><td>{log}</td>"
                     f"<td class='gate'>{escape(s.error[:300])}</td></tr>")
+        if s.resources:
+            rows.append(f"<tr><td></td><td colspan='5' class='gate'>{escape(_resources_line(s))} "
+                        f'(<a href="{escape(s.resources)}">resources</a>)</td></tr>')
     return ("<h2>Services</h2><table><tr><th>service</th><th>status</th><th>url</th><th class='n'>ready after</th>"
             "<th>log</th><th>error</th></tr>" + "".join(rows) + "</table>")
+
+
+def _resources_line(s: ServiceOutcome) -> str:
+    """Peaks over the night, and any leak verdict, for a service the plan sampled."""
+    from assay.observe.leak import human
+
+    labels = {"proc_rss_bytes": "RSS", "proc_uss_bytes": "USS", "proc_open_fds": "fds", "proc_threads": "threads",
+              "proc_tcp_connections": "TCP connections", "proc_cpu_percent": "CPU %"}
+    parts = [f"{labels.get(base, base)} {human(v, 'B') if base.endswith('_bytes') else f'{v:.4g}'}"
+             for base, v in s.peaks.items()]
+    text = "peak " + ", ".join(parts) if parts else "no readings"
+    return text + ("; " + "; ".join(s.leaks) if s.leaks else "")
 
 
 def _steps_table(report: PlanReport) -> str:
