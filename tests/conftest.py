@@ -6,6 +6,7 @@ import atexit
 import fcntl
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -82,8 +83,23 @@ def _listening(port: int) -> bool:
     return _reachable[port]
 
 
+def _restore_stop_signals() -> None:
+    """SIGINT and SIGTERM as a fresh process has them, before each test.
+
+    An earlier test in the same (xdist worker) process can leave SIGINT ignored or blocked here
+    (a library's event loop, a handler not put back); the commands the next test starts inherit an
+    ignored or blocked signal across exec and then never see the Ctrl-C that test sends them.
+    """
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """The markers `node`, `postgres`, `redis`, `rabbitmq`, `nats` and `mqtt` say what a test needs; without it, skip with the reason."""
+    _restore_stop_signals()
     if item.get_closest_marker("node") is not None:
         find_tool("node", "nodejs")
         find_tool("npm")
