@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 import urllib.error
@@ -16,7 +15,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from assay.harness.ports import free_port
 from assay.harness.process import ServiceProcess
 
-PUSHGATEWAY = shutil.which("prometheus-pushgateway") or "/usr/bin/prometheus-pushgateway"
 Samples = dict[str, list[tuple[dict[str, str], float]]]
 
 
@@ -57,15 +55,15 @@ def run_and_scrape(cmd: list[str], port: int, seen: Callable[[Samples], bool], t
 
 
 @pytest.fixture(name="pushgateway")
-def pushgateway_service(tmp_path: Path) -> Iterator[str]:
-    """`pushgateway`: the URL of a Pushgateway started for the test (import `pushgateway_service`)."""
-    if not Path(PUSHGATEWAY).exists():
-        pytest.skip("prometheus-pushgateway is not installed (Debian package prometheus-pushgateway; .ci/run installs it)")
+def pushgateway_service(tmp_path: Path, system_tool: Callable[..., str]) -> Iterator[str]:
+    """`pushgateway`: the URL of a Pushgateway started for the test (import `pushgateway_service`);
+    without the Debian package the test skips, and fails in CI (`system_tool`)."""
+    pushgateway = system_tool("prometheus-pushgateway")
     port = free_port()
     with ServiceProcess(
         # its own persistence file: Debian's default (/var/lib/prometheus/pushgateway.data) is shared by
         # every Pushgateway on the machine, so groups pushed by earlier tests would come back
-        [PUSHGATEWAY, f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn", f"--persistence.file={tmp_path / 'pushgateway.data'}"],
+        [pushgateway, f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn", f"--persistence.file={tmp_path / 'pushgateway.data'}"],
         health_url=f"http://127.0.0.1:{port}/-/ready",
         log_path=tmp_path / "pushgateway.log",
     ):

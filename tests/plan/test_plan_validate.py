@@ -122,6 +122,20 @@ stages:
     assert "the steps take 2m40s (soak 2m30s, after 10s) but the stage's timeout is 2m" in out
 
 
+def test_a_load_step_whose_scenario_file_is_missing_is_located(tmp_path: Path) -> None:
+    code, out = _validate(tmp_path, """\
+name: night
+stages:
+  load:
+    steps:
+      - {name: crud, kind: load, target: crud_mix.yaml}
+      - {name: live, kind: load, target: "http://127.0.0.1:1/", vus: 1, duration: 1s}
+""")
+    assert code == 64
+    assert "plan.yaml:5:" in out and "stages.load.steps[0].target: no such scenario file" in out
+    assert "crud_mix.yaml" in out and "steps[1]" not in out
+
+
 def test_run_refuses_a_plan_validate_would_refuse_before_anything_runs(tmp_path: Path) -> None:
     plan = tmp_path / "plan.yaml"
     plan.write_text(GOOD.replace("needs: [build]", "needs: [biuld]").replace('command: "true"', 'command: "touch ran"'))

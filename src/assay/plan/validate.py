@@ -133,7 +133,7 @@ def problems(loaded: LoadedPlan) -> list[ConfigIssue]:
         _steps(plan, name, stage, issue)
         _samples(plan, name, stage, issue)
         _budget(name, stage, issue, loaded.directory)
-        out += _declared_scenarios(stage, loaded.directory)
+        out += _declared_scenarios(name, stage, loaded.directory, issue)
     for cycle in _cycles(stages):
         issue(("stages", cycle[0], "needs"), "a cycle in needs: " + " -> ".join([*cycle, cycle[0]]))
     _references(loaded, issue)
@@ -192,20 +192,24 @@ def _sampled_service(path: KeyPath, svc: Service, issue: Say) -> None:
               "sample it from a step instead: sample: ['re:PATTERN'] or ['NAME=PID']")
 
 
-def _declared_scenarios(stage: Stage, plan_dir: Path) -> list[ConfigIssue]:
-    """A load step's file whose `scenario` declaration is not acceptance ids: its own located
-    lines (the step would fail with them at run time, exit 64)."""
+def _declared_scenarios(name: str, stage: Stage, plan_dir: Path, issue: Say) -> list[ConfigIssue]:
+    """A load step's file that is missing, unreadable, or whose `scenario` declaration is not
+    acceptance ids: found before the night (the step would fail with it at run time, exit 64)."""
     from assay.acceptance import load_file_scenarios
 
     out: list[ConfigIssue] = []
-    for step in stage.steps:
+    for i, step in enumerate(stage.steps):
         if isinstance(step, LoadStep) and "${" not in step.target and "://" not in step.target:
+            path = plan_dir / step.target
+            if not path.is_file():
+                issue(("stages", name, "steps", i, "target"), f"no such scenario file: {path}")
+                continue
             try:
-                load_file_scenarios(plan_dir / step.target)
+                load_file_scenarios(path)
             except ConfigError as exc:
                 out += exc.issues
-            except UsageError:
-                pass  # a missing or unreadable file: the load step reports it
+            except UsageError as exc:
+                issue(("stages", name, "steps", i, "target"), str(exc))
     return out
 
 
