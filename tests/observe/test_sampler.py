@@ -141,6 +141,12 @@ def test_target_specs() -> None:
     assert parse_target("uvicorn").pattern == "uvicorn"
     with pytest.raises(UsageError, match="not a valid pattern"):
         parse_target("re:(")
+    # a number is a PID: one no process can have is refused, not searched for in command lines
+    for spec in ("x=-1", "0", "x=99999999999999999999", "+0"):
+        with pytest.raises(UsageError, match="is no process id"):
+            parse_target(spec)
+    assert parse_target("re:-1").pattern == "-1"
+    assert parse_target("x=²").pattern == "²"  # not a digit of a PID: a pattern like any other word
     with pytest.raises(UsageError, match="two targets"):
         Sampler([Target("a", pid=1), Target("a", pid=2)])
 

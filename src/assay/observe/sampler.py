@@ -79,6 +79,10 @@ def own_family() -> set[int]:
     return family
 
 
+# Linux's largest process id (/proc/sys/kernel/pid_max can be at most 2**22).
+PID_MAX = 4_194_304
+
+
 def parse_target(spec: str, services: Mapping[str, int] | None = None) -> Target:
     """`1234`, `courier=1234`, `courier` (a harness service by name) or `re:uvicorn.*courier`.
 
@@ -95,8 +99,11 @@ def parse_target(spec: str, services: Mapping[str, int] | None = None) -> Target
         label, what = "", text
     if not what:
         raise UsageError(f"--sample {spec!r}: nothing to follow after '='")
-    if what.isdigit():
-        return Target(name=label or what, pid=int(what))
+    if re.fullmatch(r"[+-]?[0-9]+", what):  # a number is a PID, never a pattern (`-1` matched any `-1` in a command line)
+        pid = int(what)
+        if not 0 < pid <= PID_MAX:
+            raise UsageError(f"--sample {spec!r}: {what} is no process id (1 to {PID_MAX}); a pattern that is a number goes after 're:'")
+        return Target(name=label or what, pid=pid)
     if services and what in services:
         return Target(name=label or what, pid=services[what])
     pattern = what[3:] if what.startswith("re:") else what
