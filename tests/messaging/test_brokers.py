@@ -121,16 +121,22 @@ def test_without_pending_reclaim_the_killed_consumers_messages_are_lost_and_list
     """Redis keeps a dead consumer's entries pending forever unless someone claims them."""
     # slow consumers (10 ms a message) fall behind, so the killed one holds a batch it had
     # only begun: what it recorded is delivered, the rest of the batch stays pending forever
-    options = BrokerOptions(name=unique(), ack_delay=0.01, reclaim_idle=0)
-    result, held = asyncio.run(kill_and_restart(URLS["redis"], options, restart=False))
-    c = counts(result)
-    (kill,) = result.extra["messaging"]["kills"]
-    unprocessed = kill["unacked_taken"] - kill["unacked_recorded"]
-    assert held > 0 and unprocessed > 0
-    assert c["messages_lost"] == unprocessed
-    assert len(result.extra["ledger"]["lost_ids"]) == min(unprocessed, 100)
-    assert c["messages_delivered"] == 600 - unprocessed
-    assert c["messages_duplicated"] == 0
+    # (the kill can land just after the consumer finished its batch: nothing taken is unprocessed, so
+    # up to three runs are made; every one must balance, and one must show the loss)
+    for _ in range(3):
+        options = BrokerOptions(name=unique(), ack_delay=0.01, reclaim_idle=0)
+        result, held = asyncio.run(kill_and_restart(URLS["redis"], options, restart=False))
+        c = counts(result)
+        (kill,) = result.extra["messaging"]["kills"]
+        unprocessed = kill["unacked_taken"] - kill["unacked_recorded"]
+        assert held > 0
+        assert c["messages_lost"] == unprocessed
+        assert len(result.extra["ledger"]["lost_ids"]) == min(unprocessed, 100)
+        assert c["messages_delivered"] == 600 - unprocessed
+        assert c["messages_duplicated"] == 0
+        if unprocessed > 0:
+            break
+    assert unprocessed > 0, "no run killed the consumer while it held entries it had not processed"
 
 
 class Room:
