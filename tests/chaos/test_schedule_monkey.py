@@ -226,6 +226,41 @@ def test_monkey_guard_trips_reverts_and_stops(sleeper: subprocess.Popen[bytes], 
     assert psutil.Process(sleeper.pid).status() != psutil.STATUS_STOPPED
 
 
+def test_monkey_that_injects_nothing_exits_2_and_says_so(tmp_path: Path) -> None:
+    """Every injection refused (the proxy API is down): the run tested nothing, so exit 2, not 0."""
+    from assay.harness.ports import free_port
+
+    cat = tmp_path / "cat.yaml"
+    cat.write_text(yaml.safe_dump({"interval": "10ms", "probability": 1.0, "targets": {"db": "proxy:db"},
+                                   "faults": [{"name": "slow db", "toxic": "latency", "targets": ["db"], "duration": "1s",
+                                               "attributes": {"latency": 100}, "api": f"http://127.0.0.1:{free_port()}"}]}))
+    proc = subprocess.run([sys.executable, "-m", "assay", "chaos", "monkey", "-c", str(cat), "--seed", "1", "--ticks", "3"],
+                          capture_output=True, text=True, timeout=60, env=os.environ.copy())
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.count(" failed ") == 3
+    assert ("monkey: 3 decisions, 0 fault(s) injected and reverted, 3 injection(s) failed; "
+            "no fault could be injected: nothing was tested") in proc.stdout
+
+
+def test_monkey_with_some_injections_failed_exits_1_with_the_count(sleeper: subprocess.Popen[bytes]) -> None:
+    """One fault goes in, the other cannot: the run tested something, less than asked (exit 1, both counts)."""
+    from assay.harness.ports import free_port
+
+    clock = FakeClock()
+    cat = _catalogue(sleeper.pid, probability=1.0, faults=[
+        {"name": "pause worker", "fault": "process.pause", "targets": ["worker"], "duration": "1s"},
+        {"name": "slow db", "toxic": "latency", "targets": ["db"], "attributes": {"latency": 100}, "duration": "1s",
+         "api": f"http://127.0.0.1:{free_port()}"}])
+    mk = Monkey(cat, seed=3, clock=clock, sleep=clock.sleep)
+    code = mk.run(ticks=8)
+    injected, failed = mk.count("injected"), mk.count("failed")
+    assert injected and failed and injected + failed == 8, [d.outcome for d in mk.decisions]
+    assert code == 1
+    assert mk.summary().endswith(f", {failed} injection(s) failed; {failed} of 8 attempted injection(s) failed")
+    assert psutil.Process(sleeper.pid).status() != psutil.STATUS_STOPPED
+    assert injector.active() == []
+
+
 def test_monkey_catalogue_errors_are_located(tmp_path: Path) -> None:
     bad = tmp_path / "cat.yaml"
     bad.write_text(yaml.safe_dump({"targets": {"w": "pid:1"}, "faults": [

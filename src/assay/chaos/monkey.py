@@ -8,6 +8,13 @@ a fault goes in) and the guard probe while it is in (a miss reverts at once and 
 monkey, exit 2). The choices come from one `random.Random(seed)`: the same seed and clock give
 the same faults on the same targets. Ctrl-C / SIGTERM revert what is in and stop.
 
+A fault the monkey tried and could not inject (the target is gone, the proxy API is down, no
+permission) is outcome `failed`. A run in which every attempt failed tested nothing, so it must not
+look like success: exit 2, as `assay chaos run` exits for an experiment that failed or was aborted
+(64 is for a mistake found before anything runs, 70 for a bug in assay; a refused injection is
+neither). A run with some faults injected and some failed exits 1 (passed with warnings): it tested
+something, but less than it was asked to. The summary line gives both counts.
+
     interval: 5m            # one decision per interval
     probability: 0.05       # chance a decision injects
     business_hours: {timezone: Europe/Paris}        # 09:00-17:00, Monday-Friday unless given
@@ -39,6 +46,7 @@ from assay.chaos.assay_provider import AssayContext, run_assay
 from assay.chaos.providers import ActivityFailed, run_provider
 from assay.chaos.tolerance import within
 from assay.config import StrictModel, load_config
+from assay.errors import ExitCode
 from assay.faults.model import Seconds
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -257,7 +265,7 @@ class Monkey:
         return self._record(Decision(now, "injected", label, target, f"{fault.name} for {fault.duration:g}s, reverted"))
 
     def run(self, *, ticks: int | None = None, until: datetime | None = None) -> int:
-        """Decide every interval until `ticks` decisions, `until`, a stop, or a tripped guard; 0 or 2."""
+        """Decide every interval until `ticks` decisions, `until`, a stop, or a tripped guard; the exit code."""
         count = 0
         try:
             while ticks is None or count < ticks:
@@ -267,7 +275,7 @@ class Monkey:
                 decision = self.tick()
                 count += 1
                 if decision.outcome == "guard-tripped":
-                    return 2
+                    break
                 if ticks is not None and count >= ticks:
                     break
                 spent = time.monotonic() - started if self.clock is _real_clock else 0.0
@@ -275,5 +283,31 @@ class Monkey:
                     break
         finally:
             self.ctx.revert_all()
-        return 0
+        return self.exit_code()
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for d in self.decisions if d.outcome == outcome)
+
+    def exit_code(self) -> int:
+        """2 a guard tripped or every attempted injection failed; 1 some failed; else 0 (module docstring)."""
+        failed = self.count("failed")
+        if self.count("guard-tripped") or (failed and not self.count("injected")):
+            return int(ExitCode.GATE_FAILED)
+        return int(ExitCode.WARNING if failed else ExitCode.OK)
+
+    def summary(self) -> str:
+        """The closing line: decisions, faults injected, failed attempts, and why the exit code is not 0."""
+        injected, failed, planned = self.count("injected"), self.count("failed"), self.count("planned")
+        line = f"monkey: {len(self.decisions)} decisions, {injected} fault(s) injected and reverted"
+        if planned:
+            line += f", {planned} planned (dry run)"
+        if failed:
+            line += f", {failed} injection(s) failed"
+        if self.count("guard-tripped"):
+            return line + "; stopped by the guard"
+        if failed and not injected:
+            return line + "; no fault could be injected: nothing was tested"
+        if failed:
+            return line + f"; {failed} of {failed + injected} attempted injection(s) failed"
+        return line
 

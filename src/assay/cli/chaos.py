@@ -385,7 +385,8 @@ def monkey_command(
     dry: bool = typer.Option(False, "--dry", help="Decide and print, inject nothing."),
     log: Path | None = typer.Option(None, "--log", help="Append each decision as a JSON line here."),
 ) -> None:
-    """Random faults from a catalogue at an interval, within the blast radius and business hours; exit 2 if a guard trips."""
+    """Random faults from a catalogue at an interval, within the blast radius and business hours; exit 2 if a guard
+    trips or no fault could be injected, 1 if some injections failed."""
     import json
     import signal
     from datetime import UTC, datetime, timedelta
@@ -411,12 +412,8 @@ def monkey_command(
         code = mk.run(ticks=ticks, until=until)
     except KeyboardInterrupt:
         mk.ctx.revert_all()
-        code = 0
+        code = mk.exit_code()
     finally:
         signal.signal(signal.SIGTERM, previous)
-    injected = sum(1 for d in mk.decisions if d.outcome == "injected")
-    planned = sum(1 for d in mk.decisions if d.outcome == "planned")
-    typer.echo(f"monkey: {len(mk.decisions)} decisions, {injected} fault(s) injected and reverted"
-               + (f", {planned} planned (dry run)" if planned else "")
-               + ("; stopped by the guard" if code else ""))
+    typer.echo(mk.summary())
     raise typer.Exit(code)
