@@ -82,6 +82,38 @@ stages:
     assert "peak RSS " in (run.run_dir / "report.html").read_text()
 
 
+@pytest.mark.slow
+def test_a_sampled_services_night_is_in_the_trend_store_across_nights(run_plan: Run, tmp_path: Path) -> None:
+    """The whole-night resources of a plan's and a stage's sampled service are recorded with the night's
+    other results, so `assay trend show` has a CPU/RSS series per service across nights."""
+    plan = f"""\
+name: nightly
+services:
+  api: {{command: [python, {SERVICE}, --port, "${{services.api.port}}"], port: auto, sample: true}}
+stages:
+  s:
+    services:
+      side: {{command: [python, {SERVICE}, --port, "${{services.side.port}}"], port: auto, sample: true}}
+    steps:
+      - {{name: wait, kind: run, command: [python, -c, "import time; time.sleep(1)"]}}
+"""
+    for _ in range(2):
+        run = run_plan(plan)
+        assert run.code == 0, run.err
+    assert run.run_dir is not None and (run.run_dir / "services" / "api.resources.json").is_file()
+    store = f"sqlite:///{tmp_path / 'trends.db'}"
+    for scenario, proc in (("nightly.services.api", "api"), ("nightly.s.services.side", "side")):
+        runs = assay("trend", "runs", "--scenario", scenario, "--store", store)
+        assert runs.returncode == 0, runs.stderr
+        assert runs.stdout.count("service=") == 2, runs.stdout  # one run per night
+        for metric in (f"proc_rss_bytes{{proc:{proc}}}", f"proc_cpu_percent{{proc:{proc}}}"):
+            shown = assay("trend", "show", f"{metric} max", "--scenario", scenario, "--store", store,
+                          env={"COLUMNS": "200"})
+            assert shown.returncode == 0, shown.stderr
+            assert f"{scenario}: {metric} max" in shown.stdout, shown.stdout
+            assert len([line for line in shown.stdout.splitlines() if " 20" in line and "│" in line]) == 2, shown.stdout
+
+
 def _validate(tmp_path: Path, text: str) -> tuple[int, str]:
     plan = tmp_path / "plan.yaml"
     plan.write_text(text)

@@ -3,8 +3,10 @@
 The load and chaos steps sample a service only while they run; a leak that grows across the
 night (contracts, load, chaos, soak) shows only on the service's own line. So each service with
 `sample: true` gets one watch from start to stop: a RunResult of its gauges and leak verdicts
-in the artifacts (`services/NAME.resources.json`, for `assay trend record` or a later look)
-and its peaks and leak lines in the night's report.
+in the artifacts (`services/NAME.resources.json`), its peaks and leak lines in the night's
+report, and the result in the trend store with the night's other results (scenario
+`PLAN.services.NAME`, or `PLAN.STAGE.services.NAME` for a stage's service), so `assay trend`
+shows a service's CPU and RSS across nights.
 """
 
 from __future__ import annotations
@@ -31,15 +33,16 @@ class NightWatch:
         self.started_at = datetime.now(UTC)
         self.watch.__enter__()
 
-    def finish(self, path: Path, outcome: ServiceOutcome, run_dir: Path) -> RunResult:
+    def finish(self, path: Path, outcome: ServiceOutcome, run_dir: Path, labels: dict[str, str]) -> RunResult:
         """Stop sampling (before the service stops: its exit is no vanished process), write the
-        result and put its peaks and leak verdicts on the service's report line."""
+        result with `labels` (the trend store groups nights by them) and put its peaks and leak
+        verdicts on the service's report line."""
         self.watch.__exit__(None, None, None)
         finished = datetime.now(UTC)
         duration_s = (finished - self.started_at).total_seconds()
         self.watch.warmup = f"{max(NIGHT_WARMUP_S, 0.1 * duration_s)}s"
         result = RunResult(name=f"service {self.name}", kind="service", started_at=self.started_at,
-                           finished_at=finished, duration_s=duration_s)
+                           finished_at=finished, duration_s=duration_s, labels=dict(labels))
         self.watch.finish(result)
         path.parent.mkdir(parents=True, exist_ok=True)
         result.save(path)

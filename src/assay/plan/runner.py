@@ -133,7 +133,10 @@ class PlanRunner:
                 self.report.finished_at = datetime.now(UTC)
                 self.report.duration_s = time.monotonic() - started
                 decide(self.report, {n: s.continue_on_error for n, s in self.plan.stages.items()})
-                self._record_and_notify()  # while the services still run: a local webhook sink may be one
+                try:
+                    self._finish_nights(self.services)  # their resources are results the store records
+                finally:
+                    self._record_and_notify()  # while the services still run: a local webhook sink may be one
             finally:
                 self._stop_services(self.services)
                 self._write()
@@ -232,22 +235,39 @@ class PlanRunner:
             self._emit("service", name=name, stage=stage, status=outcome.status, url=url)
         return True
 
+    def _finish_nights(self, running: list[RunningService]) -> None:
+        """End each sampled service's whole-night watch: its result is written, labelled like a
+        step's and kept with the night's results, so the trend store records it with them."""
+        for rs in running:
+            night, rs.night = rs.night, None
+            if night is None or rs.log is None:
+                continue
+            log = str(rs.log.relative_to(self.run_dir))
+            for out in self.report.services:
+                if out.name == rs.name and out.status == "ready" and out.log == log:  # a matrix stage starts one per entry
+                    where = f"{out.stage}.services.{rs.name}" if out.stage else f"services.{rs.name}"
+                    labels = {**self.labels, "plan": self.plan.name, "plan_run": self.run_id, "service": rs.name,
+                              "scenario": f"{self.plan.name}.{where}"}
+                    path = rs.log.with_suffix(".resources.json")
+                    night.finish(path, out, self.run_dir, labels)
+                    with self.lock:
+                        self.results.setdefault(where, []).append(path)
+
     def _stop_services(self, running: list[RunningService]) -> None:
-        for rs in reversed(running):
-            mine = [out for out in self.report.services if out.name == rs.name and out.status == "ready"]
-            try:
-                if rs.night is not None and rs.log is not None:
-                    log = str(rs.log.relative_to(self.run_dir))
-                    for out in mine:
-                        if out.log == log:  # this instance's line (a matrix stage starts one per entry)
-                            rs.night.finish(rs.log.with_suffix(".resources.json"), out, self.run_dir)
-            finally:
-                code = rs.stop()  # whatever the sampler did, the service stops
-            for out in mine:
-                if rs.process is not None:
-                    out.status, out.exit_code = "stopped", code
-            self._emit("service", name=rs.name, status="stopped")
+        try:
+            self._finish_nights(running)  # before the services stop: their exit is no vanished process
+        finally:
+            for rs in reversed(running):
+                self._stop_service(rs)
         running.clear()
+
+    def _stop_service(self, rs: RunningService) -> None:
+        mine = [out for out in self.report.services if out.name == rs.name and out.status == "ready"]
+        code = rs.stop()
+        for out in mine:
+            if rs.process is not None:
+                out.status, out.exit_code = "stopped", code
+        self._emit("service", name=rs.name, status="stopped")
 
     # -- scheduling -----------------------------------------------------------------------------
 
