@@ -6,6 +6,7 @@ the whole night (its own result, peaks in the report). Names that match nothing 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -112,6 +113,45 @@ stages:
             assert shown.returncode == 0, shown.stderr
             assert f"{scenario}: {metric} max" in shown.stdout, shown.stdout
             assert len([line for line in shown.stdout.splitlines() if " 20" in line and "│" in line]) == 2, shown.stdout
+
+
+@pytest.mark.slow
+def test_resource_gates_read_in_mib_and_percent(run_plan: Run, tmp_path: Path) -> None:
+    """A crossed resource threshold and a failed resource SLO say `observed 19.6 MiB`, not 2.057e+07,
+    in the report's gates (JSON, Markdown, HTML); the SLO verdict file keeps the raw bytes."""
+    (tmp_path / "slo.yaml").write_text("objectives:\n"
+                                      "  - {name: rss, sli: 'proc_rss_bytes{proc:api}', aggregation: max, pass: ['<1000']}\n"
+                                      "  - {name: cpu, sli: 'proc_cpu_percent{proc:api}', aggregation: max, pass: ['<=100']}\n")
+    run = run_plan(f"""\
+name: gates
+services:
+  api: {{command: [python, {SERVICE}, --port, "${{services.api.port}}"], port: auto, sample: true}}
+stages:
+  gated:
+    steps:
+      - {{name: smoke, kind: load, target: "${{services.api.url}}/", rate: 5, duration: 2s, vus: 1}}
+      - {{name: gate, kind: slo, slo: slo.yaml}}
+  crossed:
+    steps:
+      - {{name: smoke, kind: load, target: "${{services.api.url}}/", rate: 5, duration: 2s, vus: 1,
+          thresholds: ["proc_rss_bytes{{proc:api}}:max<1000", "proc_cpu_percent{{proc:api}}:max<=100"]}}
+""")
+    assert run.code == 2, run.err
+    assert run.run_dir is not None
+    size = r"\d+(\.\d+)? (MiB|GiB)"
+    threshold = {g["name"]: g for g in run.step("crossed.smoke")["gates"]}
+    assert re.fullmatch(f"crossed \\(observed {size}\\)", threshold["threshold proc_rss_bytes{proc:api}: max<1000"]["detail"])
+    assert threshold["threshold proc_cpu_percent{proc:api}: max<=100"]["status"] == "passed"
+    slo = {g["name"]: g for g in run.step("gated.gate")["gates"]}
+    assert re.fullmatch(f"{size} FAIL", slo["SLO rss: rss"]["detail"]), slo
+    assert re.fullmatch(r"\d+(\.\d+)?% PASS", slo["SLO cpu: cpu"]["detail"]), slo
+    verdict = json.loads((run.run_dir / "stages" / "gated" / "gate" / "slo.json").read_text())
+    raw = verdict["evaluations"][0]["objectives"][0]
+    assert raw["unit"] == "B" and raw["value"] > 1_000_000 and raw["target"] == "<1000 (1000 B)"
+    md = (run.run_dir / "report.md").read_text()
+    page = (run.run_dir / "report.html").read_text()
+    assert re.search(f"crossed \\(observed {size}\\)", md) and re.search(f">{size}<", page), page
+    assert not re.search(r"\d\.\d+e\+0\d", md + page)
 
 
 def _validate(tmp_path: Path, text: str) -> tuple[int, str]:

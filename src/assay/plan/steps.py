@@ -33,7 +33,7 @@ from assay.plan.model import (
     is_service_name,
 )
 from assay.plan.outcome import Gate
-from assay.plan.outputs import chaos_timeline, label_result, last_json_object, load_details, read_junit
+from assay.plan.outputs import chaos_timeline, label_result, last_json_object, load_details, observed_text, read_junit
 
 
 def invocation(step: StepBase, ctx: StepContext) -> Invocation:
@@ -265,8 +265,8 @@ def _read_load(step: LoadStep, ctx: StepContext, code: int) -> Ingested:
     for metric, t in result.thresholds():
         out.gates.append(Gate(name=f"threshold {metric}: {t.source}",
                               status="passed" if t.ok is not False else "failed",
-                              detail="" if t.ok is not False else f"crossed (observed {t.observed:.4g})" if t.observed is not None
-                              else "crossed"))
+                              detail="" if t.ok is not False else f"crossed (observed {observed_text(result, metric, t)})"
+                              if t.observed is not None else "crossed"))
     if code not in (0, 99):
         out.status = "error"
         out.reason = _usage(code)
@@ -383,6 +383,21 @@ def _read_can_i_deploy(step: CanIDeployStep, ctx: StepContext, code: int) -> Ing
                     reason="" if status == "passed" else f"can-i-deploy: {reason or _usage(code)}")
 
 
+def _objective_value(o: dict[str, Any]) -> str:
+    """An objective's value as `assay slo check` prints it (`19.6 MiB`, `27.2%`, `381 ms`); empty for none."""
+    from pydantic import ValidationError
+
+    from assay.slo.report import ObjectiveResult
+
+    value = o.get("value")
+    if not isinstance(value, int | float):
+        return ""
+    try:
+        return ObjectiveResult.model_validate(o).show(value)
+    except ValidationError:  # a verdict file of another shape: its number as written
+        return f"{value:.4g}"
+
+
 def _read_slo(step: SloStep, ctx: StepContext, code: int) -> Ingested:
     out = Ingested(_exit_status(code))
     path = ctx.out("slo.json")
@@ -395,16 +410,15 @@ def _read_slo(step: SloStep, ctx: StepContext, code: int) -> Ingested:
         scores.append({"result": result_name, "status": ev.get("status"), "score": ev.get("score"),
                        "score_status": ev.get("score_status"),
                        "objectives": [{"id": o.get("id"), "title": o.get("title"), "code": o.get("code") or o.get("status"),
-                                       "value": o.get("value"), "target": o.get("target"),
+                                       "value": o.get("value"), "shown": _objective_value(o), "target": o.get("target"),
                                        "unit": o.get("unit")} for o in ev.get("objectives", [])]})
         for o in ev.get("objectives", []):
             code_ = str(o.get("code") or o.get("status") or "INFO")
             status = {"PASS": "passed", "WARNING": "warning", "FAIL": "failed", "CRITICAL": "failed"}.get(code_)
             if status is None:
                 continue
-            value = o.get("value")
             out.gates.append(Gate(name=f"SLO {o.get('id')}: {o.get('title')}", status=status,  # type: ignore[arg-type]
-                                  detail=(f"{value:.4g}" if isinstance(value, int | float) else "") + f" {code_}"))
+                                  detail=f"{_objective_value(o)} {code_}".strip()))
     out.details = {"slo": data.get("slo"), "status": data.get("status"), "scores": scores}
     if code == 2:
         out.reason = "SLO failed: " + ", ".join(g.name for g in out.gates if g.status == "failed")

@@ -88,14 +88,17 @@ def parse_criterion(text: str) -> Criterion:
     return Criterion(op=op, value=value, sign=sign, percent=bool(percent))
 
 
-def describe(criterion: Criterion, baseline: float | None, percent: bool = False) -> str:
-    """`<=+10%` -> `<=+10% (<= 363)` when the baseline is known; `percent` adds a fraction's percent (`<0.001 (0.1%)`)."""
+def describe(criterion: Criterion, baseline: float | None, percent: bool = False, unit: str | None = None) -> str:
+    """`<=+10%` -> `<=+10% (<= 363)` when the baseline is known; `percent` adds a fraction's percent (`<0.001 (0.1%)`),
+    a byte or second `unit` its size or time (`<536870912 (512 MiB)`): criteria are written as raw numbers."""
     if not criterion.relative:
-        return f"{criterion} ({format_percent(criterion.value)})" if percent else str(criterion)
+        if percent:
+            return f"{criterion} ({format_percent(criterion.value)})"
+        return f"{criterion} ({format_quantity(criterion.value, unit)})" if unit in _SPELLED_OUT else str(criterion)
     if baseline is None:
         return f"{criterion} (no baseline)"
     target = criterion.target(baseline)
-    return f"{criterion} ({criterion.op} {format_percent(target) if percent else format_value(target)})"
+    return f"{criterion} ({criterion.op} {format_percent(target) if percent else format_quantity(target, unit)})"
 
 
 def format_value(value: float | None) -> str:
@@ -110,6 +113,30 @@ def format_value(value: float | None) -> str:
     digits = max(0, 3 - int(math.floor(math.log10(magnitude))))
     text = f"{value:.{digits}f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+_IEC = (("GiB", 1024.0**3), ("MiB", 1024.0**2), ("KiB", 1024.0))
+_SPELLED_OUT = ("B", "s")  # units whose raw numbers people cannot read at a glance (123456789 bytes, 5400 s)
+
+
+def format_quantity(value: float | None, unit: str | None) -> str:
+    """A value in its unit for people: bytes in KiB/MiB/GiB (`117.7 MiB`), seconds as ms/s/min/h, `27.2%`,
+    `381 ms`, `12.5/s`; a value with no unit as format_value."""
+    if value is None:
+        return "n/a"
+    magnitude = abs(value)
+    if unit == "B":
+        scaled = next(((value / scale, suffix) for suffix, scale in _IEC if magnitude >= scale), (value, "B"))
+        return f"{format_value(scaled[0])} {scaled[1]}"
+    if unit == "s":
+        if 0 < magnitude < 1:
+            return f"{format_value(value * 1000)} ms"
+        if magnitude < 120:
+            return f"{format_value(value)} s"
+        return f"{format_value(value / 60)} min" if magnitude < 7200 else f"{format_value(value / 3600)} h"
+    if unit in ("%", "/s"):
+        return f"{format_value(value)}{unit}"
+    return f"{format_value(value)} {unit}" if unit else format_value(value)
 
 
 def format_percent(fraction: float | None) -> str:

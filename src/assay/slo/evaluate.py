@@ -80,8 +80,8 @@ def _unchecked(groups: list[list[Criterion]], baseline: float | None) -> list[li
     ]
 
 
-def _target_text(groups: list[list[Criterion]], baseline: float | None, percent: bool) -> str:
-    return " or ".join(" and ".join(describe(c, baseline, percent) for c in group) for group in groups)
+def _target_text(groups: list[list[Criterion]], baseline: float | None, percent: bool, unit: str | None) -> str:
+    return " or ".join(" and ".join(describe(c, baseline, percent, unit) for c in group) for group in groups)
 
 
 def evaluate(
@@ -186,7 +186,7 @@ def _evaluate_objective(
         baseline=baseline,
         baseline_runs=used,
         status="INFO",
-        target=_target_text(pass_groups, baseline, percent),
+        target=_target_text(pass_groups, baseline, percent, sli.unit),
         notes=list(sli.notes) + baseline_notes,
         percent=percent,
     )

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, PrivateAttr
 
 from assay.results import RunResult
-from assay.slo.criteria import format_percent, format_value
+from assay.slo.criteria import format_percent, format_quantity, format_value
 from assay.status import GateStatus, ObjectiveStatus, Verdict
 
 SCHEMA = "assay.slo/1"
@@ -65,13 +65,17 @@ class ObjectiveResult(BaseModel):
             return "no value"
         if self.percent:
             return format_percent(value)
-        unit = f" {self.unit}" if self.unit and self.unit != "/s" else (self.unit or "")
-        return f"{format_value(value)}{unit}"
+        return format_quantity(value, self.unit)
 
     def show_change(self, delta: float) -> str:
-        """A difference of two values: percentage points for a percent objective."""
+        """A difference of two values: percentage points for a percent objective or a percent gauge
+        (CPU %), a size or a time for bytes and seconds."""
         sign = "+" if delta >= 0 else ""
-        return f"{sign}{format_value(delta * 100)} pp" if self.percent else f"{sign}{format_value(delta)}"
+        if self.percent:
+            return f"{sign}{format_value(delta * 100)} pp"
+        if self.unit == "%":
+            return f"{sign}{format_value(delta)} pp"
+        return f"{sign}{format_quantity(delta, self.unit) if self.unit in ('B', 's') else format_value(delta)}"
 
 
 class Recommendation(BaseModel):

@@ -197,9 +197,17 @@ def aggregation_allowed(mtype: MetricType, aggregation: str) -> bool:
     return mtype is MetricType.TREND and percentile_of(aggregation) is not None
 
 
-def unit_of(metric: Metric, aggregation: str) -> str | None:
+_NAMED_UNITS = (("_bytes", "B"), ("_percent", "%"), ("_seconds", "s"))
+
+
+def unit_of(metric: Metric, aggregation: str, name: str = "") -> str | None:
+    """The unit reports print a value in. A gauge's unit is in its name, by the Prometheus naming
+    convention the resource gauges follow (`proc_rss_bytes`, `proc_cpu_percent`, `*_seconds`)."""
     if metric.contains.value == "time" and aggregation not in ("count",):
         return "ms"
+    if metric.type is MetricType.GAUGE:
+        base = parse_metric_name(name)[0]
+        return next((unit for suffix, unit in _NAMED_UNITS if base.endswith(suffix)), None)
     if metric.contains.value == "data" and aggregation == "count":
         return "B"
     if metric.type is MetricType.COUNTER and aggregation == "rate":
@@ -242,7 +250,7 @@ def metric_value(result: RunResult, name: str, aggregation: str | None) -> SliVa
             why += f" (its summary holds only {', '.join(metric.summary)}; k6's --summary-trend-stats sets which)"
         return SliValue(None, label, aggregation, name, reason=why)
     fraction = metric.type is MetricType.RATE and aggregation == "rate"
-    return SliValue(value, label, aggregation, name, unit=unit_of(metric, aggregation), fraction=fraction)
+    return SliValue(value, label, aggregation, name, unit=unit_of(metric, aggregation, name), fraction=fraction)
 
 
 def _has_samples(metric: Metric) -> bool:

@@ -229,7 +229,8 @@ def _slos(report: PlanReport) -> str:
         for score in step.details.get("scores", []):
             rows = "".join(
                 f"<tr><td>{escape(str(o.get('id')))}</td><td>{escape(str(o.get('title')))}</td>"
-                f"<td class='n'>{_num(o.get('value'))}</td><td>{escape(str(o.get('target') or ''))}</td>"
+                f"<td class='n'>{escape(o['shown']) if o.get('shown') else _num(o.get('value'))}</td>"
+                f"<td>{escape(str(o.get('target') or ''))}</td>"
                 f"<td>{_badge({'PASS': 'passed', 'WARNING': 'warning', 'FAIL': 'failed', 'CRITICAL': 'failed'}.get(str(o.get('code')), 'skipped'))}"
                 f" {escape(str(o.get('code')))}</td></tr>"
                 for o in score.get("objectives", []))
