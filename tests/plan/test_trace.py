@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -303,3 +303,74 @@ def test_ids_that_are_not_ids_are_located_errors(tmp_path: Path) -> None:
     (tmp_path / "tests").mkdir()
     proc = assay("trace", "matrix", "spec.yaml", "--tests", "tests", "--plan", "plan.yaml", cwd=tmp_path)
     assert proc.returncode == 64 and "bad.py:2:24: scenario:" in proc.stderr, proc.stderr
+
+
+@pytest.fixture
+def api_url() -> Iterator[str]:
+    """The plan tests' slow_service on a free loopback port, ready when this yields."""
+    import socket
+    import time
+
+    from assay.harness.ports import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(HERE / "slow_service.py"), "--port", str(port)], stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "slow_service did not listen"
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_standalone_load_results_give_their_files_scenarios_a_last_result(tmp_path: Path, api_url: str) -> None:
+    """`assay load run FILE --result out.json` outside a plan: the matrix reads the ids FILE declares
+    and takes the run's status (hello.py's check fails, browse.yaml passes)."""
+    _load_files(tmp_path)
+    for name in ("browse.yaml", "hello.py"):
+        ran = assay("load", "run", name, "--vus", "1", "--iterations", "3", "--result", f"{name}.json", cwd=tmp_path,
+                    env={"API_URL": api_url})
+        assert ran.returncode in (0, 99), ran.stderr
+    proc = assay("trace", "matrix", "spec.yaml", "--tests", "tests", "--tests", "browse.yaml", "--result", "browse.yaml.json",
+                 "--result", "hello.py.json", "--format", "json", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr  # hello.py failed (P0) and US2-AS1, US3-AS1 have no test
+    m = json.loads(proc.stdout)
+    rows = {r["scenario"]: (r["tests"], r["last_result"]) for r in m["rows"]}
+    assert rows["US1-AS1"] == (["browse.yaml"], "passed")  # the static row and the result are one test
+    assert rows["US1-AS2"] == (["hello.py"], "failed")
+    assert m["totals"]["passing"] == 1 and m["totals"]["failing"] == 1
+    # run from elsewhere, the result's own folder still finds the file it names
+    (tmp_path / "elsewhere").mkdir()
+    away = assay("trace", "matrix", "../spec.yaml", "--tests", "../tests", "--result", "../browse.yaml.json", "--format", "json",
+                 cwd=tmp_path / "elsewhere")
+    assert {r["scenario"]: r["last_result"] for r in json.loads(away.stdout)["rows"]}["US1-AS1"] == "passed", away.stderr
+
+
+def test_a_file_the_matrix_cannot_read_as_a_load_result_is_exit_64(tmp_path: Path) -> None:
+    (tmp_path / "spec.yaml").write_text(LOAD_SPEC)
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "service.json").write_text(json.dumps({"schema": "assay.run/1", "name": "service api", "kind": "service",
+                                                       "source": {"format": "assay", "path": None}}))
+    (tmp_path / "gone.json").write_text(json.dumps({"schema": "assay.run/1", "name": "gone", "kind": "load", "status": "passed",
+                                                    "source": {"format": "assay-load-yaml", "path": "gone.yaml"}}))
+    (tmp_path / "notes.txt").write_text("not a result\n")
+    cases = {
+        ("--result", "missing.json"): "--result missing.json: no such file",
+        ("--result", "notes.txt"): "notes.txt: not a result file assay knows",
+        ("--result", "service.json"): "--result service.json: not an `assay load run --result` file (a service result",
+        ("--result", "gone.json"): "--result gone.json: the load scenario file it ran, 'gone.yaml', is not found",
+        ("--plan-report", "gone.json"): "it is an `assay load run` result: pass it with --result",
+        ("--plan-report", "missing.json"): "--plan-report missing.json: no such file",
+        ("--junit", "gone.json"): "--junit gone.json: not a JUnit XML file",
+    }
+    for args, message in cases.items():
+        proc = assay("trace", "matrix", "spec.yaml", "--tests", "tests", *args, cwd=tmp_path)
+        assert proc.returncode == 64, (args, proc.stdout, proc.stderr)
+        assert message in proc.stderr and "Traceback" not in proc.stderr, (args, proc.stderr)

@@ -21,6 +21,8 @@ def matrix_command(
                                      "files or chaos experiments declaring scenario ids (default: tests/)."),
     junit: list[Path] = typer.Option([], "--junit", help="JUnit XML with the last results (pytest --junitxml; repeatable)."),
     plan_report: list[Path] = typer.Option([], "--plan-report", help="A plan's report.json (steps tagged scenario:; repeatable)."),
+    result: list[Path] = typer.Option([], "--result", help="An `assay load run --result` file: the scenario ids its load file "
+                                      "declares, passed or failed as the run was (repeatable)."),
     plan: list[Path] = typer.Option([], "--plan", help="A plan file: its steps' scenario: and what their load scenario files and "
                                     "chaos experiments declare (repeatable); without --plan-report, its newest report gives the last results."),
     fmt: str = typer.Option("console", "--format", "-f", help=f"Output: {', '.join(FORMATS)}."),
@@ -47,6 +49,9 @@ def matrix_command(
     for path in plan:
         if not path.is_file():
             raise UsageError(f"--plan {path}: no such file")
+    for path in plan_report:
+        if not path.is_file():
+            raise UsageError(f"--plan-report {path}: no such file")
     reports = list(plan_report)
     if not reports:
         for path in plan:
@@ -54,7 +59,7 @@ def matrix_command(
             if newest is not None:
                 typer.echo(f"last results of {path}: {newest}", err=True)
                 reports.append(newest)
-    m = trace.matrix(spec, trace.Sources(tests=scan, junit=junit, plan_reports=reports, plans=plan), gate)
+    m = trace.matrix(spec, trace.Sources(tests=scan, junit=junit, plan_reports=reports, plans=plan, load_results=result), gate)
     rendered = {"markdown": trace.to_markdown, "html": trace.to_html, "json": trace.to_json}
     if fmt != "console":
         text = rendered[fmt](m)

@@ -9,9 +9,10 @@ Sources:
   explicitly, and plans: each step's `scenario:` plus what its load scenario file or chaos
   experiment declares (assay.acceptance says how each declares ids);
 - last results: JUnit XML (assay's pytest plugin writes each test's scenarios as
-  `<property name="scenario">`) and plan reports (steps with their scenarios, including those
-  their load files and experiments declared); with a plan and no report named for it, the
-  newest report of that plan in its artifacts folder.
+  `<property name="scenario">`), plan reports (steps with their scenarios, including those
+  their load files and experiments declared) and standalone `assay load run --result` files
+  (the ids the load file the result names declares, with the run's status); with a plan and
+  no report named for it, the newest report of that plan in its artifacts folder.
 """
 
 from __future__ import annotations
@@ -259,8 +260,14 @@ def latest_report(plan_path: Path) -> Path | None:
 
 
 def junit_tests(path: Path) -> list[TaggedTest]:
+    import xml.etree.ElementTree as ET
+
     from assay.plan.outputs import read_junit
 
+    try:
+        ET.parse(path)
+    except (ET.ParseError, OSError) as exc:  # read_junit forgives a step's missing file; a file named here must read
+        raise UsageError(f"--junit {path}: not a JUnit XML file: {exc}") from None
     out = []
     for case in read_junit(path, []):
         if case.scenarios:
@@ -276,7 +283,8 @@ def plan_tests(path: Path) -> list[TaggedTest]:
     try:
         report = PlanReport.model_validate_json(path.read_text())
     except (OSError, ValueError) as exc:
-        raise UsageError(f"{path}: not a plan report (report.json): {str(exc).splitlines()[0]}") from None
+        hint = ("; it is an `assay load run` result: pass it with --result" if _is_load_result(path) else "")
+        raise UsageError(f"{path}: not a plan report (report.json): {str(exc).splitlines()[0]}{hint}") from None
     out = []
     for step in report.steps():
         if step.scenarios:
@@ -286,6 +294,45 @@ def plan_tests(path: Path) -> list[TaggedTest]:
             if t.scenarios:
                 out.append(TaggedTest(f"{t.classname}::{t.name}" if t.classname else t.name, t.scenarios, t.status))
     return out
+
+
+LOAD_FORMAT = "assay-load-"  # the source format of every `assay load run` result (assay-load-yaml, -py, -js)
+
+
+def _is_load_result(path: Path) -> bool:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    source = data.get("source") if isinstance(data, dict) else None
+    return isinstance(source, dict) and str(source.get("format", "")).startswith(LOAD_FORMAT)
+
+
+def load_result_tests(path: Path) -> list[TaggedTest]:
+    """A standalone `assay load run --result` file: the ids its load scenario file declares (as
+    `--tests FILE` finds them), passed or failed as the run was. The result names its file as
+    `assay load run` was given it, so a relative name is looked up from here, then from the
+    result's folder."""
+    from assay.formats import load_result
+
+    if not path.is_file():
+        raise UsageError(f"--result {path}: no such file")
+    result = load_result(path)  # a file that is no result at all: a located error, exit 64
+    source = result.source
+    if source is None or not source.format.startswith(LOAD_FORMAT) or not source.path:
+        what = f"a {result.kind} result, format {source.format if source is not None else 'unknown'}, that names no load file"
+        raise UsageError(f"--result {path}: not an `assay load run --result` file ({what}); "
+                         "a plan's report goes in --plan-report, JUnit XML in --junit")
+    if "://" in source.path:  # `assay load run URL`: no file, so no declared scenarios
+        return []
+    declared = Path(source.path)
+    found = next((c for c in (declared, path.parent / declared) if c.is_file()), None)
+    if found is None:
+        raise UsageError(f"--result {path}: the load scenario file it ran, {source.path!r}, is not found here nor next to "
+                         "the result; run `assay trace matrix` where `assay load run` ran")
+    ids = load_file_scenarios(found)
+    status = {"passed": "passed", "warning": "passed", "failed": "failed"}.get(str(result.status), "error")
+    return [TaggedTest(declared.as_posix(), ids, status)] if ids else []
 
 
 # --- the matrix ------------------------------------------------------------------------------------
@@ -432,6 +479,7 @@ class Sources:
     junit: list[Path] = field(default_factory=list)
     plan_reports: list[Path] = field(default_factory=list)
     plans: list[Path] = field(default_factory=list)
+    load_results: list[Path] = field(default_factory=list)
 
 
 def matrix(spec_path: Path, sources: Sources, gate: tuple[str, ...] = ("P0", "P1")) -> Matrix:
@@ -446,8 +494,10 @@ def matrix(spec_path: Path, sources: Sources, gate: tuple[str, ...] = ("P0", "P1
         results += junit_tests(j)
     for p in sources.plan_reports:
         results += plan_tests(p)
+    for r in sources.load_results:
+        results += load_result_tests(r)
     return build(spec, tagged, results, gate)
 
 
 __all__ = ["SCENARIO_ID", "Matrix", "Row", "Sources", "Spec", "TaggedTest", "build", "declared_scenarios", "latest_report",
-           "load_spec", "matrix", "parse_markdown", "plan_steps", "scan_tests", "to_html", "to_json", "to_markdown"]
+           "load_result_tests", "load_spec", "matrix", "parse_markdown", "plan_steps", "scan_tests", "to_html", "to_json", "to_markdown"]
