@@ -109,3 +109,21 @@ def test_malformed_ndjson_line_is_located(generated, tmp_path: Path) -> None:  #
     with pytest.raises(ConfigError) as err:
         load_result(path)
     assert err.value.message.startswith(f"{path}:6:")
+
+
+def test_the_http_timing_phases_are_one_list_for_the_reader_and_the_load_engine(ndjson_path: Path) -> None:
+    """k6's six request phases are named once (formats.samples); the load engine's per-request
+    columns are those phases, then the duration and the corrected duration, as before."""
+    from assay.formats import samples
+    from assay.load import sink_series
+
+    assert sink_series.HTTP_TRENDS[:6] == samples.HTTP_TIMING_PHASES
+    assert sink_series.HTTP_TRENDS == (
+        "http_req_blocked", "http_req_connecting", "http_req_tls_handshaking", "http_req_sending", "http_req_waiting",
+        "http_req_receiving", "http_req_duration", "http_req_corrected_duration")
+    assert sink_series.HTTP_TRENDS[sink_series.DURATION_COL] == "http_req_duration"
+    assert sink_series.HTTP_TRENDS[sink_series.CORRECTED_COL] == sink_series.CORRECTED
+    # the reader's rule is unchanged: a phase gets no per-tag sub-metrics, the duration does
+    result = load_result(ndjson_path)
+    assert "http_req_waiting" in result.metrics and not any(n.startswith("http_req_waiting{") for n in result.metrics)
+    assert "http_req_duration{name:create}" in result.metrics

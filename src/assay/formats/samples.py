@@ -27,16 +27,18 @@ from assay.thresholds import evaluate_result
 
 # Tags that make sub-metrics; `url` is left out because it is unbounded.
 SUBMETRIC_TAGS = ("name", "method", "status", "scenario", "group", "expected_response", "error_code")
-# Timing phases get no per-tag sub-metrics: they would multiply the file for little insight.
-_NO_SUBMETRICS = {
+# k6's timing phases of one HTTP request, in the order they happen (http_req_duration is
+# sending + waiting + receiving). The load engine's per-request columns start with them.
+HTTP_TIMING_PHASES = (
     "http_req_blocked",
     "http_req_connecting",
     "http_req_tls_handshaking",
     "http_req_sending",
     "http_req_waiting",
     "http_req_receiving",
-    "checks",
-}
+)
+# Timing phases get no per-tag sub-metrics: they would multiply the file for little insight.
+_NO_SUBMETRICS = {*HTTP_TIMING_PHASES, "checks"}
 _BUCKET_PERCENTILES = ("p(50)", "p(95)", "p(99)")
 _BUCKET_HDR = {"http_req_duration", "iteration_duration"}
 

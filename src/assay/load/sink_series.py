@@ -12,25 +12,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from assay.formats.samples import HTTP_TIMING_PHASES
 from assay.histo import record_many
 from assay.results import Histogram, Metric, MetricType
 
 __all__ = ["HTTP_TRENDS", "NCOLS", "DURATION_COL", "CORRECTED_COL", "CORRECTED", "TrendAcc", "HttpSeries", "Series", "TickStats"]
 
-HTTP_TRENDS = (
-    "http_req_blocked",
-    "http_req_connecting",
-    "http_req_tls_handshaking",
-    "http_req_sending",
-    "http_req_waiting",
-    "http_req_receiving",
-    "http_req_duration",
-    "http_req_corrected_duration",
-)
+CORRECTED = "http_req_corrected_duration"
+HTTP_TRENDS = (*HTTP_TIMING_PHASES, "http_req_duration", CORRECTED)  # the phases from formats.samples, one place
 NCOLS = len(HTTP_TRENDS)
 DURATION_COL = 6
 CORRECTED_COL = 7
-CORRECTED = "http_req_corrected_duration"
 
 _EMPTY = Histogram()
 

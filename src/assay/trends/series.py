@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal, overload
 
 from assay.errors import UsageError
+from assay.formats.samples import HTTP_TIMING_PHASES
 from assay.results import Metric, MetricType, parse_metric_name, percentile_of
 from assay.trends import histograms
 from assay.trends.store import StoredRun, TrendStore
@@ -200,11 +201,6 @@ _QUIET = {
     "data_sent",
     "data_received",
     "iterations",
-    "http_req_blocked",
-    "http_req_connecting",
-    "http_req_tls_handshaking",
-    "http_req_sending",
-    "http_req_receiving",
-    "http_req_waiting",
+    *HTTP_TIMING_PHASES,
     "group_duration",
 }
