@@ -12,6 +12,7 @@ from typing import Any
 from assay.plan.context import StepContext
 from assay.plan.model import StepBase
 from assay.plan.outcome import TestCase
+from assay.results import RunResult, ThresholdResult
 
 
 def load_details(result: Any) -> dict[str, Any]:
@@ -25,7 +26,7 @@ def load_details(result: Any) -> dict[str, Any]:
     return out
 
 
-def observed_text(result: Any, metric: str, threshold: Any) -> str:
+def observed_text(result: RunResult, metric: str, threshold: ThresholdResult) -> str:
     """A threshold's observed value as people read it, in its metric's unit: `117.7 MiB` (not
     1.234e+08) for a byte gauge, `27.2%` for CPU, `+26.24%` growth, `12 MiB/h` slope, `512 ms`."""
     from assay.slo.criteria import format_quantity, format_value

@@ -33,7 +33,14 @@ from assay.plan.model import (
     is_service_name,
 )
 from assay.plan.outcome import Gate
-from assay.plan.outputs import chaos_timeline, label_result, last_json_object, load_details, observed_text, read_junit
+from assay.plan.outputs import (
+    chaos_timeline,
+    label_result,
+    last_json_object,
+    load_details,
+    observed_text,
+    read_junit,
+)
 
 
 def invocation(step: StepBase, ctx: StepContext) -> Invocation:
