@@ -249,9 +249,14 @@ class PlanRunner:
                     labels = {**self.labels, "plan": self.plan.name, "plan_run": self.run_id, "service": rs.name,
                               "scenario": f"{self.plan.name}.{where}"}
                     path = rs.log.with_suffix(".resources.json")
-                    night.finish(path, out, self.run_dir, labels)
+                    try:
+                        night.finish(path, out, self.run_dir, labels)
+                    except OSError as exc:  # the night's report and the other services' results still get written
+                        self.report.reasons.append(f"note: {rs.name}'s resources not written: {exc}")
+                        continue
                     with self.lock:
                         self.results.setdefault(where, []).append(path)
+                    break
 
     def _stop_services(self, running: list[RunningService]) -> None:
         try:
