@@ -152,6 +152,13 @@ stages:
     page = (run.run_dir / "report.html").read_text()
     assert re.search(f"crossed \\(observed {size}\\)", md) and re.search(f">{size}<", page), page
     assert not re.search(r"\d\.\d+e\+0\d", md + page)
+    # the step's own output (the load summary, its THRESHOLDS block and the crossed line) and the
+    # run's threshold table embedded in the night's page say the same
+    log = (run.run_dir / "stages" / "crossed" / "smoke" / "step.log").read_text()
+    assert re.search(f"proc_rss_bytes{{proc:api}}: 'max<1000' max={size}", log), log
+    assert re.search(f"threshold crossed: proc_rss_bytes{{proc:api}}: max<1000 \\(observed {size}\\)", log), log
+    assert re.search(r"proc_cpu_percent\{proc:api\}: 'max<=100' max=\d+(\.\d+)?%", log), log
+    assert re.search(f"<code>max&lt;1000</code></td><td class=\"n\">{size}</td>", page), page
 
 
 def _validate(tmp_path: Path, text: str) -> tuple[int, str]:

@@ -368,8 +368,10 @@ def _print_problems(result: Any, *, quiet: bool = False) -> None:
             "warm-up", "the run ended within", "downtime", "scrape", "sampler", "resource threshold",
         )) or "interrupted:" in note:
             err(f"note: {note}", err=True)
+    from assay.report.console import observed_text
+
     for metric, t in result.failed_thresholds():
-        observed = "" if t.observed is None else f" (observed {t.observed:.4g})"
+        observed = "" if t.observed is None else f" (observed {observed_text(result, metric, t)})"
         err(f"threshold crossed: {metric}: {t.source}{observed}", err=True)
 
 

@@ -143,8 +143,10 @@ def run(
         typer.echo(result.to_json())
     elif not quiet:
         typer.echo(render(result))
+    from assay.report.console import observed_text
+
     for metric, t in result.failed_thresholds():
-        observed = "" if t.observed is None else f" (observed {t.observed:.4g})"
+        observed = "" if t.observed is None else f" (observed {observed_text(result, metric, t)})"
         typer.echo(f"threshold crossed: {metric}: {t.source}{observed}", err=True)
     if result.failed_thresholds():
         sys.exit(int(ExitCode.THRESHOLDS_CROSSED))

@@ -12,7 +12,6 @@ from typing import Any
 from assay.plan.context import StepContext
 from assay.plan.model import StepBase
 from assay.plan.outcome import TestCase
-from assay.results import RunResult, ThresholdResult
 
 
 def load_details(result: Any) -> dict[str, Any]:
@@ -24,29 +23,6 @@ def load_details(result: Any) -> dict[str, Any]:
         if result.metric(metric) is not None:
             out[metric] = {k: result.stat(metric, k) for k in stats}
     return out
-
-
-def observed_text(result: RunResult, metric: str, threshold: ThresholdResult) -> str:
-    """A threshold's observed value as people read it, in its metric's unit: `117.7 MiB` (not
-    1.234e+08) for a byte gauge, `27.2%` for CPU, `+26.24%` growth, `12 MiB/h` slope, `512 ms`."""
-    from assay.slo.criteria import format_quantity, format_value
-    from assay.slo.sources import unit_of
-    from assay.thresholds import ThresholdError, parse_threshold
-
-    value = threshold.observed
-    m = result.metric(metric)
-    try:
-        expr = parse_threshold(threshold.source)
-    except ThresholdError:
-        expr = None
-    if value is None or m is None or expr is None or expr.composite:
-        return "n/a" if value is None else format_value(value)
-    if expr.aggregation == "growth":
-        return f"{'+' if value >= 0 else ''}{format_value(value)}%"
-    unit = unit_of(m, expr.aggregation, metric)
-    if expr.aggregation == "slope":
-        return f"{format_quantity(value, unit if unit in ('B', 's') else None)}/h"
-    return format_quantity(value, unit)
 
 
 def chaos_timeline(journal: dict[str, Any]) -> list[dict[str, Any]]:
@@ -143,4 +119,4 @@ def label_result(path: Path, ctx: StepContext, step: StepBase) -> None:
     result.save(path)
 
 
-__all__ = ["chaos_timeline", "label_result", "last_json_object", "load_details", "observed_text", "read_junit"]
+__all__ = ["chaos_timeline", "label_result", "last_json_object", "load_details", "read_junit"]

@@ -38,7 +38,6 @@ from assay.plan.outputs import (
     label_result,
     last_json_object,
     load_details,
-    observed_text,
     read_junit,
 )
 
@@ -268,6 +267,8 @@ def _read_load(step: LoadStep, ctx: StepContext, code: int) -> Ingested:
         out.status = "error"
         out.reason = f"no result written: {_usage(code)}"
         return out
+    from assay.report.console import observed_text
+
     result = load_result(out.results[0])
     for metric, t in result.thresholds():
         out.gates.append(Gate(name=f"threshold {metric}: {t.source}",

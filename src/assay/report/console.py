@@ -11,7 +11,8 @@ import math
 
 from rich.text import Text
 
-from assay.results import Check, Contains, Metric, MetricType, RunResult, parse_metric_name
+from assay.report.units import gauge_text
+from assay.results import Check, Contains, Metric, MetricType, RunResult, ThresholdResult, parse_metric_name
 from assay.thresholds import ThresholdError, parse_threshold
 
 OK = "✓"
@@ -55,7 +56,11 @@ def format_number(v: float) -> str:
     return f"{v:.6g}"
 
 
-def format_value(metric: Metric, key: str, value: float) -> str:
+def format_value(metric: Metric, key: str, value: float, name: str = "") -> str:
+    """An aggregate as k6 prints it (`164.54ms`, `4.5 MB`, `3.00%`); a gauge whose `name` carries a
+    unit (`proc_rss_bytes`) in that unit (`117.7 MiB`), its growth in % and its slope per hour."""
+    if metric.type is MetricType.GAUGE and name and (text := gauge_text(name, key, value)) is not None:
+        return text
     if metric.type is MetricType.TREND and key != "count":
         if metric.contains is Contains.TIME:
             return format_duration_ms(value)
@@ -64,6 +69,22 @@ def format_value(metric: Metric, key: str, value: float) -> str:
     if metric.type is MetricType.RATE:
         return f"{value * 100:.2f}%"
     return format_number(value)
+
+
+def observed_text(result: RunResult, name: str, threshold: ThresholdResult) -> str:
+    """A threshold's observed value as the summary prints it, for `threshold crossed: ... (observed X)`
+    lines and a plan's gates: `19.74 MiB`, `512.30ms`, `3.00%`; a cross-metric one's left side."""
+    value = threshold.observed
+    if value is None:
+        return "n/a"
+    metric = result.metrics.get(name)
+    try:
+        parsed = parse_threshold(threshold.source)
+    except ThresholdError:
+        parsed = None
+    if metric is None or parsed is None or parsed.composite:
+        return f"{value:.4g}"
+    return format_value(metric, parsed.aggregation, value, name)
 
 
 def metric_line_values(result: RunResult, name: str) -> str:
@@ -82,8 +103,8 @@ def metric_line_values(result: RunResult, name: str) -> str:
         return f"{shown} {OK} {m.passes} {FAIL} {m.fails}"
     if m.type is MetricType.GAUGE:
         return " ".join(
-            [format_number(values.get("value", 0.0))]
-            + [f"{k}={format_number(values[k])}" for k in ("min", "max") if k in values]
+            [format_value(m, "value", values.get("value", 0.0), name)]
+            + [f"{k}={format_value(m, k, values[k], name)}" for k in ("min", "max") if k in values]
         )
     parts = []
     for key in result.trend_stats:
@@ -149,7 +170,7 @@ def summary_text(result: RunResult, *, width: int = 32) -> Text:
             value = t.observed if t.observed is not None else (m.stat(agg, result.duration_s or None) if agg and not composite else None)
             if value is not None:
                 # a cross-metric expression shows the value of its left side
-                observed = f" observed={value:.6g}" if composite else f" {agg}={format_value(m, agg, value)}"
+                observed = f" observed={value:.6g}" if composite else f" {agg}={format_value(m, agg, value, name)}"
             if t.ok is False:
                 lines.append(Text(f"     {FAIL} {name}: '{t.source}'{observed}", style="bold red"))
             elif t.ok is True:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from html import escape
 
-from assay.report.console import format_bytes, format_duration_ms, format_number
+from assay.report.console import format_duration_ms, format_number, format_value, observed_text
 from assay.report.svg_chart import line_chart
-from assay.results import Contains, Histogram, Metric, MetricType, RunResult, parse_metric_name, percentile_of
+from assay.results import Histogram, MetricType, RunResult, parse_metric_name, percentile_of
 
 THROUGHPUT_COLOUR = "#1f6feb"
 ERROR_COLOUR = "#d1242f"
@@ -111,7 +111,7 @@ def thresholds_section(result: RunResult) -> str:
     rows = []
     for name, t in result.thresholds():
         verdict = '<span class="ok">passed</span>' if t.ok else '<span class="bad">crossed</span>' if t.ok is False else "not evaluated"
-        observed = "" if t.observed is None else _value(result.metrics[name], _agg_of(t.source), t.observed)
+        observed = "" if t.observed is None else observed_text(result, name, t)
         rows.append([(escape(name), ""), (f"<code>{escape(t.source)}</code>", ""), (observed, "n"), (verdict, "")])
     return table("Thresholds", ["metric", "threshold", "#observed", "verdict"], rows)
 
@@ -210,30 +210,10 @@ def _charts(result: RunResult) -> str:
 # -- helpers ---------------------------------------------------------------------------------------
 
 
-def _agg_of(source: str) -> str:
-    from assay.thresholds import ThresholdError, parse_threshold
-
-    try:
-        return parse_threshold(source).aggregation
-    except ThresholdError:
-        return ""
-
-
-def _value(metric: Metric, key: str, value: float) -> str:
-    if metric.type is MetricType.RATE and key == "rate":
-        return f"{100.0 * value:.2f}%"
-    if metric.type is MetricType.TREND and key != "count":
-        if metric.contains is Contains.TIME:
-            return format_duration_ms(value)
-        if metric.contains is Contains.DATA:
-            return format_bytes(value)
-    return format_number(value)
-
-
 def _pct(result: RunResult, name: str, key: str) -> str:
     m = result.metrics.get(name)
     v = m.stat(key) if m is not None else None
-    return "–" if v is None or m is None else _value(m, key, v)
+    return "–" if v is None or m is None else format_value(m, key, v, name)
 
 
 def sections(result: RunResult) -> str:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from assay.report.units import format_quantity, format_value
+
 OPERATORS = ("<", "<=", "=", ">=", ">")
 
 ACCEPTED_FORMS = (
@@ -101,42 +103,7 @@ def describe(criterion: Criterion, baseline: float | None, percent: bool = False
     return f"{criterion} ({criterion.op} {format_percent(target) if percent else format_quantity(target, unit)})"
 
 
-def format_value(value: float | None) -> str:
-    """A value for people: 4 significant digits, no exponent for everyday magnitudes."""
-    if value is None:
-        return "n/a"
-    if value == 0:
-        return "0"
-    magnitude = abs(value)
-    if magnitude >= 1e6 or magnitude < 1e-4:
-        return f"{value:.4g}"
-    digits = max(0, 3 - int(math.floor(math.log10(magnitude))))
-    text = f"{value:.{digits}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-_IEC = (("GiB", 1024.0**3), ("MiB", 1024.0**2), ("KiB", 1024.0))
 _SPELLED_OUT = ("B", "s")  # units whose raw numbers people cannot read at a glance (123456789 bytes, 5400 s)
-
-
-def format_quantity(value: float | None, unit: str | None) -> str:
-    """A value in its unit for people: bytes in KiB/MiB/GiB (`117.7 MiB`), seconds as ms/s/min/h, `27.2%`,
-    `381 ms`, `12.5/s`; a value with no unit as format_value."""
-    if value is None:
-        return "n/a"
-    magnitude = abs(value)
-    if unit == "B":
-        scaled = next(((value / scale, suffix) for suffix, scale in _IEC if magnitude >= scale), (value, "B"))
-        return f"{format_value(scaled[0])} {scaled[1]}"
-    if unit == "s":
-        if 0 < magnitude < 1:
-            return f"{format_value(value * 1000)} ms"
-        if magnitude < 120:
-            return f"{format_value(value)} s"
-        return f"{format_value(value / 60)} min" if magnitude < 7200 else f"{format_value(value / 3600)} h"
-    if unit in ("%", "/s"):
-        return f"{format_value(value)}{unit}"
-    return f"{format_value(value)} {unit}" if unit else format_value(value)
 
 
 def format_percent(fraction: float | None) -> str:

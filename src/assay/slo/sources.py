@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from assay.errors import UsageError
+from assay.report.units import named_unit
 from assay.results import (
     BUILTIN_METRICS,
     Check,
@@ -197,17 +198,13 @@ def aggregation_allowed(mtype: MetricType, aggregation: str) -> bool:
     return mtype is MetricType.TREND and percentile_of(aggregation) is not None
 
 
-_NAMED_UNITS = (("_bytes", "B"), ("_percent", "%"), ("_seconds", "s"))
-
-
 def unit_of(metric: Metric, aggregation: str, name: str = "") -> str | None:
     """The unit reports print a value in. A gauge's unit is in its name, by the Prometheus naming
     convention the resource gauges follow (`proc_rss_bytes`, `proc_cpu_percent`, `*_seconds`)."""
     if metric.contains.value == "time" and aggregation not in ("count",):
         return "ms"
     if metric.type is MetricType.GAUGE:
-        base = parse_metric_name(name)[0]
-        return next((unit for suffix, unit in _NAMED_UNITS if base.endswith(suffix)), None)
+        return named_unit(name)
     if metric.contains.value == "data" and aggregation == "count":
         return "B"
     if metric.type is MetricType.COUNTER and aggregation == "rate":
