@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import greenlet
 import quickjs
 
+from assay.load.http.corked import corked_writes
 from assay.load.http.errors import RequestError
 from assay.load.js.driver import DONE, drain, enter
 from assay.load.js.runtime import AbortTest
@@ -47,7 +48,7 @@ class JsLoop:
 
     __slots__ = (
         "ctx", "vu", "client", "run", "name", "end_at", "worker", "flags",
-        "g", "wake", "handoff", "conn", "prep", "t_start", "t_sent", "cancelled", "timeout",
+        "g", "wake", "handoff", "conn", "prep", "t_start", "t_sent", "cancelled", "timeout", "corked",
     )
 
     def __init__(self, ctx: JsContext, run: Any, name: str) -> None:
@@ -67,6 +68,7 @@ class JsLoop:
         self.prep: _PreparedGet | None = None
         self.t_start = self.t_sent = 0.0
         self.cancelled = False
+        self.corked = corked_writes(asyncio.get_running_loop())
 
     # -- the VU's task ----------------------------------------------------------------------------------
 
@@ -190,9 +192,9 @@ class JsLoop:
         conn.driver = self.on_response
         conn.waiter = self.wake
         conn.head_request = False
-        t_start = self.t_start = _perf()
-        conn.restart(prep.data, t_start + self.timeout)
-        self.t_sent = _perf()
+        t_start = self.t_sent = self.t_start = _perf()
+        conn.expect(t_start + self.timeout)
+        self.corked.send(conn, prep.data, self)  # written after this batch of callbacks (t_sent then)
         return True
 
     def on_response(self, conn: Connection) -> bool:
