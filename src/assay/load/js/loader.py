@@ -21,8 +21,8 @@ import quickjs
 from assay.load.js.driver import DONE, enter
 from assay.load.js.runtime import AbortTest, JsContext, JsError, Program
 from assay.load.js.source import Bundle, bundle
-from assay.load.js.vu_loop import JsLoop
 from assay.load.js.support import verdict
+from assay.load.js.vu_loop import JsLoop
 from assay.load.scenario import LoadedScenario, ScenarioError
 from assay.results import Contains, MetricType
 
