@@ -29,7 +29,7 @@ from assay.load.options import Plan
 from assay.load.rate_cap import CappedHttpClient, RateCap, worker_share
 from assay.load.scenario import LoadedScenario, ensure_coroutine_function
 from assay.load.sink import MetricsSink, Series, TickStats
-from assay.load.vu import VU
+from assay.load.vu import VU, YIELD_EVERY
 from assay.load.warmup import snapshot as warmup_snapshot
 from assay.load.warmup import warmup_seconds
 from assay.results import RunResult, RunStatus
@@ -39,7 +39,6 @@ _perf = time.perf_counter
 SNAPSHOT_EVERY = 2.0
 SHORT_WAIT = 0.05  # waits up to this long are plain sleeps (the stop flag is checked after them)
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-YIELD_EVERY = 255  # a VU yields to the event loop after every 256th iteration (a mask)
 
 
 class StopFlag(Protocol):
@@ -86,6 +85,9 @@ class _Scenario:
         # an iteration that is one request nobody reads (quick mode, plain YAML steps); not under
         # an --rps cap, whose limiter every request must pass
         self.static = static if worker.rate_cap is None else None
+        # a scenario that runs many iterations per call in a response-driven loop (k6 JS,
+        # assay.load.js.vu_loop); not under an --rps cap either
+        self.many = getattr(fn, "run_many", None) if worker.rate_cap is None else None
         self.free: list[VU] = []
         self.allocated = 0
         self.active = 0
@@ -158,22 +160,7 @@ class _Scenario:
         except Exception as exc:  # a scenario bug: counted, shown, never fatal
             ok = False
             self.worker.sink.add_error(self.name, f"{type(exc).__name__}: {exc}", exc=exc)
-        elapsed_ms = (_perf() - t0) * 1000.0
-        if vu._group:
-            vu._group = ""
-            vu._tags_cache = None
-        if vu._tags_cache is None:
-            vu.tags_key()
-        cached = vu.iter_series
-        if cached is None or cached[0] != vu._tags_version:
-            sink = self.worker.sink
-            key, tags = vu.tags_key()
-            cached = vu.iter_series = (vu._tags_version, sink.get_series("iterations", tags, key), sink.get_series("iteration_duration", tags, key))
-        it_series = cached[1]
-        it_series.count += 1
-        it_series.sum += 1.0
-        cached[2].buf.append(elapsed_ms)
-        vu.iteration += 1
+        vu.count_iteration((_perf() - t0) * 1000.0)
         if not vu.iteration & YIELD_EVERY:
             # an iteration that never waits would otherwise hold the loop (and Ctrl-C) forever
             await asyncio.sleep(0)
@@ -197,8 +184,21 @@ class _Scenario:
         perf = _perf
         now = perf()
         static = self.static
+        many = self.many
         tracer = worker.client_options.tracer
         while now < end_at and not worker.stopping and (flags is None or not flags["stop"]):
+            if many is not None:
+                # the scenario counts its iterations itself, exactly as below (vu.count_iteration)
+                try:
+                    looped = await many(vu, end_at, worker, flags)
+                except asyncio.CancelledError:
+                    worker.interrupted_iterations += 1
+                    raise
+                if looped:
+                    now = perf()
+                    if not vu.iteration & YIELD_EVERY:
+                        await asyncio.sleep(0)
+                    continue
             # with --trace-requests, sampled requests owed by a chunk go the general way (fn) first
             if static is not None and (tracer is None or not tracer.owed):
                 # many iterations at once, sent from the connection's response callback

@@ -64,6 +64,8 @@ def _tag_set_id(key: tuple[tuple[str, str], ...]) -> int:
     return found
 
 
+YIELD_EVERY = 255  # a VU yields to the event loop after every 256th iteration (a mask)
+
 class Group:
     """`with vu.group("name")` / `async with vu.group("name")`: nests the group tag, times it."""
 
@@ -244,6 +246,26 @@ class VU:
         self.sink.add(metric_name, value, base if not tags else {**base, **tags})
 
     # -- used by executors ------------------------------------------------------------------------------
+
+    def count_iteration(self, elapsed_ms: float) -> None:
+        """Count one finished iteration in the `iterations` and `iteration_duration` series of the
+        VU's tags, outside any group as k6 tags them (the series is cached per tag set)."""
+        if self._group:
+            self._group = ""
+            self._tags_cache = None
+        if self._tags_cache is None:
+            self.tags_key()
+        cached = self.iter_series
+        if cached is None or cached[0] != self._tags_version:
+            key, tags = self.tags_key()
+            sink = self.sink
+            cached = self.iter_series = (self._tags_version, sink.get_series("iterations", tags, key), sink.get_series("iteration_duration", tags, key))
+        it_series = cached[1]
+        it_series.count += 1
+        it_series.sum += 1.0
+        cached[2].buf.append(elapsed_ms)
+        self.iteration += 1
+
 
     def activate(self) -> None:
         """Make this the current VU of the running task (for module-level custom metrics)."""

@@ -395,35 +395,51 @@ class HttpClient:
         (connecting, cookies, compression, redirects, a closing connection, errors) goes the
         general way (`_send`), so the recorded samples are the same."""
         t_start = _perf()
-        idle = prep.idle
-        conn: Connection | None = None
-        while idle:
-            candidate = idle.pop()
-            if not candidate.closed:
-                conn = candidate
-                break
+        conn = self.idle_for(prep)
         if conn is None:
             return await self._send("GET", prep.url, None, b"", None, None, -1)
-        data = prep.data
-        waiter = conn.start(data, t_start + self.client_options.timeout, False)
+        waiter = conn.start(prep.data, t_start + self.client_options.timeout, False)
         t_sent = _perf()
         try:
             await waiter
         except asyncio.CancelledError:
-            conn.close()
-            self._failed("GET", prep.url, None, CUT_OFF, t_start, _perf(), 0.0, 0.0, len(data), t_send=t_start)
+            self.cut_off_get(prep, conn, t_start)
             raise
         except RequestError as err:
-            conn.close()
-            if not conn.t_first and err.code != REQUEST_TIMEOUT:
-                # closed as we wrote to it: sent again on a fresh connection, as `_send` retries
-                return await self._send("GET", prep.url, None, b"", None, None, -1)
-            return self._failed("GET", prep.url, None, err, t_start, _perf(), 0.0, 0.0, len(data), t_send=t_start)
+            return await self.failed_get(prep, conn, err, t_start)
+        response = self.complete_get(prep, conn, t_start, t_sent)
+        if response is None:
+            return await self.finish_get(prep, conn, t_start, t_sent)
+        return response
+
+    # The steps of `_get_prepared`, also driven from a connection's response callback (a k6 JS
+    # VU's requests, assay.load.js.vu_loop): take a connection, record a plain answer, or hand
+    # anything else to the general path.
+
+    def prepared_get(self, url: str) -> _PreparedGet | None:
+        """The prepared record of `get(url)` when it may take the prepared path (no cookies to
+        send, no request tracing, a URL sent before), else None."""
+        if self._tracer is not None or self.cookies._cookies:
+            return None
+        return self._gets.get(url)
+
+    def idle_for(self, prep: _PreparedGet) -> Connection | None:
+        """An open kept-alive connection for `prep`'s URL, taken from the pool; None to connect."""
+        idle = prep.idle
+        while idle:
+            candidate = idle.pop()
+            if not candidate.closed:
+                return candidate
+        return None
+
+    def complete_get(self, prep: _PreparedGet, conn: Connection, t_start: float, t_sent: float) -> Response | None:
+        """Record the plain answer `conn` just read and return it (the connection goes back to the
+        pool); None when it needs the general path (`finish_get`)."""
         status = conn.status
         if conn.special is not None or not conn.keep_alive or conn.closed or status in REDIRECTS:
-            return await self._send("GET", prep.url, None, b"", None, None, -1, adopt=(conn, t_start, t_sent))
+            return None
         conn.reused = True
-        idle.append(conn)
+        prep.idle.append(conn)
         t_done = conn.t_last
         t_first = conn.t_first or t_done
         sending = (t_sent - t_start) * 1000.0
@@ -433,6 +449,7 @@ class HttpClient:
         chunks = conn.chunks
         body = b"" if self.client_options.discard_body else chunks[0] if len(chunks) == 1 else b"".join(chunks)
         url = prep.url
+        data = prep.data
         response = Response(status, conn.head, body, (0.0, 0.0, 0.0, sending, waiting, receiving, duration), url)
         vu = self._vu
         if vu._tags_cache is None or vu._tags_version != prep.version or status != prep.status:
@@ -456,6 +473,23 @@ class HttpClient:
         series.sent += len(data)
         series.received += conn.received
         return response
+
+    async def finish_get(self, prep: _PreparedGet, conn: Connection, t_start: float, t_sent: float) -> Response:
+        """The general path for a response `complete_get` declined (cookies, compression, redirects, closing)."""
+        return await self._send("GET", prep.url, None, b"", None, None, -1, adopt=(conn, t_start, t_sent))
+
+    async def failed_get(self, prep: _PreparedGet, conn: Connection, err: RequestError, t_start: float) -> Response:
+        """A prepared request that failed: sent again on a fresh connection when the server closed
+        the kept-alive one as we wrote to it (as `_send` retries), else recorded as failed."""
+        conn.close()
+        if not conn.t_first and err.code != REQUEST_TIMEOUT:
+            return await self._send("GET", prep.url, None, b"", None, None, -1)
+        return self._failed("GET", prep.url, None, err, t_start, _perf(), 0.0, 0.0, len(prep.data), t_send=t_start)
+
+    def cut_off_get(self, prep: _PreparedGet, conn: Connection, t_start: float) -> None:
+        """The prepared request in flight when its iteration was interrupted: failed, not lost."""
+        conn.close()
+        self._failed("GET", prep.url, None, CUT_OFF, t_start, _perf(), 0.0, 0.0, len(prep.data), t_send=t_start)
 
     # -- requests nobody reads: a loop driven by the connection -----------------------------------------
 

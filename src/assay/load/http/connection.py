@@ -301,6 +301,11 @@ class Connection(_ConnectionBase, asyncio.Protocol):
 
     def restart(self, data: bytes, deadline: float) -> None:
         """Send the next request of a driven loop (the loop's waiter stays in place)."""
+        self.expect(deadline)
+        self.send(data)
+
+    def expect(self, deadline: float) -> None:
+        """Get ready to read the response to a request about to be sent (by `send`)."""
         self.status = 0
         self.head = None
         self.chunks = []
@@ -310,6 +315,9 @@ class Connection(_ConnectionBase, asyncio.Protocol):
         self.kept = 0
         self.complete = False
         self.deadline = deadline
+
+    def send(self, data: bytes) -> None:
+        """Write a request; a write that fails fails the waiter as a broken pipe."""
         try:
             self.transport.write(data)
         except RuntimeError:

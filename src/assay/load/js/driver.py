@@ -22,6 +22,26 @@ if TYPE_CHECKING:
 
 DONE = object()  # what the greenlet hands back when the JavaScript call has returned
 
+# How far below its creator a VU's greenlet starts, in nested calls through C (~1 KiB of C stack
+# each): deeper than any event-loop callback that switches into it (the deepest, a response
+# callback on the pure-Python HTTP path, was ~15 KiB below), so switching never saves and restores
+# the event loop's own stack, only the VU's (~5 KiB). Starting at the creator's depth cost ~29 KiB
+# of memmove per request (benchmarks/load/README.md, k6 JavaScript scenario).
+_START_BELOW = 48
+
+
+def enter(g: greenlet.greenlet, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    """`g.switch(fn, args)`, starting a new greenlet `_START_BELOW` C-level calls deeper."""
+    if g or g.dead:
+        return g.switch(fn, args)
+    return _below(_START_BELOW, g.switch, (fn, args))
+
+
+def _below(depth: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    if depth == 0:
+        return fn(*args)
+    return next(map(_below, (depth - 1,), (fn,), (args,)))  # map: a call through C, so a C stack frame
+
 
 class Driver:
     """Runs JavaScript in a greenlet; its host calls await coroutines in the VU's task."""
@@ -52,7 +72,7 @@ class Driver:
             g = self.g = greenlet.greenlet(self._body)
         self.parent = greenlet.getcurrent()
         ctx = self.ctx
-        value = g.switch(fn, args)
+        value = enter(g, fn, args)
         while value is not DONE:
             fast = value.__class__ is str
             try:

@@ -18,10 +18,11 @@ from typing import Any
 import greenlet
 import quickjs
 
-from assay.load.js.driver import DONE
+from assay.load.js.driver import DONE, enter
 from assay.load.js.runtime import AbortTest, JsContext, JsError, Program
 from assay.load.js.source import Bundle, bundle
 from assay.load.js.support import verdict
+from assay.load.js.vu_loop import JsLoop
 from assay.load.scenario import LoadedScenario, ScenarioError
 from assay.results import Contains, MetricType
 
@@ -105,7 +106,7 @@ def _iteration(program: Program, name: str) -> Any:
             parent = driver.parent = greenlet.getcurrent()
             if parent is not ctx.fast_parent:
                 ctx.bind_fast()
-            value = g.switch(run, (vu.id, vu.iteration))
+            value = enter(g, run, (vu.id, vu.iteration))
             while value is not DONE:
                 if value.__class__ is str:
                     # http.get(url) on the fast path (JsContext.bind_fast): the script waits for the status
@@ -147,7 +148,26 @@ def _iteration(program: Program, name: str) -> Any:
                 while ctx._groups:
                     ctx._groups.pop().__exit__(None, None, None)
 
+    async def run_many(vu: Any, end_at: float, worker: Any, flags: dict[str, bool] | None) -> bool:
+        """Iterations back to back in the VU's greenlet (assay.load.js.vu_loop), for closed-model
+        executors; False when this script must run them one at a time (noConnectionReuse)."""
+        if program.no_reuse:
+            return False
+        ctx: JsContext | None = vu.state.get(_STATE_KEY)
+        if ctx is None or not ctx.ready:
+            ctx = _context(program, vu)
+            try:
+                ctx.prepare()
+            except quickjs.JSException as exc:
+                raise ctx.failure(exc) from None
+        loop = ctx.loops.get(name)
+        if loop is None:
+            loop = ctx.loops[name] = JsLoop(ctx, ctx.runner(name), name)
+        await loop.run_batch(end_at, worker, flags)
+        return True
+
     iteration.__name__ = name
+    iteration.run_many = run_many  # type: ignore[attr-defined]
     return iteration
 
 

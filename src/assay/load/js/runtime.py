@@ -153,6 +153,7 @@ class JsContext(HttpHost, CodecHost, WsHost):
         self._run = ctx.get("__run")
         self._call = ctx.get("__call")
         self._runners: dict[str, Any] = {}  # export name -> its bound JS runner (k6.js __runner)
+        self.loops: dict[str, Any] = {}  # export name -> its JsLoop (assay.load.js.vu_loop)
         self.ready = False  # setup() data handed over (prepare)
         self.fast_parent: greenlet.greenlet | None = None  # the greenlet http.get's fast path switches to
 
