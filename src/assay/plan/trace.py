@@ -11,7 +11,7 @@ Sources:
 - last results: JUnit XML (assay's pytest plugin writes each test's scenarios as
   `<property name="scenario">`), plan reports (steps with their scenarios, including those
   their load files and experiments declared) and standalone `assay load run --result` files
-  (the ids the load file the result names declares, with the run's status); with a plan and
+  (the ids the result recorded from its load file, with the run's status); with a plan and
   no report named for it, the newest report of that plan in its artifacts folder.
 """
 
