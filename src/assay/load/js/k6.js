@@ -370,7 +370,7 @@
     const fn = __main[name];
     const r = fn(data);
     g.__eventLoop();
-    if (r && typeof r.then === "function") return r;
+    if (r && typeof r.then === "function") { r.then(undefined, rejected); return r; }
     return undefined;
   };
   g.__runner = function (name) {
@@ -386,17 +386,37 @@
         if (pendingSockets.length !== 0 || timers.size !== 0) g.__eventLoop();
         else maybePending = false;
       }
-      if (r && typeof r.then === "function") return r;
+      if (r && typeof r.then === "function") { r.then(undefined, rejected); return r; }
       return undefined;
     };
   };
+  // An async iteration's rejected promise is its error, reported as k6 reports it ("Uncaught (in
+  // promise) ..."), from the promise job that runs once the host drains the context's jobs.
+  function rejected(e) {
+    if (e instanceof Error && String(e.message).startsWith("__k6_abort__")) return;  // exec.test.abort()
+    __h_rejected(e instanceof Error ? String(e) + "\n" + (e.stack || "") : String(e));
+  }
+  let pendingCall = null;
   g.__call = function (name, argJson) {
-    // setup() / teardown(data) / handleSummary(data): the result as JSON (undefined -> null)
+    // setup() / teardown(data) / handleSummary(data): the result as JSON (undefined -> null); an
+    // async one returns "pending" and its result is read with __callResult once its jobs ran
     nextRes = 0;
     const arg = argJson === null ? undefined : JSON.parse(argJson);
     const r = __main[name](arg);
     g.__eventLoop();
+    if (r && typeof r.then === "function") {
+      const call = pendingCall = { name: name, done: false, value: undefined, error: undefined, failed: false };
+      r.then((v) => { call.done = true; call.value = v; }, (e) => { call.done = true; call.failed = true; call.error = e; });
+      return "pending";
+    }
     return r === undefined ? null : JSON.stringify(r);
+  };
+  g.__callResult = function () {
+    const call = pendingCall;
+    pendingCall = null;
+    if (!call.done) throw new Error(call.name + "() returned a promise that never settled (nothing left to wait for)");
+    if (call.failed) throw call.error;
+    return call.value === undefined ? null : JSON.stringify(call.value);
   };
   g.__options = function () { return JSON.stringify(__main.options === undefined ? {} : __main.options); };
   g.__exportedFunctions = function () {

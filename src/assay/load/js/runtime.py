@@ -67,6 +67,10 @@ class AbortTest(Exception):
     """`exec.test.abort()` was called."""
 
 
+class _Rejection(Exception):
+    """The text of a rejected promise's reason with its stack (k6.js `rejected`), for Program.error."""
+
+
 class Program:
     """A bundled script and what every context of this process shares (open() files, SharedArrays)."""
 
@@ -216,6 +220,9 @@ class JsContext(HttpHost, CodecHost, WsHost):
         """setup() / teardown(data) / handleSummary(data): the JSON-able result."""
         self.responses.clear()
         text = await self.driver.run(self._call, name, None if arg is None else json.dumps(arg))
+        if text == "pending":  # an async function: run its promise jobs, then read what it resolved to
+            await self.settle()
+            text = await self.driver.run(self.ctx.get("__callResult"))
         return None if text is None else json.loads(text)
 
     async def settle(self) -> None:
@@ -334,6 +341,15 @@ class JsContext(HttpHost, CodecHost, WsHost):
         if callable(stop):
             stop(reason)
         raise AbortTest(f"test aborted{': ' + reason if reason else ''}")
+
+    def _h_rejected(self, text: str) -> None:
+        """An async iteration's promise rejected (k6.js `rejected`): an iteration error, counted
+        as a thrown one is; not when the run is stopping or the script called exec.test.abort()."""
+        vu = self.vu
+        failure = self.failure(_Rejection(text))
+        if vu is None or isinstance(failure, AbortTest | asyncio.CancelledError | greenlet.GreenletExit):
+            return
+        vu.sink.add_error(vu.scenario, f"JsError: Uncaught (in promise) {failure}", exc=failure)
 
     def _h_shared(self, name: str) -> str | None:
         return self.program.shared.get(name)
