@@ -1,4 +1,4 @@
-// expect: {"iterations.count": 4, "http_reqs.count": 2, "errors": 2, "error:Uncaught (in promise) Error: rejected 1 at default (34_async_lifecycle.js:16)": 2, "check:data from async setup": [4, 0], "check:async teardown ran": [1, 0]}
+// expect: {"iterations.count": 4, "http_reqs.count": 2, "errors": 2, "error:Uncaught (in promise) Error: rejected 1 at <anonymous> (34_async_lifecycle.js:16)": 2, "check:data from async setup": [4, 0], "check:async teardown ran": [1, 0]}
 import http from 'k6/http';
 import { check } from 'k6';
 
