@@ -58,6 +58,7 @@ def load_js_scenario(path: Path, *, env: Mapping[str, str]) -> LoadedScenario:
     # response bodies are kept by the client and dropped here, so params.responseType can still ask for one
     program.discard_bodies = bool(options.pop("discardResponseBodies", False))
     program.no_reuse = bool(options.get("noConnectionReuse", False))
+    program.keep_cookies = bool(options.pop("noCookiesReset", False))  # k6 empties the VU's jar each iteration
     program.options_json = json.dumps(options)
     program.scenarios = dict(options.get("scenarios") or {})
     program.exported = exported

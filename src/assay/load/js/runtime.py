@@ -28,7 +28,7 @@ import quickjs
 from assay.load.http.cookies import CookieJar
 from assay.load.js.codec_host import CodecHost
 from assay.load.js.driver import Driver, drain
-from assay.load.js.http_host import HttpHost, str_map
+from assay.load.js.http_host import HttpHost, IterationJar, str_map
 from assay.load.js.source import Bundle
 from assay.load.js.websockets import WsHost
 
@@ -86,6 +86,7 @@ class Program:
         self.exported: list[str] = []
         self.log: Callable[[str, str], None] | None = None
         self.no_reuse = False  # options.noConnectionReuse
+        self.keep_cookies = False  # options.noCookiesReset
 
     def error(self, exc: BaseException) -> JsError:
         """A QuickJS exception with `<input>:N` turned into `file.js:N`."""
@@ -197,6 +198,8 @@ class JsContext(HttpHost, CodecHost, WsHost):
         vu = self.vu
         assert vu is not None
         self.ctx.get("__setData")(None if vu.data is None else json.dumps(vu.data))
+        if not self.program.keep_cookies and not isinstance(vu.http.cookies, IterationJar):
+            vu.http.cookies = IterationJar(vu)
         self.bind_fast()
         self.ready = True
 
