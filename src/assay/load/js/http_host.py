@@ -138,8 +138,8 @@ class HttpHost:
             return json.dumps(res.timings.as_dict())
         if field == "error":
             return res.error
-        if field == "error_code":
-            return res.error_code
+        if field == "error_code":  # k6: 1000 + the status for a 4xx/5xx answer (lib/netext/httpext/transport.go)
+            return res.error_code or (1000 + res.status if res.status >= 400 else 0)
         if field == "url":
             return res.url
         if field == "status_text":
