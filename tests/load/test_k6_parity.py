@@ -20,8 +20,8 @@ from assay.load.coordinator import run_load
 from assay.results import RunResult
 
 SCRIPT = Path(__file__).resolve().parent / "k6_scripts" / "closed_model_parity.js"
-THROWN = "JsError: Error: thrown 1 at <anonymous> (closed_model_parity.js:40)"
-REJECTED = "JsError: Uncaught (in promise) Error: rejected at <anonymous> (closed_model_parity.js:41)"
+THROWN = "JsError: Error: thrown 1 at <anonymous> (closed_model_parity.js:43)"
+REJECTED = "JsError: Uncaught (in promise) Error: rejected at <anonymous> (closed_model_parity.js:44)"
 
 # metric -> count per iteration: 7 requests (one of them a 404, one a POST in group shop::pay), 2 groups, 6 checks
 PER_ITERATION = {
@@ -71,6 +71,15 @@ def test_every_count_per_iteration_is_the_same_on_both_paths(runs: dict[str, Run
     else:
         assert abs(errors[THROWN] - n / 4) <= 2 and abs(errors[REJECTED] - n / 4) <= 2
     assert not result.extra.get("interrupted_iterations")
+
+
+@pytest.mark.parametrize("executor", ["per-vu-iterations", "constant-vus"])
+def test_exec_scenario_iteration_in_test_numbers_every_vus_iterations_once(runs: dict[str, RunResult], executor: str) -> None:
+    """k6's exec.scenario.iterationInTest is unique in the scenario: two VUs never get the same
+    number (the script counts `numbered{n:N}` for numbers below 20)."""
+    result = runs[executor]
+    counts = {name: m.count for name, m in result.metrics.items() if name.startswith("numbered{n:")}
+    assert counts == {f"numbered{{n:{i}}}": 1 for i in range(20)}, counts
 
 
 @pytest.mark.xfail(strict=True, reason="vu_loop.py (the lead's) counts an iteration error under the export's name, not the scenario's")

@@ -9,6 +9,7 @@ import { Counter, Trend, Rate } from 'k6/metrics';
 const orders = new Counter('orders');
 const waits = new Trend('wait_ms', true);
 const even = new Rate('even_iterations');
+const numbered = new Counter('numbered');
 let last = -1;
 
 const main = __ENV.EXECUTOR === 'constant-vus'
@@ -20,8 +21,10 @@ export const options = { scenarios: { main } };
 export default function () {
   check(__ITER, {
     'iteration numbers': (i) => i === last + 1 && exec.vu.iterationInScenario === i && exec.vu.idInTest === __VU,
-    'scenario': () => exec.scenario.name === 'main' && exec.vu.tags.suite === 'parity',
+    'scenario': () => exec.scenario.name === 'main' && exec.scenario.executor === __ENV.EXECUTOR && exec.vu.tags.suite === 'parity',
   });
+  const n = exec.scenario.iterationInTest;  // unique among all VUs' iterations
+  if (n < 20) numbered.add(1, { n: String(n) });
   last = __ITER;
   check(http.get(`${__ENV.BASE}/`), { 'plain get': (r) => r.status === 200 && r.body === 'ok' });
   group('shop', () => {

@@ -23,6 +23,7 @@ from assay.load.js.runtime import AbortTest, JsContext, JsError, Program
 from assay.load.js.source import Bundle, bundle
 from assay.load.js.support import verdict
 from assay.load.js.vu_loop import JsLoop
+from assay.load.options import _scenarios
 from assay.load.scenario import LoadedScenario, ScenarioError
 from assay.results import Contains, MetricType
 
@@ -61,6 +62,7 @@ def load_js_scenario(path: Path, *, env: Mapping[str, str]) -> LoadedScenario:
     program.keep_cookies = bool(options.pop("noCookiesReset", False))  # k6 empties the VU's jar each iteration
     program.options_json = json.dumps(options)
     program.scenarios = dict(options.get("scenarios") or {})
+    program.executors = _executors(options, path)
     program.exported = exported
     functions = {name: _iteration(program, name) for name in exported if name not in HOOKS}
     custom = {
@@ -79,6 +81,16 @@ def load_js_scenario(path: Path, *, env: Mapping[str, str]) -> LoadedScenario:
     if "handleSummary" in exported:
         loaded.handle_summary = _handle_summary(program, env)
     return loaded
+
+
+def _executors(options: dict[str, Any], path: Path) -> dict[str, str]:
+    """Scenario name -> executor, k6's shortcut options included (`{vus, iterations}` is the
+    shared-iterations scenario 'default'), for exec.scenario.executor. Bad options are reported
+    when the plan is built."""
+    try:
+        return {cfg.name: cfg.executor for cfg in _scenarios(options, str(path))}
+    except ScenarioError:
+        return {}
 
 
 def _context(program: Program, vu: Any) -> JsContext:

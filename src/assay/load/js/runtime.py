@@ -85,6 +85,8 @@ class Program:
         self.options_json = "{}"
         self.exported: list[str] = []
         self.log: Callable[[str, str], None] | None = None
+        self.executors: dict[str, str] = {}  # scenario name -> executor (the shortcut options' 'default' too)
+        self.scenario_iterations: dict[str, int] = {}  # scenario -> iterations numbered so far (exec.scenario.iterationInTest)
         self.no_reuse = False  # options.noConnectionReuse
         self.keep_cookies = False  # options.noCookiesReset
 
@@ -161,6 +163,7 @@ class JsContext(HttpHost, CodecHost, WsHost):
         self.loops: dict[str, Any] = {}  # export name -> its JsLoop (assay.load.js.vu_loop)
         self.ready = False  # setup() data handed over (prepare)
         self.fast_parent: greenlet.greenlet | None = None  # the greenlet http.get's fast path switches to
+        self._iteration_mark: tuple[int, int] | None = None  # (vu.iteration, its exec.scenario.iterationInTest)
 
     def _keep_error(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """QuickJS reports a host function's exception as "Python call failed": keep the real one."""
@@ -308,7 +311,7 @@ class JsContext(HttpHost, CodecHost, WsHost):
         vu = self.vu
         if vu is None:
             raise RuntimeError(f"k6/execution {field} is not available in the init context")
-        scenario = self.program.scenarios.get(vu.scenario, {})
+        executor = self.program.executors.get(vu.scenario, "")
         values: dict[str, Any] = {
             "vu.idInInstance": vu.id,
             "vu.idInTest": vu.id,
@@ -316,11 +319,11 @@ class JsContext(HttpHost, CodecHost, WsHost):
             "vu.iterationInScenario": vu.iteration,
             "vu.tags": {k: v for k, v in vu.tags.items() if k != "group" or v},
             "scenario.name": vu.scenario,
-            "scenario.executor": scenario.get("executor", ""),
+            "scenario.executor": executor,
             "scenario.startTime": 0,
             "scenario.progress": 0,
-            "scenario.iterationInInstance": vu.iteration_in_scenario or vu.iteration,
-            "scenario.iterationInTest": vu.iteration_in_scenario or vu.iteration,
+            "scenario.iterationInInstance": self._scenario_iteration(vu, executor),
+            "scenario.iterationInTest": self._scenario_iteration(vu, executor),
             "test.options": json.loads(self.program.options_json),
         }
         if field.startswith("instance."):
@@ -333,6 +336,20 @@ class JsContext(HttpHost, CodecHost, WsHost):
         if field not in values:
             raise RuntimeError(f"k6/execution: {field} is not supported")
         return json.dumps(values[field])
+
+    def _scenario_iteration(self, vu: VU, executor: str) -> int:
+        """k6's exec.scenario.iterationInTest: unique among all the scenario's iterations. The
+        shared-iterations executor numbers them (across workers too); for the others an
+        iteration takes the scenario's next number when the script first asks (per process)."""
+        if executor == "shared-iterations":
+            return vu.iteration_in_scenario
+        mark = self._iteration_mark
+        if mark is None or mark[0] != vu.iteration:
+            counts = self.program.scenario_iterations
+            n = counts.get(vu.scenario, 0)
+            counts[vu.scenario] = n + 1
+            mark = self._iteration_mark = (vu.iteration, n)
+        return mark[1]
 
     def _h_tag(self, key: str, value: str) -> None:
         if self.vu is not None:
