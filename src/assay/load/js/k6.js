@@ -106,6 +106,10 @@
       return all;
     },
     group: function (name, fn) {
+      if (typeof fn !== "function") throw new Error("group() requires a callback as a second argument");
+      if (fn.constructor && fn.constructor.name === "AsyncFunction") {
+        throw new Error("group() does not support async functions as arguments, as in k6 (its group tag would end at the first await)");
+      }
       __h_group(String(name), 1);
       try { return fn(); } finally { __h_group(String(name), 0); }
     },
