@@ -40,6 +40,8 @@ def served(target_url: str) -> int:
     ("script", "located"),
     [
         ("unsupported_api.js", "unsupported_api.js:5: k6/http.asyncRequest is not supported by assay"),
+        ("response_html.js", "response_html.js:5: k6/http.Response.html is not supported by assay: res.html() needs k6/html"),
+        ("digest_auth.js", "digest_auth.js:5: k6/http.params.auth=digest is not supported by assay: digest auth"),
         ("unsupported_module.js", "unsupported_module.js:2: k6/browser is not supported by assay"),
         ("extension.js", "extension.js:1: k6/x/kafka is not supported by assay"),
         ("remote_import.js", "remote_import.js:2: remote import 'https://jslib.k6.io/k6-summary/0.0.2/index.js'"),
