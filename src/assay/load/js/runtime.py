@@ -52,7 +52,8 @@ def _split_sections(text: str) -> tuple[str, dict[str, str]]:
 
 
 _K6_JS, _SECTIONS = _split_sections(_K6_SOURCE)
-_PRELUDE = _K6_JS.rstrip("\n") + "\n__ENV = JSON.parse(__ENV_JSON); __ENV_JSON = undefined;\n"
+# k6 runs a VU's init code with __VU set to its id (0 in the context that reads the options)
+_PRELUDE = _K6_JS.rstrip("\n") + "\n__ENV = JSON.parse(__ENV_JSON); __ENV_JSON = undefined; __VU = __VU_INIT; __VU_INIT = undefined;\n"
 _PRELUDE_LINES = _PRELUDE.count("\n")
 RUNTIME_FILE = "assay:k6.js"
 _perf = time.perf_counter
@@ -152,6 +153,7 @@ class JsContext(HttpHost, CodecHost, WsHost):
                 ctx.add_callable("__h" + name[2:], self._keep_error(getattr(self, name)))
         try:
             ctx.set("__ENV_JSON", json.dumps(dict(env if env is not None else (vu.env if vu is not None else os.environ))))
+            ctx.set("__VU_INIT", vu.id if vu is not None else 0)
             # one evaluation, so a line number in any stack trace identifies runtime or script (Program.error)
             ctx.eval(_PRELUDE + program.bundle.code)
         except quickjs.JSException as exc:
