@@ -1,4 +1,4 @@
-// expect: {"ws_sessions.count": 1, "ws_msgs_sent.count": 1, "ws_msgs_received.count": 1, "ws_ping.count": 1, "ws_sessions{kind:bin}.count": 1, "check:binary echoed": [1, 0], "check:101": [1, 0], "check:pong and binary": [1, 0]}
+// expect: {"ws_sessions.count": 1, "ws_msgs_sent.count": 1, "ws_msgs_received.count": 1, "ws_ping.count": 1, "ws_sessions_closed{kind:bin}.count": 1, "check:binary echoed": [1, 0], "check:101": [1, 0], "check:pong and binary": [1, 0]}
 import ws from 'k6/ws';
 import { check } from 'k6';
 
