@@ -4,6 +4,20 @@
 (function (g) {
   "use strict";
 
+  // ---- host errors: a host function that failed returns HOST_ERROR; throw it here as a JS Error,
+  // so a script can catch it as in k6 (assay.load.js.runtime.JsContext._keep_error) -------------
+  const HOST_ERROR = "\u0001assay:host-error\u0001";
+  const hostMessage = g.__h_host_message;
+  for (const name of Object.getOwnPropertyNames(g)) {
+    if (!name.startsWith("__h_") || name === "__h_host_message") continue;
+    const f = g[name];
+    g[name] = function () {
+      const r = f.apply(undefined, arguments);
+      if (r === HOST_ERROR) throw new Error(hostMessage());
+      return r;
+    };
+  }
+
   // ---- module system (the bundle calls __define for each file, then __require the entry) -------
   const builtins = {};
   const defined = {};

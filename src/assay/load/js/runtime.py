@@ -60,6 +60,9 @@ _perf = time.perf_counter
 _LINE = re.compile(r"\(?<input>:(\d+)\)?")
 
 
+HOST_ERROR = "\x01assay:host-error\x01"  # what a host function returns when it failed (k6.js throws then)
+
+
 class JsError(Exception):
     """An exception thrown by the script (its message, with the file and line it came from)."""
 
@@ -168,21 +171,35 @@ class JsContext(HttpHost, CodecHost, WsHost):
         self._iteration_mark: tuple[int, int] | None = None  # (vu.iteration, its exec.scenario.iterationInTest)
 
     def _keep_error(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        """QuickJS reports a host function's exception as "Python call failed": keep the real one."""
+        """A host function's error, kept for `failure`. An Exception comes back as HOST_ERROR and
+        k6.js throws it as a JS Error the script may catch, as k6 scripts catch errors; raised
+        through QuickJS it would stay pending in Python after a script caught it, and fail the next
+        host call. Interruptions (cancel, exec.test.abort()) are raised: they unwind the script."""
 
         def host(*args: Any) -> Any:
             try:
                 return fn(*args)
+            except AbortTest as exc:
+                self.host_error = exc
+                raise
+            except Exception as exc:
+                self.host_error = exc
+                return HOST_ERROR
             except BaseException as exc:
                 self.host_error = exc
                 raise
 
         return host
 
+    def _h_host_message(self) -> str:
+        """The message of the host error k6.js is about to throw (after HOST_ERROR)."""
+        return str(self.host_error) or type(self.host_error).__name__
+
     def failure(self, exc: BaseException) -> BaseException:
         """The exception to report for a QuickJS exception (the host function's own, when it was one)."""
         host, self.host_error = self.host_error, None
-        if host is not None and "Python call failed" in str(exc):
+        text = str(exc)
+        if host is not None and ("Python call failed" in text or text.startswith(f"Error: {str(host) or type(host).__name__}\n")):
             if isinstance(host, AbortTest | asyncio.CancelledError | greenlet.GreenletExit):
                 return host
             where = self.program.where(exc)
