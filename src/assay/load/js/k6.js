@@ -138,9 +138,14 @@
 
   // ---- k6/http ---------------------------------------------------------------------------------------
   let nextRes = 0;
+  const GJSON_UNSUPPORTED = /#\(|[*?|@\\]|^[[{]/;
   function gjson(data, path) {
-    // k6's selector (gjson): dotted keys, numeric indexes, `#` for an array's length
+    // k6's selector (gjson): dotted keys, numeric indexes, `#` for an array's length, `#.key`
     if (!path) return data;
+    if (GJSON_UNSUPPORTED.test(path)) {
+      throw new Error("res.json(" + JSON.stringify(path) + "): GJSON queries #(...), wildcards, modifiers and multipaths are not evaluated by assay; " +
+        "use dotted keys, indexes, # and #.key, or filter res.json() in JavaScript");
+    }
     const parts = path.split(".");
     let cur = data;
     for (let i = 0; i < parts.length; i++) {
@@ -183,8 +188,11 @@
     json(selector) {
       const body = this.body;
       if (body === null || body === undefined) throw new Error("cannot parse the response body as JSON: the body is empty (discardResponseBodies or responseType 'none'?)");
-      const data = JSON.parse(typeof body === "string" ? body : String.fromCharCode.apply(null, new Uint8Array(body)));
-      return selector === undefined ? data : gjson(data, String(selector));
+      const text = typeof body === "string" ? body : String.fromCharCode.apply(null, new Uint8Array(body));
+      if (selector === undefined) return JSON.parse(text);
+      let data;
+      try { data = JSON.parse(text); } catch (e) { return undefined; }  // k6: a selector on a body that is not JSON
+      return gjson(data, String(selector));
     }
     html() { throw new Error("res.html() is not supported by assay (k6/html); read res.body with a regular expression"); }
     clickLink() { throw new Error("res.clickLink() is not supported by assay (k6/html)"); }
