@@ -391,6 +391,8 @@ class JsContext(HttpHost, CodecHost, WsHost):
         vu.sink.add_error(vu.scenario, f"JsError: Uncaught (in promise) {failure}", exc=failure)
 
     def _h_shared(self, name: str) -> str | None:
+        if not self.init:
+            raise RuntimeError("new SharedArray() is only available in the init context (outside functions), as in k6")
         return self.program.shared.get(name)
 
     def _h_shared_put(self, name: str, data: str) -> None:
