@@ -1,4 +1,4 @@
-// expect: {"http_reqs.count": 4, "check:binary body": [2, 0], "check:json from binary": [2, 0], "check:none body": [2, 0], "checks{flow:bin}.count": 4}
+// expect: {"http_reqs.count": 4, "check:binary body": [2, 0], "check:json from binary": [2, 0], "check:none body": [2, 0], "checks{flow:bin}.passes": 4}
 import http from 'k6/http';
 import { check } from 'k6';
 export const options = { iterations: 2 };
