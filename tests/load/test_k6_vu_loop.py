@@ -254,3 +254,30 @@ def test_a_script_that_never_waits_lets_the_run_end_on_time(tmp_path: Path) -> N
     )
     assert count(result, "iterations") > 1000
     assert result.duration_s < 5
+
+
+@pytest.mark.parametrize("run_by", ["iterations: 6", "vus: 2, duration: '1s'"])
+def test_an_async_iteration_ends_when_its_timers_and_promises_are_done(tmp_path: Path, server: RawServer, run_by: str) -> None:
+    """As in k6, an async default function's iteration ends once its event loop is empty: a request
+    after `await` of a timer belongs to the same iteration (it used to run in the next one, and
+    the last iteration's never ran)."""
+    result = run_js(
+        tmp_path,
+        """
+        import http from 'k6/http';
+        import { check } from 'k6';
+        export const options = { RUN_BY };
+        export default async function () {
+          const v = await Promise.resolve(5);
+          http.get(`${__ENV.BASE}/ok`);
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          const r = http.get(`${__ENV.BASE}/ok`);
+          check(r, { 'after the timer': (x) => x.status === 200 && v === 5 });
+        }
+        """.replace("RUN_BY", run_by),
+        {"BASE": server.url},
+    )
+    iterations = count(result, "iterations")
+    assert iterations >= (6 if run_by.startswith("iterations") else 4)
+    assert count(result, "http_reqs") == iterations * 2
+    assert result.checks[0].passes == iterations

@@ -31,6 +31,46 @@ def test_arrival_iterations_have_exactly_one_owner(workers: int, i: int) -> None
     assert sum(Segment(w, workers).owns(i) for w in range(workers)) == 1
 
 
+@given(st.integers(min_value=1, max_value=5000), st.integers(min_value=1, max_value=64), st.integers(min_value=1, max_value=16))
+def test_shared_iterations_follow_the_vus_of_each_worker(iterations: int, vus: int, workers: int) -> None:
+    """A worker's share of shared-iterations follows its share of the VUs: every iteration has a
+    worker with VUs to run it (a worker without VUs used to get a share, and dropped it)."""
+    shares = [Segment(w, workers).share_by(iterations, vus) for w in range(workers)]
+    assert sum(count for _, count in shares) == iterations
+    assert [offset for offset, _ in shares] == [sum(c for _, c in shares[:w]) for w in range(workers)]
+    for w, (_, count) in enumerate(shares):
+        if Segment(w, workers).scale(vus) == 0:
+            assert count == 0
+
+
+@given(st.integers(min_value=1, max_value=16), st.integers(min_value=1, max_value=40), st.integers(min_value=0, max_value=5000))
+def test_arrival_iterations_go_only_to_workers_that_hold_vus(workers: int, max_vus: int, i: int) -> None:
+    owners = []
+    for w in range(workers):
+        stripe = Segment(w, workers).stripe(max_vus)
+        assert (stripe is None) == (Segment(w, workers).scale(max_vus) == 0)
+        if stripe is not None and i >= stripe[0] and (i - stripe[0]) % stripe[1] == 0:
+            owners.append(w)
+    assert len(owners) == 1
+
+
+def test_one_vu_on_two_workers_runs_every_iteration(target_url: str, tmp_path: Any) -> None:
+    """1 VU with 2 workers (the default on two cores): shared-iterations and arrival-rate run all
+    their iterations, as one k6 instance does; the worker without the VU drops nothing."""
+    from assay.load.loaders import load_scenario
+
+    for options, wanted in (
+        ({"vus": 1, "iterations": 7}, 7),
+        ({"scenarios": {"a": {"executor": "constant-arrival-rate", "rate": 20, "timeUnit": "1s", "duration": "1s", "preAllocatedVUs": 1, "maxVUs": 1}}}, 20),
+    ):
+        script = tmp_path / "one_vu.py"
+        script.write_text(f"options = {options!r}\nasync def default(vu):\n    await vu.http.get({target_url + '/'!r})\n")
+        loaded = load_scenario(script)
+        result = run_load(loaded, build_plan(loaded), workers=2, backend=ProcessBackend())
+        assert result.stat("iterations", "count") == wanted, options
+        assert "dropped_iterations" not in result.metrics or result.stat("dropped_iterations", "count") == 0
+
+
 def _sink_result(rows: np.ndarray, tags: dict[str, str]) -> RunResult:
     sink = MetricsSink()
     series = sink.new_http_series(("k", tuple(tags.items())), tags, False)

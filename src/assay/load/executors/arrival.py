@@ -35,8 +35,10 @@ class ArrivalRateExecutor(Executor):
 
     async def run(self, ctx: ScenarioContext) -> None:
         end = self.duration()
-        step = self.segment.count
-        i = self.segment.index
+        stripe = self.segment.stripe(self.config.params["maxVUs"])
+        if stripe is None:
+            return  # this worker holds none of the scenario's VUs: the others start every iteration
+        i, step = stripe
         loop = asyncio.get_running_loop()
         # One long-lived task per VU, not one per iteration: a free VU's task waits on a future
         # in `idle` for its next iteration's lateness (None: the scenario is over).

@@ -147,6 +147,24 @@ class Segment:
     def owns(self, i: int) -> bool:
         return i % self.count == self.index
 
+    def share_by(self, n: int, weight: int) -> tuple[int, int]:
+        """(offset, count) of this worker's share of `n` in proportion to its share of `weight`
+        (shared-iterations: iterations follow the VUs, so a worker without VUs gets none and
+        drops none; shares still add up to `n` exactly)."""
+        lo_w = self.offset(weight)
+        hi_w = lo_w + self.scale(weight)
+        lo = n * lo_w // weight
+        return lo, n * hi_w // weight - lo
+
+    def stripe(self, n: int) -> tuple[int, int] | None:
+        """(first, step) of the global iterations this worker starts when only the workers that
+        hold some of `n` VUs take stripes (arrival-rate with fewer VUs than workers); None when this
+        one holds none (it would otherwise drop every iteration of its stripe)."""
+        owners = [j for j in range(self.count) if Segment(j, self.count).scale(n) > 0]
+        if self.index not in owners:
+            return None
+        return owners.index(self.index), len(owners)
+
     @property
     def full(self) -> bool:
         return self.count == 1

@@ -40,7 +40,7 @@ class SharedIterations(Executor):
         return min(self.segment.scale(self.config.params["vus"]), self.iterations())
 
     def iterations(self) -> int:
-        return self.segment.scale(self.config.params["iterations"])
+        return self.segment.share_by(self.config.params["iterations"], self.config.params["vus"])[1]
 
     def duration(self) -> float:
         return float(self.config.params["maxDuration"])
@@ -49,7 +49,7 @@ class SharedIterations(Executor):
         end = self.config.params["maxDuration"]
         left = [self.iterations()]
         # global numbers: this worker's share starts after the shares of the workers before it
-        counter = [self.segment.offset(self.config.params["iterations"])]
+        counter = [self.segment.share_by(self.config.params["iterations"], self.config.params["vus"])[0]]
 
         async def vu_loop(vu: Any) -> None:
             while left[0] > 0 and not ctx.aborted and ctx.now() < end:

@@ -116,6 +116,15 @@ class Driver:
 
 
 def drain(ctx: Any) -> None:
-    """Run a QuickJS context's pending promise jobs (an async default function's continuations)."""
-    while ctx.execute_pending_job():
-        pass
+    """Run an async function's continuations to the end, as k6 ends such an iteration only once its
+    event loop is empty: the context's pending promise jobs, then the timers and WebSocket sessions
+    they started (k6.js `__eventLoop`, which waits through host calls), then the jobs those
+    queued, until neither is left. (Draining the jobs alone ended the iteration at its first
+    `await` of a timer, and the rest ran in the next iteration.)"""
+    event_loop = ctx.get("__eventLoop")
+    while True:
+        while ctx.execute_pending_job():
+            pass
+        event_loop()
+        if not ctx.execute_pending_job():
+            return
