@@ -40,6 +40,7 @@ def served(target_url: str) -> int:
     ("script", "located"),
     [
         ("unsupported_api.js", "unsupported_api.js:5: k6/http.asyncRequest is not supported by assay"),
+        ("unsupported_twice.js", "unsupported_twice.js:5: k6/http.asyncRequest is not supported by assay"),  # the first use
         ("response_html.js", "response_html.js:5: k6/http.Response.html is not supported by assay: res.html() needs k6/html"),
         ("digest_auth.js", "digest_auth.js:5: k6/http.params.auth=digest is not supported by assay: digest auth"),
         ("unsupported_module.js", "unsupported_module.js:2: k6/browser is not supported by assay"),
@@ -126,6 +127,10 @@ def test_inspect_flags_unsupported_parts_and_exits_64() -> None:
     report = json.loads(proc.stdout)
     bad = [u for u in report["uses"] if not u["supported"]]
     assert [(u["api"], u["lines"]) for u in bad] == [("k6/http.asyncRequest", ["unsupported_api.js:5"])]
+    proc = assay("load", "inspect", str(BAD / "unsupported_twice.js"), "--json")
+    apis = {u["api"]: u for u in json.loads(proc.stdout)["uses"]}
+    assert apis["k6/http.asyncRequest"]["lines"] == ["unsupported_twice.js:5", "unsupported_twice.js:7"]  # the file's order
+    assert apis["k6/http.get"]["lines"] == ["unsupported_twice.js:4", "unsupported_twice.js:6"]
     proc = assay("load", "inspect", str(BAD / "remote_import.js"))
     assert proc.returncode == 64
     assert "refused:" in proc.stdout and "does not run on assay" in proc.stdout

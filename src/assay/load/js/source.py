@@ -318,6 +318,7 @@ def parse_module(path: Path, *, lenient: bool = False) -> Module:
     if any(u.module == "k6/http" for u in module.uses):
         _http_uses(src, root, module, file)
     _global_uses(src, root, module, file)
+    module.uses.sort(key=lambda u: u.line)  # in the file's order: an error names the first use, inspect lists lines up
     module.body = rw.result()
     return module
 
