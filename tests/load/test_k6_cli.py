@@ -94,6 +94,18 @@ def test_handle_summary_replaces_the_default_summary(target_url: str, tmp_path: 
     assert json.loads((tmp_path / "summary.json").read_text()) == {"requests": 3, "ok": True}
 
 
+def test_handle_summary_output_that_cannot_be_written_is_reported_not_a_crash(target_url: str, tmp_path: Path) -> None:
+    """As k6: the other outputs are delivered, the failed one is reported, the exit code is the run's."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    proc = assay("load", "run", str(SCRIPTS / "summary_unwritable.js"), "-e", f"BASE={target_url}",
+                 "-e", f"BLOCKER={blocker}", "-w", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("requests=1")
+    assert f"handleSummary: could not save the summary to '{blocker}/summary.json'" in proc.stderr
+    assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_two_worker_processes_run_a_script_exactly(target_url: str, tmp_path: Path) -> None:
     """Workers re-load the script from its path (forked processes): totals are the script's."""
     out = tmp_path / "result.json"
