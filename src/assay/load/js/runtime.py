@@ -151,9 +151,14 @@ class JsContext(HttpHost, CodecHost, WsHost):
         self.ctx = ctx = quickjs.Context()
         ctx.set_max_stack_size(8 * 1024 * 1024)
         self.host_error: BaseException | None = None
+        arity: dict[str, int] = {}
         for name in dir(self):
             if name.startswith("_h_"):
-                ctx.add_callable("__h" + name[2:], self._keep_error(getattr(self, name)))
+                fn = getattr(self, name)
+                ctx.add_callable("__h" + name[2:], self._keep_error(fn))
+                if name != "_h_host_message":
+                    arity["__h" + name[2:]] = fn.__code__.co_argcount - 1  # k6.js wraps each to throw its errors
+        ctx.set("__H_ARITY", json.dumps(arity))
         try:
             ctx.set("__ENV_JSON", json.dumps(dict(env if env is not None else (vu.env if vu is not None else os.environ))))
             ctx.set("__VU_INIT", vu.id if vu is not None else 0)
