@@ -57,10 +57,10 @@ def load_js_scenario(path: Path, *, env: Mapping[str, str]) -> LoadedScenario:
     if not isinstance(options, dict):
         raise ScenarioError(f"{path}: `export const options` must be an object")
     # response bodies are kept by the client and dropped here, so params.responseType can still ask for one
+    program.options_json = json.dumps(options)  # exec.test.options: the script's own, as k6 shows them
     program.discard_bodies = bool(options.pop("discardResponseBodies", False))
     program.no_reuse = bool(options.get("noConnectionReuse", False))
     program.keep_cookies = bool(options.pop("noCookiesReset", False))  # k6 empties the VU's jar each iteration
-    program.options_json = json.dumps(options)
     program.scenarios = dict(options.get("scenarios") or {})
     program.executors = _executors(options, path)
     program.exported = exported
