@@ -163,16 +163,18 @@ def _iteration(program: Program, name: str) -> Any:
 
     async def run_many(vu: Any, end_at: float, worker: Any, flags: dict[str, bool] | None) -> bool:
         """Iterations back to back in the VU's greenlet (assay.load.js.vu_loop), for closed-model
-        executors; False when this script must run them one at a time (noConnectionReuse)."""
+        executors; False when this script must run them one at a time (noConnectionReuse), or
+        when the VU's init code fails: the general path then counts that error each iteration."""
         if program.no_reuse:
             return False
         ctx: JsContext | None = vu.state.get(_STATE_KEY)
         if ctx is None or not ctx.ready:
-            ctx = _context(program, vu)
             try:
+                ctx = _context(program, vu)
                 ctx.prepare()
-            except quickjs.JSException as exc:
-                raise ctx.failure(exc) from None
+            except (JsError, quickjs.JSException):
+                vu.state.pop(_STATE_KEY, None)
+                return False
         loop = ctx.loops.get(name)
         if loop is None:
             loop = ctx.loops[name] = JsLoop(ctx, ctx.runner(name), name)
