@@ -179,14 +179,11 @@ class JsContext(HttpHost, CodecHost, WsHost):
         """A host function's error, kept for `failure`. An Exception comes back as HOST_ERROR and
         k6.js throws it as a JS Error the script may catch, as k6 scripts catch errors; raised
         through QuickJS it would stay pending in Python after a script caught it, and fail the next
-        host call. Interruptions (cancel, exec.test.abort()) are raised: they unwind the script."""
+        host call. Interruptions (cancellation, GreenletExit) are raised: they unwind the script."""
 
         def host(*args: Any) -> Any:
             try:
                 return fn(*args)
-            except AbortTest as exc:
-                self.host_error = exc
-                raise
             except Exception as exc:
                 self.host_error = exc
                 return HOST_ERROR
@@ -204,6 +201,8 @@ class JsContext(HttpHost, CodecHost, WsHost):
         """The exception to report for a QuickJS exception (the host function's own, when it was one)."""
         host, self.host_error = self.host_error, None
         text = str(exc)
+        if isinstance(host, AbortTest) and "__k6_abort__" in text:
+            return host
         if host is not None and ("Python call failed" in text or text.startswith(f"Error: {str(host) or type(host).__name__}\n")):
             if isinstance(host, AbortTest | asyncio.CancelledError | greenlet.GreenletExit):
                 return host
@@ -384,7 +383,9 @@ class JsContext(HttpHost, CodecHost, WsHost):
         stop = vu.state.get("_assay_stop") if vu is not None else None
         if callable(stop):
             stop(reason)
-        raise AbortTest(f"test aborted{': ' + reason if reason else ''}")
+        # k6.js throws "__k6_abort__" next; `failure` reports it as this (raising through QuickJS
+        # would leave the exception pending in Python when an async function's promise took it)
+        self.host_error = AbortTest(f"test aborted{': ' + reason if reason else ''}")
 
     def _h_rejected(self, text: str) -> None:
         """An async iteration's promise rejected (k6.js `rejected`): an iteration error, counted
