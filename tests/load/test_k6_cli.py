@@ -106,6 +106,17 @@ def test_handle_summary_output_that_cannot_be_written_is_reported_not_a_crash(ta
     assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("args", [("-w", "2"), ("-w", "1", "-d", "1s")], ids=["two-workers", "cli-duration"])
+def test_iteration_in_test_is_unique_across_workers_and_under_a_cli_duration(args: tuple[str, ...], tmp_path: Path) -> None:
+    """shared-iterations' own numbering is unique across worker processes; `-d 1s` replaces the
+    file's iterations with constant-vus, whose iterations are numbered as they first ask."""
+    out = tmp_path / "run.json"
+    proc = assay("load", "run", str(SCRIPTS / "iteration_numbers.js"), "-q", "--result", str(out), *args)
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads(out.read_text())["metrics"]
+    assert {k: v["count"] for k, v in metrics.items() if k.startswith("numbered{n:")} == {f"numbered{{n:{i}}}": 1 for i in range(5)}
+
+
 def test_two_worker_processes_run_a_script_exactly(target_url: str, tmp_path: Path) -> None:
     """Workers re-load the script from its path (forked processes): totals are the script's."""
     out = tmp_path / "result.json"

@@ -345,8 +345,8 @@ class JsContext(HttpHost, CodecHost, WsHost):
             "scenario.executor": executor,
             "scenario.startTime": 0,
             "scenario.progress": 0,
-            "scenario.iterationInInstance": self._scenario_iteration(vu, executor),
-            "scenario.iterationInTest": self._scenario_iteration(vu, executor),
+            "scenario.iterationInInstance": self._scenario_iteration(vu),
+            "scenario.iterationInTest": self._scenario_iteration(vu),
             "test.options": json.loads(self.program.options_json),
         }
         if field.startswith("instance."):
@@ -360,11 +360,12 @@ class JsContext(HttpHost, CodecHost, WsHost):
             raise RuntimeError(f"k6/execution: {field} is not supported")
         return json.dumps(values[field])
 
-    def _scenario_iteration(self, vu: VU, executor: str) -> int:
+    def _scenario_iteration(self, vu: VU) -> int:
         """k6's exec.scenario.iterationInTest: unique among all the scenario's iterations. The
-        shared-iterations executor numbers them (across workers too); for the others an
-        iteration takes the scenario's next number when the script first asks (per process)."""
-        if executor == "shared-iterations":
+        shared-iterations executor numbers them (`vu.iteration_in_scenario`, across workers too);
+        for the others (and its number 0, the one no VU of another process gets) an iteration
+        takes the scenario's next number in this process when the script first asks."""
+        if vu.iteration_in_scenario:
             return vu.iteration_in_scenario
         mark = self._iteration_mark
         if mark is None or mark[0] != vu.iteration:
