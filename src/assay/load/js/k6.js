@@ -102,6 +102,23 @@
     warn: function () { __h_log("warning", fmt(arguments)); },
     error: function () { __h_log("error", fmt(arguments)); },
   };
+  // import.meta of a bundled module (source.py rewrites it): its file URL, and resolve() as an import would
+  g.__importMeta = function (file) {
+    const dir = file.slice(0, file.lastIndexOf("/") + 1);
+    return {
+      url: "file://" + file,
+      resolve: function (spec) {
+        spec = String(spec);
+        if (/^[a-z][a-z0-9+.-]*:/i.test(spec)) return spec;
+        const parts = [];
+        for (const p of ((spec.startsWith("/") ? "" : dir) + spec).split("/")) {
+          if (p === "..") parts.pop();
+          else if (p !== "." && p !== "") parts.push(p);
+        }
+        return "file:///" + parts.join("/");
+      },
+    };
+  };
   g.open = function (path, mode) {
     const r = __h_open(String(path), mode === "b" ? 1 : 0);
     return mode === "b" ? b64ToBuf(r) : r;

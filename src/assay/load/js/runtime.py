@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 import greenlet
 import quickjs
@@ -277,6 +278,8 @@ class JsContext(HttpHost, CodecHost, WsHost):
     def _h_open(self, path: str, binary: int) -> str:
         if not self.init:
             raise RuntimeError("open() is only available in the init context (outside functions), as in k6")
+        if path.startswith("file://"):  # k6 accepts file URLs, e.g. from import.meta.resolve()
+            path = unquote(path.removeprefix("file://"))
         key = (path, bool(binary))
         cached = self.program.files.get(key)
         if cached is None:

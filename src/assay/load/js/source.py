@@ -313,6 +313,7 @@ def parse_module(path: Path, *, lenient: bool = False) -> Module:
                         alias = _text(src, alias_node) if alias_node is not None else name
                         rw.tail.append(f"exports.{alias} = {name};")
                 rw.replace(node, "")
+    _import_meta(src, root, rw, path)
     if bindings:
         _member_uses(src, root, bindings, module, file)
     if any(u.module == "k6/http" for u in module.uses):
@@ -335,6 +336,17 @@ def _member_uses(src: bytes, root: Any, bindings: dict[str, tuple[str, bool]], m
                 bound = bindings.get(_text(src, obj))
                 if bound is not None:
                     module.uses.append(Use(bound[0], _text(src, prop), file, node.start_point[0] + 1))
+        stack.extend(node.children)
+
+
+def _import_meta(src: bytes, root: Any, rw: _Rewriter, path: Path) -> None:
+    """`import.meta` (url, resolve) of this module: the bundle's functions are not modules."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.type == "meta_property" and _text(src, node).startswith("import"):
+            rw.replace(node, f"__importMeta({json.dumps(str(path.resolve()))})")
+            continue
         stack.extend(node.children)
 
 
