@@ -134,13 +134,20 @@
   function jsonOrNull(v) { return v === undefined || v === null ? null : JSON.stringify(v); }
   const k6 = {
     check: function (val, sets, tags) {
+      // as k6: a predicate that throws records its check as failed, then the exception goes on
+      // (the iteration's error unless the script catches it); later checks of the call are not run
+      if (sets === null || typeof sets !== "object") throw new Error("no checks provided to `check`");
       const t = jsonOrNull(tags);
       let all = true;
       for (const name of Object.keys(sets)) {
+        if (name.includes("::")) throw new Error("check name " + JSON.stringify(name) + " may not contain '::'");
         const p = sets[name];
         let ok;
         if (typeof p === "function") {
-          try { ok = !!p(val); } catch (e) { ok = false; }
+          if (p.constructor && p.constructor.name === "AsyncFunction") {
+            throw new Error("the built-in check() does not support async functions as arguments, as in k6");
+          }
+          try { ok = !!p(val); } catch (e) { __h_check(name, 0, t); throw e; }
         } else ok = !!p;
         __h_check(name, ok ? 1 : 0, t);
         if (!ok) all = false;
