@@ -425,6 +425,10 @@ class SourceInfo(BaseModel):
     """Where a result came from: the format it was read from (assay, k6 summary, k6 NDJSON, ...) and the file."""
     format: str
     path: str | None = None
+    # Read when the run began, so `assay trace matrix --result` credits the ids the run covered,
+    # even when the file has moved or changed since. Absent (None) in results written before.
+    scenarios: list[str] | None = Field(
+        default=None, description="acceptance scenario ids (US1-AS2) the load file declared (`scenario:`) when the run began")
 
 
 class RunResult(BaseModel):

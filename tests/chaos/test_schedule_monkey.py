@@ -256,7 +256,57 @@ def test_monkey_with_some_injections_failed_exits_1_with_the_count(sleeper: subp
     injected, failed = mk.count("injected"), mk.count("failed")
     assert injected and failed and injected + failed == 8, [d.outcome for d in mk.decisions]
     assert code == 1
-    assert mk.summary().endswith(f", {failed} injection(s) failed; {failed} of 8 attempted injection(s) failed")
+    assert mk.summary().endswith(f", {failed} injection(s) failed; {failed} of 8 due fault(s) not injected")
+    assert psutil.Process(sleeper.pid).status() != psutil.STATUS_STOPPED
+    assert injector.active() == []
+
+
+def test_monkey_held_back_by_an_unsteady_system_every_time_exits_2_and_says_so(tmp_path: Path, sleeper: subprocess.Popen[bytes]) -> None:
+    """The steady-state probe fails at every decision: nothing went in, nothing was tested (exit 2, not 0)."""
+    from assay.harness.ports import free_port
+
+    cat = tmp_path / "cat.yaml"
+    cat.write_text(yaml.safe_dump({
+        "interval": "10ms", "probability": 1.0, "targets": {"worker": f"pid:{sleeper.pid}"},
+        "guard": {"type": "probe", "name": "up", "tolerance": 200,
+                  "provider": {"type": "http", "url": f"http://127.0.0.1:{free_port()}/health", "timeout": 2}},
+        "faults": [{"name": "pause worker", "fault": "process.pause", "targets": ["worker"], "duration": "1s"}]}))
+    proc = subprocess.run([sys.executable, "-m", "assay", "chaos", "monkey", "-c", str(cat), "--seed", "1", "--ticks", "3"],
+                          capture_output=True, text=True, timeout=60, env=os.environ.copy())
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.count(" unsteady ") == 3
+    assert ("monkey: 3 decisions, 0 fault(s) injected and reverted, 3 held back: steady state not met; "
+            "no fault could be injected: nothing was tested") in proc.stdout
+    assert psutil.Process(sleeper.pid).status() != psutil.STATUS_STOPPED
+
+
+def test_monkey_held_back_by_a_locked_target_exits_1_when_some_went_in_2_when_none(sleeper: subprocess.Popen[bytes]) -> None:
+    """Another experiment takes the target's lock after the first fault: 1 of 3 went in (exit 1);
+    while it still holds it, a run where every due fault is locked out tested nothing (exit 2)."""
+    from contextlib import ExitStack
+
+    from assay.chaos.guards import target_lock
+
+    clock = FakeClock()
+    cat = _catalogue(sleeper.pid, probability=1.0, faults=[
+        {"name": "pause worker", "fault": "process.pause", "targets": ["worker"], "duration": "1s"}])
+    with ExitStack() as other_experiment:
+        def sleep(seconds: float) -> bool:
+            if len(clock.slept) == 1:  # the first fault was held and reverted; the interval begins
+                other_experiment.enter_context(target_lock("worker"))
+            return clock.sleep(seconds)
+
+        mk = Monkey(cat, seed=3, clock=clock, sleep=sleep)
+        assert mk.run(ticks=3) == 1
+        assert [d.outcome for d in mk.decisions] == ["injected", "locked", "locked"]
+        assert mk.summary() == ("monkey: 3 decisions, 1 fault(s) injected and reverted, 2 held back: target locked; "
+                                "2 of 3 due fault(s) not injected")
+        locked_out = Monkey(cat, seed=3, clock=clock, sleep=clock.sleep)
+        assert locked_out.run(ticks=2) == 2
+        assert locked_out.summary().endswith(", 2 held back: target locked; no fault could be injected: nothing was tested")
+    # no fault due (every roll missed) is not a failure: nothing was asked
+    idle = Monkey(_catalogue(sleeper.pid, probability=0.0), seed=3, clock=clock, sleep=clock.sleep)
+    assert idle.run(ticks=3) == 0 and {d.outcome for d in idle.decisions} == {"skipped"}
     assert psutil.Process(sleeper.pid).status() != psutil.STATUS_STOPPED
     assert injector.active() == []
 

@@ -22,8 +22,10 @@ EXAMPLES = re.findall(r"```python\n(.*?)```", TEXT, re.S)
 
 # engine plumbing that scenarios never touch (the runner, the client and YAML steps use them)
 ENGINE_ONLY = {
-    VU: {"activate", "iter_series", "lateness", "sink", "tags_key"},
-    HttpClient: {"bind", "run_static", "close", "sink", "client_options"},
+    VU: {"activate", "iter_series", "lateness", "sink", "tags_key", "count_iteration"},
+    # the prepared-GET steps k6 JS VUs drive from response callbacks (assay.load.js.vu_loop)
+    HttpClient: {"bind", "run_static", "close", "sink", "client_options",
+                 "prepared_get", "idle_for", "complete_get", "finish_get", "failed_get", "cut_off_get"},
     CookieJar: {"store", "header_for"},
 }
 # how the page writes each object

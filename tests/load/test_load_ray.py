@@ -269,3 +269,16 @@ def test_an_unreachable_or_malformed_cluster_address_is_a_usage_error_at_once(ra
         assert proc.returncode == 64 and expected in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     proc = _cli("load", "run", "http://127.0.0.1:9/", "--backend", "ray", "-i", "1", env={"RAY_ADDRESS": f"127.0.0.1:{free_port()}"}, timeout=60)
     assert proc.returncode == 64 and "cannot reach the Ray cluster" in proc.stderr, proc.stderr
+
+
+def test_the_ray_backend_imports_only_public_names_of_other_modules() -> None:
+    """It shares the process backend's SIGTERM handling through a public name (backends.trap_sigterm)."""
+    import ast
+
+    import assay.load.ray_backend as ray_backend
+
+    tree = ast.parse(Path(ray_backend.__file__).read_text())
+    private = [f"{n.module}.{a.name}" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
+               for a in n.names if a.name.startswith("_") and not a.name.startswith("__")]
+    assert private == []
+    assert any(isinstance(n, ast.ImportFrom) and n.module == "assay.load.backends" for n in ast.walk(tree))

@@ -353,6 +353,36 @@ def test_standalone_load_results_give_their_files_scenarios_a_last_result(tmp_pa
     assert {r["scenario"]: r["last_result"] for r in json.loads(away.stdout)["rows"]}["US1-AS1"] == "passed", away.stderr
 
 
+def test_a_load_result_records_its_files_ids_and_the_matrix_reads_them_first(tmp_path: Path, api_url: str) -> None:
+    """The result keeps the ids its file declared when the run began (`source.scenarios`): the
+    matrix credits them even after the file moved or changed; an older result without them
+    falls back to the file."""
+    _load_files(tmp_path)
+    for name in ("browse.yaml", "hello.py", "script.js"):
+        ran = assay("load", "run", name, "--vus", "1", "--iterations", "1", "--result", f"{name}.json", cwd=tmp_path,
+                    env={"API_URL": api_url})
+        assert ran.returncode in (0, 99), ran.stderr
+    sources = {n: json.loads((tmp_path / f"{n}.json").read_text())["source"] for n in ("browse.yaml", "hello.py", "script.js")}
+    assert sources["browse.yaml"] == {"format": "assay-load-yaml", "path": "browse.yaml", "scenarios": ["US1-AS1"]}
+    assert sources["hello.py"]["scenarios"] == ["US1-AS2"] and sources["script.js"]["scenarios"] == ["US2-AS1"]
+    # after the run the YAML file moves away and the Python file now claims another scenario
+    (tmp_path / "browse.yaml").rename(tmp_path / "moved.yaml")
+    (tmp_path / "hello.py").write_text(LOAD_PY.replace('["US1-AS2"]', '["US2-AS1"]'))
+    proc = assay("trace", "matrix", "spec.yaml", "--tests", "tests", "--result", "browse.yaml.json", "--result", "hello.py.json",
+                 "--format", "json", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    rows = {r["scenario"]: (r["tests"], r["last_result"]) for r in json.loads(proc.stdout)["rows"]}
+    assert rows["US1-AS1"] == (["browse.yaml"], "passed")
+    assert rows["US1-AS2"] == (["hello.py"], "failed") and rows["US2-AS1"] == ([], "no test")
+    # a result written before assay recorded the ids: what the file declares now
+    old = json.loads((tmp_path / "hello.py.json").read_text())
+    del old["source"]["scenarios"]
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    proc = assay("trace", "matrix", "spec.yaml", "--tests", "tests", "--result", "old.json", "--format", "json", cwd=tmp_path)
+    rows = {r["scenario"]: (r["tests"], r["last_result"]) for r in json.loads(proc.stdout)["rows"]}
+    assert rows["US2-AS1"] == (["hello.py"], "failed") and rows["US1-AS2"] == ([], "no test"), proc.stderr
+
+
 def test_a_file_the_matrix_cannot_read_as_a_load_result_is_exit_64(tmp_path: Path) -> None:
     (tmp_path / "spec.yaml").write_text(LOAD_SPEC)
     (tmp_path / "tests").mkdir()
@@ -360,12 +390,15 @@ def test_a_file_the_matrix_cannot_read_as_a_load_result_is_exit_64(tmp_path: Pat
                                                        "source": {"format": "assay", "path": None}}))
     (tmp_path / "gone.json").write_text(json.dumps({"schema": "assay.run/1", "name": "gone", "kind": "load", "status": "passed",
                                                     "source": {"format": "assay-load-yaml", "path": "gone.yaml"}}))
+    (tmp_path / "badid.json").write_text(json.dumps({"schema": "assay.run/1", "name": "b", "kind": "load", "status": "passed",
+                                                     "source": {"format": "assay-load-yaml", "path": "b.yaml", "scenarios": ["us1"]}}))
     (tmp_path / "notes.txt").write_text("not a result\n")
     cases = {
         ("--result", "missing.json"): "--result missing.json: no such file",
         ("--result", "notes.txt"): "notes.txt: not a result file assay knows",
         ("--result", "service.json"): "--result service.json: not an `assay load run --result` file (a service result",
         ("--result", "gone.json"): "--result gone.json: the load scenario file it ran, 'gone.yaml', is not found",
+        ("--result", "badid.json"): "--result badid.json: source.scenarios: 'us1': expected an acceptance scenario id",
         ("--plan-report", "gone.json"): "it is an `assay load run` result: pass it with --result",
         ("--plan-report", "missing.json"): "--plan-report missing.json: no such file",
         ("--junit", "gone.json"): "--junit gone.json: not a JUnit XML file",

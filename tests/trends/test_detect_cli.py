@@ -15,8 +15,10 @@ from PIL import Image
 from sqlalchemy import text
 
 from assay.cli.app import main
-from assay.results import RunResult
+from assay.results import Metric, RunResult
 from assay.trends.charts import LINE, REGRESSION
+from assay.trends.report import value_text
+from assay.trends.series import Series
 from assay.trends.store import open_store
 
 
@@ -128,6 +130,51 @@ def test_show_prints_the_series_with_the_change_marked(url: str, run_factory: Ca
     assert code == 0
     assert "nightly: http_req_duration{name:create} p(99)" in out
     assert out.count("▲ regression") == 1
+
+
+def _fill_rss(url: str, run_factory: Callable[..., RunResult], nights: int, step_at: int) -> None:
+    """Nights with a resident-memory gauge near 100 MiB that steps to 150 MiB, and a byte counter."""
+    rng = np.random.default_rng(5)
+    with open_store(url) as store:
+        for day in range(nights):
+            run = run_factory(100, day=day, samples=100)
+            rss = Metric.new("gauge")
+            rss.add(100 * 2**20 * (1.5 if day >= step_at else 1.0) * (1 + 0.01 * rng.standard_normal()))
+            run.metrics["proc_rss_bytes{proc:api}"] = rss
+            sent = Metric.new("counter", sum=3 * 2**20 * run.duration_s, count=10)
+            run.metrics["wire_sent_bytes"] = sent
+            store.record(run)
+
+
+def test_show_and_report_print_byte_series_in_their_units_json_keeps_raw(url: str, tmp_path: Path, run_factory: Callable[..., RunResult], capsys: pytest.CaptureFixture[str]) -> None:
+    _fill_rss(url, run_factory, 24, step_at=20)
+    code, out, _ = cli(["trend", "show", "proc_rss_bytes{proc:api} max", "wire_sent_bytes rate", "wire_sent_bytes count", "--store", url], capsys)
+    assert code == 0
+    assert re.search(r"│ 99\.\d\d MiB|│ 100\.\d MiB", out) and re.search(r"│ 14\d\.\d MiB|│ 150\.\d MiB", out)
+    assert "e+0" not in out  # no raw exponents: 1.048e+08
+    assert "3 MiB/s" in out and "Δ prev" in out
+    assert out.split("wire_sent_bytes count")[1].count("│ 6 MiB ") == 24  # a byte counter's total: 3 MiB/s for 2 s
+    report, out_json = tmp_path / "r.txt", tmp_path / "d.json"
+    code, _, _ = cli(["trend", "detect", "proc_rss_bytes{proc:api} max", "--worse", "higher", "--store", url, "--report", str(report), "--json", str(out_json)], capsys)
+    assert code == 2
+    size = next(line for line in report.read_text().splitlines() if "size:" in line)
+    assert re.search(r"\(\d+(\.\d+)? MiB -> 1[45]\d(\.\d+)? MiB\)", size), size
+    alarm = json.loads(out_json.read_text())["series"][0]["alarms"][0]
+    assert alarm["after"] > 1.4 * 2**20 * 100  # JSON: the raw bytes
+
+
+def test_value_text_counts_stay_numbers_rates_of_byte_counters_per_second() -> None:
+    def text(metric: str, aggregation: str, metric_type: str, value: float) -> str:
+        return value_text(Series("s", metric, aggregation, "higher", metric_type=metric_type), value)
+
+    assert text("proc_rss_bytes{proc:api}", "value", "gauge", 20.61e6) == "19.66 MiB"
+    assert text("resp_bytes", "p(95)", "trend", 2048.0) == "2 KiB"
+    assert text("resp_bytes", "count", "trend", 4.2e7) == "4.2e+07"  # samples, not bytes
+    assert text("wire_sent_bytes", "count", "counter", 3 * 2**30) == "3 GiB"
+    assert text("wire_sent_bytes", "rate", "counter", 1536.0) == "1.5 KiB/s"
+    assert text("proc_cpu_percent", "max", "gauge", 27.25) == "27.25%"
+    assert text("http_req_duration", "p(95)", "trend", 381.27) == "381.3"
+    assert text("checks", "passes", "rate", 1200.0) == "1200"
 
 
 def _chromium(chromium: str, page: Path, png: Path) -> str:

@@ -9,11 +9,15 @@ monkey, exit 2). The choices come from one `random.Random(seed)`: the same seed 
 the same faults on the same targets. Ctrl-C / SIGTERM revert what is in and stop.
 
 A fault the monkey tried and could not inject (the target is gone, the proxy API is down, no
-permission) is outcome `failed`. A run in which every attempt failed tested nothing, so it must not
-look like success: exit 2, as `assay chaos run` exits for an experiment that failed or was aborted
-(64 is for a mistake found before anything runs, 70 for a bug in assay; a refused injection is
-neither). A run with some faults injected and some failed exits 1 (passed with warnings): it tested
-something, but less than it was asked to. The summary line gives both counts.
+permission) is outcome `failed`; a fault that was due but held back for safety is `unsteady` (the
+steady-state probe failed), `locked` (another experiment holds the target) or `refused` (no fault
+fits the blast radius). None of them tested anything. A run in which every due fault ended so
+tested nothing, so it must not look like success: exit 2, as `assay chaos run` exits for an
+experiment that failed or was aborted (64 is for a mistake found before anything runs, 70 for a
+bug in assay; a refused injection is neither). A run with some faults injected and some not exits
+1 (passed with warnings): it tested something, but less than it was asked to. The summary line
+gives the counts, each reason apart. A run in which no fault was due (every roll missed, closed
+hours) or a dry run exits 0.
 
     interval: 5m            # one decision per interval
     probability: 0.05       # chance a decision injects
@@ -51,6 +55,15 @@ from assay.faults.model import Seconds
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _STOP = threading.Event()
+
+
+# A fault was due and did not go in: the outcome and how the summary counts it.
+NOT_INJECTED = {
+    "failed": "injection(s) failed",
+    "unsteady": "held back: steady state not met",
+    "locked": "held back: target locked",
+    "refused": "refused: none fits the blast radius",
+}
 
 
 def _real_clock() -> datetime:
@@ -288,26 +301,31 @@ class Monkey:
     def count(self, outcome: str) -> int:
         return sum(1 for d in self.decisions if d.outcome == outcome)
 
+    def missed(self) -> int:
+        """Decisions where a fault was due and none went in (failed, or held back for safety)."""
+        return sum(self.count(outcome) for outcome in NOT_INJECTED)
+
     def exit_code(self) -> int:
-        """2 a guard tripped or every attempted injection failed; 1 some failed; else 0 (module docstring)."""
-        failed = self.count("failed")
-        if self.count("guard-tripped") or (failed and not self.count("injected")):
+        """2 a guard tripped or no due fault went in; 1 some did not; else 0 (module docstring)."""
+        missed = self.missed()
+        if self.count("guard-tripped") or (missed and not self.count("injected")):
             return int(ExitCode.GATE_FAILED)
-        return int(ExitCode.WARNING if failed else ExitCode.OK)
+        return int(ExitCode.WARNING if missed else ExitCode.OK)
 
     def summary(self) -> str:
-        """The closing line: decisions, faults injected, failed attempts, and why the exit code is not 0."""
-        injected, failed, planned = self.count("injected"), self.count("failed"), self.count("planned")
+        """The closing line: decisions, faults injected, those not injected and why, and why the exit code is not 0."""
+        injected, missed, planned = self.count("injected"), self.missed(), self.count("planned")
         line = f"monkey: {len(self.decisions)} decisions, {injected} fault(s) injected and reverted"
         if planned:
             line += f", {planned} planned (dry run)"
-        if failed:
-            line += f", {failed} injection(s) failed"
+        for outcome, words in NOT_INJECTED.items():
+            if self.count(outcome):
+                line += f", {self.count(outcome)} {words}"
         if self.count("guard-tripped"):
             return line + "; stopped by the guard"
-        if failed and not injected:
+        if missed and not injected:
             return line + "; no fault could be injected: nothing was tested"
-        if failed:
-            return line + f"; {failed} of {failed + injected} attempted injection(s) failed"
+        if missed:
+            return line + f"; {missed} of {missed + injected} due fault(s) not injected"
         return line
 

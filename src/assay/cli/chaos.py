@@ -386,7 +386,7 @@ def monkey_command(
     log: Path | None = typer.Option(None, "--log", help="Append each decision as a JSON line here."),
 ) -> None:
     """Random faults from a catalogue at an interval, within the blast radius and business hours; exit 2 if a guard
-    trips or no fault could be injected, 1 if some injections failed."""
+    trips or no due fault went in (failed, or held back: steady state not met, target locked), 1 if some did not."""
     import json
     import signal
     from datetime import UTC, datetime, timedelta

@@ -22,7 +22,7 @@ def matrix_command(
     junit: list[Path] = typer.Option([], "--junit", help="JUnit XML with the last results (pytest --junitxml; repeatable)."),
     plan_report: list[Path] = typer.Option([], "--plan-report", help="A plan's report.json (steps tagged scenario:; repeatable)."),
     result: list[Path] = typer.Option([], "--result", help="An `assay load run --result` file: the scenario ids its load file "
-                                      "declares, passed or failed as the run was (repeatable)."),
+                                      "declared when it ran (recorded in the result), passed or failed as the run was (repeatable)."),
     plan: list[Path] = typer.Option([], "--plan", help="A plan file: its steps' scenario: and what their load scenario files and "
                                     "chaos experiments declare (repeatable); without --plan-report, its newest report gives the last results."),
     fmt: str = typer.Option("console", "--format", "-f", help=f"Output: {', '.join(FORMATS)}."),

@@ -10,7 +10,7 @@ import asyncio
 from typing import Any
 
 from assay.faults.errors import PROXY_EXISTS, PROXY_NOT_FOUND, ApiError
-from assay.faults.proxy import Proxy, _ttl, check_name
+from assay.faults.proxy import Proxy, check_name, parse_ttl
 
 
 def _string_field(body: dict[str, Any], key: str, default: str) -> str:
@@ -73,7 +73,7 @@ class ProxyCollection:
             raise ApiError(400, f"{exc.message}{where}") from None
         if not upstream:
             raise ApiError(400, f"missing required field: upstream{where}")
-        return name, listen, upstream, enabled, _ttl(body.get("ttl"))
+        return name, listen, upstream, enabled, parse_ttl(body.get("ttl"))
 
     async def create(self, body: Any) -> Proxy:
         name, listen, upstream, enabled, ttl = self._parse(body)
@@ -129,7 +129,7 @@ class ProxyCollection:
         listen = _string_field(body, "listen", proxy.listen)
         upstream = _string_field(body, "upstream", proxy.upstream)
         enabled = _bool_field(body, "enabled", proxy.enabled)
-        ttl = _ttl(body.get("ttl"))
+        ttl = parse_ttl(body.get("ttl"))
         async with self.lock, proxy.lock:
             if proxy.differs(listen, upstream):
                 await proxy.stop()

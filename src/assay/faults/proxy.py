@@ -265,7 +265,7 @@ class Proxy:
             raise ApiError(400, "bad request body: json: cannot unmarshal into field attributes of type object")
         toxic = _build(type_name, attributes, None)
         entry = ToxicEntry(name, type_name, stream_raw, toxicity, toxic)
-        ttl = _ttl(body.get("ttl"))
+        ttl = parse_ttl(body.get("ttl"))
         self.toxics[entry.stream].append(entry)
         self.stats.activations.pop(name, None)
         await asyncio.gather(*(link.add_live(entry.name, entry.toxic, entry.toxicity) for link in self._links(entry.stream)))
@@ -280,7 +280,7 @@ class Proxy:
             raise ApiError(400, "bad request body: json: cannot unmarshal into field attributes of type object")
         toxic = _build(entry.type, attributes, entry.toxic)
         toxicity = _toxicity(body.get("toxicity"), entry.toxicity)
-        ttl = _ttl(body.get("ttl"))
+        ttl = parse_ttl(body.get("ttl"))
         entry.toxic = toxic
         entry.toxicity = toxicity
         await asyncio.gather(*(link.update(name, toxic, toxicity) for link in self._links(entry.stream)))
@@ -353,7 +353,9 @@ def _toxicity(value: Any, default: float) -> float:
     return float(value)
 
 
-def _ttl(value: Any) -> int | None:
+def parse_ttl(value: Any) -> int | None:
+    """A request body's `ttl` (milliseconds) or None; ApiError 400 for anything else. Shared with
+    collection.py: a proxy's create, populate and update take the same field as a toxic does here."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 2**63:

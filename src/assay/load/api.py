@@ -177,4 +177,6 @@ def _engine_overrides(req: LoadRequest, options: dict[str, Any]) -> None:
 
 
 def result_source(loaded: LoadedScenario) -> SourceInfo:
-    return SourceInfo(format=f"assay-load-{loaded.format}", path=loaded.source)
+    """The result's `source`: the format, the file as given, and the acceptance scenario ids the
+    file declared when it was loaded (`assay trace matrix --result` reads them first)."""
+    return SourceInfo(format=f"assay-load-{loaded.format}", path=loaded.source, scenarios=list(loaded.acceptance_ids))

@@ -61,7 +61,7 @@ class ProcessBackend:
         for p in procs:
             p.start()
         finished: set[int] = set()
-        terminated = _on_sigterm()
+        terminated = trap_sigterm()
         try:
             while len(finished) < len(jobs):
                 if terminated and terminated[0]:
@@ -104,10 +104,12 @@ class ProcessBackend:
                     p.join(timeout=2)
 
 
-def _on_sigterm() -> list[Any]:
+def trap_sigterm() -> list[Any]:
     """While workers run, SIGTERM sets a flag the coordinator's loop turns into a graceful stop
     (as Ctrl-C does), instead of killing the process with the results unwritten. Returns
-    [flag, previous handler], or [] off the main thread (where signals cannot be handled)."""
+    [flag, previous handler], or [] off the main thread (where signals cannot be handled).
+    Shared by every backend (local processes here, Ray in ray_backend) so a stopped run
+    writes its results the same way whichever ran it."""
     import threading
 
     if threading.current_thread() is not threading.main_thread():

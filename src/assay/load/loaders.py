@@ -67,7 +67,8 @@ def load_scenario(path: str | Path, *, env: Mapping[str, str] | None = None) -> 
         loaded = load_js_scenario(p, env=env_map)
     else:
         raise ScenarioError(f"{str(p)!r}: unknown scenario type {suffix or '(no suffix)'!r}; expected .py, .yaml, .yml or .js")
-    load_file_scenarios(p)  # a `scenario` declaration that is not acceptance ids (US1-AS2) fails here, located
+    # a `scenario` declaration that is not acceptance ids (US1-AS2) fails here, located
+    loaded.acceptance_ids = load_file_scenarios(p)
     loaded.spec = {"kind": "file", "path": str(p.resolve()), "env": env_map}
     return loaded
 

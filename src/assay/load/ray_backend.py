@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.errors import UsageError
-from assay.load.backends import _on_sigterm
+from assay.load.backends import trap_sigterm
 from assay.load.runner import StopFlag, WorkerJob
 
 PLACEMENTS = ("spread", "pack")
@@ -284,7 +284,7 @@ class RayBackend:
         finished: set[int] = set()
         stopped = False
         n = len(actors)
-        terminated = _on_sigterm()  # SIGTERM stops the run as Ctrl-C does: results are still written
+        terminated = trap_sigterm()  # SIGTERM stops the run as Ctrl-C does: results are still written
         try:
             while len(finished) < n:
                 if terminated and terminated[0]:

@@ -230,6 +230,7 @@ class _Scenario:
             except Exception as exc:  # a scenario bug: counted, shown, never fatal
                 sink.add_error(name, f"{type(exc).__name__}: {exc}", exc=exc)
             now = perf()
+            # VU.count_iteration, inlined: the Python scenario's hot loop
             if vu._group:
                 vu._group = ""
                 vu._tags_cache = None

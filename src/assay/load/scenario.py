@@ -50,6 +50,8 @@ class LoadedScenario:
     handle_summary: Callable[[dict[str, Any]], dict[str, str]] | None = None
     # function name -> the one request its iteration is, when nobody reads the response
     static_requests: dict[str, StaticRequest] = field(default_factory=dict)
+    # acceptance scenario ids the file declares (`scenario:`, assay.acceptance), for the result's source
+    acceptance_ids: list[str] = field(default_factory=list)
 
     def function(self, name: str) -> IterationFn:
         try:

@@ -270,6 +270,8 @@ def _read_load(step: LoadStep, ctx: StepContext, code: int) -> Ingested:
     from assay.report.console import observed_text
 
     result = load_result(out.results[0])
+    if result.source is not None and result.source.scenarios is not None:  # what the file declared when the run began
+        out.scenarios = list(result.source.scenarios)
     for metric, t in result.thresholds():
         out.gates.append(Gate(name=f"threshold {metric}: {t.source}",
                               status="passed" if t.ok is not False else "failed",
@@ -287,7 +289,8 @@ def _read_load(step: LoadStep, ctx: StepContext, code: int) -> Ingested:
 
 def _load_file_scenarios(step: LoadStep, ctx: StepContext) -> list[str]:
     """The acceptance scenarios the step's load scenario file declares (`scenario:`), so the
-    report's step carries them as a chaos step carries its experiment's tags. A bad declaration
+    report's step carries them as a chaos step carries its experiment's tags; the step's result,
+    when written, says what the file declared when the run began instead. A bad declaration
     already failed the step (the loader refuses it, exit 64): none then."""
     from assay.acceptance import load_file_scenarios
     from assay.errors import UsageError

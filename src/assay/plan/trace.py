@@ -11,7 +11,7 @@ Sources:
 - last results: JUnit XML (assay's pytest plugin writes each test's scenarios as
   `<property name="scenario">`), plan reports (steps with their scenarios, including those
   their load files and experiments declared) and standalone `assay load run --result` files
-  (the ids the load file the result names declares, with the run's status); with a plan and
+  (the ids the result recorded from its load file, with the run's status); with a plan and
   no report named for it, the newest report of that plan in its artifacts folder.
 """
 
@@ -309,10 +309,11 @@ def _is_load_result(path: Path) -> bool:
 
 
 def load_result_tests(path: Path) -> list[TaggedTest]:
-    """A standalone `assay load run --result` file: the ids its load scenario file declares (as
-    `--tests FILE` finds them), passed or failed as the run was. The result names its file as
-    `assay load run` was given it, so a relative name is looked up from here, then from the
-    result's folder."""
+    """A standalone `assay load run --result` file: the ids its load scenario file declared when
+    the run began (the result's `source.scenarios`), passed or failed as the run was. A result
+    written before assay recorded them falls back to what the file declares now (as `--tests
+    FILE` finds them); it names its file as `assay load run` was given it, so a relative name is
+    looked up from here, then from the result's folder."""
     from assay.formats import load_result
 
     if not path.is_file():
@@ -323,15 +324,20 @@ def load_result_tests(path: Path) -> list[TaggedTest]:
         what = f"a {result.kind} result, format {source.format if source is not None else 'unknown'}, that names no load file"
         raise UsageError(f"--result {path}: not an `assay load run --result` file ({what}); "
                          "a plan's report goes in --plan-report, JUnit XML in --junit")
+    declared = Path(source.path)
+    status = {"passed": "passed", "warning": "passed", "failed": "failed"}.get(str(result.status), "error")
+    if source.scenarios is not None:
+        bad = [i for i in source.scenarios if not is_scenario_id(i)]
+        if bad:
+            raise UsageError(f"--result {path}: source.scenarios: {bad[0]!r}: {EXPECTED}")
+        return [TaggedTest(declared.as_posix(), list(source.scenarios), status)] if source.scenarios else []
     if "://" in source.path:  # `assay load run URL`: no file, so no declared scenarios
         return []
-    declared = Path(source.path)
     found = next((c for c in (declared, path.parent / declared) if c.is_file()), None)
     if found is None:
         raise UsageError(f"--result {path}: the load scenario file it ran, {source.path!r}, is not found here nor next to "
                          "the result; run `assay trace matrix` where `assay load run` ran")
     ids = load_file_scenarios(found)
-    status = {"passed": "passed", "warning": "passed", "failed": "failed"}.get(str(result.status), "error")
     return [TaggedTest(declared.as_posix(), ids, status)] if ids else []
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from assay.atomic import write_bytes_atomic, write_text_atomic
 from assay.trends.analyze import Detection, SeriesOutcome
+from assay.trends.report import value_text
 
 LINE = "#1f77b4"
 BAND = "rgba(44, 160, 44, 0.18)"
@@ -26,7 +27,7 @@ def _hover(outcome: SeriesOutcome) -> list[str]:
     out = []
     for run, value in zip(outcome.series.runs, outcome.series.values, strict=True):
         labels = "<br>".join(f"{k}={html_lib.escape(v)}" for k, v in sorted(run.labels.items()) if k not in HIDDEN_LABELS)
-        out.append(f"run {run.short_id}<br>{run.at:%Y-%m-%d %H:%M}Z<br>{outcome.series.aggregation} = {value:.4g}<br>{labels}")
+        out.append(f"run {run.short_id}<br>{run.at:%Y-%m-%d %H:%M}Z<br>{outcome.series.aggregation} = {value_text(outcome.series, value)}<br>{labels}")
     return out
 
 

@@ -116,6 +116,7 @@ class Series:
     runs: list[StoredRun] = field(default_factory=list)
     values: list[float] = field(default_factory=list)
     metrics: Sequence[Metric] = field(default_factory=list)
+    metric_type: str = str(MetricType.TREND)  # says what `count` and `rate` measure, for printing in units
 
     @property
     def name(self) -> str:
@@ -149,7 +150,7 @@ def load_series(
     metric_type = first[0] if first is not None else str(MetricType.TREND)
     aggregation = spec.aggregation or default_aggregation(metric_type)
     direction = spec.direction or default_direction(spec.metric, metric_type)
-    series = Series(scenario, spec.metric, aggregation, direction)
+    series = Series(scenario, spec.metric, aggregation, direction, metric_type=metric_type)
     # the aggregates stored at record time are the same numbers; others come from the histogram
     need_histogram = [r for r in runs if r.pk in by_run and aggregation not in by_run[r.pk][1]]
     decoded = store.metrics(spec.metric, need_histogram) if need_histogram else {}

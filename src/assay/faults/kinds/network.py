@@ -34,7 +34,10 @@ def _proxy(target: Any) -> str | None:
     return None
 
 
-def _need_netns(kind: str, target: Any) -> str:
+def need_netns(kind: str, target: Any) -> str:
+    """The target's network namespace, ready for `tc`, or a FaultError saying what is missing.
+    Shared with network_loss (network.loss/blackhole) so every network fault checks its target
+    and the capability the same way, with the same messages."""
     netns = _netns(target)
     if netns is None:
         raise FaultError(f"{kind}: the target is netns:NAME (a host namespace) or proxy:NAME (loopback fallback), got {target!r}")
@@ -126,7 +129,7 @@ class Netem(FaultType):
             if any((params.loss, params.duplicate, params.corrupt, params.reorder, params.rate)):
                 raise FaultError("network.netem on proxy:NAME: the fault proxy can only add delay; use a namespace for the rest")
             return
-        netns = _need_netns(self.name, target)
+        netns = need_netns(self.name, target)
         _root_qdisc_free(netns, params.device)
 
     def inject(self, params: Any, target: Any, ttl: float | None = None) -> dict[str, Any]:
@@ -138,7 +141,7 @@ class Netem(FaultType):
                 "latency", name=f"assay-netem-{proxy}", attributes={"latency": int(params.delay * 1000), "jitter": int(params.jitter * 1000)}
             )
             return {"proxy": proxy, "api": params.api, "toxic": toxic["name"], "note": FALLBACK_NOTE}
-        netns = _need_netns(self.name, target)
+        netns = need_netns(self.name, target)
         _tc(netns, "qdisc", "add", "dev", params.device, "root", "netem", *netem_args(params))
         return {"netns": netns, "device": params.device, "qdisc": "netem " + " ".join(netem_args(params))}
 
@@ -175,10 +178,10 @@ class Bandwidth(FaultType):
     target_help = "netns:NAME"
 
     def check(self, params: Any, target: Any) -> None:
-        _root_qdisc_free(_need_netns(self.name, target), params.device)
+        _root_qdisc_free(need_netns(self.name, target), params.device)
 
     def inject(self, params: Any, target: Any, ttl: float | None = None) -> dict[str, Any]:
-        netns = _need_netns(self.name, target)
+        netns = need_netns(self.name, target)
         _tc(netns, "qdisc", "add", "dev", params.device, "root", "tbf", "rate", params.rate,
             "burst", str(params.burst), "limit", str(params.limit))
         return {"netns": netns, "device": params.device, "qdisc": f"tbf rate {params.rate}"}
@@ -222,7 +225,7 @@ class Partition(FaultType):
             if params.direction != "both":
                 raise FaultError("network.partition on proxy:NAME: the fault proxy can only cut both directions")
             return
-        _need_netns(self.name, target)
+        need_netns(self.name, target)
         if params.peer is None:
             raise FaultError("network.partition: -a peer=NETNS@IP names the other side")
 
@@ -233,7 +236,7 @@ class Partition(FaultType):
 
             Toxiproxy(params.api).get(proxy).update(enabled=False)
             return {"proxy": proxy, "api": params.api, "note": FALLBACK_NOTE}
-        netns = _need_netns(self.name, target)
+        netns = need_netns(self.name, target)
         peer_ns, _, peer_ip = str(params.peer).partition("@")
         routes = []
         if params.direction in ("to", "both"):

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from assay.faults.kinds.network import _need_netns
+from assay.faults.kinds.network import need_netns
 from assay.faults.model import FaultError, FaultParams, FaultType
 from assay.faults.registry import register
 from assay.harness.netns import netns_exists, run
@@ -43,12 +43,12 @@ class NetworkLoss(FaultType):
     target_help = "netns:NAME"
 
     def check(self, params: Any, target: Any) -> None:
-        _need_netns(self.name, target)
+        need_netns(self.name, target)
         if shutil.which("nft") is None:
             raise FaultError("network.loss: nft is not installed (apt-get install nftables)")
 
     def inject(self, params: Any, target: Any, ttl: float | None = None) -> dict[str, Any]:
-        netns = _need_netns(self.name, target)
+        netns = need_netns(self.name, target)
         table = f"assay_loss_{uuid.uuid4().hex[:8]}"
         match = ["ip", "daddr", params.to] if params.to else []
         threshold = str(round(params.loss * 100))

@@ -12,12 +12,13 @@ thread per VU, no lock (benchmarks/load/bench_js_engines.py).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import greenlet
 
 if TYPE_CHECKING:
+    from assay.load.http.response import Response
     from assay.load.js.runtime import JsContext
 
 DONE = object()  # what the greenlet hands back when the JavaScript call has returned
@@ -44,9 +45,15 @@ def _below(depth: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
 
 
 class Driver:
-    """Runs JavaScript in a greenlet; its host calls await coroutines in the VU's task."""
+    """Runs JavaScript in a greenlet; its host calls await coroutines in the VU's task.
 
-    __slots__ = ("g", "parent", "result", "error", "ctx")
+    `start` switches into the greenlet, `step` serves one hand-off (an awaitable, or a URL for
+    `http.get` on the fast path) and returns the next, `finish` gives the call's result: `run`
+    for a whole call, and JsLoop (assay.load.js.vu_loop) for the iterations it answers from
+    response callbacks in between.
+    """
+
+    __slots__ = ("g", "parent", "result", "error", "ctx", "cancelling")
 
     def __init__(self, ctx: JsContext) -> None:
         self.g: greenlet.greenlet | None = None
@@ -54,6 +61,7 @@ class Driver:
         self.result: Any = None
         self.error: BaseException | None = None
         self.ctx = ctx
+        self.cancelling = False  # the script is being unwound (its JS exception is not an error)
 
     def _body(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         while True:
@@ -63,33 +71,49 @@ class Driver:
                 self.error = exc
             fn, args = self.parent.switch(DONE)  # type: ignore[union-attr]
 
-    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """`fn(*args)` in the greenlet; every awaitable it hands over (`wait`) is awaited here, and
-        a URL (`http.get(url)` on the fast path, JsContext.bind_fast) is fetched for the script.
-        (The loader inlines this loop for iterations.)"""
+    def start(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        """Run `fn(*args)` in the greenlet (created if needed) until its first hand-off, or DONE."""
         g = self.g
         if g is None or g.dead:
             g = self.g = greenlet.greenlet(self._body)
-        self.parent = greenlet.getcurrent()
+        parent = self.parent = greenlet.getcurrent()
+        if parent is not self.ctx.fast_parent:
+            self.ctx.bind_fast()
+        return enter(g, fn, args)
+
+    async def step(self, value: Any) -> Any:
+        """Serve one hand-off of the greenlet and return its next one: a URL (`http.get(url)` on the
+        fast path, JsContext.bind_fast) is fetched, anything else (`wait`) awaited."""
+        if value.__class__ is str:
+            return await self.answer(self.ctx.vu.http.get(value))  # type: ignore[union-attr]
+        g = self.g
+        try:
+            result = await value
+        except asyncio.CancelledError:
+            # interrupted (gracefulStop): unwind the script, then stop the task
+            self._cancel(value)
+            raise
+        except BaseException as exc:
+            return g.throw(exc)  # type: ignore[union-attr]
+        return g.switch(result)  # type: ignore[union-attr]
+
+    async def answer(self, request: Awaitable[Response]) -> Any:
+        """The response of a fast-path `http.get` for the script: its status (the Response is kept
+        for its other fields), or the exception the request raised; returns the next hand-off."""
         ctx = self.ctx
-        value = enter(g, fn, args)
-        while value is not DONE:
-            fast = value.__class__ is str
-            try:
-                result = await (ctx.vu.http.get(value) if fast else value)  # type: ignore[union-attr]
-            except asyncio.CancelledError:
-                # interrupted (gracefulStop): unwind the script, then stop the task
-                self._cancel(value)
-                raise
-            except BaseException as exc:
-                if fast:
-                    ctx.host_error = exc
-                value = g.throw(exc)
-            else:
-                if fast:
-                    ctx.responses.append(result)
-                    result = result.status
-                value = g.switch(result)
+        try:
+            res = await request
+        except asyncio.CancelledError:
+            self._cancel(None)
+            raise
+        except BaseException as exc:
+            ctx.host_error = exc
+            return self.g.throw(exc)  # type: ignore[union-attr]
+        ctx.responses.append(res)
+        return self.g.switch(res.status)  # type: ignore[union-attr]
+
+    def finish(self) -> Any:
+        """After DONE: the call's result, or its exception raised here."""
         error = self.error
         if error is not None:
             self.error = None
@@ -97,12 +121,24 @@ class Driver:
         result, self.result = self.result, None
         return result
 
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """`fn(*args)` in the greenlet, every hand-off served in this task (`step`)."""
+        value = self.start(fn, args)
+        while value is not DONE:
+            value = await self.step(value)
+        return self.finish()
+
     def _cancel(self, value: Any) -> None:
+        """Unwind the script with CancelledError thrown where it waits (the run is stopping)."""
         g = self.g
-        while g is not None and not g.dead and value is not DONE:
-            if hasattr(value, "close"):
-                value.close()
-            value = g.throw(asyncio.CancelledError())
+        self.cancelling = True
+        try:
+            while g is not None and not g.dead and value is not DONE:
+                if hasattr(value, "close"):
+                    value.close()
+                value = g.throw(asyncio.CancelledError())
+        finally:
+            self.cancelling = False
         self.g = None
         self.error = None
 

@@ -15,10 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import greenlet
 import quickjs
 
-from assay.load.js.driver import DONE, enter
 from assay.load.js.runtime import AbortTest, JsContext, JsError, Program
 from assay.load.js.source import Bundle, bundle
 from assay.load.js.support import verdict
@@ -110,47 +108,9 @@ def _iteration(program: Program, name: str) -> Any:
         if ctx.responses:
             ctx.responses.clear()
             ctx.kinds.clear()
-        driver = ctx.driver
         try:
-            # Driver.run, inlined (with prepare and settle): one coroutine per iteration on the hot path
-            g = driver.g
-            if g is None or g.dead:
-                g = driver.g = greenlet.greenlet(driver._body)
-            parent = driver.parent = greenlet.getcurrent()
-            if parent is not ctx.fast_parent:
-                ctx.bind_fast()
-            value = enter(g, run, (vu.id, vu.iteration))
-            while value is not DONE:
-                if value.__class__ is str:
-                    # http.get(url) on the fast path (JsContext.bind_fast): the script waits for the status
-                    try:
-                        res = await vu.http.get(value)
-                    except asyncio.CancelledError:
-                        driver._cancel(value)
-                        raise
-                    except BaseException as exc:
-                        ctx.host_error = exc
-                        value = g.throw(exc)
-                    else:
-                        ctx.responses.append(res)
-                        value = g.switch(res.status)
-                    continue
-                try:
-                    result = await value
-                except asyncio.CancelledError:
-                    driver._cancel(value)
-                    raise
-                except BaseException as exc:
-                    value = g.throw(exc)
-                else:
-                    value = g.switch(result)
-            error = driver.error
-            if error is not None:
-                driver.error = None
-                raise error
-            if driver.result is not None:
-                driver.result = None
-                await ctx.settle()
+            if await ctx.driver.run(run, vu.id, vu.iteration) is not None:
+                await ctx.settle()  # an async default function's promise
         except quickjs.JSException as exc:
             failure = ctx.failure(exc)
             if isinstance(failure, AbortTest):
@@ -211,7 +171,6 @@ def _teardown(program: Program) -> Any:
 def _handle_summary(program: Program, env: Mapping[str, str]) -> Any:
     def handle_summary(data: dict[str, Any]) -> dict[str, str]:
         """handleSummary(data) -> {"stdout" | "stderr" | path: content}."""
-        import asyncio
 
         ctx = JsContext(program, env=env)
         try:

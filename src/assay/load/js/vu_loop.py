@@ -30,7 +30,7 @@ import quickjs
 
 from assay.load.http.corked import corked_writes
 from assay.load.http.errors import RequestError
-from assay.load.js.driver import DONE, drain, enter
+from assay.load.js.driver import DONE, drain
 from assay.load.js.runtime import AbortTest
 from assay.load.vu import YIELD_EVERY
 
@@ -48,7 +48,7 @@ class JsLoop:
 
     __slots__ = (
         "ctx", "vu", "client", "run", "name", "end_at", "worker", "flags",
-        "g", "wake", "handoff", "conn", "prep", "t_start", "t_sent", "cancelled", "timeout", "corked",
+        "g", "wake", "handoff", "conn", "prep", "t_start", "t_sent", "timeout", "corked",
     )
 
     def __init__(self, ctx: JsContext, run: Any, name: str) -> None:
@@ -67,7 +67,6 @@ class JsLoop:
         self.conn: Connection | None = None
         self.prep: _PreparedGet | None = None
         self.t_start = self.t_sent = 0.0
-        self.cancelled = False
         self.corked = corked_writes(asyncio.get_running_loop())
 
     # -- the VU's task ----------------------------------------------------------------------------------
@@ -78,102 +77,51 @@ class JsLoop:
         self.end_at = end_at
         self.worker = worker
         self.flags = flags
-        ctx = self.ctx
-        driver = ctx.driver
-        g = driver.g
-        if g is None or g.dead:
-            g = driver.g = greenlet.greenlet(driver._body)
-        self.g = g
-        parent = driver.parent = greenlet.getcurrent()
-        if parent is not ctx.fast_parent:
-            ctx.bind_fast()
+        driver = self.ctx.driver
         loop = asyncio.get_running_loop()
         client = self.client
-        value = enter(g, self.batch, ())
+        value = driver.start(self.batch, ())
+        self.g = driver.g
         while value is not DONE:
-            if value.__class__ is str:
-                if self.send(value):
-                    # the batch goes on in response callbacks until one hands something back
-                    wake = self.wake = loop.create_future()
-                    conn = self.conn
-                    conn.waiter = wake  # type: ignore[union-attr]
-                    try:
-                        await wake
-                    except asyncio.CancelledError:
-                        self._cut_off()
-                        self._cancel()
-                        raise
-                    except RequestError as err:
-                        # a timeout, a reset, a server that closed the kept-alive connection
-                        prep, conn, self.conn = self.prep, self.conn, None
-                        conn.driver = None  # type: ignore[union-attr]
-                        res = await self._guarded(client.failed_get(prep, conn, err, self.t_start))  # type: ignore[arg-type]
-                        value = self._resume(res)
-                        continue
-                    finally:
-                        self.wake = None
-                    handoff = self.handoff
-                    if handoff is not _NOTHING:
-                        self.handoff = _NOTHING
-                        value = handoff
-                        continue
-                    # the response needs the general path (cookies, compression, redirects, closing)
-                    prep, conn, self.conn = self.prep, self.conn, None
-                    conn.driver = None  # type: ignore[union-attr]
-                    res = await self._guarded(client.finish_get(prep, conn, self.t_start, self.t_sent))  # type: ignore[arg-type]
-                    value = self._resume(res)
-                    continue
-                # a URL not sent before, or no idle connection: the general way
-                res = await self._guarded(client.get(value))
-                value = self._resume(res)
+            if value.__class__ is not str or not self.send(value):
+                # another host call (sleep, requests with params, batch, WebSockets), or a URL not
+                # sent before / no idle connection: the general way
+                value = await driver.step(value)
                 continue
-            # any other host call's awaitable (sleep, requests with params, batch, WebSockets)
+            # the batch goes on in response callbacks until one hands something back
+            wake = self.wake = loop.create_future()
+            conn = self.conn
+            conn.waiter = wake  # type: ignore[union-attr]
             try:
-                result = await value
+                await wake
             except asyncio.CancelledError:
-                self._cancel(value)
+                self._cut_off()
+                driver._cancel(None)
                 raise
-            except BaseException as exc:
-                value = g.throw(exc)
-            else:
-                value = g.switch(result)
-        error = driver.error
-        if error is not None:
-            driver.error = None
-            raise error
+            except RequestError as err:
+                # a timeout, a reset, a server that closed the kept-alive connection
+                value = await driver.answer(client.failed_get(self.prep, self._release(), err, self.t_start))  # type: ignore[arg-type]
+                continue
+            finally:
+                self.wake = None
+            handoff = self.handoff
+            if handoff is not _NOTHING:
+                self.handoff = _NOTHING
+                value = handoff
+                continue
+            # the response needs the general path (cookies, compression, redirects, closing)
+            value = await driver.answer(client.finish_get(self.prep, self._release(), self.t_start, self.t_sent))  # type: ignore[arg-type]
+        driver.finish()
 
-    async def _guarded(self, request: Any) -> Any:
-        try:
-            return await request
-        except asyncio.CancelledError:
-            self._cancel()
-            raise
-        except BaseException as exc:
-            self.ctx.host_error = exc
-            return exc
-
-    def _resume(self, res: Any) -> Any:
-        """Hand a response (or the exception a request raised) to the script waiting in http.get."""
-        g = self.g
-        if isinstance(res, BaseException):
-            return g.throw(res)  # type: ignore[union-attr]
-        self.ctx.responses.append(res)
-        return g.switch(res.status)  # type: ignore[union-attr]
+    def _release(self) -> Connection:
+        """The connection of the request in flight, no longer driven by this loop."""
+        conn, self.conn = self.conn, None
+        conn.driver = None  # type: ignore[union-attr]
+        return conn  # type: ignore[return-value]
 
     def _cut_off(self) -> None:
-        conn = self.conn
-        if conn is not None:
-            self.conn = None
-            conn.driver = None
-            self.client.cut_off_get(self.prep, conn, self.t_start)  # type: ignore[arg-type]
-
-    def _cancel(self, value: Any = None) -> None:
-        """The run is stopping (gracefulStop, Ctrl-C): unwind the script without counting an error."""
-        self.cancelled = True
-        if value is not None and hasattr(value, "close"):
-            value.close()
-        self.ctx.driver._cancel(None)
-        self.cancelled = False
+        if self.conn is not None:
+            self.client.cut_off_get(self.prep, self._release(), self.t_start)  # type: ignore[arg-type]
 
     # -- response callbacks -----------------------------------------------------------------------------
 
@@ -236,7 +184,7 @@ class JsLoop:
                 if run(vu.id, vu.iteration) is not None:  # type: ignore[union-attr]
                     drain(ctx.ctx)  # an async default function: its promise jobs
             except quickjs.JSException as exc:
-                if self.cancelled:
+                if ctx.driver.cancelling:
                     raise asyncio.CancelledError() from None
                 failure = ctx.failure(exc)
                 if isinstance(failure, asyncio.CancelledError | greenlet.GreenletExit):
