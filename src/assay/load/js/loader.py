@@ -17,11 +17,12 @@ from typing import Any
 
 import quickjs
 
+from assay.errors import AssayError
 from assay.load.js.runtime import AbortTest, JsContext, JsError, Program
 from assay.load.js.source import Bundle, bundle
 from assay.load.js.support import verdict
 from assay.load.js.vu_loop import JsLoop
-from assay.load.options import _scenarios
+from assay.load.options import build_plan
 from assay.load.scenario import LoadedScenario, ScenarioError
 from assay.results import Contains, MetricType
 
@@ -60,7 +61,6 @@ def load_js_scenario(path: Path, *, env: Mapping[str, str]) -> LoadedScenario:
     program.no_reuse = bool(options.get("noConnectionReuse", False))
     program.keep_cookies = bool(options.pop("noCookiesReset", False))  # k6 empties the VU's jar each iteration
     program.scenarios = dict(options.get("scenarios") or {})
-    program.executors = _executors(options, path)
     program.exported = exported
     functions = {name: _iteration(program, name) for name in exported if name not in HOOKS}
     custom = {
@@ -78,16 +78,17 @@ def load_js_scenario(path: Path, *, env: Mapping[str, str]) -> LoadedScenario:
     )
     if "handleSummary" in exported:
         loaded.handle_summary = _handle_summary(program, env)
+    program.executors = _executors(loaded)
     return loaded
 
 
-def _executors(options: dict[str, Any], path: Path) -> dict[str, str]:
+def _executors(loaded: LoadedScenario) -> dict[str, str]:
     """Scenario name -> executor, k6's shortcut options included (`{vus, iterations}` is the
     shared-iterations scenario 'default'), for exec.scenario.executor. Bad options are reported
-    when the plan is built."""
+    when the run's plan is built."""
     try:
-        return {cfg.name: cfg.executor for cfg in _scenarios(options, str(path))}
-    except ScenarioError:
+        return {cfg.name: cfg.executor for cfg in build_plan(loaded, no_thresholds=True).scenarios}
+    except AssayError:
         return {}
 
 
