@@ -119,6 +119,25 @@
       },
     };
   };
+  // k6's global `crypto` (WebCrypto): the random parts; `subtle` is not run (k6/crypto has hashes and HMAC)
+  g.crypto = {
+    getRandomValues: function (array) {
+      if (!ArrayBuffer.isView(array) || array instanceof Float32Array || array instanceof Float64Array || array instanceof DataView) {
+        throw new TypeError("crypto.getRandomValues: expected an integer TypedArray");
+      }
+      if (array.byteLength > 65536) throw new Error("crypto.getRandomValues: at most 65536 bytes at a time");
+      new Uint8Array(array.buffer, array.byteOffset, array.byteLength).set(new Uint8Array(b64ToBuf(__h_random_bytes(array.byteLength))));
+      return array;
+    },
+    randomUUID: function () {
+      const b = new Uint8Array(b64ToBuf(__h_random_bytes(16)));
+      b[6] = (b[6] & 0x0f) | 0x40;  // version 4
+      b[8] = (b[8] & 0x3f) | 0x80;  // RFC 4122 variant
+      const h = Array.from(b, (x) => (x + 0x100).toString(16).slice(1)).join("");
+      return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+    },
+    get subtle() { throw new Error("crypto.subtle (WebCrypto) is not supported by assay; use k6/crypto for hashes and HMAC"); },
+  };
   g.open = function (path, mode) {
     const r = __h_open(String(path), mode === "b" ? 1 : 0);
     return mode === "b" ? b64ToBuf(r) : r;
