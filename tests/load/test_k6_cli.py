@@ -40,6 +40,9 @@ def served(target_url: str) -> int:
     ("script", "located"),
     [
         ("unsupported_api.js", "unsupported_api.js:5: k6/http.asyncRequest is not supported by assay"),
+        ("unsupported_twice.js", "unsupported_twice.js:5: k6/http.asyncRequest is not supported by assay"),  # the first use
+        ("response_html.js", "response_html.js:5: k6/http.Response.html is not supported by assay: res.html() needs k6/html"),
+        ("digest_auth.js", "digest_auth.js:5: k6/http.params.auth=digest is not supported by assay: digest auth"),
         ("unsupported_module.js", "unsupported_module.js:2: k6/browser is not supported by assay"),
         ("extension.js", "extension.js:1: k6/x/kafka is not supported by assay"),
         ("remote_import.js", "remote_import.js:2: remote import 'https://jslib.k6.io/k6-summary/0.0.2/index.js'"),
@@ -91,6 +94,29 @@ def test_handle_summary_replaces_the_default_summary(target_url: str, tmp_path: 
     assert json.loads((tmp_path / "summary.json").read_text()) == {"requests": 3, "ok": True}
 
 
+def test_handle_summary_output_that_cannot_be_written_is_reported_not_a_crash(target_url: str, tmp_path: Path) -> None:
+    """As k6: the other outputs are delivered, the failed one is reported, the exit code is the run's."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    proc = assay("load", "run", str(SCRIPTS / "summary_unwritable.js"), "-e", f"BASE={target_url}",
+                 "-e", f"BLOCKER={blocker}", "-w", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("requests=1")
+    assert f"handleSummary: could not save the summary to '{blocker}/summary.json'" in proc.stderr
+    assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("args", [("-w", "2"), ("-w", "1", "-d", "1s")], ids=["two-workers", "cli-duration"])
+def test_iteration_in_test_is_unique_across_workers_and_under_a_cli_duration(args: tuple[str, ...], tmp_path: Path) -> None:
+    """shared-iterations' own numbering is unique across worker processes; `-d 1s` replaces the
+    file's iterations with constant-vus, whose iterations are numbered as they first ask."""
+    out = tmp_path / "run.json"
+    proc = assay("load", "run", str(SCRIPTS / "iteration_numbers.js"), "-q", "--result", str(out), *args)
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads(out.read_text())["metrics"]
+    assert {k: v["count"] for k, v in metrics.items() if k.startswith("numbered{n:")} == {f"numbered{{n:{i}}}": 1 for i in range(5)}
+
+
 def test_two_worker_processes_run_a_script_exactly(target_url: str, tmp_path: Path) -> None:
     """Workers re-load the script from its path (forked processes): totals are the script's."""
     out = tmp_path / "result.json"
@@ -124,6 +150,10 @@ def test_inspect_flags_unsupported_parts_and_exits_64() -> None:
     report = json.loads(proc.stdout)
     bad = [u for u in report["uses"] if not u["supported"]]
     assert [(u["api"], u["lines"]) for u in bad] == [("k6/http.asyncRequest", ["unsupported_api.js:5"])]
+    proc = assay("load", "inspect", str(BAD / "unsupported_twice.js"), "--json")
+    apis = {u["api"]: u for u in json.loads(proc.stdout)["uses"]}
+    assert apis["k6/http.asyncRequest"]["lines"] == ["unsupported_twice.js:5", "unsupported_twice.js:7"]  # the file's order
+    assert apis["k6/http.get"]["lines"] == ["unsupported_twice.js:4", "unsupported_twice.js:6"]
     proc = assay("load", "inspect", str(BAD / "remote_import.js"))
     assert proc.returncode == 64
     assert "refused:" in proc.stdout and "does not run on assay" in proc.stdout

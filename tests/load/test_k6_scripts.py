@@ -4,7 +4,7 @@ Each script states what it must produce on its first line, `// expect: {...}`:
 - `"metric{tags}.key": value` or `[min, max]` (a k6 `values` key of the result's metric);
 - `"check:NAME": [passes, fails]` (an entry may name another expectation key, e.g. "iterations.count");
 - `"checkpath:PATH": passes` (the check's group path); `"same": [key, key]` (equal values);
-- `"errors": n` (iterations that threw); `"aborted": true`; `"summary_file": name` (handleSummary wrote it).
+- `"errors": n` (iterations that threw); `"error:TEXT": n` (those whose message contains TEXT); `"aborted": true`; `"summary_file": name` (handleSummary wrote it).
 """
 
 from __future__ import annotations
@@ -88,7 +88,11 @@ def test_k6_script_runs_with_expected_counts(script: Path, app: Served, target_u
             a, b = (value(result, k) for k in wanted)
             assert a == b, f"{key}: {wanted[0]}={a} but {wanted[1]}={b}"
         elif key == "errors":
-            assert errors == wanted, f"errors: {result.extra.get('errors')}"
+            assert _matches(errors, wanted, result), f"errors: {result.extra.get('errors')}"
+        elif key.startswith("error:"):
+            text = key.removeprefix("error:")
+            found = sum(n for message, n in (result.extra.get("errors") or {}).items() if text in message)
+            assert _matches(found, wanted, result), f"{key}: {found}; errors: {result.extra.get('errors')}"
         elif key == "aborted":
             assert (result.status is RunStatus.ABORTED) is wanted, result.notes
             assert any("aborted by the script" in n for n in result.notes), result.notes

@@ -1,4 +1,4 @@
-// expect: {"iterations.count": 12, "check:completed counts this VU's own": [12, 0], "check:vus": [12, 0], "check:duration grows": [12, 0], "check:none interrupted": [12, 0]}
+// expect: {"iterations.count": 12, "check:completed counts this VU's own": [12, 0], "check:vus": [12, 0], "check:duration grows": [12, 0], "check:none interrupted": [12, 0], "check:the shortcut scenario": [12, 0]}
 import http from 'k6/http';
 import exec from 'k6/execution';
 import { check } from 'k6';
@@ -20,5 +20,7 @@ export default function () {
   });
   check(duration, { 'duration grows': (d) => d > 0 && d > lastDuration && d < 60000 });
   lastDuration = duration;
+  // options {vus, iterations} are k6's shared-iterations scenario 'default'
+  check(exec.scenario, { 'the shortcut scenario': (s) => s.name === 'default' && s.executor === 'shared-iterations' });
   mine += 1;
 }

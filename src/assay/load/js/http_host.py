@@ -138,8 +138,8 @@ class HttpHost:
             return json.dumps(res.timings.as_dict())
         if field == "error":
             return res.error
-        if field == "error_code":
-            return res.error_code
+        if field == "error_code":  # k6: 1000 + the status for a 4xx/5xx answer (lib/netext/httpext/transport.go)
+            return res.error_code or (1000 + res.status if res.status >= 400 else 0)
         if field == "url":
             return res.url
         if field == "status_text":
@@ -202,6 +202,41 @@ class HttpHost:
             jar._cookies.get(host.lower(), {}).pop(name, None)
             return None
         raise RuntimeError(f"cookie jar: unknown operation {op!r}")
+
+
+class IterationJar(CookieJar):
+    """The VU's own cookie jar, emptied when a new iteration first uses it: k6 gives each
+    iteration a fresh jar unless `options.noCookiesReset` (jars from `new http.CookieJar()` keep
+    theirs). Checked on use, so an iteration that touches no cookie costs nothing."""
+
+    __slots__ = ("_vu", "_iteration")
+
+    def __init__(self, vu: VU) -> None:
+        super().__init__()
+        self._vu = vu
+        self._iteration = vu.iteration
+
+    def _fresh(self) -> None:
+        iteration = self._vu.iteration
+        if iteration != self._iteration:
+            self._iteration = iteration
+            self._cookies.clear()
+
+    def set(self, host: str, name: str, value: str, path: str = "/") -> None:
+        self._fresh()
+        super().set(host, name, value, path)
+
+    def store(self, host: str, request_path: str, set_cookie: str) -> None:
+        self._fresh()
+        super().store(host, request_path, set_cookie)
+
+    def header_for(self, host: str, path: str, https: bool) -> str:
+        self._fresh()
+        return super().header_for(host, path, https)
+
+    def as_dict(self, host: str) -> dict[str, str]:
+        self._fresh()
+        return super().as_dict(host)
 
 
 def _drop_idle(client: Any) -> None:

@@ -4,6 +4,31 @@
 (function (g) {
   "use strict";
 
+  // ---- host errors: a host function that failed returns HOST_ERROR; throw it here as a JS Error,
+  // so a script can catch it as in k6 (assay.load.js.runtime.JsContext._keep_error) -------------
+  const HOST_ERROR = "\u0001assay:host-error\u0001";
+  const hostMessage = g.__h_host_message;
+  function checked(r) {
+    if (r === HOST_ERROR) throw new Error(hostMessage());
+    return r;
+  }
+  function wrap(f, arity) {
+    // one wrapper per arity: `f.apply(undefined, arguments)` costs ~1 µs more per call in QuickJS
+    switch (arity) {
+      case 0: return () => checked(f());
+      case 1: return (a) => checked(f(a));
+      case 2: return (a, b) => checked(f(a, b));
+      case 3: return (a, b, c) => checked(f(a, b, c));
+      case 4: return (a, b, c, d) => checked(f(a, b, c, d));
+      case 5: return (a, b, c, d, e) => checked(f(a, b, c, d, e));
+      case 6: return (a, b, c, d, e, h) => checked(f(a, b, c, d, e, h));
+      default: return (a, b, c, d, e, h, i) => checked(f(a, b, c, d, e, h, i));
+    }
+  }
+  const arities = JSON.parse(g.__H_ARITY);
+  g.__H_ARITY = undefined;
+  for (const name of Object.keys(arities)) g[name] = wrap(g[name], arities[name]);
+
   // ---- module system (the bundle calls __define for each file, then __require the entry) -------
   const builtins = {};
   const defined = {};
@@ -77,6 +102,42 @@
     warn: function () { __h_log("warning", fmt(arguments)); },
     error: function () { __h_log("error", fmt(arguments)); },
   };
+  // import.meta of a bundled module (source.py rewrites it): its file URL, and resolve() as an import would
+  g.__importMeta = function (file) {
+    const dir = file.slice(0, file.lastIndexOf("/") + 1);
+    return {
+      url: "file://" + file,
+      resolve: function (spec) {
+        spec = String(spec);
+        if (/^[a-z][a-z0-9+.-]*:/i.test(spec)) return spec;
+        const parts = [];
+        for (const p of ((spec.startsWith("/") ? "" : dir) + spec).split("/")) {
+          if (p === "..") parts.pop();
+          else if (p !== "." && p !== "") parts.push(p);
+        }
+        return "file:///" + parts.join("/");
+      },
+    };
+  };
+  // k6's global `crypto` (WebCrypto): the random parts; `subtle` is not run (k6/crypto has hashes and HMAC)
+  g.crypto = {
+    getRandomValues: function (array) {
+      if (!ArrayBuffer.isView(array) || array instanceof Float32Array || array instanceof Float64Array || array instanceof DataView) {
+        throw new TypeError("crypto.getRandomValues: expected an integer TypedArray");
+      }
+      if (array.byteLength > 65536) throw new Error("crypto.getRandomValues: at most 65536 bytes at a time");
+      new Uint8Array(array.buffer, array.byteOffset, array.byteLength).set(new Uint8Array(b64ToBuf(__h_random_bytes(array.byteLength))));
+      return array;
+    },
+    randomUUID: function () {
+      const b = new Uint8Array(b64ToBuf(__h_random_bytes(16)));
+      b[6] = (b[6] & 0x0f) | 0x40;  // version 4
+      b[8] = (b[8] & 0x3f) | 0x80;  // RFC 4122 variant
+      const h = Array.from(b, (x) => (x + 0x100).toString(16).slice(1)).join("");
+      return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+    },
+    get subtle() { throw new Error("crypto.subtle (WebCrypto) is not supported by assay; use k6/crypto for hashes and HMAC"); },
+  };
   g.open = function (path, mode) {
     const r = __h_open(String(path), mode === "b" ? 1 : 0);
     return mode === "b" ? b64ToBuf(r) : r;
@@ -92,13 +153,20 @@
   function jsonOrNull(v) { return v === undefined || v === null ? null : JSON.stringify(v); }
   const k6 = {
     check: function (val, sets, tags) {
+      // as k6: a predicate that throws records its check as failed, then the exception goes on
+      // (the iteration's error unless the script catches it); later checks of the call are not run
+      if (sets === null || typeof sets !== "object") throw new Error("no checks provided to `check`");
       const t = jsonOrNull(tags);
       let all = true;
       for (const name of Object.keys(sets)) {
+        if (name.includes("::")) throw new Error("check name " + JSON.stringify(name) + " may not contain '::'");
         const p = sets[name];
         let ok;
         if (typeof p === "function") {
-          try { ok = !!p(val); } catch (e) { ok = false; }
+          if (p.constructor && p.constructor.name === "AsyncFunction") {
+            throw new Error("the built-in check() does not support async functions as arguments, as in k6");
+          }
+          try { ok = !!p(val); } catch (e) { __h_check(name, 0, t); throw e; }
         } else ok = !!p;
         __h_check(name, ok ? 1 : 0, t);
         if (!ok) all = false;
@@ -106,6 +174,10 @@
       return all;
     },
     group: function (name, fn) {
+      if (typeof fn !== "function") throw new Error("group() requires a callback as a second argument");
+      if (fn.constructor && fn.constructor.name === "AsyncFunction") {
+        throw new Error("group() does not support async functions as arguments, as in k6 (its group tag would end at the first await)");
+      }
       __h_group(String(name), 1);
       try { return fn(); } finally { __h_group(String(name), 0); }
     },
@@ -120,9 +192,14 @@
 
   // ---- k6/http ---------------------------------------------------------------------------------------
   let nextRes = 0;
+  const GJSON_UNSUPPORTED = /#\(|[*?|@\\]|^[[{]/;
   function gjson(data, path) {
-    // k6's selector (gjson): dotted keys, numeric indexes, `#` for an array's length
+    // k6's selector (gjson): dotted keys, numeric indexes, `#` for an array's length, `#.key`
     if (!path) return data;
+    if (GJSON_UNSUPPORTED.test(path)) {
+      throw new Error("res.json(" + JSON.stringify(path) + "): GJSON queries #(...), wildcards, modifiers and multipaths are not evaluated by assay; " +
+        "use dotted keys, indexes, # and #.key, or filter res.json() in JavaScript");
+    }
     const parts = path.split(".");
     let cur = data;
     for (let i = 0; i < parts.length; i++) {
@@ -165,8 +242,11 @@
     json(selector) {
       const body = this.body;
       if (body === null || body === undefined) throw new Error("cannot parse the response body as JSON: the body is empty (discardResponseBodies or responseType 'none'?)");
-      const data = JSON.parse(typeof body === "string" ? body : String.fromCharCode.apply(null, new Uint8Array(body)));
-      return selector === undefined ? data : gjson(data, String(selector));
+      const text = typeof body === "string" ? body : String.fromCharCode.apply(null, new Uint8Array(body));
+      if (selector === undefined) return JSON.parse(text);
+      let data;
+      try { data = JSON.parse(text); } catch (e) { return undefined; }  // k6: a selector on a body that is not JSON
+      return gjson(data, String(selector));
     }
     html() { throw new Error("res.html() is not supported by assay (k6/html); read res.body with a regular expression"); }
     clickLink() { throw new Error("res.clickLink() is not supported by assay (k6/html)"); }
@@ -370,7 +450,7 @@
     const fn = __main[name];
     const r = fn(data);
     g.__eventLoop();
-    if (r && typeof r.then === "function") return r;
+    if (r && typeof r.then === "function") { r.then(undefined, rejected); return r; }
     return undefined;
   };
   g.__runner = function (name) {
@@ -386,17 +466,37 @@
         if (pendingSockets.length !== 0 || timers.size !== 0) g.__eventLoop();
         else maybePending = false;
       }
-      if (r && typeof r.then === "function") return r;
+      if (r && typeof r.then === "function") { r.then(undefined, rejected); return r; }
       return undefined;
     };
   };
+  // An async iteration's rejected promise is its error, reported as k6 reports it ("Uncaught (in
+  // promise) ..."), from the promise job that runs once the host drains the context's jobs.
+  function rejected(e) {
+    if (e instanceof Error && String(e.message).startsWith("__k6_abort__")) return;  // exec.test.abort()
+    __h_rejected(e instanceof Error ? String(e) + "\n" + (e.stack || "") : String(e));
+  }
+  let pendingCall = null;
   g.__call = function (name, argJson) {
-    // setup() / teardown(data) / handleSummary(data): the result as JSON (undefined -> null)
+    // setup() / teardown(data) / handleSummary(data): the result as JSON (undefined -> null); an
+    // async one returns "pending" and its result is read with __callResult once its jobs ran
     nextRes = 0;
     const arg = argJson === null ? undefined : JSON.parse(argJson);
     const r = __main[name](arg);
     g.__eventLoop();
+    if (r && typeof r.then === "function") {
+      const call = pendingCall = { name: name, done: false, value: undefined, error: undefined, failed: false };
+      r.then((v) => { call.done = true; call.value = v; }, (e) => { call.done = true; call.failed = true; call.error = e; });
+      return "pending";
+    }
     return r === undefined ? null : JSON.stringify(r);
+  };
+  g.__callResult = function () {
+    const call = pendingCall;
+    pendingCall = null;
+    if (!call.done) throw new Error(call.name + "() returned a promise that never settled (nothing left to wait for)");
+    if (call.failed) throw call.error;
+    return call.value === undefined ? null : JSON.stringify(call.value);
   };
   g.__options = function () { return JSON.stringify(__main.options === undefined ? {} : __main.options); };
   g.__exportedFunctions = function () {

@@ -17,10 +17,12 @@ from typing import Any
 
 import quickjs
 
+from assay.errors import AssayError
 from assay.load.js.runtime import AbortTest, JsContext, JsError, Program
 from assay.load.js.source import Bundle, bundle
 from assay.load.js.support import verdict
 from assay.load.js.vu_loop import JsLoop
+from assay.load.options import build_plan
 from assay.load.scenario import LoadedScenario, ScenarioError
 from assay.results import Contains, MetricType
 
@@ -54,9 +56,10 @@ def load_js_scenario(path: Path, *, env: Mapping[str, str]) -> LoadedScenario:
     if not isinstance(options, dict):
         raise ScenarioError(f"{path}: `export const options` must be an object")
     # response bodies are kept by the client and dropped here, so params.responseType can still ask for one
+    program.options_json = json.dumps(options)  # exec.test.options: the script's own, as k6 shows them
     program.discard_bodies = bool(options.pop("discardResponseBodies", False))
     program.no_reuse = bool(options.get("noConnectionReuse", False))
-    program.options_json = json.dumps(options)
+    program.keep_cookies = bool(options.pop("noCookiesReset", False))  # k6 empties the VU's jar each iteration
     program.scenarios = dict(options.get("scenarios") or {})
     program.exported = exported
     functions = {name: _iteration(program, name) for name in exported if name not in HOOKS}
@@ -75,7 +78,18 @@ def load_js_scenario(path: Path, *, env: Mapping[str, str]) -> LoadedScenario:
     )
     if "handleSummary" in exported:
         loaded.handle_summary = _handle_summary(program, env)
+    program.executors = _executors(loaded)
     return loaded
+
+
+def _executors(loaded: LoadedScenario) -> dict[str, str]:
+    """Scenario name -> executor, k6's shortcut options included (`{vus, iterations}` is the
+    shared-iterations scenario 'default'), for exec.scenario.executor. Bad options are reported
+    when the run's plan is built."""
+    try:
+        return {cfg.name: cfg.executor for cfg in build_plan(loaded, no_thresholds=True).scenarios}
+    except AssayError:
+        return {}
 
 
 def _context(program: Program, vu: Any) -> JsContext:
@@ -110,16 +124,18 @@ def _iteration(program: Program, name: str) -> Any:
 
     async def run_many(vu: Any, end_at: float, worker: Any, flags: dict[str, bool] | None) -> bool:
         """Iterations back to back in the VU's greenlet (assay.load.js.vu_loop), for closed-model
-        executors; False when this script must run them one at a time (noConnectionReuse)."""
+        executors; False when this script must run them one at a time (noConnectionReuse), or
+        when the VU's init code fails: the general path then counts that error each iteration."""
         if program.no_reuse:
             return False
         ctx: JsContext | None = vu.state.get(_STATE_KEY)
         if ctx is None or not ctx.ready:
-            ctx = _context(program, vu)
             try:
+                ctx = _context(program, vu)
                 ctx.prepare()
-            except quickjs.JSException as exc:
-                raise ctx.failure(exc) from None
+            except (JsError, quickjs.JSException):
+                vu.state.pop(_STATE_KEY, None)
+                return False
         loop = ctx.loops.get(name)
         if loop is None:
             loop = ctx.loops[name] = JsLoop(ctx, ctx.runner(name), name)

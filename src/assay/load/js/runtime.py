@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 import greenlet
 import quickjs
@@ -28,7 +29,7 @@ import quickjs
 from assay.load.http.cookies import CookieJar
 from assay.load.js.codec_host import CodecHost
 from assay.load.js.driver import Driver, drain
-from assay.load.js.http_host import HttpHost, str_map
+from assay.load.js.http_host import HttpHost, IterationJar, str_map
 from assay.load.js.source import Bundle
 from assay.load.js.websockets import WsHost
 
@@ -52,11 +53,15 @@ def _split_sections(text: str) -> tuple[str, dict[str, str]]:
 
 
 _K6_JS, _SECTIONS = _split_sections(_K6_SOURCE)
-_PRELUDE = _K6_JS.rstrip("\n") + "\n__ENV = JSON.parse(__ENV_JSON); __ENV_JSON = undefined;\n"
+# k6 runs a VU's init code with __VU set to its id (0 in the context that reads the options)
+_PRELUDE = _K6_JS.rstrip("\n") + "\n__ENV = JSON.parse(__ENV_JSON); __ENV_JSON = undefined; __VU = __VU_INIT; __VU_INIT = undefined;\n"
 _PRELUDE_LINES = _PRELUDE.count("\n")
 RUNTIME_FILE = "assay:k6.js"
 _perf = time.perf_counter
 _LINE = re.compile(r"\(?<input>:(\d+)\)?")
+
+
+HOST_ERROR = "\x01assay:host-error\x01"  # what a host function returns when it failed (k6.js throws then)
 
 
 class JsError(Exception):
@@ -65,6 +70,10 @@ class JsError(Exception):
 
 class AbortTest(Exception):
     """`exec.test.abort()` was called."""
+
+
+class _Rejection(Exception):
+    """The text of a rejected promise's reason with its stack (k6.js `rejected`), for Program.error."""
 
 
 class Program:
@@ -81,7 +90,10 @@ class Program:
         self.options_json = "{}"
         self.exported: list[str] = []
         self.log: Callable[[str, str], None] | None = None
+        self.executors: dict[str, str] = {}  # scenario name -> executor (the shortcut options' 'default' too)
+        self.scenario_iterations: dict[str, int] = {}  # scenario -> iterations numbered so far (exec.scenario.iterationInTest)
         self.no_reuse = False  # options.noConnectionReuse
+        self.keep_cookies = False  # options.noCookiesReset
 
     def error(self, exc: BaseException) -> JsError:
         """A QuickJS exception with `<input>:N` turned into `file.js:N`."""
@@ -140,11 +152,17 @@ class JsContext(HttpHost, CodecHost, WsHost):
         self.ctx = ctx = quickjs.Context()
         ctx.set_max_stack_size(8 * 1024 * 1024)
         self.host_error: BaseException | None = None
+        arity: dict[str, int] = {}
         for name in dir(self):
             if name.startswith("_h_"):
-                ctx.add_callable("__h" + name[2:], self._keep_error(getattr(self, name)))
+                fn = getattr(self, name)
+                ctx.add_callable("__h" + name[2:], self._keep_error(fn))
+                if name != "_h_host_message":
+                    arity["__h" + name[2:]] = fn.__code__.co_argcount - 1  # k6.js wraps each to throw its errors
+        ctx.set("__H_ARITY", json.dumps(arity))
         try:
             ctx.set("__ENV_JSON", json.dumps(dict(env if env is not None else (vu.env if vu is not None else os.environ))))
+            ctx.set("__VU_INIT", vu.id if vu is not None else 0)
             # one evaluation, so a line number in any stack trace identifies runtime or script (Program.error)
             ctx.eval(_PRELUDE + program.bundle.code)
         except quickjs.JSException as exc:
@@ -156,23 +174,37 @@ class JsContext(HttpHost, CodecHost, WsHost):
         self.loops: dict[str, Any] = {}  # export name -> its JsLoop (assay.load.js.vu_loop)
         self.ready = False  # setup() data handed over (prepare)
         self.fast_parent: greenlet.greenlet | None = None  # the greenlet http.get's fast path switches to
+        self._iteration_mark: tuple[int, int] | None = None  # (vu.iteration, its exec.scenario.iterationInTest)
 
     def _keep_error(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        """QuickJS reports a host function's exception as "Python call failed": keep the real one."""
+        """A host function's error, kept for `failure`. An Exception comes back as HOST_ERROR and
+        k6.js throws it as a JS Error the script may catch, as k6 scripts catch errors; raised
+        through QuickJS it would stay pending in Python after a script caught it, and fail the next
+        host call. Interruptions (cancellation, GreenletExit) are raised: they unwind the script."""
 
         def host(*args: Any) -> Any:
             try:
                 return fn(*args)
+            except Exception as exc:
+                self.host_error = exc
+                return HOST_ERROR
             except BaseException as exc:
                 self.host_error = exc
                 raise
 
         return host
 
+    def _h_host_message(self) -> str:
+        """The message of the host error k6.js is about to throw (after HOST_ERROR)."""
+        return str(self.host_error) or type(self.host_error).__name__
+
     def failure(self, exc: BaseException) -> BaseException:
         """The exception to report for a QuickJS exception (the host function's own, when it was one)."""
         host, self.host_error = self.host_error, None
-        if host is not None and "Python call failed" in str(exc):
+        text = str(exc)
+        if isinstance(host, AbortTest) and "__k6_abort__" in text:
+            return host
+        if host is not None and ("Python call failed" in text or text.startswith(f"Error: {str(host) or type(host).__name__}\n")):
             if isinstance(host, AbortTest | asyncio.CancelledError | greenlet.GreenletExit):
                 return host
             where = self.program.where(exc)
@@ -193,6 +225,8 @@ class JsContext(HttpHost, CodecHost, WsHost):
         vu = self.vu
         assert vu is not None
         self.ctx.get("__setData")(None if vu.data is None else json.dumps(vu.data))
+        if not self.program.keep_cookies and not isinstance(vu.http.cookies, IterationJar):
+            vu.http.cookies = IterationJar(vu)
         self.bind_fast()
         self.ready = True
 
@@ -216,6 +250,9 @@ class JsContext(HttpHost, CodecHost, WsHost):
         """setup() / teardown(data) / handleSummary(data): the JSON-able result."""
         self.responses.clear()
         text = await self.driver.run(self._call, name, None if arg is None else json.dumps(arg))
+        if text == "pending":  # an async function: run its promise jobs, then read what it resolved to
+            await self.settle()
+            text = await self.driver.run(self.ctx.get("__callResult"))
         return None if text is None else json.loads(text)
 
     async def settle(self) -> None:
@@ -241,6 +278,8 @@ class JsContext(HttpHost, CodecHost, WsHost):
     def _h_open(self, path: str, binary: int) -> str:
         if not self.init:
             raise RuntimeError("open() is only available in the init context (outside functions), as in k6")
+        if path.startswith("file://"):  # k6 accepts file URLs, e.g. from import.meta.resolve()
+            path = unquote(path.removeprefix("file://"))
         key = (path, bool(binary))
         cached = self.program.files.get(key)
         if cached is None:
@@ -298,7 +337,7 @@ class JsContext(HttpHost, CodecHost, WsHost):
         vu = self.vu
         if vu is None:
             raise RuntimeError(f"k6/execution {field} is not available in the init context")
-        scenario = self.program.scenarios.get(vu.scenario, {})
+        executor = self.program.executors.get(vu.scenario, "")
         values: dict[str, Any] = {
             "vu.idInInstance": vu.id,
             "vu.idInTest": vu.id,
@@ -306,11 +345,11 @@ class JsContext(HttpHost, CodecHost, WsHost):
             "vu.iterationInScenario": vu.iteration,
             "vu.tags": {k: v for k, v in vu.tags.items() if k != "group" or v},
             "scenario.name": vu.scenario,
-            "scenario.executor": scenario.get("executor", ""),
+            "scenario.executor": executor,
             "scenario.startTime": 0,
             "scenario.progress": 0,
-            "scenario.iterationInInstance": vu.iteration_in_scenario or vu.iteration,
-            "scenario.iterationInTest": vu.iteration_in_scenario or vu.iteration,
+            "scenario.iterationInInstance": self._scenario_iteration(vu),
+            "scenario.iterationInTest": self._scenario_iteration(vu),
             "test.options": json.loads(self.program.options_json),
         }
         if field.startswith("instance."):
@@ -324,6 +363,21 @@ class JsContext(HttpHost, CodecHost, WsHost):
             raise RuntimeError(f"k6/execution: {field} is not supported")
         return json.dumps(values[field])
 
+    def _scenario_iteration(self, vu: VU) -> int:
+        """k6's exec.scenario.iterationInTest: unique among all the scenario's iterations. The
+        shared-iterations executor numbers them (`vu.iteration_in_scenario`, across workers too);
+        for the others (and its number 0, the one no VU of another process gets) an iteration
+        takes the scenario's next number in this process when the script first asks."""
+        if vu.iteration_in_scenario:
+            return vu.iteration_in_scenario
+        mark = self._iteration_mark
+        if mark is None or mark[0] != vu.iteration:
+            counts = self.program.scenario_iterations
+            n = counts.get(vu.scenario, 0)
+            counts[vu.scenario] = n + 1
+            mark = self._iteration_mark = (vu.iteration, n)
+        return mark[1]
+
     def _h_tag(self, key: str, value: str) -> None:
         if self.vu is not None:
             self.vu.set_tag(key, value)
@@ -333,9 +387,22 @@ class JsContext(HttpHost, CodecHost, WsHost):
         stop = vu.state.get("_assay_stop") if vu is not None else None
         if callable(stop):
             stop(reason)
-        raise AbortTest(f"test aborted{': ' + reason if reason else ''}")
+        # k6.js throws "__k6_abort__" next; `failure` reports it as this (raising through QuickJS
+        # would leave the exception pending in Python when an async function's promise took it)
+        self.host_error = AbortTest(f"test aborted{': ' + reason if reason else ''}")
+
+    def _h_rejected(self, text: str) -> None:
+        """An async iteration's promise rejected (k6.js `rejected`): an iteration error, counted
+        as a thrown one is; not when the run is stopping or the script called exec.test.abort()."""
+        vu = self.vu
+        failure = self.failure(_Rejection(text))
+        if vu is None or isinstance(failure, AbortTest | asyncio.CancelledError | greenlet.GreenletExit):
+            return
+        vu.sink.add_error(vu.scenario, f"JsError: Uncaught (in promise) {failure}", exc=failure)
 
     def _h_shared(self, name: str) -> str | None:
+        if not self.init:
+            raise RuntimeError("new SharedArray() is only available in the init context (outside functions), as in k6")
         return self.program.shared.get(name)
 
     def _h_shared_put(self, name: str, data: str) -> None:

@@ -313,9 +313,13 @@ def parse_module(path: Path, *, lenient: bool = False) -> Module:
                         alias = _text(src, alias_node) if alias_node is not None else name
                         rw.tail.append(f"exports.{alias} = {name};")
                 rw.replace(node, "")
+    _import_meta(src, root, rw, path)
     if bindings:
         _member_uses(src, root, bindings, module, file)
+    if any(u.module == "k6/http" for u in module.uses):
+        _http_uses(src, root, module, file)
     _global_uses(src, root, module, file)
+    module.uses.sort(key=lambda u: u.line)  # in the file's order: an error names the first use, inspect lists lines up
     module.body = rw.result()
     return module
 
@@ -332,6 +336,42 @@ def _member_uses(src: bytes, root: Any, bindings: dict[str, tuple[str, bool]], m
                 bound = bindings.get(_text(src, obj))
                 if bound is not None:
                     module.uses.append(Use(bound[0], _text(src, prop), file, node.start_point[0] + 1))
+        stack.extend(node.children)
+
+
+def _import_meta(src: bytes, root: Any, rw: _Rewriter, path: Path) -> None:
+    """`import.meta` (url, resolve) of this module: the bundle's functions are not modules."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.type == "meta_property" and _text(src, node).startswith("import"):
+            rw.replace(node, f"__importMeta({json.dumps(str(path.resolve()))})")
+            continue
+        stack.extend(node.children)
+
+
+# k6/http uses that are not module members: response methods of k6/html, auth schemes in params
+_RESPONSE_METHODS = frozenset({"html", "clickLink", "submitForm"})
+
+
+def _http_uses(src: bytes, root: Any, module: Module, file: str) -> None:
+    """In a module importing k6/http: `res.html()` / `clickLink()` / `submitForm()` calls and
+    literal `auth: 'digest'` or `'ntlm'` params, so they are refused before any traffic too."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.type == "call_expression":
+            fn = node.child_by_field_name("function")
+            prop = fn.child_by_field_name("property") if fn is not None and fn.type == "member_expression" else None
+            if prop is not None and _text(src, prop) in _RESPONSE_METHODS:
+                module.uses.append(Use("k6/http", f"Response.{_text(src, prop)}", file, node.start_point[0] + 1))
+        elif node.type == "pair":
+            key = node.child_by_field_name("key")
+            value = node.child_by_field_name("value")
+            if key is not None and value is not None and value.type == "string" and _string_value(src, key) == "auth":
+                scheme = _string_value(src, value)
+                if scheme != "basic":
+                    module.uses.append(Use("k6/http", f"params.auth={scheme}", file, node.start_point[0] + 1))
         stack.extend(node.children)
 
 

@@ -35,12 +35,18 @@ def run_handle_summary(loaded: LoadedScenario, result: RunResult) -> SummaryOutp
         return SummaryOutput(error=f"handleSummary failed: {exc}")
     out = SummaryOutput()
     files: list[Path] = []
+    failed: list[str] = []
     for key, content in outputs.items():
         if key == "stdout":
             out.stdout = content
         elif key == "stderr":
             out.stderr = content
         else:
-            files.append(write_text_atomic(Path(key), content))
+            try:
+                files.append(write_text_atomic(Path(key), content))
+            except OSError as exc:  # as k6: the other outputs are still delivered, the failure is reported
+                failed.append(f"could not save the summary to {key!r}: {exc.strerror or exc}")
     out.files = tuple(files)
+    if failed:
+        out.stderr = (out.stderr or "") + "".join(f"handleSummary: {line}\n" for line in failed)
     return out

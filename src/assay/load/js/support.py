@@ -30,6 +30,11 @@ SUPPORTED: dict[str, frozenset[str]] = {
 # Known k6 names assay does not run, with what to do instead (shown by inspect and in errors).
 UNSUPPORTED: dict[str, str] = {
     "k6/http.asyncRequest": "use http.request (assay's VUs run one request at a time, or http.batch for parallel ones)",
+    "k6/http.Response.html": "res.html() needs k6/html, which is not supported; read res.body with a regular expression",
+    "k6/http.Response.clickLink": "res.clickLink() needs k6/html, which is not supported; request the link's URL",
+    "k6/http.Response.submitForm": "res.submitForm() needs k6/html, which is not supported; http.post the form's fields",
+    "k6/http.params.auth=digest": "digest auth is not supported; basic auth (credentials in the URL) is",
+    "k6/http.params.auth=ntlm": "NTLM auth is not supported; basic auth (credentials in the URL) is",
     "k6/crypto.md4": "not in every OpenSSL build; use sha256",
     "k6/crypto.ripemd160": "not in every OpenSSL build; use sha256",
     "k6/html": "HTML parsing is not supported; read res.body with a regular expression",
@@ -60,6 +65,8 @@ def verdict(module: str, name: str | None = None) -> tuple[bool, str]:
     key = f"{module}.{name}"
     if key in UNSUPPORTED:
         return False, UNSUPPORTED[key]
+    if name.startswith("params.auth="):
+        return False, f"auth scheme {name.partition('=')[2]!r} is not supported; basic auth (credentials in the URL) is"
     if module not in SUPPORTED:
         return False, UNSUPPORTED.get(module, "not a k6 module assay knows")
     if name == "default" or name in SUPPORTED[module]:
