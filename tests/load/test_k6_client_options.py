@@ -34,15 +34,11 @@ def test_options_headers_and_user_agent_go_with_requests_that_have_params(result
     assert checks["with params"] == (1, 0) and checks["post"] == (1, 0)
 
 
-@pytest.mark.xfail(strict=True, reason="HttpClient (src/assay/load/http/client.py, the lead's) builds a plain "
-                   "GET's head without ClientOptions.headers (head_bytes gets headers=None)")
 def test_options_headers_go_with_a_plain_get_too(result: RunResult) -> None:
     checks = {c.name: (c.passes, c.fails) for c in result.checks}
     assert checks["plain get"] == (1, 0)
 
 
-@pytest.mark.xfail(strict=True, reason="HttpClient (the lead's) tags a 4xx/5xx answer's samples without k6's "
-                   "error_code (1000 + status, lib/netext/httpext/transport.go); res.error_code has it")
 def test_a_4xx_answer_is_tagged_with_k6s_error_code(target_url: str) -> None:
     script = SCRIPT.with_name("11_expected_statuses.js")
     env = {"BASE": target_url}

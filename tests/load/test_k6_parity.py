@@ -82,7 +82,6 @@ def test_exec_scenario_iteration_in_test_numbers_every_vus_iterations_once(runs:
     assert counts == {f"numbered{{n:{i}}}": 1 for i in range(20)}, counts
 
 
-@pytest.mark.xfail(strict=True, reason="vu_loop.py (the lead's) counts an iteration error under the export's name, not the scenario's")
 def test_an_iteration_error_is_counted_under_its_scenario_on_both_paths(runs: dict[str, RunResult]) -> None:
     """A thrown error's key is `scenario: message`, as for Python and YAML scenarios (the run's
     error table and the worker merge group errors by scenario): 'main', never the export name."""

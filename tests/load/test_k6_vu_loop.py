@@ -281,3 +281,27 @@ def test_an_async_iteration_ends_when_its_timers_and_promises_are_done(tmp_path:
     assert iterations >= (6 if run_by.startswith("iterations") else 4)
     assert count(result, "http_reqs") == iterations * 2
     assert result.checks[0].passes == iterations
+
+
+@pytest.mark.parametrize("wait", ["http.get(`${__ENV.BASE}/stall`)", "sleep(3)"])
+def test_an_async_iteration_cut_by_graceful_stop_is_interrupted_not_completed(tmp_path: Path, wait: str) -> None:
+    """gracefulStop 0s ends each VU in a request or a sleep made after an `await` (in a promise
+    job): the interruption rejects the async function's promise (no exception reaches Python),
+    and the iteration counts as interrupted only, not also as completed."""
+    with RawServer(stall_after=0) as server:
+        result = run_js(
+            tmp_path,
+            """
+            import http from 'k6/http';
+            import { sleep } from 'k6';
+            export const options = { scenarios: { s: { executor: 'constant-vus', vus: 2, duration: '1s', gracefulStop: '0s' } } };
+            export default async function () {
+              await Promise.resolve(1);
+              WAIT;
+            }
+            """.replace("WAIT", wait),
+            {"BASE": server.url},
+        )
+    assert result.extra.get("interrupted_iterations") == 2
+    assert count(result, "iterations") == 0
+    assert not result.extra.get("errors")

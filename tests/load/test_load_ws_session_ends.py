@@ -110,7 +110,12 @@ def test_sessions_cut_off_by_the_end_of_the_test_close_going_away_without_a_dura
     script = tmp_path / "hold.py"
     script.write_text(SCENARIO)
     export = tmp_path / "summary.json"
-    before = len(server.closes)
+    # an earlier test's session may still be closing (the server records a close after wait_closed)
+    before = -1
+    deadline = time.monotonic() + 5
+    while before != len(server.closes) and time.monotonic() < deadline:
+        before = len(server.closes)
+        time.sleep(0.3)
     code, _, err = run_cli(
         "load", "run", str(script), "--workers", "1", "--quiet", "-e", f"WS={server.url}", "--summary-export", str(export)
     )

@@ -32,6 +32,8 @@ def failure_summary(result: RunResult, top: int = TOP) -> dict[str, Any] | None:
         (key, value), = tags.items()
         if metric_base == "http_reqs" and key == "error_code" and value.isdigit():
             code = int(value)
+            if 1400 <= code < 1600:
+                continue  # k6's code for an HTTP 4xx/5xx answer: counted by its status below
             causes.append({"code": value, "meaning": MEANINGS.get(code, "network error"), "count": int(metric.sum)})
         elif metric_base == "http_req_failed" and key == "status" and value not in ("0", "") and metric.passes:
             causes.append({"code": f"HTTP {value}", "meaning": _phrase(value), "count": metric.passes})

@@ -651,6 +651,8 @@ class HttpClient:
             all_tags.update({"name": name, "method": method, "status": str(status), "expected_response": "true" if expected else "false"})
             if error_code:
                 all_tags["error_code"] = str(error_code)
+            elif status >= 400:
+                all_tags["error_code"] = str(1000 + status)  # k6 tags a 4xx/5xx answer so (httpext/transport.go)
             if tag_key:
                 all_tags.update(tag_key)
             series = self.sink.new_http_series(key, all_tags, not expected)  # type: ignore[union-attr]

@@ -76,6 +76,13 @@ def head_bytes(
                 raise ValueError(f"header {k!r} contains a line break")
             lines.append(f"{k}: {v}")
             names.add(k.lower())
+    for k, v in options.headers.items():
+        # options.headers go with every request, a plain get(url) too; a request's own header wins
+        if k.lower() not in names:
+            if "\r" in k or "\n" in k or "\r" in str(v) or "\n" in str(v):
+                raise ValueError(f"header {k!r} contains a line break")
+            lines.append(f"{k}: {v}")
+            names.add(k.lower())
     if "user-agent" not in names:
         lines.append(f"User-Agent: {options.user_agent}")
     if options.accept_gzip and "accept-encoding" not in names:

@@ -190,7 +190,7 @@ class JsLoop:
                 if isinstance(failure, asyncio.CancelledError | greenlet.GreenletExit):
                     raise failure from None
                 if not isinstance(failure, AbortTest):  # the aborting iteration is not an error, as in k6
-                    sink.add_error(self.name, f"{type(failure).__name__}: {failure}", exc=failure)
+                    sink.add_error(vu.scenario, f"{type(failure).__name__}: {failure}", exc=failure)  # type: ignore[union-attr]
             finally:
                 groups = ctx._groups
                 while groups:
