@@ -165,3 +165,63 @@ def test_exec_test_abort_exits_108_as_k6(target_url: str, tmp_path: Path) -> Non
     assert proc.returncode == 108, proc.stderr
     result = json.loads(out.read_text())
     assert result["status"] == "aborted" and result["extra"]["script_aborted"] == "enough seen"
+
+
+def _checks(path: Path) -> dict[str, tuple[int, int]]:
+    return {c["name"]: (c["passes"], c["fails"]) for c in json.loads(path.read_text())["checks"]}
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_k6_run_flags_reach_every_worker_process(workers: str, target_url: str, tmp_path: Path) -> None:
+    """-s replaces the script's iterations with ramping-vus; --user-agent, --no-connection-reuse and
+    --summary-trend-stats replace its options; worker processes see the same as the parent."""
+    out = tmp_path / "run.json"
+    stages = [{"duration": "1s", "target": 2}, {"duration": "0.5s", "target": 0}]
+    proc = subprocess.run(
+        [sys.executable, "-m", "assay", "load", "run", str(SCRIPTS / "cli_flags.js"), "-q", "--result", str(out), "-w", workers,
+         "-s", "1s:2", "--stage", "0.5s", "--user-agent", "assay-flags/1.0", "--no-connection-reuse",
+         "--summary-trend-stats", "avg,p(99.9),count",
+         "-e", f"BASE={target_url}", "-e", "EXECUTOR=ramping-vus", "-e", f"STAGES={json.dumps(stages, separators=(',', ':'))}",
+         "-e", "UA=assay-flags/1.0", "-e", "NO_REUSE=1"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    checks = _checks(out)
+    assert set(checks) == {"executor", "test.options", "user agent", "connection reuse"}
+    assert all(passes > 0 and fails == 0 for passes, fails in checks.values()), checks
+    result = json.loads(out.read_text())
+    assert result["trend_stats"] == ["avg", "p(99.9)", "count"]
+
+
+def test_a_cli_duration_reaches_worker_processes_options(target_url: str, tmp_path: Path) -> None:
+    """Worker processes rebuild the script from its file: -u/-d must still replace its iterations there."""
+    out = tmp_path / "run.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "assay", "load", "run", str(SCRIPTS / "cli_flags.js"), "-q", "--result", str(out), "-w", "2",
+         "-u", "2", "-d", "1s", "-e", f"BASE={target_url}", "-e", "EXECUTOR=constant-vus"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    checks = _checks(out)
+    assert all(passes > 0 and fails == 0 for passes, fails in checks.values()), checks
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("-s", "fast:2"), "--stage 'fast:2' (stage 0)"),
+        (("-s", "10s:many"), "the target must be a whole number of VUs"),
+        (("-s", ":5"), "needs a duration"),
+        (("-s", "1s:2", "-d", "5s"), "--stage cannot be combined with --duration"),
+        (("--summary-trend-stats", "avg,p(200)"), "'p(200)' is not a trend stat"),
+        (("--summary-trend-stats", "avg,,max"), "expected a comma-separated list"),
+        (("--user-agent", "bad\r\nX-Injected: 1"), "--user-agent:"),
+    ],
+)
+def test_bad_k6_run_flags_exit_64_before_any_traffic(args: tuple[str, ...], message: str, target_url: str) -> None:
+    before = served(target_url)
+    proc = assay("load", "run", str(SCRIPTS / "cli_flags.js"), "-q", "-w", "1", "-e", f"BASE={target_url}", *args)
+    assert proc.returncode == 64, proc.stderr
+    assert message in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert served(target_url) == before + 1  # only our own /count

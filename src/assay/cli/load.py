@@ -98,6 +98,16 @@ def run(
     env: list[str] = typer.Option([], "--env", "-e", help="KEY=VALUE made visible as vu.env (repeatable)."),
     tag: list[str] = typer.Option([], "--tag", help="KEY=VALUE added to every sample (repeatable)."),
     insecure: bool = typer.Option(False, "--insecure-skip-tls-verify", "-k", help="Do not verify TLS certificates."),
+    stage: list[str] = typer.Option(
+        [], "--stage", "-s", help="As k6: a ramping-vus stage DURATION:TARGET, e.g. 30s:10 (repeatable); replaces the file's scenarios.",
+    ),
+    summary_trend_stats: str | None = typer.Option(
+        None, "--summary-trend-stats", help="As k6: the trend stats of the summaries, e.g. 'avg,p(95),p(99.9)' (options.summaryTrendStats).",
+    ),
+    user_agent: str | None = typer.Option(None, "--user-agent", help="As k6: the User-Agent of HTTP requests (options.userAgent)."),
+    no_connection_reuse: bool = typer.Option(
+        False, "--no-connection-reuse", help="As k6 (k6 scripts only): a new connection for every request (options.noConnectionReuse).",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no end-of-test summary."),
     name: str | None = typer.Option(None, "--name", help="Run name in the result (default: the file name)."),
     sample: list[str] = typer.Option([], "--sample", help="Follow a process's resources: PID, NAME=PID or a command-line pattern (repeatable)."),
@@ -177,6 +187,10 @@ def run(
         scrape=scrape,
         scrape_select=scrape_select,
         scrape_max_series=scrape_max_series,
+        stages=stage,
+        summary_trend_stats=summary_trend_stats,
+        user_agent=user_agent,
+        no_connection_reuse=no_connection_reuse,
     )
     if trace_requests is not None:
         from assay.observe.tracing import RequestSampler

@@ -25,7 +25,7 @@ from assay.load.limits import (
     number_problem,
 )
 from assay.load.loaders import load_scenario
-from assay.load.options import Plan, build_plan, parse_cli_threshold
+from assay.load.options import Plan, build_plan, parse_cli_threshold, trend_stats_problem
 from assay.load.profiles import expand_profile
 from assay.load.quick import quick_scenario
 from assay.load.scenario import LoadedScenario
@@ -55,6 +55,11 @@ class LoadRequest:
     scrape: str | None = None
     scrape_select: list[str] = field(default_factory=list)
     scrape_max_series: int | None = None
+    # k6's run flags: -s/--stage, --summary-trend-stats, --user-agent, --no-connection-reuse
+    stages: list[str] = field(default_factory=list)
+    summary_trend_stats: str | None = None
+    user_agent: str | None = None
+    no_connection_reuse: bool = False
 
 
 def is_url(target: str) -> bool:
@@ -74,6 +79,14 @@ def check_request(req: LoadRequest) -> None:
         problem = number_problem(req.rate, what="--rate", minimum=0.0, maximum=MAX_RATE_PER_S, unit="/s")
         if problem or req.rate <= 0:
             raise UsageError(problem or f"--rate must be greater than 0, got {req.rate:g}")
+    if req.stages and req.profile:
+        raise UsageError("--stage cannot be combined with --profile (the profile sets the stages)")
+    if req.stages and (req.duration is not None or req.iterations is not None or req.rate is not None):
+        raise UsageError("--stage cannot be combined with --duration, --iterations or --rate (k6: one execution shortcut at a time)")
+    if req.user_agent is not None:
+        problem = header_problem("User-Agent", req.user_agent)
+        if problem:
+            raise UsageError(f"--user-agent: {problem}")
     problem = method_problem(req.method)
     if problem:
         raise UsageError(f"--method: {problem}")
@@ -124,7 +137,7 @@ def prepare(req: LoadRequest, *, env: Mapping[str, str] | None = None) -> tuple[
         for key in ("vus", "duration", "iterations", "stages"):
             options.pop(key, None)
         options["scenarios"] = scenarios
-    elif loaded.format != "quick" and (req.vus or req.duration or req.iterations or req.rate):
+    elif loaded.format != "quick" and (req.vus or req.duration or req.iterations or req.rate or req.stages):
         # k6: command-line shortcuts replace the file's scenarios with one default scenario
         for key in ("vus", "duration", "iterations", "stages", "scenarios"):
             options.pop(key, None)
@@ -134,6 +147,8 @@ def prepare(req: LoadRequest, *, env: Mapping[str, str] | None = None) -> tuple[
                 "executor": "constant-arrival-rate", "rate": req.rate, "duration": req.duration or "10s",
                 "preAllocatedVUs": pre, "maxVUs": max(pre, req.max_vus or pre * 10)}}
         else:
+            if req.stages:
+                options["stages"] = parse_cli_stages(req.stages)
             if req.vus is not None:
                 options["vus"] = req.vus
             if req.duration is not None:
@@ -144,16 +159,55 @@ def prepare(req: LoadRequest, *, env: Mapping[str, str] | None = None) -> tuple[
         options["tags"] = {**(options.get("tags") or {}), **req.tags}
     if req.insecure:
         options["insecureSkipTLSVerify"] = True
+    _client_flags(req, loaded, options)
     _engine_overrides(req, options)
     extra: dict[str, list[Any]] = {}
     for text in req.thresholds:
         metric, expr = parse_cli_threshold(text)
         extra.setdefault(metric, []).append(expr)
-    loaded.options = options
+    loaded.apply_options(options)
     plan = build_plan(loaded, extra_thresholds=extra, no_thresholds=req.no_thresholds)
     loaded.spec = dict(loaded.spec)
     loaded.spec["options"] = options
     return loaded, plan
+
+
+def parse_cli_stages(texts: list[str]) -> list[dict[str, Any]]:
+    """k6's `-s DURATION[:TARGET]` (repeatable) as `options.stages`; a missing target is 0 VUs, as in k6."""
+    from assay.load.durations import parse_duration
+
+    stages: list[dict[str, Any]] = []
+    for i, text in enumerate(texts):
+        duration, _, target = text.partition(":")
+        where = f"--stage {text!r} (stage {i})"
+        if not duration.strip():
+            raise UsageError(f"{where}: needs a duration, as DURATION:TARGET, e.g. 30s:10")
+        try:
+            parse_duration(duration.strip(), what=where)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        target = target.strip() or "0"
+        if not target.isdigit() or int(target) > MAX_VUS:
+            raise UsageError(f"{where}: the target must be a whole number of VUs from 0 to {MAX_VUS}, got {target!r}")
+        stages.append({"duration": duration.strip(), "target": int(target)})
+    return stages
+
+
+def _client_flags(req: LoadRequest, loaded: LoadedScenario, options: dict[str, Any]) -> None:
+    """--summary-trend-stats, --user-agent and --no-connection-reuse replace the file's options."""
+    if req.summary_trend_stats is not None:
+        stats = [s.strip() for s in req.summary_trend_stats.split(",")]
+        problem = trend_stats_problem(stats)
+        if problem:
+            raise UsageError(f"--summary-trend-stats {req.summary_trend_stats!r}: {problem}")
+        options["summaryTrendStats"] = stats
+    if req.user_agent is not None:
+        options["userAgent"] = req.user_agent
+    if req.no_connection_reuse:
+        if loaded.format != "k6-js":
+            raise UsageError("--no-connection-reuse: only k6 scripts (.js) can drop connections after each request; "
+                             "Python, YAML and URL runs keep each VU's connections alive")
+        options["noConnectionReuse"] = True
 
 
 def _engine_overrides(req: LoadRequest, options: dict[str, Any]) -> None:

@@ -76,7 +76,10 @@ def load_scenario(path: str | Path, *, env: Mapping[str, str] | None = None) -> 
 def load_from_spec(spec: Mapping[str, Any]) -> LoadedScenario:
     """Rebuild a LoadedScenario in a worker process from `LoadedScenario.spec`."""
     if spec.get("kind") == "file":
-        return load_scenario(spec["path"], env=spec.get("env") or {})
+        loaded = load_scenario(spec["path"], env=spec.get("env") or {})
+        if isinstance(spec.get("options"), Mapping):  # the run's options: the CLI's overrides, as in the parent
+            loaded.apply_options(dict(spec["options"]))
+        return loaded
     if spec.get("kind") == "quick":
         from assay.load.quick import quick_scenario
 

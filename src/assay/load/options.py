@@ -21,7 +21,7 @@ from assay.load.limits import MAX_BODY_LIMIT, header_problem
 from assay.load.scenario import LoadedScenario, ScenarioError
 from assay.load.sink import CORRECTED
 from assay.messaging.verdict import LEDGER_METRICS
-from assay.results import BUILTIN_METRICS, Contains, MetricType, parse_metric_name
+from assay.results import BUILTIN_METRICS, Contains, MetricType, parse_metric_name, percentile_of
 from assay.thresholds import ThresholdError, validate_threshold
 
 # what every scenario takes, with k6's defaults (the same model the YAML path validates with)
@@ -130,6 +130,9 @@ def build_plan(loaded: LoadedScenario, *, extra_thresholds: Mapping[str, list[An
         stats = options["summaryTrendStats"]
         if not isinstance(stats, list) or not all(isinstance(s, str) for s in stats):
             raise ScenarioError(f"{where}: options.summaryTrendStats: expected a list like ['avg', 'p(95)']")
+        problem = trend_stats_problem(stats)
+        if problem:
+            raise ScenarioError(f"{where}: options.summaryTrendStats: {problem}")
         plan.trend_stats = list(stats)
     if not no_thresholds:
         raw = dict(options.get("thresholds") or {})
@@ -201,6 +204,16 @@ def parse_thresholds(raw: Mapping[str, Any], types: Mapping[str, tuple[MetricTyp
                 raise ThresholdError(f"{w}: {exc}") from None
             specs.append(ThresholdSpec(metric_name, source, abort, delay, delay_text))
     return specs
+
+
+def trend_stats_problem(stats: list[str]) -> str | None:
+    """What is wrong with a summaryTrendStats list (k6 takes avg, min, med, max, count and p(N)), or None."""
+    if not stats or not all(stats):
+        return "expected a comma-separated list like 'avg,p(95),p(99.9)'"
+    for stat in stats:
+        if stat not in ("avg", "min", "med", "max", "count") and percentile_of(stat) is None:
+            return f"{stat!r} is not a trend stat; expected avg, min, med, max, count or p(N) with N from 0 to 100"
+    return None
 
 
 def parse_cli_threshold(text: str) -> tuple[str, str]:

@@ -52,6 +52,15 @@ class LoadedScenario:
     static_requests: dict[str, StaticRequest] = field(default_factory=dict)
     # acceptance scenario ids the file declares (`scenario:`, assay.acceptance), for the result's source
     acceptance_ids: list[str] = field(default_factory=list)
+    # called with the run's options (command-line overrides applied) by apply_options: a k6 script
+    # keeps what exec.scenario.executor, exec.test.options and noConnectionReuse read
+    on_options: Callable[[dict[str, Any]], None] | None = None
+
+    def apply_options(self, options: dict[str, Any]) -> None:
+        """Make `options` (the file's, with the command line's overrides) the ones this scenario runs with."""
+        self.options = options
+        if self.on_options is not None:
+            self.on_options(options)
 
     def function(self, name: str) -> IterationFn:
         try:

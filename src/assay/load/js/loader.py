@@ -79,7 +79,19 @@ def load_js_scenario(path: Path, *, env: Mapping[str, str]) -> LoadedScenario:
     if "handleSummary" in exported:
         loaded.handle_summary = _handle_summary(program, env)
     program.executors = _executors(loaded)
+    loaded.on_options = lambda run_options: _run_options(program, loaded, run_options)
     return loaded
+
+
+def _run_options(program: Program, loaded: LoadedScenario, options: dict[str, Any]) -> None:
+    """The run's options (the script's with the command line's overrides, in this process or a
+    worker's): exec.test.options shows them as k6 consolidates them, exec.scenario.executor
+    follows a `-d`/`-i`/`-s` that replaced the script's scenarios, and --no-connection-reuse applies."""
+    own = json.loads(program.options_json)
+    kept = {k: own[k] for k in ("discardResponseBodies", "noCookiesReset") if k in own}  # the loader took these out
+    program.options_json = json.dumps({**options, **kept})
+    program.no_reuse = bool(options.get("noConnectionReuse", False))
+    program.executors = _executors(loaded)
 
 
 def _executors(loaded: LoadedScenario) -> dict[str, str]:
