@@ -233,3 +233,48 @@ def test_ctrl_c_with_two_workers(tmp_path: Path, target_url: str) -> None:
     run = json.loads(result.read_text())
     assert run["status"] == "aborted" and run["extra"]["workers"] == 2
     assert run["metrics"]["iterations"]["sum"] > 10
+
+
+FLAGS_SCENARIO = '''
+import os
+options = {"iterations": 3, "summaryTrendStats": ["avg"]}
+async def default(vu):
+    res = await vu.http.get(os.environ["BASE"] + "/echo")
+    vu.check(res, {"user agent": lambda r: r.json()["headers"]["user-agent"] == "flags-test/2.0"})
+'''
+
+FLAGS_YAML = '''
+base_url: "{{ env.BASE }}"
+flow:
+  - name: echo
+    url: /echo
+    check:
+      json: {"$.headers.user-agent": "flags-test/2.0"}
+think_time: 0
+'''
+
+
+@pytest.mark.parametrize(("name", "text"), [("flags.py", FLAGS_SCENARIO), ("flags.yaml", FLAGS_YAML)])
+def test_k6_run_flags_apply_to_python_and_yaml_scenarios(name: str, text: str, tmp_path: Path, target_url: str) -> None:
+    """-s ramps VUs instead of the file's iterations; --user-agent and --summary-trend-stats replace its options."""
+    script = tmp_path / name
+    script.write_text(text)
+    result = tmp_path / "r.json"
+    proc = assay(str(script), "-s", "0.6s:3", "-s", "0.6s:3", "--user-agent", "flags-test/2.0",
+                 "--summary-trend-stats", "med,p(99.5)", "-e", f"BASE={target_url}", "-w", "1", "-q", "--result", str(result))
+    assert proc.returncode == 0, proc.stderr
+    run = json.loads(result.read_text())
+    assert run["trend_stats"] == ["med", "p(99.5)"]
+    assert run["metrics"]["vus_max"]["max"] == 3  # ramping-vus up to the stages' target, not the file's 1 VU
+    assert run["metrics"]["iterations"]["sum"] > 3
+    assert [(c["passes"] > 0, c["fails"]) for c in run["checks"]] == [(True, 0)] * len(run["checks"]) != []
+
+
+@pytest.mark.parametrize("target_kind", ["python", "url"])
+def test_no_connection_reuse_is_refused_where_connections_are_always_kept(target_kind: str, tmp_path: Path, target_url: str) -> None:
+    script = tmp_path / "s.py"
+    script.write_text(FLAGS_SCENARIO)
+    target = str(script) if target_kind == "python" else target_url + "/"
+    proc = assay(target, "--no-connection-reuse", "-e", f"BASE={target_url}", "-w", "1", "-q")
+    assert proc.returncode == 64, proc.stderr
+    assert "--no-connection-reuse: only k6 scripts (.js)" in proc.stderr
