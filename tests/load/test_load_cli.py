@@ -108,11 +108,15 @@ def test_python_scenario_summary_export_and_outputs(tmp_path: Path, target_url: 
     durations = [x for x in points if x["metric"] == "http_req_duration"]
     assert len(durations) == 10 and set(durations[0]["data"]) == {"time", "value", "tags"}
     assert durations[0]["data"]["tags"]["name"] == "item" and durations[0]["data"]["tags"]["group"] == "::read"
+    # as k6: `url` takes the name the script set, `proto` the answer's protocol, `group` is "" at the root
+    assert durations[0]["data"]["tags"]["url"] == "item" and durations[0]["data"]["tags"]["proto"] == "HTTP/1.1"
+    assert all(x["data"]["tags"]["group"] == "" and x["data"]["tags"]["scenario"] == "main" for x in points if x["metric"] == "iterations")
     assert sum(x["data"]["value"] for x in points if x["metric"] == "http_reqs") == 10
     rows = list(csv.DictReader(table.open()))
     assert list(rows[0])[:5] == ["metric_name", "timestamp", "metric_value", "check", "error"]
     assert sum(1 for r in rows if r["metric_name"] == "http_req_duration") == 10
     assert {r["check"] for r in rows if r["metric_name"] == "checks"} == {"status is 200", "has id"}
+    assert {(r["url"], r["proto"]) for r in rows if r["metric_name"] == "http_reqs"} == {("item", "HTTP/1.1")}
     # `results show|convert` read every file the engine writes, to the same totals
     for path in (nd, table, result):
         back = load_result(path)
@@ -278,3 +282,13 @@ def test_no_connection_reuse_is_refused_where_connections_are_always_kept(target
     proc = assay(target, "--no-connection-reuse", "-e", f"BASE={target_url}", "-w", "1", "-q")
     assert proc.returncode == 64, proc.stderr
     assert "--no-connection-reuse: only k6 scripts (.js)" in proc.stderr
+
+
+def test_json_samples_of_a_request_without_an_answer_carry_url_but_no_proto(tmp_path: Path) -> None:
+    """k6 sets `proto` from the response: a refused connection's samples have `url` and `status` 0 only."""
+    nd = tmp_path / "s.ndjson"
+    url = f"http://127.0.0.1:{free_port()}/"
+    proc = assay(url, "--iterations", "2", "--workers", "1", "-q", "-o", f"json={nd}")
+    assert proc.returncode == 0, proc.stderr
+    tags = [json.loads(line)["data"]["tags"] for line in nd.read_text().splitlines() if '"metric":"http_reqs"' in line and '"Point"' in line]
+    assert tags and all(t["url"] == url and t["status"] == "0" and "proto" not in t and t["group"] == "" for t in tags), tags

@@ -161,7 +161,7 @@ class SampleWriter:
         cached = self._tag_text.get(id(tags))
         if cached is not None and cached[0] is tags:
             return cached[1]
-        clean = {k: v for k, v in tags.items() if v != "" or k != "group"}
+        clean = k6_sample_tags(tags)
         if self.kind == "json":
             text = json.dumps(clean, separators=(",", ":"), sort_keys=True)
         else:
@@ -170,6 +170,19 @@ class SampleWriter:
             text = "," + ",".join(cols) + "," + _csv_cell(extra) + ","
         self._tag_text[id(tags)] = (tags, text)
         return text
+
+
+def k6_sample_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    """A sample's tags as k6 writes them: `group` also when it is the root's "", and on an HTTP
+    request's samples `url` (k6 gives it the `name` tag's value: the URL, or the name the script
+    set) and, when an answer came, `proto` (assay's client speaks HTTP/1.1 only)."""
+    if "method" not in tags or "name" not in tags:
+        return dict(tags)
+    out = dict(tags)
+    out.setdefault("url", tags["name"])
+    if tags.get("status", "0") != "0":
+        out.setdefault("proto", "HTTP/1.1")
+    return out
 
 
 def _csv_cell(value: str) -> str:
