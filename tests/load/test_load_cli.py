@@ -292,3 +292,17 @@ def test_json_samples_of_a_request_without_an_answer_carry_url_but_no_proto(tmp_
     assert proc.returncode == 0, proc.stderr
     tags = [json.loads(line)["data"]["tags"] for line in nd.read_text().splitlines() if '"metric":"http_reqs"' in line and '"Point"' in line]
     assert tags and all(t["url"] == url and t["status"] == "0" and "proto" not in t and t["group"] == "" for t in tags), tags
+
+
+def test_stages_ramp_a_url_run_and_bad_trend_stats_in_a_file_are_located(tmp_path: Path, target_url: str) -> None:
+    result = tmp_path / "r.json"
+    proc = assay(target_url + "/", "-s", "0.5s:2", "-s", "0.5s:2", "--workers", "1", "-q", "--result", str(result))
+    assert proc.returncode == 0, proc.stderr
+    run = json.loads(result.read_text())
+    assert run["metrics"]["vus_max"]["max"] == 2 and run["metrics"]["http_reqs"]["sum"] > 0
+
+    script = tmp_path / "bad_stats.py"
+    script.write_text('options = {"iterations": 1, "summaryTrendStats": ["avg", "p95"]}\nasync def default(vu):\n    pass\n')
+    proc = assay(str(script), "--workers", "1", "-q")
+    assert proc.returncode == 64, proc.stderr
+    assert "options.summaryTrendStats: 'p95' is not a trend stat" in proc.stderr

@@ -125,6 +125,8 @@ def prepare(req: LoadRequest, *, env: Mapping[str, str] | None = None) -> tuple[
             raise UsageError("--method, --header and --body are for quick mode (a URL target), not scenario files")
         loaded = load_scenario(req.target, env=env_map)
     options = copy.deepcopy(loaded.options)
+    if loaded.format == "quick" and req.stages:
+        options["scenarios"] = {"default": {"executor": "ramping-vus", "stages": parse_cli_stages(req.stages), "startVUs": req.vus or 1}}
     if req.profile:
         profile = expand_profile(req.profile, vus=req.vus, duration=req.duration, rate=req.rate)
         exec_names = {s.get("exec", "default") for s in (options.get("scenarios") or {}).values()} or {"default"}
