@@ -83,7 +83,7 @@ def build_plan(loaded: LoadedScenario, *, extra_thresholds: Mapping[str, list[An
             near = get_close_matches(key, sorted(TOP_LEVEL_KEYS), n=1)
             hint = f"; did you mean {near[0]!r}?" if near else ""
             raise ScenarioError(f"{where}: options.{key}: unknown option{hint}")
-    scenarios = _scenarios(options, where)
+    scenarios = scenario_configs(options, where)
     for sc in scenarios:
         loaded.function(sc.exec)  # raises a located error for a missing function
     tags = _str_map(options.get("tags", {}), f"{where}: options.tags")
@@ -228,7 +228,8 @@ def parse_cli_threshold(text: str) -> tuple[str, str]:
     return metric.strip(), expr.strip()
 
 
-def _scenarios(options: Mapping[str, Any], where: str) -> list[ExecutorConfig]:
+def scenario_configs(options: Mapping[str, Any], where: str) -> list[ExecutorConfig]:
+    """The scenarios `options` runs: its `scenarios`, or the one k6 derives from its shortcut options."""
     raw = options.get("scenarios")
     if raw is None:
         return [_shortcut(options, where)]

@@ -22,7 +22,7 @@ from assay.load.js.runtime import AbortTest, JsContext, JsError, Program
 from assay.load.js.source import Bundle, bundle
 from assay.load.js.support import verdict
 from assay.load.js.vu_loop import JsLoop
-from assay.load.options import build_plan
+from assay.load.options import scenario_configs
 from assay.load.scenario import LoadedScenario, ScenarioError
 from assay.results import Contains, MetricType
 
@@ -98,8 +98,8 @@ def _executors(loaded: LoadedScenario) -> dict[str, str]:
     """Scenario name -> executor, k6's shortcut options included (`{vus, iterations}` is the
     shared-iterations scenario 'default'), for exec.scenario.executor. Bad options are reported
     when the run's plan is built."""
-    try:
-        return {cfg.name: cfg.executor for cfg in build_plan(loaded, no_thresholds=True).scenarios}
+    try:  # the scenarios only: a whole plan would also scrape options.scrape's targets
+        return {cfg.name: cfg.executor for cfg in scenario_configs(loaded.options, loaded.source)}
     except AssayError:
         return {}
 
