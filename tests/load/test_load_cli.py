@@ -283,6 +283,10 @@ def test_no_connection_reuse_is_refused_where_connections_are_always_kept(target
     assert proc.returncode == 64, proc.stderr
     assert "--no-connection-reuse: only k6 scripts (.js)" in proc.stderr
 
+    script.write_text(FLAGS_SCENARIO.replace('"iterations": 3', '"iterations": 3, "noConnectionReuse": True'))
+    proc = assay(str(script), "-e", f"BASE={target_url}", "-w", "1", "-q")
+    assert proc.returncode == 64 and f"{script}: options.noConnectionReuse: only k6 scripts (.js)" in proc.stderr, proc.stderr
+
 
 def test_json_samples_of_a_request_without_an_answer_carry_url_but_no_proto(tmp_path: Path) -> None:
     """k6 sets `proto` from the response: a refused connection's samples have `url` and `status` 0 only."""

@@ -206,10 +206,11 @@ def _client_flags(req: LoadRequest, loaded: LoadedScenario, options: dict[str, A
     if req.user_agent is not None:
         options["userAgent"] = req.user_agent
     if req.no_connection_reuse:
-        if loaded.format != "k6-js":
-            raise UsageError("--no-connection-reuse: only k6 scripts (.js) can drop connections after each request; "
-                             "Python, YAML and URL runs keep each VU's connections alive")
         options["noConnectionReuse"] = True
+    if options.get("noConnectionReuse") and loaded.format != "k6-js":  # never accepted and silently ignored
+        what = "--no-connection-reuse" if req.no_connection_reuse else f"{loaded.source}: options.noConnectionReuse"
+        raise UsageError(f"{what}: only k6 scripts (.js) can drop connections after each request; "
+                         "Python, YAML and URL runs keep each VU's connections alive")
 
 
 def _engine_overrides(req: LoadRequest, options: dict[str, Any]) -> None:
