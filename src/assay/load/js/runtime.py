@@ -396,8 +396,8 @@ class JsContext(HttpHost, CodecHost, WsHost):
         as a thrown one is; not when the run is stopping or the script called exec.test.abort()."""
         vu = self.vu
         failure = self.failure(_Rejection(text))
-        if vu is None or isinstance(failure, AbortTest | asyncio.CancelledError | greenlet.GreenletExit):
-            return
+        if vu is None or self.driver.cancelling or isinstance(failure, AbortTest | asyncio.CancelledError | greenlet.GreenletExit):
+            return  # (cancelling: the run interrupted a request or sleep the promise was waiting on)
         vu.sink.add_error(vu.scenario, f"JsError: Uncaught (in promise) {failure}", exc=failure)
 
     def _h_shared(self, name: str) -> str | None:

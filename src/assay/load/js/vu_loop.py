@@ -183,6 +183,10 @@ class JsLoop:
             try:
                 if run(vu.id, vu.iteration) is not None:  # type: ignore[union-attr]
                     drain(ctx.ctx)  # an async default function: its promise jobs
+                if ctx.driver.cancelling:
+                    # an async function's promise took the interruption (k6.js `rejected`): no
+                    # exception reached Python, and the iteration is interrupted, not completed
+                    raise asyncio.CancelledError()
             except quickjs.JSException as exc:
                 if ctx.driver.cancelling:
                     raise asyncio.CancelledError() from None
