@@ -70,15 +70,12 @@ def head_bytes(
     """The request line and headers (Host, User-Agent, Accept-Encoding, Content-Length, Cookie added)."""
     lines = [f"{method} {target} HTTP/1.1", f"Host: {host_header}"]
     names: set[str] = set()
-    if headers:
-        for k, v in headers.items():
-            if "\r" in k or "\n" in k or "\r" in str(v) or "\n" in str(v):
-                raise ValueError(f"header {k!r} contains a line break")
-            lines.append(f"{k}: {v}")
-            names.add(k.lower())
-    for k, v in options.headers.items():
-        # options.headers go with every request, a plain get(url) too; a request's own header wins
-        if k.lower() not in names:
+    # the request's own headers, then options.headers (sent with every request, a plain get(url)
+    # too) where the request has no header of that name
+    for given, defaults in ((headers or {}, False), (options.headers, True)):
+        for k, v in given.items():
+            if defaults and k.lower() in names:
+                continue
             if "\r" in k or "\n" in k or "\r" in str(v) or "\n" in str(v):
                 raise ValueError(f"header {k!r} contains a line break")
             lines.append(f"{k}: {v}")

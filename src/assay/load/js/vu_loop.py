@@ -200,14 +200,6 @@ class JsLoop:
                 while groups:
                     groups.pop().__exit__(None, None, None)
             now = _perf()
-            cached = vu.iter_series  # type: ignore[union-attr]
-            if vu._group or vu._tags_cache is None or cached is None or cached[0] != vu._tags_version:  # type: ignore[union-attr]
-                vu.count_iteration((now - t0) * 1000.0)  # type: ignore[union-attr]
-            else:  # VU.count_iteration, inlined for the common case: the tags the last iteration had
-                iters = cached[1]
-                iters.count += 1
-                iters.sum += 1.0
-                cached[2].buf.append((now - t0) * 1000.0)
-                vu.iteration += 1  # type: ignore[union-attr]
+            vu.count_iteration((now - t0) * 1000.0)  # type: ignore[union-attr]
             if now >= self.end_at or worker.stopping or (flags is not None and flags["stop"]) or not vu.iteration & YIELD_EVERY:  # type: ignore[union-attr]
                 return
